@@ -1,0 +1,182 @@
+// Signing and verification keys: the active key signs, retired keys verify until their tokens expire.
+import { randomBytes } from 'node:crypto';
+import {
+  type CryptoKey,
+  type JWK,
+  SignJWT,
+  decodeProtectedHeader,
+  errors,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  jwtVerify,
+} from 'jose';
+import { type AccessTokenClaims, AccessTokenClaimsSchema, InvalidToken } from '../domain/access-token.ts';
+import type { Clock, TokenSigner, TokenVerifier } from '../domain/ports.ts';
+import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
+import type { KeyRecord, KeyStore } from '../store/redis-key-store.ts';
+
+export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
+
+export interface KeyRingOptions {
+  readonly alg: SigningAlg;
+  readonly issuer: string;
+  readonly clockToleranceSec: number;
+  /** Rotate the active key once it is this old (0: never on its own). */
+  readonly rotateAfterSec: number;
+}
+
+export interface KeyRing extends TokenSigner, TokenVerifier {
+  /** Reads the keys from the store, creating the first one if there is none. */
+  load(): Promise<void>;
+  /** Makes a new key active; the old one keeps verifying until its tokens have expired. */
+  rotate(): Promise<string>;
+  /** Rotates when the active key is older than `rotateAfterSec`; prunes expired keys. */
+  maintain(): Promise<void>;
+  /** Public keys only: the JWKS document. */
+  jwks(): { keys: JWK[] };
+  readonly activeKid: string | undefined;
+}
+
+/** Longest possible life of a token after its key retires, plus skew: then the key may go. */
+const RETIRED_KEY_GRACE_SEC = MAX_ACCESS_TTL_SEC + 60;
+/** Largest compact JWS we even look at (a real one is ~1 KB). */
+const MAX_TOKEN_BYTES = 16_384;
+const RELOAD_MIN_INTERVAL_MS = 1000;
+
+interface LoadedKey {
+  readonly kid: string;
+  readonly alg: SigningAlg;
+  readonly key: CryptoKey;
+  readonly publicJwk: JWK;
+}
+
+export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Clock): KeyRing {
+  let active: (LoadedKey & { privateKey: CryptoKey; createdAt: number }) | undefined;
+  let verifiers = new Map<string, LoadedKey>();
+  let published: JWK[] = [];
+  let lastReloadMs = 0;
+  const nowSec = () => Math.floor(clock.nowMs() / 1000);
+
+  const load = async () => {
+    let state = await store.load();
+    if (!state.active) {
+      await store.ensureActive(await generateRecord(opts.alg, nowSec()));
+      state = await store.load();
+    }
+    const now = nowSec();
+    const next = new Map<string, LoadedKey>();
+    const jwks: JWK[] = [];
+    let nextActive: typeof active;
+    for (const rec of state.keys) {
+      if (rec.remove_after !== undefined && rec.remove_after < now && rec.kid !== state.active) continue;
+      const alg = rec.alg as SigningAlg;
+      const publicJwk = { ...(rec.public_jwk as JWK), kid: rec.kid, alg, use: 'sig' };
+      const key = (await importJWK(publicJwk, alg)) as CryptoKey;
+      next.set(rec.kid, { kid: rec.kid, alg, key, publicJwk });
+      jwks.push(publicJwk);
+      if (rec.kid === state.active) {
+        const privateKey = (await importJWK(rec.private_jwk as JWK, alg)) as CryptoKey;
+        nextActive = { kid: rec.kid, alg, key, publicJwk, privateKey, createdAt: rec.created_at };
+      }
+    }
+    if (!nextActive) throw new Error('the active signing key is missing from the store');
+    verifiers = next;
+    published = jwks;
+    active = nextActive;
+    lastReloadMs = clock.nowMs();
+  };
+
+  const rotate = async () => {
+    const current = active?.kid ?? '';
+    const now = nowSec();
+    const kid = await store.rotate(current, await generateRecord(opts.alg, now), now, now + RETIRED_KEY_GRACE_SEC);
+    await load();
+    return kid;
+  };
+
+  const keyFor = async (kid: string): Promise<LoadedKey | undefined> => {
+    const known = verifiers.get(kid);
+    if (known) return known;
+    // Another process may have rotated: look again, at most once a second.
+    if (clock.nowMs() - lastReloadMs < RELOAD_MIN_INTERVAL_MS) return undefined;
+    lastReloadMs = clock.nowMs();
+    await load();
+    return verifiers.get(kid);
+  };
+
+  return {
+    load,
+    rotate,
+    get activeKid() {
+      return active?.kid;
+    },
+    jwks: () => ({ keys: published }),
+
+    async maintain() {
+      await store.prune(nowSec());
+      if (opts.rotateAfterSec > 0 && active && nowSec() - active.createdAt >= opts.rotateAfterSec) await rotate();
+      else await load();
+    },
+
+    async sign(claims) {
+      if (!active) throw new Error('no signing key loaded');
+      return new SignJWT(claims as unknown as Record<string, unknown>)
+        .setProtectedHeader({ alg: active.alg, typ: 'at+jwt', kid: active.kid })
+        .sign(active.privateKey);
+    },
+
+    async verify(token): Promise<AccessTokenClaims> {
+      if (token.length > MAX_TOKEN_BYTES || token.split('.').length !== 3) throw new InvalidToken('malformed');
+      let kid: unknown;
+      try {
+        kid = decodeProtectedHeader(token).kid;
+      } catch {
+        throw new InvalidToken('malformed');
+      }
+      if (typeof kid !== 'string' || kid.length > 128) throw new InvalidToken('unknown_key');
+      const key = await keyFor(kid);
+      if (!key) throw new InvalidToken('unknown_key');
+      let payload: unknown;
+      try {
+        ({ payload } = await jwtVerify(token, key.key, {
+          algorithms: [key.alg],
+          issuer: opts.issuer,
+          typ: 'at+jwt',
+          clockTolerance: opts.clockToleranceSec,
+          currentDate: new Date(clock.nowMs()),
+          requiredClaims: ['exp', 'iat', 'jti', 'sub', 'aud'],
+        }));
+      } catch (err) {
+        throw new InvalidToken(rejectionOf(err));
+      }
+      const claims = AccessTokenClaimsSchema.safeParse(payload);
+      if (!claims.success) throw new InvalidToken('bad_claims');
+      if (claims.data.iat > nowSec() + opts.clockToleranceSec) throw new InvalidToken('not_yet_valid');
+      return claims.data;
+    },
+  };
+}
+
+function rejectionOf(err: unknown): InvalidToken['reason'] {
+  if (err instanceof errors.JWTExpired) return 'expired';
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === 'iss') return 'wrong_issuer';
+    if (err.claim === 'typ') return 'wrong_type';
+    if (err.claim === 'nbf' || err.claim === 'iat') return 'not_yet_valid';
+    return 'bad_claims';
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
+  return 'malformed';
+}
+
+async function generateRecord(alg: SigningAlg, nowSec: number): Promise<KeyRecord> {
+  const pair = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+  return {
+    kid: `${alg.toLowerCase()}-${nowSec.toString(36)}-${randomBytes(6).toString('base64url')}`,
+    alg,
+    private_jwk: (await exportJWK(pair.privateKey)) as Record<string, unknown>,
+    public_jwk: (await exportJWK(pair.publicKey)) as Record<string, unknown>,
+    created_at: nowSec,
+  };
+}

@@ -1,0 +1,178 @@
+// Composition root: the only place that constructs Redis clients, keys, stores and services.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Redis } from 'ioredis';
+import { ConfigError, type LoadedConfig } from './config/load-config.ts';
+import { type KeyRing, createKeyRing } from './crypto/key-ring.ts';
+import { systemClock, type Clock } from './domain/ports.ts';
+import { type AppLogger, createLogger } from './observability/logger.ts';
+import { type Metrics, createMetrics } from './observability/metrics.ts';
+import { checkSchema } from './policy/cedar-policy-set.ts';
+import type { Broker } from './services/broker.ts';
+import { type PolicyRegistry, createPolicyRegistry } from './services/policy-registry.ts';
+import { type KeyNames, createKeyNames } from './store/key-names.ts';
+import { createRedisClientStore } from './store/redis-client-store.ts';
+import { createRequestClient, createWorkerClient, readRedisSettings } from './store/redis-connection.ts';
+import { createRedisDecisionLog } from './store/redis-decision-log.ts';
+import { type EventBus, createRedisEventBus } from './store/redis-event-bus.ts';
+import { createRedisGrantStore } from './store/redis-grant-store.ts';
+import { createRedisKeyStore } from './store/redis-key-store.ts';
+import { createRedisPolicyStore } from './store/redis-policy-store.ts';
+
+export interface Deps {
+  readonly loaded: LoadedConfig;
+  readonly broker: Broker;
+  readonly keyRing: KeyRing;
+  readonly policy: PolicyRegistry;
+  readonly bus: EventBus;
+  readonly redis: Redis;
+  readonly keys: KeyNames;
+  readonly metrics: Metrics;
+  readonly log: AppLogger;
+  readonly defaultPolicyText: string;
+  /** Who an admin bearer token belongs to, or undefined. */
+  adminIdentity(token: string): Promise<string | undefined>;
+  /** Generates and registers an admin token when none is configured; returns it once. */
+  bootstrapAdminToken(): Promise<string | undefined>;
+  readiness(): Promise<Record<string, boolean>>;
+  /** Connects, checks Redis settings, loads keys and policy. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Reads the default policy set (every *.cedar file of the folder, in name order) and the schema. */
+export function readPolicyFiles(loaded: LoadedConfig): { text: string; schema: string } {
+  const where = loaded.file ?? '(defaults)';
+  const dir = resolve(loaded.config.policy.dir);
+  const schemaPath = resolve(loaded.config.policy.schema);
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.cedar')).sort();
+  } catch {
+    throw new ConfigError(`config error in ${where}:\n  policy.dir: cannot read ${dir}`);
+  }
+  if (!files.length) throw new ConfigError(`config error in ${where}:\n  policy.dir: ${dir} holds no .cedar file`);
+  let schema: string;
+  try {
+    schema = readFileSync(schemaPath, 'utf8');
+  } catch {
+    throw new ConfigError(`config error in ${where}:\n  policy.schema: cannot read ${schemaPath}`);
+  }
+  const problem = checkSchema(schema);
+  if (problem) throw new ConfigError(`config error in ${schemaPath}:\n  policy.schema: ${problem}`);
+  return { text: files.map((f) => readFileSync(join(dir, f), 'utf8')).join('\n'), schema };
+}
+
+export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: AppLogger } = {}): Deps {
+  const { config, issuer } = loaded;
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? createLogger();
+  const conn = { url: config.redis.url, commandTimeoutMs: config.redis.command_timeout_ms };
+  const redis = createRequestClient(conn, 'mandate');
+  const subscriber = createWorkerClient(conn, 'mandate-sub');
+  // A Redis outage is expected and answered fail-closed; log it, never crash on it.
+  for (const r of [redis, subscriber]) r.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  const keys = createKeyNames(config.redis.prefix);
+  const bus = createRedisEventBus(redis, subscriber, keys.events);
+  const { text: defaultPolicyText, schema } = readPolicyFiles(loaded);
+  const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema);
+  const keyRing = createKeyRing(
+    createRedisKeyStore(redis, keys),
+    { alg: config.keys.alg, issuer, clockToleranceSec: config.tokens.clock_tolerance, rotateAfterSec: config.keys.rotate_after },
+    clock,
+  );
+  const metrics = createMetrics();
+  const broker: Broker = {
+    clock,
+    clients: createRedisClientStore(redis, keys, bus),
+    grants: createRedisGrantStore(redis, keys),
+    decisions: createRedisDecisionLog(redis, keys, { maxRecords: config.audit.max_records }),
+    signer: keyRing,
+    verifier: keyRing,
+    policy,
+    settings: {
+      issuer,
+      accessTtlSec: config.tokens.access_ttl,
+      grantTtlSec: config.tokens.grant_ttl,
+      maxGrantTtlSec: config.tokens.max_grant_ttl,
+      clockToleranceSec: config.tokens.clock_tolerance,
+    },
+    log,
+    metrics,
+  };
+  const configuredAdmin = config.admin.token;
+  const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+  const timers: NodeJS.Timeout[] = [];
+
+  bus.subscribe((e) => {
+    if (e.type === 'keys') void keyRing.load().catch((err: unknown) => log.warn({ err: String(err) }, 'key reload failed'));
+  });
+  const rotate = keyRing.rotate.bind(keyRing);
+  // Every process learns of a rotation at once (its JWKS and its signing key).
+  (keyRing as { rotate: KeyRing['rotate'] }).rotate = async () => {
+    const kid = await rotate();
+    await bus.publish({ type: 'keys' });
+    return kid;
+  };
+
+  return {
+    loaded,
+    broker,
+    keyRing,
+    policy,
+    bus,
+    redis,
+    keys,
+    metrics,
+    log,
+    defaultPolicyText,
+    async adminIdentity(token) {
+      if (configuredAdmin) {
+        const a = Buffer.from(sha(configuredAdmin));
+        if (timingSafeEqual(a, Buffer.from(sha(token)))) return 'admin';
+      }
+      return (await redis.sismember(keys.adminTokens, sha(token))) === 1 ? 'admin' : undefined;
+    },
+    async bootstrapAdminToken() {
+      if (configuredAdmin) return undefined;
+      const token = `mat_${randomBytes(32).toString('base64url')}`;
+      await redis.sadd(keys.adminTokens, sha(token));
+      return token;
+    },
+    async readiness() {
+      const ping = await redis.ping().then(
+        (r) => r === 'PONG',
+        () => false,
+      );
+      return { redis: ping, keys: keyRing.activeKid !== undefined, policy: policy.loaded };
+    },
+    async start() {
+      // Subscribing (done while wiring) may already have opened the subscriber connection.
+      for (const r of [redis, subscriber]) if (r.status === 'wait') await r.connect();
+      const settings = await readRedisSettings(redis);
+      if (settings.maxmemoryPolicy !== 'noeviction') {
+        const msg = `Redis maxmemory-policy is ${settings.maxmemoryPolicy}: grants and revocations could be evicted. Set maxmemory-policy noeviction.`;
+        if (config.redis.require_noeviction) throw new ConfigError(`refusing to start: ${msg} (or set redis.require_noeviction: false)`);
+        log.error({ maxmemoryPolicy: settings.maxmemoryPolicy }, msg);
+      }
+      if (!settings.appendonly) {
+        log.warn(
+          { appendonly: false },
+          'WARNING: Redis runs without AOF persistence: a Redis restart loses every grant and revocation. Set appendonly yes (appendfsync everysec or always).',
+        );
+      }
+      await keyRing.load();
+      await keyRing.maintain();
+      await policy.load(defaultPolicyText, Math.floor(clock.nowMs() / 1000));
+      // Fallbacks for missed pub/sub messages and time-based key rotation.
+      timers.push(setInterval(() => void policy.refresh().catch(() => undefined), 5000).unref());
+      timers.push(setInterval(() => void keyRing.maintain().catch(() => undefined), 60_000).unref());
+    },
+    async close() {
+      for (const t of timers) clearInterval(t);
+      await bus.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,80 @@
+// Clients: agents that ask for tokens and resource servers that check them.
+import { z } from 'zod';
+import { MAX_ACCESS_TTL_SEC } from './ttl.ts';
+import { MAX_GRANT_TTL_SEC } from './intent.ts';
+
+export const ClientKindSchema = z.enum(['agent', 'resource']);
+export type ClientKind = z.infer<typeof ClientKindSchema>;
+
+export const AuthMethodSchema = z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']);
+export type AuthMethod = z.infer<typeof AuthMethodSchema>;
+
+const AttributeValue = z.union([
+  z.string().max(1000),
+  z.number().int().safe(),
+  z.boolean(),
+  z.array(z.string().max(1000)).max(100),
+]);
+
+/** Client ids travel in Basic auth, Cedar entity ids and key names: keep them plain. */
+export const ClientIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, 'must be letters, digits and _ . @ -');
+
+const Uri = z.string().max(512).refine((v) => URL.canParse(v), 'must be an absolute URI');
+
+/** `POST /admin/clients` and the `clients:` list of mandate.yaml. */
+export const ClientInputSchema = z
+  .object({
+    client_id: ClientIdSchema.optional(),
+    name: z.string().min(1).max(200),
+    kind: ClientKindSchema,
+    groups: z.array(z.string().min(1).max(128)).max(64).default([]),
+    attributes: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), AttributeValue).default({}),
+    resources: z.array(Uri).max(64).default([]),
+    token_endpoint_auth_method: AuthMethodSchema.default('client_secret_basic'),
+    jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).max(16) }).optional(),
+    max_token_ttl: z.number().int().positive().max(MAX_ACCESS_TTL_SEC).optional(),
+    max_grant_ttl: z.number().int().positive().max(MAX_GRANT_TTL_SEC).optional(),
+  })
+  .strict();
+export type ClientInput = z.infer<typeof ClientInputSchema>;
+
+/** `PATCH /admin/clients/{id}`: any field but the id and kind. */
+export const ClientPatchSchema = ClientInputSchema.omit({ client_id: true, kind: true })
+  .partial()
+  .extend({ disabled: z.boolean().optional() })
+  .strict();
+export type ClientPatch = z.infer<typeof ClientPatchSchema>;
+
+/** A stored client. The secret is held only as a hash. */
+export interface Client {
+  readonly client_id: string;
+  readonly name: string;
+  readonly kind: ClientKind;
+  readonly groups: string[];
+  readonly attributes: Record<string, string | number | boolean | string[]>;
+  readonly resources: string[];
+  readonly token_endpoint_auth_method: AuthMethod;
+  readonly jwks?: { keys: Record<string, unknown>[] } | undefined;
+  readonly max_token_ttl?: number | undefined;
+  readonly max_grant_ttl?: number | undefined;
+  readonly disabled: boolean;
+  readonly created_at: number;
+  readonly updated_at: number;
+  /** `sha256:<base64url>` of the secret; absent for private_key_jwt clients. */
+  readonly secret_hash?: string | undefined;
+}
+
+/** The client as the admin API shows it: never its secret hash. */
+export function publicClient(client: Client): Omit<Client, 'secret_hash'> {
+  const { secret_hash: _hidden, ...rest } = client;
+  return rest;
+}
+
+/** True when a resource client serves one of the audiences. */
+export function servesAudience(client: Client, aud: readonly string[]): boolean {
+  return client.kind === 'resource' && !client.disabled && aud.some((a) => client.resources.includes(a));
+}

@@ -1,0 +1,78 @@
+// Errors the caller caused or a dependency failed with; expected outcomes are values, not these.
+
+/** RFC 6749 5.2, RFC 7009, RFC 9396, OpenID CIBA and Mandate's own OAuth error codes. */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'unsupported_token_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'invalid_authorization_details'
+  | 'access_denied'
+  | 'approval_required'
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token'
+  | 'temporarily_unavailable'
+  | 'server_error';
+
+const STATUS: Record<OAuthErrorCode, number> = {
+  invalid_request: 400,
+  invalid_client: 401,
+  invalid_grant: 400,
+  unauthorized_client: 400,
+  unsupported_grant_type: 400,
+  unsupported_token_type: 400,
+  invalid_scope: 400,
+  invalid_target: 400,
+  invalid_authorization_details: 400,
+  access_denied: 400,
+  approval_required: 400,
+  authorization_pending: 400,
+  slow_down: 400,
+  expired_token: 400,
+  temporarily_unavailable: 503,
+  server_error: 500,
+};
+
+/** An OAuth endpoint's error: rendered as RFC 6749 JSON with only RFC fields. */
+export class OAuthError extends Error {
+  readonly code: OAuthErrorCode;
+  readonly status: number;
+  /** Extra members of the error body (e.g. `auth_req_id` for approval_required). */
+  readonly extra: Readonly<Record<string, string | number>>;
+
+  constructor(code: OAuthErrorCode, description?: string, extra: Record<string, string | number> = {}) {
+    super(description ?? code);
+    this.name = 'OAuthError';
+    this.code = code;
+    this.status = STATUS[code];
+    this.extra = extra;
+  }
+}
+
+/** An admin API error: rendered as RFC 9457 problem+json. */
+export class ProblemError extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly errors: ReadonlyArray<{ path: string; message: string }> | undefined;
+
+  constructor(status: number, title: string, detail?: string, errors?: Array<{ path: string; message: string }>) {
+    super(detail ?? title);
+    this.name = 'ProblemError';
+    this.status = status;
+    this.title = title;
+    this.errors = errors;
+  }
+}
+
+/** The store (Redis) could not be reached or did not answer in time. Callers fail closed. */
+export class StoreUnavailable extends Error {
+  constructor(cause?: unknown) {
+    super('store unavailable', { cause });
+    this.name = 'StoreUnavailable';
+  }
+}

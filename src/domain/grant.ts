@@ -1,0 +1,40 @@
+// Grants: the approved intent of one task, stored while the task may run.
+import type { AgentTask } from './intent.ts';
+
+export type GrantStatus = 'active' | 'suspended' | 'revoked';
+
+/** What was known about the request when the grant was approved. */
+export interface ContextSnapshot {
+  readonly ip?: string | undefined;
+  readonly risk: number;
+  readonly signals: string[];
+  readonly approved: boolean;
+  readonly delegated: boolean;
+  readonly sender_constrained: boolean;
+  /** Groups the agent had when the grant was approved (group drift is a reason to re-decide). */
+  readonly groups: string[];
+}
+
+export interface Grant {
+  readonly id: string;
+  readonly client_id: string;
+  readonly task_id: string;
+  readonly status: GrantStatus;
+  /** What the agent asked for. */
+  readonly requested: AgentTask[];
+  /** What policy permitted: always a subset of `requested`. */
+  readonly granted: AgentTask[];
+  readonly context: ContextSnapshot;
+  readonly policy_version: number;
+  /** Epoch seconds. */
+  readonly created_at: number;
+  /** Epoch seconds: the task's deadline; nothing of the grant is valid after it. */
+  readonly expires_at: number;
+  /** Why the grant was suspended or revoked. */
+  readonly reason?: string | undefined;
+}
+
+/** True when tokens of the grant may be used at `nowSec`. */
+export function isGrantLive(grant: Pick<Grant, 'status' | 'expires_at'>, nowSec: number): boolean {
+  return grant.status === 'active' && grant.expires_at > nowSec;
+}

@@ -1,0 +1,123 @@
+// Task intents: the RFC 9396 `agent_task` authorization_details type, its pairs, and narrowing.
+import { z } from 'zod';
+
+/** Largest grant lifetime any request, client or config may ask for (seconds). */
+export const MAX_GRANT_TTL_SEC = 86_400;
+
+const Name = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'must be a name of letters, digits and _ . : -');
+
+const Location = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((v) => URL.canParse(v), 'must be an absolute URI');
+
+const Short = z.string().min(1).max(200);
+
+/** One `agent_task` entry of `authorization_details` (RFC 9396 section 2). */
+export const AgentTaskSchema = z
+  .object({
+    type: z.literal('agent_task'),
+    task_id: Short,
+    purpose: z.string().max(500).optional(),
+    actions: z.array(Name).min(1).max(32),
+    locations: z.array(Location).min(1).max(32),
+    datatypes: z.array(Short).max(32).optional(),
+    steps: z.array(Name).max(32).optional(),
+    ttl: z.number().int().positive().max(MAX_GRANT_TTL_SEC).optional(),
+  })
+  .strict();
+export type AgentTask = z.infer<typeof AgentTaskSchema>;
+
+/** The whole `authorization_details` parameter: entries of one task. */
+export const AuthorizationDetailsSchema = z
+  .array(AgentTaskSchema)
+  .min(1)
+  .max(16)
+  .refine((entries) => new Set(entries.map((e) => e.task_id)).size === 1, {
+    message: 'all entries must name the same task_id',
+  });
+
+/** One (action, location) pair that policy decides. `entry` indexes the requested entries. */
+export interface Pair {
+  readonly entry: number;
+  readonly action: string;
+  readonly location: string;
+}
+
+/** Every distinct (action, location) pair of the entries, in request order. */
+export function pairsOf(entries: readonly AgentTask[]): Pair[] {
+  const seen = new Set<string>();
+  const pairs: Pair[] = [];
+  entries.forEach((e, entry) => {
+    for (const action of e.actions) {
+      for (const location of e.locations) {
+        const key = `${entry}\u0000${action}\u0000${location}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        pairs.push({ entry, action, location });
+      }
+    }
+  });
+  return pairs;
+}
+
+/**
+ * Rebuilds entries holding exactly the permitted pairs. An entry whose pairs are only partly
+ * permitted is split into entries whose actions share one set of locations, so the result says
+ * exactly what was granted and never more. Entries with no permitted pair disappear.
+ */
+export function narrowEntries(entries: readonly AgentTask[], permitted: readonly Pair[]): AgentTask[] {
+  const out: AgentTask[] = [];
+  entries.forEach((e, index) => {
+    const byAction = new Map<string, string[]>();
+    for (const p of permitted) {
+      if (p.entry !== index) continue;
+      const locs = byAction.get(p.action) ?? [];
+      if (!locs.includes(p.location)) locs.push(p.location);
+      byAction.set(p.action, locs);
+    }
+    const groups = new Map<string, { actions: string[]; locations: string[] }>();
+    for (const action of e.actions) {
+      const locs = byAction.get(action);
+      if (!locs) continue;
+      const ordered = e.locations.filter((l) => locs.includes(l));
+      const key = ordered.join('\u0000');
+      const group = groups.get(key) ?? { actions: [], locations: ordered };
+      if (!group.actions.includes(action)) group.actions.push(action);
+      groups.set(key, group);
+    }
+    for (const g of groups.values()) out.push({ ...e, actions: g.actions, locations: g.locations });
+  });
+  return out;
+}
+
+/** True when every pair of `inner` is also a pair of `outer` (task ids aside). */
+export function isWithin(inner: readonly AgentTask[], outer: readonly AgentTask[]): boolean {
+  const allowed = new Set(pairsOf(outer).map((p) => `${p.action}\u0000${p.location}`));
+  return pairsOf(inner).every((p) => allowed.has(`${p.action}\u0000${p.location}`));
+}
+
+/** True when `action` on `location` is one of the entries' pairs. */
+export function allowsPair(entries: readonly AgentTask[], action: string, location: string): boolean {
+  return entries.some((e) => e.actions.includes(action) && e.locations.includes(location));
+}
+
+/** The distinct locations of the entries: the token's audience. */
+export function audienceOf(entries: readonly AgentTask[]): string[] {
+  return [...new Set(entries.flatMap((e) => e.locations))];
+}
+
+/** The distinct actions of the entries: the token's `scope`. */
+export function scopeOf(entries: readonly AgentTask[]): string {
+  return [...new Set(entries.flatMap((e) => e.actions))].join(' ');
+}
+
+/** The distinct datatypes the entries name. */
+export function datatypesOf(entries: readonly AgentTask[]): string[] {
+  return [...new Set(entries.flatMap((e) => e.datatypes ?? []))];
+}

@@ -1,0 +1,105 @@
+// The interfaces services depend on; the store, crypto and policy adapters implement them.
+import type { AccessTokenClaims } from './access-token.ts';
+import type { Client } from './client.ts';
+import type { DecisionInput, DecisionRecord } from './decision-record.ts';
+import type { Grant, GrantStatus } from './grant.ts';
+import type { AgentTask } from './intent.ts';
+import type { PolicyDecider } from './policy-facts.ts';
+
+export interface Clock {
+  /** Epoch milliseconds. */
+  nowMs(): number;
+}
+
+export const systemClock: Clock = { nowMs: () => Date.now() };
+
+export interface ClientStore {
+  get(id: string): Promise<Client | undefined>;
+  list(): Promise<Client[]>;
+  /** Creates the client; false when the id is taken. */
+  create(client: Client): Promise<boolean>;
+  /** Replaces a stored client. */
+  put(client: Client): Promise<void>;
+  delete(id: string): Promise<boolean>;
+}
+
+/** An access token as the store tracks it. */
+export interface IssuedToken {
+  readonly jti: string;
+  /** Epoch seconds. */
+  readonly exp: number;
+}
+
+/** What introspection needs from the store, in one round trip. */
+export interface GrantCheck {
+  readonly status: GrantStatus;
+  readonly expires_at: number;
+  readonly client_id: string;
+  readonly jtiRevoked: boolean;
+}
+
+export type RefreshOutcome = 'ok' | 'replay' | 'invalid' | 'missing' | 'inactive';
+
+export interface GrantFilter {
+  readonly client_id?: string | undefined;
+  readonly task_id?: string | undefined;
+  readonly status?: GrantStatus | undefined;
+  readonly limit: number;
+}
+
+export interface GrantStore {
+  /** Stores a new grant with its first token and refresh-token hash, atomically. */
+  create(grant: Grant, token: IssuedToken, refreshHash: string): Promise<void>;
+  get(id: string): Promise<(Grant & { refresh_hash: string; used_refresh_hashes: string[] }) | undefined>;
+  check(grantId: string, jti: string): Promise<GrantCheck | undefined>;
+  /**
+   * Rotates the refresh token and adds the new access token, atomically, only if `presentedHash`
+   * is still current and the grant active. A previously used hash revokes the grant (replay).
+   * With `granted`, the grant is narrowed and every outstanding token revoked.
+   */
+  refresh(
+    grantId: string,
+    presentedHash: string,
+    next: { refreshHash: string; token: IssuedToken; granted?: AgentTask[] | undefined; policyVersion: number },
+    nowSec: number,
+  ): Promise<RefreshOutcome>;
+  /** Revokes a grant and so every token of it. Counts the tokens still unexpired. */
+  revokeGrant(id: string, reason: string, nowSec: number): Promise<{ revoked: boolean; tokens: number }>;
+  /** Revokes one access token by jti. */
+  revokeToken(jti: string, nowSec: number): Promise<{ grantId?: string | undefined; revoked: boolean }>;
+  grantIdsOfClient(clientId: string): Promise<string[]>;
+  grantIdsOfTask(taskId: string): Promise<string[]>;
+  list(filter: GrantFilter, nowSec: number): Promise<Grant[]>;
+}
+
+export interface DecisionQuery {
+  readonly grant_id?: string | undefined;
+  readonly client_id?: string | undefined;
+  readonly limit: number;
+}
+
+export type AuditVerdict =
+  | { ok: true; records: number }
+  | { ok: false; records: number; broken: { id: string; chain: string; seq: number; problem: string } };
+
+export interface DecisionLog {
+  /** Appends a record; resolves once it is stored (hash-chained). */
+  record(input: DecisionInput): Promise<DecisionRecord>;
+  list(query: DecisionQuery): Promise<DecisionRecord[]>;
+  verify(): Promise<AuditVerdict>;
+}
+
+export interface TokenSigner {
+  /** Signs an access token with the active key (`typ: at+jwt`, `kid`). */
+  sign(claims: AccessTokenClaims): Promise<string>;
+}
+
+export interface TokenVerifier {
+  /** Verifies signature, type, issuer and times; throws InvalidToken with the reason. */
+  verify(token: string): Promise<AccessTokenClaims>;
+}
+
+export interface PolicySource {
+  /** The policy set in force. */
+  current(): PolicyDecider;
+}

@@ -1,0 +1,76 @@
+// The Hono app: every route, body limits, request metrics and logs, health and readiness.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { routePath } from 'hono/route';
+import { OAuthError } from '../domain/errors.ts';
+import { requireAdmin } from './admin-auth.ts';
+import type { HttpDeps } from './http-deps.ts';
+import { renderOAuthError } from './oauth-response.ts';
+import { problem } from './problem-response.ts';
+import { adminClientRoutes } from './routes/admin-clients.ts';
+import { adminDecisionRoutes } from './routes/admin-decisions.ts';
+import { adminGrantRoutes } from './routes/admin-grants.ts';
+import { adminKeyRoutes } from './routes/admin-keys.ts';
+import { adminPolicyRoutes } from './routes/admin-policies.ts';
+import { adminRevocationRoutes } from './routes/admin-revocations.ts';
+import { discoveryRoutes } from './routes/discovery.ts';
+import { introspectRoute } from './routes/oauth-introspect.ts';
+import { revokeRoute } from './routes/oauth-revoke.ts';
+import { tokenRoute } from './routes/oauth-token.ts';
+
+export function createApp(deps: HttpDeps): Hono {
+  const app = new Hono();
+
+  app.use('*', async function observe(c, next) {
+    const start = performance.now();
+    await next();
+    const seconds = (performance.now() - start) / 1000;
+    const route = routePath(c) || 'unmatched';
+    deps.metrics.observeRequest(route, c.req.method, c.res.status, seconds);
+    if (c.res.status >= 500) deps.log.warn({ method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request failed');
+    else deps.log.debug({ method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
+  });
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.bodyLimitBytes,
+      onError: (c) =>
+        c.req.path.startsWith('/oauth/')
+          ? renderOAuthError(c, new OAuthError('invalid_request', 'request body too large'), deps.log)
+          : problem(413, 'Payload too large', `the body must be at most ${deps.bodyLimitBytes} bytes`),
+    }),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const checks = await deps.readiness();
+    const ready = Object.values(checks).every(Boolean);
+    return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
+  });
+  app.get('/metrics', async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
+
+  app.route('/', discoveryRoutes(deps));
+  app.route('/', tokenRoute(deps));
+  app.route('/', introspectRoute(deps));
+  app.route('/', revokeRoute(deps));
+
+  app.use('/admin/*', requireAdmin(deps));
+  app.route('/', adminClientRoutes(deps));
+  app.route('/', adminRevocationRoutes(deps));
+  app.route('/', adminPolicyRoutes(deps));
+  app.route('/', adminDecisionRoutes(deps));
+  app.route('/', adminGrantRoutes(deps));
+  app.route('/', adminKeyRoutes(deps));
+
+  app.notFound((c) =>
+    c.req.path.startsWith('/oauth/')
+      ? renderOAuthError(c, new OAuthError('invalid_request', 'no such endpoint'), deps.log)
+      : problem(404, 'Not found', `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`),
+  );
+  app.onError((err, c) => {
+    deps.log.error({ err, path: c.req.path }, 'unhandled error');
+    return problem(500, 'Internal error');
+  });
+  return app;
+}

@@ -1,0 +1,49 @@
+// Reads client credentials from HTTP Basic (RFC 6749 2.3.1) or the form body, never both.
+import type { Context } from 'hono';
+import type { Client } from '../domain/client.ts';
+import { OAuthError } from '../domain/errors.ts';
+import { type PresentedCredentials, authenticateClient } from '../services/authenticate-client.ts';
+import type { Broker } from '../services/broker.ts';
+import type { OAuthForm } from './read-body.ts';
+
+const MAX_CREDENTIAL_LENGTH = 512;
+
+export function presentedCredentials(c: Context, form: OAuthForm): PresentedCredentials {
+  const header = c.req.header('authorization');
+  const bodyId = form.get('client_id');
+  const bodySecret = form.get('client_secret');
+  if (header !== undefined) {
+    if (bodySecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method, not two');
+    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim());
+    if (!match?.[1]) throw new OAuthError('invalid_client', 'unsupported or malformed Authorization header');
+    const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 1) throw new OAuthError('invalid_client', 'malformed Basic credentials');
+    const clientId = formDecode(decoded.slice(0, colon));
+    const secret = formDecode(decoded.slice(colon + 1));
+    if (bodyId !== undefined && bodyId !== clientId) throw new OAuthError('invalid_request', 'client_id does not match the authenticated client');
+    return checkLength({ clientId, secret, method: 'client_secret_basic' });
+  }
+  if (bodyId !== undefined && bodySecret !== undefined) return checkLength({ clientId: bodyId, secret: bodySecret, method: 'client_secret_post' });
+  throw new OAuthError('invalid_client', 'client authentication is required');
+}
+
+/** Authenticates the caller of an OAuth endpoint. */
+export function authenticate(c: Context, form: OAuthForm, broker: Broker): Promise<Client> {
+  return authenticateClient(broker, presentedCredentials(c, form));
+}
+
+function formDecode(v: string): string {
+  try {
+    return decodeURIComponent(v.replace(/\+/g, ' '));
+  } catch {
+    throw new OAuthError('invalid_client', 'malformed Basic credentials');
+  }
+}
+
+function checkLength(creds: PresentedCredentials): PresentedCredentials {
+  if (!creds.clientId || creds.clientId.length > MAX_CREDENTIAL_LENGTH || creds.secret.length > MAX_CREDENTIAL_LENGTH) {
+    throw new OAuthError('invalid_client', 'client authentication failed');
+  }
+  return creds;
+}

@@ -1,0 +1,31 @@
+// RFC 6749 JSON for OAuth endpoints: successes and errors, never cached, only RFC fields exposed.
+import type { Context } from 'hono';
+import { OAuthError, StoreUnavailable } from '../domain/errors.ts';
+import type { AppLogger } from '../observability/logger.ts';
+
+const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
+
+export function oauthJson(c: Context, body: object, status: 200 = 200): Response {
+  return c.json(body, status, NO_STORE);
+}
+
+/**
+ * Renders any error as RFC 6749 5.2 JSON. An OAuthError shows its code and description; a
+ * store outage is 503 temporarily_unavailable; anything else is a bare 500 server_error.
+ */
+export function renderOAuthError(c: Context, err: unknown, log: AppLogger): Response {
+  let e: OAuthError;
+  if (err instanceof OAuthError) e = err;
+  else if (err instanceof StoreUnavailable) e = new OAuthError('temporarily_unavailable', 'try again shortly');
+  else {
+    log.error({ err, path: c.req.path }, 'unexpected error on an OAuth endpoint');
+    e = new OAuthError('server_error', 'internal error');
+  }
+  const headers: Record<string, string> = { ...NO_STORE };
+  if (e.status === 401) headers['WWW-Authenticate'] = 'Basic realm="mandate", charset="UTF-8"';
+  if (e.status === 503) headers['Retry-After'] = '1';
+  return new Response(JSON.stringify({ error: e.code, error_description: e.message, ...e.extra }), {
+    status: e.status,
+    headers: { 'Content-Type': 'application/json', ...headers },
+  });
+}

@@ -1,0 +1,25 @@
+// /admin/decisions and /admin/audit/verify: the decision log and its chain check.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { ProblemError } from '../../domain/errors.ts';
+import type { AdminEnv } from '../admin-auth.ts';
+import type { HttpDeps } from '../http-deps.ts';
+import { renderProblem } from '../problem-response.ts';
+
+const QuerySchema = z.object({
+  grant_id: z.string().max(200).optional(),
+  client_id: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export function adminDecisionRoutes(deps: HttpDeps): Hono<AdminEnv> {
+  const app = new Hono<AdminEnv>();
+  app.onError((err, c) => renderProblem(c, err, deps.log));
+  app.get('/admin/decisions', async (c) => {
+    const q = QuerySchema.safeParse(c.req.query());
+    if (!q.success) throw new ProblemError(400, 'Invalid query', q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    return c.json({ decisions: await deps.broker.decisions.list(q.data) });
+  });
+  app.get('/admin/audit/verify', async (c) => c.json(await deps.broker.decisions.verify()));
+  return app;
+}

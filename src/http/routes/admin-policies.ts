@@ -1,0 +1,45 @@
+// /admin/policies: the Cedar policy set in force, and replacing it (validated; the old set stays on error).
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { ProblemError } from '../../domain/errors.ts';
+import { nowSecOf } from '../../services/broker.ts';
+import type { AdminEnv } from '../admin-auth.ts';
+import type { HttpDeps } from '../http-deps.ts';
+import { renderProblem } from '../problem-response.ts';
+import { readJson } from '../read-body.ts';
+
+export const PolicyRequestSchema = z.object({ policies: z.string().min(1).max(1_000_000) }).strict();
+
+export function adminPolicyRoutes(deps: HttpDeps): Hono<AdminEnv> {
+  const { broker } = deps;
+  const app = new Hono<AdminEnv>();
+  app.onError((err, c) => renderProblem(c, err, deps.log));
+  app.get('/admin/policies', (c) => {
+    const stored = broker.policy.stored();
+    if (!stored) throw new ProblemError(503, 'No policy loaded');
+    return c.json({ version: stored.version, sha256: stored.sha256, updated_at: stored.updated_at, policies: stored.text });
+  });
+  app.put('/admin/policies', async (c) => {
+    const { policies } = await readJson(c, PolicyRequestSchema);
+    const result = await broker.policy.replace(policies, nowSecOf(broker));
+    if (!result.ok) {
+      const first = result.problems[0];
+      throw new ProblemError(400, 'Invalid policy set', first ? `line ${first.line}, column ${first.column}: ${first.message}` : 'invalid', dedupe(result.problems));
+    }
+    await broker.decisions.record({ kind: 'policy', outcome: 'replaced', reasons: [], policy_version: result.version, inputs: { by: c.var.admin } });
+    return c.json({ version: result.version });
+  });
+  return app;
+}
+
+function dedupe(problems: Array<{ line: number; column: number; message: string; policy_id?: string | undefined }>) {
+  const seen = new Set<string>();
+  return problems
+    .filter((p) => {
+      const key = `${p.line}:${p.column}:${p.policy_id ?? ''}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    })
+    .map((p) => ({ path: `line ${p.line}, column ${p.column}`, message: p.message, line: p.line, column: p.column, policy_id: p.policy_id }));
+}

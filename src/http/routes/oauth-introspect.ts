@@ -1,0 +1,19 @@
+// POST /oauth/introspect (RFC 7662): resource clients only; inactive for anything doubtful.
+import { Hono } from 'hono';
+import { introspectToken } from '../../services/introspect-token.ts';
+import { authenticate } from '../client-auth.ts';
+import type { HttpDeps } from '../http-deps.ts';
+import { oauthJson, renderOAuthError } from '../oauth-response.ts';
+import { readOAuthForm } from '../read-body.ts';
+
+export function introspectRoute(deps: HttpDeps): Hono {
+  return new Hono().post('/oauth/introspect', async function introspect(c) {
+    try {
+      const form = await readOAuthForm(c);
+      const caller = await authenticate(c, form, deps.broker);
+      return oauthJson(c, await introspectToken(deps.broker, caller, form.get('token')));
+    } catch (err) {
+      return renderOAuthError(c, err, deps.log);
+    }
+  });
+}

@@ -1,0 +1,24 @@
+// JSON logs on stdout (pino), with every credential-bearing field redacted.
+import { pino } from 'pino';
+
+export const REDACT_PATHS = [
+  'authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'token',
+  'access_token',
+  'refresh_token',
+  'client_secret',
+  'password',
+  '*.token',
+  '*.access_token',
+  '*.refresh_token',
+  '*.client_secret',
+  '*.private_jwk',
+];
+
+export type AppLogger = pino.Logger;
+
+export function createLogger(level = process.env.MANDATE_LOG_LEVEL ?? 'info'): AppLogger {
+  return pino({ level, base: { service: 'mandate' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+}

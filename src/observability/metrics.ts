@@ -1,0 +1,39 @@
+// Prometheus metrics: request counts and latency per route, tokens minted, decisions, revocations.
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BrokerMetrics } from '../services/broker.ts';
+
+export interface Metrics extends BrokerMetrics {
+  readonly registry: Registry;
+  observeRequest(route: string, method: string, status: number, seconds: number): void;
+}
+
+/** One registry per broker instance, so several can run in one process (tests). */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'mandate_' });
+  const requests = new Counter({ name: 'mandate_http_requests_total', help: 'HTTP requests', labelNames: ['route', 'method', 'status'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'mandate_http_request_duration_seconds',
+    help: 'HTTP request latency',
+    labelNames: ['route', 'method'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const minted = new Counter({ name: 'mandate_tokens_minted_total', help: 'Access tokens minted', labelNames: ['grant_type'], registers: [registry] });
+  const decisions = new Counter({ name: 'mandate_decisions_total', help: 'Decisions by kind and outcome', labelNames: ['kind', 'outcome'], registers: [registry] });
+  const revocations = new Counter({ name: 'mandate_revocations_total', help: 'Revocations by kind', labelNames: ['kind'], registers: [registry] });
+  const revokedTokens = new Counter({ name: 'mandate_revoked_tokens_total', help: 'Tokens made inactive by revocations', labelNames: ['kind'], registers: [registry] });
+  return {
+    registry,
+    observeRequest(route, method, status, seconds) {
+      requests.inc({ route, method, status: String(status) });
+      latency.observe({ route, method }, seconds);
+    },
+    tokenMinted: (grantType) => minted.inc({ grant_type: grantType }),
+    decision: (kind, outcome) => decisions.inc({ kind, outcome }),
+    revocation(kind, count) {
+      revocations.inc({ kind });
+      revokedTokens.inc({ kind }, count);
+    },
+  };
+}

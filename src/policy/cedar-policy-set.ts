@@ -1,0 +1,179 @@
+// Cedar adapter: compiles a policy set once per version and decides pairs against it.
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type { PairDecision } from '../domain/decision.ts';
+import type { Pair } from '../domain/intent.ts';
+import { type PolicyDecider, type PolicyFacts, calendarOf } from '../domain/policy-facts.ts';
+
+/** A policy that does not parse or validate, located in the submitted text (1-based). */
+export interface PolicyProblem {
+  readonly policy_id?: string | undefined;
+  readonly message: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+export interface CompiledPolicySet extends PolicyDecider {
+  readonly text: string;
+  /** Policy ids in order: the `@id` annotation, or `policyN`. */
+  readonly ids: readonly string[];
+}
+
+export type CompileResult = { ok: true; set: CompiledPolicySet } | { ok: false; problems: PolicyProblem[] };
+
+const REMEDY_APPROVAL = 'approval';
+const NO_PERMIT = 'no-permit';
+let compiled = 0;
+
+/**
+ * Parses and validates `text` against `schema`, then preparses it in Cedar's wasm once, so each
+ * decision is a `statefulIsAuthorized` call. A second set without the `@remedy("approval")`
+ * forbids tells whether a deny was theirs alone.
+ */
+export function compilePolicySet(text: string, schema: string, version: number): CompileResult {
+  const parts = cedar.policySetTextToParts(text);
+  if (parts.type === 'failure') return { ok: false, problems: parts.errors.map((e) => problemAt(text, 0, e)) };
+  if (parts.policy_templates.length > 0) {
+    return { ok: false, problems: [{ message: 'policy templates are not supported', line: 1, column: 1 }] };
+  }
+
+  const byId: Record<string, string> = {};
+  const offsets = new Map<string, number>();
+  const remedy = new Set<string>();
+  const problems: PolicyProblem[] = [];
+  let cursor = 0;
+  parts.policies.forEach((policy, index) => {
+    const offset = text.indexOf(policy, cursor);
+    cursor = offset >= 0 ? offset + policy.length : cursor;
+    const json = cedar.policyToJson(policy);
+    if (json.type === 'failure') {
+      problems.push(...json.errors.map((e) => problemAt(text, Math.max(offset, 0), e)));
+      return;
+    }
+    const id = json.json.annotations?.id ?? `policy${index}`;
+    if (byId[id] !== undefined) {
+      problems.push({ ...lineCol(text, Math.max(offset, 0)), policy_id: id, message: `@id("${id}") is used twice` });
+      return;
+    }
+    byId[id] = policy;
+    offsets.set(id, Math.max(offset, 0));
+    if (json.json.effect === 'forbid' && json.json.annotations?.remedy === REMEDY_APPROVAL) remedy.add(id);
+  });
+  if (problems.length) return { ok: false, problems };
+
+  const validation = cedar.validate({ schema, policies: { staticPolicies: byId } });
+  if (validation.type === 'failure') return { ok: false, problems: validation.errors.map((e) => problemAt(text, 0, e)) };
+  if (validation.validationErrors.length > 0) {
+    return {
+      ok: false,
+      problems: validation.validationErrors.map((v) => ({
+        ...problemAt(text, offsets.get(v.policyId) ?? 0, v.error),
+        policy_id: v.policyId,
+      })),
+    };
+  }
+
+  compiled += 1;
+  const fullId = `v${version}.${compiled}`;
+  const withoutRemedyId = `${fullId}.noremedy`;
+  const full = cedar.preparsePolicySet(fullId, { staticPolicies: byId });
+  if (full.type === 'failure') return { ok: false, problems: full.errors.map((e) => problemAt(text, 0, e)) };
+  const reduced = Object.fromEntries(Object.entries(byId).filter(([id]) => !remedy.has(id)));
+  cedar.preparsePolicySet(withoutRemedyId, { staticPolicies: reduced });
+
+  const set: CompiledPolicySet = {
+    version,
+    text,
+    ids: Object.keys(byId),
+    decide(facts, pairs) {
+      const entities = entitiesOf(facts);
+      const base = baseContext(facts);
+      return pairs.map((pair) => decidePair(pair, facts, entities, base, fullId, withoutRemedyId, remedy));
+    },
+  };
+  return { ok: true, set };
+}
+
+function decidePair(
+  pair: Pair,
+  facts: PolicyFacts,
+  entities: cedar.EntityJson[],
+  base: Record<string, cedar.CedarValueJson>,
+  fullId: string,
+  withoutRemedyId: string,
+  remedy: ReadonlySet<string>,
+): PairDecision {
+  const call: cedar.StatefulAuthorizationCall = {
+    principal: { type: 'Agent', id: facts.agent.id },
+    action: { type: 'Action', id: pair.action },
+    resource: { type: 'Resource', id: pair.location },
+    context: { ...base, usage: usageOf(facts, pair.action) },
+    preparsedPolicySetId: fullId,
+    entities,
+  };
+  const answer = cedar.statefulIsAuthorized(call);
+  if (answer.type === 'failure') {
+    return { pair, effect: 'deny', reasons: ['policy-error'], errors: answer.errors.map((e) => e.message) };
+  }
+  const { decision, diagnostics } = answer.response;
+  const errors = diagnostics.errors.length ? diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`) : undefined;
+  if (decision === 'allow') return { pair, effect: 'permit', reasons: diagnostics.reason, errors };
+  const reasons = diagnostics.reason.length ? diagnostics.reason : [NO_PERMIT];
+  if (diagnostics.reason.length > 0 && diagnostics.reason.every((id) => remedy.has(id))) {
+    const again = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: withoutRemedyId });
+    if (again.type === 'success' && again.response.decision === 'allow') return { pair, effect: 'approval', reasons, errors };
+  }
+  return { pair, effect: 'deny', reasons, errors };
+}
+
+function entitiesOf(facts: PolicyFacts): cedar.EntityJson[] {
+  return [
+    {
+      uid: { type: 'Agent', id: facts.agent.id },
+      attrs: facts.agent.attributes as Record<string, cedar.CedarValueJson>,
+      parents: facts.agent.groups.map((id) => ({ type: 'Group', id })),
+    },
+  ];
+}
+
+function baseContext(facts: PolicyFacts): Record<string, cedar.CedarValueJson> {
+  const { hour, weekday } = calendarOf(facts.nowSec);
+  const context: Record<string, cedar.CedarValueJson> = {
+    now: { unix: facts.nowSec, hour, weekday },
+    task: { id: facts.task.id, purpose: facts.task.purpose },
+    datatypes: [...facts.datatypes],
+    risk: facts.risk,
+    approved: facts.approved,
+    delegated: facts.delegated,
+    sender_constrained: facts.sender_constrained,
+    signals: [...facts.signals],
+  };
+  if (facts.ip) context.ip = { __extn: { fn: 'ip', arg: facts.ip } };
+  return context;
+}
+
+function usageOf(facts: PolicyFacts, action: string): cedar.CedarValueJson {
+  return {
+    calls_last_minute: facts.usage.calls_last_minute,
+    denied_last_hour: facts.usage.denied_last_hour,
+    new_action: facts.usage.used_actions ? !facts.usage.used_actions.has(action) : false,
+  };
+}
+
+function problemAt(text: string, base: number, error: cedar.DetailedError): PolicyProblem {
+  const start = base + (error.sourceLocations?.[0]?.start ?? 0);
+  const label = error.sourceLocations?.[0]?.label;
+  const message = [error.message, label, error.help].filter(Boolean).join(': ');
+  return { ...lineCol(text, start), message };
+}
+
+function lineCol(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - before.lastIndexOf('\n') };
+}
+
+/** Checks that a schema parses, for start-up. */
+export function checkSchema(schema: string): string | undefined {
+  const answer = cedar.checkParseSchema(schema);
+  return answer.type === 'failure' ? answer.errors.map((e) => e.message).join('; ') : undefined;
+}

@@ -1,0 +1,38 @@
+// Client authentication: a secret compared in constant time against its stored hash.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Client } from '../domain/client.ts';
+import { OAuthError } from '../domain/errors.ts';
+import type { Broker } from './broker.ts';
+
+export type AuthMethodUsed = 'client_secret_basic' | 'client_secret_post';
+
+export interface PresentedCredentials {
+  readonly clientId: string;
+  readonly secret: string;
+  readonly method: AuthMethodUsed;
+}
+
+/** `sha256:<base64url>`: secrets are 256 random bits, so a fast hash does not weaken them. */
+export function hashSecret(secret: string): string {
+  return `sha256:${createHash('sha256').update(secret).digest('base64url')}`;
+}
+
+/** A new client secret: 256 bits from the CSPRNG. */
+export function generateSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+const DUMMY_HASH = hashSecret(generateSecret());
+
+/** Returns the authenticated, enabled client, or throws 401 invalid_client. */
+export async function authenticateClient(broker: Pick<Broker, 'clients'>, creds: PresentedCredentials): Promise<Client> {
+  const client = await broker.clients.get(creds.clientId);
+  // Compare even for unknown clients, so timing does not tell which ids exist.
+  const expected = Buffer.from(client?.secret_hash ?? DUMMY_HASH);
+  const presented = Buffer.from(hashSecret(creds.secret));
+  const match = expected.length === presented.length && timingSafeEqual(expected, presented);
+  if (!client || !match || !client.secret_hash) throw new OAuthError('invalid_client', 'client authentication failed');
+  if (client.disabled) throw new OAuthError('invalid_client', 'client authentication failed');
+  if (client.token_endpoint_auth_method === 'private_key_jwt') throw new OAuthError('invalid_client', 'client must authenticate with private_key_jwt');
+  return client;
+}

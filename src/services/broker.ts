@@ -1,0 +1,39 @@
+// What every use-case needs: the ports, the settings and the loggers, built once in deps.ts.
+import type { DecisionLog, Clock, ClientStore, GrantStore, TokenSigner, TokenVerifier } from '../domain/ports.ts';
+import type { PolicyRegistry } from './policy-registry.ts';
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Counters the services move; the http layer exposes them as Prometheus metrics. */
+export interface BrokerMetrics {
+  tokenMinted(grantType: string): void;
+  decision(kind: string, outcome: string): void;
+  revocation(kind: string, count: number): void;
+}
+
+export interface BrokerSettings {
+  readonly issuer: string;
+  readonly accessTtlSec: number;
+  readonly grantTtlSec: number;
+  readonly maxGrantTtlSec: number;
+  readonly clockToleranceSec: number;
+}
+
+export interface Broker {
+  readonly clock: Clock;
+  readonly clients: ClientStore;
+  readonly grants: GrantStore;
+  readonly decisions: DecisionLog;
+  readonly signer: TokenSigner;
+  readonly verifier: TokenVerifier;
+  readonly policy: PolicyRegistry;
+  readonly settings: BrokerSettings;
+  readonly log: Logger;
+  readonly metrics: BrokerMetrics;
+}
+
+export const nowSecOf = (broker: Pick<Broker, 'clock'>) => Math.floor(broker.clock.nowMs() / 1000);

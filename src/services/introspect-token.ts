@@ -1,0 +1,72 @@
+// RFC 7662 introspection: active only when the token, its grant and the caller's audience all check out.
+import { type AccessTokenClaims, InvalidToken, type TokenRejection, audiences } from '../domain/access-token.ts';
+import { type Client, servesAudience } from '../domain/client.ts';
+import { OAuthError, StoreUnavailable } from '../domain/errors.ts';
+import { isGrantLive } from '../domain/grant.ts';
+import { type Broker, nowSecOf } from './broker.ts';
+
+export type IntrospectionResponse =
+  | { active: false }
+  | ({ active: true; token_type: 'Bearer' } & Omit<AccessTokenClaims, 'act'> & { act?: Record<string, unknown> });
+
+/** Only resource clients check tokens. */
+export function requireResourceClient(client: Client): void {
+  if (client.kind !== 'resource') throw new OAuthError('unauthorized_client', 'only resource clients may check tokens');
+}
+
+/**
+ * Checks a token for a resource client: signature, type, issuer and times, then that the caller
+ * serves one of its audiences, then (one Redis round trip) that its grant is live and the jti
+ * not revoked. Anything doubtful, including an unreachable store, is `{ active: false }`.
+ */
+export async function checkAccessToken(
+  broker: Broker,
+  caller: Client,
+  token: string,
+): Promise<{ ok: true; claims: AccessTokenClaims } | { ok: false; reason: TokenRejection; claims?: AccessTokenClaims }> {
+  let claims: AccessTokenClaims;
+  try {
+    claims = await broker.verifier.verify(token);
+  } catch (err) {
+    if (err instanceof InvalidToken) return { ok: false, reason: err.reason };
+    throw err;
+  }
+  if (!servesAudience(caller, audiences(claims))) return { ok: false, reason: 'foreign_audience', claims };
+  try {
+    const check = await broker.grants.check(claims.grant_id, claims.jti);
+    if (!check || check.client_id !== claims.client_id) return { ok: false, reason: 'grant_missing', claims };
+    if (!isGrantLive(check, nowSecOf(broker))) return { ok: false, reason: 'grant_inactive', claims };
+    if (check.jtiRevoked) return { ok: false, reason: 'token_revoked', claims };
+  } catch (err) {
+    if (err instanceof StoreUnavailable) return { ok: false, reason: 'unavailable', claims };
+    throw err;
+  }
+  return { ok: true, claims };
+}
+
+export async function introspectToken(broker: Broker, caller: Client, token: string | undefined): Promise<IntrospectionResponse> {
+  requireResourceClient(caller);
+  if (!token) throw new OAuthError('invalid_request', 'token is required');
+  const result = await checkAccessToken(broker, caller, token);
+  if (result.ok) {
+    broker.metrics.decision('introspection', 'active');
+    return { active: true, token_type: 'Bearer', ...result.claims };
+  }
+  broker.metrics.decision('introspection', 'inactive');
+  if (result.reason === 'unavailable') {
+    broker.log.warn({ reason: result.reason }, 'introspection answered inactive: store unavailable');
+  } else {
+    // Recorded without waiting: a flood of bad tokens must not slow the answer, nor a log outage open it.
+    broker.decisions
+      .record({
+        kind: 'introspection',
+        outcome: 'inactive',
+        reasons: [result.reason],
+        client_id: caller.client_id,
+        grant_id: result.claims?.grant_id,
+        inputs: { caller: caller.client_id, jti: result.claims?.jti, sub: result.claims?.sub, aud: result.claims?.aud },
+      })
+      .catch((err: unknown) => broker.log.warn({ err: String(err) }, 'decision record failed'));
+  }
+  return { active: false };
+}

@@ -1,0 +1,58 @@
+// Signs an access token for a grant: RFC 9068 claims, lifetime capped by config, client and grant.
+import { randomBytes } from 'node:crypto';
+import type { AccessTokenClaims } from '../domain/access-token.ts';
+import type { Client } from '../domain/client.ts';
+import type { Grant } from '../domain/grant.ts';
+import { type AgentTask, audienceOf, scopeOf } from '../domain/intent.ts';
+import type { IssuedToken } from '../domain/ports.ts';
+import { clampAccessTtl } from '../domain/ttl.ts';
+import type { Broker } from './broker.ts';
+
+export interface SignedToken extends IssuedToken {
+  readonly token: string;
+  readonly expiresIn: number;
+  readonly scope: string;
+}
+
+export async function issueAccessToken(
+  broker: Pick<Broker, 'signer' | 'settings'>,
+  client: Client,
+  grant: Pick<Grant, 'id' | 'expires_at'>,
+  granted: AgentTask[],
+  nowSec: number,
+): Promise<SignedToken> {
+  const expiresIn = clampAccessTtl(grant.expires_at - nowSec, {
+    defaultGrantTtlSec: broker.settings.grantTtlSec,
+    maxGrantTtlSec: broker.settings.maxGrantTtlSec,
+    accessTtlSec: broker.settings.accessTtlSec,
+    clientMaxTokenTtlSec: client.max_token_ttl,
+  });
+  const jti = randomBytes(16).toString('base64url');
+  const scope = scopeOf(granted);
+  const aud = audienceOf(granted);
+  const claims: AccessTokenClaims = {
+    iss: broker.settings.issuer,
+    sub: client.client_id,
+    client_id: client.client_id,
+    aud: aud.length === 1 ? (aud[0] as string) : aud,
+    iat: nowSec,
+    exp: nowSec + expiresIn,
+    jti,
+    grant_id: grant.id,
+    scope,
+    authorization_details: granted,
+  };
+  const token = await broker.signer.sign(claims);
+  return { token, jti, exp: claims.exp, expiresIn, scope };
+}
+
+/** The JSON a token request answers with (RFC 6749 5.1 + RFC 9396). */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  scope: string;
+  authorization_details: AgentTask[];
+  refresh_token: string;
+  grant_id: string;
+}

@@ -1,0 +1,100 @@
+// Admin use-cases for clients: register with a generated secret, change, disable (kill switch), delete.
+import { randomBytes } from 'node:crypto';
+import { type Client, type ClientInput, type ClientPatch, publicClient } from '../domain/client.ts';
+import { ProblemError } from '../domain/errors.ts';
+import { generateSecret, hashSecret } from './authenticate-client.ts';
+import { type Broker, nowSecOf } from './broker.ts';
+import { revokeByAdmin } from './revoke.ts';
+
+function checkShape(c: Pick<Client, 'kind' | 'resources' | 'token_endpoint_auth_method'>): void {
+  if (c.kind === 'resource' && c.resources.length === 0) {
+    throw new ProblemError(400, 'Invalid client', 'a resource client must list the resources it serves', [{ path: 'resources', message: 'required for kind resource' }]);
+  }
+  if (c.token_endpoint_auth_method === 'private_key_jwt') {
+    throw new ProblemError(400, 'Unsupported authentication method', 'private_key_jwt is not supported yet', [
+      { path: 'token_endpoint_auth_method', message: 'use client_secret_basic or client_secret_post' },
+    ]);
+  }
+}
+
+/** Registers a client; the secret is returned once and only its hash is kept. */
+export async function createClient(
+  broker: Broker,
+  input: ClientInput,
+  by: string,
+): Promise<{ client: ReturnType<typeof publicClient>; client_secret: string }> {
+  const now = nowSecOf(broker);
+  const secret = generateSecret();
+  const client: Client = {
+    client_id: input.client_id ?? `${input.kind}-${randomBytes(9).toString('base64url')}`,
+    name: input.name,
+    kind: input.kind,
+    groups: input.groups,
+    attributes: input.attributes,
+    resources: input.resources,
+    token_endpoint_auth_method: input.token_endpoint_auth_method,
+    jwks: input.jwks as Client['jwks'],
+    max_token_ttl: input.max_token_ttl,
+    max_grant_ttl: input.max_grant_ttl,
+    disabled: false,
+    created_at: now,
+    updated_at: now,
+    secret_hash: hashSecret(secret),
+  };
+  checkShape(client);
+  if (!(await broker.clients.create(client))) throw new ProblemError(409, 'Client exists', `client_id ${client.client_id} is taken`);
+  await broker.decisions.record({ kind: 'client', outcome: 'created', reasons: [], client_id: client.client_id, inputs: { by, client: publicClient(client) } });
+  return { client: publicClient(client), client_secret: secret };
+}
+
+export async function getClient(broker: Broker, id: string): Promise<Client> {
+  const client = await broker.clients.get(id);
+  if (!client) throw new ProblemError(404, 'Client not found', `no client ${id}`);
+  return client;
+}
+
+/** Changes a client. Disabling it revokes every live grant it holds, at once. */
+export async function updateClient(broker: Broker, id: string, patch: ClientPatch, by: string) {
+  const current = await getClient(broker, id);
+  const next: Client = { ...current, ...stripUndefined(patch), updated_at: nowSecOf(broker) } as Client;
+  checkShape(next);
+  await broker.clients.put(next);
+  let revoked = { grants: 0, tokens: 0 };
+  if (next.disabled && !current.disabled) revoked = (await revokeByAdmin(broker, { client_id: id }, 'client_disabled', by)).revoked;
+  await broker.decisions.record({ kind: 'client', outcome: 'updated', reasons: next.disabled ? ['client_disabled'] : [], client_id: id, inputs: { by, patch, revoked } });
+  return { client: publicClient(next), revoked };
+}
+
+/** Deletes a client after revoking every grant it holds. */
+export async function deleteClient(broker: Broker, id: string, by: string) {
+  await getClient(broker, id);
+  const { revoked } = await revokeByAdmin(broker, { client_id: id }, 'client_deleted', by);
+  await broker.clients.delete(id);
+  await broker.decisions.record({ kind: 'client', outcome: 'deleted', reasons: ['client_deleted'], client_id: id, inputs: { by, revoked } });
+  return { revoked };
+}
+
+/** Creates or updates the clients listed in the config file (their secret given as hash or in clear). */
+export async function seedClients(
+  broker: Broker,
+  clients: ReadonlyArray<ClientInput & { client_id: string; client_secret?: string | undefined; client_secret_hash?: string | undefined }>,
+): Promise<void> {
+  const now = nowSecOf(broker);
+  for (const c of clients) {
+    const existing = await broker.clients.get(c.client_id);
+    const { client_secret, client_secret_hash, ...rest } = c;
+    const client: Client = {
+      ...rest,
+      jwks: rest.jwks as Client['jwks'],
+      disabled: existing?.disabled ?? false,
+      created_at: existing?.created_at ?? now,
+      updated_at: now,
+      secret_hash: client_secret_hash ?? (client_secret ? hashSecret(client_secret) : undefined),
+    };
+    await broker.clients.put(client);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

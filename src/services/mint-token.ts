@@ -1,0 +1,144 @@
+// client_credentials with agent_task authorization_details: decide every pair now, store the grant, sign.
+import { randomBytes } from 'node:crypto';
+import { formatRefreshToken } from '../domain/access-token.ts';
+import type { Client } from '../domain/client.ts';
+import { combineDecisions, reasonsOf } from '../domain/decision.ts';
+import { OAuthError } from '../domain/errors.ts';
+import type { Grant } from '../domain/grant.ts';
+import { type AgentTask, AuthorizationDetailsSchema, pairsOf } from '../domain/intent.ts';
+import { clampGrantTtl } from '../domain/ttl.ts';
+import { hashSecret } from './authenticate-client.ts';
+import { type Broker, nowSecOf } from './broker.ts';
+import { type TokenResponse, issueAccessToken } from './issue-access-token.ts';
+import { factsOf, requestContext } from './policy-facts-of.ts';
+
+export interface MintRequest {
+  /** The raw `authorization_details` parameter (JSON text), if sent. */
+  readonly authorizationDetails: string | undefined;
+  readonly resources: readonly string[];
+  readonly scope: string | undefined;
+  readonly ip: string | undefined;
+}
+
+/** Parses and checks the requested intent; throws invalid_authorization_details / invalid_target / invalid_scope. */
+export function parseIntent(req: Pick<MintRequest, 'authorizationDetails' | 'resources' | 'scope'>): AgentTask[] {
+  for (const r of req.resources) {
+    if (!URL.canParse(r) || r.includes('#')) throw new OAuthError('invalid_target', 'resource must be an absolute URI without a fragment');
+  }
+  const scopes = req.scope?.split(' ').filter(Boolean);
+  if (req.authorizationDetails === undefined) {
+    // A plain OAuth client: scope names the actions, resource the locations.
+    if (!scopes?.length || req.resources.length === 0) {
+      throw new OAuthError('invalid_request', 'authorization_details is required (or both scope and resource)');
+    }
+    return validate([{ type: 'agent_task', task_id: `adhoc-${randomBytes(6).toString('base64url')}`, actions: scopes, locations: [...req.resources] }]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(req.authorizationDetails);
+  } catch {
+    throw new OAuthError('invalid_authorization_details', 'authorization_details is not valid JSON');
+  }
+  let entries = validate(raw);
+  if (req.resources.length) {
+    const requested = new Set(entries.flatMap((e) => e.locations));
+    const foreign = req.resources.find((r) => !requested.has(r));
+    if (foreign) throw new OAuthError('invalid_target', 'resource is not among the requested locations');
+    entries = entries.map((e) => ({ ...e, locations: e.locations.filter((l) => req.resources.includes(l)) }));
+  }
+  if (scopes?.length) {
+    entries = entries.map((e) => ({ ...e, actions: e.actions.filter((a) => scopes.includes(a)) })).filter((e) => e.actions.length);
+    if (!entries.length) throw new OAuthError('invalid_scope', 'scope names none of the requested actions');
+  }
+  return entries;
+}
+
+function validate(raw: unknown): AgentTask[] {
+  const parsed = AuthorizationDetailsSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.length ? issue.path.join('.') : 'authorization_details';
+  throw new OAuthError('invalid_authorization_details', `${where}: ${issue?.message ?? 'invalid'}`);
+}
+
+export async function mintToken(broker: Broker, client: Client, req: MintRequest): Promise<TokenResponse> {
+  if (client.kind !== 'agent') throw new OAuthError('unauthorized_client', 'only agent clients may request tokens');
+  const requested = parseIntent(req);
+  const nowSec = nowSecOf(broker);
+  const context = requestContext(client, req.ip);
+  const policy = broker.policy.current();
+  const pairs = policy.decide(factsOf(client, requested, context, nowSec), pairsOf(requested));
+  const decision = combineDecisions(requested, pairs);
+  const task_id = requested[0]?.task_id as string;
+  const inputs = {
+    request: { grant_type: 'client_credentials', authorization_details: requested, resource: req.resources, scope: req.scope },
+    context: { ...context, now: nowSec },
+    principal: { id: client.client_id, groups: client.groups, attributes: client.attributes },
+    pairs: pairs.map((p) => ({ action: p.pair.action, location: p.pair.location, effect: p.effect, reasons: p.reasons, errors: p.errors })),
+  };
+
+  if (decision.outcome === 'deny' || decision.outcome === 'approval') {
+    // Approval needs the approval flow; until an approver exists the request is refused.
+    await broker.decisions.record({
+      kind: 'denial',
+      outcome: decision.outcome === 'approval' ? 'approval_required' : 'deny',
+      reasons: reasonsOf(pairs),
+      client_id: client.client_id,
+      task_id,
+      policy_version: policy.version,
+      inputs,
+    });
+    broker.metrics.decision('mint', 'deny');
+    throw new OAuthError('access_denied', 'policy permits none of the requested actions');
+  }
+
+  const ttl = clampGrantTtl(maxTtl(requested), {
+    defaultGrantTtlSec: broker.settings.grantTtlSec,
+    maxGrantTtlSec: broker.settings.maxGrantTtlSec,
+    accessTtlSec: broker.settings.accessTtlSec,
+    clientMaxGrantTtlSec: client.max_grant_ttl,
+  });
+  const grant: Grant = {
+    id: `g_${randomBytes(16).toString('base64url')}`,
+    client_id: client.client_id,
+    task_id,
+    status: 'active',
+    requested,
+    granted: decision.granted,
+    context,
+    policy_version: policy.version,
+    created_at: nowSec,
+    expires_at: nowSec + ttl,
+  };
+  const refreshSecret = randomBytes(32).toString('base64url');
+  const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
+  await Promise.all([
+    broker.grants.create(grant, access, hashSecret(refreshSecret)),
+    broker.decisions.record({
+      kind: 'mint',
+      outcome: decision.outcome,
+      reasons: reasonsOf(pairs, decision.outcome === 'narrow' ? 'deny' : 'permit'),
+      client_id: client.client_id,
+      grant_id: grant.id,
+      task_id,
+      policy_version: policy.version,
+      inputs: { ...inputs, granted: decision.granted, jti: access.jti, grant_expires_at: grant.expires_at },
+    }),
+  ]);
+  broker.metrics.tokenMinted('client_credentials');
+  broker.metrics.decision('mint', decision.outcome);
+  return {
+    access_token: access.token,
+    token_type: 'Bearer',
+    expires_in: access.expiresIn,
+    scope: access.scope,
+    authorization_details: decision.granted,
+    refresh_token: formatRefreshToken(grant.id, refreshSecret),
+    grant_id: grant.id,
+  };
+}
+
+function maxTtl(entries: readonly AgentTask[]): number | undefined {
+  const ttls = entries.map((e) => e.ttl).filter((t): t is number => t !== undefined);
+  return ttls.length ? Math.max(...ttls) : undefined;
+}

@@ -1,0 +1,109 @@
+// refresh_token grant: re-decide the grant with the current context, rotate the refresh token, sign.
+import { randomBytes } from 'node:crypto';
+import { formatRefreshToken, parseRefreshToken } from '../domain/access-token.ts';
+import type { Client } from '../domain/client.ts';
+import { combineDecisions, reasonsOf } from '../domain/decision.ts';
+import { OAuthError } from '../domain/errors.ts';
+import { isGrantLive } from '../domain/grant.ts';
+import { pairsOf } from '../domain/intent.ts';
+import { hashSecret } from './authenticate-client.ts';
+import { type Broker, nowSecOf } from './broker.ts';
+import { type TokenResponse, issueAccessToken } from './issue-access-token.ts';
+import { factsOf } from './policy-facts-of.ts';
+
+export interface RefreshRequest {
+  readonly refreshToken: string | undefined;
+  readonly ip: string | undefined;
+}
+
+const invalidGrant = () => new OAuthError('invalid_grant', 'refresh token is invalid, expired or revoked');
+
+export async function refreshToken(broker: Broker, client: Client, req: RefreshRequest): Promise<TokenResponse> {
+  if (!req.refreshToken) throw new OAuthError('invalid_request', 'refresh_token is required');
+  const parsed = parseRefreshToken(req.refreshToken);
+  if (!parsed) throw invalidGrant();
+  const grant = await broker.grants.get(parsed.grantId);
+  // Another client's refresh token is simply invalid: only the owner can trigger replay revocation.
+  if (!grant || grant.client_id !== client.client_id) throw invalidGrant();
+  const presentedHash = hashSecret(parsed.secret);
+  const nowSec = nowSecOf(broker);
+  const audit = { client_id: client.client_id, grant_id: grant.id, task_id: grant.task_id };
+
+  if (presentedHash !== grant.refresh_hash) {
+    if (grant.used_refresh_hashes.includes(presentedHash)) await revokeForReplay(broker, grant.id, nowSec, audit);
+    throw invalidGrant();
+  }
+  if (!isGrantLive(grant, nowSec)) throw invalidGrant();
+
+  const policy = broker.policy.current();
+  const context = { ...grant.context, ip: req.ip ?? grant.context.ip };
+  const pairs = policy.decide(factsOf(client, grant.granted, context, nowSec), pairsOf(grant.granted));
+  // On refresh, pairs that would need a human now are not granted: only what policy permits outright.
+  const decision = combineDecisions(grant.granted, pairs.map((p) => (p.effect === 'approval' ? { ...p, effect: 'deny' as const } : p)));
+  const inputs = {
+    request: { grant_type: 'refresh_token' },
+    context: { ...context, now: nowSec },
+    principal: { id: client.client_id, groups: client.groups, attributes: client.attributes },
+    pairs: pairs.map((p) => ({ action: p.pair.action, location: p.pair.location, effect: p.effect, reasons: p.reasons })),
+  };
+
+  if (decision.outcome === 'deny') {
+    const { tokens } = await broker.grants.revokeGrant(grant.id, 'policy_denied_on_refresh', nowSec);
+    await broker.decisions.record({
+      ...audit,
+      kind: 'refresh',
+      outcome: 'revoke',
+      reasons: reasonsOf(pairs, 'deny'),
+      policy_version: policy.version,
+      inputs: { ...inputs, tokens_revoked: tokens },
+    });
+    broker.metrics.decision('refresh', 'revoke');
+    throw new OAuthError('access_denied', 'policy no longer permits this grant');
+  }
+
+  const narrowed = decision.outcome === 'narrow';
+  const nextSecret = randomBytes(32).toString('base64url');
+  const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
+  const outcome = await broker.grants.refresh(
+    grant.id,
+    presentedHash,
+    { refreshHash: hashSecret(nextSecret), token: access, granted: narrowed ? decision.granted : undefined, policyVersion: policy.version },
+    nowSec,
+  );
+  if (outcome === 'replay') {
+    await broker.decisions.record({ ...audit, kind: 'revocation', outcome: 'revoke', reasons: ['refresh_token_replay'], inputs: {} });
+    throw invalidGrant();
+  }
+  if (outcome !== 'ok') throw invalidGrant();
+
+  await broker.decisions.record({
+    ...audit,
+    kind: 'refresh',
+    outcome: decision.outcome,
+    reasons: reasonsOf(pairs, narrowed ? 'deny' : 'permit'),
+    policy_version: policy.version,
+    inputs: { ...inputs, granted: decision.granted, jti: access.jti },
+  });
+  broker.metrics.tokenMinted('refresh_token');
+  broker.metrics.decision('refresh', decision.outcome);
+  return {
+    access_token: access.token,
+    token_type: 'Bearer',
+    expires_in: access.expiresIn,
+    scope: access.scope,
+    authorization_details: decision.granted,
+    refresh_token: formatRefreshToken(grant.id, nextSecret),
+    grant_id: grant.id,
+  };
+}
+
+async function revokeForReplay(
+  broker: Broker,
+  grantId: string,
+  nowSec: number,
+  audit: { client_id: string; grant_id: string; task_id: string },
+): Promise<void> {
+  const { revoked, tokens } = await broker.grants.revokeGrant(grantId, 'refresh_token_replay', nowSec);
+  await broker.decisions.record({ ...audit, kind: 'revocation', outcome: 'revoke', reasons: ['refresh_token_replay'], inputs: { revoked, tokens } });
+  broker.metrics.revocation('refresh_replay', tokens);
+}

@@ -1,0 +1,52 @@
+// Every Redis key, channel and queue name Mandate uses, built in one place under one prefix.
+
+/**
+ * The keys of one grant share the hash tag `{g:<id>}` so the scripts that change them together
+ * stay atomic under Redis Cluster.
+ */
+export function createKeyNames(prefix: string) {
+  const g = (id: string) => `${prefix}{g:${id}}`;
+  return {
+    prefix,
+    /** Hash: one grant (status, owner, deadline, data, refresh-token state). */
+    grant: g,
+    /** Sorted set: jti -> exp of every access token minted from the grant. */
+    grantTokens: (id: string) => `${g(id)}:tok`,
+    /** Set: revoked jtis of the grant. */
+    grantRevokedJtis: (id: string) => `${g(id)}:rj`,
+    /** List: stream ids of the grant's decision records, in order. */
+    grantHistory: (id: string) => `${g(id)}:hist`,
+    /** String: jti -> grant id, while the token may be valid. */
+    jti: (jti: string) => `${prefix}jti:${jti}`,
+    /** Sorted set: live grant id -> deadline. The sweep walks it. */
+    liveGrants: `${prefix}grants:live`,
+    /** Set: grant ids of one client. */
+    clientGrants: (clientId: string) => `${prefix}grants:client:${clientId}`,
+    /** Set: grant ids of one task id. */
+    taskGrants: (taskId: string) => `${prefix}grants:task:${taskId}`,
+    /** String: one client, JSON. */
+    client: (id: string) => `${prefix}client:${id}`,
+    /** Set: every client id. */
+    clients: `${prefix}clients`,
+    /** Hash: the policy set in force (version, text, sha256, updated_at). */
+    policy: `${prefix}policy`,
+    /** String counter: the last policy version handed out. */
+    policyVersion: `${prefix}policy:version`,
+    /** Hash: signing keys by kid, and `active` -> kid. */
+    keys: `${prefix}keys`,
+    /** Stream: decision records. */
+    decisions: `${prefix}decisions`,
+    /** Hash: chain id -> JSON {seq, hash} of the last record each writer appended. */
+    auditHeads: `${prefix}audit:heads`,
+    /** Set: SHA-256 of generated admin tokens. */
+    adminTokens: `${prefix}admin:tokens`,
+    /** String counter with expiry: failures or calls in one window. */
+    rate: (name: string, key: string, window: number) => `${prefix}rate:${name}:${key}:${window}`,
+    /** Pub/sub channel: invalidations for every broker process. */
+    events: `${prefix}events`,
+    /** BullMQ prefix (never an ioredis keyPrefix). */
+    queuePrefix: `${prefix}q`,
+  };
+}
+
+export type KeyNames = ReturnType<typeof createKeyNames>;

@@ -1,0 +1,68 @@
+// Clients in Redis as JSON, with a short in-process cache dropped at once by invalidation events.
+import type { Redis } from 'ioredis';
+import type { Client } from '../domain/client.ts';
+import type { ClientStore } from '../domain/ports.ts';
+import type { EventBus } from './redis-event-bus.ts';
+import type { KeyNames } from './key-names.ts';
+import { guard } from './redis-connection.ts';
+
+/** Longest a cached client may be served without re-reading Redis, should an event be lost. */
+const CACHE_TTL_MS = 5000;
+
+export function createRedisClientStore(redis: Redis, keys: KeyNames, bus: EventBus): ClientStore {
+  const cache = new Map<string, { client: Client; atMs: number }>();
+  bus.subscribe((e) => {
+    if (e.type === 'client') cache.delete(e.id);
+  });
+  const changed = async (id: string) => {
+    cache.delete(id);
+    await bus.publish({ type: 'client', id });
+  };
+
+  return {
+    get: (id) =>
+      guard(async () => {
+        const hit = cache.get(id);
+        if (hit && Date.now() - hit.atMs < CACHE_TTL_MS) return hit.client;
+        const raw = await redis.get(keys.client(id));
+        if (!raw) {
+          cache.delete(id);
+          return undefined;
+        }
+        const client = JSON.parse(raw) as Client;
+        if (cache.size > 10_000) cache.clear();
+        cache.set(id, { client, atMs: Date.now() });
+        return client;
+      }),
+
+    list: () =>
+      guard(async () => {
+        const ids = (await redis.smembers(keys.clients)).sort();
+        if (ids.length === 0) return [];
+        const raws = await redis.mget(ids.map((id) => keys.client(id)));
+        return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Client);
+      }),
+
+    create: (client) =>
+      guard(async () => {
+        const ok = await redis.set(keys.client(client.client_id), JSON.stringify(client), 'NX');
+        if (ok !== 'OK') return false;
+        await redis.sadd(keys.clients, client.client_id);
+        await changed(client.client_id);
+        return true;
+      }),
+
+    put: (client) =>
+      guard(async () => {
+        await redis.multi().set(keys.client(client.client_id), JSON.stringify(client)).sadd(keys.clients, client.client_id).exec();
+        await changed(client.client_id);
+      }),
+
+    delete: (id) =>
+      guard(async () => {
+        const replies = await redis.multi().del(keys.client(id)).srem(keys.clients, id).exec();
+        await changed(id);
+        return replies?.[0]?.[1] === 1;
+      }),
+  };
+}

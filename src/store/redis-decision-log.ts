@@ -1,0 +1,157 @@
+// The decision log: a Redis stream of hash-chained records, one chain per writing process.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { type DecisionRecord, canonicalJson, createChainVerifier } from '../domain/decision-record.ts';
+import type { AuditVerdict, DecisionLog } from '../domain/ports.ts';
+import { StoreUnavailable } from '../domain/errors.ts';
+import type { KeyNames } from './key-names.ts';
+import { guard } from './redis-connection.ts';
+
+/**
+ * KEYS: 1 stream, 2 chain heads hash
+ * ARGV: 1 chain id, 2 max records (approximate trim), 3 key prefix, 4 history ttl (s),
+ *       5 head JSON {seq, hash}, then pairs (record JSON, grant id or '')
+ * Appends the records in order, indexes each under its grant's history, moves the chain head.
+ * (The history keys are derived here, so this script is not Redis Cluster safe yet.)
+ */
+const APPEND_SCRIPT = `
+for i = 6, #ARGV, 2 do
+  local sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i])
+  local gid = ARGV[i + 1]
+  if gid ~= '' then
+    local hk = ARGV[3] .. '{g:' .. gid .. '}:hist'
+    redis.call('RPUSH', hk, sid)
+    redis.call('EXPIRE', hk, ARGV[4])
+  end
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
+return #ARGV
+`;
+
+const HISTORY_TTL_SEC = 2 * 86_400;
+const MAX_BATCH = 256;
+const SCAN_PAGE = 2000;
+
+export const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
+
+interface Pending {
+  readonly input: Omit<DecisionRecord, 'chain' | 'seq' | 'prev' | 'hash'>;
+  readonly resolve: (r: DecisionRecord) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface ScriptedRedis extends Redis {
+  mandateAppendDecisions(stream: string, heads: string, ...argv: string[]): Promise<number>;
+}
+
+/**
+ * Records are sealed (seq, prev, hash) when flushed, one batch at a time, so a chain's order in
+ * the stream is its order of sealing. A failed flush may or may not have landed: the writer
+ * then starts a new chain rather than risk a gap in the old one.
+ */
+export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { maxRecords: number }): DecisionLog {
+  const r = redis as ScriptedRedis;
+  if (typeof r.mandateAppendDecisions !== 'function') r.defineCommand('mandateAppendDecisions', { numberOfKeys: 2, lua: APPEND_SCRIPT });
+  let chain = newChainId();
+  let seq = 0;
+  let prev = '';
+  let queue: Pending[] = [];
+  let flushing = false;
+
+  const flush = async () => {
+    if (flushing || queue.length === 0) return;
+    flushing = true;
+    const batch = queue.slice(0, MAX_BATCH);
+    queue = queue.slice(batch.length);
+    const sealed = batch.map((p) => {
+      seq += 1;
+      const body = { ...p.input, chain, seq, prev };
+      const record = { ...body, hash: sha256(canonicalJson(body)) } as DecisionRecord;
+      prev = record.hash;
+      return record;
+    });
+    const argv: string[] = [chain, String(opts.maxRecords), keys.prefix, String(HISTORY_TTL_SEC), JSON.stringify({ seq, hash: prev })];
+    for (const rec of sealed) argv.push(JSON.stringify(rec), rec.grant_id ?? '');
+    try {
+      await r.mandateAppendDecisions(keys.decisions, keys.auditHeads, ...argv);
+      batch.forEach((p, i) => p.resolve(sealed[i] as DecisionRecord));
+    } catch (err) {
+      chain = newChainId();
+      seq = 0;
+      prev = '';
+      for (const p of batch) p.reject(new StoreUnavailable(err));
+    } finally {
+      flushing = false;
+      if (queue.length) void flush();
+    }
+  };
+
+  const readRange = async (start: string, end: string, count: number, reverse: boolean) => {
+    const entries = reverse
+      ? await redis.xrevrange(keys.decisions, end, start, 'COUNT', count)
+      : await redis.xrange(keys.decisions, start, end, 'COUNT', count);
+    return entries.map(([id, fields]) => ({ id, record: JSON.parse(fields[1] ?? '{}') as DecisionRecord }));
+  };
+
+  return {
+    record(input) {
+      return new Promise<DecisionRecord>((resolve, reject) => {
+        queue.push({ input: { ...input, id: newRecordId(), at_ms: Date.now() }, resolve, reject });
+        if (!flushing) queueMicrotask(() => void flush());
+      });
+    },
+
+    list: (query) =>
+      guard(async () => {
+        if (query.grant_id) {
+          const ids = await redis.lrange(keys.grantHistory(query.grant_id), 0, -1);
+          const p = redis.pipeline();
+          for (const id of ids) p.xrange(keys.decisions, id, id);
+          const replies = (await p.exec()) ?? [];
+          const records = replies.flatMap(([, entries]) =>
+            (entries as Array<[string, string[]]>).map(([, f]) => JSON.parse(f[1] ?? '{}') as DecisionRecord),
+          );
+          return records.slice(-query.limit);
+        }
+        const out: DecisionRecord[] = [];
+        let end = '+';
+        // Newest first; a client filter scans back at most 50 pages.
+        for (let page = 0; page < 50 && out.length < query.limit; page += 1) {
+          const entries = await readRange('-', end, SCAN_PAGE, true);
+          for (const { record } of entries) {
+            if (!query.client_id || record.client_id === query.client_id) out.push(record);
+            if (out.length >= query.limit) break;
+          }
+          const last = entries.at(-1);
+          if (entries.length < SCAN_PAGE || !last) break;
+          end = `(${last.id}`;
+        }
+        return out;
+      }),
+
+    verify: () =>
+      guard(async (): Promise<AuditVerdict> => {
+        const rawHeads = await redis.hgetall(keys.auditHeads);
+        const heads = new Map(Object.entries(rawHeads).map(([c, v]) => [c, JSON.parse(v) as { seq: number; hash: string }]));
+        const verifier = createChainVerifier(sha256, heads);
+        let start = '-';
+        for (;;) {
+          const entries = await readRange(start, '+', SCAN_PAGE, false);
+          for (const { record } of entries) if (verifier.add(record)) return verifier.finish();
+          const last = entries.at(-1);
+          if (entries.length < SCAN_PAGE || !last) break;
+          start = `(${last.id}`;
+        }
+        return verifier.finish();
+      }),
+  };
+}
+
+function newChainId(): string {
+  return `c-${randomBytes(9).toString('base64url')}`;
+}
+
+/** Time-ordered, unique record ids: milliseconds then randomness. */
+export function newRecordId(): string {
+  return `d-${Date.now().toString(36)}-${randomBytes(8).toString('base64url')}`;
+}

@@ -1,0 +1,45 @@
+// Invalidation events between broker processes over Redis pub/sub.
+import type { Redis } from 'ioredis';
+
+export type BusEvent =
+  | { readonly type: 'client'; readonly id: string }
+  | { readonly type: 'policy'; readonly version: number }
+  | { readonly type: 'keys' }
+  | { readonly type: 'grant'; readonly id: string; readonly status: string };
+
+export interface EventBus {
+  publish(event: BusEvent): Promise<void>;
+  subscribe(handler: (event: BusEvent) => void): void;
+  close(): Promise<void>;
+}
+
+/**
+ * `publisher` is a request-path client; `subscriber` a dedicated connection (a subscribed
+ * connection can do nothing else). Handlers see their own process's events too.
+ */
+export function createRedisEventBus(publisher: Redis, subscriber: Redis, channel: string): EventBus {
+  const handlers: Array<(event: BusEvent) => void> = [];
+  let subscribed: Promise<unknown> | undefined;
+  subscriber.on('message', (ch: string, message: string) => {
+    if (ch !== channel) return;
+    let event: BusEvent;
+    try {
+      event = JSON.parse(message) as BusEvent;
+    } catch {
+      return;
+    }
+    for (const h of handlers) h(event);
+  });
+  return {
+    async publish(event) {
+      await publisher.publish(channel, JSON.stringify(event));
+    },
+    subscribe(handler) {
+      handlers.push(handler);
+      subscribed ??= subscriber.subscribe(channel);
+    },
+    async close() {
+      subscriber.disconnect();
+    },
+  };
+}

@@ -1,0 +1,201 @@
+// Grants in Redis: one hash per grant plus token, revocation and index keys; atomic changes.
+import type { Redis } from 'ioredis';
+import type { Grant, GrantStatus } from '../domain/grant.ts';
+import type { GrantCheck, GrantFilter, GrantStore, RefreshOutcome } from '../domain/ports.ts';
+import type { KeyNames } from './key-names.ts';
+import { guard } from './redis-connection.ts';
+
+/**
+ * KEYS: 1 grant hash, 2 grant's token zset, 3 grant's revoked-jti set
+ * ARGV: 1 presented refresh hash, 2 new refresh hash, 3 new jti, 4 new token exp, 5 narrowed grant
+ *       data JSON or '', 6 policy version, 7 now (epoch s)
+ * Returns: 'ok' | 'replay' | 'invalid' | 'missing' | 'inactive'
+ * A hash used before means the refresh token was replayed: the grant is revoked (RFC 9700).
+ * Narrowing revokes every outstanding token, since each carries the wider grant.
+ */
+const REFRESH_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+local f = redis.call('HMGET', KEYS[1], 's', 'e', 'rt', 'ru')
+local used = cjson.decode(f[4] or '[]')
+if f[3] ~= ARGV[1] then
+  for _, h in ipairs(used) do
+    if h == ARGV[1] then
+      redis.call('HSET', KEYS[1], 's', 'revoked', 'r', 'refresh_token_replay')
+      return 'replay'
+    end
+  end
+  return 'invalid'
+end
+if f[1] ~= 'active' or tonumber(f[2]) <= tonumber(ARGV[7]) then return 'inactive' end
+table.insert(used, ARGV[1])
+if #used > 16 then table.remove(used, 1) end
+redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'ru', cjson.encode(used), 'v', ARGV[6])
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[1], 'd', ARGV[5])
+  local live = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[7], '+inf')
+  for _, j in ipairs(live) do redis.call('SADD', KEYS[3], j) end
+  redis.call('EXPIREAT', KEYS[3], f[2])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[7])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+return 'ok'
+`;
+
+/**
+ * KEYS: 1 grant hash, 2 grant's token zset
+ * ARGV: 1 reason, 2 now (epoch s)
+ * Returns: {revoked 0|1, unexpired tokens made inactive}
+ */
+const REVOKE_GRANT_SCRIPT = `
+local s = redis.call('HGET', KEYS[1], 's')
+if not s or s == 'revoked' then return {0, 0} end
+redis.call('HSET', KEYS[1], 's', 'revoked', 'r', ARGV[1])
+return {1, redis.call('ZCOUNT', KEYS[2], ARGV[2], '+inf')}
+`;
+
+interface ScriptedRedis extends Redis {
+  mandateRefresh(k1: string, k2: string, k3: string, ...argv: string[]): Promise<RefreshOutcome>;
+  mandateRevokeGrant(k1: string, k2: string, reason: string, now: string): Promise<[number, number]>;
+}
+
+type StoredGrantData = Omit<Grant, 'status' | 'reason'>;
+
+export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore {
+  const r = redis as ScriptedRedis;
+  if (typeof r.mandateRefresh !== 'function') {
+    r.defineCommand('mandateRefresh', { numberOfKeys: 3, lua: REFRESH_SCRIPT });
+    r.defineCommand('mandateRevokeGrant', { numberOfKeys: 2, lua: REVOKE_GRANT_SCRIPT });
+  }
+
+  /** Adds `id` to an index set that lives at least until `until` (epoch s). */
+  const index = (m: ReturnType<Redis['multi']>, key: string, id: string, until: number) =>
+    m.sadd(key, id).expireat(key, until, 'NX').expireat(key, until, 'GT');
+
+  const parse = (id: string, h: Record<string, string>) => {
+    if (!h.d || !h.s) return undefined;
+    const data = JSON.parse(h.d) as StoredGrantData;
+    return {
+      ...data,
+      id,
+      status: h.s as GrantStatus,
+      reason: h.r,
+      policy_version: Number(h.v ?? data.policy_version),
+      refresh_hash: h.rt ?? '',
+      used_refresh_hashes: JSON.parse(h.ru ?? '[]') as string[],
+    };
+  };
+
+  return {
+    create: (grant, token, refreshHash) =>
+      guard(async () => {
+        const { status, reason: _reason, ...data } = grant;
+        const m = redis
+          .multi()
+          .hset(keys.grant(grant.id), {
+            s: status,
+            c: grant.client_id,
+            t: grant.task_id,
+            e: grant.expires_at,
+            v: grant.policy_version,
+            d: JSON.stringify(data),
+            rt: refreshHash,
+            ru: '[]',
+          })
+          .expireat(keys.grant(grant.id), grant.expires_at)
+          .zadd(keys.grantTokens(grant.id), token.exp, token.jti)
+          .expireat(keys.grantTokens(grant.id), grant.expires_at)
+          .zadd(keys.liveGrants, grant.expires_at, grant.id);
+        index(m, keys.clientGrants(grant.client_id), grant.id, grant.expires_at);
+        index(m, keys.taskGrants(grant.task_id), grant.id, grant.expires_at);
+        m.set(keys.jti(token.jti), grant.id, 'EXAT', token.exp);
+        const replies = await m.exec();
+        const failed = replies?.find(([err]) => err);
+        if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
+      }),
+
+    get: (id) => guard(async () => parse(id, await redis.hgetall(keys.grant(id)))),
+
+    check: (grantId, jti) =>
+      guard(async () => {
+        const replies = await redis
+          .pipeline()
+          .hmget(keys.grant(grantId), 's', 'e', 'c')
+          .sismember(keys.grantRevokedJtis(grantId), jti)
+          .exec();
+        if (!replies) throw new Error('pipeline aborted');
+        const [[e1, fields], [e2, revoked]] = replies as [[Error | null, (string | null)[]], [Error | null, number]];
+        if (e1 || e2) throw e1 ?? e2;
+        const [s, e, c] = fields;
+        if (!s || !e || !c) return undefined;
+        return { status: s as GrantStatus, expires_at: Number(e), client_id: c, jtiRevoked: revoked === 1 } satisfies GrantCheck;
+      }),
+
+    refresh: (grantId, presentedHash, next, nowSec) =>
+      guard(async () => {
+        let narrowed = '';
+        if (next.granted) {
+          const current = await redis.hget(keys.grant(grantId), 'd');
+          if (current) narrowed = JSON.stringify({ ...(JSON.parse(current) as StoredGrantData), granted: next.granted, policy_version: next.policyVersion });
+        }
+        const outcome = await r.mandateRefresh(
+          keys.grant(grantId),
+          keys.grantTokens(grantId),
+          keys.grantRevokedJtis(grantId),
+          presentedHash,
+          next.refreshHash,
+          next.token.jti,
+          String(next.token.exp),
+          narrowed,
+          String(next.policyVersion),
+          String(nowSec),
+        );
+        if (outcome === 'ok') await redis.set(keys.jti(next.token.jti), grantId, 'EXAT', next.token.exp);
+        if (outcome === 'replay') await redis.zrem(keys.liveGrants, grantId);
+        return outcome;
+      }),
+
+    revokeGrant: (id, reason, nowSec) =>
+      guard(async () => {
+        const [revoked, tokens] = await r.mandateRevokeGrant(keys.grant(id), keys.grantTokens(id), reason, String(nowSec));
+        await redis.zrem(keys.liveGrants, id);
+        return { revoked: revoked === 1, tokens };
+      }),
+
+    revokeToken: (jti, nowSec) =>
+      guard(async () => {
+        const grantId = await redis.get(keys.jti(jti));
+        if (!grantId) return { revoked: false };
+        const exp = await redis.zscore(keys.grantTokens(grantId), jti);
+        const until = Math.max(Number(exp ?? 0), nowSec + 1);
+        const rj = keys.grantRevokedJtis(grantId);
+        const replies = await redis.multi().sadd(rj, jti).expireat(rj, until, 'NX').expireat(rj, until, 'GT').exec();
+        return { grantId, revoked: replies?.[0]?.[1] === 1 };
+      }),
+
+    grantIdsOfClient: (clientId) => guard(() => redis.smembers(keys.clientGrants(clientId))),
+    grantIdsOfTask: (taskId) => guard(() => redis.smembers(keys.taskGrants(taskId))),
+
+    list: (filter: GrantFilter, nowSec) =>
+      guard(async () => {
+        const ids = filter.client_id
+          ? await redis.smembers(keys.clientGrants(filter.client_id))
+          : filter.task_id
+            ? await redis.smembers(keys.taskGrants(filter.task_id))
+            : await redis.zrangebyscore(keys.liveGrants, nowSec, '+inf', 'LIMIT', 0, filter.limit * 4);
+        if (ids.length === 0) return [];
+        const p = redis.pipeline();
+        for (const id of ids) p.hgetall(keys.grant(id));
+        const replies = (await p.exec()) ?? [];
+        const grants: Grant[] = [];
+        replies.forEach(([err, h], i) => {
+          const g = err ? undefined : parse(ids[i] as string, h as Record<string, string>);
+          if (!g) return;
+          if (filter.task_id && g.task_id !== filter.task_id) return;
+          if (filter.status && g.status !== filter.status) return;
+          const { refresh_hash: _a, used_refresh_hashes: _b, ...grant } = g;
+          grants.push(grant);
+        });
+        return grants.sort((a, b) => b.created_at - a.created_at).slice(0, filter.limit);
+      }),
+  };
+}
