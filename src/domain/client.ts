@@ -25,25 +25,37 @@ export const ClientIdSchema = z
 
 const Uri = z.string().max(512).refine((v) => URL.canParse(v), 'must be an absolute URI');
 
-/** `POST /admin/clients` and the `clients:` list of mandate.yaml. */
-export const ClientInputSchema = z
+const Groups = z.array(z.string().min(1).max(128)).max(64);
+const Attributes = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), AttributeValue);
+const Resources = z.array(Uri).max(64);
+
+/** The client fields, without defaults (a PATCH must not reset what it does not name). */
+const ClientFields = z
   .object({
     client_id: ClientIdSchema.optional(),
     name: z.string().min(1).max(200),
     kind: ClientKindSchema,
-    groups: z.array(z.string().min(1).max(128)).max(64).default([]),
-    attributes: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), AttributeValue).default({}),
-    resources: z.array(Uri).max(64).default([]),
-    token_endpoint_auth_method: AuthMethodSchema.default('client_secret_basic'),
+    groups: Groups,
+    attributes: Attributes,
+    resources: Resources,
+    token_endpoint_auth_method: AuthMethodSchema,
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).max(16) }).optional(),
     max_token_ttl: z.number().int().positive().max(MAX_ACCESS_TTL_SEC).optional(),
     max_grant_ttl: z.number().int().positive().max(MAX_GRANT_TTL_SEC).optional(),
   })
   .strict();
+
+/** `POST /admin/clients` and the `clients:` list of mandate.yaml. */
+export const ClientInputSchema = ClientFields.extend({
+  groups: Groups.default([]),
+  attributes: Attributes.default({}),
+  resources: Resources.default([]),
+  token_endpoint_auth_method: AuthMethodSchema.default('client_secret_basic'),
+}).strict();
 export type ClientInput = z.infer<typeof ClientInputSchema>;
 
 /** `PATCH /admin/clients/{id}`: any field but the id and kind. */
-export const ClientPatchSchema = ClientInputSchema.omit({ client_id: true, kind: true })
+export const ClientPatchSchema = ClientFields.omit({ client_id: true, kind: true })
   .partial()
   .extend({ disabled: z.boolean().optional() })
   .strict();

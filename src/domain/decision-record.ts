@@ -44,8 +44,11 @@ export interface DecisionRecord extends DecisionInput {
  * record always serialises to the same bytes, whoever wrote it.
  */
 export function canonicalJson(value: unknown): string {
+  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return canonicalJson((value as { toJSON: () => unknown }).toJSON());
+  }
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (Array.isArray(value)) return `[${Array.from(value, (v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>)
     .filter(([, v]) => v !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -61,6 +64,7 @@ export type ChainVerdict = { ok: true; records: number } | { ok: false; records:
  * each `prev` is the previous record's hash. The first record seen of a chain anchors it (older
  * ones may have been trimmed by retention). `heads` are the last (seq, hash) each chain says it
  * wrote, read before the records: a chain may have grown since, but never be shorter.
+ * Callers pass only heads whose last record retention has not trimmed.
  */
 export function createChainVerifier(
   hashOf: (canonical: string) => string,
@@ -96,8 +100,8 @@ export function createChainVerifier(
       if (failure) return { ok: false, records: count, broken: failure };
       for (const [chain, head] of heads) {
         const seen = last.get(chain);
-        if (seen && seen.seq < head.seq) {
-          const problem = `chain ends at ${seen.seq}, its head says ${head.seq}`;
+        if (!seen || seen.seq < head.seq) {
+          const problem = seen ? `chain ends at ${seen.seq}, its head says ${head.seq}` : 'every record of the chain is missing';
           return { ok: false, records: count, broken: { id: '', chain, seq: head.seq, problem } };
         }
       }

@@ -86,6 +86,7 @@ export function narrowEntries(entries: readonly AgentTask[], permitted: readonly
       const locs = byAction.get(action);
       if (!locs) continue;
       const ordered = e.locations.filter((l) => locs.includes(l));
+      if (ordered.length === 0) continue;
       const key = ordered.join('\u0000');
       const group = groups.get(key) ?? { actions: [], locations: ordered };
       if (!group.actions.includes(action)) group.actions.push(action);

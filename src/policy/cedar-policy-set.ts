@@ -116,7 +116,9 @@ function decidePair(
   }
   const { decision, diagnostics } = answer.response;
   const errors = diagnostics.errors.length ? diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`) : undefined;
-  if (decision === 'allow') return { pair, effect: 'permit', reasons: diagnostics.reason, errors };
+  // Cedar skips a policy that errors; a forbid that could not be evaluated must not let a request through.
+  if (errors) return { pair, effect: 'deny', reasons: ['policy-error', ...diagnostics.reason], errors };
+  if (decision === 'allow') return { pair, effect: 'permit', reasons: diagnostics.reason };
   const reasons = diagnostics.reason.length ? diagnostics.reason : [NO_PERMIT];
   if (diagnostics.reason.length > 0 && diagnostics.reason.every((id) => remedy.has(id))) {
     const again = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: withoutRemedyId });

@@ -11,12 +11,15 @@ import { guard } from './redis-connection.ts';
  * KEYS: 1 stream, 2 chain heads hash
  * ARGV: 1 chain id, 2 max records (approximate trim), 3 key prefix, 4 history ttl (s),
  *       5 head JSON {seq, hash}, then pairs (record JSON, grant id or '')
- * Appends the records in order, indexes each under its grant's history, moves the chain head.
+ * Appends the records in order, indexes each under its grant's history, moves the chain head
+ * (adding `sid`, the stream id of the chain's last record, so retention trimming can be told
+ * apart from deletion).
  * (The history keys are derived here, so this script is not Redis Cluster safe yet.)
  */
 const APPEND_SCRIPT = `
+local sid
 for i = 6, #ARGV, 2 do
-  local sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i])
+  sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i])
   local gid = ARGV[i + 1]
   if gid ~= '' then
     local hk = ARGV[3] .. '{g:' .. gid .. '}:hist'
@@ -24,7 +27,9 @@ for i = 6, #ARGV, 2 do
     redis.call('EXPIRE', hk, ARGV[4])
   end
 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
+local head = cjson.decode(ARGV[5])
+head.sid = sid
+redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(head))
 return #ARGV
 `;
 
@@ -132,7 +137,13 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     verify: () =>
       guard(async (): Promise<AuditVerdict> => {
         const rawHeads = await redis.hgetall(keys.auditHeads);
-        const heads = new Map(Object.entries(rawHeads).map(([c, v]) => [c, JSON.parse(v) as { seq: number; hash: string }]));
+        const first = (await redis.xrange(keys.decisions, '-', '+', 'COUNT', 1))[0]?.[0];
+        // A head whose last record retention trimmed away says nothing about what is left.
+        const heads = new Map(
+          Object.entries(rawHeads)
+            .map(([c, v]) => [c, JSON.parse(v) as { seq: number; hash: string; sid: string }] as const)
+            .filter(([, h]) => first !== undefined && compareStreamIds(h.sid, first) >= 0),
+        );
         const verifier = createChainVerifier(sha256, heads);
         let start = '-';
         for (;;) {
@@ -145,6 +156,12 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
         return verifier.finish();
       }),
   };
+}
+
+function compareStreamIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
 }
 
 function newChainId(): string {
