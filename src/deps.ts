@@ -19,6 +19,7 @@ import { type EventBus, createRedisEventBus } from './store/redis-event-bus.ts';
 import { createRedisGrantStore } from './store/redis-grant-store.ts';
 import { createRedisKeyStore } from './store/redis-key-store.ts';
 import { createRedisPolicyStore } from './store/redis-policy-store.ts';
+import { createReevaluationQueue, startReevaluationWorker } from './worker/reevaluation-worker.ts';
 
 export interface Deps {
   readonly loaded: LoadedConfig;
@@ -38,6 +39,8 @@ export interface Deps {
   readiness(): Promise<Record<string, boolean>>;
   /** Connects, checks Redis settings, loads keys and policy. */
   start(): Promise<void>;
+  /** Runs the re-evaluation worker in this process. */
+  startWorker(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -71,8 +74,9 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
   const conn = { url: config.redis.url, commandTimeoutMs: config.redis.command_timeout_ms };
   const redis = createRequestClient(conn, 'mandate');
   const subscriber = createWorkerClient(conn, 'mandate-sub');
+  const queueConnection = createWorkerClient(conn, 'mandate-queue');
   // A Redis outage is expected and answered fail-closed; log it, never crash on it.
-  for (const r of [redis, subscriber]) r.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  for (const r of [redis, subscriber, queueConnection]) r.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const keys = createKeyNames(config.redis.prefix);
   const bus = createRedisEventBus(redis, subscriber, keys.events);
   const { text: defaultPolicyText, schema } = readPolicyFiles(loaded);
@@ -83,7 +87,11 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
     clock,
   );
   const metrics = createMetrics();
+  const queueOpts = { connection: queueConnection, prefix: keys.queuePrefix, name: keys.reevaluationQueue };
+  const reevaluator = createReevaluationQueue(queueOpts);
+  let worker: Awaited<ReturnType<typeof startReevaluationWorker>> | undefined;
   const broker: Broker = {
+    reevaluator,
     clock,
     clients: createRedisClientStore(redis, keys, bus),
     grants: createRedisGrantStore(redis, keys),
@@ -169,9 +177,20 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
       timers.push(setInterval(() => void policy.refresh().catch(() => undefined), 5000).unref());
       timers.push(setInterval(() => void keyRing.maintain().catch(() => undefined), 60_000).unref());
     },
+    async startWorker() {
+      worker = await startReevaluationWorker(broker, {
+        ...queueOpts,
+        sweepEveryMs: config.worker.sweep_every_ms,
+        batchSize: config.worker.batch_size,
+        concurrency: config.worker.concurrency,
+      });
+    },
     async close() {
       for (const t of timers) clearInterval(t);
+      await worker?.close();
+      await reevaluator.close();
       await bus.close();
+      queueConnection.disconnect();
       redis.disconnect();
     },
   };

@@ -59,7 +59,10 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
     url = `http://${host}:${port}`;
     process.stdout.write(`mandate listening on ${url}\n`);
   }
-  if (opts.worker) deps.log.info({}, 'worker role: key maintenance and policy refresh running');
+  if (opts.worker) {
+    await deps.startWorker();
+    deps.log.info({ sweep_every_ms: config.worker.sweep_every_ms }, 're-evaluation worker running');
+  }
 
   let closing: Promise<void> | undefined;
   const close = () =>

@@ -3,6 +3,7 @@ import type { AccessTokenClaims } from './access-token.ts';
 import type { Client } from './client.ts';
 import type { DecisionInput, DecisionRecord } from './decision-record.ts';
 import type { Grant, GrantStatus } from './grant.ts';
+import type { Signal } from './drift.ts';
 import type { AgentTask } from './intent.ts';
 import type { PolicyDecider } from './policy-facts.ts';
 
@@ -67,6 +68,18 @@ export interface GrantStore {
   revokeGrant(id: string, reason: string, nowSec: number): Promise<{ revoked: boolean; tokens: number }>;
   /** Revokes one access token by jti. */
   revokeToken(jti: string, nowSec: number): Promise<{ grantId?: string | undefined; revoked: boolean }>;
+  /** Narrows an active grant whose granted set is still `expected`; revokes its outstanding tokens. */
+  narrow(id: string, expected: AgentTask[], granted: AgentTask[], policyVersion: number, nowSec: number): Promise<boolean>;
+  /** Suspends an active grant pending approval. */
+  suspend(id: string, reason: string): Promise<boolean>;
+  /** Records a signal on the grant; false when the grant does not exist. */
+  addSignal(id: string, signal: Signal): Promise<boolean>;
+  /** Grants with their signals, in one round trip; missing ones are left out. */
+  getMany(ids: readonly string[]): Promise<Array<{ grant: Grant; signals: Signal[] }>>;
+  /** Live grant ids in deadline order, a page at a time; expired ones are dropped from the index. */
+  liveGrantIds(offset: number, count: number, nowSec: number): Promise<string[]>;
+  /** The grant an access token belongs to, while the token may be valid. */
+  grantIdOfToken(jti: string): Promise<string | undefined>;
   grantIdsOfClient(clientId: string): Promise<string[]>;
   grantIdsOfTask(taskId: string): Promise<string[]>;
   list(filter: GrantFilter, nowSec: number): Promise<Grant[]>;
@@ -102,4 +115,11 @@ export interface TokenVerifier {
 export interface PolicySource {
   /** The policy set in force. */
   current(): PolicyDecider;
+}
+
+/** Hands grants to the re-evaluation worker (BullMQ) without waiting for the sweep. */
+export interface Reevaluator {
+  enqueue(ids: readonly string[], cause: string): Promise<void>;
+  /** Re-evaluates every live grant soon (policy changed). */
+  enqueueAll(cause: string): Promise<void>;
 }

@@ -17,6 +17,7 @@ import { discoveryRoutes } from './routes/discovery.ts';
 import { introspectRoute } from './routes/oauth-introspect.ts';
 import { revokeRoute } from './routes/oauth-revoke.ts';
 import { tokenRoute } from './routes/oauth-token.ts';
+import { signalRoutes } from './routes/signals.ts';
 
 export function createApp(deps: HttpDeps): Hono {
   const app = new Hono();
@@ -54,6 +55,7 @@ export function createApp(deps: HttpDeps): Hono {
   app.route('/', tokenRoute(deps));
   app.route('/', introspectRoute(deps));
   app.route('/', revokeRoute(deps));
+  app.route('/', signalRoutes(deps));
 
   app.use('/admin/*', requireAdmin(deps));
   app.route('/', adminClientRoutes(deps));

@@ -14,6 +14,8 @@ export function createKeyNames(prefix: string) {
     grantTokens: (id: string) => `${g(id)}:tok`,
     /** Set: revoked jtis of the grant. */
     grantRevokedJtis: (id: string) => `${g(id)}:rj`,
+    /** List: signals (JSON) reported for the grant, oldest first. */
+    grantSignals: (id: string) => `${g(id)}:sig`,
     /** List: stream ids of the grant's decision records, in order. */
     grantHistory: (id: string) => `${g(id)}:hist`,
     /** String: jti -> grant id, while the token may be valid. */
@@ -44,6 +46,8 @@ export function createKeyNames(prefix: string) {
     rate: (name: string, key: string, window: number) => `${prefix}rate:${name}:${key}:${window}`,
     /** Pub/sub channel: invalidations for every broker process. */
     events: `${prefix}events`,
+    /** BullMQ queue of re-evaluation jobs. */
+    reevaluationQueue: 'reevaluate',
     /** BullMQ prefix (never an ioredis keyPrefix). */
     queuePrefix: `${prefix}q`,
   };

@@ -1,5 +1,6 @@
 // Grants in Redis: one hash per grant plus token, revocation and index keys; atomic changes.
 import type { Redis } from 'ioredis';
+import type { Signal } from '../domain/drift.ts';
 import type { Grant, GrantStatus } from '../domain/grant.ts';
 import type { GrantCheck, GrantFilter, GrantStore, RefreshOutcome } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
@@ -53,7 +54,34 @@ redis.call('HSET', KEYS[1], 's', 'revoked', 'r', ARGV[1])
 return {1, redis.call('ZCOUNT', KEYS[2], ARGV[2], '+inf')}
 `;
 
+/**
+ * KEYS: 1 grant hash, 2 grant's token zset, 3 grant's revoked-jti set
+ * ARGV: 1 expected granted JSON, 2 new grant data JSON, 3 policy version, 4 now (epoch s)
+ * Narrows only an active grant still holding the expected set (two workers narrow once), and
+ * revokes every outstanding token: each carries the wider set. Returns 1 when it narrowed.
+ */
+const NARROW_SCRIPT = `
+local f = redis.call('HMGET', KEYS[1], 's', 'd', 'e')
+if f[1] ~= 'active' or not f[2] then return 0 end
+local data = cjson.decode(f[2])
+if cjson.encode(data.granted) ~= cjson.encode(cjson.decode(ARGV[1])) then return 0 end
+redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', ARGV[3])
+local live = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[4], '+inf')
+for _, j in ipairs(live) do redis.call('SADD', KEYS[3], j) end
+if #live > 0 then redis.call('EXPIREAT', KEYS[3], f[3]) end
+return 1
+`;
+
+/** KEYS: 1 grant hash. ARGV: 1 reason. Suspends an active grant. Returns 1 when it did. */
+const SUSPEND_SCRIPT = `
+if redis.call('HGET', KEYS[1], 's') ~= 'active' then return 0 end
+redis.call('HSET', KEYS[1], 's', 'suspended', 'r', ARGV[1])
+return 1
+`;
+
 interface ScriptedRedis extends Redis {
+  mandateNarrow(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
+  mandateSuspend(k1: string, reason: string): Promise<number>;
   mandateRefresh(k1: string, k2: string, k3: string, ...argv: string[]): Promise<RefreshOutcome>;
   mandateRevokeGrant(k1: string, k2: string, reason: string, now: string): Promise<[number, number]>;
 }
@@ -65,6 +93,8 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
   if (typeof r.mandateRefresh !== 'function') {
     r.defineCommand('mandateRefresh', { numberOfKeys: 3, lua: REFRESH_SCRIPT });
     r.defineCommand('mandateRevokeGrant', { numberOfKeys: 2, lua: REVOKE_GRANT_SCRIPT });
+    r.defineCommand('mandateNarrow', { numberOfKeys: 3, lua: NARROW_SCRIPT });
+    r.defineCommand('mandateSuspend', { numberOfKeys: 1, lua: SUSPEND_SCRIPT });
   }
 
   /** Adds `id` to an index set that lives at least until `until` (epoch s). */
@@ -171,6 +201,61 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
         const replies = await redis.multi().sadd(rj, jti).expireat(rj, until, 'NX').expireat(rj, until, 'GT').exec();
         return { grantId, revoked: replies?.[0]?.[1] === 1 };
       }),
+
+    narrow: (id, expected, granted, policyVersion, nowSec) =>
+      guard(async () => {
+        const current = await redis.hget(keys.grant(id), 'd');
+        if (!current) return false;
+        const data = { ...(JSON.parse(current) as StoredGrantData), granted, policy_version: policyVersion };
+        const done = await r.mandateNarrow(
+          keys.grant(id),
+          keys.grantTokens(id),
+          keys.grantRevokedJtis(id),
+          JSON.stringify(expected),
+          JSON.stringify(data),
+          String(policyVersion),
+          String(nowSec),
+        );
+        return done === 1;
+      }),
+
+    suspend: (id, reason) => guard(async () => (await r.mandateSuspend(keys.grant(id), reason)) === 1),
+
+    addSignal: (id, signal) =>
+      guard(async () => {
+        const e = await redis.hget(keys.grant(id), 'e');
+        if (!e) return false;
+        const key = keys.grantSignals(id);
+        await redis.multi().rpush(key, JSON.stringify(signal)).ltrim(key, -50, -1).expireat(key, Number(e)).exec();
+        return true;
+      }),
+
+    getMany: (ids) =>
+      guard(async () => {
+        if (!ids.length) return [];
+        const p = redis.pipeline();
+        for (const id of ids) p.hgetall(keys.grant(id)).lrange(keys.grantSignals(id), 0, -1);
+        const replies = (await p.exec()) ?? [];
+        const out: Array<{ grant: Grant; signals: Signal[] }> = [];
+        ids.forEach((id, i) => {
+          const [e1, h] = replies[i * 2] ?? [];
+          const [e2, sig] = replies[i * 2 + 1] ?? [];
+          if (e1 || e2) throw e1 ?? e2;
+          const parsed = parse(id, h as Record<string, string>);
+          if (!parsed) return;
+          const { refresh_hash: _a, used_refresh_hashes: _b, ...grant } = parsed;
+          out.push({ grant, signals: (sig as string[]).map((x) => JSON.parse(x)) });
+        });
+        return out;
+      }),
+
+    liveGrantIds: (offset, count, nowSec) =>
+      guard(async () => {
+        if (offset === 0) await redis.zremrangebyscore(keys.liveGrants, '-inf', `(${nowSec}`);
+        return redis.zrangebyscore(keys.liveGrants, nowSec, '+inf', 'LIMIT', offset, count);
+      }),
+
+    grantIdOfToken: (jti) => guard(async () => (await redis.get(keys.jti(jti))) ?? undefined),
 
     grantIdsOfClient: (clientId) => guard(() => redis.smembers(keys.clientGrants(clientId))),
     grantIdsOfTask: (taskId) => guard(() => redis.smembers(keys.taskGrants(taskId))),

@@ -27,6 +27,8 @@ export function adminPolicyRoutes(deps: HttpDeps): Hono<AdminEnv> {
       throw new ProblemError(400, 'Invalid policy set', first ? `line ${first.line}, column ${first.column}: ${first.message}` : 'invalid', dedupe(result.problems));
     }
     await broker.decisions.record({ kind: 'policy', outcome: 'replaced', reasons: [], policy_version: result.version, inputs: { by: c.var.admin } });
+    // Every live grant is decided again against the new version, now rather than at the next sweep.
+    await broker.reevaluator.enqueueAll(`policy_change:v${result.version}`);
     return c.json({ version: result.version });
   });
   return app;

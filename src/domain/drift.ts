@@ -1,0 +1,98 @@
+// Drift detectors: pure rules over (approved intent, current facts) that decide a grant's fate now.
+import { type PairDecision, combineDecisions, reasonsOf } from './decision.ts';
+import type { Grant } from './grant.ts';
+import type { AgentTask } from './intent.ts';
+
+/** A context change reported for a grant (`POST /v1/signals`). */
+export interface Signal {
+  readonly type: string;
+  readonly risk?: number | undefined;
+  readonly context?: Record<string, unknown> | undefined;
+  /** Epoch seconds. */
+  readonly at: number;
+}
+
+/** Reason codes of re-evaluation decisions, one per detector. */
+export type DriftReason =
+  | 'deadline_passed'
+  | 'task_complete'
+  | 'agent_deleted'
+  | 'agent_disabled'
+  | 'groups_changed'
+  | 'ip_changed'
+  | 'workload_mismatch'
+  | 'action_class_changed'
+  | 'policy_denied'
+  | 'policy_narrowed'
+  | 'approval_required';
+
+export type Reevaluation =
+  | { readonly outcome: 'keep'; readonly reasons: string[] }
+  | { readonly outcome: 'narrow'; readonly granted: AgentTask[]; readonly reasons: string[] }
+  | { readonly outcome: 'suspend'; readonly reasons: string[] }
+  | { readonly outcome: 'revoke'; readonly reasons: string[] };
+
+export interface AgentNow {
+  readonly disabled: boolean;
+  readonly groups: readonly string[];
+}
+
+/** Rules that need no policy: each returns its reason when the grant must end. */
+export function detectHardDrift(grant: Grant, agent: AgentNow | undefined, signals: readonly Signal[], nowSec: number): DriftReason | undefined {
+  if (grant.expires_at <= nowSec) return 'deadline_passed';
+  if (signals.some((s) => s.type === 'task_complete')) return 'task_complete';
+  if (!agent) return 'agent_deleted';
+  if (agent.disabled) return 'agent_disabled';
+  for (const s of signals) {
+    if (s.type === 'ip_changed' && typeof s.context?.ip === 'string' && grant.context.ip && s.context.ip !== grant.context.ip) return 'ip_changed';
+    if (s.type === 'workload_mismatch') return 'workload_mismatch';
+    if (s.type === 'prompt_changed' && asksOutsideGrant(s, grant.granted)) return 'action_class_changed';
+  }
+  return undefined;
+}
+
+/** A prompt change names the actions the task now wants (`context.actions` or `context.action_class`). */
+function asksOutsideGrant(signal: Signal, granted: readonly AgentTask[]): boolean {
+  const asked = [signal.context?.actions, signal.context?.action_class].flat().filter((a): a is string => typeof a === 'string');
+  const held = new Set(granted.flatMap((e) => e.actions));
+  return asked.some((a) => !held.has(a));
+}
+
+/** True when the agent's groups differ from those it had when the grant was approved. */
+export function groupsChanged(grant: Grant, agent: AgentNow): boolean {
+  const before = new Set(grant.context.groups);
+  return before.size !== agent.groups.length || agent.groups.some((g) => !before.has(g));
+}
+
+/** The most recent source address a signal reported, else the approved one. */
+export function latestIp(grant: Grant, signals: readonly Signal[]): string | undefined {
+  for (let i = signals.length - 1; i >= 0; i -= 1) {
+    const ip = signals[i]?.context?.ip;
+    if (typeof ip === 'string') return ip;
+  }
+  return grant.context.ip;
+}
+
+/** The highest risk any signal reported, else the approved risk. */
+export function latestRisk(grant: Grant, signals: readonly Signal[]): number {
+  return signals.reduce((max, s) => Math.max(max, s.risk ?? 0), grant.context.risk);
+}
+
+/**
+ * The policy detector: the granted pairs decided again. All permitted keeps; some narrows; none
+ * revokes, unless only `@remedy("approval")` forbids stand in the way, which suspends.
+ */
+export function judgePolicy(granted: readonly AgentTask[], pairs: PairDecision[], extraReasons: string[] = []): Reevaluation {
+  const decision = combineDecisions(granted, pairs);
+  const denied = reasonsOf(pairs, 'deny');
+  if (decision.outcome === 'permit') return { outcome: 'keep', reasons: extraReasons };
+  if (decision.outcome === 'narrow') return { outcome: 'narrow', granted: decision.granted, reasons: ['policy_narrowed', ...extraReasons, ...denied] };
+  if (decision.outcome === 'approval') {
+    const permitted = pairs.some((p) => p.effect === 'permit');
+    if (!permitted) return { outcome: 'suspend', reasons: ['approval_required', ...extraReasons, ...reasonsOf(pairs, 'approval')] };
+    const onlyPermitted = pairs.map((p) => (p.effect === 'approval' ? { ...p, effect: 'deny' as const } : p));
+    const narrowed = combineDecisions(granted, onlyPermitted);
+    return { outcome: 'narrow', granted: narrowed.granted, reasons: ['policy_narrowed', ...extraReasons, ...reasonsOf(pairs, 'approval')] };
+  }
+  return { outcome: 'revoke', reasons: ['policy_denied', ...extraReasons, ...denied] };
+}

@@ -1,0 +1,39 @@
+// POST /v1/signals: a resource (Basic auth) or an admin (bearer) reports a context change -> 202.
+import { Hono } from 'hono';
+import type { Client } from '../../domain/client.ts';
+import { ProblemError } from '../../domain/errors.ts';
+import { authenticateClient } from '../../services/authenticate-client.ts';
+import { SignalRequestSchema, reportSignal } from '../../services/report-signal.ts';
+import type { HttpDeps } from '../http-deps.ts';
+import { renderProblem } from '../problem-response.ts';
+import { readJson } from '../read-body.ts';
+
+export function signalRoutes(deps: HttpDeps): Hono {
+  const app = new Hono();
+  app.onError((err, c) => {
+    if (err instanceof Error && err.name === 'OAuthError') return renderProblem(c, new ProblemError(401, 'Unauthorized', 'resource client or admin authentication is required'), deps.log);
+    return renderProblem(c, err, deps.log);
+  });
+  app.post('/v1/signals', async function signal(c) {
+    const header = c.req.header('authorization') ?? '';
+    let caller: Client | undefined;
+    const bearer = /^Bearer (.{1,512})$/.exec(header)?.[1];
+    if (bearer) {
+      if (!(await deps.adminIdentity(bearer))) throw new ProblemError(401, 'Unauthorized', 'invalid admin token');
+    } else {
+      const basic = /^Basic ([A-Za-z0-9+/=]{1,1024})$/.exec(header)?.[1];
+      const decoded = basic ? Buffer.from(basic, 'base64').toString('utf8') : '';
+      const colon = decoded.indexOf(':');
+      if (colon < 1) throw new ProblemError(401, 'Unauthorized', 'resource client or admin authentication is required');
+      caller = await authenticateClient(deps.broker, {
+        clientId: decodeURIComponent(decoded.slice(0, colon)),
+        secret: decodeURIComponent(decoded.slice(colon + 1)),
+        method: 'client_secret_basic',
+      });
+      if (caller.kind !== 'resource') throw new ProblemError(403, 'Forbidden', 'only resource clients and admins report signals');
+    }
+    const result = await reportSignal(deps.broker, caller, await readJson(c, SignalRequestSchema));
+    return c.json(result, 202);
+  });
+  return app;
+}
