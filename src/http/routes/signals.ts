@@ -25,9 +25,17 @@ export function signalRoutes(deps: HttpDeps): Hono {
       const decoded = basic ? Buffer.from(basic, 'base64').toString('utf8') : '';
       const colon = decoded.indexOf(':');
       if (colon < 1) throw new ProblemError(401, 'Unauthorized', 'resource client or admin authentication is required');
+      const unauthorized = new ProblemError(401, 'Unauthorized', 'resource client or admin authentication is required');
+      const formDecode = (v: string) => {
+        try {
+          return decodeURIComponent(v.replace(/\+/g, ' '));
+        } catch {
+          throw unauthorized;
+        }
+      };
       caller = await authenticateClient(deps.broker, {
-        clientId: decodeURIComponent(decoded.slice(0, colon)),
-        secret: decodeURIComponent(decoded.slice(colon + 1)),
+        clientId: formDecode(decoded.slice(0, colon)),
+        secret: formDecode(decoded.slice(colon + 1)),
         method: 'client_secret_basic',
       });
       if (caller.kind !== 'resource') throw new ProblemError(403, 'Forbidden', 'only resource clients and admins report signals');

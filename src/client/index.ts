@@ -1,0 +1,17 @@
+// Public entry `mandate/client`: the agent SDK.
+export {
+  createMandateClient,
+  type GrantedTask,
+  type MandateClient,
+  type MandateClientOptions,
+  type MandateTask,
+  type MandateTaskHandle,
+  type TaskIntent,
+  type WithTaskOptions,
+} from './mandate-client.ts';
+export {
+  ApprovalRequiredError,
+  GrantRevokedError,
+  MandateError,
+  type MandateErrorCode,
+} from './mandate-error.ts';
