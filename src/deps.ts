@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { ConfigError, type LoadedConfig } from './config/load-config.ts';
 import { type KeyRing, createKeyRing } from './crypto/key-ring.ts';
-import { systemClock, type Clock } from './domain/ports.ts';
+import { type Clock, type GrantNotifier, silentNotifier, systemClock } from './domain/ports.ts';
 import { type AppLogger, createLogger } from './observability/logger.ts';
 import { type Metrics, createMetrics } from './observability/metrics.ts';
 import { checkSchema } from './policy/cedar-policy-set.ts';
@@ -90,8 +90,11 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
   const queueOpts = { connection: queueConnection, prefix: keys.queuePrefix, name: keys.reevaluationQueue };
   const reevaluator = createReevaluationQueue(queueOpts);
   let worker: Awaited<ReturnType<typeof startReevaluationWorker>> | undefined;
+  // CAEP push to registered receivers; replaced by the delivery queue where receivers exist.
+  const notifier: GrantNotifier = silentNotifier;
   const broker: Broker = {
     reevaluator,
+    notifier,
     clock,
     clients: createRedisClientStore(redis, keys, bus),
     grants: createRedisGrantStore(redis, keys),

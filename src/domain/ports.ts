@@ -123,3 +123,11 @@ export interface Reevaluator {
   /** Re-evaluates every live grant soon (policy changed). */
   enqueueAll(cause: string): Promise<void>;
 }
+
+/** Tells resource servers about grants that ended or shrank (CAEP over RFC 8935 push). */
+export interface GrantNotifier {
+  revoked(grant: { id: string; client_id: string; task_id: string }, reason: string): Promise<void>;
+  narrowed(grant: { id: string; client_id: string; task_id: string }, granted: AgentTask[], reason: string): Promise<void>;
+}
+
+export const silentNotifier: GrantNotifier = { revoked: async () => undefined, narrowed: async () => undefined };

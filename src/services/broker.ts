@@ -1,5 +1,5 @@
 // What every use-case needs: the ports, the settings and the loggers, built once in deps.ts.
-import type { Clock, ClientStore, DecisionLog, GrantStore, Reevaluator, TokenSigner, TokenVerifier } from '../domain/ports.ts';
+import type { Clock, ClientStore, DecisionLog, GrantNotifier, GrantStore, Reevaluator, TokenSigner, TokenVerifier } from '../domain/ports.ts';
 import type { PolicyRegistry } from './policy-registry.ts';
 
 export interface Logger {
@@ -36,6 +36,8 @@ export interface Broker {
   readonly metrics: BrokerMetrics;
   /** Hands grants to the worker; every process with the API has one. */
   readonly reevaluator: Reevaluator;
+  /** Pushes revocations and narrowings to registered receivers (CAEP). */
+  readonly notifier: GrantNotifier;
 }
 
 export const nowSecOf = (broker: Pick<Broker, 'clock'>) => Math.floor(broker.clock.nowMs() / 1000);

@@ -77,13 +77,22 @@ async function apply(broker: Broker, grant: Grant, result: Reevaluation, policyV
   switch (result.outcome) {
     case 'keep':
       return false;
-    case 'narrow':
-      return broker.grants.narrow(grant.id, grant.granted, result.granted, policyVersion, nowSec);
-    case 'suspend':
-      return broker.grants.suspend(grant.id, result.reasons[0] ?? 'approval_required');
+    case 'narrow': {
+      const narrowed = await broker.grants.narrow(grant.id, grant.granted, result.granted, policyVersion, nowSec);
+      if (narrowed) await broker.notifier.narrowed(grant, result.granted, result.reasons[0] ?? 'reevaluation');
+      return narrowed;
+    }
+    case 'suspend': {
+      const suspended = await broker.grants.suspend(grant.id, result.reasons[0] ?? 'approval_required');
+      if (suspended) await broker.notifier.revoked(grant, result.reasons[0] ?? 'approval_required');
+      return suspended;
+    }
     case 'revoke': {
       const { revoked, tokens } = await broker.grants.revokeGrant(grant.id, result.reasons[0] ?? 'reevaluation', nowSec);
-      if (revoked) broker.metrics.revocation('reevaluation', tokens);
+      if (revoked) {
+        broker.metrics.revocation('reevaluation', tokens);
+        await broker.notifier.revoked(grant, result.reasons[0] ?? 'reevaluation');
+      }
       return revoked;
     }
   }

@@ -48,7 +48,8 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
   };
 
   if (decision.outcome === 'deny') {
-    const { tokens } = await broker.grants.revokeGrant(grant.id, 'policy_denied_on_refresh', nowSec);
+    const { revoked, tokens } = await broker.grants.revokeGrant(grant.id, 'policy_denied_on_refresh', nowSec);
+    if (revoked) await broker.notifier.revoked(grant, 'policy_denied_on_refresh');
     await broker.decisions.record({
       ...audit,
       kind: 'refresh',
@@ -75,6 +76,7 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
     throw invalidGrant();
   }
   if (outcome !== 'ok') throw invalidGrant();
+  if (narrowed) await broker.notifier.narrowed(grant, decision.granted, 'policy_narrowed_on_refresh');
 
   await broker.decisions.record({
     ...audit,
@@ -104,6 +106,7 @@ async function revokeForReplay(
   audit: { client_id: string; grant_id: string; task_id: string },
 ): Promise<void> {
   const { revoked, tokens } = await broker.grants.revokeGrant(grantId, 'refresh_token_replay', nowSec);
+  if (revoked) await broker.notifier.revoked({ id: grantId, client_id: audit.client_id, task_id: audit.task_id }, 'refresh_token_replay');
   await broker.decisions.record({ ...audit, kind: 'revocation', outcome: 'revoke', reasons: ['refresh_token_replay'], inputs: { revoked, tokens } });
   broker.metrics.revocation('refresh_replay', tokens);
 }

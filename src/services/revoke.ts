@@ -20,6 +20,7 @@ export async function revokeOwnToken(broker: Broker, client: Client, token: stri
     if (grant.refresh_hash !== hash && !grant.used_refresh_hashes.includes(hash)) return;
     const { revoked, tokens } = await broker.grants.revokeGrant(grant.id, 'task_complete', nowSec);
     if (!revoked) return;
+    await broker.notifier.revoked(grant, 'task_complete');
     await broker.decisions.record({
       kind: 'revocation',
       outcome: 'revoke',
@@ -91,6 +92,8 @@ export async function revokeByAdmin(
     for (const id of grantIds) {
       const r = await broker.grants.revokeGrant(id, reason, nowSec);
       if (!r.revoked) continue;
+      const grant = await broker.grants.get(id);
+      if (grant) await broker.notifier.revoked(grant, reason);
       grants += 1;
       tokens += r.tokens;
       await broker.decisions.record({
