@@ -5,11 +5,13 @@ import { join, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { ConfigError, type LoadedConfig } from './config/load-config.ts';
 import { type KeyRing, createKeyRing } from './crypto/key-ring.ts';
-import { type Clock, type GrantNotifier, silentNotifier, systemClock } from './domain/ports.ts';
+import { type Clock, type GrantNotifier, systemClock } from './domain/ports.ts';
+import type { ReceiverStore } from './domain/receiver.ts';
 import { type AppLogger, createLogger } from './observability/logger.ts';
 import { type Metrics, createMetrics } from './observability/metrics.ts';
 import { checkSchema } from './policy/cedar-policy-set.ts';
 import type { Broker } from './services/broker.ts';
+import { seedReceivers } from './services/manage-receivers.ts';
 import { type PolicyRegistry, createPolicyRegistry } from './services/policy-registry.ts';
 import { type KeyNames, createKeyNames } from './store/key-names.ts';
 import { createRedisClientStore } from './store/redis-client-store.ts';
@@ -19,6 +21,9 @@ import { type EventBus, createRedisEventBus } from './store/redis-event-bus.ts';
 import { createRedisGrantStore } from './store/redis-grant-store.ts';
 import { createRedisKeyStore } from './store/redis-key-store.ts';
 import { createRedisPolicyStore } from './store/redis-policy-store.ts';
+import { createRedisReceiverStore } from './store/redis-receiver-store.ts';
+import { createCaepNotifier, startCaepWorker } from './worker/caep-delivery.ts';
+import { createRedisUsageStore } from './store/redis-usage-store.ts';
 import { createReevaluationQueue, startReevaluationWorker } from './worker/reevaluation-worker.ts';
 
 export interface Deps {
@@ -31,6 +36,8 @@ export interface Deps {
   readonly keys: KeyNames;
   readonly metrics: Metrics;
   readonly log: AppLogger;
+  /** CAEP receivers (RFC 8935 push endpoints). */
+  readonly receivers: ReceiverStore;
   readonly defaultPolicyText: string;
   /** Who an admin bearer token belongs to, or undefined. */
   adminIdentity(token: string): Promise<string | undefined>;
@@ -90,14 +97,19 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
   const queueOpts = { connection: queueConnection, prefix: keys.queuePrefix, name: keys.reevaluationQueue };
   const reevaluator = createReevaluationQueue(queueOpts);
   let worker: Awaited<ReturnType<typeof startReevaluationWorker>> | undefined;
-  // CAEP push to registered receivers; replaced by the delivery queue where receivers exist.
-  const notifier: GrantNotifier = silentNotifier;
+  // CAEP push to registered receivers: the API queues, the worker signs and delivers.
+  const receivers = createRedisReceiverStore(redis, keys);
+  const caepOpts = { connection: queueConnection, prefix: keys.queuePrefix, name: keys.caepQueue };
+  const caepNotifier = createCaepNotifier({ ...caepOpts, receivers, log, clock });
+  const notifier: GrantNotifier = caepNotifier;
+  let caepWorker: Awaited<ReturnType<typeof startCaepWorker>> | undefined;
   const broker: Broker = {
     reevaluator,
     notifier,
     clock,
     clients: createRedisClientStore(redis, keys, bus),
     grants: createRedisGrantStore(redis, keys),
+    usage: createRedisUsageStore(redis, keys),
     decisions: createRedisDecisionLog(redis, keys, { maxRecords: config.audit.max_records }),
     signer: keyRing,
     verifier: keyRing,
@@ -108,6 +120,8 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
       grantTtlSec: config.tokens.grant_ttl,
       maxGrantTtlSec: config.tokens.max_grant_ttl,
       clockToleranceSec: config.tokens.clock_tolerance,
+      reevaluateAtCallsPerMinute: config.usage.reevaluate_at_calls_per_minute,
+      reevaluateAtDeniedPerHour: config.usage.reevaluate_at_denied_per_hour,
     },
     log,
     metrics,
@@ -137,6 +151,7 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
     keys,
     metrics,
     log,
+    receivers,
     defaultPolicyText,
     async adminIdentity(token) {
       if (configuredAdmin) {
@@ -176,6 +191,7 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
       await keyRing.load();
       await keyRing.maintain();
       await policy.load(defaultPolicyText, Math.floor(clock.nowMs() / 1000));
+      await seedReceivers(receivers, config.receivers);
       // Fallbacks for missed pub/sub messages and time-based key rotation.
       timers.push(setInterval(() => void policy.refresh().catch(() => undefined), 5000).unref());
       timers.push(setInterval(() => void keyRing.maintain().catch(() => undefined), 60_000).unref());
@@ -187,10 +203,13 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
         batchSize: config.worker.batch_size,
         concurrency: config.worker.concurrency,
       });
+      caepWorker = await startCaepWorker({ ...caepOpts, receivers, signer: keyRing, issuer, log });
     },
     async close() {
       for (const t of timers) clearInterval(t);
       await worker?.close();
+      await caepWorker?.close();
+      await caepNotifier.close();
       await reevaluator.close();
       await bus.close();
       queueConnection.disconnect();

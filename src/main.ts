@@ -41,6 +41,7 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
       log: deps.log,
       adminIdentity: (t) => deps.adminIdentity(t),
       readiness: () => deps.readiness(),
+      receivers: deps.receivers,
       bodyLimitBytes: config.server.body_limit_bytes,
       trustProxy: config.server.trust_proxy,
       remoteAddress: (c) => {

@@ -1,6 +1,7 @@
 // Mandate's configuration: config/mandate.yaml overlaid with MANDATE_* env. Defaults live here.
 import { z } from 'zod';
 import { ClientInputSchema } from '../domain/client.ts';
+import { ReceiverInputSchema } from '../domain/receiver.ts';
 import { MAX_GRANT_TTL_SEC } from '../domain/intent.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
 
@@ -26,12 +27,12 @@ export const ConfigSchema = z
         /** Issuer URL (env MANDATE_ISSUER); default `http://<host>:<port>`. */
         issuer: z.url().optional(),
         /** Largest request body accepted, in bytes. */
-        body_limit_bytes: z.number().int().positive().max(10_000_000).default(65_536),
+        body_limit_bytes: z.number().int().positive().max(10_000_000).default(262_144),
         /** Trust X-Forwarded-For for the client's address (only behind a proxy you run). */
         trust_proxy: z.boolean().default(false),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, body_limit_bytes: 65_536, trust_proxy: false }),
+      .default({ host: '127.0.0.1', port: 8080, body_limit_bytes: 262_144, trust_proxy: false }),
     redis: z
       .object({
         /** Redis URL (env REDIS_URL). */
@@ -87,6 +88,15 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ sweep_every_ms: 30_000, batch_size: 500, concurrency: 4 }),
+    usage: z
+      .object({
+        /** Evaluations of one grant in a minute that trigger its re-evaluation at once. */
+        reevaluate_at_calls_per_minute: z.number().int().min(1).default(600),
+        /** Denied evaluations of one grant in an hour that trigger its re-evaluation at once. */
+        reevaluate_at_denied_per_hour: z.number().int().min(1).default(20),
+      })
+      .strict()
+      .default({ reevaluate_at_calls_per_minute: 600, reevaluate_at_denied_per_hour: 20 }),
     audit: z
       .object({
         /** Decision records kept in Redis (approximate; older ones are trimmed). */
@@ -110,6 +120,14 @@ export const ConfigSchema = z
       .default({}),
     /** Clients created (or updated) at start. */
     clients: z.array(ConfigClientSchema).default([]),
+    /**
+     * CAEP receivers (RFC 8935 push), created or replaced at start: `{ id, url, audience? (default url),
+     * events? (subset of session-revoked, token-claims-change; default both), authorization? (bearer token) }`.
+     */
+    receivers: z
+      .array(ReceiverInputSchema)
+      .refine((rs) => new Set(rs.map((r) => r.id)).size === rs.length, 'receiver ids must be unique')
+      .default([]),
   })
   .strict();
 

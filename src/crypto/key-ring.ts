@@ -13,6 +13,7 @@ import {
 } from 'jose';
 import { type AccessTokenClaims, AccessTokenClaimsSchema, InvalidToken } from '../domain/access-token.ts';
 import type { Clock, TokenSigner, TokenVerifier } from '../domain/ports.ts';
+import type { SecurityEventSigner } from '../domain/security-event.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
 import type { KeyRecord, KeyStore } from '../store/redis-key-store.ts';
 
@@ -26,7 +27,7 @@ export interface KeyRingOptions {
   readonly rotateAfterSec: number;
 }
 
-export interface KeyRing extends TokenSigner, TokenVerifier {
+export interface KeyRing extends TokenSigner, TokenVerifier, SecurityEventSigner {
   /** Reads the keys from the store, creating the first one if there is none. */
   load(): Promise<void>;
   /** Makes a new key active; the old one keeps verifying until its tokens have expired. */
@@ -124,6 +125,12 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
       return new SignJWT(claims as unknown as Record<string, unknown>)
         .setProtectedHeader({ alg: active.alg, typ: 'at+jwt', kid: active.kid })
         .sign(active.privateKey);
+    },
+
+    /** A Security Event Token (RFC 8417): its own `typ`, so it can never pass as an access token. */
+    async signSecurityEvent(payload) {
+      if (!active) throw new Error('no signing key loaded');
+      return new SignJWT(payload).setProtectedHeader({ alg: active.alg, kid: active.kid, typ: 'secevent+jwt' }).sign(active.privateKey);
     },
 
     async verify(token): Promise<AccessTokenClaims> {

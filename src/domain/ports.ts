@@ -131,3 +131,35 @@ export interface GrantNotifier {
 }
 
 export const silentNotifier: GrantNotifier = { revoked: async () => undefined, narrowed: async () => undefined };
+
+/** Everything an action-time decision reads, in one round trip (the call is counted on the way). */
+export interface EvaluationState {
+  readonly status: GrantStatus;
+  readonly expires_at: number;
+  readonly client_id: string;
+  readonly grant: Omit<Grant, 'status' | 'reason'>;
+  readonly jtiRevoked: boolean;
+  readonly signals: Signal[];
+  readonly callsLastMinute: number;
+  readonly deniedLastHour: number;
+  readonly actionUsedBefore: boolean;
+  readonly lastStep: number;
+}
+
+export interface UsageStore {
+  /** Reads the grant and usage and counts this call. Undefined when the grant is gone. */
+  readForEvaluation(grantId: string, jti: string, clientId: string, action: string, nowSec: number): Promise<EvaluationState | undefined>;
+  /** Records the outcome: an allowed action is now used, a step taken; a denial counted. Returns denials this hour. */
+  recordOutcome(
+    grantId: string,
+    clientId: string,
+    action: string,
+    allowed: boolean,
+    step: number | undefined,
+    expiresAt: number,
+    nowSec: number,
+  ): Promise<number>;
+  /** Current counters of many grants (for re-evaluation). */
+  countersOf(ids: readonly string[], nowSec: number): Promise<Array<{ calls: number; denied: number }>>;
+}
+

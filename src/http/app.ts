@@ -12,12 +12,14 @@ import { adminDecisionRoutes } from './routes/admin-decisions.ts';
 import { adminGrantRoutes } from './routes/admin-grants.ts';
 import { adminKeyRoutes } from './routes/admin-keys.ts';
 import { adminPolicyRoutes } from './routes/admin-policies.ts';
+import { adminReceiverRoutes } from './routes/admin-receivers.ts';
 import { adminRevocationRoutes } from './routes/admin-revocations.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
 import { introspectRoute } from './routes/oauth-introspect.ts';
 import { revokeRoute } from './routes/oauth-revoke.ts';
 import { tokenRoute } from './routes/oauth-token.ts';
 import { signalRoutes } from './routes/signals.ts';
+import { accessEvaluationRoutes } from './routes/access-evaluation.ts';
 
 export function createApp(deps: HttpDeps): Hono {
   const app = new Hono();
@@ -39,7 +41,9 @@ export function createApp(deps: HttpDeps): Hono {
       onError: (c) =>
         c.req.path.startsWith('/oauth/')
           ? renderOAuthError(c, new OAuthError('invalid_request', 'request body too large'), deps.log)
-          : problem(413, 'Payload too large', `the body must be at most ${deps.bodyLimitBytes} bytes`),
+          : c.req.path.startsWith('/access/')
+            ? c.json({ decision: false, context: { reason_admin: { en: 'request body too large', code: 'invalid_request' } } }, 413)
+            : problem(413, 'Payload too large', `the body must be at most ${deps.bodyLimitBytes} bytes`),
     }),
   );
 
@@ -56,6 +60,7 @@ export function createApp(deps: HttpDeps): Hono {
   app.route('/', introspectRoute(deps));
   app.route('/', revokeRoute(deps));
   app.route('/', signalRoutes(deps));
+  app.route('/', accessEvaluationRoutes(deps));
 
   app.use('/admin/*', requireAdmin(deps));
   app.route('/', adminClientRoutes(deps));
@@ -64,6 +69,7 @@ export function createApp(deps: HttpDeps): Hono {
   app.route('/', adminDecisionRoutes(deps));
   app.route('/', adminGrantRoutes(deps));
   app.route('/', adminKeyRoutes(deps));
+  if (deps.receivers) app.route('/', adminReceiverRoutes({ ...deps, receivers: deps.receivers }));
 
   app.notFound((c) =>
     c.req.path.startsWith('/oauth/')

@@ -47,3 +47,8 @@ function checkLength(creds: PresentedCredentials): PresentedCredentials {
   }
   return creds;
 }
+
+/** Authenticates a client by HTTP Basic alone (JSON endpoints have no form body to carry credentials). */
+export function authenticateBasic(c: Context, broker: Broker): Promise<Client> {
+  return authenticateClient(broker, presentedCredentials(c, { get: () => undefined, all: () => [] }));
+}

@@ -1,6 +1,7 @@
 // What the HTTP layer is given by the composition root.
 import type { Context } from 'hono';
 import type { KeyRing } from '../crypto/key-ring.ts';
+import type { ReceiverStore } from '../domain/receiver.ts';
 import type { AppLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Broker } from '../services/broker.ts';
@@ -18,6 +19,8 @@ export interface HttpDeps {
   readonly trustProxy: boolean;
   /** The caller's address as the socket reports it (undefined in app.request tests). */
   readonly remoteAddress: (c: Context) => string | undefined;
+  /** CAEP receivers for /admin/receivers (the routes are absent without it). */
+  readonly receivers?: ReceiverStore | undefined;
 }
 
 /** The caller's IP: X-Forwarded-For's first hop only behind a trusted proxy. */

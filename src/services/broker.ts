@@ -1,5 +1,5 @@
 // What every use-case needs: the ports, the settings and the loggers, built once in deps.ts.
-import type { Clock, ClientStore, DecisionLog, GrantNotifier, GrantStore, Reevaluator, TokenSigner, TokenVerifier } from '../domain/ports.ts';
+import type { Clock, ClientStore, DecisionLog, GrantNotifier, GrantStore, Reevaluator, TokenSigner, TokenVerifier, UsageStore } from '../domain/ports.ts';
 import type { PolicyRegistry } from './policy-registry.ts';
 
 export interface Logger {
@@ -21,12 +21,17 @@ export interface BrokerSettings {
   readonly grantTtlSec: number;
   readonly maxGrantTtlSec: number;
   readonly clockToleranceSec: number;
+  /** Evaluations of one grant in a minute that trigger its re-evaluation at once. */
+  readonly reevaluateAtCallsPerMinute: number;
+  /** Denied evaluations of one grant in an hour that trigger its re-evaluation at once. */
+  readonly reevaluateAtDeniedPerHour: number;
 }
 
 export interface Broker {
   readonly clock: Clock;
   readonly clients: ClientStore;
   readonly grants: GrantStore;
+  readonly usage: UsageStore;
   readonly decisions: DecisionLog;
   readonly signer: TokenSigner;
   readonly verifier: TokenVerifier;

@@ -3,12 +3,19 @@ import { type Reevaluation, detectHardDrift, groupsChanged, judgePolicy, latestI
 import type { Client } from '../domain/client.ts';
 import type { Grant } from '../domain/grant.ts';
 import { pairsOf } from '../domain/intent.ts';
-import type { PolicyDecider } from '../domain/policy-facts.ts';
+import type { PolicyDecider, UsageFacts } from '../domain/policy-facts.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { factsOf } from './policy-facts-of.ts';
 
 /** Decides one grant again: hard drift first (no policy needed), then the policy detector. Pure. */
-export function reevaluate(grant: Grant, client: Client | undefined, signals: readonly Signal[], policy: PolicyDecider, nowSec: number): Reevaluation {
+export function reevaluate(
+  grant: Grant,
+  client: Client | undefined,
+  signals: readonly Signal[],
+  policy: PolicyDecider,
+  nowSec: number,
+  usage: UsageFacts = { calls_last_minute: 0, denied_last_hour: 0 },
+): Reevaluation {
   const hard = detectHardDrift(grant, client, signals, nowSec);
   if (hard) return { outcome: 'revoke', reasons: [hard] };
   const agent = client as Client;
@@ -19,7 +26,7 @@ export function reevaluate(grant: Grant, client: Client | undefined, signals: re
     signals: [...new Set([...grant.context.signals, ...signals.map((s) => s.type)])],
     groups: [...agent.groups],
   };
-  const pairs = policy.decide(factsOf(agent, grant.granted, context, nowSec), pairsOf(grant.granted));
+  const pairs = policy.decide(factsOf(agent, grant.granted, context, nowSec, usage), pairsOf(grant.granted));
   return judgePolicy(grant.granted, pairs, groupsChanged(grant, agent) ? ['groups_changed'] : []);
 }
 
@@ -42,12 +49,14 @@ export async function reevaluateGrants(broker: Broker, ids: readonly string[], c
   summary.missing = ids.length - loaded.length;
   const policy = broker.policy.current();
   const nowSec = nowSecOf(broker);
+  const counters = await broker.usage.countersOf(loaded.map((l) => l.grant.id), nowSec);
   const clients = new Map<string, Client | undefined>();
-  for (const { grant, signals } of loaded) {
+  for (const [i, { grant, signals }] of loaded.entries()) {
     if (grant.status !== 'active') continue;
+    const usage = { calls_last_minute: counters[i]?.calls ?? 0, denied_last_hour: counters[i]?.denied ?? 0 };
     if (!clients.has(grant.client_id)) clients.set(grant.client_id, await broker.clients.get(grant.client_id));
     const client = clients.get(grant.client_id);
-    const result = reevaluate(grant, client, signals, policy, nowSec);
+    const result = reevaluate(grant, client, signals, policy, nowSec, usage);
     const changed = await apply(broker, grant, result, policy.version, nowSec);
     summary[result.outcome === 'keep' || changed ? result.outcome : 'keep'] += 1;
     if (result.outcome === 'keep' || !changed) continue;
@@ -64,6 +73,7 @@ export async function reevaluateGrants(broker: Broker, ids: readonly string[], c
         granted: grant.granted,
         ...(result.outcome === 'narrow' ? { narrowed_to: result.granted } : {}),
         signals,
+        usage,
         agent: client ? { disabled: client.disabled, groups: client.groups } : null,
         now: nowSec,
       },

@@ -16,6 +16,14 @@ export function createKeyNames(prefix: string) {
     grantRevokedJtis: (id: string) => `${g(id)}:rj`,
     /** List: signals (JSON) reported for the grant, oldest first. */
     grantSignals: (id: string) => `${g(id)}:sig`,
+    /** String: index of the last declared step the grant's task took. */
+    grantStep: (id: string) => `${g(id)}:step`,
+    /** Counter: the grant's evaluations in one minute (epoch minute). */
+    grantCalls: (id: string, minute: number) => `${g(id)}:calls:${minute}`,
+    /** Counter: the grant's denied evaluations in one hour (epoch hour). */
+    grantDenied: (id: string, hour: number) => `${g(id)}:denied:${hour}`,
+    /** Set: actions an agent has ever been allowed to perform (for `new_action`). */
+    usedActions: (clientId: string) => `${prefix}used:${clientId}`,
     /** List: stream ids of the grant's decision records, in order. */
     grantHistory: (id: string) => `${g(id)}:hist`,
     /** String: jti -> grant id, while the token may be valid. */
@@ -46,6 +54,10 @@ export function createKeyNames(prefix: string) {
     rate: (name: string, key: string, window: number) => `${prefix}rate:${name}:${key}:${window}`,
     /** Pub/sub channel: invalidations for every broker process. */
     events: `${prefix}events`,
+    /** Hash: CAEP receiver id -> JSON. */
+    receivers: `${prefix}receivers`,
+    /** BullMQ queue of CAEP deliveries (one job per receiver and event). */
+    caepQueue: 'caep',
     /** BullMQ queue of re-evaluation jobs. */
     reevaluationQueue: 'reevaluate',
     /** BullMQ prefix (never an ioredis keyPrefix). */

@@ -2,8 +2,8 @@
 import { Hono } from 'hono';
 import type { Client } from '../../domain/client.ts';
 import { ProblemError } from '../../domain/errors.ts';
-import { authenticateClient } from '../../services/authenticate-client.ts';
 import { SignalRequestSchema, reportSignal } from '../../services/report-signal.ts';
+import { authenticateBasic } from '../client-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { renderProblem } from '../problem-response.ts';
 import { readJson } from '../read-body.ts';
@@ -21,23 +21,7 @@ export function signalRoutes(deps: HttpDeps): Hono {
     if (bearer) {
       if (!(await deps.adminIdentity(bearer))) throw new ProblemError(401, 'Unauthorized', 'invalid admin token');
     } else {
-      const basic = /^Basic ([A-Za-z0-9+/=]{1,1024})$/.exec(header)?.[1];
-      const decoded = basic ? Buffer.from(basic, 'base64').toString('utf8') : '';
-      const colon = decoded.indexOf(':');
-      if (colon < 1) throw new ProblemError(401, 'Unauthorized', 'resource client or admin authentication is required');
-      const unauthorized = new ProblemError(401, 'Unauthorized', 'resource client or admin authentication is required');
-      const formDecode = (v: string) => {
-        try {
-          return decodeURIComponent(v.replace(/\+/g, ' '));
-        } catch {
-          throw unauthorized;
-        }
-      };
-      caller = await authenticateClient(deps.broker, {
-        clientId: formDecode(decoded.slice(0, colon)),
-        secret: formDecode(decoded.slice(colon + 1)),
-        method: 'client_secret_basic',
-      });
+      caller = await authenticateBasic(c, deps.broker);
       if (caller.kind !== 'resource') throw new ProblemError(403, 'Forbidden', 'only resource clients and admins report signals');
     }
     const result = await reportSignal(deps.broker, caller, await readJson(c, SignalRequestSchema));

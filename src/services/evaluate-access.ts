@@ -1,0 +1,145 @@
+// Action-time decisions (AuthZEN): may this token do this action on this resource, now?
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { audiences } from '../domain/access-token.ts';
+import { type Client, servesAudience } from '../domain/client.ts';
+import { latestIp, latestRisk } from '../domain/drift.ts';
+import { StoreUnavailable } from '../domain/errors.ts';
+import type { Grant } from '../domain/grant.ts';
+import { checkStep } from '../domain/steps.ts';
+import { type Broker, nowSecOf } from './broker.ts';
+import { factsOf } from './policy-facts-of.ts';
+
+const Name = z.string().min(1).max(200);
+
+export const EvaluationSchema = z
+  .object({
+    subject: z.object({ type: Name, id: Name, properties: z.object({ token: z.string().min(1).max(16_384) }).passthrough() }).strict(),
+    action: z.object({ name: Name, properties: z.record(z.string(), z.unknown()).optional() }).strict(),
+    resource: z.object({ type: Name, id: z.string().min(1).max(512), properties: z.record(z.string(), z.unknown()).optional() }).strict(),
+    context: z
+      .object({
+        ip: z.string().max(64).refine((v) => isIP(v) !== 0, 'must be an IP address').optional(),
+        step: Name.optional(),
+      })
+      .passthrough()
+      .optional(),
+  })
+  .strict();
+export type EvaluationRequest = z.infer<typeof EvaluationSchema>;
+
+export interface EvaluationResponse {
+  decision: boolean;
+  context: { decision_id: string; reason_admin?: { en: string; code: string; policies?: string[] } };
+}
+
+const deny = (decision_id: string, code: string, en: string, policies?: string[]): EvaluationResponse => ({
+  decision: false,
+  context: { decision_id, reason_admin: { en, code, ...(policies?.length ? { policies } : {}) } },
+});
+
+/**
+ * True only if the token is live (as introspection checks it), the caller serves the resource,
+ * the pair is inside the grant, the declared step order holds, and policy permits it with the
+ * live context and usage. Every call is counted and recorded.
+ */
+export async function evaluateAccess(broker: Broker, caller: Client, req: EvaluationRequest): Promise<EvaluationResponse> {
+  const nowSec = nowSecOf(broker);
+  const action = req.action.name;
+  const resource = req.resource.id;
+  const requestContext = { ...(req.context ?? {}) };
+  let verdict: { allowed: boolean; code: string; en: string; policies?: string[]; step?: number | undefined };
+  let grant: Omit<Grant, 'status' | 'reason'> | undefined;
+  let usage: Record<string, unknown> = {};
+  let clientId: string | undefined;
+  let policyVersion: number | undefined;
+
+  try {
+    const claims = await broker.verifier.verify(req.subject.properties.token).catch((err: { reason?: string }) => {
+      verdict = { allowed: false, code: `token_${err.reason ?? 'invalid'}`, en: 'the token is not valid' };
+      return undefined;
+    });
+    verdict ??= { allowed: false, code: 'unknown', en: 'not decided' };
+    if (claims) {
+      clientId = claims.client_id;
+      const entry = claims.authorization_details.find((e) => e.actions.includes(action) && e.locations.includes(resource));
+      const state = await broker.usage.readForEvaluation(claims.grant_id, claims.jti, claims.client_id, action, nowSec);
+      if (state) {
+        grant = state.grant;
+        usage = { calls_last_minute: state.callsLastMinute, denied_last_hour: state.deniedLastHour, new_action: !state.actionUsedBefore };
+      }
+      const agent = await broker.clients.get(claims.client_id);
+      if (!servesAudience(caller, audiences(claims))) verdict = { allowed: false, code: 'foreign_audience', en: 'the token is not meant for your resources' };
+      else if (!caller.resources.includes(resource)) verdict = { allowed: false, code: 'foreign_resource', en: 'you do not serve this resource' };
+      else if (req.subject.id !== claims.sub) verdict = { allowed: false, code: 'subject_mismatch', en: 'the subject is not the token holder' };
+      else if (!state || state.client_id !== claims.client_id) verdict = { allowed: false, code: 'grant_missing', en: 'the grant does not exist' };
+      else if (state.status !== 'active' || state.expires_at <= nowSec) verdict = { allowed: false, code: `grant_${state.status === 'active' ? 'expired' : state.status}`, en: 'the grant is not active' };
+      else if (state.jtiRevoked) verdict = { allowed: false, code: 'token_revoked', en: 'the token was revoked' };
+      else if (!agent || agent.disabled) verdict = { allowed: false, code: 'agent_disabled', en: 'the agent is disabled or deleted' };
+      else if (!entry) verdict = { allowed: false, code: 'outside_grant', en: `the grant does not cover ${action} on this resource` };
+      else {
+        const stepCheck = entry.steps?.length ? checkStep(entry.steps, state.lastStep, req.context?.step) : undefined;
+        if (stepCheck && !stepCheck.ok) verdict = { allowed: false, code: stepCheck.reason, en: `step ${req.context?.step ?? '(none)'} is not allowed now` };
+        else {
+          const policy = broker.policy.current();
+          policyVersion = policy.version;
+          const context = {
+            ...state.grant.context,
+            ip: req.context?.ip ?? latestIp(state.grant as Grant, state.signals),
+            risk: latestRisk(state.grant as Grant, state.signals),
+            signals: [...new Set([...state.grant.context.signals, ...state.signals.map((s) => s.type)])],
+          };
+          const facts = factsOf(agent, [entry], context, nowSec, {
+            calls_last_minute: state.callsLastMinute,
+            denied_last_hour: state.deniedLastHour,
+            used_actions: state.actionUsedBefore ? new Set([action]) : new Set(),
+          });
+          const [decision] = policy.decide(facts, [{ entry: 0, action, location: resource }]);
+          verdict =
+            decision?.effect === 'permit'
+              ? { allowed: true, code: 'permit', en: 'permitted', policies: decision.reasons, step: stepCheck?.ok ? stepCheck.index : undefined }
+              : {
+                  allowed: false,
+                  code: decision?.effect === 'approval' ? 'approval_required' : 'policy_denied',
+                  en: 'policy does not permit this now',
+                  policies: decision?.reasons,
+                };
+        }
+      }
+      if (state) {
+        const denied = await broker.usage.recordOutcome(claims.grant_id, claims.client_id, action, verdict.allowed, verdict.step, state.expires_at, nowSec);
+        // Crossing a usage threshold re-decides the grant at once, not at the next sweep.
+        if (state.callsLastMinute === broker.settings.reevaluateAtCallsPerMinute + 1 || denied === broker.settings.reevaluateAtDeniedPerHour + 1) {
+          await broker.reevaluator.enqueue([claims.grant_id], 'usage_threshold');
+        }
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof StoreUnavailable)) throw err;
+    verdict = { allowed: false, code: 'unavailable', en: 'Mandate cannot check this now' };
+  }
+
+  const final = verdict;
+  const inputs = { caller: caller.client_id, subject: req.subject.id, action, resource, context: requestContext, usage };
+  let decisionId = `d-unrecorded-${randomBytes(6).toString('base64url')}`;
+  try {
+    const record = await broker.decisions.record({
+      kind: 'evaluation',
+      outcome: final.allowed ? 'permit' : 'deny',
+      reasons: [final.code, ...(final.policies ?? [])],
+      client_id: clientId,
+      grant_id: grant?.id,
+      task_id: grant?.task_id,
+      policy_version: policyVersion,
+      inputs,
+    });
+    decisionId = record.id;
+  } catch (err) {
+    // A decision that cannot be recorded is not given.
+    if (final.allowed) return deny(decisionId, 'unavailable', 'Mandate cannot record this decision now');
+    if (!(err instanceof StoreUnavailable)) throw err;
+  }
+  broker.metrics.decision('evaluation', final.allowed ? 'permit' : 'deny');
+  return final.allowed ? { decision: true, context: { decision_id: decisionId } } : deny(decisionId, final.code, final.en, final.policies);
+}

@@ -1,0 +1,24 @@
+// CAEP receivers: register, list and remove the endpoints revocations and narrowings are pushed to.
+import { ProblemError } from '../domain/errors.ts';
+import { type ReceiverInput, type ReceiverStore, publicReceiver, receiverOf } from '../domain/receiver.ts';
+
+/** Registers a receiver; 409 when the id is taken (delete it first to change it). */
+export async function createReceiver(store: ReceiverStore, input: ReceiverInput) {
+  const receiver = receiverOf(input);
+  if (!(await store.create(receiver))) throw new ProblemError(409, 'Receiver exists', `receiver ${receiver.id} already exists`);
+  return publicReceiver(receiver);
+}
+
+export async function listReceivers(store: ReceiverStore) {
+  return { receivers: (await store.list()).map(publicReceiver) };
+}
+
+export async function deleteReceiver(store: ReceiverStore, id: string) {
+  if (!(await store.delete(id))) throw new ProblemError(404, 'Receiver not found', 'no such receiver');
+  return { deleted: id };
+}
+
+/** Config-file receivers, created or replaced at every start (the file is the source of truth for them). */
+export async function seedReceivers(store: ReceiverStore, inputs: readonly ReceiverInput[]): Promise<void> {
+  for (const input of inputs) await store.put(receiverOf(input));
+}
