@@ -24,6 +24,7 @@ import { createRedisPolicyStore } from './store/redis-policy-store.ts';
 import { createRedisReceiverStore } from './store/redis-receiver-store.ts';
 import { createCaepNotifier, startCaepWorker } from './worker/caep-delivery.ts';
 import { createRedisUsageStore } from './store/redis-usage-store.ts';
+import { createRedisApprovalStore } from './store/redis-approval-store.ts';
 import { createReevaluationQueue, startReevaluationWorker } from './worker/reevaluation-worker.ts';
 
 export interface Deps {
@@ -110,6 +111,7 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
     clients: createRedisClientStore(redis, keys, bus),
     grants: createRedisGrantStore(redis, keys),
     usage: createRedisUsageStore(redis, keys),
+    approvals: createRedisApprovalStore(redis, keys),
     decisions: createRedisDecisionLog(redis, keys, { maxRecords: config.audit.max_records }),
     signer: keyRing,
     verifier: keyRing,
@@ -122,6 +124,8 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
       clockToleranceSec: config.tokens.clock_tolerance,
       reevaluateAtCallsPerMinute: config.usage.reevaluate_at_calls_per_minute,
       reevaluateAtDeniedPerHour: config.usage.reevaluate_at_denied_per_hour,
+      approvalTtlSec: config.approvals.ttl,
+      approvalIntervalSec: config.approvals.interval,
     },
     log,
     metrics,

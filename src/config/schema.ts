@@ -97,6 +97,15 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ reevaluate_at_calls_per_minute: 600, reevaluate_at_denied_per_hour: 20 }),
+    approvals: z
+      .object({
+        /** How long an approval request waits for an approver (seconds). */
+        ttl: z.number().int().min(10).max(86_400).default(600),
+        /** Minimum seconds between an agent's polls (CIBA `interval`). */
+        interval: z.number().int().min(1).max(60).default(5),
+      })
+      .strict()
+      .default({ ttl: 600, interval: 5 }),
     audit: z
       .object({
         /** Decision records kept in Redis (approximate; older ones are trimmed). */

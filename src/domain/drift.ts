@@ -29,7 +29,7 @@ export type DriftReason =
 export type Reevaluation =
   | { readonly outcome: 'keep'; readonly reasons: string[] }
   | { readonly outcome: 'narrow'; readonly granted: AgentTask[]; readonly reasons: string[] }
-  | { readonly outcome: 'suspend'; readonly reasons: string[] }
+  | { readonly outcome: 'suspend'; readonly reasons: string[]; readonly pairs: PairDecision[] }
   | { readonly outcome: 'revoke'; readonly reasons: string[] };
 
 export interface AgentNow {
@@ -89,7 +89,7 @@ export function judgePolicy(granted: readonly AgentTask[], pairs: PairDecision[]
   if (decision.outcome === 'narrow') return { outcome: 'narrow', granted: decision.granted, reasons: ['policy_narrowed', ...extraReasons, ...denied] };
   if (decision.outcome === 'approval') {
     const permitted = pairs.some((p) => p.effect === 'permit');
-    if (!permitted) return { outcome: 'suspend', reasons: ['approval_required', ...extraReasons, ...reasonsOf(pairs, 'approval')] };
+    if (!permitted) return { outcome: 'suspend', reasons: ['approval_required', ...extraReasons, ...reasonsOf(pairs, 'approval')], pairs };
     const onlyPermitted = pairs.map((p) => (p.effect === 'approval' ? { ...p, effect: 'deny' as const } : p));
     const narrowed = combineDecisions(granted, onlyPermitted);
     return { outcome: 'narrow', granted: narrowed.granted, reasons: ['policy_narrowed', ...extraReasons, ...reasonsOf(pairs, 'approval')] };

@@ -3,6 +3,7 @@ import type { AccessTokenClaims } from './access-token.ts';
 import type { Client } from './client.ts';
 import type { DecisionInput, DecisionRecord } from './decision-record.ts';
 import type { Grant, GrantStatus } from './grant.ts';
+import type { Approval, ApprovalStatus } from './approval.ts';
 import type { Signal } from './drift.ts';
 import type { AgentTask } from './intent.ts';
 import type { PolicyDecider } from './policy-facts.ts';
@@ -61,7 +62,15 @@ export interface GrantStore {
   refresh(
     grantId: string,
     presentedHash: string,
-    next: { refreshHash: string; token: IssuedToken; granted?: AgentTask[] | undefined; policyVersion: number },
+    next: {
+      refreshHash: string;
+      token: IssuedToken;
+      granted?: AgentTask[] | undefined;
+      requested?: AgentTask[] | undefined;
+      /** The grant grew (elevation): outstanding tokens stay valid. */
+      widened?: boolean | undefined;
+      policyVersion: number;
+    },
     nowSec: number,
   ): Promise<RefreshOutcome>;
   /** Revokes a grant and so every token of it. Counts the tokens still unexpired. */
@@ -70,6 +79,17 @@ export interface GrantStore {
   revokeToken(jti: string, nowSec: number): Promise<{ grantId?: string | undefined; revoked: boolean }>;
   /** Narrows an active grant whose granted set is still `expected`; revokes its outstanding tokens. */
   narrow(id: string, expected: AgentTask[], granted: AgentTask[], policyVersion: number, nowSec: number): Promise<boolean>;
+  /**
+   * Moves a grant from status `from` to `to` (resume after approval, or an approved elevation),
+   * with changed fields and optionally a new access token. False when the status had moved.
+   */
+  update(
+    id: string,
+    from: GrantStatus,
+    to: GrantStatus,
+    change: Partial<Pick<Grant, 'requested' | 'granted' | 'context' | 'policy_version'>> | undefined,
+    token?: IssuedToken,
+  ): Promise<boolean>;
   /** Suspends an active grant pending approval. */
   suspend(id: string, reason: string): Promise<boolean>;
   /** Records a signal on the grant; false when the grant does not exist. */
@@ -77,7 +97,7 @@ export interface GrantStore {
   /** Grants with their signals, in one round trip; missing ones are left out. */
   getMany(ids: readonly string[]): Promise<Array<{ grant: Grant; signals: Signal[] }>>;
   /** Live grant ids in deadline order, a page at a time; expired ones are dropped from the index. */
-  liveGrantIds(offset: number, count: number, nowSec: number): Promise<string[]>;
+  liveGrantIds(offset: number, count: number, nowSec: number, prune?: boolean): Promise<string[]>;
   /** The grant an access token belongs to, while the token may be valid. */
   grantIdOfToken(jti: string): Promise<string | undefined>;
   grantIdsOfClient(clientId: string): Promise<string[]>;
@@ -163,3 +183,15 @@ export interface UsageStore {
   countersOf(ids: readonly string[], nowSec: number): Promise<Array<{ calls: number; denied: number }>>;
 }
 
+
+export interface ApprovalStore {
+  create(approval: Approval): Promise<void>;
+  get(id: string): Promise<Approval | undefined>;
+  /** The approval still pending for this exact intent, if any. */
+  pendingFor(intentKey: string): Promise<Approval | undefined>;
+  list(status: ApprovalStatus | undefined, nowSec: number, limit: number): Promise<Approval[]>;
+  /** Changes the approval only if its status is still `expected`; the changed approval, or undefined. */
+  transition(id: string, expected: ApprovalStatus, patch: Partial<Approval>): Promise<Approval | undefined>;
+  /** True when a poll now respects the interval. */
+  pace(id: string, intervalSec: number): Promise<boolean>;
+}

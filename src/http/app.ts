@@ -7,6 +7,7 @@ import { requireAdmin } from './admin-auth.ts';
 import type { HttpDeps } from './http-deps.ts';
 import { renderOAuthError } from './oauth-response.ts';
 import { problem } from './problem-response.ts';
+import { adminApprovalRoutes } from './routes/admin-approvals.ts';
 import { adminClientRoutes } from './routes/admin-clients.ts';
 import { adminDecisionRoutes } from './routes/admin-decisions.ts';
 import { adminGrantRoutes } from './routes/admin-grants.ts';
@@ -69,6 +70,7 @@ export function createApp(deps: HttpDeps): Hono {
   app.route('/', adminDecisionRoutes(deps));
   app.route('/', adminGrantRoutes(deps));
   app.route('/', adminKeyRoutes(deps));
+  app.route('/', adminApprovalRoutes(deps));
   if (deps.receivers) app.route('/', adminReceiverRoutes({ ...deps, receivers: deps.receivers }));
 
   app.notFound((c) =>

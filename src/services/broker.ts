@@ -1,5 +1,5 @@
 // What every use-case needs: the ports, the settings and the loggers, built once in deps.ts.
-import type { Clock, ClientStore, DecisionLog, GrantNotifier, GrantStore, Reevaluator, TokenSigner, TokenVerifier, UsageStore } from '../domain/ports.ts';
+import type { ApprovalStore, Clock, ClientStore, DecisionLog, GrantNotifier, GrantStore, Reevaluator, TokenSigner, TokenVerifier, UsageStore } from '../domain/ports.ts';
 import type { PolicyRegistry } from './policy-registry.ts';
 
 export interface Logger {
@@ -25,6 +25,10 @@ export interface BrokerSettings {
   readonly reevaluateAtCallsPerMinute: number;
   /** Denied evaluations of one grant in an hour that trigger its re-evaluation at once. */
   readonly reevaluateAtDeniedPerHour: number;
+  /** How long an approval request waits for an approver (s). */
+  readonly approvalTtlSec: number;
+  /** CIBA poll interval (s). */
+  readonly approvalIntervalSec: number;
 }
 
 export interface Broker {
@@ -32,6 +36,7 @@ export interface Broker {
   readonly clients: ClientStore;
   readonly grants: GrantStore;
   readonly usage: UsageStore;
+  readonly approvals: ApprovalStore;
   readonly decisions: DecisionLog;
   readonly signer: TokenSigner;
   readonly verifier: TokenVerifier;

@@ -53,6 +53,7 @@ export interface TokenResponse {
   expires_in: number;
   scope: string;
   authorization_details: AgentTask[];
-  refresh_token: string;
+  /** Absent when the grant's current refresh token stays in use (an approved elevation). */
+  refresh_token?: string;
   grant_id: string;
 }

@@ -2,11 +2,12 @@
 import { randomBytes } from 'node:crypto';
 import { formatRefreshToken } from '../domain/access-token.ts';
 import type { Client } from '../domain/client.ts';
-import { combineDecisions, reasonsOf } from '../domain/decision.ts';
+import { type PairDecision, combineDecisions, reasonsOf } from '../domain/decision.ts';
 import { OAuthError } from '../domain/errors.ts';
-import type { Grant } from '../domain/grant.ts';
+import type { ContextSnapshot, Grant } from '../domain/grant.ts';
 import { type AgentTask, AuthorizationDetailsSchema, pairsOf } from '../domain/intent.ts';
 import { clampGrantTtl } from '../domain/ttl.ts';
+import { requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { type TokenResponse, issueAccessToken } from './issue-access-token.ts';
@@ -77,11 +78,28 @@ export async function mintToken(broker: Broker, client: Client, req: MintRequest
     pairs: pairs.map((p) => ({ action: p.pair.action, location: p.pair.location, effect: p.effect, reasons: p.reasons, errors: p.errors })),
   };
 
-  if (decision.outcome === 'deny' || decision.outcome === 'approval') {
-    // Approval needs the approval flow; until an approver exists the request is refused.
+  if (decision.outcome === 'approval') {
+    const approval = await requestApproval(broker, { kind: 'mint', client, intent: requested, pairs });
     await broker.decisions.record({
       kind: 'denial',
-      outcome: decision.outcome === 'approval' ? 'approval_required' : 'deny',
+      outcome: 'approval_required',
+      reasons: reasonsOf(pairs, 'approval'),
+      client_id: client.client_id,
+      task_id,
+      policy_version: policy.version,
+      inputs: { ...inputs, auth_req_id: approval.id },
+    });
+    broker.metrics.decision('mint', 'approval_required');
+    throw new OAuthError('approval_required', 'a human must approve this request; poll with the CIBA grant type', {
+      auth_req_id: approval.id,
+      expires_in: approval.expires_at - nowSec,
+      interval: approval.interval,
+    });
+  }
+  if (decision.outcome === 'deny') {
+    await broker.decisions.record({
+      kind: 'denial',
+      outcome: 'deny',
       reasons: reasonsOf(pairs),
       client_id: client.client_id,
       task_id,
@@ -91,7 +109,22 @@ export async function mintToken(broker: Broker, client: Client, req: MintRequest
     broker.metrics.decision('mint', 'deny');
     throw new OAuthError('access_denied', 'policy permits none of the requested actions');
   }
+  return createGrant(broker, client, requested, decision, context, policy.version, inputs, 'client_credentials');
+}
 
+/** Stores a new grant for a decided intent and issues its first tokens (also after an approval). */
+export async function createGrant(
+  broker: Broker,
+  client: Client,
+  requested: AgentTask[],
+  decision: { outcome: string; granted: AgentTask[]; pairs: PairDecision[] },
+  context: ContextSnapshot,
+  policyVersion: number,
+  inputs: Record<string, unknown>,
+  grantType: string,
+): Promise<TokenResponse> {
+  const nowSec = nowSecOf(broker);
+  const task_id = requested[0]?.task_id as string;
   const ttl = clampGrantTtl(maxTtl(requested), {
     defaultGrantTtlSec: broker.settings.grantTtlSec,
     maxGrantTtlSec: broker.settings.maxGrantTtlSec,
@@ -106,7 +139,7 @@ export async function mintToken(broker: Broker, client: Client, req: MintRequest
     requested,
     granted: decision.granted,
     context,
-    policy_version: policy.version,
+    policy_version: policyVersion,
     created_at: nowSec,
     expires_at: nowSec + ttl,
   };
@@ -117,15 +150,15 @@ export async function mintToken(broker: Broker, client: Client, req: MintRequest
     broker.decisions.record({
       kind: 'mint',
       outcome: decision.outcome,
-      reasons: reasonsOf(pairs, decision.outcome === 'narrow' ? 'deny' : 'permit'),
+      reasons: reasonsOf(decision.pairs, decision.outcome === 'narrow' ? 'deny' : 'permit'),
       client_id: client.client_id,
       grant_id: grant.id,
       task_id,
-      policy_version: policy.version,
+      policy_version: policyVersion,
       inputs: { ...inputs, granted: decision.granted, jti: access.jti, grant_expires_at: grant.expires_at },
     }),
   ]);
-  broker.metrics.tokenMinted('client_credentials');
+  broker.metrics.tokenMinted(grantType);
   broker.metrics.decision('mint', decision.outcome);
   return {
     access_token: access.token,

@@ -5,6 +5,7 @@ import type { Grant } from '../domain/grant.ts';
 import { pairsOf } from '../domain/intent.ts';
 import type { PolicyDecider, UsageFacts } from '../domain/policy-facts.ts';
 import { type Broker, nowSecOf } from './broker.ts';
+import { requestApproval } from './approvals.ts';
 import { factsOf } from './policy-facts-of.ts';
 
 /** Decides one grant again: hard drift first (no policy needed), then the policy detector. Pure. */
@@ -94,7 +95,12 @@ async function apply(broker: Broker, grant: Grant, result: Reevaluation, policyV
     }
     case 'suspend': {
       const suspended = await broker.grants.suspend(grant.id, result.reasons[0] ?? 'approval_required');
-      if (suspended) await broker.notifier.revoked(grant, result.reasons[0] ?? 'approval_required');
+      if (suspended) {
+        await broker.notifier.revoked(grant, result.reasons[0] ?? 'approval_required');
+        // An approver can resume it: the approval covers the grant's current intent.
+        const client = await broker.clients.get(grant.client_id);
+        if (client) await requestApproval(broker, { kind: 'resume', client, intent: grant.granted, pairs: result.pairs, grant });
+      }
       return suspended;
     }
     case 'revoke': {

@@ -4,9 +4,11 @@ import { formatRefreshToken, parseRefreshToken } from '../domain/access-token.ts
 import type { Client } from '../domain/client.ts';
 import { combineDecisions, reasonsOf } from '../domain/decision.ts';
 import { OAuthError } from '../domain/errors.ts';
-import { isGrantLive } from '../domain/grant.ts';
-import { pairsOf } from '../domain/intent.ts';
+import { type ContextSnapshot, type Grant, isGrantLive } from '../domain/grant.ts';
+import { allowsPair, isWithin, pairsOf } from '../domain/intent.ts';
+import { requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
+import { parseIntent } from './mint-token.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { type TokenResponse, issueAccessToken } from './issue-access-token.ts';
 import { factsOf } from './policy-facts-of.ts';
@@ -14,6 +16,10 @@ import { factsOf } from './policy-facts-of.ts';
 export interface RefreshRequest {
   readonly refreshToken: string | undefined;
   readonly ip: string | undefined;
+  /** A wider intent for the same task: just-in-time elevation, decided now like a new request. */
+  readonly authorizationDetails?: string | undefined;
+  readonly resources?: readonly string[];
+  readonly scope?: string | undefined;
 }
 
 const invalidGrant = () => new OAuthError('invalid_grant', 'refresh token is invalid, expired or revoked');
@@ -37,6 +43,9 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
 
   const policy = broker.policy.current();
   const context = { ...grant.context, ip: req.ip ?? grant.context.ip };
+  if (req.authorizationDetails !== undefined) {
+    return elevate(broker, client, grant, presentedHash, context, { authorizationDetails: req.authorizationDetails, resources: req.resources ?? [], scope: req.scope });
+  }
   const pairs = policy.decide(factsOf(client, grant.granted, context, nowSec), pairsOf(grant.granted));
   // On refresh, pairs that would need a human now are not granted: only what policy permits outright.
   const decision = combineDecisions(grant.granted, pairs.map((p) => (p.effect === 'approval' ? { ...p, effect: 'deny' as const } : p)));
@@ -109,4 +118,67 @@ async function revokeForReplay(
   if (revoked) await broker.notifier.revoked({ id: grantId, client_id: audit.client_id, task_id: audit.task_id }, 'refresh_token_replay');
   await broker.decisions.record({ ...audit, kind: 'revocation', outcome: 'revoke', reasons: ['refresh_token_replay'], inputs: { revoked, tokens } });
   broker.metrics.revocation('refresh_replay', tokens);
+}
+
+/**
+ * Just-in-time elevation: the agent asks for more on the same task with its refresh token. The
+ * wider intent is decided now (possibly via an approval); it never outlives the task's deadline.
+ */
+async function elevate(
+  broker: Broker,
+  client: Client,
+  grant: Grant,
+  presentedHash: string,
+  context: ContextSnapshot,
+  req: { authorizationDetails: string; resources: readonly string[]; scope: string | undefined },
+): Promise<TokenResponse> {
+  const requested = parseIntent(req);
+  if (requested.some((e) => e.task_id !== grant.task_id)) {
+    throw new OAuthError('invalid_authorization_details', `elevation must stay on task ${grant.task_id}`);
+  }
+  const nowSec = nowSecOf(broker);
+  const policy = broker.policy.current();
+  const decided = policy.decide(factsOf(client, requested, { ...context, approved: false }, nowSec), pairsOf(requested));
+  // Pairs a human already approved for this grant stay approved.
+  const pairs = decided.map((p) =>
+    p.effect === 'approval' && grant.context.approved && allowsPair(grant.granted, p.pair.action, p.pair.location) ? { ...p, effect: 'permit' as const } : p,
+  );
+  const decision = combineDecisions(requested, pairs);
+  const audit = { client_id: client.client_id, grant_id: grant.id, task_id: grant.task_id, policy_version: policy.version };
+  const inputs = { request: { grant_type: 'refresh_token', authorization_details: requested }, context: { ...context, now: nowSec }, granted_before: grant.granted };
+  if (decision.outcome === 'deny') {
+    await broker.decisions.record({ ...audit, kind: 'refresh', outcome: 'elevation_denied', reasons: reasonsOf(pairs), inputs });
+    throw new OAuthError('access_denied', 'policy does not permit the wider request');
+  }
+  if (decision.outcome === 'approval') {
+    const approval = await requestApproval(broker, { kind: 'elevation', client, intent: requested, pairs, grant });
+    await broker.decisions.record({ ...audit, kind: 'refresh', outcome: 'approval_required', reasons: reasonsOf(pairs, 'approval'), inputs: { ...inputs, auth_req_id: approval.id } });
+    throw new OAuthError('approval_required', 'a human must approve the wider request; poll with the CIBA grant type', {
+      auth_req_id: approval.id,
+      expires_in: approval.expires_at - nowSec,
+      interval: approval.interval,
+    });
+  }
+  const nextSecret = randomBytes(32).toString('base64url');
+  const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
+  const widened = isWithin(grant.granted, decision.granted);
+  const outcome = await broker.grants.refresh(
+    grant.id,
+    presentedHash,
+    { refreshHash: hashSecret(nextSecret), token: access, granted: decision.granted, requested, widened, policyVersion: policy.version },
+    nowSec,
+  );
+  if (outcome !== 'ok') throw invalidGrant();
+  await broker.decisions.record({ ...audit, kind: 'refresh', outcome: 'elevate', reasons: reasonsOf(pairs, 'permit'), inputs: { ...inputs, granted: decision.granted, jti: access.jti } });
+  broker.metrics.tokenMinted('refresh_token');
+  broker.metrics.decision('refresh', 'elevate');
+  return {
+    access_token: access.token,
+    token_type: 'Bearer',
+    expires_in: access.expiresIn,
+    scope: access.scope,
+    authorization_details: decision.granted,
+    refresh_token: formatRefreshToken(grant.id, nextSecret),
+    grant_id: grant.id,
+  };
 }

@@ -38,6 +38,14 @@ export function createKeyNames(prefix: string) {
     client: (id: string) => `${prefix}client:${id}`,
     /** Set: every client id. */
     clients: `${prefix}clients`,
+    /** String: one approval, JSON. */
+    approval: (id: string) => `${prefix}approval:${id}`,
+    /** String: the pending approval of one intent (by the intent's hash). */
+    approvalByIntent: (hash: string) => `${prefix}approval:intent:${hash}`,
+    /** String with expiry: set while the agent must not poll again. */
+    approvalPoll: (id: string) => `${prefix}approval:${id}:poll`,
+    /** Sorted set: approval ids by expiry (pending ones and recently decided). */
+    pendingApprovals: `${prefix}approvals`,
     /** Hash: the policy set in force (version, text, sha256, updated_at). */
     policy: `${prefix}policy`,
     /** String counter: the last policy version handed out. */

@@ -8,8 +8,8 @@ import { guard } from './redis-connection.ts';
 
 /**
  * KEYS: 1 grant hash, 2 grant's token zset, 3 grant's revoked-jti set
- * ARGV: 1 presented refresh hash, 2 new refresh hash, 3 new jti, 4 new token exp, 5 narrowed grant
- *       data JSON or '', 6 policy version, 7 now (epoch s)
+ * ARGV: 1 presented refresh hash, 2 new refresh hash, 3 new jti, 4 new token exp, 5 changed grant
+ *       data JSON or '', 6 policy version, 7 now (epoch s), 8 '1' to revoke outstanding tokens
  * Returns: 'ok' | 'replay' | 'invalid' | 'missing' | 'inactive'
  * A hash used before means the refresh token was replayed: the grant is revoked (RFC 9700).
  * Narrowing revokes every outstanding token, since each carries the wider grant.
@@ -33,6 +33,8 @@ if #used > 16 then table.remove(used, 1) end
 redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'ru', cjson.encode(used), 'v', ARGV[6])
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'd', ARGV[5])
+end
+if ARGV[8] == '1' then
   local live = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[7], '+inf')
   for _, j in ipairs(live) do redis.call('SADD', KEYS[3], j) end
   redis.call('EXPIREAT', KEYS[3], f[2])
@@ -72,6 +74,20 @@ if #live > 0 then redis.call('EXPIREAT', KEYS[3], f[3]) end
 return 1
 `;
 
+/**
+ * KEYS: 1 grant hash, 2 grant's token zset. ARGV: 1 expected status, 2 new status, 3 data JSON or '',
+ * 4 jti or '', 5 token exp. Moves the grant from the expected status (resume: suspended -> active;
+ * widen: active -> active) with its new data and, optionally, a new token. Returns 1 when it did.
+ */
+const UPDATE_SCRIPT = `
+if redis.call('HGET', KEYS[1], 's') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 's', ARGV[2])
+redis.call('HDEL', KEYS[1], 'r')
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'd', ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
+return 1
+`;
+
 /** KEYS: 1 grant hash. ARGV: 1 reason. Suspends an active grant. Returns 1 when it did. */
 const SUSPEND_SCRIPT = `
 if redis.call('HGET', KEYS[1], 's') ~= 'active' then return 0 end
@@ -82,6 +98,7 @@ return 1
 interface ScriptedRedis extends Redis {
   mandateNarrow(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   mandateSuspend(k1: string, reason: string): Promise<number>;
+  mandateUpdateGrant(k1: string, k2: string, ...argv: string[]): Promise<number>;
   mandateRefresh(k1: string, k2: string, k3: string, ...argv: string[]): Promise<RefreshOutcome>;
   mandateRevokeGrant(k1: string, k2: string, reason: string, now: string): Promise<[number, number]>;
 }
@@ -95,6 +112,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
     r.defineCommand('mandateRevokeGrant', { numberOfKeys: 2, lua: REVOKE_GRANT_SCRIPT });
     r.defineCommand('mandateNarrow', { numberOfKeys: 3, lua: NARROW_SCRIPT });
     r.defineCommand('mandateSuspend', { numberOfKeys: 1, lua: SUSPEND_SCRIPT });
+    r.defineCommand('mandateUpdateGrant', { numberOfKeys: 2, lua: UPDATE_SCRIPT });
   }
 
   /** Adds `id` to an index set that lives at least until `until` (epoch s). */
@@ -162,10 +180,13 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
 
     refresh: (grantId, presentedHash, next, nowSec) =>
       guard(async () => {
-        let narrowed = '';
+        let changed = '';
         if (next.granted) {
           const current = await redis.hget(keys.grant(grantId), 'd');
-          if (current) narrowed = JSON.stringify({ ...(JSON.parse(current) as StoredGrantData), granted: next.granted, policy_version: next.policyVersion });
+          if (current) {
+            const data = JSON.parse(current) as StoredGrantData;
+            changed = JSON.stringify({ ...data, granted: next.granted, requested: next.requested ?? data.requested, policy_version: next.policyVersion });
+          }
         }
         const outcome = await r.mandateRefresh(
           keys.grant(grantId),
@@ -175,9 +196,10 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
           next.refreshHash,
           next.token.jti,
           String(next.token.exp),
-          narrowed,
+          changed,
           String(next.policyVersion),
           String(nowSec),
+          next.granted && !next.widened ? '1' : '0',
         );
         if (outcome === 'ok') await redis.set(keys.jti(next.token.jti), grantId, 'EXAT', next.token.exp);
         if (outcome === 'replay') await redis.zrem(keys.liveGrants, grantId);
@@ -221,6 +243,17 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
 
     suspend: (id, reason) => guard(async () => (await r.mandateSuspend(keys.grant(id), reason)) === 1),
 
+    update: (id, from, to, change, token) =>
+      guard(async () => {
+        const current = await redis.hget(keys.grant(id), 'd');
+        if (!current) return false;
+        const data = change ? JSON.stringify({ ...(JSON.parse(current) as StoredGrantData), ...change }) : '';
+        const done = await r.mandateUpdateGrant(keys.grant(id), keys.grantTokens(id), from, to, data, token?.jti ?? '', String(token?.exp ?? 0));
+        if (done === 1 && token) await redis.set(keys.jti(token.jti), id, 'EXAT', token.exp);
+        if (done === 1 && to === 'active') await redis.zadd(keys.liveGrants, Number(JSON.parse(current).expires_at), id);
+        return done === 1;
+      }),
+
     addSignal: (id, signal) =>
       guard(async () => {
         const e = await redis.hget(keys.grant(id), 'e');
@@ -249,9 +282,9 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
         return out;
       }),
 
-    liveGrantIds: (offset, count, nowSec) =>
+    liveGrantIds: (offset, count, nowSec, prune = true) =>
       guard(async () => {
-        if (offset === 0) await redis.zremrangebyscore(keys.liveGrants, '-inf', `(${nowSec}`);
+        if (offset === 0 && prune) await redis.zremrangebyscore(keys.liveGrants, '-inf', `(${nowSec}`);
         return redis.zrangebyscore(keys.liveGrants, nowSec, '+inf', 'LIMIT', offset, count);
       }),
 

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
 import { nowSecOf } from '../../services/broker.ts';
+import { simulatePolicy } from '../../services/simulate-policy.ts';
 import type { AdminEnv } from '../admin-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { renderProblem } from '../problem-response.ts';
@@ -30,6 +31,16 @@ export function adminPolicyRoutes(deps: HttpDeps): Hono<AdminEnv> {
     // Every live grant is decided again against the new version, now rather than at the next sweep.
     await broker.reevaluator.enqueueAll(`policy_change:v${result.version}`);
     return c.json({ version: result.version });
+  });
+  app.post('/admin/policies/simulate', async (c) => {
+    const { policies } = await readJson(c, PolicyRequestSchema);
+    const result = await simulatePolicy(broker, policies);
+    if (!result.ok) {
+      const first = result.problems[0];
+      throw new ProblemError(400, 'Invalid policy set', first ? `line ${first.line}, column ${first.column}: ${first.message}` : 'invalid', dedupe(result.problems));
+    }
+    const { ok: _ok, ...report } = result;
+    return c.json({ policy_version_in_force: broker.policy.current().version, ...report });
   });
   return app;
 }

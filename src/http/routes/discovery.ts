@@ -19,6 +19,7 @@ export function discoveryRoutes(deps: HttpDeps): Hono {
     introspection_endpoint_auth_methods_supported: AUTH_METHODS,
     revocation_endpoint_auth_methods_supported: AUTH_METHODS,
     authorization_details_types_supported: ['agent_task'],
+    backchannel_token_delivery_modes_supported: ['poll'],
     scopes_supported: [],
     service_documentation: `${issuer}/docs`,
   };

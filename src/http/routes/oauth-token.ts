@@ -1,6 +1,8 @@
 // POST /oauth/token: client_credentials with agent_task authorization_details, and refresh_token.
 import { Hono } from 'hono';
 import { OAuthError } from '../../domain/errors.ts';
+import { pollApproval } from '../../services/approvals.ts';
+import { approvedIntentHandlers } from '../../services/approved-intents.ts';
 import { mintToken } from '../../services/mint-token.ts';
 import { refreshToken } from '../../services/refresh-token.ts';
 import { authenticate } from '../client-auth.ts';
@@ -8,7 +10,8 @@ import { type HttpDeps, clientIp } from '../http-deps.ts';
 import { oauthJson, renderOAuthError } from '../oauth-response.ts';
 import { readOAuthForm } from '../read-body.ts';
 
-export const GRANT_TYPES = ['client_credentials', 'refresh_token'] as const;
+export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
+export const GRANT_TYPES = ['client_credentials', 'refresh_token', CIBA_GRANT_TYPE] as const;
 
 export function tokenRoute(deps: HttpDeps): Hono {
   const { broker } = deps;
@@ -31,10 +34,19 @@ export function tokenRoute(deps: HttpDeps): Hono {
         );
       }
       if (grantType === 'refresh_token') {
-        if (form.get('authorization_details') !== undefined) {
-          throw new OAuthError('invalid_authorization_details', 'a refresh cannot widen the grant yet: request a new task token');
-        }
-        return oauthJson(c, await refreshToken(broker, client, { refreshToken: form.get('refresh_token'), ip }));
+        return oauthJson(
+          c,
+          await refreshToken(broker, client, {
+            refreshToken: form.get('refresh_token'),
+            ip,
+            authorizationDetails: form.get('authorization_details'),
+            resources: form.all('resource'),
+            scope: form.get('scope'),
+          }),
+        );
+      }
+      if (grantType === CIBA_GRANT_TYPE) {
+        return oauthJson(c, await pollApproval(broker, client, form.get('auth_req_id'), ip, approvedIntentHandlers(broker, ip)));
       }
       throw new OAuthError('unsupported_grant_type', `grant_type ${grantType.slice(0, 64)} is not supported`);
     } catch (err) {

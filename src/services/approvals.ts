@@ -1,0 +1,121 @@
+// Human approval: requests bound to one intent, CIBA polling by the agent, decisions by approvers.
+import { randomBytes } from 'node:crypto';
+import { type Approval, type ApprovalKind, intentKey } from '../domain/approval.ts';
+import type { Client } from '../domain/client.ts';
+import { combineDecisions, type PairDecision, reasonsOf } from '../domain/decision.ts';
+import { OAuthError, ProblemError } from '../domain/errors.ts';
+import type { Grant } from '../domain/grant.ts';
+import { type AgentTask, pairsOf } from '../domain/intent.ts';
+import { type Broker, nowSecOf } from './broker.ts';
+import type { TokenResponse } from './issue-access-token.ts';
+import { factsOf, requestContext } from './policy-facts-of.ts';
+
+export interface ApprovalRequest {
+  readonly kind: ApprovalKind;
+  readonly client: Client;
+  readonly intent: AgentTask[];
+  readonly pairs: readonly PairDecision[];
+  readonly grant?: Pick<Grant, 'id'> | undefined;
+}
+
+/** Opens an approval for this exact intent, or returns the one already pending for it. */
+export async function requestApproval(broker: Broker, req: ApprovalRequest): Promise<Approval> {
+  const key = intentKey(req.kind, req.client.client_id, req.intent, req.grant?.id);
+  const pending = await broker.approvals.pendingFor(key);
+  const nowSec = nowSecOf(broker);
+  if (pending && pending.status === 'pending' && pending.expires_at > nowSec) return pending;
+  const approval: Approval = {
+    id: `ar_${randomBytes(18).toString('base64url')}`,
+    kind: req.kind,
+    client_id: req.client.client_id,
+    task_id: req.intent[0]?.task_id ?? '',
+    grant_id: req.grant?.id,
+    intent: req.intent,
+    intent_key: key,
+    pairs: req.pairs
+      .filter((p) => p.effect === 'approval')
+      .map((p) => ({ action: p.pair.action, location: p.pair.location, reasons: p.reasons })),
+    status: 'pending',
+    created_at: nowSec,
+    expires_at: nowSec + broker.settings.approvalTtlSec,
+    interval: broker.settings.approvalIntervalSec,
+  };
+  await broker.approvals.create(approval);
+  return approval;
+}
+
+/** Hooks the approval flow needs from minting and elevation (kept there to avoid a cycle). */
+export interface ApprovedIntentHandlers {
+  mint(client: Client, intent: AgentTask[], pairs: PairDecision[], approval: Approval): Promise<TokenResponse>;
+  elevate(client: Client, approval: Approval): Promise<TokenResponse>;
+}
+
+/**
+ * The agent's CIBA poll (`grant_type=urn:openid:params:grant-type:ciba`): pending, slow_down when
+ * polling faster than `interval`, access_denied, expired_token, or the tokens once approved (once).
+ */
+export async function pollApproval(
+  broker: Broker,
+  client: Client,
+  authReqId: string | undefined,
+  ip: string | undefined,
+  handlers: ApprovedIntentHandlers,
+): Promise<TokenResponse> {
+  if (!authReqId) throw new OAuthError('invalid_request', 'auth_req_id is required');
+  const approval = authReqId.length <= 128 ? await broker.approvals.get(authReqId) : undefined;
+  if (!approval || approval.client_id !== client.client_id || approval.kind === 'resume') throw new OAuthError('invalid_grant', 'unknown auth_req_id');
+  const nowSec = nowSecOf(broker);
+  if (approval.status === 'consumed') throw new OAuthError('invalid_grant', 'auth_req_id was already used');
+  if (approval.status === 'pending' && approval.expires_at <= nowSec) throw new OAuthError('expired_token', 'the approval request expired');
+  if (!(await broker.approvals.pace(approval.id, approval.interval))) throw new OAuthError('slow_down', `poll at most every ${approval.interval} s`);
+  if (approval.status === 'pending') throw new OAuthError('authorization_pending', 'waiting for an approver');
+  if (approval.status === 'denied') throw new OAuthError('access_denied', 'an approver denied the request');
+  const consumed = await broker.approvals.transition(approval.id, 'approved', { status: 'consumed' });
+  if (!consumed) throw new OAuthError('invalid_grant', 'auth_req_id was already used');
+  if (approval.kind === 'elevation') return handlers.elevate(client, approval);
+
+  // Decided again now, with the approval in the context: it covers this intent, not policy changes since.
+  const context = { ...requestContext(client, ip), approved: true };
+  const pairs = broker.policy.current().decide(factsOf(client, approval.intent, context, nowSec), pairsOf(approval.intent));
+  return handlers.mint(client, approval.intent, pairs, approval);
+}
+
+/** An approver's decision. Approving a suspended grant resumes it. */
+export async function decideApproval(broker: Broker, id: string, decision: 'approve' | 'deny', note: string | undefined, by: string) {
+  const approval = await broker.approvals.get(id);
+  if (!approval) throw new ProblemError(404, 'Approval not found', `no approval ${id.slice(0, 128)}`);
+  const nowSec = nowSecOf(broker);
+  if (approval.status !== 'pending') throw new ProblemError(409, 'Approval already decided', `approval is ${approval.status}`);
+  if (approval.expires_at <= nowSec) throw new ProblemError(410, 'Approval expired', 'the request expired before a decision');
+  const status = decision === 'approve' ? 'approved' : 'denied';
+  const decided = await broker.approvals.transition(id, 'pending', { status, decided_by: by, decided_at: nowSec, note });
+  if (!decided) throw new ProblemError(409, 'Approval already decided');
+  let resumed: boolean | undefined;
+  if (approval.kind === 'resume' && approval.grant_id && status === 'approved') {
+    const grant = await broker.grants.get(approval.grant_id);
+    resumed = grant ? await broker.grants.update(grant.id, 'suspended', 'active', { context: { ...grant.context, approved: true } }) : false;
+  } else if (approval.kind === 'resume' && approval.grant_id) {
+    const { revoked } = await broker.grants.revokeGrant(approval.grant_id, 'approval_denied', nowSec);
+    resumed = false;
+    if (revoked) await broker.notifier.revoked({ id: approval.grant_id, client_id: approval.client_id, task_id: approval.task_id }, 'approval_denied');
+  }
+  await broker.decisions.record({
+    kind: 'approval',
+    outcome: status,
+    reasons: approval.pairs.flatMap((p) => p.reasons),
+    client_id: approval.client_id,
+    grant_id: approval.grant_id,
+    task_id: approval.task_id,
+    inputs: { approval_id: id, approval_kind: approval.kind, intent: approval.intent, by, note, resumed },
+  });
+  return { ...decided, ...(resumed !== undefined ? { resumed } : {}) };
+}
+
+/** What an approved intent grants when decided again with `approved: true`. */
+export function approvedOutcome(intent: AgentTask[], pairs: PairDecision[]) {
+  const decision = combineDecisions(intent, pairs);
+  if (decision.outcome === 'deny' || decision.outcome === 'approval') {
+    throw new OAuthError('access_denied', 'policy no longer permits the approved request');
+  }
+  return { decision, reasons: reasonsOf(pairs) };
+}

@@ -1,0 +1,65 @@
+// What an approval grants once the agent collects it: a new grant, or a wider one.
+import type { Approval } from '../domain/approval.ts';
+import type { Client } from '../domain/client.ts';
+import { OAuthError } from '../domain/errors.ts';
+import { isGrantLive } from '../domain/grant.ts';
+import { pairsOf } from '../domain/intent.ts';
+import { type ApprovedIntentHandlers, approvedOutcome } from './approvals.ts';
+import { type Broker, nowSecOf } from './broker.ts';
+import { issueAccessToken } from './issue-access-token.ts';
+import { createGrant } from './mint-token.ts';
+import { factsOf, requestContext } from './policy-facts-of.ts';
+
+export function approvedIntentHandlers(broker: Broker, ip: string | undefined): ApprovedIntentHandlers {
+  return {
+    async mint(client, intent, pairs, approval: Approval) {
+      const { decision } = approvedOutcome(intent, pairs);
+      const context = { ...requestContext(client, ip), approved: true };
+      const inputs = {
+        request: { grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: approval.id, authorization_details: intent },
+        approval: { id: approval.id, decided_by: approval.decided_by, decided_at: approval.decided_at },
+        context,
+      };
+      return createGrant(broker, client, intent, decision, context, broker.policy.current().version, inputs, 'ciba');
+    },
+
+    async elevate(client: Client, approval: Approval) {
+      const grant = approval.grant_id ? await broker.grants.get(approval.grant_id) : undefined;
+      const nowSec = nowSecOf(broker);
+      if (!grant || grant.client_id !== client.client_id || !isGrantLive(grant, nowSec)) throw new OAuthError('invalid_grant', 'the grant is no longer active');
+      const policy = broker.policy.current();
+      const context = { ...grant.context, approved: true };
+      const pairs = policy.decide(factsOf(client, approval.intent, context, nowSec), pairsOf(approval.intent));
+      const { decision } = approvedOutcome(approval.intent, pairs);
+      const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
+      const changed = await broker.grants.update(
+        grant.id,
+        'active',
+        'active',
+        { requested: approval.intent, granted: decision.granted, context, policy_version: policy.version },
+        access,
+      );
+      if (!changed) throw new OAuthError('invalid_grant', 'the grant is no longer active');
+      await broker.decisions.record({
+        kind: 'refresh',
+        outcome: 'elevate',
+        reasons: [],
+        client_id: client.client_id,
+        grant_id: grant.id,
+        task_id: grant.task_id,
+        policy_version: policy.version,
+        inputs: { approval: { id: approval.id, decided_by: approval.decided_by }, granted_before: grant.granted, granted: decision.granted, jti: access.jti },
+      });
+      broker.metrics.tokenMinted('ciba');
+      // The agent keeps its refresh token: the grant it names is now the wider one.
+      return {
+        access_token: access.token,
+        token_type: 'Bearer',
+        expires_in: access.expiresIn,
+        scope: access.scope,
+        authorization_details: decision.granted,
+        grant_id: grant.id,
+      };
+    },
+  };
+}
