@@ -43,6 +43,7 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
       readiness: () => deps.readiness(),
       receivers: deps.receivers,
       bodyLimitBytes: config.server.body_limit_bytes,
+      batchBodyLimitBytes: config.server.batch_body_limit_bytes,
       trustProxy: config.server.trust_proxy,
       remoteAddress: (c) => {
         try {

@@ -27,12 +27,14 @@ export const ConfigSchema = z
         /** Issuer URL (env MANDATE_ISSUER); default `http://<host>:<port>`. */
         issuer: z.url().optional(),
         /** Largest request body accepted, in bytes. */
-        body_limit_bytes: z.number().int().positive().max(10_000_000).default(262_144),
+        body_limit_bytes: z.number().int().positive().max(10_000_000).default(65_536),
+        /** Largest body of a batch evaluation (up to 100 evaluations, each with its token), in bytes. */
+        batch_body_limit_bytes: z.number().int().positive().max(10_000_000).default(524_288),
         /** Trust X-Forwarded-For for the client's address (only behind a proxy you run). */
         trust_proxy: z.boolean().default(false),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, body_limit_bytes: 262_144, trust_proxy: false }),
+      .default({ host: '127.0.0.1', port: 8080, body_limit_bytes: 65_536, batch_body_limit_bytes: 524_288, trust_proxy: false }),
     redis: z
       .object({
         /** Redis URL (env REDIS_URL). */

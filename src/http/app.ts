@@ -1,5 +1,5 @@
 // The Hono app: every route, body limits, request metrics and logs, health and readiness.
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { routePath } from 'hono/route';
 import { OAuthError } from '../domain/errors.ts';
@@ -35,18 +35,17 @@ export function createApp(deps: HttpDeps): Hono {
     else deps.log.debug({ method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
   });
 
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.bodyLimitBytes,
-      onError: (c) =>
-        c.req.path.startsWith('/oauth/')
-          ? renderOAuthError(c, new OAuthError('invalid_request', 'request body too large'), deps.log)
-          : c.req.path.startsWith('/access/')
-            ? c.json({ decision: false, context: { reason_admin: { en: 'request body too large', code: 'invalid_request' } } }, 413)
-            : problem(413, 'Payload too large', `the body must be at most ${deps.bodyLimitBytes} bytes`),
-    }),
-  );
+  const tooLarge = (limit: number) => (c: Context) =>
+    c.req.path.startsWith('/oauth/')
+      ? renderOAuthError(c, new OAuthError('invalid_request', 'request body too large'), deps.log)
+      : c.req.path.startsWith('/access/')
+        ? c.json({ decision: false, context: { reason_admin: { en: 'request body too large', code: 'invalid_request' } } }, 413)
+        : problem(413, 'Payload too large', `the body must be at most ${limit} bytes`);
+  const batchLimit = bodyLimit({ maxSize: deps.batchBodyLimitBytes, onError: tooLarge(deps.batchBodyLimitBytes) });
+  const limit = bodyLimit({ maxSize: deps.bodyLimitBytes, onError: tooLarge(deps.bodyLimitBytes) });
+  app.use('*', function limitBody(c, next) {
+    return c.req.path === '/access/v1/evaluations' ? batchLimit(c, next) : limit(c, next);
+  });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {

@@ -16,6 +16,8 @@ export interface HttpDeps {
   /** Readiness of Redis, keys and policy. */
   readonly readiness: () => Promise<Record<string, boolean>>;
   readonly bodyLimitBytes: number;
+  /** Body limit of the batch evaluation endpoint. */
+  readonly batchBodyLimitBytes: number;
   readonly trustProxy: boolean;
   /** The caller's address as the socket reports it (undefined in app.request tests). */
   readonly remoteAddress: (c: Context) => string | undefined;

@@ -18,6 +18,7 @@ type JobData = { ids: string[]; cause: string } | { cause: string };
 /** The queue side, for any process that needs to hand grants over (API or worker). */
 export function createReevaluationQueue(opts: ReevaluationQueueOptions): Reevaluator & { queue: Queue; close(): Promise<void> } {
   const queue = new Queue<JobData>(opts.name, { connection: opts.connection, prefix: opts.prefix });
+  queue.on('error', () => undefined); // the connection's own listener logs it
   const jobOpts = { removeOnComplete: 1000, removeOnFail: 1000, attempts: 5, backoff: { type: 'exponential', delay: 200 } } as const;
   return {
     queue,
@@ -45,14 +46,18 @@ export interface WorkerOptions extends ReevaluationQueueOptions {
 export async function startReevaluationWorker(broker: Broker, opts: WorkerOptions) {
   const { queue, close: closeQueue, ...reevaluator } = createReevaluationQueue(opts);
   await queue.upsertJobScheduler(SWEEP_SCHEDULER_ID, { every: opts.sweepEveryMs }, { name: 'sweep', data: { cause: 'schedule' } });
+  // Redis outages are logged as JSON like everything else, never as ioredis' raw stack traces.
+  const workerConnection = opts.connection.duplicate();
+  workerConnection.on('error', (err: Error) => broker.log.warn({ err: err.message }, 'redis connection error (worker)'));
   const worker = new Worker<JobData, ReevaluationSummary>(
     opts.name,
     async (job) => {
       if ('ids' in job.data) return reevaluateGrants(broker, job.data.ids, job.data.cause);
       return sweep(broker, opts.batchSize, job.data.cause, (done) => job.updateProgress(done));
     },
-    { connection: opts.connection.duplicate(), prefix: opts.prefix, concurrency: opts.concurrency },
+    { connection: workerConnection, prefix: opts.prefix, concurrency: opts.concurrency },
   );
+  worker.on('error', (err) => broker.log.warn({ err: err.message }, 're-evaluation worker error'));
   worker.on('failed', (job, err) => broker.log.warn({ job: job?.name, err: err.message }, 're-evaluation job failed'));
   worker.on('completed', (job, result) => {
     if (result && (result.narrow || result.suspend || result.revoke)) broker.log.info({ job: job.name, cause: job.data.cause, ...result }, 're-evaluation changed grants');

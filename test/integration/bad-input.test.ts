@@ -1,0 +1,711 @@
+// Hostile and malformed input at every endpoint: RFC error codes, fail-closed introspection, nothing stored.
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { generateKeyPair, type JWK, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { buildAttackTokens, rawEs256Signer } from '../support/attack-tokens.ts';
+import {
+  ADMIN_TOKEN,
+  admin,
+  basicAuth,
+  CRM,
+  type Credentials,
+  createClients,
+  deleteKeysUnder,
+  type HttpResult,
+  introspect,
+  isActive,
+  keysUnder,
+  mintToken,
+  oauthPost,
+  startBroker,
+  type TestBroker,
+  type TokenBody,
+  task,
+} from '../support/broker.ts';
+
+const RFC_ERROR_FIELDS = new Set(['error', 'error_description', 'error_uri']);
+
+/** An RFC 6749 5.2 error: JSON, never cached, only RFC members. */
+function expectOAuthError(res: HttpResult, status: number, code: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(res.headers.get('cache-control')).toBe('no-store');
+  expect(res.body.error).toBe(code);
+  for (const k of Object.keys(res.body)) expect(RFC_ERROR_FIELDS.has(k)).toBe(true);
+  expect(res.body).not.toHaveProperty('access_token');
+}
+
+/** An RFC 9457 problem: problem+json with status and title. */
+function expectProblem(res: HttpResult, status: number) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expect(res.body.status).toBe(status);
+  expect(typeof res.body.title).toBe('string');
+}
+
+/**
+ * POSTs on a connection of its own (`chunked`: without Content-Length), so a server that hangs up
+ * after refusing a large body cannot break the next request; 'closed' when it hung up before answering.
+ */
+function postOnFreshConnection(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  chunked = false,
+): Promise<{ status: number; type: string; body: string } | 'closed'> {
+  return new Promise((resolve) => {
+    const req = request(url, {
+      method: 'POST',
+      agent: false,
+      headers: chunked
+        ? headers
+        : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          type: String(res.headers['content-type']),
+          body: text,
+        }),
+      );
+      res.on('error', () => resolve('closed'));
+    });
+    req.on('error', () => resolve('closed'));
+    if (chunked) for (let i = 0; i < body.length; i += 8192) req.write(body.slice(i, i + 8192));
+    req.end(chunked ? undefined : body);
+  });
+}
+
+const decode = (seg: string) =>
+  JSON.parse(Buffer.from(seg, 'base64url').toString()) as Record<string, unknown>;
+
+describe('bad input', () => {
+  let broker: TestBroker;
+  let agent: Credentials;
+  let resource: Credentials;
+  let valid: TokenBody;
+  let publicJwk: JWK;
+
+  beforeAll(async () => {
+    broker = await startBroker({ redisUrl: inject('redisUrl') });
+    ({ agent, resource } = await createClients(broker.url));
+    valid = await mintToken(broker.url, agent, [task(['read'], { taskId: 'T-valid' })]);
+    const jwks = (await (await fetch(`${broker.url}/.well-known/jwks.json`)).json()) as {
+      keys: JWK[];
+    };
+    const kid = decode(valid.access_token.split('.')[0] as string).kid;
+    publicJwk = jwks.keys.find((k) => k.kid === kid) as JWK;
+  });
+
+  /** The broker's own body limit (config `server.body_limit_bytes`). */
+  const bodyLimit = () => broker.mandate.deps.loaded.config.server.body_limit_bytes;
+
+  afterAll(async () => {
+    await broker?.close();
+    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
+  });
+
+  describe('token endpoint', () => {
+    const params = () => ({
+      grant_type: 'client_credentials',
+      authorization_details: JSON.stringify([task(['read'])]),
+    });
+
+    it('wrong secret: 401 invalid_client with WWW-Authenticate', async () => {
+      const res = await oauthPost(broker.url, '/oauth/token', params(), {
+        client_id: agent.client_id,
+        client_secret: 'wrong-secret',
+      });
+      expectOAuthError(res, 401, 'invalid_client');
+      expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
+      const post = await oauthPost(
+        broker.url,
+        '/oauth/token',
+        params(),
+        { client_id: agent.client_id, client_secret: 'wrong-secret' },
+        'post',
+      );
+      expectOAuthError(post, 401, 'invalid_client');
+    });
+
+    it('unknown client: 401 invalid_client', async () => {
+      const res = await oauthPost(broker.url, '/oauth/token', params(), {
+        client_id: 'nobody',
+        client_secret: agent.client_secret,
+      });
+      expectOAuthError(res, 401, 'invalid_client');
+    });
+
+    it('no credentials: 401 invalid_client', async () => {
+      const res = await oauthPost(broker.url, '/oauth/token', params());
+      expectOAuthError(res, 401, 'invalid_client');
+      expect(res.headers.get('www-authenticate')).not.toBeNull();
+      const idOnly = await oauthPost(broker.url, '/oauth/token', {
+        ...params(),
+        client_id: agent.client_id,
+      });
+      expectOAuthError(idOnly, 401, 'invalid_client');
+    });
+
+    it('Basic and client_secret in the body together: invalid_request', async () => {
+      const res = await oauthPost(
+        broker.url,
+        '/oauth/token',
+        { ...params(), client_secret: agent.client_secret },
+        agent,
+        'basic',
+      );
+      expectOAuthError(res, 400, 'invalid_request');
+    });
+
+    it('a malformed Authorization header: 401 invalid_client', async () => {
+      for (const header of [
+        'Basic',
+        'Basic !!!',
+        `Bearer ${valid.access_token}`,
+        `Basic ${Buffer.from('no-colon').toString('base64')}`,
+      ]) {
+        const res = await oauthPost(broker.url, '/oauth/token', params(), undefined, 'none', {
+          authorization: header,
+        });
+        expectOAuthError(res, 401, 'invalid_client');
+      }
+    });
+
+    it('a body that is not form-encoded: 400 invalid_request', async () => {
+      for (const type of ['application/json', 'text/plain', 'multipart/form-data; boundary=x']) {
+        const r = await fetch(`${broker.url}/oauth/token`, {
+          method: 'POST',
+          headers: { 'content-type': type, authorization: basicAuth(agent) },
+          body: JSON.stringify(params()),
+        });
+        const res = {
+          status: r.status,
+          headers: r.headers,
+          body: (await r.json()) as Record<string, unknown>,
+          text: '',
+        };
+        expectOAuthError(res, 400, 'invalid_request');
+      }
+    });
+
+    it('a body over the configured limit: 4xx in RFC 6749 JSON', async () => {
+      const big = new URLSearchParams({
+        ...params(),
+        padding: 'a'.repeat(bodyLimit() + 1024),
+      }).toString();
+      const headers = {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basicAuth(agent),
+      };
+      // With Content-Length, then chunked: the limit holds on the stream too.
+      for (const chunked of [false, true]) {
+        const res = await postOnFreshConnection(`${broker.url}/oauth/token`, big, headers, chunked);
+        if (res === 'closed')
+          throw new Error(`the broker hung up without an answer (chunked: ${chunked})`);
+        expect(res.status).toBeGreaterThanOrEqual(400);
+        expect(res.status).toBeLessThan(500);
+        expect(res.type).toMatch(/^application\/json/);
+        expect((JSON.parse(res.body) as { error: string }).error).toBe('invalid_request');
+      }
+    });
+
+    it('a repeated parameter: invalid_request', async () => {
+      const body = new URLSearchParams(params());
+      body.append('grant_type', 'client_credentials');
+      expectOAuthError(
+        await oauthPost(broker.url, '/oauth/token', body, agent),
+        400,
+        'invalid_request',
+      );
+      const twice = new URLSearchParams(params());
+      twice.append('authorization_details', JSON.stringify([task(['write'])]));
+      expectOAuthError(
+        await oauthPost(broker.url, '/oauth/token', twice, agent),
+        400,
+        'invalid_request',
+      );
+    });
+
+    it('an unknown grant type: unsupported_grant_type; a missing one: invalid_request', async () => {
+      expectOAuthError(
+        await oauthPost(
+          broker.url,
+          '/oauth/token',
+          { grant_type: 'password', username: 'u', password: 'p' },
+          agent,
+        ),
+        400,
+        'unsupported_grant_type',
+      );
+      expectOAuthError(
+        await oauthPost(
+          broker.url,
+          '/oauth/token',
+          { grant_type: 'authorization_code', code: 'x' },
+          agent,
+        ),
+        400,
+        'unsupported_grant_type',
+      );
+      expectOAuthError(
+        await oauthPost(
+          broker.url,
+          '/oauth/token',
+          { authorization_details: params().authorization_details },
+          agent,
+        ),
+        400,
+        'invalid_request',
+      );
+    });
+
+    it('a refresh without refresh_token: invalid_request; a garbage one: invalid_grant', async () => {
+      expectOAuthError(
+        await oauthPost(broker.url, '/oauth/token', { grant_type: 'refresh_token' }, agent),
+        400,
+        'invalid_request',
+      );
+      expectOAuthError(
+        await oauthPost(
+          broker.url,
+          '/oauth/token',
+          { grant_type: 'refresh_token', refresh_token: 'garbage' },
+          agent,
+        ),
+        400,
+        'invalid_grant',
+      );
+    });
+
+    it('a resource that is not absolute: invalid_target', async () => {
+      expectOAuthError(
+        await oauthPost(broker.url, '/oauth/token', { ...params(), resource: 'crm' }, agent),
+        400,
+        'invalid_target',
+      );
+    });
+
+    it('GET on the token endpoint is not a token request', async () => {
+      const res = await fetch(`${broker.url}/oauth/token?grant_type=client_credentials`, {
+        headers: { authorization: basicAuth(agent) },
+      });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+      expect(await res.text()).not.toContain('access_token');
+    });
+  });
+
+  describe('introspection of tokens that are not ours', () => {
+    let attacker: Awaited<ReturnType<typeof generateKeyPair>>;
+    let claims: Record<string, unknown>;
+
+    beforeAll(async () => {
+      attacker = await generateKeyPair('ES256', { extractable: true });
+      claims = decode(valid.access_token.split('.')[1] as string);
+    });
+
+    const expectInactive = async (token: string) => {
+      const res = await introspect(broker.url, resource, token);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ active: false });
+    };
+
+    it('the valid token is active (control)', async () => {
+      expect(await isActive(broker.url, resource, valid.access_token)).toBe(true);
+    });
+
+    it('alg none', async () => {
+      const [h, p] = valid.access_token.split('.') as [string, string];
+      const none = Buffer.from(JSON.stringify({ ...decode(h), alg: 'none' })).toString('base64url');
+      await expectInactive(`${none}.${p}.`);
+      await expectInactive(`${none}.${p}`);
+    });
+
+    it('signed by a different key under the real kid', async () => {
+      const token = await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: publicJwk.kid as string })
+        .sign(attacker.privateKey);
+      await expectInactive(token);
+    });
+
+    it("HS256 keyed with the broker's public JWK (the JSON bytes)", async () => {
+      for (const jwkText of [
+        JSON.stringify(publicJwk),
+        JSON.stringify({ kty: publicJwk.kty, crv: publicJwk.crv, x: publicJwk.x, y: publicJwk.y }),
+      ]) {
+        const token = await new SignJWT(claims)
+          .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: publicJwk.kid as string })
+          .sign(new TextEncoder().encode(jwkText));
+        await expectInactive(token);
+      }
+    });
+
+    it('a foreign issuer, attacker-signed', async () => {
+      const token = await new SignJWT({ ...claims, iss: 'https://attacker.invalid' })
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'attacker-1' })
+        .sign(attacker.privateKey);
+      await expectInactive(token);
+    });
+
+    it('the attack-token catalogue, re-signed with the real key where only a claim or header is wrong', async () => {
+      // White-box: the broker's private key is in its Redis, so each variant fails only for the property under test.
+      const redis = new Redis(broker.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      await redis.connect();
+      const stored = JSON.parse(
+        (await redis.hget(`${broker.prefix}keys`, `k:${publicJwk.kid}`)) as string,
+      ) as { private_jwk: JWK };
+      redis.disconnect();
+      const fetched: string[] = [];
+      const keyServer = createServer((req, res) => {
+        fetched.push(req.url ?? '');
+        res.end('{"keys":[]}');
+      });
+      await new Promise<void>((ok) => keyServer.listen(0, '127.0.0.1', () => ok()));
+      try {
+        const keyUrl = `http://127.0.0.1:${(keyServer.address() as AddressInfo).port}/jwks.json`;
+        const tokens = await buildAttackTokens({
+          validToken: valid.access_token,
+          publicJwk,
+          issuer: broker.issuer,
+          audience: CRM,
+          claims,
+          keyUrl,
+          resign: rawEs256Signer(stored.private_jwk),
+          clockToleranceSec: 5,
+        });
+        expect(tokens.length).toBeGreaterThan(50);
+        const accepted: string[] = [];
+        const odd: string[] = [];
+        for (const { name, token } of tokens) {
+          if (token.length > bodyLimit() - 1024) {
+            // Over the body limit: sent on its own connection, since the broker may answer and close mid-upload.
+            const status = await postOnFreshConnection(
+              `${broker.url}/oauth/introspect`,
+              new URLSearchParams({ token }).toString(),
+              {
+                'content-type': 'application/x-www-form-urlencoded',
+                authorization: basicAuth(resource),
+              },
+            );
+            if (
+              status !== 'closed' &&
+              (status.status !== 400 || status.body.includes('"active":true'))
+            )
+              odd.push(`${name}: ${status.status} ${status.body}`);
+            continue;
+          }
+          const res = await introspect(broker.url, resource, token);
+          if (res.body.active === true) accepted.push(name);
+          else if (res.status === 200 && JSON.stringify(res.body) === '{"active":false}') continue;
+          // Only an empty token may be refused outright instead (RFC 6749 JSON: the parameter is required).
+          else if (!(res.status === 400 && res.body.error === 'invalid_request' && token === ''))
+            odd.push(`${name}: ${res.status} ${res.text}`);
+        }
+        expect(accepted).toEqual([]);
+        expect(odd).toEqual([]);
+        expect(fetched).toEqual([]);
+      } finally {
+        keyServer.close();
+      }
+    });
+
+    it('stores nothing for any of them (decision records aside)', async () => {
+      const before = await keysUnder(broker.redisUrl, broker.prefix);
+      const [h, p] = valid.access_token.split('.') as [string, string];
+      const forged = await new SignJWT({ ...claims, jti: 'forged-jti', grant_id: 'g_forged' })
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: publicJwk.kid as string })
+        .sign(attacker.privateKey);
+      await introspect(broker.url, resource, `${h}.${p}.`);
+      await introspect(broker.url, resource, forged);
+      await introspect(broker.url, resource, 'x'.repeat(20_000));
+      await oauthPost(
+        broker.url,
+        '/oauth/token',
+        { grant_type: 'client_credentials', authorization_details: '[' },
+        agent,
+      );
+      await oauthPost(
+        broker.url,
+        '/oauth/token',
+        { grant_type: 'client_credentials' },
+        { client_id: agent.client_id, client_secret: 'nope' },
+      );
+      await oauthPost(
+        broker.url,
+        '/oauth/token',
+        { grant_type: 'refresh_token', refresh_token: `mrt.g_forged.${'A'.repeat(43)}` },
+        agent,
+      );
+      await oauthPost(broker.url, '/oauth/revoke', { token: forged }, agent);
+      await oauthPost(
+        broker.url,
+        '/oauth/revoke',
+        { token: `mrt.${valid.grant_id}.${'A'.repeat(43)}` },
+        agent,
+      );
+      await sleep(200); // decision records are written without waiting
+      expect(await keysUnder(broker.redisUrl, broker.prefix)).toEqual(before);
+      expect(await isActive(broker.url, resource, valid.access_token)).toBe(true);
+    });
+  });
+
+  describe('an expired token', () => {
+    let short: TestBroker;
+    beforeAll(async () => {
+      short = await startBroker({
+        redisUrl: inject('redisUrl'),
+        config: 'tokens:\n  access_ttl: 2\n  clock_tolerance: 0\n',
+      });
+    });
+    afterAll(async () => {
+      await short?.close();
+      if (short) await deleteKeysUnder(short.redisUrl, short.prefix);
+    });
+
+    it('is inactive once exp has passed, though its grant lives on', async () => {
+      const { agent: a, resource: r } = await createClients(short.url);
+      const tr = await mintToken(short.url, a, [task(['read'])]);
+      expect(tr.expires_in).toBe(2);
+      expect(await isActive(short.url, r, tr.access_token)).toBe(true);
+      const exp = decode(tr.access_token.split('.')[1] as string).exp as number;
+      await sleep(Math.max(0, exp * 1000 - Date.now()) + 1100);
+      const res = await introspect(short.url, r, tr.access_token);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ active: false });
+      const grant = await admin<{ status: string }>(
+        short.url,
+        'GET',
+        `/admin/grants/${tr.grant_id}`,
+      );
+      expect(grant.body.status).toBe('active');
+    });
+  });
+
+  describe('admin API', () => {
+    it('without or with a wrong bearer token: 401 problem+json', async () => {
+      const none = await fetch(`${broker.url}/admin/clients`);
+      const res = {
+        status: none.status,
+        headers: none.headers,
+        body: (await none.json()) as Record<string, unknown>,
+        text: '',
+      };
+      expectProblem(res, 401);
+      expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expectProblem(
+        await admin(broker.url, 'GET', '/admin/clients', undefined, 'not-the-admin-token'),
+        401,
+      );
+      // A client's access token is not an admin token.
+      expectProblem(
+        await admin(broker.url, 'GET', '/admin/clients', undefined, valid.access_token),
+        401,
+      );
+      expectProblem(
+        await admin(broker.url, 'GET', '/admin/clients', undefined, `${ADMIN_TOKEN}x`),
+        401,
+      );
+    });
+
+    it('a body that is not JSON: 415 or 400 problem+json', async () => {
+      const wrongType = await fetch(`${broker.url}/admin/clients`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' },
+        body: '{"name":"x","kind":"agent"}',
+      });
+      expectProblem(
+        {
+          status: wrongType.status,
+          headers: wrongType.headers,
+          body: (await wrongType.json()) as Record<string, unknown>,
+          text: '',
+        },
+        415,
+      );
+      const badJson = await fetch(`${broker.url}/admin/clients`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: '{"name":',
+      });
+      expectProblem(
+        {
+          status: badJson.status,
+          headers: badJson.headers,
+          body: (await badJson.json()) as Record<string, unknown>,
+          text: '',
+        },
+        400,
+      );
+    });
+
+    it('schema violations: 400 problem+json naming the fields', async () => {
+      const res = await admin<{ status: number; title: string; errors: Array<{ path: string }> }>(
+        broker.url,
+        'POST',
+        '/admin/clients',
+        { kind: 'robot' },
+      );
+      expectProblem(res as HttpResult, 400);
+      const paths = res.body.errors.map((e) => e.path);
+      expect(paths).toEqual(expect.arrayContaining(['kind', 'name']));
+      expectProblem(
+        await admin(broker.url, 'POST', '/admin/clients', {
+          name: 'x',
+          kind: 'agent',
+          is_admin: true,
+        }),
+        400,
+      );
+      expectProblem(
+        await admin(broker.url, 'POST', '/admin/clients', { name: 'x', kind: 'resource' }),
+        400,
+      );
+      expectProblem(
+        await admin(broker.url, 'POST', '/admin/clients', {
+          name: 'x',
+          kind: 'agent',
+          client_id: '../etc',
+        }),
+        400,
+      );
+      expectProblem(
+        await admin(broker.url, 'POST', '/admin/revocations', {
+          jti: 'a',
+          grant_id: 'b',
+          reason: 'two targets',
+        }),
+        400,
+      );
+      expectProblem(
+        await admin(broker.url, 'POST', '/admin/revocations', { reason: 'no target' }),
+        400,
+      );
+      expectProblem(await admin(broker.url, 'POST', '/admin/revocations', { jti: 'a' }), 400);
+      expectProblem(await admin(broker.url, 'GET', '/admin/grants?status=bogus'), 400);
+      expectProblem(await admin(broker.url, 'GET', '/admin/decisions?limit=0'), 400);
+      expectProblem(
+        await admin(broker.url, 'PATCH', `/admin/clients/${agent.client_id}`, { kind: 'resource' }),
+        400,
+      );
+    });
+
+    it('unknown things: 404 problem+json; a taken client_id: 409', async () => {
+      expectProblem(await admin(broker.url, 'GET', '/admin/clients/no-such-client'), 404);
+      expectProblem(await admin(broker.url, 'GET', '/admin/grants/g_nope'), 404);
+      expectProblem(await admin(broker.url, 'GET', '/admin/nothing-here'), 404);
+      expectProblem(
+        await admin(broker.url, 'POST', '/admin/clients', {
+          client_id: agent.client_id,
+          name: 'dup',
+          kind: 'agent',
+        }),
+        409,
+      );
+    });
+
+    it('an oversized body: 413 problem+json', async () => {
+      const body = JSON.stringify({
+        name: 'x',
+        kind: 'agent',
+        attributes: { pad: 'a'.repeat(bodyLimit() + 1024) },
+      });
+      const res = await postOnFreshConnection(`${broker.url}/admin/clients`, body, {
+        'content-type': 'application/json',
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+      });
+      if (res === 'closed') throw new Error('the broker hung up without an answer');
+      expect(res.status).toBe(413);
+      expect(res.type).toMatch(/^application\/problem\+json/);
+      expect(JSON.parse(res.body)).toMatchObject({ status: 413 });
+    });
+
+    it('PUT /admin/policies with bad Cedar: 400 with line and column, and the old set stays', async () => {
+      const before = await admin<{ version: number; sha256: string; policies: string }>(
+        broker.url,
+        'GET',
+        '/admin/policies',
+      );
+      expect(before.status).toBe(200);
+      const syntax =
+        '// line 1\n@id("ok")\npermit (principal, action, resource)\nwhen { context.risk >>> 3 };\n';
+      const res = await admin<{ detail: string; errors: Array<{ line: number; column: number }> }>(
+        broker.url,
+        'PUT',
+        '/admin/policies',
+        { policies: syntax },
+      );
+      expectProblem(res as HttpResult, 400);
+      expect(res.body.detail).toMatch(/line \d+, column \d+/);
+      expect(res.body.errors[0]?.line).toBe(4);
+      expect(res.body.errors[0]?.column).toBeGreaterThan(0);
+
+      const invalid =
+        '@id("a")\npermit (principal, action, resource);\n@id("b")\npermit (principal, action == Action::"teleport", resource);\n';
+      const res2 = await admin<{ detail: string; errors: Array<{ line: number; column: number }> }>(
+        broker.url,
+        'PUT',
+        '/admin/policies',
+        { policies: invalid },
+      );
+      expectProblem(res2 as HttpResult, 400);
+      expect(res2.body.errors[0]?.line).toBe(4);
+      expect(res2.body.errors[0]?.column).toBeGreaterThan(0);
+
+      const after = await admin<{ version: number; sha256: string; policies: string }>(
+        broker.url,
+        'GET',
+        '/admin/policies',
+      );
+      expect(after.body.version).toBe(before.body.version);
+      expect(after.body.sha256).toBe(before.body.sha256);
+      expect(after.body.policies).toBe(before.body.policies);
+      // And it still decides as before.
+      expect(
+        (
+          await oauthPost(
+            broker.url,
+            '/oauth/token',
+            {
+              grant_type: 'client_credentials',
+              authorization_details: JSON.stringify([task(['read'])]),
+            },
+            agent,
+          )
+        ).status,
+      ).toBe(200);
+    });
+  });
+
+  // Last: when the bug is present, the refused request leaves a dead connection in fetch's pool.
+  describe('keep-alive after a refused body', () => {
+    it('the connection the client was told to keep stays usable (or the broker says Connection: close)', async () => {
+      const big = await fetch(`${broker.url}/admin/clients`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'x',
+          kind: 'agent',
+          attributes: { pad: 'a'.repeat(bodyLimit() + 1024) },
+        }),
+      });
+      expect(big.status).toBe(413);
+      await big.text();
+      // The next request, as any keep-alive client sends it right after.
+      const next = await fetch(`${broker.url}/healthz`).then(
+        (r) => r.status,
+        (err: Error) =>
+          `network error: ${String((err.cause as Error | undefined)?.message ?? err.message)}`,
+      );
+      expect(next).toBe(200);
+    });
+  });
+});
