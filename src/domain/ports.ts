@@ -73,12 +73,16 @@ export interface GrantStore {
     },
     nowSec: number,
   ): Promise<RefreshOutcome>;
-  /** Revokes a grant and so every token of it. Counts the tokens still unexpired. */
-  revokeGrant(id: string, reason: string, nowSec: number): Promise<{ revoked: boolean; tokens: number }>;
+  /**
+   * Revokes a grant and so every token of it. Counts the tokens still unexpired. With `pending`,
+   * the grant also holds a marker naming the decision record to come, cleared atomically when
+   * that record is appended: a crash in between leaves the marker for the sweep to recover.
+   */
+  revokeGrant(id: string, reason: string, nowSec: number, pending?: PendingRecord): Promise<{ revoked: boolean; tokens: number }>;
   /** Revokes one access token by jti. */
   revokeToken(jti: string, nowSec: number): Promise<{ grantId?: string | undefined; revoked: boolean }>;
   /** Narrows an active grant whose granted set is still `expected`; revokes its outstanding tokens. */
-  narrow(id: string, expected: AgentTask[], granted: AgentTask[], policyVersion: number, nowSec: number): Promise<boolean>;
+  narrow(id: string, expected: AgentTask[], granted: AgentTask[], policyVersion: number, nowSec: number, pending?: PendingRecord): Promise<boolean>;
   /**
    * Moves a grant from status `from` to `to` (resume after approval, or an approved elevation),
    * with changed fields and optionally a new access token. False when the status had moved.
@@ -91,11 +95,15 @@ export interface GrantStore {
     token?: IssuedToken,
   ): Promise<boolean>;
   /** Suspends an active grant pending approval. */
-  suspend(id: string, reason: string): Promise<boolean>;
+  suspend(id: string, reason: string, pending?: PendingRecord): Promise<boolean>;
+  /** Replaces a pending-record marker whose id is `expected` (one recovering worker wins). */
+  claimPending(id: string, expected: string, next: PendingRecord): Promise<boolean>;
+  /** Drops grants from the live index (they ended). */
+  dropFromLive(ids: readonly string[]): Promise<void>;
   /** Records a signal on the grant; false when the grant does not exist. */
   addSignal(id: string, signal: Signal): Promise<boolean>;
   /** Grants with their signals, in one round trip; missing ones are left out. */
-  getMany(ids: readonly string[]): Promise<Array<{ grant: Grant; signals: Signal[] }>>;
+  getMany(ids: readonly string[]): Promise<Array<{ grant: Grant; signals: Signal[]; pending?: PendingRecord | undefined }>>;
   /** Live grant ids in deadline order, a page at a time; expired ones are dropped from the index. */
   liveGrantIds(offset: number, count: number, nowSec: number, prune?: boolean): Promise<string[]>;
   /** The grant an access token belongs to, while the token may be valid. */
@@ -115,9 +123,21 @@ export type AuditVerdict =
   | { ok: true; records: number }
   | { ok: false; records: number; broken: { id: string; chain: string; seq: number; problem: string } };
 
+/** A decision record a grant change still owes (see GrantStore.revokeGrant). */
+export interface PendingRecord {
+  readonly id: string;
+  readonly outcome: string;
+  readonly reason: string;
+}
+
 export interface DecisionLog {
-  /** Appends a record; resolves once it is stored (hash-chained). */
-  record(input: DecisionInput): Promise<DecisionRecord>;
+  /**
+   * Appends a record; resolves once it is stored (hash-chained). `id` fixes the record's id;
+   * `clearsPendingOf` clears that grant's pending-record marker in the same atomic append.
+   */
+  record(input: DecisionInput, opts?: { id?: string; clearsPendingOf?: string }): Promise<DecisionRecord>;
+  /** A new, unique record id. */
+  nextId(): string;
   list(query: DecisionQuery): Promise<DecisionRecord[]>;
   verify(): Promise<AuditVerdict>;
 }

@@ -2,6 +2,7 @@
 import { type Reevaluation, detectHardDrift, groupsChanged, judgePolicy, latestIp, latestRisk, type Signal } from '../domain/drift.ts';
 import type { Client } from '../domain/client.ts';
 import type { Grant } from '../domain/grant.ts';
+import type { PendingRecord } from '../domain/ports.ts';
 import { pairsOf } from '../domain/intent.ts';
 import type { PolicyDecider, UsageFacts } from '../domain/policy-facts.ts';
 import { type Broker, nowSecOf } from './broker.ts';
@@ -37,6 +38,8 @@ export interface ReevaluationSummary {
   suspend: number;
   revoke: number;
   missing: number;
+  /** Grants that left the live index in this call (revoked, suspended, or found ended). */
+  ended: number;
 }
 
 /**
@@ -45,71 +48,110 @@ export interface ReevaluationSummary {
  * two workers on the same grant change it once and write one decision record.
  */
 export async function reevaluateGrants(broker: Broker, ids: readonly string[], cause: string): Promise<ReevaluationSummary> {
-  const summary: ReevaluationSummary = { keep: 0, narrow: 0, suspend: 0, revoke: 0, missing: 0 };
+  const summary: ReevaluationSummary = { keep: 0, narrow: 0, suspend: 0, revoke: 0, missing: 0, ended: 0 };
   const loaded = await broker.grants.getMany(ids);
   summary.missing = ids.length - loaded.length;
   const policy = broker.policy.current();
   const nowSec = nowSecOf(broker);
   const counters = await broker.usage.countersOf(loaded.map((l) => l.grant.id), nowSec);
   const clients = new Map<string, Client | undefined>();
-  for (const [i, { grant, signals }] of loaded.entries()) {
-    if (grant.status !== 'active') continue;
+  const ended: string[] = [];
+  for (const [i, { grant, signals, pending }] of loaded.entries()) {
+    // A change whose record a crashed worker never wrote: write it now, once.
+    if (pending) await recoverRecord(broker, grant, pending);
+    if (grant.status !== 'active') {
+      ended.push(grant.id);
+      continue;
+    }
     const usage = { calls_last_minute: counters[i]?.calls ?? 0, denied_last_hour: counters[i]?.denied ?? 0 };
     if (!clients.has(grant.client_id)) clients.set(grant.client_id, await broker.clients.get(grant.client_id));
     const client = clients.get(grant.client_id);
     const result = reevaluate(grant, client, signals, policy, nowSec, usage);
-    const changed = await apply(broker, grant, result, policy.version, nowSec);
-    summary[result.outcome === 'keep' || changed ? result.outcome : 'keep'] += 1;
-    if (result.outcome === 'keep' || !changed) continue;
-    await broker.decisions.record({
-      kind: 'reevaluation',
-      outcome: result.outcome,
-      reasons: result.reasons,
-      client_id: grant.client_id,
-      grant_id: grant.id,
-      task_id: grant.task_id,
-      policy_version: policy.version,
-      inputs: {
-        cause,
-        granted: grant.granted,
-        ...(result.outcome === 'narrow' ? { narrowed_to: result.granted } : {}),
-        signals,
-        usage,
-        agent: client ? { disabled: client.disabled, groups: client.groups } : null,
-        now: nowSec,
+    if (result.outcome === 'keep') {
+      summary.keep += 1;
+      continue;
+    }
+    // The change and a marker naming its record land together; the record's append clears the
+    // marker. A worker killed in between leaves the marker, and the next sweep writes the record.
+    const pendingRecord = { id: broker.decisions.nextId(), outcome: result.outcome, reason: result.reasons[0] ?? 'reevaluation' };
+    const changed = await apply(broker, grant, result, policy.version, nowSec, pendingRecord);
+    if (!changed) {
+      summary.keep += 1;
+      continue;
+    }
+    summary[result.outcome] += 1;
+    await broker.decisions.record(
+      {
+        kind: 'reevaluation',
+        outcome: result.outcome,
+        reasons: result.reasons,
+        client_id: grant.client_id,
+        grant_id: grant.id,
+        task_id: grant.task_id,
+        policy_version: policy.version,
+        inputs: {
+          cause,
+          granted: grant.granted,
+          ...(result.outcome === 'narrow' ? { narrowed_to: result.granted } : {}),
+          signals,
+          usage,
+          agent: client ? { disabled: client.disabled, groups: client.groups } : null,
+          now: nowSec,
+        },
       },
-    });
+      { id: pendingRecord.id, clearsPendingOf: grant.id },
+    );
     broker.metrics.decision('reevaluation', result.outcome);
+    if (result.outcome !== 'narrow') ended.push(grant.id);
+    await tell(broker, grant, result);
   }
+  await broker.grants.dropFromLive(ended);
+  summary.ended = ended.length;
   return summary;
 }
 
-async function apply(broker: Broker, grant: Grant, result: Reevaluation, policyVersion: number, nowSec: number): Promise<boolean> {
+async function recoverRecord(broker: Broker, grant: Grant, pending: PendingRecord): Promise<void> {
+  const next = { ...pending, id: broker.decisions.nextId() };
+  if (!(await broker.grants.claimPending(grant.id, pending.id, next))) return;
+  await broker.decisions.record(
+    {
+      kind: 'reevaluation',
+      outcome: pending.outcome,
+      reasons: [pending.reason, 'recorded_after_worker_crash'],
+      client_id: grant.client_id,
+      grant_id: grant.id,
+      task_id: grant.task_id,
+      policy_version: grant.policy_version,
+      inputs: { cause: 'recovery', status: grant.status, granted: grant.granted },
+    },
+    { id: next.id, clearsPendingOf: grant.id },
+  );
+}
+
+/** Applies an outcome conditionally; true when this call changed the grant. */
+async function apply(broker: Broker, grant: Grant, result: Reevaluation, policyVersion: number, nowSec: number, pending: PendingRecord): Promise<boolean> {
   switch (result.outcome) {
     case 'keep':
       return false;
-    case 'narrow': {
-      const narrowed = await broker.grants.narrow(grant.id, grant.granted, result.granted, policyVersion, nowSec);
-      if (narrowed) await broker.notifier.narrowed(grant, result.granted, result.reasons[0] ?? 'reevaluation');
-      return narrowed;
-    }
-    case 'suspend': {
-      const suspended = await broker.grants.suspend(grant.id, result.reasons[0] ?? 'approval_required');
-      if (suspended) {
-        await broker.notifier.revoked(grant, result.reasons[0] ?? 'approval_required');
-        // An approver can resume it: the approval covers the grant's current intent.
-        const client = await broker.clients.get(grant.client_id);
-        if (client) await requestApproval(broker, { kind: 'resume', client, intent: grant.granted, pairs: result.pairs, grant });
-      }
-      return suspended;
-    }
+    case 'narrow':
+      return broker.grants.narrow(grant.id, grant.granted, result.granted, policyVersion, nowSec, pending);
+    case 'suspend':
+      return broker.grants.suspend(grant.id, pending.reason, pending);
     case 'revoke': {
-      const { revoked, tokens } = await broker.grants.revokeGrant(grant.id, result.reasons[0] ?? 'reevaluation', nowSec);
-      if (revoked) {
-        broker.metrics.revocation('reevaluation', tokens);
-        await broker.notifier.revoked(grant, result.reasons[0] ?? 'reevaluation');
-      }
+      const { revoked, tokens } = await broker.grants.revokeGrant(grant.id, pending.reason, nowSec, pending);
+      if (revoked) broker.metrics.revocation('reevaluation', tokens);
       return revoked;
     }
+  }
+}
+
+/** Tells resource servers, and opens the approval that can resume a suspended grant. */
+async function tell(broker: Broker, grant: Grant, result: Reevaluation): Promise<void> {
+  const reason = result.reasons[0] ?? 'reevaluation';
+  if (result.outcome === 'narrow') await broker.notifier.narrowed(grant, result.granted, reason);
+  if (result.outcome === 'revoke' || result.outcome === 'suspend') await broker.notifier.revoked(grant, reason);
+  if (result.outcome === 'suspend') {
+    const client = await broker.clients.get(grant.client_id);
+    if (client) await requestApproval(broker, { kind: 'resume', client, intent: grant.granted, pairs: result.pairs, grant });
   }
 }

@@ -10,21 +10,28 @@ import { guard } from './redis-connection.ts';
 /**
  * KEYS: 1 stream, 2 chain heads hash
  * ARGV: 1 chain id, 2 max records (approximate trim), 3 key prefix, 4 history ttl (s),
- *       5 head JSON {seq, hash}, then pairs (record JSON, grant id or '')
- * Appends the records in order, indexes each under its grant's history, moves the chain head
+ *       5 head JSON {seq, hash}, then triples (record JSON, grant id or '', record id whose
+ *       pending-record marker on the grant this append clears, or '')
+ * Appends the records in order, indexes each under its grant's history, clears the grant's
+ * pending-record marker when it names this record (atomically with the append), moves the chain head
  * (adding `sid`, the stream id of the chain's last record, so retention trimming can be told
  * apart from deletion).
  * (The history keys are derived here, so this script is not Redis Cluster safe yet.)
  */
 const APPEND_SCRIPT = `
 local sid
-for i = 6, #ARGV, 2 do
+for i = 6, #ARGV, 3 do
   sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i])
   local gid = ARGV[i + 1]
   if gid ~= '' then
     local hk = ARGV[3] .. '{g:' .. gid .. '}:hist'
     redis.call('RPUSH', hk, sid)
     redis.call('EXPIRE', hk, ARGV[4])
+    if ARGV[i + 2] ~= '' then
+      local gk = ARGV[3] .. '{g:' .. gid .. '}'
+      local pr = redis.call('HGET', gk, 'pr')
+      if pr and cjson.decode(pr).id == ARGV[i + 2] then redis.call('HDEL', gk, 'pr') end
+    end
   end
 end
 local head = cjson.decode(ARGV[5])
@@ -41,6 +48,7 @@ export const sha256 = (text: string) => createHash('sha256').update(text).digest
 
 interface Pending {
   readonly input: Omit<DecisionRecord, 'chain' | 'seq' | 'prev' | 'hash'>;
+  readonly clearsPendingOf: string;
   readonly resolve: (r: DecisionRecord) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -76,7 +84,7 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
       return record;
     });
     const argv: string[] = [chain, String(opts.maxRecords), keys.prefix, String(HISTORY_TTL_SEC), JSON.stringify({ seq, hash: prev })];
-    for (const rec of sealed) argv.push(JSON.stringify(rec), rec.grant_id ?? '');
+    sealed.forEach((rec, i) => argv.push(JSON.stringify(rec), rec.grant_id ?? '', batch[i]?.clearsPendingOf ? rec.id : ''));
     try {
       await r.mandateAppendDecisions(keys.decisions, keys.auditHeads, ...argv);
       batch.forEach((p, i) => p.resolve(sealed[i] as DecisionRecord));
@@ -99,9 +107,11 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
   };
 
   return {
-    record(input) {
+    nextId: newRecordId,
+    record(input, opts = {}) {
       return new Promise<DecisionRecord>((resolve, reject) => {
-        queue.push({ input: { ...input, id: newRecordId(), at_ms: Date.now() }, resolve, reject });
+        const clearsPendingOf = opts.clearsPendingOf && opts.clearsPendingOf === input.grant_id ? opts.clearsPendingOf : '';
+        queue.push({ input: { ...input, id: opts.id ?? newRecordId(), at_ms: Date.now() }, clearsPendingOf, resolve, reject });
         if (!flushing) queueMicrotask(() => void flush());
       });
     },

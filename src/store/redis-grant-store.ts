@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import type { Signal } from '../domain/drift.ts';
 import type { Grant, GrantStatus } from '../domain/grant.ts';
-import type { GrantCheck, GrantFilter, GrantStore, RefreshOutcome } from '../domain/ports.ts';
+import type { GrantCheck, GrantFilter, GrantStore, PendingRecord, RefreshOutcome } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
 
@@ -46,19 +46,32 @@ return 'ok'
 
 /**
  * KEYS: 1 grant hash, 2 grant's token zset
- * ARGV: 1 reason, 2 now (epoch s)
+ * ARGV: 1 reason, 2 now (epoch s), 3 pending-record marker JSON or ''
  * Returns: {revoked 0|1, unexpired tokens made inactive}
  */
 const REVOKE_GRANT_SCRIPT = `
 local s = redis.call('HGET', KEYS[1], 's')
 if not s or s == 'revoked' then return {0, 0} end
 redis.call('HSET', KEYS[1], 's', 'revoked', 'r', ARGV[1])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'pr', ARGV[3]) end
 return {1, redis.call('ZCOUNT', KEYS[2], ARGV[2], '+inf')}
 `;
 
 /**
+ * KEYS: 1 grant hash. ARGV: 1 expected marker id, 2 new marker JSON.
+ * Swaps the pending-record marker only if it still names the expected record. Returns 1 when it did.
+ */
+const CLAIM_PENDING_SCRIPT = `
+local pr = redis.call('HGET', KEYS[1], 'pr')
+if not pr or cjson.decode(pr).id ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'pr', ARGV[2])
+return 1
+`;
+
+/**
  * KEYS: 1 grant hash, 2 grant's token zset, 3 grant's revoked-jti set
- * ARGV: 1 expected granted JSON, 2 new grant data JSON, 3 policy version, 4 now (epoch s)
+ * ARGV: 1 expected granted JSON, 2 new grant data JSON, 3 policy version, 4 now (epoch s),
+ *       5 pending-record marker JSON or ''
  * Narrows only an active grant still holding the expected set (two workers narrow once), and
  * revokes every outstanding token: each carries the wider set. Returns 1 when it narrowed.
  */
@@ -68,6 +81,7 @@ if f[1] ~= 'active' or not f[2] then return 0 end
 local data = cjson.decode(f[2])
 if cjson.encode(data.granted) ~= cjson.encode(cjson.decode(ARGV[1])) then return 0 end
 redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', ARGV[3])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'pr', ARGV[5]) end
 local live = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[4], '+inf')
 for _, j in ipairs(live) do redis.call('SADD', KEYS[3], j) end
 if #live > 0 then redis.call('EXPIREAT', KEYS[3], f[3]) end
@@ -88,19 +102,21 @@ if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
 return 1
 `;
 
-/** KEYS: 1 grant hash. ARGV: 1 reason. Suspends an active grant. Returns 1 when it did. */
+/** KEYS: 1 grant hash. ARGV: 1 reason, 2 pending-record marker JSON or ''. Suspends an active grant. Returns 1 when it did. */
 const SUSPEND_SCRIPT = `
 if redis.call('HGET', KEYS[1], 's') ~= 'active' then return 0 end
 redis.call('HSET', KEYS[1], 's', 'suspended', 'r', ARGV[1])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'pr', ARGV[2]) end
 return 1
 `;
 
 interface ScriptedRedis extends Redis {
   mandateNarrow(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
-  mandateSuspend(k1: string, reason: string): Promise<number>;
+  mandateSuspend(k1: string, reason: string, pending: string): Promise<number>;
+  mandateClaimPending(k1: string, expected: string, next: string): Promise<number>;
   mandateUpdateGrant(k1: string, k2: string, ...argv: string[]): Promise<number>;
   mandateRefresh(k1: string, k2: string, k3: string, ...argv: string[]): Promise<RefreshOutcome>;
-  mandateRevokeGrant(k1: string, k2: string, reason: string, now: string): Promise<[number, number]>;
+  mandateRevokeGrant(k1: string, k2: string, reason: string, now: string, pending: string): Promise<[number, number]>;
 }
 
 type StoredGrantData = Omit<Grant, 'status' | 'reason'>;
@@ -113,6 +129,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
     r.defineCommand('mandateNarrow', { numberOfKeys: 3, lua: NARROW_SCRIPT });
     r.defineCommand('mandateSuspend', { numberOfKeys: 1, lua: SUSPEND_SCRIPT });
     r.defineCommand('mandateUpdateGrant', { numberOfKeys: 2, lua: UPDATE_SCRIPT });
+    r.defineCommand('mandateClaimPending', { numberOfKeys: 1, lua: CLAIM_PENDING_SCRIPT });
   }
 
   /** Adds `id` to an index set that lives at least until `until` (epoch s). */
@@ -130,6 +147,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
       policy_version: Number(h.v ?? data.policy_version),
       refresh_hash: h.rt ?? '',
       used_refresh_hashes: JSON.parse(h.ru ?? '[]') as string[],
+      pending: h.pr ? (JSON.parse(h.pr) as PendingRecord) : undefined,
     };
   };
 
@@ -206,11 +224,21 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
         return outcome;
       }),
 
-    revokeGrant: (id, reason, nowSec) =>
+    revokeGrant: (id, reason, nowSec, pending) =>
       guard(async () => {
-        const [revoked, tokens] = await r.mandateRevokeGrant(keys.grant(id), keys.grantTokens(id), reason, String(nowSec));
-        await redis.zrem(keys.liveGrants, id);
+        const marker = pending ? JSON.stringify(pending) : '';
+        const [revoked, tokens] = await r.mandateRevokeGrant(keys.grant(id), keys.grantTokens(id), reason, String(nowSec), marker);
+        // A grant owing its record stays in the live index until the sweep sees the record written.
+        if (!pending) await redis.zrem(keys.liveGrants, id);
         return { revoked: revoked === 1, tokens };
+      }),
+
+    claimPending: (id, expected, next) =>
+      guard(async () => (await r.mandateClaimPending(keys.grant(id), expected, JSON.stringify(next))) === 1),
+
+    dropFromLive: (ids) =>
+      guard(async () => {
+        if (ids.length) await redis.zrem(keys.liveGrants, ...ids);
       }),
 
     revokeToken: (jti, nowSec) =>
@@ -224,7 +252,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
         return { grantId, revoked: replies?.[0]?.[1] === 1 };
       }),
 
-    narrow: (id, expected, granted, policyVersion, nowSec) =>
+    narrow: (id, expected, granted, policyVersion, nowSec, pending) =>
       guard(async () => {
         const current = await redis.hget(keys.grant(id), 'd');
         if (!current) return false;
@@ -237,11 +265,12 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
           JSON.stringify(data),
           String(policyVersion),
           String(nowSec),
+          pending ? JSON.stringify(pending) : '',
         );
         return done === 1;
       }),
 
-    suspend: (id, reason) => guard(async () => (await r.mandateSuspend(keys.grant(id), reason)) === 1),
+    suspend: (id, reason, pending) => guard(async () => (await r.mandateSuspend(keys.grant(id), reason, pending ? JSON.stringify(pending) : '')) === 1),
 
     update: (id, from, to, change, token) =>
       guard(async () => {
@@ -269,15 +298,15 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
         const p = redis.pipeline();
         for (const id of ids) p.hgetall(keys.grant(id)).lrange(keys.grantSignals(id), 0, -1);
         const replies = (await p.exec()) ?? [];
-        const out: Array<{ grant: Grant; signals: Signal[] }> = [];
+        const out: Array<{ grant: Grant; signals: Signal[]; pending?: PendingRecord }> = [];
         ids.forEach((id, i) => {
           const [e1, h] = replies[i * 2] ?? [];
           const [e2, sig] = replies[i * 2 + 1] ?? [];
           if (e1 || e2) throw e1 ?? e2;
           const parsed = parse(id, h as Record<string, string>);
           if (!parsed) return;
-          const { refresh_hash: _a, used_refresh_hashes: _b, ...grant } = parsed;
-          out.push({ grant, signals: (sig as string[]).map((x) => JSON.parse(x)) });
+          const { refresh_hash: _a, used_refresh_hashes: _b, pending, ...grant } = parsed;
+          out.push({ grant, signals: (sig as string[]).map((x) => JSON.parse(x)), pending });
         });
         return out;
       }),

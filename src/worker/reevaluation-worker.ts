@@ -79,7 +79,7 @@ export async function sweep(
   cause: string,
   progress: (done: number) => unknown = () => undefined,
 ): Promise<ReevaluationSummary> {
-  const total: ReevaluationSummary = { keep: 0, narrow: 0, suspend: 0, revoke: 0, missing: 0 };
+  const total: ReevaluationSummary = { keep: 0, narrow: 0, suspend: 0, revoke: 0, missing: 0, ended: 0 };
   const nowSec = nowSecOf(broker);
   let offset = 0;
   for (;;) {
@@ -87,9 +87,9 @@ export async function sweep(
     if (!ids.length) break;
     const result = await reevaluateGrants(broker, ids, cause);
     for (const k of Object.keys(total) as Array<keyof ReevaluationSummary>) total[k] += result[k];
-    // Grants this page revoked left the index, so the next page starts that many places earlier.
-    // (One revoked elsewhere meanwhile may be skipped until the next sweep: it is revoked already.)
-    offset += ids.length - result.revoke;
+    // Grants this page ended left the index, so the next page starts that many places earlier.
+    // (One ended elsewhere meanwhile may be skipped until the next sweep: it has ended already.)
+    offset += ids.length - result.ended;
     await progress(offset);
     if (ids.length < batchSize) break;
   }
