@@ -22,6 +22,7 @@ import { createRedisGrantStore } from './store/redis-grant-store.ts';
 import { createRedisKeyStore } from './store/redis-key-store.ts';
 import { createRedisPolicyStore } from './store/redis-policy-store.ts';
 import { createRedisReceiverStore } from './store/redis-receiver-store.ts';
+import { type RedisRateLimiter, createRedisRateLimiter } from './store/redis-rate-limiter.ts';
 import { createCaepNotifier, startCaepWorker } from './worker/caep-delivery.ts';
 import { createRedisUsageStore } from './store/redis-usage-store.ts';
 import { createRedisApprovalStore } from './store/redis-approval-store.ts';
@@ -30,6 +31,8 @@ import { createReevaluationQueue, startReevaluationWorker } from './worker/reeva
 export interface Deps {
   readonly loaded: LoadedConfig;
   readonly broker: Broker;
+  /** The same services on a patient Redis connection, for the worker's bulk work. */
+  readonly workerBroker: Broker;
   readonly keyRing: KeyRing;
   readonly policy: PolicyRegistry;
   readonly bus: EventBus;
@@ -39,6 +42,8 @@ export interface Deps {
   readonly log: AppLogger;
   /** CAEP receivers (RFC 8935 push endpoints). */
   readonly receivers: ReceiverStore;
+  /** Fixed-window counters behind the HTTP rate limits. */
+  readonly rateLimiter: RedisRateLimiter;
   readonly defaultPolicyText: string;
   /** Who an admin bearer token belongs to, or undefined. */
   adminIdentity(token: string): Promise<string | undefined>;
@@ -130,6 +135,18 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
     log,
     metrics,
   };
+  // The worker's stores wait for Redis (a sweep issues thousands of commands at once); only the
+  // request path fails fast. Same services, patient connection.
+  const workerRedis = createWorkerClient(conn, 'mandate-worker');
+  workerRedis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error (worker)'));
+  const workerBroker: Broker = {
+    ...broker,
+    clients: createRedisClientStore(workerRedis, keys, bus),
+    grants: createRedisGrantStore(workerRedis, keys),
+    usage: createRedisUsageStore(workerRedis, keys),
+    approvals: createRedisApprovalStore(workerRedis, keys),
+    decisions: createRedisDecisionLog(workerRedis, keys, { maxRecords: config.audit.max_records }),
+  };
   const configuredAdmin = config.admin.token;
   const sha = (t: string) => createHash('sha256').update(t).digest('hex');
   const timers: NodeJS.Timeout[] = [];
@@ -148,6 +165,7 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
   return {
     loaded,
     broker,
+    workerBroker,
     keyRing,
     policy,
     bus,
@@ -156,6 +174,7 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
     metrics,
     log,
     receivers,
+    rateLimiter: createRedisRateLimiter(redis, keys),
     defaultPolicyText,
     async adminIdentity(token) {
       if (configuredAdmin) {
@@ -201,7 +220,8 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
       timers.push(setInterval(() => void keyRing.maintain().catch(() => undefined), 60_000).unref());
     },
     async startWorker() {
-      worker = await startReevaluationWorker(broker, {
+      if (workerRedis.status === 'wait') await workerRedis.connect();
+      worker = await startReevaluationWorker(workerBroker, {
         ...queueOpts,
         sweepEveryMs: config.worker.sweep_every_ms,
         batchSize: config.worker.batch_size,
@@ -217,6 +237,7 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
       await reevaluator.close();
       await bus.close();
       queueConnection.disconnect();
+      workerRedis.disconnect();
       redis.disconnect();
     },
   };

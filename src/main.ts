@@ -42,6 +42,11 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
       adminIdentity: (t) => deps.adminIdentity(t),
       readiness: () => deps.readiness(),
       receivers: deps.receivers,
+      rateLimit: {
+        counter: deps.rateLimiter,
+        authFailuresPerMinute: config.rate_limit.auth_failures_per_minute,
+        invalidTokensPerMinute: config.rate_limit.invalid_tokens_per_minute,
+      },
       bodyLimitBytes: config.server.body_limit_bytes,
       batchBodyLimitBytes: config.server.batch_body_limit_bytes,
       trustProxy: config.server.trust_proxy,

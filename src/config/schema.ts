@@ -117,11 +117,19 @@ export const ConfigSchema = z
       .default({ max_records: 1_000_000 }),
     rate_limit: z
       .object({
-        /** Failed client authentications allowed per client id and per address, per minute. */
+        /**
+         * Failed client (or admin) authentications allowed per client id and per address, per minute;
+         * further attempts get 429 with Retry-After until the minute ends, before any secret is compared.
+         */
         auth_failures_per_minute: z.number().int().min(1).default(20),
+        /**
+         * Introspections/evaluations answered "not a valid token" allowed per resource client, per minute;
+         * further checks by that client get 429 with Retry-After until the minute ends. Valid tokens are not counted.
+         */
+        invalid_tokens_per_minute: z.number().int().min(1).default(600),
       })
       .strict()
-      .default({ auth_failures_per_minute: 20 }),
+      .default({ auth_failures_per_minute: 20, invalid_tokens_per_minute: 600 }),
     admin: z
       .object({
         /** Bootstrap admin bearer token (env MANDATE_ADMIN_TOKEN); generated and printed once when unset. */

@@ -7,7 +7,9 @@ import { requireAdmin } from './admin-auth.ts';
 import type { HttpDeps } from './http-deps.ts';
 import { renderOAuthError } from './oauth-response.ts';
 import { problem } from './problem-response.ts';
+import { createRateLimit } from './rate-limit.ts';
 import { adminApprovalRoutes } from './routes/admin-approvals.ts';
+import { apiDocRoutes } from './routes/api-docs.ts';
 import { adminClientRoutes } from './routes/admin-clients.ts';
 import { adminDecisionRoutes } from './routes/admin-decisions.ts';
 import { adminGrantRoutes } from './routes/admin-grants.ts';
@@ -47,6 +49,9 @@ export function createApp(deps: HttpDeps): Hono {
     return c.req.path === '/access/v1/evaluations' ? batchLimit(c, next) : limit(c, next);
   });
 
+  // Before every authenticating route (and the admin guard), so a blocked caller is refused before any secret is compared.
+  if (deps.rateLimit) app.use('*', createRateLimit(deps, deps.rateLimit));
+
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const checks = await deps.readiness();
@@ -55,6 +60,7 @@ export function createApp(deps: HttpDeps): Hono {
   });
   app.get('/metrics', async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
 
+  app.route('/', apiDocRoutes(deps));
   app.route('/', discoveryRoutes(deps));
   app.route('/', tokenRoute(deps));
   app.route('/', introspectRoute(deps));

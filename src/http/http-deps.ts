@@ -5,6 +5,7 @@ import type { ReceiverStore } from '../domain/receiver.ts';
 import type { AppLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Broker } from '../services/broker.ts';
+import type { RateLimitOptions } from './rate-limit.ts';
 
 export interface HttpDeps {
   readonly broker: Broker;
@@ -21,6 +22,8 @@ export interface HttpDeps {
   readonly trustProxy: boolean;
   /** The caller's address as the socket reports it (undefined in app.request tests). */
   readonly remoteAddress: (c: Context) => string | undefined;
+  /** Rate limits on failed authentications and invalid-token floods (none without it). */
+  readonly rateLimit?: RateLimitOptions | undefined;
   /** CAEP receivers for /admin/receivers (the routes are absent without it). */
   readonly receivers?: ReceiverStore | undefined;
 }

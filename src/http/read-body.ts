@@ -1,7 +1,7 @@
 // Request bodies: content type checked, repeated OAuth parameters refused, JSON parsed with zod.
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { OAuthError, ProblemError } from '../domain/errors.ts';
+import { type OAuthErrorCode, OAuthError, ProblemError } from '../domain/errors.ts';
 
 /** Parameters that RFC 8707 allows more than once. */
 const REPEATABLE = new Set(['resource']);
@@ -27,6 +27,34 @@ export async function readOAuthForm(c: Context): Promise<OAuthForm> {
     get: (name) => params.get(name) ?? undefined,
     all: (name) => params.getAll(name),
   };
+}
+
+/**
+ * Validates an OAuth form against the zod object schema that documents it (OpenAPI is built from
+ * the same schema). Each field of the schema is read once, a repeatable one as an array. A field
+ * that is missing or malformed is invalid_request naming it; `codes` gives another RFC code for a
+ * field that has a value the schema refuses (e.g. `grant_type` -> unsupported_grant_type).
+ */
+export function parseOAuthForm<S extends z.ZodObject>(
+  form: OAuthForm,
+  schema: S,
+  codes: Partial<Record<string, OAuthErrorCode>> = {},
+): z.infer<S> {
+  const raw: Record<string, string | string[] | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    if (REPEATABLE.has(key)) {
+      const all = form.all(key);
+      raw[key] = all.length ? all : undefined;
+    } else raw[key] = form.get(key);
+  }
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = String(issue?.path[0] ?? '');
+  const code = codes[field];
+  if (code && raw[field]) throw new OAuthError(code, `${field} is not supported`);
+  // Name the field, never echo its value: it may be a token or a secret.
+  throw new OAuthError('invalid_request', raw[field] === undefined && field ? `${field} is required` : `${field || 'request'}: ${issue?.message ?? 'invalid'}`);
 }
 
 /** Reads a JSON body against a schema; problem+json 415/400 naming each failing field. */

@@ -1,8 +1,9 @@
 // Cedar adapter: compiles a policy set once per version and decides pairs against it.
+import './v8-flags.ts';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { PairDecision } from '../domain/decision.ts';
 import type { Pair } from '../domain/intent.ts';
-import { type PolicyDecider, type PolicyFacts, calendarOf } from '../domain/policy-facts.ts';
+import { CONTEXT_KEYS, type ContextKey, type PolicyDecider, type PolicyFacts, calendarOf } from '../domain/policy-facts.ts';
 
 /** A policy that does not parse or validate, located in the submitted text (1-based). */
 export interface PolicyProblem {
@@ -83,6 +84,7 @@ export function compilePolicySet(text: string, schema: string, version: number):
   const set: CompiledPolicySet = {
     version,
     text,
+    reads: contextReads(text),
     ids: Object.keys(byId),
     decide(facts, pairs) {
       const entities = entitiesOf(facts);
@@ -172,6 +174,23 @@ function lineCol(text: string, offset: number): { line: number; column: number }
   const before = text.slice(0, offset);
   const line = before.split('\n').length;
   return { line, column: offset - before.lastIndexOf('\n') };
+}
+
+/**
+ * The context attributes the policy text reads: `context.key`, `context["key"]` or `context has key`
+ * outside comments and strings' contents aside. Any other use of `context` (passing it whole)
+ * counts as reading everything. Over-approximating only costs shared decisions, never correctness.
+ */
+export function contextReads(text: string): ReadonlySet<ContextKey> {
+  const code = text.replace(/\/\/[^\n]*/g, '');
+  const all = new Set<ContextKey>(CONTEXT_KEYS);
+  const reads = new Set<ContextKey>();
+  for (const m of code.matchAll(/\bcontext\b(\s*\.\s*([A-Za-z_]\w*)|\s*\[\s*"([^"]*)"|\s+has\s+([A-Za-z_]\w*|"[^"]*"))?/g)) {
+    const key = (m[2] ?? m[3] ?? m[4])?.replace(/"/g, '');
+    if (!key) return all;
+    if ((CONTEXT_KEYS as readonly string[]).includes(key)) reads.add(key as ContextKey);
+  }
+  return reads;
 }
 
 /** Checks that a schema parses, for start-up. */

@@ -4,7 +4,7 @@ import type { Client } from '../domain/client.ts';
 import type { Grant } from '../domain/grant.ts';
 import type { PendingRecord } from '../domain/ports.ts';
 import { pairsOf } from '../domain/intent.ts';
-import type { PolicyDecider, UsageFacts } from '../domain/policy-facts.ts';
+import { type PolicyDecider, type UsageFacts, memoizeDecider } from '../domain/policy-facts.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { requestApproval } from './approvals.ts';
 import { factsOf } from './policy-facts-of.ts';
@@ -51,63 +51,83 @@ export async function reevaluateGrants(broker: Broker, ids: readonly string[], c
   const summary: ReevaluationSummary = { keep: 0, narrow: 0, suspend: 0, revoke: 0, missing: 0, ended: 0 };
   const loaded = await broker.grants.getMany(ids);
   summary.missing = ids.length - loaded.length;
-  const policy = broker.policy.current();
   const nowSec = nowSecOf(broker);
+  // One instant for the batch, so equal questions get one Cedar call (keyed on what policy reads).
+  const policy = memoizeDecider(broker.policy.current());
   const counters = await broker.usage.countersOf(loaded.map((l) => l.grant.id), nowSec);
   const clients = new Map<string, Client | undefined>();
+  for (const id of new Set(loaded.map((l) => l.grant.client_id))) clients.set(id, await broker.clients.get(id));
   const ended: string[] = [];
+  const changes: Array<Promise<void>> = [];
   for (const [i, { grant, signals, pending }] of loaded.entries()) {
     // A change whose record a crashed worker never wrote: write it now, once.
-    if (pending) await recoverRecord(broker, grant, pending);
+    if (pending) changes.push(recoverRecord(broker, grant, pending));
     if (grant.status !== 'active') {
       ended.push(grant.id);
       continue;
     }
     const usage = { calls_last_minute: counters[i]?.calls ?? 0, denied_last_hour: counters[i]?.denied ?? 0 };
-    if (!clients.has(grant.client_id)) clients.set(grant.client_id, await broker.clients.get(grant.client_id));
     const client = clients.get(grant.client_id);
     const result = reevaluate(grant, client, signals, policy, nowSec, usage);
     if (result.outcome === 'keep') {
       summary.keep += 1;
       continue;
     }
-    // The change and a marker naming its record land together; the record's append clears the
-    // marker. A worker killed in between leaves the marker, and the next sweep writes the record.
-    const pendingRecord = { id: broker.decisions.nextId(), outcome: result.outcome, reason: result.reasons[0] ?? 'reevaluation' };
-    const changed = await apply(broker, grant, result, policy.version, nowSec, pendingRecord);
-    if (!changed) {
-      summary.keep += 1;
-      continue;
-    }
-    summary[result.outcome] += 1;
-    await broker.decisions.record(
-      {
-        kind: 'reevaluation',
-        outcome: result.outcome,
-        reasons: result.reasons,
-        client_id: grant.client_id,
-        grant_id: grant.id,
-        task_id: grant.task_id,
-        policy_version: policy.version,
-        inputs: {
-          cause,
-          granted: grant.granted,
-          ...(result.outcome === 'narrow' ? { narrowed_to: result.granted } : {}),
-          signals,
-          usage,
-          agent: client ? { disabled: client.disabled, groups: client.groups } : null,
-          now: nowSec,
-        },
-      },
-      { id: pendingRecord.id, clearsPendingOf: grant.id },
+    // Changes of different grants are independent: issue them together (ioredis pipelines them).
+    changes.push(
+      change(broker, grant, result, { cause, signals, usage, client, nowSec, policyVersion: policy.version }).then((changed) => {
+        summary[changed ? result.outcome : 'keep'] += 1;
+        if (changed && result.outcome !== 'narrow') ended.push(grant.id);
+      }),
     );
-    broker.metrics.decision('reevaluation', result.outcome);
-    if (result.outcome !== 'narrow') ended.push(grant.id);
-    await tell(broker, grant, result);
   }
+  await Promise.all(changes);
   await broker.grants.dropFromLive(ended);
   summary.ended = ended.length;
   return summary;
+}
+
+interface ChangeContext {
+  readonly cause: string;
+  readonly signals: readonly Signal[];
+  readonly usage: UsageFacts;
+  readonly client: Client | undefined;
+  readonly nowSec: number;
+  readonly policyVersion: number;
+}
+
+/**
+ * Applies one outcome and records it. The change and a marker naming its record land together;
+ * the record's append clears the marker. A worker killed in between leaves the marker, and the
+ * next sweep writes the record.
+ */
+async function change(broker: Broker, grant: Grant, result: Exclude<Reevaluation, { outcome: 'keep' }>, ctx: ChangeContext): Promise<boolean> {
+  const pendingRecord = { id: broker.decisions.nextId(), outcome: result.outcome, reason: result.reasons[0] ?? 'reevaluation' };
+  if (!(await apply(broker, grant, result, ctx.policyVersion, ctx.nowSec, pendingRecord))) return false;
+  await broker.decisions.record(
+    {
+      kind: 'reevaluation',
+      outcome: result.outcome,
+      reasons: result.reasons,
+      client_id: grant.client_id,
+      grant_id: grant.id,
+      task_id: grant.task_id,
+      policy_version: ctx.policyVersion,
+      inputs: {
+        cause: ctx.cause,
+        granted: grant.granted,
+        ...(result.outcome === 'narrow' ? { narrowed_to: result.granted } : {}),
+        signals: ctx.signals,
+        usage: ctx.usage,
+        agent: ctx.client ? { disabled: ctx.client.disabled, groups: ctx.client.groups } : null,
+        now: ctx.nowSec,
+      },
+    },
+    { id: pendingRecord.id, clearsPendingOf: grant.id },
+  );
+  broker.metrics.decision('reevaluation', result.outcome);
+  await tell(broker, grant, result);
+  return true;
 }
 
 async function recoverRecord(broker: Broker, grant: Grant, pending: PendingRecord): Promise<void> {

@@ -11,7 +11,7 @@ import type { HttpDeps } from '../http-deps.ts';
 export const MAX_BATCH = 100;
 
 const Partial = z.record(z.string(), z.unknown());
-const BatchSchema = z
+export const BatchSchema = z
   .object({
     subject: Partial.optional(),
     action: Partial.optional(),

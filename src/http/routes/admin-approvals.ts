@@ -9,7 +9,7 @@ import type { HttpDeps } from '../http-deps.ts';
 import { renderProblem } from '../problem-response.ts';
 import { readJson } from '../read-body.ts';
 
-const QuerySchema = z.object({
+export const QuerySchema = z.object({
   status: z.enum(['pending', 'approved', 'denied', 'consumed']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });

@@ -6,7 +6,7 @@ import type { AdminEnv } from '../admin-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { renderProblem } from '../problem-response.ts';
 
-const QuerySchema = z.object({
+export const QuerySchema = z.object({
   grant_id: z.string().max(200).optional(),
   client_id: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),

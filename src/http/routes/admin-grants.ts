@@ -7,7 +7,7 @@ import type { AdminEnv } from '../admin-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { renderProblem } from '../problem-response.ts';
 
-const QuerySchema = z.object({
+export const QuerySchema = z.object({
   client_id: z.string().max(200).optional(),
   task_id: z.string().max(200).optional(),
   status: z.enum(['active', 'suspended', 'revoked']).optional(),

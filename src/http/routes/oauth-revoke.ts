@@ -1,23 +1,26 @@
 // POST /oauth/revoke (RFC 7009): a client revokes its own access or refresh token; 200 either way.
 import { Hono } from 'hono';
-import { OAuthError } from '../../domain/errors.ts';
+import { z } from 'zod';
 import { revokeOwnToken } from '../../services/revoke.ts';
 import { authenticate } from '../client-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { renderOAuthError } from '../oauth-response.ts';
-import { readOAuthForm } from '../read-body.ts';
+import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
 
-const HINTS = new Set(['access_token', 'refresh_token']);
+/** The form parameters of `POST /oauth/revoke` (RFC 7009 2.1). */
+export const TokenRevocationFormSchema = z.object({
+  token: z.string().min(1).describe('the access or refresh token to revoke; revoking the refresh token ends the grant'),
+  token_type_hint: z.enum(['access_token', 'refresh_token']).optional().describe('which kind of token this is (a hint)'),
+  client_id: z.string().optional().describe('client_secret_post: the client id (omit with HTTP Basic)'),
+  client_secret: z.string().optional().describe('client_secret_post: the client secret (omit with HTTP Basic)'),
+});
 
 export function revokeRoute(deps: HttpDeps): Hono {
   return new Hono().post('/oauth/revoke', async function revoke(c) {
     try {
       const form = await readOAuthForm(c);
       const client = await authenticate(c, form, deps.broker);
-      const token = form.get('token');
-      if (!token) throw new OAuthError('invalid_request', 'token is required');
-      const hint = form.get('token_type_hint');
-      if (hint !== undefined && !HINTS.has(hint)) throw new OAuthError('unsupported_token_type', 'token_type_hint must be access_token or refresh_token');
+      const { token, token_type_hint: hint } = parseOAuthForm(form, TokenRevocationFormSchema, { token_type_hint: 'unsupported_token_type' });
       if (token.length <= 16_384) await revokeOwnToken(deps.broker, client, token, hint);
       return c.body(null, 200, { 'Cache-Control': 'no-store' });
     } catch (err) {

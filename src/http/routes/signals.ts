@@ -11,8 +11,13 @@ import { readJson } from '../read-body.ts';
 export function signalRoutes(deps: HttpDeps): Hono {
   const app = new Hono();
   app.onError((err, c) => {
-    if (err instanceof Error && err.name === 'OAuthError') return renderProblem(c, new ProblemError(401, 'Unauthorized', 'resource client or admin authentication is required'), deps.log);
-    return renderProblem(c, err, deps.log);
+    const res =
+      err instanceof Error && err.name === 'OAuthError'
+        ? renderProblem(c, new ProblemError(401, 'Unauthorized', 'resource client or admin authentication is required'), deps.log)
+        : renderProblem(c, err, deps.log);
+    // RFC 9110 11.6.1: a 401 names the schemes that would work.
+    if (res.status === 401) res.headers.set('WWW-Authenticate', 'Basic realm="mandate", Bearer realm="mandate-admin"');
+    return res;
   });
   app.post('/v1/signals', async function signal(c) {
     const header = c.req.header('authorization') ?? '';
