@@ -1,0 +1,134 @@
+// The autocannon driver: one probe, a warm-up and timed rounds per scenario, with the server's CPU per request.
+import autocannon from 'autocannon';
+import type { ServerProcess } from './server-process.ts';
+
+export interface LoadRequest {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+}
+
+/** One measured endpoint. */
+export interface Scenario {
+  /** `<server>.<kind>`, e.g. `mandate.token`. */
+  readonly id: string;
+  readonly request: LoadRequest;
+  /** A substring every good answer contains (e.g. `"active":true`); answers without it count as mismatches. */
+  readonly okBody?: string;
+  /** For requests that use something up (a rotating refresh token, a jti to revoke): `count` fresh bodies. */
+  readonly bodies?: (count: number) => Promise<string[]>;
+}
+
+export interface RoundResult {
+  readonly reqPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly requests: number;
+  /** Connection errors and timeouts. */
+  readonly errors: number;
+  readonly non2xx: number;
+  /** 2xx answers that lacked the scenario's `okBody`. */
+  readonly mismatches: number;
+  /** Server CPU time (user + system) per completed request, in microseconds. */
+  readonly cpuUsPerReq: number;
+}
+
+export interface RoundOptions {
+  readonly baseUrl: string;
+  readonly connections: number;
+  readonly durationSec: number;
+  readonly server: ServerProcess;
+  /** Requests per second expected, used to size the body pool of consuming scenarios. */
+  readonly expectedRate?: number;
+}
+
+/** Thrown by `probeScenario` when the endpoint does not exist (yet): the scenario is reported as not available. */
+export class NotAvailable extends Error {}
+
+/** Sends the scenario's request once and checks it succeeds, so that a broken set-up fails before any load. */
+export async function probeScenario(baseUrl: string, scenario: Scenario): Promise<void> {
+  const [body] = scenario.bodies ? await scenario.bodies(1) : [scenario.request.body];
+  const { method, path, headers } = scenario.request;
+  const res = await fetch(baseUrl + path, { method, headers, body });
+  const text = await res.text();
+  if (res.status === 404) throw new NotAvailable(`${method} ${path} answered 404`);
+  if (res.status < 200 || res.status > 299)
+    throw new Error(`${scenario.id}: probe got HTTP ${res.status}: ${text.slice(0, 300)}`);
+  if (scenario.okBody && !text.includes(scenario.okBody)) {
+    throw new Error(`${scenario.id}: probe answer lacks ${scenario.okBody}: ${text.slice(0, 300)}`);
+  }
+}
+
+/**
+ * Runs one round of load. Scenarios with `bodies` run a fixed number of requests sized from `expectedRate`
+ * (each request consumes one body); the others run for `durationSec`.
+ */
+export async function runRound(scenario: Scenario, options: RoundOptions): Promise<RoundResult> {
+  const { connections, durationSec } = options;
+  const { method, path, headers, body } = scenario.request;
+  let amount: number | undefined;
+  let pool: string[] = [];
+  if (scenario.bodies) {
+    const rate = options.expectedRate ?? 100;
+    amount = Math.min(50_000, Math.max(connections * 20, Math.ceil(rate * durationSec)));
+    // autocannon builds a connection's first request before sending: a little slack keeps the pool from running dry.
+    pool = await scenario.bodies(amount + connections * 2 + 10);
+  }
+  let mismatches = 0;
+  const request: autocannon.Request = { method, path, headers };
+  if (body !== undefined) request.body = body;
+  if (scenario.bodies) {
+    request.setupRequest = (req) => {
+      req.body = pool.pop() ?? '';
+      return req;
+    };
+  }
+  if (scenario.okBody) {
+    const ok = scenario.okBody;
+    request.onResponse = (status, responseBody) => {
+      if (status >= 200 && status < 300 && !responseBody.includes(ok)) mismatches++;
+    };
+  }
+  const cpuBefore = options.server.cpuSeconds();
+  const result = await autocannon({
+    url: options.baseUrl,
+    connections,
+    requests: [request],
+    ...(amount === undefined ? { duration: durationSec } : { amount }),
+  });
+  const cpuSec = options.server.cpuSeconds() - cpuBefore;
+  const requests = result.requests.total;
+  return {
+    reqPerSec: result.duration > 0 ? requests / result.duration : 0,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests,
+    errors: result.errors,
+    non2xx: result.non2xx,
+    mismatches,
+    cpuUsPerReq: requests > 0 ? (cpuSec * 1e6) / requests : 0,
+  };
+}
+
+/** The median of each figure over the rounds, with error counts summed (one error in any round matters). */
+export function summarizeRounds(rounds: readonly RoundResult[]): RoundResult {
+  const sum = (pick: (r: RoundResult) => number) => rounds.reduce((n, r) => n + pick(r), 0);
+  return {
+    reqPerSec: median(rounds.map((r) => r.reqPerSec)),
+    p50Ms: median(rounds.map((r) => r.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.p99Ms)),
+    requests: sum((r) => r.requests),
+    errors: sum((r) => r.errors),
+    non2xx: sum((r) => r.non2xx),
+    mismatches: sum((r) => r.mismatches),
+    cpuUsPerReq: median(rounds.map((r) => r.cpuUsPerReq)),
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return 0;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
