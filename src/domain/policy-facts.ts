@@ -74,9 +74,16 @@ export function factsKey(facts: PolicyFacts, reads: ReadonlySet<ContextKey>): st
   return JSON.stringify(parts);
 }
 
-/** A decider that answers equal questions once: for one batch of re-evaluations at one instant. */
-export function memoizeDecider(decider: PolicyDecider): PolicyDecider & { readonly hits: number } {
+/**
+ * A decider that answers equal questions once. Keys cover everything the policy can read, so a
+ * cached answer is the answer. With `maxEntries` the cache is bounded, and when the policy reads
+ * the clock it is emptied each second (older keys can never match again).
+ */
+export function memoizeDecider(decider: PolicyDecider, opts: { maxEntries?: number } = {}): PolicyDecider & { readonly hits: number } {
   const cache = new Map<string, PairDecision>();
+  const maxEntries = opts.maxEntries ?? Number.POSITIVE_INFINITY;
+  const readsClock = decider.reads.has('now');
+  let second = Number.NaN;
   let hits = 0;
   return {
     version: decider.version,
@@ -85,6 +92,10 @@ export function memoizeDecider(decider: PolicyDecider): PolicyDecider & { readon
       return hits;
     },
     decide(facts, pairs) {
+      if ((readsClock && facts.nowSec !== second) || cache.size >= maxEntries) {
+        if (Number.isFinite(maxEntries)) cache.clear();
+        second = facts.nowSec;
+      }
       const base = factsKey(facts, decider.reads);
       const keys = pairs.map((p) => `${base}\u0000${p.action}\u0000${p.location}`);
       const missing = pairs.filter((_, i) => !cache.has(keys[i] as string));

@@ -45,8 +45,17 @@ export function createApp(deps: HttpDeps): Hono {
         : problem(413, 'Payload too large', `the body must be at most ${limit} bytes`);
   const batchLimit = bodyLimit({ maxSize: deps.batchBodyLimitBytes, onError: tooLarge(deps.batchBodyLimitBytes) });
   const limit = bodyLimit({ maxSize: deps.bodyLimitBytes, onError: tooLarge(deps.bodyLimitBytes) });
-  app.use('*', function limitBody(c, next) {
-    return c.req.path === '/access/v1/evaluations' ? batchLimit(c, next) : limit(c, next);
+  app.use('*', async function limitBody(c, next) {
+    const max = c.req.path === '/access/v1/evaluations' ? deps.batchBodyLimitBytes : deps.bodyLimitBytes;
+    // With a Content-Length (and no chunking) Node's parser already holds the body to that length:
+    // the header decides, and the body stays on node-server's fast path (no web stream built).
+    const length = c.req.header('content-length');
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      if (Number(length) > max) return tooLarge(max)(c);
+      return next();
+    }
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    return max === deps.batchBodyLimitBytes ? batchLimit(c, next) : limit(c, next);
   });
 
   // Before every authenticating route (and the admin guard), so a blocked caller is refused before any secret is compared.

@@ -3,7 +3,7 @@ import './v8-flags.ts';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { PairDecision } from '../domain/decision.ts';
 import type { Pair } from '../domain/intent.ts';
-import { CONTEXT_KEYS, type ContextKey, type PolicyDecider, type PolicyFacts, calendarOf } from '../domain/policy-facts.ts';
+import { CONTEXT_KEYS, type ContextKey, type PolicyDecider, type PolicyFacts, calendarOf, memoizeDecider } from '../domain/policy-facts.ts';
 
 /** A policy that does not parse or validate, located in the submitted text (1-based). */
 export interface PolicyProblem {
@@ -30,7 +30,7 @@ let compiled = 0;
  * decision is a `statefulIsAuthorized` call. A second set without the `@remedy("approval")`
  * forbids tells whether a deny was theirs alone.
  */
-export function compilePolicySet(text: string, schema: string, version: number): CompileResult {
+export function compilePolicySet(text: string, schema: string, version: number, opts: { cacheEntries?: number } = {}): CompileResult {
   const parts = cedar.policySetTextToParts(text);
   if (parts.type === 'failure') return { ok: false, problems: parts.errors.map((e) => problemAt(text, 0, e)) };
   if (parts.policy_templates.length > 0) {
@@ -81,17 +81,20 @@ export function compilePolicySet(text: string, schema: string, version: number):
   const reduced = Object.fromEntries(Object.entries(byId).filter(([id]) => !remedy.has(id)));
   cedar.preparsePolicySet(withoutRemedyId, { staticPolicies: reduced });
 
-  const set: CompiledPolicySet = {
+  const reads = contextReads(text);
+  const raw: PolicyDecider = {
     version,
-    text,
-    reads: contextReads(text),
-    ids: Object.keys(byId),
+    reads,
     decide(facts, pairs) {
       const entities = entitiesOf(facts);
-      const base = baseContext(facts);
-      return pairs.map((pair) => decidePair(pair, facts, entities, base, fullId, withoutRemedyId, remedy));
+      const base = baseContext(facts, reads);
+      return pairs.map((pair) => decidePair(pair, facts, entities, base, fullId, withoutRemedyId, remedy, reads));
     },
   };
+  // Exact answers shared between requests of this version (see memoizeDecider): 0 turns it off.
+  const cacheEntries = opts.cacheEntries ?? 10_000;
+  const decider = cacheEntries > 0 ? memoizeDecider(raw, { maxEntries: cacheEntries }) : raw;
+  const set: CompiledPolicySet = { version, text, reads, ids: Object.keys(byId), decide: (facts, pairs) => decider.decide(facts, pairs) };
   return { ok: true, set };
 }
 
@@ -103,12 +106,13 @@ function decidePair(
   fullId: string,
   withoutRemedyId: string,
   remedy: ReadonlySet<string>,
+  reads: ReadonlySet<ContextKey>,
 ): PairDecision {
   const call: cedar.StatefulAuthorizationCall = {
     principal: { type: 'Agent', id: facts.agent.id },
     action: { type: 'Action', id: pair.action },
     resource: { type: 'Resource', id: pair.location },
-    context: { ...base, usage: usageOf(facts, pair.action) },
+    context: reads.has('usage') ? { ...base, usage: usageOf(facts, pair.action) } : base,
     preparsedPolicySetId: fullId,
     entities,
   };
@@ -139,19 +143,24 @@ function entitiesOf(facts: PolicyFacts): cedar.EntityJson[] {
   ];
 }
 
-function baseContext(facts: PolicyFacts): Record<string, cedar.CedarValueJson> {
-  const { hour, weekday } = calendarOf(facts.nowSec);
-  const context: Record<string, cedar.CedarValueJson> = {
-    now: { unix: facts.nowSec, hour, weekday },
-    task: { id: facts.task.id, purpose: facts.task.purpose },
-    datatypes: [...facts.datatypes],
-    risk: facts.risk,
-    approved: facts.approved,
-    delegated: facts.delegated,
-    sender_constrained: facts.sender_constrained,
-    signals: [...facts.signals],
-  };
-  if (facts.ip) context.ip = { __extn: { fn: 'ip', arg: facts.ip } };
+/**
+ * The Cedar context, holding only what the policy reads: each attribute (above all the `ip`
+ * extension value) costs time in every call, and one the policy never reads cannot change it.
+ */
+function baseContext(facts: PolicyFacts, reads: ReadonlySet<ContextKey>): Record<string, cedar.CedarValueJson> {
+  const context: Record<string, cedar.CedarValueJson> = {};
+  if (reads.has('now')) {
+    const { hour, weekday } = calendarOf(facts.nowSec);
+    context.now = { unix: facts.nowSec, hour, weekday };
+  }
+  if (reads.has('task')) context.task = { id: facts.task.id, purpose: facts.task.purpose };
+  if (reads.has('datatypes')) context.datatypes = [...facts.datatypes];
+  if (reads.has('risk')) context.risk = facts.risk;
+  if (reads.has('approved')) context.approved = facts.approved;
+  if (reads.has('delegated')) context.delegated = facts.delegated;
+  if (reads.has('sender_constrained')) context.sender_constrained = facts.sender_constrained;
+  if (reads.has('signals')) context.signals = [...facts.signals];
+  if (reads.has('ip') && facts.ip) context.ip = { __extn: { fn: 'ip', arg: facts.ip } };
   return context;
 }
 
