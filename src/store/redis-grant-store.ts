@@ -7,6 +7,29 @@ import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
 
 /**
+ * KEYS: 1 grant hash, 2 grant's token zset, 3 live-grant index, 4 client's grant set,
+ *       5 task's grant set, 6 jti -> grant key
+ * ARGV: 1 grant id, 2 client id, 3 task id, 4 deadline (epoch s), 5 policy version, 6 grant data
+ *       JSON, 7 refresh-token hash, 8 first token's jti, 9 its exp
+ * Stores a new grant, its first token and its index entries in one atomic call. Index sets live
+ * at least as long as the newest grant in them.
+ */
+const CREATE_SCRIPT = `
+redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', ARGV[5], 'd', ARGV[6], 'rt', ARGV[7], 'ru', '[]')
+redis.call('EXPIREAT', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[9], ARGV[8])
+redis.call('EXPIREAT', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+for i = 4, 5 do
+  redis.call('SADD', KEYS[i], ARGV[1])
+  redis.call('EXPIREAT', KEYS[i], ARGV[4], 'NX')
+  redis.call('EXPIREAT', KEYS[i], ARGV[4], 'GT')
+end
+redis.call('SET', KEYS[6], ARGV[1], 'EXAT', ARGV[9])
+return 1
+`;
+
+/**
  * KEYS: 1 grant hash, 2 grant's token zset, 3 grant's revoked-jti set
  * ARGV: 1 presented refresh hash, 2 new refresh hash, 3 new jti, 4 new token exp, 5 changed grant
  *       data JSON or '', 6 policy version, 7 now (epoch s), 8 '1' to revoke outstanding tokens
@@ -111,6 +134,7 @@ return 1
 `;
 
 interface ScriptedRedis extends Redis {
+  mandateCreateGrant(...args: string[]): Promise<number>;
   mandateNarrow(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   mandateSuspend(k1: string, reason: string, pending: string): Promise<number>;
   mandateClaimPending(k1: string, expected: string, next: string): Promise<number>;
@@ -124,6 +148,7 @@ type StoredGrantData = Omit<Grant, 'status' | 'reason'>;
 export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore {
   const r = redis as ScriptedRedis;
   if (typeof r.mandateRefresh !== 'function') {
+    r.defineCommand('mandateCreateGrant', { numberOfKeys: 6, lua: CREATE_SCRIPT });
     r.defineCommand('mandateRefresh', { numberOfKeys: 3, lua: REFRESH_SCRIPT });
     r.defineCommand('mandateRevokeGrant', { numberOfKeys: 2, lua: REVOKE_GRANT_SCRIPT });
     r.defineCommand('mandateNarrow', { numberOfKeys: 3, lua: NARROW_SCRIPT });
@@ -131,10 +156,6 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
     r.defineCommand('mandateUpdateGrant', { numberOfKeys: 2, lua: UPDATE_SCRIPT });
     r.defineCommand('mandateClaimPending', { numberOfKeys: 1, lua: CLAIM_PENDING_SCRIPT });
   }
-
-  /** Adds `id` to an index set that lives at least until `until` (epoch s). */
-  const index = (m: ReturnType<Redis['multi']>, key: string, id: string, until: number) =>
-    m.sadd(key, id).expireat(key, until, 'NX').expireat(key, until, 'GT');
 
   const parse = (id: string, h: Record<string, string>) => {
     if (!h.d || !h.s) return undefined;
@@ -154,29 +175,24 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
   return {
     create: (grant, token, refreshHash) =>
       guard(async () => {
-        const { status, reason: _reason, ...data } = grant;
-        const m = redis
-          .multi()
-          .hset(keys.grant(grant.id), {
-            s: status,
-            c: grant.client_id,
-            t: grant.task_id,
-            e: grant.expires_at,
-            v: grant.policy_version,
-            d: JSON.stringify(data),
-            rt: refreshHash,
-            ru: '[]',
-          })
-          .expireat(keys.grant(grant.id), grant.expires_at)
-          .zadd(keys.grantTokens(grant.id), token.exp, token.jti)
-          .expireat(keys.grantTokens(grant.id), grant.expires_at)
-          .zadd(keys.liveGrants, grant.expires_at, grant.id);
-        index(m, keys.clientGrants(grant.client_id), grant.id, grant.expires_at);
-        index(m, keys.taskGrants(grant.task_id), grant.id, grant.expires_at);
-        m.set(keys.jti(token.jti), grant.id, 'EXAT', token.exp);
-        const replies = await m.exec();
-        const failed = replies?.find(([err]) => err);
-        if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted');
+        const { status: _status, reason: _reason, ...data } = grant;
+        await r.mandateCreateGrant(
+          keys.grant(grant.id),
+          keys.grantTokens(grant.id),
+          keys.liveGrants,
+          keys.clientGrants(grant.client_id),
+          keys.taskGrants(grant.task_id),
+          keys.jti(token.jti),
+          grant.id,
+          grant.client_id,
+          grant.task_id,
+          String(grant.expires_at),
+          String(grant.policy_version),
+          JSON.stringify(data),
+          refreshHash,
+          token.jti,
+          String(token.exp),
+        );
       }),
 
     get: (id) => guard(async () => parse(id, await redis.hgetall(keys.grant(id)))),
