@@ -93,7 +93,7 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
   const keys = createKeyNames(config.redis.prefix);
   const bus = createRedisEventBus(redis, subscriber, keys.events);
   const { text: defaultPolicyText, schema } = readPolicyFiles(loaded);
-  const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema);
+  const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema, { cacheEntries: config.policy.decision_cache_entries });
   const keyRing = createKeyRing(
     createRedisKeyStore(redis, keys),
     { alg: config.keys.alg, issuer, clockToleranceSec: config.tokens.clock_tolerance, rotateAfterSec: config.keys.rotate_after },

@@ -76,9 +76,14 @@ export const ConfigSchema = z
         dir: z.string().default('config/policies'),
         /** Cedar schema every policy set is validated against. */
         schema: z.string().default('config/schema.cedarschema'),
+        /**
+         * Exact decisions shared between requests of one policy version (keyed on every fact the
+         * policy reads, emptied each second when it reads the clock); 0 decides every call afresh.
+         */
+        decision_cache_entries: z.number().int().min(0).max(1_000_000).default(10_000),
       })
       .strict()
-      .default({ dir: 'config/policies', schema: 'config/schema.cedarschema' }),
+      .default({ dir: 'config/policies', schema: 'config/schema.cedarschema', decision_cache_entries: 10_000 }),
     worker: z
       .object({
         /** Interval of the scheduled re-evaluation sweep (milliseconds). */

@@ -62,3 +62,11 @@ export class InvalidToken extends Error {
     this.reason = reason;
   }
 }
+
+/**
+ * What a grant remembers of a used refresh token to detect its replay: 16 characters (96 bits)
+ * of its `sha256:` hash, enough that a guess never collides, small enough to keep a few inline.
+ */
+export function refreshHashMark(hash: string): string {
+  return hash.slice(7, 23);
+}

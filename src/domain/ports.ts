@@ -52,6 +52,7 @@ export interface GrantFilter {
 export interface GrantStore {
   /** Stores a new grant with its first token and refresh-token hash, atomically. */
   create(grant: Grant, token: IssuedToken, refreshHash: string): Promise<void>;
+  /** The grant with its refresh-token state (`used_refresh_hashes` holds refreshHashMark()s). */
   get(id: string): Promise<(Grant & { refresh_hash: string; used_refresh_hashes: string[] }) | undefined>;
   check(grantId: string, jti: string): Promise<GrantCheck | undefined>;
   /**

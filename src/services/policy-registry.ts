@@ -18,13 +18,13 @@ export interface PolicyRegistry extends PolicySource {
   readonly loaded: boolean;
 }
 
-export function createPolicyRegistry(store: PolicyStore, bus: EventBus, schema: string): PolicyRegistry {
+export function createPolicyRegistry(store: PolicyStore, bus: EventBus, schema: string, opts: { cacheEntries?: number } = {}): PolicyRegistry {
   let current: CompiledPolicySet | undefined;
   let storedPolicy: StoredPolicy | undefined;
 
   const install = (stored: StoredPolicy) => {
     if (current && current.version >= stored.version) return;
-    const compiled = compilePolicySet(stored.text, schema, stored.version);
+    const compiled = compilePolicySet(stored.text, schema, stored.version, opts);
     // A stored set that no longer compiles (schema changed underneath it) keeps the old one in force.
     if (!compiled.ok) throw new Error(`stored policy version ${stored.version} does not compile: ${compiled.problems[0]?.message}`);
     current = compiled.set;
@@ -68,6 +68,6 @@ export function createPolicyRegistry(store: PolicyStore, bus: EventBus, schema: 
       await bus.publish({ type: 'policy', version });
       return { ok: true, version };
     },
-    candidate: (text) => compilePolicySet(text, schema, -1),
+    candidate: (text) => compilePolicySet(text, schema, -1, opts),
   };
 }

@@ -1,6 +1,6 @@
 // refresh_token grant: re-decide the grant with the current context, rotate the refresh token, sign.
 import { randomBytes } from 'node:crypto';
-import { formatRefreshToken, parseRefreshToken } from '../domain/access-token.ts';
+import { formatRefreshToken, parseRefreshToken, refreshHashMark } from '../domain/access-token.ts';
 import type { Client } from '../domain/client.ts';
 import { combineDecisions, reasonsOf } from '../domain/decision.ts';
 import { OAuthError } from '../domain/errors.ts';
@@ -36,7 +36,7 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
   const audit = { client_id: client.client_id, grant_id: grant.id, task_id: grant.task_id };
 
   if (presentedHash !== grant.refresh_hash) {
-    if (grant.used_refresh_hashes.includes(presentedHash)) await revokeForReplay(broker, grant.id, nowSec, audit);
+    if (grant.used_refresh_hashes.includes(refreshHashMark(presentedHash))) await revokeForReplay(broker, grant.id, nowSec, audit);
     throw invalidGrant();
   }
   if (!isGrantLive(grant, nowSec)) throw invalidGrant();

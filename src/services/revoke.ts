@@ -1,5 +1,5 @@
 // Revocation: a client ends its own token or grant (RFC 7009); an admin ends a token, grant, task or client.
-import { InvalidToken, parseRefreshToken } from '../domain/access-token.ts';
+import { InvalidToken, parseRefreshToken, refreshHashMark } from '../domain/access-token.ts';
 import type { Client } from '../domain/client.ts';
 import { ProblemError } from '../domain/errors.ts';
 import { hashSecret } from './authenticate-client.ts';
@@ -17,7 +17,7 @@ export async function revokeOwnToken(broker: Broker, client: Client, token: stri
     const grant = await broker.grants.get(refresh.grantId);
     const hash = hashSecret(refresh.secret);
     if (!grant || grant.client_id !== client.client_id) return;
-    if (grant.refresh_hash !== hash && !grant.used_refresh_hashes.includes(hash)) return;
+    if (grant.refresh_hash !== hash && !grant.used_refresh_hashes.includes(refreshHashMark(hash))) return;
     const { revoked, tokens } = await broker.grants.revokeGrant(grant.id, 'task_complete', nowSec);
     if (!revoked) return;
     await broker.notifier.revoked(grant, 'task_complete');

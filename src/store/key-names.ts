@@ -10,6 +10,8 @@ export function createKeyNames(prefix: string) {
     prefix,
     /** Hash: one grant (status, owner, deadline, data, refresh-token state). */
     grant: g,
+    /** String: the grant's data (intents, context snapshot), compact JSON. */
+    grantData: (id: string) => `${g(id)}:d`,
     /** Sorted set: jti -> exp of every access token minted from the grant. */
     grantTokens: (id: string) => `${g(id)}:tok`,
     /** Set: revoked jtis of the grant. */
@@ -24,7 +26,7 @@ export function createKeyNames(prefix: string) {
     grantDenied: (id: string, hour: number) => `${g(id)}:denied:${hour}`,
     /** Set: actions an agent has ever been allowed to perform (for `new_action`). */
     usedActions: (clientId: string) => `${prefix}used:${clientId}`,
-    /** List: stream ids of the grant's decision records, in order. */
+    /** String: stream ids of the grant's decision records, comma-separated, in order. */
     grantHistory: (id: string) => `${g(id)}:hist`,
     /** String: jti -> grant id, while the token may be valid. */
     jti: (jti: string) => `${prefix}jti:${jti}`,

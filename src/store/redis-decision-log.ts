@@ -25,7 +25,7 @@ for i = 6, #ARGV, 3 do
   local gid = ARGV[i + 1]
   if gid ~= '' then
     local hk = ARGV[3] .. '{g:' .. gid .. '}:hist'
-    redis.call('RPUSH', hk, sid)
+    redis.call('APPEND', hk, sid .. ',')
     redis.call('EXPIRE', hk, ARGV[4])
     if ARGV[i + 2] ~= '' then
       local gk = ARGV[3] .. '{g:' .. gid .. '}'
@@ -119,7 +119,7 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     list: (query) =>
       guard(async () => {
         if (query.grant_id) {
-          const ids = await redis.lrange(keys.grantHistory(query.grant_id), 0, -1);
+          const ids = ((await redis.get(keys.grantHistory(query.grant_id))) ?? '').split(',').filter(Boolean);
           const p = redis.pipeline();
           for (const id of ids) p.xrange(keys.decisions, id, id);
           const replies = (await p.exec()) ?? [];

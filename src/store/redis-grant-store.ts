@@ -8,15 +8,16 @@ import { guard } from './redis-connection.ts';
 
 /**
  * KEYS: 1 grant hash, 2 grant's token zset, 3 live-grant index, 4 client's grant set,
- *       5 task's grant set, 6 jti -> grant key
+ *       5 task's grant set, 6 jti -> grant key, 7 grant data
  * ARGV: 1 grant id, 2 client id, 3 task id, 4 deadline (epoch s), 5 policy version, 6 grant data
  *       JSON, 7 refresh-token hash, 8 first token's jti, 9 its exp
  * Stores a new grant, its first token and its index entries in one atomic call. Index sets live
  * at least as long as the newest grant in them.
  */
 const CREATE_SCRIPT = `
-redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', ARGV[5], 'd', ARGV[6], 'rt', ARGV[7], 'ru', '[]')
+redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', ARGV[5], 'rt', ARGV[7])
 redis.call('EXPIREAT', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[7], ARGV[6], 'EXAT', ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[9], ARGV[8])
 redis.call('EXPIREAT', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
@@ -30,20 +31,24 @@ return 1
 `;
 
 /**
- * KEYS: 1 grant hash, 2 grant's token zset, 3 grant's revoked-jti set
+ * KEYS: 1 grant hash, 2 grant's token zset, 3 grant's revoked-jti set, 4 grant data
  * ARGV: 1 presented refresh hash, 2 new refresh hash, 3 new jti, 4 new token exp, 5 changed grant
  *       data JSON or '', 6 policy version, 7 now (epoch s), 8 '1' to revoke outstanding tokens
  * Returns: 'ok' | 'replay' | 'invalid' | 'missing' | 'inactive'
  * A hash used before means the refresh token was replayed: the grant is revoked (RFC 9700).
+ * Used hashes are kept as their marks (see refreshHashMark), the last three, comma-separated,
+ * so the grant hash stays small enough for Redis' compact encoding.
  * Narrowing revokes every outstanding token, since each carries the wider grant.
  */
 const REFRESH_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 local f = redis.call('HMGET', KEYS[1], 's', 'e', 'rt', 'ru')
-local used = cjson.decode(f[4] or '[]')
+local mark = string.sub(ARGV[1], 8, 23)
+local used = {}
+for m in string.gmatch(f[4] or '', '[^,]+') do table.insert(used, m) end
 if f[3] ~= ARGV[1] then
-  for _, h in ipairs(used) do
-    if h == ARGV[1] then
+  for _, m in ipairs(used) do
+    if m == mark then
       redis.call('HSET', KEYS[1], 's', 'revoked', 'r', 'refresh_token_replay')
       return 'replay'
     end
@@ -51,11 +56,11 @@ if f[3] ~= ARGV[1] then
   return 'invalid'
 end
 if f[1] ~= 'active' or tonumber(f[2]) <= tonumber(ARGV[7]) then return 'inactive' end
-table.insert(used, ARGV[1])
-if #used > 16 then table.remove(used, 1) end
-redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'ru', cjson.encode(used), 'v', ARGV[6])
+table.insert(used, mark)
+while #used > 3 do table.remove(used, 1) end
+redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'ru', table.concat(used, ','), 'v', ARGV[6])
 if ARGV[5] ~= '' then
-  redis.call('HSET', KEYS[1], 'd', ARGV[5])
+  redis.call('SET', KEYS[4], ARGV[5], 'KEEPTTL')
 end
 if ARGV[8] == '1' then
   local live = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[7], '+inf')
@@ -92,27 +97,29 @@ return 1
 `;
 
 /**
- * KEYS: 1 grant hash, 2 grant's token zset, 3 grant's revoked-jti set
+ * KEYS: 1 grant hash, 2 grant's token zset, 3 grant's revoked-jti set, 4 grant data
  * ARGV: 1 expected granted JSON, 2 new grant data JSON, 3 policy version, 4 now (epoch s),
  *       5 pending-record marker JSON or ''
  * Narrows only an active grant still holding the expected set (two workers narrow once), and
  * revokes every outstanding token: each carries the wider set. Returns 1 when it narrowed.
  */
 const NARROW_SCRIPT = `
-local f = redis.call('HMGET', KEYS[1], 's', 'd', 'e')
-if f[1] ~= 'active' or not f[2] then return 0 end
-local data = cjson.decode(f[2])
+local f = redis.call('HMGET', KEYS[1], 's', 'e')
+local d = redis.call('GET', KEYS[4])
+if f[1] ~= 'active' or not d then return 0 end
+local data = cjson.decode(d)
 if cjson.encode(data.granted) ~= cjson.encode(cjson.decode(ARGV[1])) then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', ARGV[3])
+redis.call('SET', KEYS[4], ARGV[2], 'KEEPTTL')
+redis.call('HSET', KEYS[1], 'v', ARGV[3])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'pr', ARGV[5]) end
 local live = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[4], '+inf')
 for _, j in ipairs(live) do redis.call('SADD', KEYS[3], j) end
-if #live > 0 then redis.call('EXPIREAT', KEYS[3], f[3]) end
+if #live > 0 then redis.call('EXPIREAT', KEYS[3], f[2]) end
 return 1
 `;
 
 /**
- * KEYS: 1 grant hash, 2 grant's token zset. ARGV: 1 expected status, 2 new status, 3 data JSON or '',
+ * KEYS: 1 grant hash, 2 grant's token zset, 3 grant data. ARGV: 1 expected status, 2 new status, 3 data JSON or '',
  * 4 jti or '', 5 token exp. Moves the grant from the expected status (resume: suspended -> active;
  * widen: active -> active) with its new data and, optionally, a new token. Returns 1 when it did.
  */
@@ -120,7 +127,7 @@ const UPDATE_SCRIPT = `
 if redis.call('HGET', KEYS[1], 's') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 's', ARGV[2])
 redis.call('HDEL', KEYS[1], 'r')
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'd', ARGV[3]) end
+if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'KEEPTTL') end
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
 return 1
 `;
@@ -135,47 +142,77 @@ return 1
 
 interface ScriptedRedis extends Redis {
   mandateCreateGrant(...args: string[]): Promise<number>;
-  mandateNarrow(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
+  mandateNarrow(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<number>;
   mandateSuspend(k1: string, reason: string, pending: string): Promise<number>;
   mandateClaimPending(k1: string, expected: string, next: string): Promise<number>;
-  mandateUpdateGrant(k1: string, k2: string, ...argv: string[]): Promise<number>;
-  mandateRefresh(k1: string, k2: string, k3: string, ...argv: string[]): Promise<RefreshOutcome>;
+  mandateUpdateGrant(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
+  mandateRefresh(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<RefreshOutcome>;
   mandateRevokeGrant(k1: string, k2: string, reason: string, now: string, pending: string): Promise<[number, number]>;
 }
 
-type StoredGrantData = Omit<Grant, 'status' | 'reason'>;
+/** What the data key holds: the rest lives in the grant hash, `requested` only when it differs. */
+type StoredGrantData = Pick<Grant, 'granted' | 'context' | 'created_at'> & { requested?: Grant['requested'] };
+
+function encodeData(grant: Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at'>): string {
+  const same = JSON.stringify(grant.requested) === JSON.stringify(grant.granted);
+  const data: StoredGrantData = { granted: grant.granted, context: grant.context, created_at: grant.created_at, ...(same ? {} : { requested: grant.requested }) };
+  return JSON.stringify(data);
+}
+
+export function decodeData(raw: string): Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at'> {
+  const data = JSON.parse(raw) as StoredGrantData;
+  return { granted: data.granted, requested: data.requested ?? data.granted, context: data.context, created_at: data.created_at };
+}
 
 export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore {
   const r = redis as ScriptedRedis;
   if (typeof r.mandateRefresh !== 'function') {
-    r.defineCommand('mandateCreateGrant', { numberOfKeys: 6, lua: CREATE_SCRIPT });
-    r.defineCommand('mandateRefresh', { numberOfKeys: 3, lua: REFRESH_SCRIPT });
+    r.defineCommand('mandateCreateGrant', { numberOfKeys: 7, lua: CREATE_SCRIPT });
+    r.defineCommand('mandateRefresh', { numberOfKeys: 4, lua: REFRESH_SCRIPT });
     r.defineCommand('mandateRevokeGrant', { numberOfKeys: 2, lua: REVOKE_GRANT_SCRIPT });
-    r.defineCommand('mandateNarrow', { numberOfKeys: 3, lua: NARROW_SCRIPT });
+    r.defineCommand('mandateNarrow', { numberOfKeys: 4, lua: NARROW_SCRIPT });
     r.defineCommand('mandateSuspend', { numberOfKeys: 1, lua: SUSPEND_SCRIPT });
-    r.defineCommand('mandateUpdateGrant', { numberOfKeys: 2, lua: UPDATE_SCRIPT });
+    r.defineCommand('mandateUpdateGrant', { numberOfKeys: 3, lua: UPDATE_SCRIPT });
     r.defineCommand('mandateClaimPending', { numberOfKeys: 1, lua: CLAIM_PENDING_SCRIPT });
   }
 
-  const parse = (id: string, h: Record<string, string>) => {
-    if (!h.d || !h.s) return undefined;
-    const data = JSON.parse(h.d) as StoredGrantData;
+  const parse = (id: string, h: Record<string, string>, d: string | null | undefined) => {
+    if (!d || !h.s || !h.c || !h.t || !h.e) return undefined;
+    const data = decodeData(d);
     return {
       ...data,
       id,
+      client_id: h.c,
+      task_id: h.t,
+      expires_at: Number(h.e),
       status: h.s as GrantStatus,
       reason: h.r,
-      policy_version: Number(h.v ?? data.policy_version),
+      policy_version: Number(h.v ?? 0),
       refresh_hash: h.rt ?? '',
-      used_refresh_hashes: JSON.parse(h.ru ?? '[]') as string[],
+      used_refresh_hashes: h.ru ? h.ru.split(',') : [],
       pending: h.pr ? (JSON.parse(h.pr) as PendingRecord) : undefined,
     };
+  };
+  /** The grant with its data, in one round trip. */
+  const readGrants = async (ids: readonly string[], withSignals = false) => {
+    const p = redis.pipeline();
+    for (const id of ids) {
+      p.hgetall(keys.grant(id)).get(keys.grantData(id));
+      if (withSignals) p.lrange(keys.grantSignals(id), 0, -1);
+    }
+    const replies = (await p.exec()) ?? [];
+    const failed = replies.find(([err]) => err);
+    if (failed) throw failed[0];
+    const step = withSignals ? 3 : 2;
+    return ids.map((id, i) => ({
+      grant: parse(id, replies[i * step]?.[1] as Record<string, string>, replies[i * step + 1]?.[1] as string | null),
+      signals: withSignals ? ((replies[i * step + 2]?.[1] as string[]) ?? []).map((x) => JSON.parse(x) as Signal) : [],
+    }));
   };
 
   return {
     create: (grant, token, refreshHash) =>
       guard(async () => {
-        const { status: _status, reason: _reason, ...data } = grant;
         await r.mandateCreateGrant(
           keys.grant(grant.id),
           keys.grantTokens(grant.id),
@@ -183,19 +220,20 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
           keys.clientGrants(grant.client_id),
           keys.taskGrants(grant.task_id),
           keys.jti(token.jti),
+          keys.grantData(grant.id),
           grant.id,
           grant.client_id,
           grant.task_id,
           String(grant.expires_at),
           String(grant.policy_version),
-          JSON.stringify(data),
+          encodeData(grant),
           refreshHash,
           token.jti,
           String(token.exp),
         );
       }),
 
-    get: (id) => guard(async () => parse(id, await redis.hgetall(keys.grant(id)))),
+    get: (id) => guard(async () => (await readGrants([id]))[0]?.grant),
 
     check: (grantId, jti) =>
       guard(async () => {
@@ -216,16 +254,17 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
       guard(async () => {
         let changed = '';
         if (next.granted) {
-          const current = await redis.hget(keys.grant(grantId), 'd');
+          const current = await redis.get(keys.grantData(grantId));
           if (current) {
-            const data = JSON.parse(current) as StoredGrantData;
-            changed = JSON.stringify({ ...data, granted: next.granted, requested: next.requested ?? data.requested, policy_version: next.policyVersion });
+            const data = decodeData(current);
+            changed = encodeData({ ...data, granted: next.granted, requested: next.requested ?? data.requested });
           }
         }
         const outcome = await r.mandateRefresh(
           keys.grant(grantId),
           keys.grantTokens(grantId),
           keys.grantRevokedJtis(grantId),
+          keys.grantData(grantId),
           presentedHash,
           next.refreshHash,
           next.token.jti,
@@ -270,15 +309,16 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
 
     narrow: (id, expected, granted, policyVersion, nowSec, pending) =>
       guard(async () => {
-        const current = await redis.hget(keys.grant(id), 'd');
+        const current = await redis.get(keys.grantData(id));
         if (!current) return false;
-        const data = { ...(JSON.parse(current) as StoredGrantData), granted, policy_version: policyVersion };
+        const data = { ...decodeData(current), granted };
         const done = await r.mandateNarrow(
           keys.grant(id),
           keys.grantTokens(id),
           keys.grantRevokedJtis(id),
+          keys.grantData(id),
           JSON.stringify(expected),
-          JSON.stringify(data),
+          encodeData(data),
           String(policyVersion),
           String(nowSec),
           pending ? JSON.stringify(pending) : '',
@@ -290,12 +330,13 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
 
     update: (id, from, to, change, token) =>
       guard(async () => {
-        const current = await redis.hget(keys.grant(id), 'd');
-        if (!current) return false;
-        const data = change ? JSON.stringify({ ...(JSON.parse(current) as StoredGrantData), ...change }) : '';
-        const done = await r.mandateUpdateGrant(keys.grant(id), keys.grantTokens(id), from, to, data, token?.jti ?? '', String(token?.exp ?? 0));
+        const [h, current] = await Promise.all([redis.hmget(keys.grant(id), 'e', 'v'), redis.get(keys.grantData(id))]);
+        if (!current || !h[0]) return false;
+        const data = change ? encodeData({ ...decodeData(current), ...change }) : '';
+        const done = await r.mandateUpdateGrant(keys.grant(id), keys.grantTokens(id), keys.grantData(id), from, to, data, token?.jti ?? '', String(token?.exp ?? 0));
+        if (done === 1 && change?.policy_version !== undefined) await redis.hset(keys.grant(id), 'v', change.policy_version);
         if (done === 1 && token) await redis.set(keys.jti(token.jti), id, 'EXAT', token.exp);
-        if (done === 1 && to === 'active') await redis.zadd(keys.liveGrants, Number(JSON.parse(current).expires_at), id);
+        if (done === 1 && to === 'active') await redis.zadd(keys.liveGrants, Number(h[0]), id);
         return done === 1;
       }),
 
@@ -311,19 +352,12 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
     getMany: (ids) =>
       guard(async () => {
         if (!ids.length) return [];
-        const p = redis.pipeline();
-        for (const id of ids) p.hgetall(keys.grant(id)).lrange(keys.grantSignals(id), 0, -1);
-        const replies = (await p.exec()) ?? [];
         const out: Array<{ grant: Grant; signals: Signal[]; pending?: PendingRecord }> = [];
-        ids.forEach((id, i) => {
-          const [e1, h] = replies[i * 2] ?? [];
-          const [e2, sig] = replies[i * 2 + 1] ?? [];
-          if (e1 || e2) throw e1 ?? e2;
-          const parsed = parse(id, h as Record<string, string>);
-          if (!parsed) return;
+        for (const { grant: parsed, signals } of await readGrants(ids, true)) {
+          if (!parsed) continue;
           const { refresh_hash: _a, used_refresh_hashes: _b, pending, ...grant } = parsed;
-          out.push({ grant, signals: (sig as string[]).map((x) => JSON.parse(x)), pending });
-        });
+          out.push({ grant, signals, pending });
+        }
         return out;
       }),
 
@@ -346,18 +380,14 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
             ? await redis.smembers(keys.taskGrants(filter.task_id))
             : await redis.zrangebyscore(keys.liveGrants, nowSec, '+inf', 'LIMIT', 0, filter.limit * 4);
         if (ids.length === 0) return [];
-        const p = redis.pipeline();
-        for (const id of ids) p.hgetall(keys.grant(id));
-        const replies = (await p.exec()) ?? [];
         const grants: Grant[] = [];
-        replies.forEach(([err, h], i) => {
-          const g = err ? undefined : parse(ids[i] as string, h as Record<string, string>);
-          if (!g) return;
-          if (filter.task_id && g.task_id !== filter.task_id) return;
-          if (filter.status && g.status !== filter.status) return;
-          const { refresh_hash: _a, used_refresh_hashes: _b, ...grant } = g;
+        for (const { grant: g } of await readGrants(ids)) {
+          if (!g) continue;
+          if (filter.task_id && g.task_id !== filter.task_id) continue;
+          if (filter.status && g.status !== filter.status) continue;
+          const { refresh_hash: _a, used_refresh_hashes: _b, pending: _p, ...grant } = g;
           grants.push(grant);
-        });
+        }
         return grants.sort((a, b) => b.created_at - a.created_at).slice(0, filter.limit);
       }),
   };

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { GrantStatus } from '../domain/grant.ts';
 import type { EvaluationState, UsageStore } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
+import { decodeData } from './redis-grant-store.ts';
 import { guard } from './redis-connection.ts';
 
 const MINUTE_KEY_TTL_SEC = 120;
@@ -32,7 +33,8 @@ export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore 
         const calls = keys.grantCalls(grantId, minute(nowSec));
         const replies = await redis
           .pipeline()
-          .hmget(keys.grant(grantId), 's', 'e', 'c', 'd')
+          .hmget(keys.grant(grantId), 's', 'e', 'c', 't', 'v')
+          .get(keys.grantData(grantId))
           .sismember(keys.grantRevokedJtis(grantId), jti)
           .lrange(keys.grantSignals(grantId), 0, -1)
           .incr(calls)
@@ -45,19 +47,20 @@ export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore 
         const failed = replies.find(([err]) => err);
         if (failed) throw failed[0];
         const v = replies.map(([, value]) => value);
-        const [s, e, c, d] = v[0] as (string | null)[];
-        if (!s || !e || !c || !d) return undefined;
+        const [s, e, c, t, ver] = v[0] as (string | null)[];
+        const d = v[1] as string | null;
+        if (!s || !e || !c || !t || !d) return undefined;
         return {
           status: s as GrantStatus,
           expires_at: Number(e),
           client_id: c,
-          grant: JSON.parse(d) as EvaluationState['grant'],
-          jtiRevoked: v[1] === 1,
-          signals: (v[2] as string[]).map((x) => JSON.parse(x) as EvaluationState['signals'][number]),
-          callsLastMinute: Number(v[3]),
-          deniedLastHour: Number(v[5] ?? 0),
-          actionUsedBefore: v[6] === 1,
-          lastStep: v[7] === null ? -1 : Number(v[7]),
+          grant: { ...decodeData(d), id: grantId, client_id: c, task_id: t, expires_at: Number(e), policy_version: Number(ver ?? 0) },
+          jtiRevoked: v[2] === 1,
+          signals: (v[3] as string[]).map((x) => JSON.parse(x) as EvaluationState['signals'][number]),
+          callsLastMinute: Number(v[4]),
+          deniedLastHour: Number(v[6] ?? 0),
+          actionUsedBefore: v[7] === 1,
+          lastStep: v[8] === null ? -1 : Number(v[8]),
         };
       }),
 
