@@ -70,3 +70,17 @@ export class InvalidToken extends Error {
 export function refreshHashMark(hash: string): string {
   return hash.slice(7, 23);
 }
+
+/**
+ * A jti names its grant (`<grant id>.<random>`), so revoking or signalling by jti needs no
+ * per-token index in Redis. The grant id is only a lookup hint: the token's grant is checked anyway.
+ */
+export function jtiFor(grantId: string, random: string): string {
+  return `${grantId}.${random}`;
+}
+
+export function grantIdOfJti(jti: string): string | undefined {
+  const dot = jti.indexOf('.');
+  const id = dot > 0 ? jti.slice(0, dot) : '';
+  return /^g_[A-Za-z0-9_-]{1,64}$/.test(id) ? id : undefined;
+}

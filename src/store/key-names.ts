@@ -28,13 +28,11 @@ export function createKeyNames(prefix: string) {
     usedActions: (clientId: string) => `${prefix}used:${clientId}`,
     /** String: stream ids of the grant's decision records, comma-separated, in order. */
     grantHistory: (id: string) => `${g(id)}:hist`,
-    /** String: jti -> grant id, while the token may be valid. */
-    jti: (jti: string) => `${prefix}jti:${jti}`,
     /** Sorted set: live grant id -> deadline. The sweep walks it. */
     liveGrants: `${prefix}grants:live`,
     /** Set: grant ids of one client. */
     clientGrants: (clientId: string) => `${prefix}grants:client:${clientId}`,
-    /** Set: grant ids of one task id. */
+    /** String: grant ids of one task id, comma-separated. */
     taskGrants: (taskId: string) => `${prefix}grants:task:${taskId}`,
     /** String: one client, JSON. */
     client: (id: string) => `${prefix}client:${id}`,

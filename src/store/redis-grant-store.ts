@@ -1,32 +1,34 @@
 // Grants in Redis: one hash per grant plus token, revocation and index keys; atomic changes.
 import type { Redis } from 'ioredis';
 import type { Signal } from '../domain/drift.ts';
-import type { Grant, GrantStatus } from '../domain/grant.ts';
+import type { ContextSnapshot, Grant, GrantStatus } from '../domain/grant.ts';
+import { grantIdOfJti } from '../domain/access-token.ts';
 import type { GrantCheck, GrantFilter, GrantStore, PendingRecord, RefreshOutcome } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
 
 /**
  * KEYS: 1 grant hash, 2 grant's token zset, 3 live-grant index, 4 client's grant set,
- *       5 task's grant set, 6 jti -> grant key, 7 grant data
+ *       5 task's grant list (comma-separated ids), 6 grant data
  * ARGV: 1 grant id, 2 client id, 3 task id, 4 deadline (epoch s), 5 policy version, 6 grant data
  *       JSON, 7 refresh-token hash, 8 first token's jti, 9 its exp
- * Stores a new grant, its first token and its index entries in one atomic call. Index sets live
- * at least as long as the newest grant in them.
+ * Stores a new grant, its first token and its index entries in one atomic call. Index keys live
+ * at least as long as the newest grant in them. (A task has a grant or two: a string is a fraction
+ * of a set's size.)
  */
 const CREATE_SCRIPT = `
 redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', ARGV[5], 'rt', ARGV[7])
 redis.call('EXPIREAT', KEYS[1], ARGV[4])
-redis.call('SET', KEYS[7], ARGV[6], 'EXAT', ARGV[4])
+redis.call('SET', KEYS[6], ARGV[6], 'EXAT', ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[9], ARGV[8])
 redis.call('EXPIREAT', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('APPEND', KEYS[5], ARGV[1] .. ',')
 for i = 4, 5 do
-  redis.call('SADD', KEYS[i], ARGV[1])
   redis.call('EXPIREAT', KEYS[i], ARGV[4], 'NX')
   redis.call('EXPIREAT', KEYS[i], ARGV[4], 'GT')
 end
-redis.call('SET', KEYS[6], ARGV[1], 'EXAT', ARGV[9])
 return 1
 `;
 
@@ -153,21 +155,46 @@ interface ScriptedRedis extends Redis {
 /** What the data key holds: the rest lives in the grant hash, `requested` only when it differs. */
 type StoredGrantData = Pick<Grant, 'granted' | 'context' | 'created_at'> & { requested?: Grant['requested'] };
 
+function taskGrantIds(raw: string | null): string[] {
+  return [...new Set((raw ?? '').split(',').filter(Boolean))];
+}
+
 function encodeData(grant: Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at'>): string {
   const same = JSON.stringify(grant.requested) === JSON.stringify(grant.granted);
-  const data: StoredGrantData = { granted: grant.granted, context: grant.context, created_at: grant.created_at, ...(same ? {} : { requested: grant.requested }) };
+  const c = grant.context;
+  // Defaults are left out: most grants carry no signal, risk, approval or delegation.
+  const context = {
+    ...(c.ip ? { ip: c.ip } : {}),
+    ...(c.risk ? { risk: c.risk } : {}),
+    ...(c.signals.length ? { signals: c.signals } : {}),
+    ...(c.approved ? { approved: true } : {}),
+    ...(c.delegated ? { delegated: true } : {}),
+    ...(c.sender_constrained ? { sender_constrained: true } : {}),
+    ...(c.groups.length ? { groups: c.groups } : {}),
+  };
+  const data = { granted: grant.granted, context, created_at: grant.created_at, ...(same ? {} : { requested: grant.requested }) };
   return JSON.stringify(data);
 }
 
 export function decodeData(raw: string): Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at'> {
-  const data = JSON.parse(raw) as StoredGrantData;
-  return { granted: data.granted, requested: data.requested ?? data.granted, context: data.context, created_at: data.created_at };
+  const data = JSON.parse(raw) as StoredGrantData & { context: Partial<ContextSnapshot> };
+  const c = data.context;
+  const context: ContextSnapshot = {
+    ip: c.ip,
+    risk: c.risk ?? 0,
+    signals: c.signals ?? [],
+    approved: c.approved ?? false,
+    delegated: c.delegated ?? false,
+    sender_constrained: c.sender_constrained ?? false,
+    groups: c.groups ?? [],
+  };
+  return { granted: data.granted, requested: data.requested ?? data.granted, context, created_at: data.created_at };
 }
 
 export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore {
   const r = redis as ScriptedRedis;
   if (typeof r.mandateRefresh !== 'function') {
-    r.defineCommand('mandateCreateGrant', { numberOfKeys: 7, lua: CREATE_SCRIPT });
+    r.defineCommand('mandateCreateGrant', { numberOfKeys: 6, lua: CREATE_SCRIPT });
     r.defineCommand('mandateRefresh', { numberOfKeys: 4, lua: REFRESH_SCRIPT });
     r.defineCommand('mandateRevokeGrant', { numberOfKeys: 2, lua: REVOKE_GRANT_SCRIPT });
     r.defineCommand('mandateNarrow', { numberOfKeys: 4, lua: NARROW_SCRIPT });
@@ -219,7 +246,6 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
           keys.liveGrants,
           keys.clientGrants(grant.client_id),
           keys.taskGrants(grant.task_id),
-          keys.jti(token.jti),
           keys.grantData(grant.id),
           grant.id,
           grant.client_id,
@@ -274,7 +300,6 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
           String(nowSec),
           next.granted && !next.widened ? '1' : '0',
         );
-        if (outcome === 'ok') await redis.set(keys.jti(next.token.jti), grantId, 'EXAT', next.token.exp);
         if (outcome === 'replay') await redis.zrem(keys.liveGrants, grantId);
         return outcome;
       }),
@@ -298,9 +323,10 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
 
     revokeToken: (jti, nowSec) =>
       guard(async () => {
-        const grantId = await redis.get(keys.jti(jti));
+        const grantId = grantIdOfJti(jti);
         if (!grantId) return { revoked: false };
         const exp = await redis.zscore(keys.grantTokens(grantId), jti);
+        if (exp === null) return { revoked: false };
         const until = Math.max(Number(exp ?? 0), nowSec + 1);
         const rj = keys.grantRevokedJtis(grantId);
         const replies = await redis.multi().sadd(rj, jti).expireat(rj, until, 'NX').expireat(rj, until, 'GT').exec();
@@ -335,7 +361,6 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
         const data = change ? encodeData({ ...decodeData(current), ...change }) : '';
         const done = await r.mandateUpdateGrant(keys.grant(id), keys.grantTokens(id), keys.grantData(id), from, to, data, token?.jti ?? '', String(token?.exp ?? 0));
         if (done === 1 && change?.policy_version !== undefined) await redis.hset(keys.grant(id), 'v', change.policy_version);
-        if (done === 1 && token) await redis.set(keys.jti(token.jti), id, 'EXAT', token.exp);
         if (done === 1 && to === 'active') await redis.zadd(keys.liveGrants, Number(h[0]), id);
         return done === 1;
       }),
@@ -367,17 +392,17 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
         return redis.zrangebyscore(keys.liveGrants, nowSec, '+inf', 'LIMIT', offset, count);
       }),
 
-    grantIdOfToken: (jti) => guard(async () => (await redis.get(keys.jti(jti))) ?? undefined),
+    grantIdOfToken: async (jti) => grantIdOfJti(jti),
 
     grantIdsOfClient: (clientId) => guard(() => redis.smembers(keys.clientGrants(clientId))),
-    grantIdsOfTask: (taskId) => guard(() => redis.smembers(keys.taskGrants(taskId))),
+    grantIdsOfTask: (taskId) => guard(async () => taskGrantIds(await redis.get(keys.taskGrants(taskId)))),
 
     list: (filter: GrantFilter, nowSec) =>
       guard(async () => {
         const ids = filter.client_id
           ? await redis.smembers(keys.clientGrants(filter.client_id))
           : filter.task_id
-            ? await redis.smembers(keys.taskGrants(filter.task_id))
+            ? taskGrantIds(await redis.get(keys.taskGrants(filter.task_id)))
             : await redis.zrangebyscore(keys.liveGrants, nowSec, '+inf', 'LIMIT', 0, filter.limit * 4);
         if (ids.length === 0) return [];
         const grants: Grant[] = [];
