@@ -20,7 +20,18 @@ export function approvedIntentHandlers(broker: Broker, ip: string | undefined): 
         approval: { id: approval.id, decided_by: approval.decided_by, decided_at: approval.decided_at },
         context,
       };
-      return createGrant(broker, client, intent, decision, context, broker.policy.current().version, inputs, 'ciba');
+      const response = await createGrant(broker, client, intent, decision, context, broker.policy.current().version, inputs, 'ciba');
+      // The grant's own history names its approver, so "who allowed this?" has a direct answer.
+      await broker.decisions.record({
+        kind: 'approval',
+        outcome: 'consumed',
+        reasons: approval.pairs.flatMap((p) => p.reasons),
+        client_id: client.client_id,
+        grant_id: response.grant_id,
+        task_id: approval.task_id,
+        inputs: { approval_id: approval.id, decided_by: approval.decided_by, decided_at: approval.decided_at, note: approval.note, intent },
+      });
+      return response;
     },
 
     async elevate(client: Client, approval: Approval) {

@@ -145,7 +145,7 @@ export async function createGrant(
   };
   const refreshSecret = randomBytes(32).toString('base64url');
   const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
-  await Promise.all([
+  const stored = Promise.all([
     broker.grants.create(grant, access, hashSecret(refreshSecret)),
     broker.decisions.record({
       kind: 'mint',
@@ -158,6 +158,14 @@ export async function createGrant(
       inputs: { ...inputs, granted: decision.granted, jti: access.jti, grant_expires_at: grant.expires_at },
     }),
   ]);
+  try {
+    await stored;
+  } catch (err) {
+    // A write that timed out may still run once Redis catches up. The agent never got this
+    // grant, so end it: the revocation queues behind the create on the same connection.
+    broker.grants.revokeGrant(grant.id, 'mint_not_acknowledged', nowSec).catch(() => undefined);
+    throw err;
+  }
   broker.metrics.tokenMinted(grantType);
   broker.metrics.decision('mint', decision.outcome);
   return {
