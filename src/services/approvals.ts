@@ -66,7 +66,8 @@ export async function pollApproval(
   if (!approval || approval.client_id !== client.client_id || approval.kind === 'resume') throw new OAuthError('invalid_grant', 'unknown auth_req_id');
   const nowSec = nowSecOf(broker);
   if (approval.status === 'consumed') throw new OAuthError('invalid_grant', 'auth_req_id was already used');
-  if (approval.status === 'pending' && approval.expires_at <= nowSec) throw new OAuthError('expired_token', 'the approval request expired');
+  // An approval not collected in time expires too, approved or not (CIBA).
+  if (approval.expires_at <= nowSec) throw new OAuthError('expired_token', 'the approval request expired');
   if (!(await broker.approvals.pace(approval.id, approval.interval))) throw new OAuthError('slow_down', `poll at most every ${approval.interval} s`);
   if (approval.status === 'pending') throw new OAuthError('authorization_pending', 'waiting for an approver');
   if (approval.status === 'denied') throw new OAuthError('access_denied', 'an approver denied the request');
@@ -118,4 +119,9 @@ export function approvedOutcome(intent: AgentTask[], pairs: PairDecision[]) {
     throw new OAuthError('access_denied', 'policy no longer permits the approved request');
   }
   return { decision, reasons: reasonsOf(pairs) };
+}
+
+/** Seconds the agent has left to collect an approval (never more than its lifetime). */
+export function expiresIn(broker: Pick<Broker, 'settings'>, approval: Approval, nowSec: number): number {
+  return Math.max(0, Math.min(approval.expires_at - nowSec, broker.settings.approvalTtlSec));
 }

@@ -29,7 +29,7 @@ export function approvedIntentHandlers(broker: Broker, ip: string | undefined): 
         client_id: client.client_id,
         grant_id: response.grant_id,
         task_id: approval.task_id,
-        inputs: { approval_id: approval.id, decided_by: approval.decided_by, decided_at: approval.decided_at, note: approval.note, intent },
+        inputs: { approval_id: approval.id, by: approval.decided_by, decided_at: approval.decided_at, note: approval.note, intent },
       });
       return response;
     },

@@ -7,7 +7,7 @@ import { OAuthError } from '../domain/errors.ts';
 import type { ContextSnapshot, Grant } from '../domain/grant.ts';
 import { type AgentTask, AuthorizationDetailsSchema, pairsOf } from '../domain/intent.ts';
 import { clampGrantTtl } from '../domain/ttl.ts';
-import { requestApproval } from './approvals.ts';
+import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { type TokenResponse, issueAccessToken } from './issue-access-token.ts';
@@ -92,7 +92,7 @@ export async function mintToken(broker: Broker, client: Client, req: MintRequest
     broker.metrics.decision('mint', 'approval_required');
     throw new OAuthError('approval_required', 'a human must approve this request; poll with the CIBA grant type', {
       auth_req_id: approval.id,
-      expires_in: approval.expires_at - nowSec,
+      expires_in: expiresIn(broker, approval, nowSec),
       interval: approval.interval,
     });
   }

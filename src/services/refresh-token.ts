@@ -6,7 +6,7 @@ import { combineDecisions, reasonsOf } from '../domain/decision.ts';
 import { OAuthError } from '../domain/errors.ts';
 import { type ContextSnapshot, type Grant, isGrantLive } from '../domain/grant.ts';
 import { allowsPair, isWithin, pairsOf } from '../domain/intent.ts';
-import { requestApproval } from './approvals.ts';
+import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { parseIntent } from './mint-token.ts';
 import { type Broker, nowSecOf } from './broker.ts';
@@ -155,7 +155,7 @@ async function elevate(
     await broker.decisions.record({ ...audit, kind: 'refresh', outcome: 'approval_required', reasons: reasonsOf(pairs, 'approval'), inputs: { ...inputs, auth_req_id: approval.id } });
     throw new OAuthError('approval_required', 'a human must approve the wider request; poll with the CIBA grant type', {
       auth_req_id: approval.id,
-      expires_in: approval.expires_at - nowSec,
+      expires_in: expiresIn(broker, approval, nowSec),
       interval: approval.interval,
     });
   }

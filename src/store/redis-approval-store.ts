@@ -8,6 +8,7 @@ import { guard } from './redis-connection.ts';
 
 /** Records outlive their expiry a day, so "expired" and "who decided" can still be shown. */
 const RETAIN_SEC = 86_400;
+const LIST_PAGE = 200;
 
 /**
  * KEYS: 1 approval JSON. ARGV: 1 expected status, 2 new JSON (built by the caller from the record
@@ -53,10 +54,16 @@ export function createRedisApprovalStore(redis: Redis, keys: KeyNames): Approval
       guard(async () => {
         // Kept in the index a day past expiry, like the records.
         await redis.zremrangebyscore(keys.pendingApprovals, '-inf', `(${nowSec - RETAIN_SEC}`);
-        const ids = await redis.zrevrange(keys.pendingApprovals, 0, limit - 1);
-        if (!ids.length) return [];
-        const all = (await redis.mget(ids.map((id) => keys.approval(id)))).map(parse).filter((a): a is Approval => !!a);
-        return status ? all.filter((a) => a.status === status) : all;
+        const found: Approval[] = [];
+        // Newest first, a page at a time, until `limit` of the asked status are found.
+        for (let start = 0; found.length < limit; start += LIST_PAGE) {
+          const ids = await redis.zrevrange(keys.pendingApprovals, start, start + LIST_PAGE - 1);
+          if (!ids.length) break;
+          const page = (await redis.mget(ids.map((id) => keys.approval(id)))).map(parse).filter((a): a is Approval => !!a);
+          for (const a of page) if (!status || a.status === status) found.push(a);
+          if (ids.length < LIST_PAGE) break;
+        }
+        return found.slice(0, limit);
       }),
     transition: (id, expected: ApprovalStatus, patch) =>
       guard(async () => {
