@@ -12,6 +12,12 @@ export interface Signal {
   readonly at: number;
 }
 
+/**
+ * Signals the evaluation endpoint records itself when an agent behaves off its declared intent:
+ * a step taken out of the declared order, or an action outside its grant that it never used.
+ */
+export const BEHAVIOUR_SIGNALS = { stepOutOfOrder: 'step_out_of_order', neverUsedAction: 'never_used_action' } as const;
+
 /** Reason codes of re-evaluation decisions, one per detector. */
 export type DriftReason =
   | 'deadline_passed'
@@ -22,6 +28,8 @@ export type DriftReason =
   | 'ip_changed'
   | 'workload_mismatch'
   | 'action_class_changed'
+  | 'step_out_of_order'
+  | 'never_used_action'
   | 'policy_denied'
   | 'policy_narrowed'
   | 'approval_required';
@@ -47,6 +55,9 @@ export function detectHardDrift(grant: Grant, agent: AgentNow | undefined, signa
     if (s.type === 'ip_changed' && typeof s.context?.ip === 'string' && grant.context.ip && s.context.ip !== grant.context.ip) return 'ip_changed';
     if (s.type === 'workload_mismatch') return 'workload_mismatch';
     if (s.type === 'prompt_changed' && asksOutsideGrant(s, grant.granted)) return 'action_class_changed';
+    // Behaviour seen at action time (recorded as signals by the evaluation endpoint).
+    if (s.type === BEHAVIOUR_SIGNALS.stepOutOfOrder) return 'step_out_of_order';
+    if (s.type === BEHAVIOUR_SIGNALS.neverUsedAction) return 'never_used_action';
   }
   return undefined;
 }

@@ -4,12 +4,13 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { audiences } from '../domain/access-token.ts';
 import { type Client, servesAudience } from '../domain/client.ts';
-import { latestIp, latestRisk } from '../domain/drift.ts';
+import { BEHAVIOUR_SIGNALS, latestIp, latestRisk } from '../domain/drift.ts';
 import { StoreUnavailable } from '../domain/errors.ts';
 import type { Grant } from '../domain/grant.ts';
 import { checkStep } from '../domain/steps.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { factsOf } from './policy-facts-of.ts';
+import { reevaluateGrants } from './reevaluate-grants.ts';
 
 const Name = z.string().min(1).max(200);
 
@@ -109,6 +110,17 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
       }
       if (state) {
         const denied = await broker.usage.recordOutcome(claims.grant_id, claims.client_id, action, verdict.allowed, verdict.step, state.expires_at, nowSec);
+        // Off-intent behaviour is drift: recorded on the grant and decided again now.
+        const behaviour =
+          verdict.code === 'step_out_of_order'
+            ? BEHAVIOUR_SIGNALS.stepOutOfOrder
+            : verdict.code === 'outside_grant' && !state.actionUsedBefore
+              ? BEHAVIOUR_SIGNALS.neverUsedAction
+              : undefined;
+        if (behaviour && state.status === 'active') {
+          await broker.grants.addSignal(claims.grant_id, { type: behaviour, context: { action, resource, step: req.context?.step }, at: nowSec });
+          await reevaluateGrants(broker, [claims.grant_id], `behaviour:${behaviour}`);
+        }
         // Crossing a usage threshold re-decides the grant at once, not at the next sweep.
         if (state.callsLastMinute === broker.settings.reevaluateAtCallsPerMinute + 1 || denied === broker.settings.reevaluateAtDeniedPerHour + 1) {
           await broker.reevaluator.enqueue([claims.grant_id], 'usage_threshold');

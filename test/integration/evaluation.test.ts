@@ -102,8 +102,22 @@ describe('single evaluation', () => {
     const ahead = await decide(t.access_token, 'read', 'read');
     expect(ahead.decision).toBe(false);
     expect(ahead.context?.reason_admin?.code).toBe('step_out_of_order');
-    // The denied call did not advance the task: the first step is still open.
+    // Skipping ahead is drift from the declared intent: the grant is revoked at once.
+    const after = await decide(t.access_token, 'search', 'search');
+    expect(after.decision).toBe(false);
+    expect(after.context?.reason_admin?.code).toBe('grant_revoked');
+    const reevaluation = (await decisionsOfGrant(base, t.grant_id)).find((r) => r.kind === 'reevaluation');
+    expect(reevaluation).toMatchObject({ outcome: 'revoke', reasons: ['step_out_of_order'] });
+  });
+
+  it('revokes the grant when the agent tries an action outside it that it never used', async () => {
+    const t = await freshToken();
     expect((await decide(t.access_token, 'search', 'search')).decision).toBe(true);
+    const probe = await decide(t.access_token, 'delete', 'read');
+    expect(probe.context?.reason_admin?.code).toBe('outside_grant');
+    expect((await decide(t.access_token, 'read', 'read')).context?.reason_admin?.code).toBe('grant_revoked');
+    const reevaluation = (await decisionsOfGrant(base, t.grant_id)).find((r) => r.kind === 'reevaluation');
+    expect(reevaluation).toMatchObject({ outcome: 'revoke', reasons: ['never_used_action'] });
   });
 
   it('denies a call without a step or with an undeclared one when the task declares steps', async () => {
@@ -176,25 +190,20 @@ describe('single evaluation', () => {
 
   it('records every call as an evaluation decision of the grant, with its decision_id and outcome', async () => {
     const t = await freshToken();
+    // Denials that are not drift (a resource the caller does not serve) leave the grant live.
     const answers = [
       await decide(t.access_token, 'search', 'search'),
-      await decide(t.access_token, 'write', 'search'),
-      await decide(t.access_token, 'read', 'read'),
-      await decide(t.access_token, 'search', 'search'),
       await decide(t.access_token, 'read', 'read', OTHER),
+      await decide(t.access_token, 'read', 'read'),
+      await decide(t.access_token, 'read', 'read', OTHER),
+      await decide(t.access_token, 'read', 'read'),
     ];
-    expect(answers.map((a) => a.decision)).toEqual([true, false, true, false, false]);
+    expect(answers.map((a) => a.decision)).toEqual([true, false, true, false, true]);
     const records = await decisionsOfGrant(base, t.grant_id);
     const evaluations = records.filter((r) => r.kind === 'evaluation');
     expect(evaluations.map((r) => r.id)).toEqual(answers.map((a) => a.context?.decision_id));
-    expect(evaluations.map((r) => r.outcome)).toEqual(['permit', 'deny', 'permit', 'deny', 'deny']);
-    expect(evaluations.map((r) => r.reasons[0])).toEqual([
-      'permit',
-      'outside_grant',
-      'permit',
-      'step_out_of_order',
-      'foreign_resource',
-    ]);
+    expect(evaluations.map((r) => r.outcome)).toEqual(['permit', 'deny', 'permit', 'deny', 'permit']);
+    expect(evaluations.map((r) => r.reasons[0])).toEqual(['permit', 'foreign_resource', 'permit', 'foreign_resource', 'permit']);
     for (const r of evaluations) {
       expect(r.client_id).toBe(agent.client_id);
       expect(r.inputs).toMatchObject({ caller: resource.client_id, subject: agent.client_id });
@@ -262,20 +271,19 @@ describe('batch evaluation', () => {
       '/access/v1/evaluations',
       batch(t.access_token, [
         ['search', 'search'],
-        ['write', 'read'],
+        ['search', 'search'],
         ['read', 'read'],
       ]),
       basicAuth(resource),
     );
     expect(res.status, res.text).toBe(200);
     const results = res.body.evaluations ?? [];
-    expect(results.map((r) => r.decision)).toEqual([true, false, true]);
-    expect(results[1]?.context?.reason_admin?.code).toBe('outside_grant');
+    expect(results.map((r) => r.decision)).toEqual([true, true, true]);
     const evaluations = (await decisionsOfGrant(base, t.grant_id)).filter(
       (r) => r.kind === 'evaluation',
     );
     expect(evaluations.map((r) => r.id)).toEqual(results.map((r) => r.context?.decision_id));
-    expect(evaluations.map((r) => r.inputs.action)).toEqual(['search', 'write', 'read']);
+    expect(evaluations.map((r) => r.inputs.action)).toEqual(['search', 'search', 'read']);
   });
 
   it('deny_on_first_deny stops at the first deny and decides nothing after it', async () => {

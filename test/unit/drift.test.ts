@@ -227,3 +227,20 @@ describe('reevaluate with the default policy set', () => {
     });
   });
 });
+
+describe('behaviour seen at action time', () => {
+  it('a step out of the declared order or a never-used action outside the grant is drift', async () => {
+    const { detectHardDrift, BEHAVIOUR_SIGNALS } = await import('../../src/domain/drift.ts');
+    const grant = {
+      id: 'g_1', client_id: 'a1', task_id: 'T-1', status: 'active' as const,
+      requested: [], granted: [],
+      context: { risk: 0, signals: [], approved: false, delegated: false, sender_constrained: false, groups: [] },
+      policy_version: 1, created_at: 1_700_000_000, expires_at: 1_700_003_600,
+    };
+    const agent = { disabled: false, groups: [] };
+    const at = 1_700_000_100;
+    expect(detectHardDrift(grant, agent, [{ type: BEHAVIOUR_SIGNALS.stepOutOfOrder, at }], at)).toBe('step_out_of_order');
+    expect(detectHardDrift(grant, agent, [{ type: BEHAVIOUR_SIGNALS.neverUsedAction, at }], at)).toBe('never_used_action');
+    expect(detectHardDrift(grant, agent, [{ type: 'something_else', at }], at)).toBeUndefined();
+  });
+});
