@@ -1,7 +1,7 @@
 # Mandate broker image: compiled in a builder stage, run as the non-root `node` user with production dependencies only.
 
 # ---- build: full dependencies, TypeScript -> dist/ ----
-FROM node:22-slim AS builder
+FROM node:24-slim AS builder
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -10,7 +10,7 @@ COPY src ./src
 RUN npm run build
 
 # ---- runtime ----
-FROM node:22-slim AS runtime
+FROM node:24-slim AS runtime
 ENV NODE_ENV=production \
     MANDATE_HOST=0.0.0.0 \
     MANDATE_PORT=8080

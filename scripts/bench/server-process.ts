@@ -29,7 +29,7 @@ export interface ServerProcess {
 
 const CLOCK_TICKS = readClockTicks();
 
-/** Spawns `process.execPath ...args` (Node 22 under npm) and resolves once `readyUrl` answers 200. */
+/** Spawns `process.execPath ...args` (the pinned Node under npm) and resolves once `readyUrl` answers 200. */
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const log = openSync(options.logFile, 'w');
   const child = spawn(process.execPath, options.args, {
