@@ -57,6 +57,7 @@ beforeAll(async () => {
   cfg = tempConfig(
     [
       'worker: { sweep_every_ms: 1000 }',
+      'usage: { reevaluate_at_calls_per_minute: 5 }',
       `policy: { dir: ${JSON.stringify(resolve(ROOT, 'config/policies'))}, schema: ${JSON.stringify(resolve(ROOT, 'config/schema.cedarschema'))} }`,
       '',
     ].join('\n'),
@@ -215,6 +216,35 @@ describe('client and deadline changes', () => {
     const reev = recs.body.decisions.filter((r) => r.kind === 'reevaluation');
     expect(reev.length).toBeLessThanOrEqual(1);
     for (const r of reev) expect(r.reasons).toEqual(['deadline_passed']);
+  });
+});
+
+describe('behaviour', () => {
+  it('a call-volume spike crossing the usage threshold revokes the grant at once, naming the policy', async () => {
+    await putPolicy(`${DEFAULT_POLICY}\n@id("burst")\nforbid (principal, action, resource)\nwhen { context.usage.calls_last_minute > 5 };\n`);
+    try {
+      const t = await mintToken(base, agent, [task(['read'])]);
+      const evaluate = () =>
+        fetch(`${base}/access/v1/evaluation`, {
+          method: 'POST',
+          headers: { authorization: basicAuth(resource), 'content-type': 'application/json' },
+          body: JSON.stringify({
+            subject: { type: 'agent', id: agent.client_id, properties: { token: t.access_token } },
+            action: { name: 'read' },
+            resource: { type: 'resource', id: CRM },
+          }),
+        }).then((r) => r.json() as Promise<{ decision: boolean }>);
+      const answers: boolean[] = [];
+      for (let i = 0; i < 6; i += 1) answers.push((await evaluate()).decision);
+      expect(answers).toEqual([true, true, true, true, true, false]);
+      // The sixth call crossed the threshold: the worker decides the grant again without waiting for the sweep.
+      expect(await waitFor(async () => !(await isActive(base, resource, t.access_token)), 3000, 50)).toBe(true);
+      const g = await grantView(t.grant_id);
+      expect(g.status).toBe('revoked');
+      expect(reevaluations(g)[0]).toMatchObject({ outcome: 'revoke', reasons: expect.arrayContaining(['burst']) });
+    } finally {
+      await putPolicy(DEFAULT_POLICY);
+    }
   });
 });
 
