@@ -1,10 +1,13 @@
 // Hono middleware for resource servers: lets a request through only when Mandate permits it.
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context, Handler, MiddlewareHandler } from 'hono';
 import {
   createMandateGuard,
+  handleSecurityEventRequest,
+  MAX_SET_BYTES,
   type MandateClaims,
   type MandateGuard,
   type MandateGuardOptions,
+  type SecurityEventReceiverOptions,
 } from './mandate-guard.ts';
 
 /** Context variables the middleware sets: `c.get('mandate')` holds the verified claims. */
@@ -55,4 +58,52 @@ export function requireMandate(
     c.set('mandate', result.claims);
     await next();
   };
+}
+
+/**
+ * Creates the RFC 8935 push endpoint for Mandate's CAEP events (mount it with `app.post`): a
+ * verified `session-revoked` or `token-claims-change` SET drops the guard's cached permits for
+ * its grant before the 202 goes out. Refusals are 400 `{"err", "description"}`; a body over
+ * 64 KiB is not read further.
+ */
+export function mandateEventReceiver(
+  guard: MandateGuard,
+  options: SecurityEventReceiverOptions = {},
+): Handler {
+  return async function mandateEvents(c: Context) {
+    const body = await readCapped(c.req.raw, MAX_SET_BYTES);
+    const answer = await handleSecurityEventRequest(
+      guard,
+      { headers: c.req.raw.headers, body },
+      options,
+    );
+    return new Response(answer.body || null, { status: answer.status, headers: answer.headers });
+  };
+}
+
+/**
+ * The body, or only its first `limit + 1` bytes when it is longer: enough for the size check to
+ * refuse it without buffering whatever a sender streams.
+ */
+async function readCapped(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = Number(request.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) {
+    await request.body?.cancel();
+    return new Uint8Array(limit + 1);
+  }
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      break;
+    }
+  }
+  return Buffer.concat(chunks);
 }

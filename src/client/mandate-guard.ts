@@ -1,5 +1,5 @@
 // Resource-side guard: verifies a Mandate token offline, then asks Mandate about this call.
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   createRemoteJWKSet,
   customFetch,
@@ -11,6 +11,7 @@ import {
 import * as oauth from 'oauth4webapi';
 import { canonicalJson } from '../domain/decision-record.ts';
 import { allowsPair } from '../domain/intent.ts';
+import { CAEP_EVENT_TYPE } from '../domain/security-event.ts';
 import { basicCredentials } from './basic-credentials.ts';
 import { type DiscoveredIssuer, discoverIssuer, type FetchLike } from './discover-issuer.ts';
 import type { GrantedTask } from './mandate-client.ts';
@@ -81,20 +82,64 @@ export interface MandateGuardOptions {
   readonly revocationEvents?: (
     invalidate: (filter: InvalidateFilter) => void,
   ) => (() => void) | undefined;
+  /**
+   * The `aud` that pushed Security Event Tokens must carry: the `audience` this resource was
+   * registered with at `POST /admin/receivers` (default: `resource`).
+   */
+  readonly eventAudience?: string;
   /** Clock in epoch milliseconds (tests). */
   readonly now?: () => number;
 }
+
+/**
+ * RFC 8935 section 2.4 codes a receiver answers a refused SET with; `temporarily_unavailable`
+ * is not one of them: the keys could not be fetched, so the transmitter should retry.
+ */
+export type SecurityEventError =
+  | 'invalid_request'
+  | 'invalid_key'
+  | 'invalid_issuer'
+  | 'invalid_audience'
+  | 'authentication_failed'
+  | 'temporarily_unavailable';
+
+export type SecurityEventResult =
+  | {
+      readonly ok: true;
+      /** The grant the event is about (the first, should one SET carry several events). */
+      readonly grantId: string;
+      /** How many cached permits were dropped. */
+      readonly invalidated: number;
+    }
+  | {
+      readonly ok: false;
+      readonly grantId?: undefined;
+      readonly err: SecurityEventError;
+      readonly description: string;
+    };
 
 export interface MandateGuard {
   /** Decides one request from its `Authorization` header. Never throws for a bad token. */
   check(authorization: string | null | undefined, options?: CheckOptions): Promise<GuardResult>;
   /** Drops cached permits matching the filter (all of them without one); returns how many. */
   invalidate(filter?: InvalidateFilter): number;
+  /**
+   * Takes a pushed CAEP `session-revoked` or `token-claims-change` Security Event Token: verifies
+   * it against the issuer's keys (`typ: secevent+jwt`, `iss`, `aud` = `eventAudience`) and drops
+   * the cached permits of the grant it names before resolving, so the next check asks Mandate.
+   * A SET that does not verify changes nothing. Never throws.
+   */
+  receiveSecurityEvent(setJwt: string): Promise<SecurityEventResult>;
   /** Stops the event hook and empties the cache; later checks fail closed. */
   close(): void;
 }
 
 export const MAX_CACHE_TTL_MS = 5000;
+
+/** Largest SET a receiver reads (RFC 8935 push body); Mandate's are well under 2 KiB. */
+export const MAX_SET_BYTES = 64 * 1024;
+
+const CAEP_EVENT_TYPES = new Set(Object.values(CAEP_EVENT_TYPE));
 
 /** Asymmetric algorithms only: a shared-secret `alg` must never verify a Mandate token. */
 const ALGORITHMS = [
@@ -155,6 +200,8 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
   if (!(Number.isInteger(cacheMax) && cacheMax >= 0))
     throw new RangeError('createMandateGuard: cacheMax must be an integer >= 0');
   const timeoutMs = options.timeoutMs ?? 3000;
+  const eventAudience = options.eventAudience ?? resource;
+  if (!eventAudience) throw new TypeError('createMandateGuard: eventAudience must not be empty');
   const realm = options.realm ?? resource;
   const now = options.now ?? Date.now;
   const fetchImpl: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
@@ -167,6 +214,9 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
 
   // Insertion order doubles as recency: a hit is re-inserted, the first key is the oldest.
   const cache = new Map<string, CachedPermit>();
+  // Bumped by every invalidate: a check whose broker call was in flight when an invalidation
+  // arrived must not cache the answer it got before the revocation.
+  let generation = 0;
   let evaluationMissing = false;
   let closed = false;
   let discovery: Promise<Discovered> | undefined;
@@ -204,6 +254,7 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
   }
 
   function invalidate(filter?: InvalidateFilter): number {
+    generation += 1;
     if (!filter || (filter.jti === undefined && filter.grant_id === undefined)) {
       const n = cache.size;
       cache.clear();
@@ -321,6 +372,7 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     const key = `${createHash('sha256').update(token).digest('base64url')}\u0000${action}\u0000${canonicalJson(opts.context ?? null)}`;
     const cached = recall(key);
     if (cached) return { ok: true, claims: cached };
+    const askedAt = generation;
 
     let d: Discovered;
     try {
@@ -377,8 +429,46 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
             `the grant does not permit ${action} on this resource now`,
           );
     }
-    remember(key, claims);
+    if (askedAt === generation) remember(key, claims);
     return { ok: true, claims };
+  }
+
+  async function receiveSecurityEvent(setJwt: string): Promise<SecurityEventResult> {
+    if (closed) return eventRefusal('temporarily_unavailable', 'the guard is closed');
+    const compact = typeof setJwt === 'string' ? setJwt.trim() : '';
+    if (!compact || compact.length > MAX_SET_BYTES)
+      return eventRefusal('invalid_request', 'the body is not a Security Event Token');
+
+    let d: Discovered;
+    try {
+      d = await discover();
+    } catch {
+      return eventRefusal('temporarily_unavailable', 'Mandate could not be reached');
+    }
+
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(compact, d.jwks, {
+        issuer: d.as.issuer,
+        audience: eventAudience,
+        typ: 'secevent+jwt',
+        algorithms: ALGORITHMS,
+        currentDate: new Date(now()),
+      }));
+    } catch (err) {
+      return setRefusal(err);
+    }
+
+    const [grantId, ...more] = eventGrantIds(payload);
+    if (grantId === undefined) {
+      return eventRefusal(
+        'invalid_request',
+        'the SET has no CAEP session-revoked or token-claims-change event with an opaque subject',
+      );
+    }
+    let invalidated = invalidate({ grant_id: grantId });
+    for (const id of more) invalidated += invalidate({ grant_id: id });
+    return { ok: true, grantId, invalidated };
   }
 
   function close(): void {
@@ -387,7 +477,146 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     unsubscribe?.();
   }
 
-  return { check, invalidate, close };
+  return { check, invalidate, receiveSecurityEvent, close };
+}
+
+function eventRefusal(err: SecurityEventError, description: string): SecurityEventResult {
+  return { ok: false, err, description };
+}
+
+/** The RFC 8935 code for a SET jose refused; key-fetch trouble is the transmitter's to retry. */
+function setRefusal(err: unknown): SecurityEventResult {
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === 'iss')
+      return eventRefusal('invalid_issuer', 'the SET is from another issuer');
+    if (err.claim === 'aud')
+      return eventRefusal('invalid_audience', 'the SET is for another audience');
+    return eventRefusal('invalid_request', `the SET claim ${err.claim} is not valid`);
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed)
+    return eventRefusal('authentication_failed', 'the SET signature does not verify');
+  if (
+    err instanceof errors.JWKSNoMatchingKey ||
+    err instanceof errors.JWKSMultipleMatchingKeys ||
+    err instanceof errors.JOSEAlgNotAllowed ||
+    err instanceof errors.JOSENotSupported
+  )
+    return eventRefusal('invalid_key', 'the SET is not signed by a key of the issuer');
+  if (err instanceof errors.JOSEError && TOKEN_FAULTS.has(err.code))
+    return eventRefusal('invalid_request', 'the body is not a valid Security Event Token');
+  return eventRefusal('temporarily_unavailable', 'the signing keys could not be fetched');
+}
+
+/** Grant ids named by the CAEP events of a verified SET (RFC 8417 `events`, subject `opaque`). */
+function eventGrantIds(payload: JWTPayload): string[] {
+  const events = payload.events;
+  if (!isRecord(events)) return [];
+  const ids = new Set<string>();
+  for (const [type, event] of Object.entries(events)) {
+    if (!CAEP_EVENT_TYPES.has(type) || !isRecord(event)) continue;
+    // CAEP 1.0 puts the subject in the event; SSF 1.0 moved it to the top-level `sub_id`.
+    const subject = isRecord(event.subject) ? event.subject : payload.sub_id;
+    if (
+      isRecord(subject) &&
+      subject.format === 'opaque' &&
+      typeof subject.id === 'string' &&
+      subject.id
+    )
+      ids.add(subject.id);
+  }
+  return [...ids];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A push to an RFC 8935 endpoint, as any server framework sees it. */
+export interface SecurityEventRequest {
+  /** The request headers: a Fetch `Headers` or Node's `req.headers`. */
+  readonly headers: Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
+  /** The raw body, read by the caller up to a little past {@link MAX_SET_BYTES}. */
+  readonly body: string | Uint8Array;
+}
+
+export interface SecurityEventReceiverOptions {
+  /**
+   * The bearer token given as `authorization` at `POST /admin/receivers`: pushes without
+   * `Authorization: Bearer <it>` are refused. Unset, only the SET signature authenticates them.
+   */
+  readonly authorization?: string;
+}
+
+/** What to answer the transmitter: 202 with no body, or 400 with RFC 8935 `{err, description}`. */
+export interface SecurityEventResponse {
+  readonly status: 202 | 400 | 503;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  readonly result: SecurityEventResult;
+}
+
+/**
+ * Handles one RFC 8935 push for a guard, for any Node server: checks the bearer token (when
+ * configured), the `application/secevent+jwt` content type and the size, then hands the SET to
+ * `guard.receiveSecurityEvent`. The permits are dropped before this resolves, so the 202 is sent
+ * only once they are gone. A SET the keys could not be fetched for gets 503 so Mandate retries.
+ */
+export async function handleSecurityEventRequest(
+  guard: MandateGuard,
+  req: SecurityEventRequest,
+  options: SecurityEventReceiverOptions = {},
+): Promise<SecurityEventResponse> {
+  if (
+    options.authorization !== undefined &&
+    !bearerMatches(headerOf(req.headers, 'authorization'), options.authorization)
+  )
+    return eventAnswer(eventRefusal('authentication_failed', 'the push is not authorized'));
+  const mediaType = (headerOf(req.headers, 'content-type') ?? '')
+    .split(';')[0]
+    ?.trim()
+    .toLowerCase();
+  if (mediaType !== 'application/secevent+jwt')
+    return eventAnswer(
+      eventRefusal('invalid_request', 'the content type must be application/secevent+jwt'),
+    );
+  const size = typeof req.body === 'string' ? Buffer.byteLength(req.body) : req.body.byteLength;
+  if (size > MAX_SET_BYTES)
+    return eventAnswer(
+      eventRefusal('invalid_request', `the SET is larger than ${MAX_SET_BYTES} bytes`),
+    );
+  const body = typeof req.body === 'string' ? req.body : new TextDecoder().decode(req.body);
+  return eventAnswer(await guard.receiveSecurityEvent(body));
+}
+
+function eventAnswer(result: SecurityEventResult): SecurityEventResponse {
+  if (result.ok) return { status: 202, headers: { 'cache-control': 'no-store' }, body: '', result };
+  if (result.err === 'temporarily_unavailable')
+    return {
+      status: 503,
+      headers: { 'cache-control': 'no-store', 'retry-after': '1' },
+      body: '',
+      result,
+    };
+  return {
+    status: 400,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify({ err: result.err, description: result.description }),
+    result,
+  };
+}
+
+function headerOf(headers: SecurityEventRequest['headers'], name: string): string | undefined {
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  const value = headers[name];
+  return typeof value === 'string' ? value : value?.[0];
+}
+
+/** Compares digests so the time taken says nothing about the expected token. */
+function bearerMatches(header: string | undefined, expected: string): boolean {
+  const token = /^Bearer +(\S+) *$/i.exec(header ?? '')?.[1];
+  if (token === undefined) return false;
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(token), digest(expected));
 }
 
 /** The token of a `Bearer` header; undefined when there is none, '' when it is malformed. */

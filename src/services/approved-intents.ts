@@ -6,7 +6,7 @@ import { isGrantLive } from '../domain/grant.ts';
 import { pairsOf } from '../domain/intent.ts';
 import { type ApprovedIntentHandlers, approvedOutcome } from './approvals.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { issueAccessToken } from './issue-access-token.ts';
+import { issueAccessToken, tokenResponse } from './issue-access-token.ts';
 import { createGrant } from './mint-token.ts';
 import { factsOf, requestContext } from './policy-facts-of.ts';
 
@@ -63,14 +63,7 @@ export function approvedIntentHandlers(broker: Broker, ip: string | undefined): 
       });
       broker.metrics.tokenMinted('ciba');
       // The agent keeps its refresh token: the grant it names is now the wider one.
-      return {
-        access_token: access.token,
-        token_type: 'Bearer',
-        expires_in: access.expiresIn,
-        scope: access.scope,
-        authorization_details: decision.granted,
-        grant_id: grant.id,
-      };
+      return tokenResponse(access, decision.granted, grant.id);
     },
   };
 }

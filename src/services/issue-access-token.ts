@@ -1,6 +1,6 @@
 // Signs an access token for a grant: RFC 9068 claims, lifetime capped by config, client and grant.
 import { randomBytes } from 'node:crypto';
-import { type AccessTokenClaims, jtiFor } from '../domain/access-token.ts';
+import { type AccessTokenClaims, formatRefreshToken, jtiFor } from '../domain/access-token.ts';
 import type { Client } from '../domain/client.ts';
 import type { Grant } from '../domain/grant.ts';
 import { type AgentTask, audienceOf, scopeOf } from '../domain/intent.ts';
@@ -56,4 +56,17 @@ export interface TokenResponse {
   /** Absent when the grant's current refresh token stays in use (an approved elevation). */
   refresh_token?: string;
   grant_id: string;
+}
+
+/** The token response for a grant's new access token, with the rotated refresh token when there is one. */
+export function tokenResponse(access: SignedToken, granted: AgentTask[], grantId: string, refreshSecret?: string): TokenResponse {
+  return {
+    access_token: access.token,
+    token_type: 'Bearer',
+    expires_in: access.expiresIn,
+    scope: access.scope,
+    authorization_details: granted,
+    ...(refreshSecret ? { refresh_token: formatRefreshToken(grantId, refreshSecret) } : {}),
+    grant_id: grantId,
+  };
 }

@@ -1,6 +1,5 @@
 // client_credentials with agent_task authorization_details: decide every pair now, store the grant, sign.
 import { randomBytes } from 'node:crypto';
-import { formatRefreshToken } from '../domain/access-token.ts';
 import type { Client } from '../domain/client.ts';
 import { type PairDecision, combineDecisions, reasonsOf } from '../domain/decision.ts';
 import { OAuthError } from '../domain/errors.ts';
@@ -10,7 +9,7 @@ import { clampGrantTtl } from '../domain/ttl.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { type TokenResponse, issueAccessToken } from './issue-access-token.ts';
+import { type TokenResponse, issueAccessToken, tokenResponse } from './issue-access-token.ts';
 import { factsOf, requestContext } from './policy-facts-of.ts';
 
 export interface MintRequest {
@@ -168,15 +167,7 @@ export async function createGrant(
   }
   broker.metrics.tokenMinted(grantType);
   broker.metrics.decision('mint', decision.outcome);
-  return {
-    access_token: access.token,
-    token_type: 'Bearer',
-    expires_in: access.expiresIn,
-    scope: access.scope,
-    authorization_details: decision.granted,
-    refresh_token: formatRefreshToken(grant.id, refreshSecret),
-    grant_id: grant.id,
-  };
+  return tokenResponse(access, decision.granted, grant.id, refreshSecret);
 }
 
 function maxTtl(entries: readonly AgentTask[]): number | undefined {

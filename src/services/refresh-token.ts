@@ -1,6 +1,6 @@
 // refresh_token grant: re-decide the grant with the current context, rotate the refresh token, sign.
 import { randomBytes } from 'node:crypto';
-import { formatRefreshToken, parseRefreshToken, refreshHashMark } from '../domain/access-token.ts';
+import { parseRefreshToken, refreshHashMark } from '../domain/access-token.ts';
 import type { Client } from '../domain/client.ts';
 import { combineDecisions, reasonsOf } from '../domain/decision.ts';
 import { OAuthError } from '../domain/errors.ts';
@@ -10,7 +10,7 @@ import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { parseIntent } from './mint-token.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { type TokenResponse, issueAccessToken } from './issue-access-token.ts';
+import { type TokenResponse, issueAccessToken, tokenResponse } from './issue-access-token.ts';
 import { factsOf } from './policy-facts-of.ts';
 
 export interface RefreshRequest {
@@ -97,15 +97,7 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
   });
   broker.metrics.tokenMinted('refresh_token');
   broker.metrics.decision('refresh', decision.outcome);
-  return {
-    access_token: access.token,
-    token_type: 'Bearer',
-    expires_in: access.expiresIn,
-    scope: access.scope,
-    authorization_details: decision.granted,
-    refresh_token: formatRefreshToken(grant.id, nextSecret),
-    grant_id: grant.id,
-  };
+  return tokenResponse(access, decision.granted, grant.id, nextSecret);
 }
 
 async function revokeForReplay(
@@ -172,13 +164,5 @@ async function elevate(
   await broker.decisions.record({ ...audit, kind: 'refresh', outcome: 'elevate', reasons: reasonsOf(pairs, 'permit'), inputs: { ...inputs, granted: decision.granted, jti: access.jti } });
   broker.metrics.tokenMinted('refresh_token');
   broker.metrics.decision('refresh', 'elevate');
-  return {
-    access_token: access.token,
-    token_type: 'Bearer',
-    expires_in: access.expiresIn,
-    scope: access.scope,
-    authorization_details: decision.granted,
-    refresh_token: formatRefreshToken(grant.id, nextSecret),
-    grant_id: grant.id,
-  };
+  return tokenResponse(access, decision.granted, grant.id, nextSecret);
 }
