@@ -20,7 +20,7 @@ const facts: fc.Arbitrary<PolicyFacts> = fc.record({
   agent: fc.record({
     id: fc.constantFrom('a1', 'a2'),
     groups: fc.subarray(['writers', 'exporters', 'deployers']),
-    attributes: fc.constantFrom({}, { team: 'red' }),
+    attributes: fc.constantFrom<Record<string, string>>({}, { team: 'red' }),
   }),
   task: fc.record({ id: fc.constantFrom('T-1', 'T-forbidden'), purpose: fc.constantFrom('summary', 'bulk export') }),
   datatypes: fc.subarray(['customer_record', 'secret']),
