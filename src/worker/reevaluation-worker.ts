@@ -53,7 +53,7 @@ export async function startReevaluationWorker(broker: Broker, opts: WorkerOption
     opts.name,
     async (job) => {
       if ('ids' in job.data) return reevaluateGrants(broker, job.data.ids, job.data.cause);
-      return sweep(broker, opts.batchSize, job.data.cause, (done) => job.updateProgress(done));
+      return fanOutSweep(broker, queue, opts.batchSize, job.id ?? `sweep-${Date.now()}`, job.data.cause);
     },
     { connection: workerConnection, prefix: opts.prefix, concurrency: opts.concurrency },
   );
@@ -72,7 +72,42 @@ export async function startReevaluationWorker(broker: Broker, opts: WorkerOption
   };
 }
 
-/** Walks the live-grant index a page at a time (pipelined reads per page). */
+/**
+ * The scheduled sweep, shared by every worker process: the live-grant index is read first (ids
+ * only, in pages), then handed out as batch jobs any worker may take. Job ids derive from the
+ * sweep job's id, so a sweep job that stalls and runs again queues each batch once.
+ */
+export async function fanOutSweep(
+  broker: Broker,
+  queue: Queue<JobData>,
+  batchSize: number,
+  sweepJobId: string,
+  cause: string,
+): Promise<ReevaluationSummary & { batches: number }> {
+  const nowSec = nowSecOf(broker);
+  const ids: string[] = [];
+  // Read everything before any batch runs: batches remove ended grants from the index, which
+  // would shift the pages of a walk by offset.
+  for (let offset = 0; ; offset += SNAPSHOT_PAGE) {
+    const page = await broker.grants.liveGrantIds(offset, SNAPSHOT_PAGE, nowSec);
+    ids.push(...page);
+    if (page.length < SNAPSHOT_PAGE) break;
+  }
+  const jobs = [];
+  for (let i = 0; i < ids.length; i += batchSize) {
+    jobs.push({
+      name: 'grants',
+      data: { ids: ids.slice(i, i + batchSize), cause },
+      opts: { jobId: `${sweepJobId.replace(/:/g, '_')}-b${i / batchSize}`, removeOnComplete: 1000, removeOnFail: 1000, attempts: 5, backoff: { type: 'exponential', delay: 200 } },
+    });
+  }
+  for (let i = 0; i < jobs.length; i += 100) await queue.addBulk(jobs.slice(i, i + 100));
+  return { keep: 0, narrow: 0, suspend: 0, revoke: 0, missing: 0, ended: 0, batches: jobs.length };
+}
+
+const SNAPSHOT_PAGE = 5000;
+
+/** Walks the live-grant index a page at a time in this process (pipelined reads per page). */
 export async function sweep(
   broker: Broker,
   batchSize: number,
