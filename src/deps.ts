@@ -96,7 +96,14 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
   const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema, { cacheEntries: config.policy.decision_cache_entries });
   const keyRing = createKeyRing(
     createRedisKeyStore(redis, keys),
-    { alg: config.keys.alg, issuer, clockToleranceSec: config.tokens.clock_tolerance, rotateAfterSec: config.keys.rotate_after },
+    {
+      alg: config.keys.alg,
+      issuer,
+      clockToleranceSec: config.tokens.clock_tolerance,
+      rotateAfterSec: config.keys.rotate_after,
+      // Every process learns of a rotation at once (its JWKS and its signing key), whichever path rotated.
+      onRotated: () => bus.publish({ type: 'keys' }),
+    },
     clock,
   );
   const metrics = createMetrics();
@@ -154,13 +161,6 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
   bus.subscribe((e) => {
     if (e.type === 'keys') void keyRing.load().catch((err: unknown) => log.warn({ err: String(err) }, 'key reload failed'));
   });
-  const rotate = keyRing.rotate.bind(keyRing);
-  // Every process learns of a rotation at once (its JWKS and its signing key).
-  (keyRing as { rotate: KeyRing['rotate'] }).rotate = async () => {
-    const kid = await rotate();
-    await bus.publish({ type: 'keys' });
-    return kid;
-  };
 
   return {
     loaded,

@@ -54,8 +54,7 @@ try {
       await new Promise((r) => setTimeout(r, 100));
       // 'delayed' holds the scheduler's next sweep, an hour away.
       const c = await queue.getJobCounts('waiting', 'active', 'prioritized', 'waiting-children');
-      if (process.env.DEBUG_SWEEP) console.log(JSON.stringify(await queue.getJobCounts()));
-      if (Object.values(c).every((v) => v === 0) && (await queue.getJobCounts('completed')).completed > 0) break;
+      if (Object.values(c).every((v) => v === 0) && ((await queue.getJobCounts('completed')).completed ?? 0) > 0) break;
     }
     const ms = performance.now() - t0;
     results.push({ grants: n, workers, sweep_ms: Math.round(ms), grants_per_s: Math.round(n / (ms / 1000)) });

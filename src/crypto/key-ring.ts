@@ -16,6 +16,8 @@ export interface KeyRingOptions {
   readonly clockToleranceSec: number;
   /** Rotate the active key once it is this old (0: never on its own). */
   readonly rotateAfterSec: number;
+  /** Called after this process rotated (by request or by age), to tell the other processes. */
+  readonly onRotated?: (kid: string) => Promise<void>;
 }
 
 export interface KeyRing extends TokenSigner, TokenVerifier, SecurityEventSigner {
@@ -84,6 +86,7 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
     const now = nowSec();
     const kid = await store.rotate(current, await generateRecord(opts.alg, now), now, now + RETIRED_KEY_GRACE_SEC);
     await load();
+    await opts.onRotated?.(kid);
     return kid;
   };
 

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { audiences } from '../domain/access-token.ts';
+import { InvalidToken, audiences } from '../domain/access-token.ts';
 import { type Client, servesAudience } from '../domain/client.ts';
 import { BEHAVIOUR_SIGNALS, latestIp, latestRisk } from '../domain/drift.ts';
 import { StoreUnavailable } from '../domain/errors.ts';
@@ -57,11 +57,14 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
   let policyVersion: number | undefined;
 
   try {
-    const claims = await broker.verifier.verify(req.subject.properties.token).catch((err: { reason?: string }) => {
-      verdict = { allowed: false, code: `token_${err.reason ?? 'invalid'}`, en: 'the token is not valid' };
-      return undefined;
-    });
-    verdict ??= { allowed: false, code: 'unknown', en: 'not decided' };
+    let claims: Awaited<ReturnType<Broker['verifier']['verify']>> | undefined;
+    try {
+      claims = await broker.verifier.verify(req.subject.properties.token);
+      verdict = { allowed: false, code: 'undecided', en: 'not decided' };
+    } catch (err) {
+      if (!(err instanceof InvalidToken)) throw err;
+      verdict = { allowed: false, code: `token_${err.reason}`, en: 'the token is not valid' };
+    }
     if (claims) {
       clientId = claims.client_id;
       const entry = claims.authorization_details.find((e) => e.actions.includes(action) && e.locations.includes(resource));
