@@ -100,6 +100,7 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
       alg: config.keys.alg,
       issuer,
       clockToleranceSec: config.tokens.clock_tolerance,
+      verifiedCacheEntries: config.tokens.verified_cache_entries,
       rotateAfterSec: config.keys.rotate_after,
       // Every process learns of a rotation at once (its JWKS and its signing key), whichever path rotated.
       onRotated: () => bus.publish({ type: 'keys' }),

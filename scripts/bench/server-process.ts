@@ -32,7 +32,10 @@ const CLOCK_TICKS = readClockTicks();
 /** Spawns `process.execPath ...args` (the pinned Node under npm) and resolves once `readyUrl` answers 200. */
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const log = openSync(options.logFile, 'w');
-  const child = spawn(process.execPath, options.args, {
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every server, for finding where the time goes.
+  const profDir = process.env.BENCH_CPU_PROF;
+  const args = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...options.args] : options.args;
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', log, log],
   });

@@ -58,9 +58,15 @@ export const ConfigSchema = z
         max_grant_ttl: Seconds.max(MAX_GRANT_TTL_SEC).default(MAX_GRANT_TTL_SEC),
         /** Clock skew tolerated when checking exp/iat/nbf (seconds). */
         clock_tolerance: z.number().int().min(0).max(300).default(5),
+        /**
+         * Access tokens whose signature this process has checked, remembered by their exact text so
+         * that checking one again skips the signature (times and the grant are checked every time);
+         * 0 verifies every call afresh.
+         */
+        verified_cache_entries: z.number().int().min(0).max(1_000_000).default(10_000),
       })
       .strict()
-      .default({ access_ttl: 300, grant_ttl: 3600, max_grant_ttl: MAX_GRANT_TTL_SEC, clock_tolerance: 5 }),
+      .default({ access_ttl: 300, grant_ttl: 3600, max_grant_ttl: MAX_GRANT_TTL_SEC, clock_tolerance: 5, verified_cache_entries: 10_000 }),
     keys: z
       .object({
         /** Signing algorithm of new keys. */
@@ -77,8 +83,9 @@ export const ConfigSchema = z
         /** Cedar schema every policy set is validated against. */
         schema: z.string().default('config/schema.cedarschema'),
         /**
-         * Exact decisions shared between requests of one policy version (keyed on every fact the
-         * policy reads, emptied each second when it reads the clock); 0 decides every call afresh.
+         * Decisions shared between requests of one policy version, keyed on what the policy can tell
+         * apart (a counter compared with 600 is keyed by its side of 600, not its value; see
+         * src/domain/policy-reads.ts); 0 decides every call afresh.
          */
         decision_cache_entries: z.number().int().min(0).max(1_000_000).default(10_000),
       })

@@ -1,11 +1,13 @@
 // Signing and verification keys: the active key signs, retired keys verify until their tokens expire.
-// jose generates and exports keys; signing and verification are single node:crypto calls.
+// jose generates and exports keys; signing and verification are node:crypto calls run on libuv's
+// thread pool, so the event loop keeps serving requests while a signature is computed.
 import { type KeyObject, createPrivateKey, createPublicKey, randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { type JWK, exportJWK, generateKeyPair } from 'jose';
 import { type AccessTokenClaims, AccessTokenClaimsSchema, InvalidToken } from '../domain/access-token.ts';
 import type { Clock, TokenSigner, TokenVerifier } from '../domain/ports.ts';
 import type { SecurityEventSigner } from '../domain/security-event.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
+import { derToJose, joseToDer } from './ecdsa-signature.ts';
 import type { KeyRecord, KeyStore } from '../store/redis-key-store.ts';
 
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
@@ -14,6 +16,8 @@ export interface KeyRingOptions {
   readonly alg: SigningAlg;
   readonly issuer: string;
   readonly clockToleranceSec: number;
+  /** Tokens remembered as verified, by their exact text (0: check every signature afresh). */
+  readonly verifiedCacheEntries?: number;
   /** Rotate the active key once it is this old (0: never on its own). */
   readonly rotateAfterSec: number;
   /** Called after this process rotated (by request or by age), to tell the other processes. */
@@ -51,6 +55,7 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
   let published: JWK[] = [];
   let lastReloadMs = 0;
   const nowSec = () => Math.floor(clock.nowMs() / 1000);
+  const verified = createVerifiedTokens(opts.verifiedCacheEntries ?? 10_000);
 
   const load = async () => {
     let state = await store.load();
@@ -100,6 +105,16 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
     return verifiers.get(kid);
   };
 
+  /** exp, iat and nbf against the clock, with the configured tolerance. */
+  const checkTimes = (claims: AccessTokenClaims, nbf: number | undefined): AccessTokenClaims => {
+    const now = clock.nowMs() / 1000;
+    const tolerance = opts.clockToleranceSec;
+    if (claims.exp <= now - tolerance) throw new InvalidToken('expired');
+    if (claims.iat > now + tolerance) throw new InvalidToken('not_yet_valid');
+    if (nbf !== undefined && nbf > now + tolerance) throw new InvalidToken('not_yet_valid');
+    return claims;
+  };
+
   return {
     load,
     rotate,
@@ -114,18 +129,21 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
       else await load();
     },
 
-    async sign(claims) {
-      if (!active) throw new Error('no signing key loaded');
+    sign(claims) {
+      if (!active) return Promise.reject(new Error('no signing key loaded'));
       return signCompact(active, 'at+jwt', claims);
     },
 
     /** A Security Event Token (RFC 8417): its own `typ`, so it can never pass as an access token. */
-    async signSecurityEvent(payload) {
-      if (!active) throw new Error('no signing key loaded');
+    signSecurityEvent(payload) {
+      if (!active) return Promise.reject(new Error('no signing key loaded'));
       return signCompact(active, 'secevent+jwt', payload);
     },
 
     async verify(token): Promise<AccessTokenClaims> {
+      const known = verified.get(token);
+      // Seen before, byte for byte, and its key still verifies: only the times can have changed.
+      if (known && verifiers.has(known.kid)) return checkTimes(known.claims, known.nbf);
       const parts = compactParts(token);
       const header = parseSegment(parts[0]);
       const kid = header.kid;
@@ -137,20 +155,18 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
       if (header.alg !== key.alg) throw new InvalidToken('bad_signature');
       if (typeof header.typ !== 'string' || !/^(application\/)?at\+jwt$/i.test(header.typ)) throw new InvalidToken('wrong_type');
       if ('crit' in header || 'b64' in header) throw new InvalidToken('malformed');
-      if (!verifySignature(key, `${parts[0]}.${parts[1]}`, parts[2])) throw new InvalidToken('bad_signature');
+      if (!(await verifySignature(key, `${parts[0]}.${parts[1]}`, parts[2]))) throw new InvalidToken('bad_signature');
       const payload = parseSegment(parts[1]);
       const claims = AccessTokenClaimsSchema.safeParse(payload);
       if (!claims.success) throw new InvalidToken('bad_claims');
-      const { iss, exp, iat } = claims.data;
+      if (claims.data.iss !== opts.issuer) throw new InvalidToken('wrong_issuer');
       // The schema keeps only the claims it knows: read nbf from the payload itself.
       const nbf = payload.nbf;
-      const now = clock.nowMs() / 1000;
-      const tolerance = opts.clockToleranceSec;
-      if (iss !== opts.issuer) throw new InvalidToken('wrong_issuer');
-      if (exp <= now - tolerance) throw new InvalidToken('expired');
-      if (iat > now + tolerance) throw new InvalidToken('not_yet_valid');
-      if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + tolerance)) throw new InvalidToken('not_yet_valid');
-      return claims.data;
+      if (nbf !== undefined && typeof nbf !== 'number') throw new InvalidToken('not_yet_valid');
+      checkTimes(claims.data, nbf);
+      const frozen = deepFreeze(claims.data);
+      verified.set(token, { kid, claims: frozen, nbf });
+      return frozen;
     },
   };
 }
@@ -177,37 +193,75 @@ function parseSegment(segment: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** One synchronous node:crypto verification with the key's own algorithm. */
-function verifySignature(key: LoadedKey, input: string, signature: string): boolean {
-  const sig = Buffer.from(signature, 'base64url');
-  const data = Buffer.from(input);
-  try {
-    if (key.alg === 'ES256') return sig.length === 64 && cryptoVerify('sha256', data, { key: key.key, dsaEncoding: 'ieee-p1363' }, sig);
-    if (key.alg === 'EdDSA') return cryptoVerify(null, data, key.key, sig);
-    return cryptoVerify('sha256', data, key.key, sig);
-  } catch {
-    return false;
+/**
+ * One node:crypto verification with the key's own algorithm, on the thread pool; false for
+ * anything odd. Keys go in bare (an options object doubles the cost), ECDSA signatures as DER.
+ */
+function verifySignature(key: LoadedKey, input: string, signature: string): Promise<boolean> {
+  let sig: Buffer = Buffer.from(signature, 'base64url');
+  if (key.alg === 'ES256') {
+    if (sig.length !== 64) return Promise.resolve(false);
+    sig = joseToDer(sig, 32);
   }
+  const data = Buffer.from(input);
+  return new Promise((resolve) => {
+    try {
+      cryptoVerify(key.alg === 'EdDSA' ? null : 'sha256', data, key.key, sig, (err, ok) => resolve(!err && ok === true));
+    } catch {
+      resolve(false);
+    }
+  });
 }
 
-/**
- * Compact JWS of our own claims, signed with node:crypto in one synchronous call (WebCrypto's
- * promise and copying cost as much as the ECDSA signature itself). Verification stays with jose.
- */
-function signCompact(key: { alg: SigningAlg; kid: string; privateKey: KeyObject }, typ: string, payload: object): string {
+/** Compact JWS of our own claims, signed with node:crypto on the thread pool (no WebCrypto copies). */
+function signCompact(key: { alg: SigningAlg; kid: string; privateKey: KeyObject }, typ: string, payload: object): Promise<string> {
   const input = `${b64url(JSON.stringify({ alg: key.alg, typ, kid: key.kid }))}.${b64url(JSON.stringify(payload))}`;
-  const data = Buffer.from(input);
-  const signature =
-    key.alg === 'EdDSA'
-      ? cryptoSign(null, data, key.privateKey)
-      : key.alg === 'ES256'
-        ? cryptoSign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' })
-        : cryptoSign('sha256', data, key.privateKey);
-  return `${input}.${signature.toString('base64url')}`;
+  return new Promise((resolve, reject) => {
+    cryptoSign(key.alg === 'EdDSA' ? null : 'sha256', Buffer.from(input), key.privateKey, (err, signature) => {
+      if (err) return reject(err);
+      try {
+        const jws = key.alg === 'ES256' ? derToJose(signature, 32) : signature;
+        resolve(`${input}.${jws.toString('base64url')}`);
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
 }
 
 const b64url = (text: string) => Buffer.from(text).toString('base64url');
 
+interface VerifiedToken {
+  readonly kid: string;
+  readonly claims: AccessTokenClaims;
+  readonly nbf: number | undefined;
+}
+
+/**
+ * Tokens whose signature and claims checked out, keyed by their exact text (a hit is the same
+ * bytes, so the same signature): resources check one token on every call of a task. Bounded, the
+ * oldest insert leaves first; entries whose key has left the ring are ignored (see verify).
+ */
+function createVerifiedTokens(maxEntries: number) {
+  const entries = new Map<string, VerifiedToken>();
+  return {
+    get: (token: string) => (maxEntries > 0 ? entries.get(token) : undefined),
+    set(token: string, entry: VerifiedToken) {
+      if (maxEntries <= 0) return;
+      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
+      entries.set(token, entry);
+    },
+  };
+}
+
+/** Claims handed to every later caller of the same token: nobody may change them. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
 
 async function generateRecord(alg: SigningAlg, nowSec: number): Promise<KeyRecord> {
   const pair = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });

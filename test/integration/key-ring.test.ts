@@ -1,0 +1,143 @@
+// The key ring on a real Redis: signatures on the thread pool, and the verified-token memory that
+// lets a resource check one token again without its signature, never past expiry or key removal.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createKeyRing } from '../../src/crypto/key-ring.ts';
+import { type AccessTokenClaims, InvalidToken } from '../../src/domain/access-token.ts';
+import { createKeyNames } from '../../src/store/key-names.ts';
+import { createRedisKeyStore } from '../../src/store/redis-key-store.ts';
+import { deleteKeysUnder } from '../support/broker.ts';
+import { uniquePrefix } from '../support/prefix.ts';
+
+const ISSUER = 'https://mandate.test';
+const T0 = 1_800_000_000;
+
+function claimsAt(nowSec: number, ttl = 300): AccessTokenClaims {
+  return {
+    iss: ISSUER,
+    sub: 'agent-1',
+    client_id: 'agent-1',
+    aud: 'https://crm.example.com',
+    iat: nowSec,
+    exp: nowSec + ttl,
+    jti: `g_1.${nowSec}`,
+    grant_id: 'g_1',
+    scope: 'read',
+    authorization_details: [{ type: 'agent_task', task_id: 'T-1', actions: ['read'], locations: ['https://crm.example.com'] }],
+  };
+}
+
+async function reason(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'verified';
+  } catch (err) {
+    if (err instanceof InvalidToken) return err.reason;
+    throw err;
+  }
+}
+
+describe('key ring', () => {
+  let redis: Redis;
+  let prefix: string;
+  const redisUrl = () => inject('redisUrl');
+
+  beforeAll(async () => {
+    prefix = uniquePrefix('key-ring');
+    redis = new Redis(redisUrl(), { lazyConnect: true });
+    await redis.connect();
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await deleteKeysUnder(redisUrl(), prefix);
+  });
+
+  const ring = (clock: { nowMs(): number }, keyPrefix: string, verifiedCacheEntries = 100) =>
+    createKeyRing(
+      createRedisKeyStore(redis, createKeyNames(keyPrefix)),
+      { alg: 'ES256', issuer: ISSUER, clockToleranceSec: 5, rotateAfterSec: 0, verifiedCacheEntries },
+      clock,
+    );
+
+  for (const entries of [100, 0]) {
+    describe(entries ? 'with the verified-token memory' : 'verifying every call afresh', () => {
+      it('signs and verifies, many at once', async () => {
+        let now = T0 * 1000;
+        const keys = ring({ nowMs: () => now }, `${prefix}a${entries}:`, entries);
+        await keys.load();
+        const tokens = await Promise.all(Array.from({ length: 50 }, (_, i) => keys.sign(claimsAt(T0 + i))));
+        expect(new Set(tokens).size).toBe(50);
+        now = (T0 + 49) * 1000;
+        const verified = await Promise.all(tokens.map((t) => keys.verify(t)));
+        expect(verified.map((c) => c.iat)).toEqual(Array.from({ length: 50 }, (_, i) => T0 + i));
+        // Asked again: the same answers.
+        expect((await keys.verify(tokens[7] as string)).iat).toBe(T0 + 7);
+      });
+
+      it('refuses a remembered token once it expires', async () => {
+        let now = T0 * 1000;
+        const keys = ring({ nowMs: () => now }, `${prefix}b${entries}:`, entries);
+        await keys.load();
+        const token = await keys.sign(claimsAt(T0, 60));
+        expect(await reason(keys.verify(token))).toBe('verified');
+        now = (T0 + 60 + 6) * 1000;
+        expect(await reason(keys.verify(token))).toBe('expired');
+      });
+
+      it('never takes another token for a remembered one', async () => {
+        const now = T0 * 1000;
+        const keys = ring({ nowMs: () => now }, `${prefix}c${entries}:`, entries);
+        await keys.load();
+        const token = await keys.sign(claimsAt(T0));
+        await keys.verify(token);
+        const [h, p, s] = token.split('.') as [string, string, string];
+        const forged = JSON.parse(Buffer.from(p, 'base64url').toString()) as AccessTokenClaims;
+        forged.scope = 'read write';
+        const tampered = `${h}.${Buffer.from(JSON.stringify(forged)).toString('base64url')}.${s}`;
+        expect(await reason(keys.verify(tampered))).toBe('bad_signature');
+        const flipped = `${h}.${p}.${s.slice(0, -2)}${s.slice(-2) === 'AA' ? 'AB' : 'AA'}`;
+        expect(await reason(keys.verify(flipped))).toBe('bad_signature');
+        expect(await reason(keys.verify(`${token} `))).toBe('malformed');
+      });
+
+      it('hands out claims nobody can change', async () => {
+        const now = T0 * 1000;
+        const keys = ring({ nowMs: () => now }, `${prefix}d${entries}:`, entries);
+        await keys.load();
+        const token = await keys.sign(claimsAt(T0));
+        const first = await keys.verify(token);
+        expect(() => {
+          (first.authorization_details[0]?.actions as string[]).push('delete');
+        }).toThrow(TypeError);
+        expect((await keys.verify(token)).authorization_details[0]?.actions).toEqual(['read']);
+      });
+    });
+  }
+
+  it('forgets tokens of a key that left the ring', async () => {
+    let now = T0 * 1000;
+    const keyPrefix = `${prefix}e:`;
+    const keys = ring({ nowMs: () => now }, keyPrefix);
+    await keys.load();
+    const token = await keys.sign(claimsAt(T0, 300));
+    expect(await reason(keys.verify(token))).toBe('verified');
+    await keys.rotate();
+    // Retired keys verify until their tokens could have expired ...
+    expect(await reason(keys.verify(token))).toBe('verified');
+    // ... then leave the ring, and what they signed is unknown, remembered or not.
+    now = (T0 + 2000) * 1000;
+    await keys.maintain();
+    const later = await keys.sign(claimsAt(T0 + 2000));
+    expect(await reason(keys.verify(later))).toBe('verified');
+    expect(await reason(keys.verify(token))).toBe('unknown_key');
+  });
+
+  it('keeps at most the configured number of tokens and still verifies the rest', async () => {
+    const now = T0 * 1000;
+    const keys = ring({ nowMs: () => now }, `${prefix}f:`, 3);
+    await keys.load();
+    const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => keys.sign({ ...claimsAt(T0), jti: `g_1.${i}` })));
+    for (const t of tokens) await keys.verify(t);
+    for (const t of tokens) expect((await keys.verify(t)).jti).toBe(`g_1.${tokens.indexOf(t)}`);
+  });
+});
