@@ -3,7 +3,8 @@ import './v8-flags.ts';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { PairDecision } from '../domain/decision.ts';
 import type { Pair } from '../domain/intent.ts';
-import { CONTEXT_KEYS, type ContextKey, type PolicyDecider, type PolicyFacts, calendarOf, memoizeDecider } from '../domain/policy-facts.ts';
+import { type PolicyDecider, type PolicyFacts, type PolicyReads, calendarOf, memoizeDecider, newActionOf } from '../domain/policy-facts.ts';
+import { policyReads } from '../domain/policy-reads.ts';
 
 /** A policy that does not parse or validate, located in the submitted text (1-based). */
 export interface PolicyProblem {
@@ -40,6 +41,7 @@ export function compilePolicySet(text: string, schema: string, version: number, 
   const byId: Record<string, string> = {};
   const offsets = new Map<string, number>();
   const remedy = new Set<string>();
+  const forms: unknown[] = [];
   const problems: PolicyProblem[] = [];
   let cursor = 0;
   parts.policies.forEach((policy, index) => {
@@ -56,6 +58,7 @@ export function compilePolicySet(text: string, schema: string, version: number, 
       return;
     }
     byId[id] = policy;
+    forms.push(json.json);
     offsets.set(id, Math.max(offset, 0));
     if (json.json.effect === 'forbid' && json.json.annotations?.remedy === REMEDY_APPROVAL) remedy.add(id);
   });
@@ -81,7 +84,7 @@ export function compilePolicySet(text: string, schema: string, version: number, 
   const reduced = Object.fromEntries(Object.entries(byId).filter(([id]) => !remedy.has(id)));
   cedar.preparsePolicySet(withoutRemedyId, { staticPolicies: reduced });
 
-  const reads = contextReads(text);
+  const reads = policyReads(forms);
   const raw: PolicyDecider = {
     version,
     reads,
@@ -106,13 +109,13 @@ function decidePair(
   fullId: string,
   withoutRemedyId: string,
   remedy: ReadonlySet<string>,
-  reads: ReadonlySet<ContextKey>,
+  reads: PolicyReads,
 ): PairDecision {
   const call: cedar.StatefulAuthorizationCall = {
     principal: { type: 'Agent', id: facts.agent.id },
     action: { type: 'Action', id: pair.action },
     resource: { type: 'Resource', id: pair.location },
-    context: reads.has('usage') ? { ...base, usage: usageOf(facts, pair.action) } : base,
+    context: reads.attributes.has('usage') ? { ...base, usage: usageOf(facts, pair.action) } : base,
     preparsedPolicySetId: fullId,
     entities,
   };
@@ -147,20 +150,20 @@ function entitiesOf(facts: PolicyFacts): cedar.EntityJson[] {
  * The Cedar context, holding only what the policy reads: each attribute (above all the `ip`
  * extension value) costs time in every call, and one the policy never reads cannot change it.
  */
-function baseContext(facts: PolicyFacts, reads: ReadonlySet<ContextKey>): Record<string, cedar.CedarValueJson> {
+function baseContext(facts: PolicyFacts, { attributes }: PolicyReads): Record<string, cedar.CedarValueJson> {
   const context: Record<string, cedar.CedarValueJson> = {};
-  if (reads.has('now')) {
+  if (attributes.has('now')) {
     const { hour, weekday } = calendarOf(facts.nowSec);
     context.now = { unix: facts.nowSec, hour, weekday };
   }
-  if (reads.has('task')) context.task = { id: facts.task.id, purpose: facts.task.purpose };
-  if (reads.has('datatypes')) context.datatypes = [...facts.datatypes];
-  if (reads.has('risk')) context.risk = facts.risk;
-  if (reads.has('approved')) context.approved = facts.approved;
-  if (reads.has('delegated')) context.delegated = facts.delegated;
-  if (reads.has('sender_constrained')) context.sender_constrained = facts.sender_constrained;
-  if (reads.has('signals')) context.signals = [...facts.signals];
-  if (reads.has('ip') && facts.ip) context.ip = { __extn: { fn: 'ip', arg: facts.ip } };
+  if (attributes.has('task')) context.task = { id: facts.task.id, purpose: facts.task.purpose };
+  if (attributes.has('datatypes')) context.datatypes = [...facts.datatypes];
+  if (attributes.has('risk')) context.risk = facts.risk;
+  if (attributes.has('approved')) context.approved = facts.approved;
+  if (attributes.has('delegated')) context.delegated = facts.delegated;
+  if (attributes.has('sender_constrained')) context.sender_constrained = facts.sender_constrained;
+  if (attributes.has('signals')) context.signals = [...facts.signals];
+  if (attributes.has('ip') && facts.ip) context.ip = { __extn: { fn: 'ip', arg: facts.ip } };
   return context;
 }
 
@@ -168,7 +171,7 @@ function usageOf(facts: PolicyFacts, action: string): cedar.CedarValueJson {
   return {
     calls_last_minute: facts.usage.calls_last_minute,
     denied_last_hour: facts.usage.denied_last_hour,
-    new_action: facts.usage.used_actions ? !facts.usage.used_actions.has(action) : false,
+    new_action: newActionOf(facts.usage, action),
   };
 }
 
@@ -185,21 +188,22 @@ function lineCol(text: string, offset: number): { line: number; column: number }
   return { line, column: offset - before.lastIndexOf('\n') };
 }
 
+/** A policy passing the whole context on: reads everything exactly. */
+const READS_EVERYTHING = { conditions: [{ kind: 'when', body: { Var: 'context' } }] };
+
 /**
- * The context attributes the policy text reads: `context.key`, `context["key"]` or `context has key`
- * outside comments and strings' contents aside. Any other use of `context` (passing it whole)
- * counts as reading everything. Over-approximating only costs shared decisions, never correctness.
+ * What of the context the policies in `text` can tell apart (see policyReads), for tests and
+ * tools. Text that does not parse counts as reading everything exactly.
  */
-export function contextReads(text: string): ReadonlySet<ContextKey> {
-  const code = text.replace(/\/\/[^\n]*/g, '');
-  const all = new Set<ContextKey>(CONTEXT_KEYS);
-  const reads = new Set<ContextKey>();
-  for (const m of code.matchAll(/\bcontext\b(\s*\.\s*([A-Za-z_]\w*)|\s*\[\s*"([^"]*)"|\s+has\s+([A-Za-z_]\w*|"[^"]*"))?/g)) {
-    const key = (m[2] ?? m[3] ?? m[4])?.replace(/"/g, '');
-    if (!key) return all;
-    if ((CONTEXT_KEYS as readonly string[]).includes(key)) reads.add(key as ContextKey);
-  }
-  return reads;
+export function contextReads(text: string): PolicyReads {
+  const parts = cedar.policySetTextToParts(text);
+  if (parts.type === 'failure') return policyReads([READS_EVERYTHING]);
+  return policyReads(
+    parts.policies.map((policy) => {
+      const json = cedar.policyToJson(policy);
+      return json.type === 'success' ? json.json : READS_EVERYTHING;
+    }),
+  );
 }
 
 /** Checks that a schema parses, for start-up. */
