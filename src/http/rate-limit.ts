@@ -117,7 +117,7 @@ export function createRateLimit(deps: HttpDeps, opts: RateLimitOptions) {
       return;
     }
     if (status === 200 && TOKEN_CHECKS.has(path)) {
-      const invalid = await invalidAnswers(path, c.res);
+      const invalid = c.get('invalidTokenAnswers') ?? 0;
       if (invalid === 0) return;
       const clientId = await presentedClientId(c);
       if (clientId === undefined) return;
@@ -126,28 +126,25 @@ export function createRateLimit(deps: HttpDeps, opts: RateLimitOptions) {
   };
 }
 
-/** How many answers of a 200 response said "this token is not valid". */
-async function invalidAnswers(path: string, res: Response): Promise<number> {
-  let text: string;
-  try {
-    text = await res.clone().text();
-  } catch {
-    return 0;
-  }
-  if (path === '/oauth/introspect') return text === '{"active":false}' ? 1 : 0;
-  if (!text.includes('"decision":false')) return 0;
-  try {
-    const body = JSON.parse(text) as { evaluations?: unknown[] } & Record<string, unknown>;
-    const answers = path === '/access/v1/evaluations' ? (body.evaluations ?? []) : [body];
-    return answers.filter((a) => isInvalidTokenCode((a as { context?: { reason_admin?: { code?: unknown } } })?.context?.reason_admin?.code)).length;
-  } catch {
-    return 0;
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Answers of this request that said "this token is not valid" (set by the token-checking routes). */
+    invalidTokenAnswers: number;
   }
 }
 
-/** A token that does not verify, or whose grant does not exist: what a guesser produces. */
-function isInvalidTokenCode(code: unknown): boolean {
-  return typeof code === 'string' && (code.startsWith('token_') || code === 'grant_missing');
+/** Called by the token-checking routes: how many of their answers said "this token is not valid". */
+export function reportInvalidTokens(c: Context, count: number): void {
+  if (count > 0) c.set('invalidTokenAnswers', count);
+}
+
+/** AuthZEN answers whose reason is a token that does not verify, or whose grant does not exist: what a guesser produces. */
+export function invalidTokenAnswers(answers: readonly { decision: boolean; context?: { reason_admin?: { code?: string } } }[]): number {
+  return answers.filter((a) => !a.decision && isInvalidTokenCode(a.context?.reason_admin?.code)).length;
+}
+
+function isInvalidTokenCode(code: string | undefined): boolean {
+  return code !== undefined && (code.startsWith('token_') || code === 'grant_missing');
 }
 
 /** The client id a request presents (HTTP Basic, or client_id + client_secret in a form body); never verified here. */

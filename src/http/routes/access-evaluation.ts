@@ -7,6 +7,7 @@ import { EvaluationSchema, type EvaluationResponse, evaluateAccess } from '../..
 import { requireResourceClient } from '../../services/introspect-token.ts';
 import { authenticateBasic } from '../client-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
+import { invalidTokenAnswers, reportInvalidTokens } from '../rate-limit.ts';
 
 export const MAX_BATCH = 100;
 
@@ -78,7 +79,9 @@ export function accessEvaluationRoutes(deps: HttpDeps): Hono {
     handle(c, async (caller, body) => {
       const parsed = EvaluationSchema.safeParse(body);
       if (!parsed.success) return refuse(400, 'invalid_request', issuesOf(parsed.error));
-      return c.json(await evaluateAccess(broker, caller, parsed.data), 200, { 'Cache-Control': 'no-store' });
+      const answer = await evaluateAccess(broker, caller, parsed.data);
+      reportInvalidTokens(c, invalidTokenAnswers([answer]));
+      return c.json(answer, 200, { 'Cache-Control': 'no-store' });
     }),
   );
 
@@ -99,6 +102,7 @@ export function accessEvaluationRoutes(deps: HttpDeps): Hono {
         if (semantic === 'deny_on_first_deny' && !result.decision) break;
         if (semantic === 'permit_on_first_permit' && result.decision) break;
       }
+      reportInvalidTokens(c, invalidTokenAnswers(results));
       return c.json({ evaluations: results }, 200, { 'Cache-Control': 'no-store' });
     }),
   );

@@ -6,6 +6,7 @@ import { introspectToken } from '../../services/introspect-token.ts';
 import { authenticate } from '../client-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { oauthJson, renderOAuthError } from '../oauth-response.ts';
+import { reportInvalidTokens } from '../rate-limit.ts';
 import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
 
 /** The form parameters of `POST /oauth/introspect` (RFC 7662 2.1); no length cap, an oversized token is simply inactive. */
@@ -22,10 +23,15 @@ export function introspectRoute(deps: HttpDeps): Hono {
       const form = await readOAuthForm(c);
       const caller = await authenticate(c, form, deps.broker);
       const { token } = parseOAuthForm(form, IntrospectionRequestFormSchema);
-      return oauthJson(c, await introspectToken(deps.broker, caller, token));
+      const answer = await introspectToken(deps.broker, caller, token);
+      if (!answer.active) reportInvalidTokens(c, 1);
+      return oauthJson(c, answer);
     } catch (err) {
       // Fail closed in the answer a careless caller reads: no store, no "active" (and nothing revealed).
-      if (err instanceof StoreUnavailable) return oauthJson(c, { active: false });
+      if (err instanceof StoreUnavailable) {
+        reportInvalidTokens(c, 1);
+        return oauthJson(c, { active: false });
+      }
       return renderOAuthError(c, err, deps.log);
     }
   });
