@@ -191,15 +191,17 @@ export interface UsageStore {
   /** Reads the grant and usage and counts this call. Undefined when the grant is gone. */
   readForEvaluation(grantId: string, jti: string, clientId: string, action: string, nowSec: number): Promise<EvaluationState | undefined>;
   /** Records the outcome: an allowed action is now used, a step taken; a denial counted. Returns denials this hour. */
-  recordOutcome(
-    grantId: string,
-    clientId: string,
-    action: string,
-    allowed: boolean,
-    step: number | undefined,
-    expiresAt: number,
-    nowSec: number,
-  ): Promise<number>;
+  recordOutcome(outcome: {
+    readonly grantId: string;
+    readonly clientId: string;
+    readonly action: string;
+    readonly allowed: boolean;
+    /** The agent had not used this action before (from readForEvaluation): an allowed call adds it. */
+    readonly newAction: boolean;
+    readonly step: number | undefined;
+    readonly expiresAt: number;
+    readonly nowSec: number;
+  }): Promise<number>;
   /** Current counters of many grants (for re-evaluation). */
   countersOf(ids: readonly string[], nowSec: number): Promise<Array<{ calls: number; denied: number }>>;
 }

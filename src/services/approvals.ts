@@ -1,5 +1,5 @@
 // Human approval: requests bound to one intent, CIBA polling by the agent, decisions by approvers.
-import { randomBytes } from 'node:crypto';
+import { randomBase64url } from '../crypto/random-id.ts';
 import { type Approval, type ApprovalKind, intentKey } from '../domain/approval.ts';
 import type { Client } from '../domain/client.ts';
 import { combineDecisions, type PairDecision, reasonsOf } from '../domain/decision.ts';
@@ -25,7 +25,7 @@ export async function requestApproval(broker: Broker, req: ApprovalRequest): Pro
   const nowSec = nowSecOf(broker);
   if (pending && pending.status === 'pending' && pending.expires_at > nowSec) return pending;
   const approval: Approval = {
-    id: `ar_${randomBytes(18).toString('base64url')}`,
+    id: `ar_${randomBase64url(18)}`,
     kind: req.kind,
     client_id: req.client.client_id,
     task_id: req.intent[0]?.task_id ?? '',

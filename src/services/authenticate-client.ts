@@ -1,5 +1,6 @@
 // Client authentication: a secret compared in constant time against its stored hash.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBase64url } from '../crypto/random-id.ts';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Client } from '../domain/client.ts';
 import { OAuthError } from '../domain/errors.ts';
 import type { Broker } from './broker.ts';
@@ -19,7 +20,7 @@ export function hashSecret(secret: string): string {
 
 /** A new client secret: 256 bits from the CSPRNG. */
 export function generateSecret(): string {
-  return randomBytes(32).toString('base64url');
+  return randomBase64url(32);
 }
 
 const DUMMY_HASH = hashSecret(generateSecret());

@@ -1,5 +1,5 @@
 // Action-time decisions (AuthZEN): may this token do this action on this resource, now?
-import { randomBytes } from 'node:crypto';
+import { randomBase64url } from '../crypto/random-id.ts';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { InvalidToken, audiences } from '../domain/access-token.ts';
@@ -112,7 +112,16 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
         }
       }
       if (state) {
-        const denied = await broker.usage.recordOutcome(claims.grant_id, claims.client_id, action, verdict.allowed, verdict.step, state.expires_at, nowSec);
+        const denied = await broker.usage.recordOutcome({
+          grantId: claims.grant_id,
+          clientId: claims.client_id,
+          action,
+          allowed: verdict.allowed,
+          newAction: !state.actionUsedBefore,
+          step: verdict.step,
+          expiresAt: state.expires_at,
+          nowSec,
+        });
         // Off-intent behaviour is drift: recorded on the grant and decided again now.
         const behaviour =
           verdict.code === 'step_out_of_order'
@@ -137,7 +146,7 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
 
   const final = verdict;
   const inputs = { caller: caller.client_id, subject: req.subject.id, action, resource, context: requestContext, usage };
-  let decisionId = `d-unrecorded-${randomBytes(6).toString('base64url')}`;
+  let decisionId: string | undefined;
   try {
     const record = await broker.decisions.record({
       kind: 'evaluation',
@@ -152,6 +161,7 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
     decisionId = record.id;
   } catch (err) {
     // A decision that cannot be recorded is not given.
+    decisionId = `d-unrecorded-${randomBase64url(6)}`;
     if (final.allowed) return deny(decisionId, 'unavailable', 'Mandate cannot record this decision now');
     if (!(err instanceof StoreUnavailable)) throw err;
   }

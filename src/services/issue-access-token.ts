@@ -1,5 +1,5 @@
 // Signs an access token for a grant: RFC 9068 claims, lifetime capped by config, client and grant.
-import { randomBytes } from 'node:crypto';
+import { randomBase64url } from '../crypto/random-id.ts';
 import { type AccessTokenClaims, formatRefreshToken, jtiFor } from '../domain/access-token.ts';
 import type { Client } from '../domain/client.ts';
 import type { Grant } from '../domain/grant.ts';
@@ -27,7 +27,7 @@ export async function issueAccessToken(
     accessTtlSec: broker.settings.accessTtlSec,
     clientMaxTokenTtlSec: client.max_token_ttl,
   });
-  const jti = jtiFor(grant.id, randomBytes(12).toString('base64url'));
+  const jti = jtiFor(grant.id, randomBase64url(12));
   const scope = scopeOf(granted);
   const aud = audienceOf(granted);
   const claims: AccessTokenClaims = {

@@ -1,5 +1,5 @@
 // Admin use-cases for clients: register with a generated secret, change, disable (kill switch), delete.
-import { randomBytes } from 'node:crypto';
+import { randomBase64url } from '../crypto/random-id.ts';
 import { type Client, type ClientInput, type ClientPatch, publicClient } from '../domain/client.ts';
 import { ProblemError } from '../domain/errors.ts';
 import { generateSecret, hashSecret } from './authenticate-client.ts';
@@ -26,7 +26,7 @@ export async function createClient(
   const now = nowSecOf(broker);
   const secret = generateSecret();
   const client: Client = {
-    client_id: input.client_id ?? `${input.kind}-${randomBytes(9).toString('base64url')}`,
+    client_id: input.client_id ?? `${input.kind}-${randomBase64url(9)}`,
     name: input.name,
     kind: input.kind,
     groups: input.groups,

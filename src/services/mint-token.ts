@@ -1,5 +1,5 @@
 // client_credentials with agent_task authorization_details: decide every pair now, store the grant, sign.
-import { randomBytes } from 'node:crypto';
+import { randomBase64url } from '../crypto/random-id.ts';
 import type { Client } from '../domain/client.ts';
 import { type PairDecision, combineDecisions, reasonsOf } from '../domain/decision.ts';
 import { OAuthError } from '../domain/errors.ts';
@@ -31,7 +31,7 @@ export function parseIntent(req: Pick<MintRequest, 'authorizationDetails' | 'res
     if (!scopes?.length || req.resources.length === 0) {
       throw new OAuthError('invalid_request', 'authorization_details is required (or both scope and resource)');
     }
-    return validate([{ type: 'agent_task', task_id: `adhoc-${randomBytes(6).toString('base64url')}`, actions: scopes, locations: [...req.resources] }]);
+    return validate([{ type: 'agent_task', task_id: `adhoc-${randomBase64url(6)}`, actions: scopes, locations: [...req.resources] }]);
   }
   let raw: unknown;
   try {
@@ -131,7 +131,7 @@ export async function createGrant(
     clientMaxGrantTtlSec: client.max_grant_ttl,
   });
   const grant: Grant = {
-    id: `g_${randomBytes(16).toString('base64url')}`,
+    id: `g_${randomBase64url(16)}`,
     client_id: client.client_id,
     task_id,
     status: 'active',
@@ -142,7 +142,7 @@ export async function createGrant(
     created_at: nowSec,
     expires_at: nowSec + ttl,
   };
-  const refreshSecret = randomBytes(32).toString('base64url');
+  const refreshSecret = randomBase64url(32);
   const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
   const stored = Promise.all([
     broker.grants.create(grant, access, hashSecret(refreshSecret)),

@@ -1,5 +1,5 @@
 // refresh_token grant: re-decide the grant with the current context, rotate the refresh token, sign.
-import { randomBytes } from 'node:crypto';
+import { randomBase64url } from '../crypto/random-id.ts';
 import { parseRefreshToken, refreshHashMark } from '../domain/access-token.ts';
 import type { Client } from '../domain/client.ts';
 import { combineDecisions, reasonsOf } from '../domain/decision.ts';
@@ -72,7 +72,7 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
   }
 
   const narrowed = decision.outcome === 'narrow';
-  const nextSecret = randomBytes(32).toString('base64url');
+  const nextSecret = randomBase64url(32);
   const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
   const outcome = await broker.grants.refresh(
     grant.id,
@@ -151,7 +151,7 @@ async function elevate(
       interval: approval.interval,
     });
   }
-  const nextSecret = randomBytes(32).toString('base64url');
+  const nextSecret = randomBase64url(32);
   const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
   const widened = isWithin(grant.granted, decision.granted);
   const outcome = await broker.grants.refresh(

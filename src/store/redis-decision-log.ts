@@ -1,5 +1,6 @@
 // The decision log: a Redis stream of hash-chained records, one chain per writing process.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBase64url } from '../crypto/random-id.ts';
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { type DecisionRecord, canonicalJson, createChainVerifier } from '../domain/decision-record.ts';
 import type { AuditVerdict, DecisionLog } from '../domain/ports.ts';
@@ -76,15 +77,18 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     flushing = true;
     const batch = queue.slice(0, MAX_BATCH);
     queue = queue.slice(batch.length);
+    const argv: string[] = [chain, String(opts.maxRecords), keys.prefix, String(HISTORY_TTL_SEC), ''];
     const sealed = batch.map((p) => {
       seq += 1;
       const body = { ...p.input, chain, seq, prev };
-      const record = { ...body, hash: sha256(canonicalJson(body)) } as DecisionRecord;
+      const canonical = canonicalJson(body);
+      const record = { ...body, hash: sha256(canonical) } as DecisionRecord;
+      // Stored as the hashed text plus its hash: one serialisation per record, not two.
+      argv.push(`${canonical.slice(0, -1)},"hash":${JSON.stringify(record.hash)}}`, record.grant_id ?? '', p.clearsPendingOf ? record.id : '');
       prev = record.hash;
       return record;
     });
-    const argv: string[] = [chain, String(opts.maxRecords), keys.prefix, String(HISTORY_TTL_SEC), JSON.stringify({ seq, hash: prev })];
-    sealed.forEach((rec, i) => argv.push(JSON.stringify(rec), rec.grant_id ?? '', batch[i]?.clearsPendingOf ? rec.id : ''));
+    argv[4] = JSON.stringify({ seq, hash: prev });
     try {
       await r.mandateAppendDecisions(keys.decisions, keys.auditHeads, ...argv);
       batch.forEach((p, i) => p.resolve(sealed[i] as DecisionRecord));
@@ -175,10 +179,10 @@ function compareStreamIds(a: string, b: string): number {
 }
 
 function newChainId(): string {
-  return `c-${randomBytes(9).toString('base64url')}`;
+  return `c-${randomBase64url(9)}`;
 }
 
 /** Time-ordered, unique record ids: milliseconds then randomness. */
 export function newRecordId(): string {
-  return `d-${Date.now().toString(36)}-${randomBytes(8).toString('base64url')}`;
+  return `d-${Date.now().toString(36)}-${randomBase64url(8)}`;
 }

@@ -17,57 +17,79 @@ if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV
 return 1
 `;
 
+/**
+ * One round trip per evaluation: the grant, its revoked jtis and signals, and the usage counters,
+ * counting this call. Nothing is counted for a grant that does not exist.
+ * KEYS: 1 grant hash, 2 grant data, 3 revoked jtis, 4 signals, 5 calls this minute, 6 denials this
+ * hour, 7 the agent's used actions, 8 step. ARGV: 1 jti, 2 action, 3 minute key ttl, 4 used-actions ttl.
+ * Returns false, or {s, e, c, t, v, data, jti revoked, signals, calls, denied, action used, step}.
+ */
+const READ_FOR_EVALUATION_SCRIPT = `
+local g = redis.call('HMGET', KEYS[1], 's', 'e', 'c', 't', 'v')
+local data = redis.call('GET', KEYS[2])
+if not (g[1] and g[2] and g[3] and g[4] and data) then return false end
+local calls = redis.call('INCR', KEYS[5])
+if calls == 1 then redis.call('EXPIRE', KEYS[5], ARGV[3]) end
+local used = redis.call('SISMEMBER', KEYS[7], ARGV[2])
+-- Used actions are remembered for a while after their last use, not their first.
+if used == 1 then redis.call('EXPIRE', KEYS[7], ARGV[4]) end
+return {g[1], g[2], g[3], g[4], g[5], data, redis.call('SISMEMBER', KEYS[3], ARGV[1]),
+  redis.call('LRANGE', KEYS[4], 0, -1), calls, redis.call('GET', KEYS[6]), used, redis.call('GET', KEYS[8])}
+`;
+
+type EvaluationReply = [string, string, string, string, string | null, string, number, string[], number, string | null, number, string | null];
+
 interface ScriptedRedis extends Redis {
   mandateAdvanceStep(key: string, index: string, exat: string): Promise<number>;
+  mandateReadForEvaluation(...args: string[]): Promise<EvaluationReply | null>;
 }
 
 export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore {
   const r = redis as ScriptedRedis;
   if (typeof r.mandateAdvanceStep !== 'function') r.defineCommand('mandateAdvanceStep', { numberOfKeys: 1, lua: ADVANCE_STEP_SCRIPT });
+  if (typeof r.mandateReadForEvaluation !== 'function') r.defineCommand('mandateReadForEvaluation', { numberOfKeys: 8, lua: READ_FOR_EVALUATION_SCRIPT });
   const minute = (s: number) => Math.floor(s / 60);
   const hour = (s: number) => Math.floor(s / 3600);
 
   return {
     readForEvaluation: (grantId, jti, clientId, action, nowSec) =>
       guard(async () => {
-        const calls = keys.grantCalls(grantId, minute(nowSec));
-        const replies = await redis
-          .pipeline()
-          .hmget(keys.grant(grantId), 's', 'e', 'c', 't', 'v')
-          .get(keys.grantData(grantId))
-          .sismember(keys.grantRevokedJtis(grantId), jti)
-          .lrange(keys.grantSignals(grantId), 0, -1)
-          .incr(calls)
-          .expire(calls, MINUTE_KEY_TTL_SEC)
-          .get(keys.grantDenied(grantId, hour(nowSec)))
-          .sismember(keys.usedActions(clientId), action)
-          .get(keys.grantStep(grantId))
-          .exec();
-        if (!replies) throw new Error('pipeline aborted');
-        const failed = replies.find(([err]) => err);
-        if (failed) throw failed[0];
-        const v = replies.map(([, value]) => value);
-        const [s, e, c, t, ver] = v[0] as (string | null)[];
-        const d = v[1] as string | null;
-        if (!s || !e || !c || !t || !d) return undefined;
+        const reply = await r.mandateReadForEvaluation(
+          keys.grant(grantId),
+          keys.grantData(grantId),
+          keys.grantRevokedJtis(grantId),
+          keys.grantSignals(grantId),
+          keys.grantCalls(grantId, minute(nowSec)),
+          keys.grantDenied(grantId, hour(nowSec)),
+          keys.usedActions(clientId),
+          keys.grantStep(grantId),
+          jti,
+          action,
+          String(MINUTE_KEY_TTL_SEC),
+          String(USED_ACTIONS_TTL_SEC),
+        );
+        if (!reply) return undefined;
+        const [s, e, c, t, ver, d, revoked, signals, calls, denied, used, step] = reply;
         return {
           status: s as GrantStatus,
           expires_at: Number(e),
           client_id: c,
           grant: { ...decodeData(d), id: grantId, client_id: c, task_id: t, expires_at: Number(e), policy_version: Number(ver ?? 0) },
-          jtiRevoked: v[2] === 1,
-          signals: (v[3] as string[]).map((x) => JSON.parse(x) as EvaluationState['signals'][number]),
-          callsLastMinute: Number(v[4]),
-          deniedLastHour: Number(v[6] ?? 0),
-          actionUsedBefore: v[7] === 1,
-          lastStep: v[8] === null ? -1 : Number(v[8]),
+          jtiRevoked: revoked === 1,
+          signals: signals.map((x) => JSON.parse(x) as EvaluationState['signals'][number]),
+          callsLastMinute: Number(calls),
+          deniedLastHour: Number(denied ?? 0),
+          actionUsedBefore: used === 1,
+          lastStep: step === null ? -1 : Number(step),
         };
       }),
 
-    recordOutcome: (grantId, clientId, action, allowed, step, expiresAt, nowSec) =>
+    recordOutcome: ({ grantId, clientId, action, allowed, newAction, step, expiresAt, nowSec }) =>
       guard(async () => {
         if (allowed) {
-          const p = redis.pipeline().sadd(keys.usedActions(clientId), action).expire(keys.usedActions(clientId), USED_ACTIONS_TTL_SEC);
+          if (!newAction && step === undefined) return 0;
+          const p = redis.pipeline();
+          if (newAction) p.sadd(keys.usedActions(clientId), action).expire(keys.usedActions(clientId), USED_ACTIONS_TTL_SEC);
           if (step !== undefined) p.mandateAdvanceStep(keys.grantStep(grantId), String(step), String(expiresAt));
           await p.exec();
           return 0;
