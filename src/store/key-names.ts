@@ -8,12 +8,17 @@ export function createKeyNames(prefix: string) {
   const g = (id: string) => `${prefix}{g:${id}}`;
   return {
     prefix,
-    /** Hash: one grant (status, owner, deadline, data, refresh-token state). */
+    /**
+     * Hash: one grant. Fields: `s` status, `e` deadline (epoch s), `c` client id, `t` task id,
+     * `v` policy version, `r` reason, `rt` current refresh-token hash, `ru` marks of used refresh
+     * hashes, `pr` pending-record marker (JSON), and one field per access token minted from the
+     * grant and not yet pruned: its jti without the grant id (`.<random>`; `=<jti>` for a jti not
+     * of the `<grant id>.<random>` form) -> its exp. Small enough for Redis' compact listpack
+     * encoding, which is why tokens are fields here and not a sorted set of their own.
+     */
     grant: g,
     /** String: the grant's data (intents, context snapshot), compact JSON. */
     grantData: (id: string) => `${g(id)}:d`,
-    /** Sorted set: jti -> exp of every access token minted from the grant. */
-    grantTokens: (id: string) => `${g(id)}:tok`,
     /** Set: revoked jtis of the grant. */
     grantRevokedJtis: (id: string) => `${g(id)}:rj`,
     /** List: signals (JSON) reported for the grant, oldest first. */
@@ -30,10 +35,13 @@ export function createKeyNames(prefix: string) {
     grantHistory: (id: string) => `${g(id)}:hist`,
     /** Sorted set: live grant id -> deadline. The sweep walks it. */
     liveGrants: `${prefix}grants:live`,
-    /** Set: grant ids of one client. */
-    clientGrants: (clientId: string) => `${prefix}grants:client:${clientId}`,
-    /** String: grant ids of one task id, comma-separated. */
-    taskGrants: (taskId: string) => `${prefix}grants:task:${taskId}`,
+    /**
+     * Hash: the grants of one client by task: task id -> grant ids, comma-separated. One key per
+     * client rather than one per task: a per-task key cost more than the grant hash itself.
+     */
+    clientGrants: (clientId: string) => `${prefix}grants:by-client:${clientId}`,
+    /** Set: ids of the clients with a `clientGrants` index (where a task's grants are looked up). */
+    clientsWithGrants: `${prefix}grants:clients`,
     /** String: one client, JSON. */
     client: (id: string) => `${prefix}client:${id}`,
     /** Set: every client id. */

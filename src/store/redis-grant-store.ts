@@ -1,4 +1,4 @@
-// Grants in Redis: one hash per grant plus token, revocation and index keys; atomic changes.
+// Grants in Redis: one hash per grant (its tokens included), its data string and index keys; atomic changes.
 import type { Redis } from 'ioredis';
 import type { Signal } from '../domain/drift.ts';
 import type { ContextSnapshot, Grant, GrantStatus } from '../domain/grant.ts';
@@ -8,41 +8,60 @@ import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
 
 /**
- * KEYS: 1 grant hash, 2 grant's token zset, 3 live-grant index, 4 client's grant set,
- *       5 task's grant list (comma-separated ids), 6 grant data
+ * Access tokens are fields of the grant hash (see KeyNames.grant): `.<random>` for the jti
+ * `<grant id>.<random>`, `=<jti>` for any other, valued with the token's exp. The jti names its
+ * grant, so storing the grant id again would only cost bytes. Shared by the scripts below.
+ */
+export function tokenField(grantId: string, jti: string): string {
+  return jti.startsWith(`${grantId}.`) ? jti.slice(grantId.length) : `=${jti}`;
+}
+
+/** Lua twins of tokenField: is a hash field a token, and the jti it stands for. */
+const TOKEN_FIELDS_LUA = `
+local function is_token(f)
+  local b = string.byte(f, 1)
+  return b == 46 or b == 61
+end
+local function jti_of(f, gid)
+  if string.byte(f, 1) == 46 then return gid .. f end
+  return string.sub(f, 2)
+end
+`;
+
+/**
+ * KEYS: 1 grant hash, 2 live-grant index, 3 client's grants-by-task hash, 4 clients with an index,
+ *       5 grant data
  * ARGV: 1 grant id, 2 client id, 3 task id, 4 deadline (epoch s), 5 policy version, 6 grant data
- *       JSON, 7 refresh-token hash, 8 first token's jti, 9 its exp
- * Stores a new grant, its first token and its index entries in one atomic call. Index keys live
- * at least as long as the newest grant in them. (A task has a grant or two: a string is a fraction
- * of a set's size.)
+ *       JSON, 7 refresh-token hash, 8 first token's field (tokenField), 9 its exp
+ * Stores a new grant, its first token and its index entries in one atomic call. The client's
+ * index lives at least as long as the newest grant in it.
  */
 const CREATE_SCRIPT = `
-redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', ARGV[5], 'rt', ARGV[7])
+redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', ARGV[5], 'rt', ARGV[7], ARGV[8], ARGV[9])
 redis.call('EXPIREAT', KEYS[1], ARGV[4])
-redis.call('SET', KEYS[6], ARGV[6], 'EXAT', ARGV[4])
-redis.call('ZADD', KEYS[2], ARGV[9], ARGV[8])
-redis.call('EXPIREAT', KEYS[2], ARGV[4])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-redis.call('SADD', KEYS[4], ARGV[1])
-redis.call('APPEND', KEYS[5], ARGV[1] .. ',')
-for i = 4, 5 do
-  redis.call('EXPIREAT', KEYS[i], ARGV[4], 'NX')
-  redis.call('EXPIREAT', KEYS[i], ARGV[4], 'GT')
-end
+redis.call('SET', KEYS[5], ARGV[6], 'EXAT', ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+local ids = redis.call('HGET', KEYS[3], ARGV[3]) or ''
+redis.call('HSET', KEYS[3], ARGV[3], ids .. ARGV[1] .. ',')
+redis.call('EXPIREAT', KEYS[3], ARGV[4], 'NX')
+redis.call('EXPIREAT', KEYS[3], ARGV[4], 'GT')
+redis.call('SADD', KEYS[4], ARGV[2])
 return 1
 `;
 
 /**
- * KEYS: 1 grant hash, 2 grant's token zset, 3 grant's revoked-jti set, 4 grant data
- * ARGV: 1 presented refresh hash, 2 new refresh hash, 3 new jti, 4 new token exp, 5 changed grant
- *       data JSON or '', 6 policy version, 7 now (epoch s), 8 '1' to revoke outstanding tokens
+ * KEYS: 1 grant hash, 2 grant's revoked-jti set, 3 grant data
+ * ARGV: 1 presented refresh hash, 2 new refresh hash, 3 new token's field (tokenField), 4 its exp,
+ *       5 changed grant data JSON or '', 6 policy version, 7 now (epoch s), 8 '1' to revoke
+ *       outstanding tokens, 9 grant id
  * Returns: 'ok' | 'replay' | 'invalid' | 'missing' | 'inactive'
  * A hash used before means the refresh token was replayed: the grant is revoked (RFC 9700).
  * Used hashes are kept as their marks (see refreshHashMark), the last three, comma-separated,
- * so the grant hash stays small enough for Redis' compact encoding.
+ * so the grant hash stays small enough for Redis' compact encoding; for the same reason each
+ * refresh drops the grant's expired tokens.
  * Narrowing revokes every outstanding token, since each carries the wider grant.
  */
-const REFRESH_SCRIPT = `
+const REFRESH_SCRIPT = `${TOKEN_FIELDS_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 local f = redis.call('HMGET', KEYS[1], 's', 'e', 'rt', 'ru')
 local mark = string.sub(ARGV[1], 8, 23)
@@ -62,29 +81,44 @@ table.insert(used, mark)
 while #used > 3 do table.remove(used, 1) end
 redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'ru', table.concat(used, ','), 'v', ARGV[6])
 if ARGV[5] ~= '' then
-  redis.call('SET', KEYS[4], ARGV[5], 'KEEPTTL')
+  redis.call('SET', KEYS[3], ARGV[5], 'KEEPTTL')
 end
-if ARGV[8] == '1' then
-  local live = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[7], '+inf')
-  for _, j in ipairs(live) do redis.call('SADD', KEYS[3], j) end
-  redis.call('EXPIREAT', KEYS[3], f[2])
+local now = tonumber(ARGV[7])
+local all = redis.call('HGETALL', KEYS[1])
+local revoked = false
+for i = 1, #all, 2 do
+  local k = all[i]
+  if is_token(k) then
+    if tonumber(all[i + 1]) < now then
+      redis.call('HDEL', KEYS[1], k)
+    elseif ARGV[8] == '1' then
+      redis.call('SADD', KEYS[2], jti_of(k, ARGV[9]))
+      revoked = true
+    end
+  end
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[7])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+if revoked then redis.call('EXPIREAT', KEYS[2], f[2]) end
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
 return 'ok'
 `;
 
 /**
- * KEYS: 1 grant hash, 2 grant's token zset
+ * KEYS: 1 grant hash
  * ARGV: 1 reason, 2 now (epoch s), 3 pending-record marker JSON or ''
  * Returns: {revoked 0|1, unexpired tokens made inactive}
  */
-const REVOKE_GRANT_SCRIPT = `
+const REVOKE_GRANT_SCRIPT = `${TOKEN_FIELDS_LUA}
 local s = redis.call('HGET', KEYS[1], 's')
 if not s or s == 'revoked' then return {0, 0} end
 redis.call('HSET', KEYS[1], 's', 'revoked', 'r', ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'pr', ARGV[3]) end
-return {1, redis.call('ZCOUNT', KEYS[2], ARGV[2], '+inf')}
+local all = redis.call('HGETALL', KEYS[1])
+local now = tonumber(ARGV[2])
+local live = 0
+for i = 1, #all, 2 do
+  if is_token(all[i]) and tonumber(all[i + 1]) >= now then live = live + 1 end
+end
+return {1, live}
 `;
 
 /**
@@ -99,38 +133,46 @@ return 1
 `;
 
 /**
- * KEYS: 1 grant hash, 2 grant's token zset, 3 grant's revoked-jti set, 4 grant data
+ * KEYS: 1 grant hash, 2 grant's revoked-jti set, 3 grant data
  * ARGV: 1 expected granted JSON, 2 new grant data JSON, 3 policy version, 4 now (epoch s),
- *       5 pending-record marker JSON or ''
+ *       5 pending-record marker JSON or '', 6 grant id
  * Narrows only an active grant still holding the expected set (two workers narrow once), and
  * revokes every outstanding token: each carries the wider set. Returns 1 when it narrowed.
  */
-const NARROW_SCRIPT = `
+const NARROW_SCRIPT = `${TOKEN_FIELDS_LUA}
 local f = redis.call('HMGET', KEYS[1], 's', 'e')
-local d = redis.call('GET', KEYS[4])
+local d = redis.call('GET', KEYS[3])
 if f[1] ~= 'active' or not d then return 0 end
 local data = cjson.decode(d)
 if cjson.encode(data.granted) ~= cjson.encode(cjson.decode(ARGV[1])) then return 0 end
-redis.call('SET', KEYS[4], ARGV[2], 'KEEPTTL')
+redis.call('SET', KEYS[3], ARGV[2], 'KEEPTTL')
 redis.call('HSET', KEYS[1], 'v', ARGV[3])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'pr', ARGV[5]) end
-local live = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[4], '+inf')
-for _, j in ipairs(live) do redis.call('SADD', KEYS[3], j) end
-if #live > 0 then redis.call('EXPIREAT', KEYS[3], f[2]) end
+local all = redis.call('HGETALL', KEYS[1])
+local now = tonumber(ARGV[4])
+local revoked = false
+for i = 1, #all, 2 do
+  if is_token(all[i]) and tonumber(all[i + 1]) >= now then
+    redis.call('SADD', KEYS[2], jti_of(all[i], ARGV[6]))
+    revoked = true
+  end
+end
+if revoked then redis.call('EXPIREAT', KEYS[2], f[2]) end
 return 1
 `;
 
 /**
- * KEYS: 1 grant hash, 2 grant's token zset, 3 grant data. ARGV: 1 expected status, 2 new status, 3 data JSON or '',
- * 4 jti or '', 5 token exp. Moves the grant from the expected status (resume: suspended -> active;
- * widen: active -> active) with its new data and, optionally, a new token. Returns 1 when it did.
+ * KEYS: 1 grant hash, 2 grant data. ARGV: 1 expected status, 2 new status, 3 data JSON or '',
+ * 4 token field (tokenField) or '', 5 token exp. Moves the grant from the expected status (resume:
+ * suspended -> active; widen: active -> active) with its new data and, optionally, a new token.
+ * Returns 1 when it did.
  */
 const UPDATE_SCRIPT = `
 if redis.call('HGET', KEYS[1], 's') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 's', ARGV[2])
 redis.call('HDEL', KEYS[1], 'r')
-if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'KEEPTTL') end
-if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4]) end
+if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'KEEPTTL') end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) end
 return 1
 `;
 
@@ -144,20 +186,24 @@ return 1
 
 interface ScriptedRedis extends Redis {
   mandateCreateGrant(...args: string[]): Promise<number>;
-  mandateNarrow(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<number>;
+  mandateNarrow(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   mandateSuspend(k1: string, reason: string, pending: string): Promise<number>;
   mandateClaimPending(k1: string, expected: string, next: string): Promise<number>;
-  mandateUpdateGrant(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
-  mandateRefresh(k1: string, k2: string, k3: string, k4: string, ...argv: string[]): Promise<RefreshOutcome>;
-  mandateRevokeGrant(k1: string, k2: string, reason: string, now: string, pending: string): Promise<[number, number]>;
+  mandateUpdateGrant(k1: string, k2: string, ...argv: string[]): Promise<number>;
+  mandateRefresh(k1: string, k2: string, k3: string, ...argv: string[]): Promise<RefreshOutcome>;
+  mandateRevokeGrant(k1: string, reason: string, now: string, pending: string): Promise<[number, number]>;
 }
 
 /** What the data key holds: the rest lives in the grant hash, `requested` only when it differs. */
 type StoredGrantData = Pick<Grant, 'granted' | 'context' | 'created_at'> & { requested?: Grant['requested'] };
 
-function taskGrantIds(raw: string | null): string[] {
-  return [...new Set((raw ?? '').split(',').filter(Boolean))];
+/** Grant ids from index values (comma-separated ids), each once. */
+function grantIdsIn(values: ReadonlyArray<string | null>): string[] {
+  return [...new Set(values.flatMap((v) => (v ?? '').split(',')).filter(Boolean))];
 }
+
+/** The grant hash fields a reader needs (the token fields are left to the scripts). */
+const GRANT_FIELDS = ['s', 'c', 't', 'e', 'v', 'r', 'rt', 'ru', 'pr'] as const;
 
 function encodeData(grant: Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at'>): string {
   const same = JSON.stringify(grant.requested) === JSON.stringify(grant.granted);
@@ -194,37 +240,38 @@ export function decodeData(raw: string): Pick<Grant, 'requested' | 'granted' | '
 export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore {
   const r = redis as ScriptedRedis;
   if (typeof r.mandateRefresh !== 'function') {
-    r.defineCommand('mandateCreateGrant', { numberOfKeys: 6, lua: CREATE_SCRIPT });
-    r.defineCommand('mandateRefresh', { numberOfKeys: 4, lua: REFRESH_SCRIPT });
-    r.defineCommand('mandateRevokeGrant', { numberOfKeys: 2, lua: REVOKE_GRANT_SCRIPT });
-    r.defineCommand('mandateNarrow', { numberOfKeys: 4, lua: NARROW_SCRIPT });
+    r.defineCommand('mandateCreateGrant', { numberOfKeys: 5, lua: CREATE_SCRIPT });
+    r.defineCommand('mandateRefresh', { numberOfKeys: 3, lua: REFRESH_SCRIPT });
+    r.defineCommand('mandateRevokeGrant', { numberOfKeys: 1, lua: REVOKE_GRANT_SCRIPT });
+    r.defineCommand('mandateNarrow', { numberOfKeys: 3, lua: NARROW_SCRIPT });
     r.defineCommand('mandateSuspend', { numberOfKeys: 1, lua: SUSPEND_SCRIPT });
-    r.defineCommand('mandateUpdateGrant', { numberOfKeys: 3, lua: UPDATE_SCRIPT });
+    r.defineCommand('mandateUpdateGrant', { numberOfKeys: 2, lua: UPDATE_SCRIPT });
     r.defineCommand('mandateClaimPending', { numberOfKeys: 1, lua: CLAIM_PENDING_SCRIPT });
   }
 
-  const parse = (id: string, h: Record<string, string>, d: string | null | undefined) => {
-    if (!d || !h.s || !h.c || !h.t || !h.e) return undefined;
+  const parse = (id: string, fields: ReadonlyArray<string | null> | undefined, d: string | null | undefined) => {
+    const [s, c, t, e, v, reason, rt, ru, pr] = fields ?? [];
+    if (!d || !s || !c || !t || !e) return undefined;
     const data = decodeData(d);
     return {
       ...data,
       id,
-      client_id: h.c,
-      task_id: h.t,
-      expires_at: Number(h.e),
-      status: h.s as GrantStatus,
-      reason: h.r,
-      policy_version: Number(h.v ?? 0),
-      refresh_hash: h.rt ?? '',
-      used_refresh_hashes: h.ru ? h.ru.split(',') : [],
-      pending: h.pr ? (JSON.parse(h.pr) as PendingRecord) : undefined,
+      client_id: c,
+      task_id: t,
+      expires_at: Number(e),
+      status: s as GrantStatus,
+      reason: reason ?? undefined,
+      policy_version: Number(v ?? 0),
+      refresh_hash: rt ?? '',
+      used_refresh_hashes: ru ? ru.split(',') : [],
+      pending: pr ? (JSON.parse(pr) as PendingRecord) : undefined,
     };
   };
   /** The grant with its data, in one round trip. */
   const readGrants = async (ids: readonly string[], withSignals = false) => {
     const p = redis.pipeline();
     for (const id of ids) {
-      p.hgetall(keys.grant(id)).get(keys.grantData(id));
+      p.hmget(keys.grant(id), ...GRANT_FIELDS).get(keys.grantData(id));
       if (withSignals) p.lrange(keys.grantSignals(id), 0, -1);
     }
     const replies = (await p.exec()) ?? [];
@@ -232,9 +279,21 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
     if (failed) throw failed[0];
     const step = withSignals ? 3 : 2;
     return ids.map((id, i) => ({
-      grant: parse(id, replies[i * step]?.[1] as Record<string, string>, replies[i * step + 1]?.[1] as string | null),
+      grant: parse(id, replies[i * step]?.[1] as (string | null)[], replies[i * step + 1]?.[1] as string | null),
       signals: withSignals ? ((replies[i * step + 2]?.[1] as string[]) ?? []).map((x) => JSON.parse(x) as Signal) : [],
     }));
+  };
+  const idsOfClient = async (clientId: string) => grantIdsIn(await redis.hvals(keys.clientGrants(clientId)));
+  /** A task's grants are indexed under their client: ask every client that has an index. */
+  const idsOfTask = async (taskId: string) => {
+    const clients = await redis.smembers(keys.clientsWithGrants);
+    if (!clients.length) return [];
+    const p = redis.pipeline();
+    for (const clientId of clients) p.hget(keys.clientGrants(clientId), taskId);
+    const replies = (await p.exec()) ?? [];
+    const failed = replies.find(([err]) => err);
+    if (failed) throw failed[0];
+    return grantIdsIn(replies.map(([, v]) => v as string | null));
   };
 
   return {
@@ -242,10 +301,9 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
       guard(async () => {
         await r.mandateCreateGrant(
           keys.grant(grant.id),
-          keys.grantTokens(grant.id),
           keys.liveGrants,
           keys.clientGrants(grant.client_id),
-          keys.taskGrants(grant.task_id),
+          keys.clientsWithGrants,
           keys.grantData(grant.id),
           grant.id,
           grant.client_id,
@@ -254,7 +312,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
           String(grant.policy_version),
           encodeData(grant),
           refreshHash,
-          token.jti,
+          tokenField(grant.id, token.jti),
           String(token.exp),
         );
       }),
@@ -288,17 +346,17 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
         }
         const outcome = await r.mandateRefresh(
           keys.grant(grantId),
-          keys.grantTokens(grantId),
           keys.grantRevokedJtis(grantId),
           keys.grantData(grantId),
           presentedHash,
           next.refreshHash,
-          next.token.jti,
+          tokenField(grantId, next.token.jti),
           String(next.token.exp),
           changed,
           String(next.policyVersion),
           String(nowSec),
           next.granted && !next.widened ? '1' : '0',
+          grantId,
         );
         if (outcome === 'replay') await redis.zrem(keys.liveGrants, grantId);
         return outcome;
@@ -307,7 +365,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
     revokeGrant: (id, reason, nowSec, pending) =>
       guard(async () => {
         const marker = pending ? JSON.stringify(pending) : '';
-        const [revoked, tokens] = await r.mandateRevokeGrant(keys.grant(id), keys.grantTokens(id), reason, String(nowSec), marker);
+        const [revoked, tokens] = await r.mandateRevokeGrant(keys.grant(id), reason, String(nowSec), marker);
         // A grant owing its record stays in the live index until the sweep sees the record written.
         if (!pending) await redis.zrem(keys.liveGrants, id);
         return { revoked: revoked === 1, tokens };
@@ -325,9 +383,9 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
       guard(async () => {
         const grantId = grantIdOfJti(jti);
         if (!grantId) return { revoked: false };
-        const exp = await redis.zscore(keys.grantTokens(grantId), jti);
+        const exp = await redis.hget(keys.grant(grantId), tokenField(grantId, jti));
         if (exp === null) return { revoked: false };
-        const until = Math.max(Number(exp ?? 0), nowSec + 1);
+        const until = Math.max(Number(exp), nowSec + 1);
         const rj = keys.grantRevokedJtis(grantId);
         const replies = await redis.multi().sadd(rj, jti).expireat(rj, until, 'NX').expireat(rj, until, 'GT').exec();
         return { grantId, revoked: replies?.[0]?.[1] === 1 };
@@ -340,7 +398,6 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
         const data = { ...decodeData(current), granted };
         const done = await r.mandateNarrow(
           keys.grant(id),
-          keys.grantTokens(id),
           keys.grantRevokedJtis(id),
           keys.grantData(id),
           JSON.stringify(expected),
@@ -348,6 +405,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
           String(policyVersion),
           String(nowSec),
           pending ? JSON.stringify(pending) : '',
+          id,
         );
         return done === 1;
       }),
@@ -359,7 +417,8 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
         const [h, current] = await Promise.all([redis.hmget(keys.grant(id), 'e', 'v'), redis.get(keys.grantData(id))]);
         if (!current || !h[0]) return false;
         const data = change ? encodeData({ ...decodeData(current), ...change }) : '';
-        const done = await r.mandateUpdateGrant(keys.grant(id), keys.grantTokens(id), keys.grantData(id), from, to, data, token?.jti ?? '', String(token?.exp ?? 0));
+        const field = token ? tokenField(id, token.jti) : '';
+        const done = await r.mandateUpdateGrant(keys.grant(id), keys.grantData(id), from, to, data, field, String(token?.exp ?? 0));
         if (done === 1 && change?.policy_version !== undefined) await redis.hset(keys.grant(id), 'v', change.policy_version);
         if (done === 1 && to === 'active') await redis.zadd(keys.liveGrants, Number(h[0]), id);
         return done === 1;
@@ -394,16 +453,18 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
 
     grantIdOfToken: async (jti) => grantIdOfJti(jti),
 
-    grantIdsOfClient: (clientId) => guard(() => redis.smembers(keys.clientGrants(clientId))),
-    grantIdsOfTask: (taskId) => guard(async () => taskGrantIds(await redis.get(keys.taskGrants(taskId)))),
+    grantIdsOfClient: (clientId) => guard(() => idsOfClient(clientId)),
+    grantIdsOfTask: (taskId) => guard(() => idsOfTask(taskId)),
 
     list: (filter: GrantFilter, nowSec) =>
       guard(async () => {
-        const ids = filter.client_id
-          ? await redis.smembers(keys.clientGrants(filter.client_id))
-          : filter.task_id
-            ? taskGrantIds(await redis.get(keys.taskGrants(filter.task_id)))
-            : await redis.zrangebyscore(keys.liveGrants, nowSec, '+inf', 'LIMIT', 0, filter.limit * 4);
+        const ids = filter.client_id && filter.task_id
+          ? grantIdsIn([await redis.hget(keys.clientGrants(filter.client_id), filter.task_id)])
+          : filter.client_id
+            ? await idsOfClient(filter.client_id)
+            : filter.task_id
+              ? await idsOfTask(filter.task_id)
+              : await redis.zrangebyscore(keys.liveGrants, nowSec, '+inf', 'LIMIT', 0, filter.limit * 4);
         if (ids.length === 0) return [];
         const grants: Grant[] = [];
         for (const { grant: g } of await readGrants(ids)) {

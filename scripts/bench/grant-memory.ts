@@ -1,0 +1,98 @@
+// Redis bytes per live grant: INFO memory used_memory delta over N grants stored the way a mint stores them.
+// Usage: node --import tsx scripts/bench/grant-memory.ts [grants]   (default 100000)
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { createDeps } from '../../src/deps.ts';
+import { jtiFor } from '../../src/domain/access-token.ts';
+import type { Grant } from '../../src/domain/grant.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { startPrivateRedis } from './private-redis.ts';
+
+const n = Number(process.argv[2] ?? 100_000);
+if (!Number.isInteger(n) || n <= 0) throw new Error('usage: grant-memory.ts [grants > 0]');
+
+async function usedMemory(redis: { info(section: string): Promise<string> }): Promise<number> {
+  return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
+}
+
+const redisServer = await startPrivateRedis();
+const config = join(tmpdir(), `mandate-grant-memory-${process.pid}.yaml`);
+// No sweep while measuring: it would only add its own keys to the delta.
+writeFileSync(config, 'worker:\n  sweep_every_ms: 3600000\n');
+try {
+  const deps = createDeps(
+    loadConfig({
+      REDIS_URL: redisServer.url,
+      MANDATE_REDIS_PREFIX: 'bench-mem:',
+      MANDATE_CONFIG: config,
+    }),
+    {
+      log: createLogger('warn'),
+    },
+  );
+  await deps.start();
+  const broker = deps.broker;
+  const now = Math.floor(Date.now() / 1000);
+  // Twenty agents, one task per grant: the shape of a fleet where every task mints once.
+  const agents = Array.from({ length: 20 }, (_, i) => `agent-${i}`);
+  const before = await usedMemory(deps.redis);
+  const t0 = performance.now();
+  for (let start = 0; start < n; start += 1000) {
+    await Promise.all(
+      Array.from({ length: Math.min(1000, n - start) }, (_, k) => {
+        const idx = start + k;
+        const entry = {
+          type: 'agent_task' as const,
+          task_id: `T-${idx}`,
+          purpose: 'weekly CRM summary',
+          actions: ['read', 'write'],
+          locations: ['https://crm.example.com'],
+        };
+        // Ids, jti, refresh hash and lifetimes as mint-token.ts and issue-access-token.ts make them.
+        const id = `g_${randomBytes(16).toString('base64url')}`;
+        const grant: Grant = {
+          id,
+          client_id: agents[idx % agents.length] as string,
+          task_id: entry.task_id,
+          status: 'active',
+          requested: [entry],
+          granted: [entry],
+          context: {
+            ip: '10.0.0.7',
+            risk: 0,
+            signals: [],
+            approved: false,
+            delegated: false,
+            sender_constrained: false,
+            groups: [],
+          },
+          policy_version: 1,
+          created_at: now,
+          expires_at: now + 3600,
+        };
+        const access = { jti: jtiFor(id, randomBytes(12).toString('base64url')), exp: now + 300 };
+        return broker.grants.create(
+          grant,
+          access,
+          `sha256:${randomBytes(32).toString('base64url')}`,
+        );
+      }),
+    );
+  }
+  const createMs = performance.now() - t0;
+  const delta = (await usedMemory(deps.redis)) - before;
+  console.log(
+    JSON.stringify({
+      grants: n,
+      used_memory_delta: delta,
+      bytes_per_grant: Math.round(delta / n),
+      create_ms: Math.round(createMs),
+    }),
+  );
+  await deps.close();
+} finally {
+  await redisServer.stop();
+}
