@@ -36,8 +36,9 @@ export function createKeyNames(prefix: string) {
     /** Sorted set: live grant id -> deadline. The sweep walks it. */
     liveGrants: `${prefix}grants:live`,
     /**
-     * Hash: the grants of one client by task: task id -> grant ids, comma-separated. One key per
-     * client rather than one per task: a per-task key cost more than the grant hash itself.
+     * Hash: the grants of one client: grant id -> task id. One key per client rather than one per
+     * task (a per-task key cost more than the grant hash itself), one field per grant (a task may
+     * hold thousands of grants: nothing grows a value per mint).
      */
     clientGrants: (clientId: string) => `${prefix}grants:by-client:${clientId}`,
     /** Set: ids of the clients with a `clientGrants` index (where a task's grants are looked up). */

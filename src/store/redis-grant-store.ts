@@ -29,7 +29,7 @@ end
 `;
 
 /**
- * KEYS: 1 grant hash, 2 live-grant index, 3 client's grants-by-task hash, 4 clients with an index,
+ * KEYS: 1 grant hash, 2 live-grant index, 3 client's grant -> task hash, 4 clients with an index,
  *       5 grant data
  * ARGV: 1 grant id, 2 client id, 3 task id, 4 deadline (epoch s), 5 policy version, 6 grant data
  *       JSON, 7 refresh-token hash, 8 first token's field (tokenField), 9 its exp
@@ -41,8 +41,7 @@ redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV
 redis.call('EXPIREAT', KEYS[1], ARGV[4])
 redis.call('SET', KEYS[5], ARGV[6], 'EXAT', ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-local ids = redis.call('HGET', KEYS[3], ARGV[3]) or ''
-redis.call('HSET', KEYS[3], ARGV[3], ids .. ARGV[1] .. ',')
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('EXPIREAT', KEYS[3], ARGV[4], 'NX')
 redis.call('EXPIREAT', KEYS[3], ARGV[4], 'GT')
 redis.call('SADD', KEYS[4], ARGV[2])
@@ -197,11 +196,6 @@ interface ScriptedRedis extends Redis {
 /** What the data key holds: the rest lives in the grant hash, `requested` only when it differs. */
 type StoredGrantData = Pick<Grant, 'granted' | 'context' | 'created_at'> & { requested?: Grant['requested'] };
 
-/** Grant ids from index values (comma-separated ids), each once. */
-function grantIdsIn(values: ReadonlyArray<string | null>): string[] {
-  return [...new Set(values.flatMap((v) => (v ?? '').split(',')).filter(Boolean))];
-}
-
 /** The grant hash fields a reader needs (the token fields are left to the scripts). */
 const GRANT_FIELDS = ['s', 'c', 't', 'e', 'v', 'r', 'rt', 'ru', 'pr'] as const;
 
@@ -283,17 +277,19 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
       signals: withSignals ? ((replies[i * step + 2]?.[1] as string[]) ?? []).map((x) => JSON.parse(x) as Signal) : [],
     }));
   };
-  const idsOfClient = async (clientId: string) => grantIdsIn(await redis.hvals(keys.clientGrants(clientId)));
-  /** A task's grants are indexed under their client: ask every client that has an index. */
+  const idsOfClient = (clientId: string) => redis.hkeys(keys.clientGrants(clientId));
+  /** Grant ids whose task is `taskId` in one client's index (grant id -> task id). */
+  const ofTask = (index: Record<string, string>, taskId: string) => Object.keys(index).filter((id) => index[id] === taskId);
+  /** A task's grants are indexed under their client: ask every client that has an index (an admin path). */
   const idsOfTask = async (taskId: string) => {
     const clients = await redis.smembers(keys.clientsWithGrants);
     if (!clients.length) return [];
     const p = redis.pipeline();
-    for (const clientId of clients) p.hget(keys.clientGrants(clientId), taskId);
+    for (const clientId of clients) p.hgetall(keys.clientGrants(clientId));
     const replies = (await p.exec()) ?? [];
     const failed = replies.find(([err]) => err);
     if (failed) throw failed[0];
-    return grantIdsIn(replies.map(([, v]) => v as string | null));
+    return replies.flatMap(([, index]) => ofTask(index as Record<string, string>, taskId));
   };
 
   return {
@@ -459,7 +455,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
     list: (filter: GrantFilter, nowSec) =>
       guard(async () => {
         const ids = filter.client_id && filter.task_id
-          ? grantIdsIn([await redis.hget(keys.clientGrants(filter.client_id), filter.task_id)])
+          ? ofTask(await redis.hgetall(keys.clientGrants(filter.client_id)), filter.task_id)
           : filter.client_id
             ? await idsOfClient(filter.client_id)
             : filter.task_id
