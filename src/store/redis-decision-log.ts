@@ -71,6 +71,7 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
   let prev = '';
   let queue: Pending[] = [];
   let flushing = false;
+  let scheduled = false;
 
   const flush = async () => {
     if (flushing || queue.length === 0) return;
@@ -116,7 +117,14 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
       return new Promise<DecisionRecord>((resolve, reject) => {
         const clearsPendingOf = opts.clearsPendingOf && opts.clearsPendingOf === input.grant_id ? opts.clearsPendingOf : '';
         queue.push({ input: { ...input, id: opts.id ?? newRecordId(), at_ms: Date.now() }, clearsPendingOf, resolve, reject });
-        if (!flushing) queueMicrotask(() => void flush());
+        // After this loop turn's I/O: every request that arrived in the same turn shares one append.
+        if (!flushing && !scheduled) {
+          scheduled = true;
+          setImmediate(() => {
+            scheduled = false;
+            void flush();
+          });
+        }
       });
     },
 

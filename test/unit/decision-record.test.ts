@@ -84,6 +84,10 @@ describe('canonicalJson', () => {
     );
   });
 
+  it('orders integer-like keys as text too (objects list them first)', () => {
+    expect(canonicalJson({ a: 3, 10: 2, 9: 1, nested: [{ 2: 'x', 1: 'y' }] })).toBe('{"10":2,"9":1,"a":3,"nested":[{"1":"y","2":"x"}]}');
+  });
+
   it('writes scalars as JSON does', () => {
     expect(canonicalJson('é"\n')).toBe(JSON.stringify('é"\n'));
     expect(canonicalJson(null)).toBe('null');
