@@ -26,6 +26,10 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
   const loaded = loadConfig(opts.env ?? process.env);
   const deps = createDeps(loaded);
   const { config } = loaded;
+  if (opts.api && config.server.issuer === undefined) {
+    // Every process behind one URL must name the same issuer, or each refuses the others' tokens.
+    deps.log.warn({ issuer: loaded.issuer }, 'server.issuer (MANDATE_ISSUER) is not set: this process names its own address as issuer; set one public URL shared by every Mandate process');
+  }
   await deps.start();
   await seedClients(deps.broker, config.clients);
   const adminToken = await deps.bootstrapAdminToken();
