@@ -18,6 +18,11 @@ export interface Scenario {
   readonly okBody?: string;
   /** For requests that use something up (a rotating refresh token, a jti to revoke): `count` fresh bodies. */
   readonly bodies?: (count: number) => Promise<string[]>;
+  /**
+   * For requests that carry a token: a body built anew before each round (rounds of every server
+   * are interleaved, so a run outlasts a 300 s token minted at start).
+   */
+  readonly freshBody?: () => Promise<string>;
 }
 
 export interface RoundResult {
@@ -48,7 +53,9 @@ export class NotAvailable extends Error {}
 
 /** Sends the scenario's request once and checks it succeeds, so that a broken set-up fails before any load. */
 export async function probeScenario(baseUrl: string, scenario: Scenario): Promise<void> {
-  const [body] = scenario.bodies ? await scenario.bodies(1) : [scenario.request.body];
+  const [body] = scenario.bodies
+    ? await scenario.bodies(1)
+    : [scenario.freshBody ? await scenario.freshBody() : scenario.request.body];
   const { method, path, headers } = scenario.request;
   const res = await fetch(baseUrl + path, { method, headers, body });
   const text = await res.text();
@@ -66,7 +73,8 @@ export async function probeScenario(baseUrl: string, scenario: Scenario): Promis
  */
 export async function runRound(scenario: Scenario, options: RoundOptions): Promise<RoundResult> {
   const { connections, durationSec } = options;
-  const { method, path, headers, body } = scenario.request;
+  const { method, path, headers } = scenario.request;
+  const body = scenario.freshBody ? await scenario.freshBody() : scenario.request.body;
   let amount: number | undefined;
   let pool: string[] = [];
   if (scenario.bodies) {

@@ -65,7 +65,7 @@ export async function startMandate(ctx: TargetContext): Promise<Target> {
       authorization_details: AUTHORIZATION_DETAILS,
     };
     const mint = () => postForm(`${baseUrl}/oauth/token`, mintForm, agentAuth);
-    const token = String((await mint()).access_token);
+    const freshToken = async () => String((await mint()).access_token);
     const scenarios: Scenario[] = [
       {
         id: 'mandate.token',
@@ -94,8 +94,8 @@ export async function startMandate(ctx: TargetContext): Promise<Target> {
           method: 'POST',
           path: '/oauth/introspect',
           headers: { 'content-type': FORM, authorization: rsAuth },
-          body: new URLSearchParams({ token }).toString(),
         },
+        freshBody: async () => new URLSearchParams({ token: await freshToken() }).toString(),
         okBody: '"active":true',
       },
       {
@@ -104,13 +104,14 @@ export async function startMandate(ctx: TargetContext): Promise<Target> {
           method: 'POST',
           path: '/access/v1/evaluation',
           headers: { 'content-type': JSON_TYPE, authorization: rsAuth },
-          body: JSON.stringify({
-            subject: { type: 'agent', id: 'bench-agent', properties: { token } },
+        },
+        freshBody: async () =>
+          JSON.stringify({
+            subject: { type: 'agent', id: 'bench-agent', properties: { token: await freshToken() } },
             action: { name: 'read' },
             resource: { type: 'resource', id: RESOURCE },
             context: { ip: '203.0.113.9', step: 'read' },
           }),
-        },
         okBody: '"decision":true',
       },
       {

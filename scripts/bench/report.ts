@@ -13,7 +13,7 @@ export interface ScenarioResult extends RoundResult {
 export interface Ratio {
   readonly name: string;
   readonly connections: number;
-  /** Numerator req/s over denominator req/s; null when either side was not measured. */
+  /** Numerator req/s over denominator req/s (median of the per-round ratios); null when either side was not measured. */
   readonly value: number | null;
   /** Numerator server CPU per request over the denominator's: steadier than req/s on a shared machine. */
   readonly cpuPerRequest: number | null;
@@ -48,12 +48,29 @@ export function computeRatios(results: readonly ScenarioResult[]): Ratio[] {
     RATIOS.map(([name, numerator, denominator]) => {
       const top = find(numerator, connections);
       const bottom = find(denominator, connections);
-      const value = top && bottom && bottom.reqPerSec > 0 ? top.reqPerSec / bottom.reqPerSec : null;
-      const cpuPerRequest =
-        top && bottom && bottom.cpuUsPerReq > 0 ? top.cpuUsPerReq / bottom.cpuUsPerReq : null;
+      const value = top && bottom ? pairedRatio(top, bottom, (r) => r.reqPerSec) : null;
+      const cpuPerRequest = top && bottom ? pairedRatio(top, bottom, (r) => r.cpuUsPerReq) : null;
       return { name, connections, value, cpuPerRequest, numerator, denominator };
     }),
   );
+}
+
+/**
+ * The median of the per-round ratios: rounds are interleaved, so round i of both sides ran minutes
+ * apart at most, under the same conditions. Falls back to the ratio of medians if the counts differ.
+ */
+function pairedRatio(top: ScenarioResult, bottom: ScenarioResult, pick: (r: RoundResult) => number): number | null {
+  if (top.rounds.length === bottom.rounds.length && top.rounds.length > 0) {
+    const ratios = top.rounds.map((r, i) => pick(r) / pick(bottom.rounds[i] as RoundResult)).filter(Number.isFinite);
+    if (ratios.length === top.rounds.length) return median(ratios);
+  }
+  return pick(bottom) > 0 ? pick(top) / pick(bottom) : null;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** The compact text tables printed at the end of a run. */

@@ -1,10 +1,11 @@
-// `npm run bench`: starts each server in turn on one private Redis, loads it with autocannon and reports.
+// `npm run bench`: starts every server on one private Redis, loads each with autocannon in interleaved rounds, reports.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   NotAvailable,
   probeScenario,
+  type RoundResult,
   runRound,
   type Scenario,
   summarizeRounds,
@@ -79,49 +80,58 @@ async function main(): Promise<number> {
   const loadAtStart = loadavg();
   const redis = await startPrivateRedis();
   const workDir = await mkdtemp(join(tmpdir(), 'mandate-bench-'));
-  const results: ScenarioResult[] = [];
-  const unavailable: { id: string; reason: string }[] = [];
-  const failures: string[] = [];
+  const sink: Sink = { results: [], unavailable: [], failures: [] };
+  const started: Target[] = [];
   try {
     for (const [name, start] of targets) {
-      let target: Target;
       try {
-        target = await start({ redisUrl: redis.url, workDir });
+        started.push(await start({ redisUrl: redis.url, workDir }));
       } catch (err) {
         // Mandate is the system under construction: report it missing rather than losing the reference figures.
         if (name !== 'mandate') throw err;
         const reason = `Mandate did not start: ${(err as Error).message}`;
         console.error(`bench: SKIPPING Mandate. ${reason}`);
-        unavailable.push({ id: 'mandate', reason });
-        continue;
+        sink.unavailable.push({ id: 'mandate', reason });
       }
-      try {
-        for (const scenario of target.scenarios) {
-          if (!selected(settings, scenario.id)) continue;
-          if (!target.server.alive()) {
-            unavailable.push({ id: scenario.id, reason: `${name} exited earlier in the run` });
-            continue;
-          }
-          try {
-            await benchScenario(target, scenario, settings, { results, unavailable, failures });
-          } catch (err) {
-            // A scenario failing mid-load (often the server dying) must not lose the figures already taken.
-            // The child's exit event can trail the refused connection that revealed it: give it a moment.
-            await new Promise((r) => setTimeout(r, 300));
-            const crashed = target.server.alive()
-              ? ''
-              : `\n--- ${name} log tail ---\n${target.server.logTail()}`;
-            const reason = `${scenario.id}: ${(err as Error).message}${crashed}`;
-            console.error(`bench: ${reason}`);
-            failures.push(reason.split('\n')[0]!);
-            unavailable.push({ id: scenario.id, reason });
-          }
+    }
+    const live: Running[] = [];
+    for (const target of started) {
+      for (const scenario of target.scenarios) {
+        if (!selected(settings, scenario.id)) continue;
+        const running = await prepare(target, scenario, settings, sink);
+        if (running) live.push(running);
+      }
+    }
+    // Rounds are interleaved across every server (round 1 of each scenario, then round 2, ...),
+    // so a slow spell on a shared machine lands on all of them alike, not on one server's turn.
+    for (const connections of settings.connections) {
+      const rounds = new Map<Running, RoundResult[]>(live.map((r) => [r, []]));
+      for (let round = 0; round < settings.rounds; round++) {
+        for (const running of live) {
+          if (running.failed) continue;
+          const result = await measure(running, connections, settings, sink);
+          if (result) rounds.get(running)?.push(result);
         }
-      } finally {
-        await target.server.stop();
+      }
+      for (const running of live) {
+        const taken = rounds.get(running) ?? [];
+        if (running.failed || taken.length === 0) continue;
+        const summary = summarizeRounds(taken);
+        sink.results.push({ id: running.scenario.id, connections, ...summary, rounds: taken });
+        console.log(
+          `bench: ${running.scenario.id} c=${connections}: ${summary.reqPerSec.toFixed(0)} req/s, p50 ${summary.p50Ms} ms, ` +
+            `p99 ${summary.p99Ms} ms, cpu ${summary.cpuUsPerReq.toFixed(0)} µs/req`,
+        );
+        const bad = summary.errors + summary.non2xx + summary.mismatches;
+        if (bad > 0) {
+          sink.failures.push(
+            `${running.scenario.id} c=${connections}: ${summary.errors} errors, ${summary.non2xx} non-2xx, ${summary.mismatches} bad bodies`,
+          );
+        }
       }
     }
   } finally {
+    for (const target of started) await target.server.stop();
     await redis.stop();
   }
   const report: BenchReport = {
@@ -137,16 +147,17 @@ async function main(): Promise<number> {
       warmupSec: settings.warmupSec,
       connections: settings.connections,
       only: settings.only ? [...settings.only] : null,
+      interleaved: true,
     },
-    results,
-    unavailable,
-    ratios: computeRatios(results),
+    results: sink.results,
+    unavailable: sink.unavailable,
+    ratios: computeRatios(sink.results),
   };
   console.log(`\n${formatReport(report)}\n`);
   for (const file of await writeReport(report, settings.outDir))
     console.log(`bench: wrote ${file}`);
-  if (failures.length > 0) {
-    console.error(`bench: FAILED\n  ${failures.join('\n  ')}\nserver logs kept in ${workDir}`);
+  if (sink.failures.length > 0) {
+    console.error(`bench: FAILED\n  ${sink.failures.join('\n  ')}\nserver logs kept in ${workDir}`);
     return 1;
   }
   await rm(workDir, { recursive: true, force: true });
@@ -159,54 +170,63 @@ interface Sink {
   failures: string[];
 }
 
-/** Probe, warm up, then the timed rounds at each connection count. */
-async function benchScenario(
-  target: Target,
-  scenario: Scenario,
-  settings: Settings,
-  sink: Sink,
-): Promise<void> {
+/** A scenario that passed its probe and warm-up, with the rate its next round sizes its body pool from. */
+interface Running {
+  readonly target: Target;
+  readonly scenario: Scenario;
+  rate: number;
+  failed: boolean;
+}
+
+/** Probe, then a warm-up whose figures are discarded (JIT, first connections, pool sizes). */
+async function prepare(target: Target, scenario: Scenario, settings: Settings, sink: Sink): Promise<Running | undefined> {
   try {
     await probeScenario(target.baseUrl, scenario);
   } catch (err) {
-    if (!(err instanceof NotAvailable)) throw err;
+    if (!(err instanceof NotAvailable)) return fail({ target, scenario, rate: 0, failed: false }, err, sink);
     sink.unavailable.push({ id: scenario.id, reason: err.message });
     console.log(`bench: ${scenario.id} not available (${err.message})`);
-    return;
+    return undefined;
   }
-  const base = { baseUrl: target.baseUrl, server: target.server };
-  // The warm-up's figures are discarded: it pays for JIT compilation and first connections, and sizes the pools.
-  const warm = await runRound(scenario, {
-    ...base,
-    connections: settings.connections[0]!,
-    durationSec: settings.warmupSec,
-  });
-  let rate = warm.reqPerSec;
-  for (const connections of settings.connections) {
-    const rounds = [];
-    for (let i = 0; i < settings.rounds; i++) {
-      const round = await runRound(scenario, {
-        ...base,
-        connections,
-        durationSec: settings.durationSec,
-        expectedRate: rate,
-      });
-      rate = round.reqPerSec;
-      rounds.push(round);
-    }
-    const summary = summarizeRounds(rounds);
-    sink.results.push({ id: scenario.id, connections, ...summary, rounds });
-    console.log(
-      `bench: ${scenario.id} c=${connections}: ${summary.reqPerSec.toFixed(0)} req/s, p50 ${summary.p50Ms} ms, ` +
-        `p99 ${summary.p99Ms} ms, cpu ${summary.cpuUsPerReq.toFixed(0)} µs/req`,
-    );
-    const bad = summary.errors + summary.non2xx + summary.mismatches;
-    if (bad > 0) {
-      sink.failures.push(
-        `${scenario.id} c=${connections}: ${summary.errors} errors, ${summary.non2xx} non-2xx, ${summary.mismatches} bad bodies`,
-      );
-    }
+  const running: Running = { target, scenario, rate: 0, failed: false };
+  const warm = await measure(running, settings.connections[0]!, { ...settings, durationSec: settings.warmupSec }, sink);
+  return warm ? running : undefined;
+}
+
+/** One timed round; a failure (often the server dying) is recorded and ends the scenario, not the run. */
+async function measure(running: Running, connections: number, settings: Pick<Settings, 'durationSec'>, sink: Sink): Promise<RoundResult | undefined> {
+  const { target, scenario } = running;
+  if (!target.server.alive()) {
+    running.failed = true;
+    sink.unavailable.push({ id: scenario.id, reason: `${target.name} exited earlier in the run` });
+    return undefined;
   }
+  try {
+    const result = await runRound(scenario, {
+      baseUrl: target.baseUrl,
+      server: target.server,
+      connections,
+      durationSec: settings.durationSec,
+      ...(running.rate > 0 ? { expectedRate: running.rate } : {}),
+    });
+    running.rate = result.reqPerSec;
+    return result;
+  } catch (err) {
+    return fail(running, err, sink);
+  }
+}
+
+async function fail(running: Running, err: unknown, sink: Sink): Promise<undefined> {
+  const { target, scenario } = running;
+  running.failed = true;
+  // The child's exit event can trail the refused connection that revealed it: give it a moment.
+  await new Promise((r) => setTimeout(r, 300));
+  const crashed = target.server.alive() ? '' : `\n--- ${target.name} log tail ---\n${target.server.logTail()}`;
+  const reason = `${scenario.id}: ${(err as Error).message}${crashed}`;
+  console.error(`bench: ${reason}`);
+  sink.failures.push(reason.split('\n')[0]!);
+  sink.unavailable.push({ id: scenario.id, reason });
+  return undefined;
 }
 
 process.exitCode = await main().catch((err: unknown) => {

@@ -85,10 +85,15 @@ export async function startCeiling(ctx: TargetContext): Promise<Target> {
 export async function startFloor(ctx: TargetContext): Promise<Target> {
   const { server, baseUrl } = await startNodeServer('floor', ctx, '/healthz');
   const mint = { method: 'POST', path: '/token', headers: { 'content-type': FORM } } as const;
-  const minted = await postForm(baseUrl + mint.path, {
-    grant_type: 'client_credentials',
-    authorization_details: AUTHORIZATION_DETAILS,
-  });
+  const freshToken = async () =>
+    String(
+      (
+        await postForm(baseUrl + mint.path, {
+          grant_type: 'client_credentials',
+          authorization_details: AUTHORIZATION_DETAILS,
+        })
+      ).access_token,
+    );
   return {
     name: 'floor',
     server,
@@ -109,8 +114,8 @@ export async function startFloor(ctx: TargetContext): Promise<Target> {
         request: {
           ...mint,
           path: '/introspect',
-          body: new URLSearchParams({ token: String(minted.access_token) }).toString(),
         },
+        freshBody: async () => new URLSearchParams({ token: await freshToken() }).toString(),
         okBody: '"active":true',
       },
     ],
@@ -133,11 +138,16 @@ export async function startPeer(ctx: TargetContext): Promise<Target> {
   );
   const agentAuth = { 'content-type': FORM, authorization: basicAuth('bench-agent', agentSecret) };
   // oidc-provider will not introspect JWTs: the token introspected is an opaque one for a second resource.
-  const opaque = await postForm(
-    `${baseUrl}/token`,
-    { grant_type: 'client_credentials', resource: 'https://opaque.example.com' },
-    agentAuth,
-  );
+  const freshOpaque = async () =>
+    String(
+      (
+        await postForm(
+          `${baseUrl}/token`,
+          { grant_type: 'client_credentials', resource: 'https://opaque.example.com' },
+          agentAuth,
+        )
+      ).access_token,
+    );
   return {
     name: 'peer',
     server,
@@ -158,8 +168,8 @@ export async function startPeer(ctx: TargetContext): Promise<Target> {
           method: 'POST',
           path: '/token/introspection',
           headers: { 'content-type': FORM, authorization: basicAuth('bench-rs', rsSecret) },
-          body: new URLSearchParams({ token: String(opaque.access_token) }).toString(),
         },
+        freshBody: async () => new URLSearchParams({ token: await freshOpaque() }).toString(),
         okBody: '"active":true',
       },
     ],
