@@ -54,7 +54,10 @@ async function timed<T>(op: Op, call: () => Promise<T>): Promise<T> {
   } finally {
     const ms = performance.now() - t0;
     let list = latencies.get(op);
-    if (!list) latencies.set(op, (list = []));
+    if (!list) {
+      list = [];
+      latencies.set(op, list);
+    }
     // Bounded memory: a reservoir of at most 50k samples per op.
     if (list.length < 50_000) list.push(ms);
     else list[Math.floor(Math.random() * list.length)] = ms;

@@ -11,7 +11,7 @@ export function derToJose(der: Buffer, size: number): Buffer {
     if (der[at] !== 0x02) throw new Error('not a DER ECDSA signature');
     const length = der[at + 1] as number;
     let start = at + 2;
-    let end = start + length;
+    const end = start + length;
     if (end > der.length) throw new Error('not a DER ECDSA signature');
     while (start < end - 1 && der[start] === 0) start++;
     if (end - start > size) throw new Error('ECDSA integer too long');

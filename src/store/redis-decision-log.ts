@@ -92,7 +92,7 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     argv[4] = JSON.stringify({ seq, hash: prev });
     try {
       await r.mandateAppendDecisions(keys.decisions, keys.auditHeads, ...argv);
-      batch.forEach((p, i) => p.resolve(sealed[i] as DecisionRecord));
+      for (const [i, p] of batch.entries()) p.resolve(sealed[i] as DecisionRecord);
     } catch (err) {
       chain = newChainId();
       seq = 0;

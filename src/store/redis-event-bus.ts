@@ -19,7 +19,7 @@ export interface EventBus {
  */
 export function createRedisEventBus(publisher: Redis, subscriber: Redis, channel: string): EventBus {
   const handlers: Array<(event: BusEvent) => void> = [];
-  let subscribed: Promise<unknown> | undefined;
+  let subscribed = false;
   subscriber.on('message', (ch: string, message: string) => {
     if (ch !== channel) return;
     let event: BusEvent;
@@ -36,7 +36,12 @@ export function createRedisEventBus(publisher: Redis, subscriber: Redis, channel
     },
     subscribe(handler) {
       handlers.push(handler);
-      subscribed ??= subscriber.subscribe(channel);
+      if (subscribed) return;
+      subscribed = true;
+      // The subscriber waits for Redis (offline queue) and ioredis subscribes again after a reconnect.
+      subscriber.subscribe(channel).catch(() => {
+        subscribed = false;
+      });
     },
     async close() {
       subscriber.disconnect();

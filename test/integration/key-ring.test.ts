@@ -107,7 +107,7 @@ describe('key ring', () => {
         const token = await keys.sign(claimsAt(T0));
         const first = await keys.verify(token);
         expect(() => {
-          (first.authorization_details[0]?.actions as string[]).push('delete');
+          (first.authorization_details[0] as { actions: string[] }).actions.push('delete');
         }).toThrow(TypeError);
         expect((await keys.verify(token)).authorization_details[0]?.actions).toEqual(['read']);
       });

@@ -153,7 +153,8 @@ beforeAll(() => {
 
 describe('re-evaluation across worker processes', () => {
   it('two workers revoke 200 grants under a deny-all policy, each exactly once', async () => {
-    const s = (current = await scenario('reeval-workers', 200));
+    current = await scenario('reeval-workers', 200);
+    const s = current;
     await Promise.all([spawnWorker(s.broker.prefix), spawnWorker(s.broker.prefix)]);
     expect(await activeCount(s)).toBe(200);
     const put = await admin(s.broker.url, 'PUT', '/admin/policies', { policies: DENY_ALL });
@@ -169,7 +170,8 @@ describe('re-evaluation across worker processes', () => {
   }, 60_000);
 
   it('with 2000 grants, workers SIGKILLed mid-sweep lose no grant and no record', async () => {
-    const s = (current = await scenario('reeval-kill', 2000));
+    current = await scenario('reeval-kill', 2000);
+    const s = current;
     const { redis, keys } = s.broker.mandate.deps;
     const live = () => redis.zcard(keys.liveGrants);
     expect(await live()).toBe(2000);

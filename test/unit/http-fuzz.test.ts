@@ -125,6 +125,11 @@ describe('HTTP fuzz', () => {
   it('the broker is still healthy and still checks tokens', async () => {
     expect((await fetch(`${broker.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${broker.url}/readyz`)).status).toBe(200);
-    expect(await isActive(broker.url, resource, valid.access_token)).toBe(true);
+    // The fuzz may legitimately have revoked `valid` (the agent's own token posted to /oauth/revoke): check a fresh one.
+    const fresh = await mintToken(broker.url, agent, [task(['read'])]);
+    expect(await isActive(broker.url, resource, fresh.access_token)).toBe(true);
+    const t = fresh.access_token;
+    const forged = `${t.slice(0, -10)}${t.at(-10) === 'A' ? 'B' : 'A'}${t.slice(-9)}`;
+    expect(await isActive(broker.url, resource, forged)).toBe(false);
   });
 });
