@@ -29,6 +29,13 @@ end
 `;
 
 /**
+ * KEYS: 1 grant hash, 2 grant's revoked-jti set. ARGV: 1 jti.
+ * The introspection check in one call: {status, deadline, client} and whether the jti is revoked
+ * (one script costs the caller about half of a two-command pipeline).
+ */
+const CHECK_TOKEN_SCRIPT = `return {redis.call('HMGET', KEYS[1], 's', 'e', 'c'), redis.call('SISMEMBER', KEYS[2], ARGV[1])}`;
+
+/**
  * KEYS: 1 grant hash, 2 live-grant index, 3 client's grant -> task hash, 4 clients with an index,
  *       5 grant data
  * ARGV: 1 grant id, 2 client id, 3 task id, 4 deadline (epoch s), 5 policy version, 6 grant data
@@ -184,6 +191,7 @@ return 1
 `;
 
 interface ScriptedRedis extends Redis {
+  mandateCheckToken(grant: string, revokedJtis: string, jti: string): Promise<[(string | null)[], number]>;
   mandateCreateGrant(...args: string[]): Promise<number>;
   mandateNarrow(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   mandateSuspend(k1: string, reason: string, pending: string): Promise<number>;
@@ -234,6 +242,7 @@ export function decodeData(raw: string): Pick<Grant, 'requested' | 'granted' | '
 export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore {
   const r = redis as ScriptedRedis;
   if (typeof r.mandateRefresh !== 'function') {
+    r.defineCommand('mandateCheckToken', { numberOfKeys: 2, lua: CHECK_TOKEN_SCRIPT });
     r.defineCommand('mandateCreateGrant', { numberOfKeys: 5, lua: CREATE_SCRIPT });
     r.defineCommand('mandateRefresh', { numberOfKeys: 3, lua: REFRESH_SCRIPT });
     r.defineCommand('mandateRevokeGrant', { numberOfKeys: 1, lua: REVOKE_GRANT_SCRIPT });
@@ -317,15 +326,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
 
     check: (grantId, jti) =>
       guard(async () => {
-        const replies = await redis
-          .pipeline()
-          .hmget(keys.grant(grantId), 's', 'e', 'c')
-          .sismember(keys.grantRevokedJtis(grantId), jti)
-          .exec();
-        if (!replies) throw new Error('pipeline aborted');
-        const [[e1, fields], [e2, revoked]] = replies as [[Error | null, (string | null)[]], [Error | null, number]];
-        if (e1 || e2) throw e1 ?? e2;
-        const [s, e, c] = fields;
+        const [[s, e, c], revoked] = await r.mandateCheckToken(keys.grant(grantId), keys.grantRevokedJtis(grantId), jti);
         if (!s || !e || !c) return undefined;
         return { status: s as GrantStatus, expires_at: Number(e), client_id: c, jtiRevoked: revoked === 1 } satisfies GrantCheck;
       }),
