@@ -19,16 +19,12 @@ export interface BrokerConfigOptions {
 }
 
 /**
- * Writes a config for figure runs: the default policies minus the call-volume throttle, and rate
- * limits high enough that the many inactive answers a revocation benchmark provokes are never
- * answered 429 (a 429 would otherwise be mistaken for "inactive"). Same approach as mandate-target.ts.
+ * The default policies minus the call-volume throttle, written under `workDir`: the `policy`
+ * section of a bench config (`npm run bench` and the figure scripts share it).
  */
-export async function writeBrokerConfig(
-  workDir: string,
-  options: BrokerConfigOptions = {},
-): Promise<string> {
-  const policyDir = join(workDir, 'policies');
-  await mkdir(policyDir, { recursive: true });
+export async function benchPolicies(workDir: string): Promise<{ dir: string; schema: string }> {
+  const dir = join(workDir, 'policies');
+  await mkdir(dir, { recursive: true });
   let policies = await readFile(join(REPO, 'config/policies/default.cedar'), 'utf8');
   for (const id of THROTTLE_POLICIES) {
     // A policy runs from its @id annotation to the `;` closing it (these bodies hold no other `;`).
@@ -37,17 +33,32 @@ export async function writeBrokerConfig(
       console.warn(`bench: policy ${id} not found; Mandate may throttle the load`);
     policies = policies.replace(pattern, `// (${id} removed for the benchmark)`);
   }
-  await writeFile(join(policyDir, 'default.cedar'), policies);
-  const config = {
-    tokens: { access_ttl: 900 },
-    policy: { dir: policyDir, schema: join(REPO, 'config/schema.cedarschema') },
-    worker: { sweep_every_ms: options.sweepEveryMs ?? 30_000 },
-    rate_limit: { auth_failures_per_minute: 1000, invalid_tokens_per_minute: 1_000_000 },
-  };
+  await writeFile(join(dir, 'default.cedar'), policies);
+  return { dir, schema: join(REPO, 'config/schema.cedarschema') };
+}
+
+/** Writes `config` as `workDir/mandate.yaml` (JSON is YAML: no need for a YAML writer); returns its path. */
+export async function writeConfigFile(workDir: string, config: object): Promise<string> {
   const file = join(workDir, 'mandate.yaml');
-  // JSON is YAML: no need for a YAML writer.
   await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
   return file;
+}
+
+/**
+ * Writes a config for figure runs: the bench policies, and rate limits high enough that the many
+ * inactive answers a revocation benchmark provokes are never answered 429 (a 429 would otherwise
+ * be mistaken for "inactive").
+ */
+export async function writeBrokerConfig(
+  workDir: string,
+  options: BrokerConfigOptions = {},
+): Promise<string> {
+  return writeConfigFile(workDir, {
+    tokens: { access_ttl: 900 },
+    policy: await benchPolicies(workDir),
+    worker: { sweep_every_ms: options.sweepEveryMs ?? 30_000 },
+    rate_limit: { auth_failures_per_minute: 1000, invalid_tokens_per_minute: 1_000_000 },
+  });
 }
 
 export interface BrokerOptions {

@@ -1,13 +1,12 @@
 // Mandate itself as a benchmark target: started with `src/cli.ts serve`, set up over the admin API (contract v1).
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { benchPolicies, jtiOf, RESOURCE, registerClient, writeConfigFile } from './broker-processes.ts';
 import type { Scenario } from './drive-load.ts';
 import { freePort } from './free-port.ts';
 import { startServerProcess } from './server-process.ts';
 import {
   AUTHORIZATION_DETAILS,
-  basicAuth,
   postForm,
   type Target,
   type TargetContext,
@@ -16,11 +15,8 @@ import {
 const REPO = resolve(import.meta.dirname, '../..');
 const FORM = 'application/x-www-form-urlencoded';
 const JSON_TYPE = 'application/json';
-const RESOURCE = 'https://crm.example.com';
 /** Parallel requests used to mint the pools of refresh tokens and jtis. */
 const MINT_CONCURRENCY = 16;
-/** Default policy whose whole point is to stop an agent calling this often: a load test must not trip it. */
-const THROTTLE_POLICIES = ['call-volume'];
 
 /** Starts Mandate on the private Redis, registers an agent and a resource client, and returns its scenarios. */
 export async function startMandate(ctx: TargetContext): Promise<Target> {
@@ -36,7 +32,8 @@ export async function startMandate(ctx: TargetContext): Promise<Target> {
       REDIS_URL: ctx.redisUrl,
       MANDATE_REDIS_PREFIX: 'bench:mandate:',
       MANDATE_ADMIN_TOKEN: adminToken,
-      MANDATE_CONFIG: await writeBenchConfig(ctx.workDir),
+      // The default policies minus the usage throttle, so that load is not refused as abuse.
+      MANDATE_CONFIG: await writeConfigFile(ctx.workDir, { policy: await benchPolicies(ctx.workDir) }),
     },
     readyUrl: `${baseUrl}/readyz`,
     logFile: join(ctx.workDir, 'mandate.log'),
@@ -44,22 +41,20 @@ export async function startMandate(ctx: TargetContext): Promise<Target> {
   });
   try {
     const admin = { authorization: `Bearer ${adminToken}`, 'content-type': JSON_TYPE };
-    const agentSecret = await createClient(baseUrl, admin, {
-      client_id: 'bench-agent',
-      name: 'bench agent',
-      kind: 'agent',
-    });
-    const rsSecret = await createClient(baseUrl, admin, {
+    const agentAuth = {
+      'content-type': FORM,
+      authorization: await registerClient(baseUrl, adminToken, {
+        client_id: 'bench-agent',
+        name: 'bench agent',
+        kind: 'agent',
+      }),
+    };
+    const rsAuth = await registerClient(baseUrl, adminToken, {
       client_id: 'bench-crm',
       name: 'bench CRM',
       kind: 'resource',
       resources: [RESOURCE],
     });
-    const agentAuth = {
-      'content-type': FORM,
-      authorization: basicAuth('bench-agent', agentSecret),
-    };
-    const rsAuth = basicAuth('bench-crm', rsSecret);
     const mintForm = {
       grant_type: 'client_credentials',
       authorization_details: AUTHORIZATION_DETAILS,
@@ -131,46 +126,6 @@ export async function startMandate(ctx: TargetContext): Promise<Target> {
   }
 }
 
-/** A config with the default policies minus the usage throttles, so that load is not refused as abuse. */
-async function writeBenchConfig(workDir: string): Promise<string> {
-  const policyDir = join(workDir, 'mandate-policies');
-  await mkdir(policyDir, { recursive: true });
-  let policies = await readFile(join(REPO, 'config/policies/default.cedar'), 'utf8');
-  for (const id of THROTTLE_POLICIES) {
-    // A policy runs from its @id annotation to the `;` closing it (these bodies hold no other `;`).
-    const pattern = new RegExp(`@id\\("${id}"\\)[^;]*;`);
-    if (!pattern.test(policies))
-      console.warn(`bench: policy ${id} not found; Mandate may throttle the load`);
-    policies = policies.replace(pattern, `// (${id} removed for the benchmark)`);
-  }
-  await writeFile(join(policyDir, 'default.cedar'), policies);
-  const file = join(workDir, 'mandate.yaml');
-  const config = { policy: { dir: policyDir, schema: join(REPO, 'config/schema.cedarschema') } };
-  // JSON is YAML: no need for a YAML writer.
-  await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
-  return file;
-}
-
-/** Registers a client through the admin API and returns its one-time secret. */
-async function createClient(
-  baseUrl: string,
-  headers: Record<string, string>,
-  body: Record<string, unknown>,
-): Promise<string> {
-  const res = await fetch(`${baseUrl}/admin/clients`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status !== 201)
-    throw new Error(`POST /admin/clients -> HTTP ${res.status}: ${text.slice(0, 300)}`);
-  const json = JSON.parse(text) as { client_secret?: string; client?: { client_secret?: string } };
-  const secret = json.client_secret ?? json.client?.client_secret;
-  if (!secret) throw new Error('POST /admin/clients answered without a client_secret');
-  return secret;
-}
-
 /** Mints `n` grants, MINT_CONCURRENCY at a time, and turns each token response into a request body. */
 async function mintMany(
   n: number,
@@ -187,12 +142,4 @@ async function mintMany(
   };
   await Promise.all(Array.from({ length: Math.min(MINT_CONCURRENCY, n) }, worker));
   return bodies;
-}
-
-function jtiOf(jwt: string): string {
-  const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as {
-    jti?: string;
-  };
-  if (!payload.jti) throw new Error('access token without jti');
-  return payload.jti;
 }
