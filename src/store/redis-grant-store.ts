@@ -16,7 +16,7 @@ export function tokenField(grantId: string, jti: string): string {
   return jti.startsWith(`${grantId}.`) ? jti.slice(grantId.length) : `=${jti}`;
 }
 
-/** Lua twins of tokenField: is a hash field a token, and the jti it stands for. */
+/** Lua twins of tokenField (is a hash field a token, the jti it stands for) and the token walks the scripts share. */
 const TOKEN_FIELDS_LUA = `
 local function is_token(f)
   local b = string.byte(f, 1)
@@ -25,6 +25,24 @@ end
 local function jti_of(f, gid)
   if string.byte(f, 1) == 46 then return gid .. f end
   return string.sub(f, 2)
+end
+-- The grant's unexpired token fields; with drop_expired, the expired ones are deleted on the way.
+local function live_tokens(key, now, drop_expired)
+  local all = redis.call('HGETALL', key)
+  local live = {}
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if is_token(f) then
+      if tonumber(all[i + 1]) >= now then table.insert(live, f)
+      elseif drop_expired then redis.call('HDEL', key, f) end
+    end
+  end
+  return live
+end
+-- Adds the tokens' jtis to the grant's revoked set, which lives until the grant's deadline.
+local function revoke_tokens(fields, rj, gid, deadline)
+  for _, f in ipairs(fields) do redis.call('SADD', rj, jti_of(f, gid)) end
+  if #fields > 0 then redis.call('EXPIREAT', rj, deadline) end
 end
 `;
 
@@ -89,21 +107,8 @@ redis.call('HSET', KEYS[1], 'rt', ARGV[2], 'ru', table.concat(used, ','), 'v', A
 if ARGV[5] ~= '' then
   redis.call('SET', KEYS[3], ARGV[5], 'KEEPTTL')
 end
-local now = tonumber(ARGV[7])
-local all = redis.call('HGETALL', KEYS[1])
-local revoked = false
-for i = 1, #all, 2 do
-  local k = all[i]
-  if is_token(k) then
-    if tonumber(all[i + 1]) < now then
-      redis.call('HDEL', KEYS[1], k)
-    elseif ARGV[8] == '1' then
-      redis.call('SADD', KEYS[2], jti_of(k, ARGV[9]))
-      revoked = true
-    end
-  end
-end
-if revoked then redis.call('EXPIREAT', KEYS[2], f[2]) end
+local live = live_tokens(KEYS[1], tonumber(ARGV[7]), true)
+if ARGV[8] == '1' then revoke_tokens(live, KEYS[2], ARGV[9], f[2]) end
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
 return 'ok'
 `;
@@ -118,13 +123,7 @@ local s = redis.call('HGET', KEYS[1], 's')
 if not s or s == 'revoked' then return {0, 0} end
 redis.call('HSET', KEYS[1], 's', 'revoked', 'r', ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'pr', ARGV[3]) end
-local all = redis.call('HGETALL', KEYS[1])
-local now = tonumber(ARGV[2])
-local live = 0
-for i = 1, #all, 2 do
-  if is_token(all[i]) and tonumber(all[i + 1]) >= now then live = live + 1 end
-end
-return {1, live}
+return {1, #live_tokens(KEYS[1], tonumber(ARGV[2]), false)}
 `;
 
 /**
@@ -154,16 +153,7 @@ if cjson.encode(data.granted) ~= cjson.encode(cjson.decode(ARGV[1])) then return
 redis.call('SET', KEYS[3], ARGV[2], 'KEEPTTL')
 redis.call('HSET', KEYS[1], 'v', ARGV[3])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'pr', ARGV[5]) end
-local all = redis.call('HGETALL', KEYS[1])
-local now = tonumber(ARGV[4])
-local revoked = false
-for i = 1, #all, 2 do
-  if is_token(all[i]) and tonumber(all[i + 1]) >= now then
-    redis.call('SADD', KEYS[2], jti_of(all[i], ARGV[6]))
-    revoked = true
-  end
-end
-if revoked then redis.call('EXPIREAT', KEYS[2], f[2]) end
+revoke_tokens(live_tokens(KEYS[1], tonumber(ARGV[4]), false), KEYS[2], ARGV[6], f[2])
 return 1
 `;
 
