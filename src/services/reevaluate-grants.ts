@@ -4,7 +4,7 @@ import type { Client } from '../domain/client.ts';
 import type { Grant } from '../domain/grant.ts';
 import type { PendingRecord } from '../domain/ports.ts';
 import { pairsOf } from '../domain/intent.ts';
-import { type PolicyDecider, type UsageFacts, memoizeDecider } from '../domain/policy-facts.ts';
+import type { PolicyDecider, UsageFacts } from '../domain/policy-facts.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { requestApproval } from './approvals.ts';
 import { factsOf } from './policy-facts-of.ts';
@@ -52,8 +52,8 @@ export async function reevaluateGrants(broker: Broker, ids: readonly string[], c
   const loaded = await broker.grants.getMany(ids);
   summary.missing = ids.length - loaded.length;
   const nowSec = nowSecOf(broker);
-  // One instant for the batch, so equal questions get one Cedar call (keyed on what policy reads).
-  const policy = memoizeDecider(broker.policy.current());
+  // One instant for the batch: equal questions are answered once by the policy set's own decision cache.
+  const policy = broker.policy.current();
   const counters = await broker.usage.countersOf(loaded.map((l) => l.grant.id), nowSec);
   const clients = new Map<string, Client | undefined>();
   for (const id of new Set(loaded.map((l) => l.grant.client_id))) clients.set(id, await broker.clients.get(id));
