@@ -126,7 +126,7 @@ async function change(broker: Broker, grant: Grant, result: Exclude<Reevaluation
     { id: pendingRecord.id, clearsPendingOf: grant.id },
   );
   broker.metrics.decision('reevaluation', result.outcome);
-  await tell(broker, grant, result);
+  await tell(broker, grant, result, ctx.client);
   return true;
 }
 
@@ -166,12 +166,11 @@ async function apply(broker: Broker, grant: Grant, result: Reevaluation, policyV
 }
 
 /** Tells resource servers, and opens the approval that can resume a suspended grant. */
-async function tell(broker: Broker, grant: Grant, result: Reevaluation): Promise<void> {
+async function tell(broker: Broker, grant: Grant, result: Reevaluation, client: Client | undefined): Promise<void> {
   const reason = result.reasons[0] ?? 'reevaluation';
   if (result.outcome === 'narrow') await broker.notifier.narrowed(grant, result.granted, reason);
   if (result.outcome === 'revoke' || result.outcome === 'suspend') await broker.notifier.revoked(grant, reason);
-  if (result.outcome === 'suspend') {
-    const client = await broker.clients.get(grant.client_id);
-    if (client) await requestApproval(broker, { kind: 'resume', client, intent: grant.granted, pairs: result.pairs, grant });
+  if (result.outcome === 'suspend' && client) {
+    await requestApproval(broker, { kind: 'resume', client, intent: grant.granted, pairs: result.pairs, grant });
   }
 }

@@ -41,11 +41,11 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
   }
   if (!isGrantLive(grant, nowSec)) throw invalidGrant();
 
-  const policy = broker.policy.current();
   const context = { ...grant.context, ip: req.ip ?? grant.context.ip };
   if (req.authorizationDetails !== undefined) {
-    return elevate(broker, client, grant, presentedHash, context, { authorizationDetails: req.authorizationDetails, resources: req.resources ?? [], scope: req.scope });
+    return elevate(broker, client, grant, presentedHash, context, nowSec, { authorizationDetails: req.authorizationDetails, resources: req.resources ?? [], scope: req.scope });
   }
+  const policy = broker.policy.current();
   const pairs = policy.decide(factsOf(client, grant.granted, context, nowSec), pairsOf(grant.granted));
   // On refresh, pairs that would need a human now are not granted: only what policy permits outright.
   const decision = combineDecisions(grant.granted, pairs.map((p) => (p.effect === 'approval' ? { ...p, effect: 'deny' as const } : p)));
@@ -122,13 +122,13 @@ async function elevate(
   grant: Grant,
   presentedHash: string,
   context: ContextSnapshot,
+  nowSec: number,
   req: { authorizationDetails: string; resources: readonly string[]; scope: string | undefined },
 ): Promise<TokenResponse> {
   const requested = parseIntent(req);
   if (requested.some((e) => e.task_id !== grant.task_id)) {
     throw new OAuthError('invalid_authorization_details', `elevation must stay on task ${grant.task_id}`);
   }
-  const nowSec = nowSecOf(broker);
   const policy = broker.policy.current();
   const decided = policy.decide(factsOf(client, requested, { ...context, approved: false }, nowSec), pairsOf(requested));
   // Pairs a human already approved for this grant stay approved.

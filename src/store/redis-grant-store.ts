@@ -158,10 +158,11 @@ return 1
 `;
 
 /**
- * KEYS: 1 grant hash, 2 grant data. ARGV: 1 expected status, 2 new status, 3 data JSON or '',
- * 4 token field (tokenField) or '', 5 token exp. Moves the grant from the expected status (resume:
- * suspended -> active; widen: active -> active) with its new data and, optionally, a new token.
- * Returns 1 when it did.
+ * KEYS: 1 grant hash, 2 grant data, 3 live-grant index. ARGV: 1 expected status, 2 new status,
+ * 3 data JSON or '', 4 token field (tokenField) or '', 5 token exp, 6 policy version or '', 7 grant id.
+ * Moves the grant from the expected status (resume: suspended -> active; widen: active -> active)
+ * with its new data, policy version and, optionally, a new token; an active grant is (back) in the
+ * live index. Returns 1 when it did.
  */
 const UPDATE_SCRIPT = `
 if redis.call('HGET', KEYS[1], 's') ~= ARGV[1] then return 0 end
@@ -169,6 +170,8 @@ redis.call('HSET', KEYS[1], 's', ARGV[2])
 redis.call('HDEL', KEYS[1], 'r')
 if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'KEEPTTL') end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], ARGV[4], ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'v', ARGV[6]) end
+if ARGV[2] == 'active' then redis.call('ZADD', KEYS[3], redis.call('HGET', KEYS[1], 'e'), ARGV[7]) end
 return 1
 `;
 
@@ -186,7 +189,7 @@ interface ScriptedRedis extends Redis {
   mandateNarrow(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   mandateSuspend(k1: string, reason: string, pending: string): Promise<number>;
   mandateClaimPending(k1: string, expected: string, next: string): Promise<number>;
-  mandateUpdateGrant(k1: string, k2: string, ...argv: string[]): Promise<number>;
+  mandateUpdateGrant(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   mandateRefresh(k1: string, k2: string, k3: string, ...argv: string[]): Promise<RefreshOutcome>;
   mandateRevokeGrant(k1: string, reason: string, now: string, pending: string): Promise<[number, number]>;
 }
@@ -238,7 +241,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
     r.defineCommand('mandateRevokeGrant', { numberOfKeys: 1, lua: REVOKE_GRANT_SCRIPT });
     r.defineCommand('mandateNarrow', { numberOfKeys: 3, lua: NARROW_SCRIPT });
     r.defineCommand('mandateSuspend', { numberOfKeys: 1, lua: SUSPEND_SCRIPT });
-    r.defineCommand('mandateUpdateGrant', { numberOfKeys: 2, lua: UPDATE_SCRIPT });
+    r.defineCommand('mandateUpdateGrant', { numberOfKeys: 3, lua: UPDATE_SCRIPT });
     r.defineCommand('mandateClaimPending', { numberOfKeys: 1, lua: CLAIM_PENDING_SCRIPT });
   }
 
@@ -401,13 +404,12 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
 
     update: (id, from, to, change, token) =>
       guard(async () => {
-        const [h, current] = await Promise.all([redis.hmget(keys.grant(id), 'e', 'v'), redis.get(keys.grantData(id))]);
-        if (!current || !h[0]) return false;
+        const [deadline, current] = await Promise.all([redis.hget(keys.grant(id), 'e'), redis.get(keys.grantData(id))]);
+        if (!current || !deadline) return false;
         const data = change ? encodeData({ ...decodeData(current), ...change }) : '';
         const field = token ? tokenField(id, token.jti) : '';
-        const done = await r.mandateUpdateGrant(keys.grant(id), keys.grantData(id), from, to, data, field, String(token?.exp ?? 0));
-        if (done === 1 && change?.policy_version !== undefined) await redis.hset(keys.grant(id), 'v', change.policy_version);
-        if (done === 1 && to === 'active') await redis.zadd(keys.liveGrants, Number(h[0]), id);
+        const version = change?.policy_version !== undefined ? String(change.policy_version) : '';
+        const done = await r.mandateUpdateGrant(keys.grant(id), keys.grantData(id), keys.liveGrants, from, to, data, field, String(token?.exp ?? 0), version, id);
         return done === 1;
       }),
 

@@ -16,17 +16,19 @@ export interface ReevaluationQueueOptions {
 type JobData = { ids: string[]; cause: string } | { cause: string };
 
 /** The queue side, for any process that needs to hand grants over (API or worker). */
+/** Every re-evaluation job: retried with backoff, a bounded history kept. */
+const JOB_OPTS = { removeOnComplete: 1000, removeOnFail: 1000, attempts: 5, backoff: { type: 'exponential', delay: 200 } } as const;
+
 export function createReevaluationQueue(opts: ReevaluationQueueOptions): Reevaluator & { queue: Queue; close(): Promise<void> } {
   const queue = new Queue<JobData>(opts.name, { connection: opts.connection, prefix: opts.prefix });
   queue.on('error', () => undefined); // the connection's own listener logs it
-  const jobOpts = { removeOnComplete: 1000, removeOnFail: 1000, attempts: 5, backoff: { type: 'exponential', delay: 200 } } as const;
   return {
     queue,
     async enqueue(ids, cause) {
-      for (let i = 0; i < ids.length; i += 500) await queue.add('grants', { ids: ids.slice(i, i + 500), cause }, { ...jobOpts, priority: 1 });
+      for (let i = 0; i < ids.length; i += 500) await queue.add('grants', { ids: ids.slice(i, i + 500), cause }, { ...JOB_OPTS, priority: 1 });
     },
     async enqueueAll(cause) {
-      await queue.add('sweep', { cause }, jobOpts);
+      await queue.add('sweep', { cause }, JOB_OPTS);
     },
     close: () => queue.close(),
   };
@@ -98,7 +100,7 @@ export async function fanOutSweep(
     jobs.push({
       name: 'grants',
       data: { ids: ids.slice(i, i + batchSize), cause },
-      opts: { jobId: `${sweepJobId.replace(/:/g, '_')}-b${i / batchSize}`, removeOnComplete: 1000, removeOnFail: 1000, attempts: 5, backoff: { type: 'exponential', delay: 200 } },
+      opts: { ...JOB_OPTS, jobId: `${sweepJobId.replace(/:/g, '_')}-b${i / batchSize}` },
     });
   }
   for (let i = 0; i < jobs.length; i += 100) await queue.addBulk(jobs.slice(i, i + 100));
