@@ -37,6 +37,8 @@ export interface RoundResult {
   readonly mismatches: number;
   /** Server CPU time (user + system) per completed request, in microseconds. */
   readonly cpuUsPerReq: number;
+  /** The shared redis-server's CPU time per completed request (only one scenario runs at a time). */
+  readonly redisCpuUsPerReq: number;
 }
 
 export interface RoundOptions {
@@ -44,6 +46,7 @@ export interface RoundOptions {
   readonly connections: number;
   readonly durationSec: number;
   readonly server: ServerProcess;
+  readonly redis: { cpuSeconds(): number };
   /** Requests per second expected, used to size the body pool of consuming scenarios. */
   readonly expectedRate?: number;
 }
@@ -99,6 +102,7 @@ export async function runRound(scenario: Scenario, options: RoundOptions): Promi
     };
   }
   const cpuBefore = options.server.cpuSeconds();
+  const redisCpuBefore = options.redis.cpuSeconds();
   const result = await autocannon({
     url: options.baseUrl,
     connections,
@@ -106,6 +110,7 @@ export async function runRound(scenario: Scenario, options: RoundOptions): Promi
     ...(amount === undefined ? { duration: durationSec } : { amount }),
   });
   const cpuSec = options.server.cpuSeconds() - cpuBefore;
+  const redisCpuSec = options.redis.cpuSeconds() - redisCpuBefore;
   const requests = result.requests.total;
   return {
     reqPerSec: result.duration > 0 ? requests / result.duration : 0,
@@ -116,6 +121,7 @@ export async function runRound(scenario: Scenario, options: RoundOptions): Promi
     non2xx: result.non2xx,
     mismatches,
     cpuUsPerReq: requests > 0 ? (cpuSec * 1e6) / requests : 0,
+    redisCpuUsPerReq: requests > 0 ? (redisCpuSec * 1e6) / requests : 0,
   };
 }
 
@@ -131,6 +137,7 @@ export function summarizeRounds(rounds: readonly RoundResult[]): RoundResult {
     non2xx: sum((r) => r.non2xx),
     mismatches: sum((r) => r.mismatches),
     cpuUsPerReq: median(rounds.map((r) => r.cpuUsPerReq)),
+    redisCpuUsPerReq: median(rounds.map((r) => r.redisCpuUsPerReq ?? 0)),
   };
 }
 

@@ -13,30 +13,41 @@ import {
 } from './targets.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
+
+export interface MandateBuild {
+  /** Target and scenario name prefix: `mandate`, or `baseline` for another checkout. */
+  readonly name: string;
+  /** The checkout whose `src/cli.ts` serves (its own node_modules included). */
+  readonly repo: string;
+}
 const FORM = 'application/x-www-form-urlencoded';
 const JSON_TYPE = 'application/json';
 /** Parallel requests used to mint the pools of refresh tokens and jtis. */
 const MINT_CONCURRENCY = 16;
 
-/** Starts Mandate on the private Redis, registers an agent and a resource client, and returns its scenarios. */
-export async function startMandate(ctx: TargetContext): Promise<Target> {
+/**
+ * Starts Mandate on the private Redis, registers an agent and a resource client, and returns its scenarios.
+ * `build` names another checkout to measure side by side with this one (BENCH_BASELINE).
+ */
+export async function startMandate(ctx: TargetContext, build: MandateBuild = { name: 'mandate', repo: REPO }): Promise<Target> {
+  const { name } = build;
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const adminToken = randomBytes(32).toString('base64url');
   const server = await startServerProcess({
-    name: 'mandate',
-    args: ['--import', 'tsx', join(REPO, 'src/cli.ts'), 'serve'],
+    name,
+    args: ['--import', 'tsx', join(build.repo, 'src/cli.ts'), 'serve'],
     env: {
       MANDATE_PORT: String(port),
       MANDATE_HOST: '127.0.0.1',
       REDIS_URL: ctx.redisUrl,
-      MANDATE_REDIS_PREFIX: 'bench:mandate:',
+      MANDATE_REDIS_PREFIX: `bench:${name}:`,
       MANDATE_ADMIN_TOKEN: adminToken,
       // The default policies minus the usage throttle, so that load is not refused as abuse.
       MANDATE_CONFIG: await writeConfigFile(ctx.workDir, { policy: await benchPolicies(ctx.workDir) }),
     },
     readyUrl: `${baseUrl}/readyz`,
-    logFile: join(ctx.workDir, 'mandate.log'),
+    logFile: join(ctx.workDir, `${name}.log`),
     readyTimeoutMs: 60_000,
   });
   try {
@@ -63,7 +74,7 @@ export async function startMandate(ctx: TargetContext): Promise<Target> {
     const freshToken = async () => String((await mint()).access_token);
     const scenarios: Scenario[] = [
       {
-        id: 'mandate.token',
+        id: `${name}.token`,
         request: {
           method: 'POST',
           path: '/oauth/token',
@@ -72,7 +83,7 @@ export async function startMandate(ctx: TargetContext): Promise<Target> {
         },
       },
       {
-        id: 'mandate.refresh',
+        id: `${name}.refresh`,
         request: { method: 'POST', path: '/oauth/token', headers: agentAuth },
         // Refresh tokens rotate: every request needs a grant of its own.
         bodies: (n) =>
@@ -84,7 +95,7 @@ export async function startMandate(ctx: TargetContext): Promise<Target> {
           ),
       },
       {
-        id: 'mandate.introspection',
+        id: `${name}.introspection`,
         request: {
           method: 'POST',
           path: '/oauth/introspect',
@@ -94,7 +105,7 @@ export async function startMandate(ctx: TargetContext): Promise<Target> {
         okBody: '"active":true',
       },
       {
-        id: 'mandate.evaluation',
+        id: `${name}.evaluation`,
         request: {
           method: 'POST',
           path: '/access/v1/evaluation',
@@ -110,7 +121,7 @@ export async function startMandate(ctx: TargetContext): Promise<Target> {
         okBody: '"decision":true',
       },
       {
-        id: 'mandate.revocation',
+        id: `${name}.revocation`,
         request: { method: 'POST', path: '/admin/revocations', headers: admin },
         bodies: (n) =>
           mintMany(n, mint, (t) =>
@@ -119,10 +130,10 @@ export async function startMandate(ctx: TargetContext): Promise<Target> {
         okBody: '"revoked"',
       },
     ];
-    return { name: 'mandate', server, baseUrl, scenarios };
+    return { name, server, baseUrl, scenarios };
   } catch (err) {
     await server.stop();
-    throw new Error(`${(err as Error).message}\n--- mandate log tail ---\n${server.logTail()}`);
+    throw new Error(`${(err as Error).message}\n--- ${name} log tail ---\n${server.logTail()}`);
   }
 }
 

@@ -5,9 +5,12 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.ts';
+import { readCpuSeconds } from './server-process.ts';
 
 export interface PrivateRedis {
   readonly url: string;
+  /** CPU seconds redis-server has used so far (its AOF rewrite children not included). */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -39,6 +42,7 @@ export async function startPrivateRedis(binary = '/usr/bin/redis-server'): Promi
   await waitForPing(port, child.pid);
   return {
     url: `redis://127.0.0.1:${port}`,
+    cpuSeconds: () => readCpuSeconds('redis-server', child.pid ?? -1),
     async stop() {
       child.kill('SIGTERM');
       await exited;

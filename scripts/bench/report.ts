@@ -40,12 +40,18 @@ const RATIOS: [string, string, string][] = [
   ['mandate evaluation/introspection', 'mandate.evaluation', 'mandate.introspection'],
 ];
 
+/** With BENCH_BASELINE: this build against the other checkout, scenario by scenario. */
+const BASELINE_RATIOS: [string, string, string][] = ['token', 'refresh', 'introspection', 'evaluation', 'revocation'].map(
+  (kind) => [`${kind} mandate/baseline`, `mandate.${kind}`, `baseline.${kind}`],
+);
+
 /** Works out every headline ratio at every connection count measured. */
 export function computeRatios(results: readonly ScenarioResult[]): Ratio[] {
   const levels = [...new Set(results.map((r) => r.connections))];
   const find = (id: string, c: number) => results.find((r) => r.id === id && r.connections === c);
+  const withBaseline = results.some((r) => r.id.startsWith('baseline.'));
   return levels.flatMap((connections) =>
-    RATIOS.map(([name, numerator, denominator]) => {
+    [...RATIOS, ...(withBaseline ? BASELINE_RATIOS : [])].map(([name, numerator, denominator]) => {
       const top = find(numerator, connections);
       const bottom = find(denominator, connections);
       const value = top && bottom ? pairedRatio(top, bottom, (r) => r.reqPerSec) : null;
@@ -85,6 +91,7 @@ export function formatReport(report: BenchReport): string {
     String(r.non2xx),
     String(r.mismatches),
     r.cpuUsPerReq.toFixed(0),
+    r.redisCpuUsPerReq.toFixed(0),
   ]);
   const lines = [
     table(
@@ -98,6 +105,7 @@ export function formatReport(report: BenchReport): string {
         'non-2xx',
         'bad body',
         'cpu µs/req',
+        'redis µs/req',
       ],
       rows,
     ),

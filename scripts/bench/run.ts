@@ -11,7 +11,7 @@ import {
   summarizeRounds,
 } from './drive-load.ts';
 import { startMandate } from './mandate-target.ts';
-import { startPrivateRedis } from './private-redis.ts';
+import { type PrivateRedis, startPrivateRedis } from './private-redis.ts';
 import {
   type BenchReport,
   computeRatios,
@@ -36,8 +36,14 @@ const TARGETS: [string, (ctx: TargetContext) => Promise<Target>][] = [
   ['ceiling', startCeiling],
   ['floor', startFloor],
   ['peer', startPeer],
-  ['mandate', startMandate],
+  ['mandate', (ctx) => startMandate(ctx)],
 ];
+
+// BENCH_BASELINE=<another checkout, npm ci done>: its Mandate runs beside this one, rounds
+// interleaved, and every Mandate scenario gets a this/baseline ratio. The way to tell whether a
+// change helped on a machine whose speed drifts more than the change moves it.
+const baselineRepo = process.env.BENCH_BASELINE;
+if (baselineRepo) TARGETS.push(['baseline', (ctx) => startMandate(ctx, { name: 'baseline', repo: resolve(baselineRepo) })]);
 
 function readSettings(): Settings {
   const env = process.env;
@@ -88,26 +94,29 @@ async function main(): Promise<number> {
         started.push(await start({ redisUrl: redis.url, workDir }));
       } catch (err) {
         // Mandate is the system under construction: report it missing rather than losing the reference figures.
-        if (name !== 'mandate') throw err;
-        const reason = `Mandate did not start: ${(err as Error).message}`;
-        console.error(`bench: SKIPPING Mandate. ${reason}`);
-        sink.unavailable.push({ id: 'mandate', reason });
+        if (name !== 'mandate' && name !== 'baseline') throw err;
+        const reason = `${name} did not start: ${(err as Error).message}`;
+        console.error(`bench: SKIPPING ${name}. ${reason}`);
+        sink.unavailable.push({ id: name, reason });
       }
     }
     const live: Running[] = [];
     for (const target of started) {
       for (const scenario of target.scenarios) {
         if (!selected(settings, scenario.id)) continue;
-        const running = await prepare(target, scenario, settings, sink);
+        const running = await prepare({ target, scenario, redis, rate: 0, failed: false }, settings, sink);
         if (running) live.push(running);
       }
     }
     // Rounds are interleaved across every server (round 1 of each scenario, then round 2, ...),
     // so a slow spell on a shared machine lands on all of them alike, not on one server's turn.
+    // Odd rounds run in reverse order: what a run leaves behind (the previous server's garbage
+    // collection, Redis rewriting its append-only file) then falls on a different neighbour each
+    // round, and two builds compared with BENCH_BASELINE each go first as often as second.
     for (const connections of settings.connections) {
       const rounds = new Map<Running, RoundResult[]>(live.map((r) => [r, []]));
       for (let round = 0; round < settings.rounds; round++) {
-        for (const running of live) {
+        for (const running of round % 2 ? [...live].reverse() : live) {
           if (running.failed) continue;
           const result = await measure(running, connections, settings, sink);
           if (result) rounds.get(running)?.push(result);
@@ -120,7 +129,7 @@ async function main(): Promise<number> {
         sink.results.push({ id: running.scenario.id, connections, ...summary, rounds: taken });
         console.log(
           `bench: ${running.scenario.id} c=${connections}: ${summary.reqPerSec.toFixed(0)} req/s, p50 ${summary.p50Ms} ms, ` +
-            `p99 ${summary.p99Ms} ms, cpu ${summary.cpuUsPerReq.toFixed(0)} µs/req`,
+            `p99 ${summary.p99Ms} ms, cpu ${summary.cpuUsPerReq.toFixed(0)} µs/req (redis ${summary.redisCpuUsPerReq.toFixed(0)})`,
         );
         const bad = summary.errors + summary.non2xx + summary.mismatches;
         if (bad > 0) {
@@ -173,22 +182,23 @@ interface Sink {
 /** A scenario that passed its probe and warm-up, with the rate its next round sizes its body pool from. */
 interface Running {
   readonly target: Target;
+  readonly redis: PrivateRedis;
   readonly scenario: Scenario;
   rate: number;
   failed: boolean;
 }
 
 /** Probe, then a warm-up whose figures are discarded (JIT, first connections, pool sizes). */
-async function prepare(target: Target, scenario: Scenario, settings: Settings, sink: Sink): Promise<Running | undefined> {
+async function prepare(running: Running, settings: Settings, sink: Sink): Promise<Running | undefined> {
+  const { target, scenario } = running;
   try {
     await probeScenario(target.baseUrl, scenario);
   } catch (err) {
-    if (!(err instanceof NotAvailable)) return fail({ target, scenario, rate: 0, failed: false }, err, sink);
+    if (!(err instanceof NotAvailable)) return fail(running, err, sink);
     sink.unavailable.push({ id: scenario.id, reason: err.message });
     console.log(`bench: ${scenario.id} not available (${err.message})`);
     return undefined;
   }
-  const running: Running = { target, scenario, rate: 0, failed: false };
   const warm = await measure(running, settings.connections[0]!, { ...settings, durationSec: settings.warmupSec }, sink);
   return warm ? running : undefined;
 }
@@ -205,6 +215,7 @@ async function measure(running: Running, connections: number, settings: Pick<Set
     const result = await runRound(scenario, {
       baseUrl: target.baseUrl,
       server: target.server,
+      redis: running.redis,
       connections,
       durationSec: settings.durationSec,
       ...(running.rate > 0 ? { expectedRate: running.rate } : {}),

@@ -100,7 +100,7 @@ async function stopChild(child: ChildProcess, exited: Promise<number | null>): P
 }
 
 /** utime + stime from /proc/<pid>/stat (fields 14 and 15), which counts every thread of the process. */
-function readCpuSeconds(name: string, pid: number): number {
+export function readCpuSeconds(name: string, pid: number): number {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
