@@ -14,13 +14,18 @@ export interface SignedToken extends IssuedToken {
   readonly scope: string;
 }
 
-export async function issueAccessToken(
-  broker: Pick<Broker, 'signer' | 'settings'>,
+/** A token's claims, decided before it is signed: its jti and exp can be stored while it is signed. */
+export interface PreparedToken extends Omit<SignedToken, 'token'> {
+  readonly claims: AccessTokenClaims;
+}
+
+export function prepareAccessToken(
+  broker: Pick<Broker, 'settings'>,
   client: Client,
   grant: Pick<Grant, 'id' | 'expires_at'>,
   granted: AgentTask[],
   nowSec: number,
-): Promise<SignedToken> {
+): PreparedToken {
   const expiresIn = clampAccessTtl(grant.expires_at - nowSec, {
     defaultGrantTtlSec: broker.settings.grantTtlSec,
     maxGrantTtlSec: broker.settings.maxGrantTtlSec,
@@ -42,8 +47,22 @@ export async function issueAccessToken(
     scope,
     authorization_details: granted,
   };
-  const token = await broker.signer.sign(claims);
-  return { token, jti, exp: claims.exp, expiresIn, scope };
+  return { jti, exp: claims.exp, expiresIn, scope, claims };
+}
+
+export async function signAccessToken(broker: Pick<Broker, 'signer'>, prepared: PreparedToken): Promise<SignedToken> {
+  const { claims, ...issued } = prepared;
+  return { ...issued, token: await broker.signer.sign(claims) };
+}
+
+export function issueAccessToken(
+  broker: Pick<Broker, 'signer' | 'settings'>,
+  client: Client,
+  grant: Pick<Grant, 'id' | 'expires_at'>,
+  granted: AgentTask[],
+  nowSec: number,
+): Promise<SignedToken> {
+  return signAccessToken(broker, prepareAccessToken(broker, client, grant, granted, nowSec));
 }
 
 /** The JSON a token request answers with (RFC 6749 5.1 + RFC 9396). */

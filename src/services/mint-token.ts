@@ -9,7 +9,7 @@ import { clampGrantTtl } from '../domain/ttl.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { type TokenResponse, issueAccessToken, tokenResponse } from './issue-access-token.ts';
+import { type SignedToken, type TokenResponse, prepareAccessToken, signAccessToken, tokenResponse } from './issue-access-token.ts';
 import { factsOf, requestContext } from './policy-facts-of.ts';
 
 export interface MintRequest {
@@ -143,9 +143,12 @@ export async function createGrant(
     expires_at: nowSec + ttl,
   };
   const refreshSecret = randomBase64url(32);
-  const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
-  const stored = Promise.all([
-    broker.grants.create(grant, access, hashSecret(refreshSecret)),
+  const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
+  // The token is signed (on the thread pool) while Redis stores the record and the grant: its jti
+  // and exp are all they need, and the agent gets nothing until all three are done. The record is
+  // submitted first: the grant then lands in the same call or a later one, never without it.
+  const done = Promise.all([
+    signAccessToken(broker, prepared),
     broker.decisions.record({
       kind: 'mint',
       outcome: decision.outcome,
@@ -154,11 +157,13 @@ export async function createGrant(
       grant_id: grant.id,
       task_id,
       policy_version: policyVersion,
-      inputs: { ...inputs, granted: decision.granted, jti: access.jti, grant_expires_at: grant.expires_at },
+      inputs: { ...inputs, granted: decision.granted, jti: prepared.jti, grant_expires_at: grant.expires_at },
     }),
+    broker.grants.create(grant, prepared, hashSecret(refreshSecret)),
   ]);
+  let access: SignedToken;
   try {
-    await stored;
+    [access] = await done;
   } catch (err) {
     // A write that timed out may still run once Redis catches up. The agent never got this
     // grant, so end it: the revocation queues behind the create on the same connection.

@@ -10,7 +10,7 @@ import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { parseIntent } from './mint-token.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { type TokenResponse, issueAccessToken, tokenResponse } from './issue-access-token.ts';
+import { type PreparedToken, type SignedToken, type TokenResponse, prepareAccessToken, signAccessToken, tokenResponse } from './issue-access-token.ts';
 import { factsOf } from './policy-facts-of.ts';
 
 export interface RefreshRequest {
@@ -73,11 +73,12 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
 
   const narrowed = decision.outcome === 'narrow';
   const nextSecret = randomBase64url(32);
-  const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
+  const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
+  const signing = signingAlongside(broker, prepared);
   const outcome = await broker.grants.refresh(
     grant.id,
     presentedHash,
-    { refreshHash: hashSecret(nextSecret), token: access, granted: narrowed ? decision.granted : undefined, policyVersion: policy.version },
+    { refreshHash: hashSecret(nextSecret), token: prepared, granted: narrowed ? decision.granted : undefined, policyVersion: policy.version },
     nowSec,
   );
   if (outcome === 'replay') {
@@ -87,17 +88,31 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
   if (outcome !== 'ok') throw invalidGrant();
   if (narrowed) await broker.notifier.narrowed(grant, decision.granted, 'policy_narrowed_on_refresh');
 
-  await broker.decisions.record({
-    ...audit,
-    kind: 'refresh',
-    outcome: decision.outcome,
-    reasons: reasonsOf(pairs, narrowed ? 'deny' : 'permit'),
-    policy_version: policy.version,
-    inputs: { ...inputs, granted: decision.granted, jti: access.jti },
-  });
+  const [access] = await Promise.all([
+    signing,
+    broker.decisions.record({
+      ...audit,
+      kind: 'refresh',
+      outcome: decision.outcome,
+      reasons: reasonsOf(pairs, narrowed ? 'deny' : 'permit'),
+      policy_version: policy.version,
+      inputs: { ...inputs, granted: decision.granted, jti: prepared.jti },
+    }),
+  ]);
   broker.metrics.tokenMinted('refresh_token');
   broker.metrics.decision('refresh', decision.outcome);
   return tokenResponse(access, decision.granted, grant.id, nextSecret);
+}
+
+/**
+ * Signs the rotated grant's next token while the refresh script runs. A refused refresh drops the
+ * signature unused (it was never stored or sent); a failed signature is awaited only once the
+ * rotation has landed, like a lost response (the client must then start a new grant).
+ */
+function signingAlongside(broker: Broker, prepared: PreparedToken): Promise<SignedToken> {
+  const signing = signAccessToken(broker, prepared);
+  signing.catch(() => undefined);
+  return signing;
 }
 
 async function revokeForReplay(
@@ -152,16 +167,20 @@ async function elevate(
     });
   }
   const nextSecret = randomBase64url(32);
-  const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
+  const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
+  const signing = signingAlongside(broker, prepared);
   const widened = isWithin(grant.granted, decision.granted);
   const outcome = await broker.grants.refresh(
     grant.id,
     presentedHash,
-    { refreshHash: hashSecret(nextSecret), token: access, granted: decision.granted, requested, widened, policyVersion: policy.version },
+    { refreshHash: hashSecret(nextSecret), token: prepared, granted: decision.granted, requested, widened, policyVersion: policy.version },
     nowSec,
   );
   if (outcome !== 'ok') throw invalidGrant();
-  await broker.decisions.record({ ...audit, kind: 'refresh', outcome: 'elevate', reasons: reasonsOf(pairs, 'permit'), inputs: { ...inputs, granted: decision.granted, jti: access.jti } });
+  const [access] = await Promise.all([
+    signing,
+    broker.decisions.record({ ...audit, kind: 'refresh', outcome: 'elevate', reasons: reasonsOf(pairs, 'permit'), inputs: { ...inputs, granted: decision.granted, jti: prepared.jti } }),
+  ]);
   broker.metrics.tokenMinted('refresh_token');
   broker.metrics.decision('refresh', 'elevate');
   return tokenResponse(access, decision.granted, grant.id, nextSecret);
