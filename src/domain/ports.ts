@@ -135,8 +135,14 @@ export interface DecisionLog {
   /**
    * Appends a record; resolves once it is stored (hash-chained). `id` fixes the record's id;
    * `clearsPendingOf` clears that grant's pending-record marker in the same atomic append.
+   * `followedBy` is a store write started right after the append is sent, on the same connection,
+   * so it lands after the record or, should the process die in between, not at all (a new grant
+   * never exists without its mint record); the record then resolves once both are done.
    */
-  record(input: DecisionInput, opts?: { id?: string; clearsPendingOf?: string }): Promise<DecisionRecord>;
+  record(
+    input: DecisionInput,
+    opts?: { id?: string; clearsPendingOf?: string; followedBy?: () => Promise<unknown> },
+  ): Promise<DecisionRecord>;
   /** A new, unique record id. */
   nextId(): string;
   list(query: DecisionQuery): Promise<DecisionRecord[]>;

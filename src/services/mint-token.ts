@@ -144,22 +144,24 @@ export async function createGrant(
   };
   const refreshSecret = randomBase64url(32);
   const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
-  // The token is signed (on the thread pool) while Redis stores the record and the grant: its jti
-  // and exp are all they need, and the agent gets nothing until all three are done. The record is
-  // submitted first: the grant then lands in the same call or a later one, never without it.
+  // The token is signed (on the thread pool) while Redis stores the record and then the grant: its
+  // jti and exp are all they need, and the agent gets nothing until all are done. The grant goes
+  // out right behind its record, so it never exists without one, even if this process dies.
   const done = Promise.all([
     signAccessToken(broker, prepared),
-    broker.decisions.record({
-      kind: 'mint',
-      outcome: decision.outcome,
-      reasons: reasonsOf(decision.pairs, decision.outcome === 'narrow' ? 'deny' : 'permit'),
-      client_id: client.client_id,
-      grant_id: grant.id,
-      task_id,
-      policy_version: policyVersion,
-      inputs: { ...inputs, granted: decision.granted, jti: prepared.jti, grant_expires_at: grant.expires_at },
-    }),
-    broker.grants.create(grant, prepared, hashSecret(refreshSecret)),
+    broker.decisions.record(
+      {
+        kind: 'mint',
+        outcome: decision.outcome,
+        reasons: reasonsOf(decision.pairs, decision.outcome === 'narrow' ? 'deny' : 'permit'),
+        client_id: client.client_id,
+        grant_id: grant.id,
+        task_id,
+        policy_version: policyVersion,
+        inputs: { ...inputs, granted: decision.granted, jti: prepared.jti, grant_expires_at: grant.expires_at },
+      },
+      { followedBy: () => broker.grants.create(grant, prepared, hashSecret(refreshSecret)) },
+    ),
   ]);
   let access: SignedToken;
   try {

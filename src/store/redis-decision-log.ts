@@ -4,62 +4,114 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { type DecisionRecord, canonicalJson, createChainVerifier } from '../domain/decision-record.ts';
 import type { AuditVerdict, DecisionLog } from '../domain/ports.ts';
+import { StoreUnavailable } from '../domain/errors.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
-import { writeBatchOf } from './redis-write-batch.ts';
 
 /**
- * A write-batch op (see redis-write-batch.ts) appending one sealed record.
  * KEYS: 1 stream, 2 chain heads hash
- * ARGV: 1 chain id, 2 max records (approximate trim), 3 key prefix, 4 history ttl (s), 5 record JSON,
- *       6 grant id or '', 7 record id whose pending-record marker on the grant this append clears
- *       or '', 8 seq, 9 hash
- * Appends the record, indexes it under its grant's history, clears the grant's pending-record
- * marker when it names this record (atomically with the append), and, once per batch, moves the
- * chain head to the batch's last record of the chain (adding `sid`, its stream id, so retention
- * trimming can be told apart from deletion).
- * (The history keys are derived here, so this op is not Redis Cluster safe yet.)
+ * ARGV: 1 chain id, 2 max records (approximate trim), 3 key prefix, 4 history ttl (s),
+ *       5 head JSON {seq, hash}, then triples (record JSON, grant id or '', record id whose
+ *       pending-record marker on the grant this append clears, or '')
+ * Appends the records in order, indexes each under its grant's history, clears the grant's
+ * pending-record marker when it names this record (atomically with the append), moves the chain head
+ * (adding `sid`, the stream id of the chain's last record, so retention trimming can be told
+ * apart from deletion).
+ * (The history keys are derived here, so this script is not Redis Cluster safe yet.)
  */
-const APPEND_OP = `function(KEYS, ARGV)
-  local sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[5])
-  local gid = ARGV[6]
+const APPEND_SCRIPT = `
+local sid
+for i = 6, #ARGV, 3 do
+  sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i])
+  local gid = ARGV[i + 1]
   if gid ~= '' then
     local hk = ARGV[3] .. '{g:' .. gid .. '}:hist'
     redis.call('APPEND', hk, sid .. ',')
     redis.call('EXPIRE', hk, ARGV[4])
-    if ARGV[7] ~= '' then
+    if ARGV[i + 2] ~= '' then
       local gk = ARGV[3] .. '{g:' .. gid .. '}'
       local pr = redis.call('HGET', gk, 'pr')
-      if pr and cjson.decode(pr).id == ARGV[7] then redis.call('HDEL', gk, 'pr') end
+      if pr and cjson.decode(pr).id == ARGV[i + 2] then redis.call('HDEL', gk, 'pr') end
     end
   end
-  local heads, chain, seq, hash = KEYS[2], ARGV[1], tonumber(ARGV[8]), ARGV[9]
-  after['head:' .. chain] = function()
-    redis.call('HSET', heads, chain, cjson.encode({ seq = seq, hash = hash, sid = sid }))
-  end
-  return 1
-end`;
+end
+local head = cjson.decode(ARGV[5])
+head.sid = sid
+redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(head))
+return #ARGV
+`;
 
 const HISTORY_TTL_SEC = 2 * 86_400;
+const MAX_BATCH = 256;
 const SCAN_PAGE = 2000;
 
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
 
+interface Pending {
+  readonly input: Omit<DecisionRecord, 'chain' | 'seq' | 'prev' | 'hash'>;
+  readonly clearsPendingOf: string;
+  readonly followedBy: (() => Promise<unknown>) | undefined;
+  readonly resolve: (r: DecisionRecord) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface ScriptedRedis extends Redis {
+  mandateAppendDecisions(stream: string, heads: string, ...argv: string[]): Promise<number>;
+}
+
 /**
- * Records are sealed (seq, prev, hash) when their write batch is sent, one call in flight at a
- * time, so a chain's order in the stream is its order of sealing. A failed call may or may not
- * have landed: the writer then starts a new chain rather than risk a gap in the old one.
+ * Records are sealed (seq, prev, hash) when flushed, one batch at a time, so a chain's order in
+ * the stream is its order of sealing. A failed flush may or may not have landed: the writer then
+ * starts a new chain rather than risk a gap in the old one. A record's `followedBy` write is
+ * started right behind its batch's append.
  */
-export function createRedisDecisionLog(redis: Redis, keys: KeyNames, settings: { maxRecords: number }): DecisionLog {
-  const writes = writeBatchOf(redis);
-  writes.register('append_decision', APPEND_OP);
+export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { maxRecords: number }): DecisionLog {
+  const r = redis as ScriptedRedis;
+  if (typeof r.mandateAppendDecisions !== 'function') r.defineCommand('mandateAppendDecisions', { numberOfKeys: 2, lua: APPEND_SCRIPT });
   let chain = newChainId();
   let seq = 0;
   let prev = '';
-  const restartChain = () => {
-    chain = newChainId();
-    seq = 0;
-    prev = '';
+  let queue: Pending[] = [];
+  let flushing = false;
+  let scheduled = false;
+
+  const flush = async () => {
+    if (flushing || queue.length === 0) return;
+    flushing = true;
+    const batch = queue.slice(0, MAX_BATCH);
+    queue = queue.slice(batch.length);
+    const argv: string[] = [chain, String(opts.maxRecords), keys.prefix, String(HISTORY_TTL_SEC), ''];
+    const sealed = batch.map((p) => {
+      seq += 1;
+      const body = { ...p.input, chain, seq, prev };
+      const canonical = canonicalJson(body);
+      const record = { ...body, hash: sha256(canonical) } as DecisionRecord;
+      // Stored as the hashed text plus its hash: one serialisation per record, not two.
+      argv.push(`${canonical.slice(0, -1)},"hash":${JSON.stringify(record.hash)}}`, record.grant_id ?? '', p.clearsPendingOf ? record.id : '');
+      prev = record.hash;
+      return record;
+    });
+    argv[4] = JSON.stringify({ seq, hash: prev });
+    try {
+      const appended = r.mandateAppendDecisions(keys.decisions, keys.auditHeads, ...argv);
+      // Started in the same tick, so written to the connection after the append: Redis runs them after it.
+      const followers = batch.map((p) => (p.followedBy ? settle(p.followedBy) : undefined));
+      await appended;
+      for (const [i, p] of batch.entries()) {
+        const record = sealed[i] as DecisionRecord;
+        const follower = followers[i];
+        if (follower) void follower.then((failure) => (failure ? p.reject(failure.err) : p.resolve(record)));
+        else p.resolve(record);
+      }
+    } catch (err) {
+      chain = newChainId();
+      seq = 0;
+      prev = '';
+      for (const p of batch) p.reject(new StoreUnavailable(err));
+    } finally {
+      flushing = false;
+      if (queue.length) void flush();
+    }
   };
 
   const readRange = async (start: string, end: string, count: number, reverse: boolean) => {
@@ -71,28 +123,19 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, settings: {
 
   return {
     nextId: newRecordId,
-    async record(input, opts = {}) {
-      const clearsPendingOf = opts.clearsPendingOf && opts.clearsPendingOf === input.grant_id ? opts.clearsPendingOf : '';
-      const unsealed = { ...input, id: opts.id ?? newRecordId(), at_ms: Date.now() };
-      let sealed: DecisionRecord | undefined;
-      await writes.submit({
-        op: 'append_decision',
-        keys: [keys.decisions, keys.auditHeads],
-        args: () => {
-          seq += 1;
-          const body = { ...unsealed, chain, seq, prev };
-          const canonical = canonicalJson(body);
-          const hash = sha256(canonical);
-          sealed = { ...body, hash } as DecisionRecord;
-          prev = hash;
-          // Stored as the hashed text plus its hash: one serialisation per record, not two.
-          const text = `${canonical.slice(0, -1)},"hash":${JSON.stringify(hash)}}`;
-          const grantId = unsealed.grant_id ?? '';
-          return [chain, String(settings.maxRecords), keys.prefix, String(HISTORY_TTL_SEC), text, grantId, clearsPendingOf ? unsealed.id : '', String(seq), hash];
-        },
-        failed: restartChain,
+    record(input, opts = {}) {
+      return new Promise<DecisionRecord>((resolve, reject) => {
+        const clearsPendingOf = opts.clearsPendingOf && opts.clearsPendingOf === input.grant_id ? opts.clearsPendingOf : '';
+        queue.push({ input: { ...input, id: opts.id ?? newRecordId(), at_ms: Date.now() }, clearsPendingOf, followedBy: opts.followedBy, resolve, reject });
+        // After this loop turn's I/O: every request that arrived in the same turn shares one append.
+        if (!flushing && !scheduled) {
+          scheduled = true;
+          setImmediate(() => {
+            scheduled = false;
+            void flush();
+          });
+        }
       });
-      return sealed as DecisionRecord;
     },
 
     list: (query) =>
@@ -145,6 +188,18 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, settings: {
         return verifier.finish();
       }),
   };
+}
+
+/** Runs the write now; resolves with its failure, if any (so an append that fails first leaves no unhandled rejection). */
+function settle(write: () => Promise<unknown>): Promise<{ err: unknown } | undefined> {
+  try {
+    return write().then(
+      () => undefined,
+      (err: unknown) => ({ err }),
+    );
+  } catch (err) {
+    return Promise.resolve({ err });
+  }
 }
 
 function compareStreamIds(a: string, b: string): number {

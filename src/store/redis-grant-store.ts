@@ -6,7 +6,6 @@ import { grantIdOfJti } from '../domain/access-token.ts';
 import type { GrantCheck, GrantFilter, GrantStore, PendingRecord, RefreshOutcome } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
-import { writeBatchOf } from './redis-write-batch.ts';
 
 /**
  * Access tokens are fields of the grant hash (see KeyNames.grant): `.<random>` for the jti
@@ -55,27 +54,24 @@ end
 const CHECK_TOKEN_SCRIPT = `return {redis.call('HMGET', KEYS[1], 's', 'e', 'c'), redis.call('SISMEMBER', KEYS[2], ARGV[1])}`;
 
 /**
- * A write-batch op (see redis-write-batch.ts): a grant goes in the same call as the mint record
- * submitted just before it, or in a later one, never an earlier one, so no grant lands without
- * its record.
  * KEYS: 1 grant hash, 2 live-grant index, 3 client's grant -> task hash, 4 clients with an index,
  *       5 grant data
  * ARGV: 1 grant id, 2 client id, 3 task id, 4 deadline (epoch s), 5 policy version, 6 grant data
  *       JSON, 7 refresh-token hash, 8 first token's field (tokenField), 9 its exp
- * Stores a new grant, its first token and its index entries atomically. The client's index lives
- * at least as long as the newest grant in it.
+ * Stores a new grant, its first token and its index entries in one atomic call. The client's
+ * index lives at least as long as the newest grant in it.
  */
-const CREATE_OP = `function(KEYS, ARGV)
-  redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', ARGV[5], 'rt', ARGV[7], ARGV[8], ARGV[9])
-  redis.call('EXPIREAT', KEYS[1], ARGV[4])
-  redis.call('SET', KEYS[5], ARGV[6], 'EXAT', ARGV[4])
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
-  redis.call('EXPIREAT', KEYS[3], ARGV[4], 'NX')
-  redis.call('EXPIREAT', KEYS[3], ARGV[4], 'GT')
-  redis.call('SADD', KEYS[4], ARGV[2])
-  return 1
-end`;
+const CREATE_SCRIPT = `
+redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', ARGV[5], 'rt', ARGV[7], ARGV[8], ARGV[9])
+redis.call('EXPIREAT', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[5], ARGV[6], 'EXAT', ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('EXPIREAT', KEYS[3], ARGV[4], 'NX')
+redis.call('EXPIREAT', KEYS[3], ARGV[4], 'GT')
+redis.call('SADD', KEYS[4], ARGV[2])
+return 1
+`;
 
 /**
  * KEYS: 1 grant hash, 2 grant's revoked-jti set, 3 grant data
@@ -189,6 +185,7 @@ return 1
 
 interface ScriptedRedis extends Redis {
   mandateCheckToken(grant: string, revokedJtis: string, jti: string): Promise<[(string | null)[], number]>;
+  mandateCreateGrant(...args: string[]): Promise<number>;
   mandateNarrow(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   mandateSuspend(k1: string, reason: string, pending: string): Promise<number>;
   mandateClaimPending(k1: string, expected: string, next: string): Promise<number>;
@@ -237,10 +234,9 @@ export function decodeData(raw: string): Pick<Grant, 'requested' | 'granted' | '
 
 export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore {
   const r = redis as ScriptedRedis;
-  const writes = writeBatchOf(redis);
-  writes.register('create_grant', CREATE_OP);
   if (typeof r.mandateRefresh !== 'function') {
     r.defineCommand('mandateCheckToken', { numberOfKeys: 2, lua: CHECK_TOKEN_SCRIPT });
+    r.defineCommand('mandateCreateGrant', { numberOfKeys: 5, lua: CREATE_SCRIPT });
     r.defineCommand('mandateRefresh', { numberOfKeys: 3, lua: REFRESH_SCRIPT });
     r.defineCommand('mandateRevokeGrant', { numberOfKeys: 1, lua: REVOKE_GRANT_SCRIPT });
     r.defineCommand('mandateNarrow', { numberOfKeys: 3, lua: NARROW_SCRIPT });
@@ -301,7 +297,12 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
   return {
     create: (grant, token, refreshHash) =>
       guard(async () => {
-        const args = [
+        await r.mandateCreateGrant(
+          keys.grant(grant.id),
+          keys.liveGrants,
+          keys.clientGrants(grant.client_id),
+          keys.clientsWithGrants,
+          keys.grantData(grant.id),
           grant.id,
           grant.client_id,
           grant.task_id,
@@ -311,12 +312,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
           refreshHash,
           tokenField(grant.id, token.jti),
           String(token.exp),
-        ];
-        await writes.submit({
-          op: 'create_grant',
-          keys: [keys.grant(grant.id), keys.liveGrants, keys.clientGrants(grant.client_id), keys.clientsWithGrants, keys.grantData(grant.id)],
-            args: () => args,
-        });
+        );
       }),
 
     get: (id) => guard(async () => (await readGrants([id]))[0]?.grant),
