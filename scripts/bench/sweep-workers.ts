@@ -10,6 +10,7 @@ import { createDeps } from '../../src/deps.ts';
 import type { Grant } from '../../src/domain/grant.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startPrivateRedis } from './private-redis.ts';
+import { seedGrant } from './seed-grant.ts';
 
 const n = Number(process.argv[2] ?? 100_000);
 const redis = await startPrivateRedis();
@@ -39,7 +40,7 @@ try {
             context: { ip: '10.0.0.7', risk: 0, signals: [], approved: false, delegated: false, sender_constrained: false, groups: [] },
             policy_version: 1, created_at: now, expires_at: now + 3600,
           };
-          return broker.grants.create(grant, { jti: `${id}.x`, exp: now + 300 }, `sha256:${randomBytes(32).toString('base64url')}`);
+          return seedGrant(broker, grant, { jti: `${id}.x`, exp: now + 300 }, `sha256:${randomBytes(32).toString('base64url')}`);
         }),
       );
     }

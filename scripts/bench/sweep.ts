@@ -10,6 +10,7 @@ import type { Grant } from '../../src/domain/grant.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { sweep } from '../../src/worker/reevaluation-worker.ts';
 import { startPrivateRedis } from './private-redis.ts';
+import { seedGrant } from './seed-grant.ts';
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const counts = sizes.length ? sizes : [10_000, 100_000];
@@ -52,7 +53,7 @@ try {
             context: { ip: '10.0.0.7', risk: 0, signals: [], approved: false, delegated: false, sender_constrained: false, groups: [] },
             policy_version: 1, created_at: now, expires_at: now + 3600,
           };
-          return broker.grants.create(grant, { jti: randomBytes(16).toString('base64url'), exp: now + 300 }, `sha256:${randomBytes(32).toString('base64url')}`);
+          return seedGrant(broker, grant, { jti: randomBytes(16).toString('base64url'), exp: now + 300 }, `sha256:${randomBytes(32).toString('base64url')}`);
         }),
       );
     }

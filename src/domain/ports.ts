@@ -50,7 +50,11 @@ export interface GrantFilter {
 }
 
 export interface GrantStore {
-  /** Stores a new grant with its first token and refresh-token hash, atomically. */
+  /**
+   * Stores a new grant with its first token and refresh-token hash, atomically. Refused (store
+   * unavailable, nothing written) until its mint decision record has landed: pass it as the
+   * record's `followedBy`, so no grant ever exists without its record.
+   */
   create(grant: Grant, token: IssuedToken, refreshHash: string): Promise<void>;
   /** The grant with its refresh-token state (`used_refresh_hashes` holds refreshHashMark()s). */
   get(id: string): Promise<(Grant & { refresh_hash: string; used_refresh_hashes: string[] }) | undefined>;

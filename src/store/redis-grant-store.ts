@@ -55,13 +55,15 @@ const CHECK_TOKEN_SCRIPT = `return {redis.call('HMGET', KEYS[1], 's', 'e', 'c'),
 
 /**
  * KEYS: 1 grant hash, 2 live-grant index, 3 client's grant -> task hash, 4 clients with an index,
- *       5 grant data
+ *       5 grant data, 6 grant's decision history
  * ARGV: 1 grant id, 2 client id, 3 task id, 4 deadline (epoch s), 5 policy version, 6 grant data
  *       JSON, 7 refresh-token hash, 8 first token's field (tokenField), 9 its exp
  * Stores a new grant, its first token and its index entries in one atomic call. The client's
- * index lives at least as long as the newest grant in it.
+ * index lives at least as long as the newest grant in it. Refused (nothing written) until the
+ * grant's mint record has landed: no grant exists without one, whatever order calls arrive in.
  */
 const CREATE_SCRIPT = `
+if redis.call('EXISTS', KEYS[6]) == 0 then return redis.error_reply('MANDATE_NO_RECORD the grant has no decision record') end
 redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', ARGV[5], 'rt', ARGV[7], ARGV[8], ARGV[9])
 redis.call('EXPIREAT', KEYS[1], ARGV[4])
 redis.call('SET', KEYS[5], ARGV[6], 'EXAT', ARGV[4])
@@ -236,7 +238,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
   const r = redis as ScriptedRedis;
   if (typeof r.mandateRefresh !== 'function') {
     r.defineCommand('mandateCheckToken', { numberOfKeys: 2, lua: CHECK_TOKEN_SCRIPT });
-    r.defineCommand('mandateCreateGrant', { numberOfKeys: 5, lua: CREATE_SCRIPT });
+    r.defineCommand('mandateCreateGrant', { numberOfKeys: 6, lua: CREATE_SCRIPT });
     r.defineCommand('mandateRefresh', { numberOfKeys: 3, lua: REFRESH_SCRIPT });
     r.defineCommand('mandateRevokeGrant', { numberOfKeys: 1, lua: REVOKE_GRANT_SCRIPT });
     r.defineCommand('mandateNarrow', { numberOfKeys: 3, lua: NARROW_SCRIPT });
@@ -303,6 +305,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
           keys.clientGrants(grant.client_id),
           keys.clientsWithGrants,
           keys.grantData(grant.id),
+          keys.grantHistory(grant.id),
           grant.id,
           grant.client_id,
           grant.task_id,

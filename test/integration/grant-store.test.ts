@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { jtiFor } from '../../src/domain/access-token.ts';
 import type { Grant } from '../../src/domain/grant.ts';
 import type { AgentTask } from '../../src/domain/intent.ts';
-import type { GrantStore } from '../../src/domain/ports.ts';
+import type { DecisionLog, GrantStore } from '../../src/domain/ports.ts';
 import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
+import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
 import { createRedisGrantStore, tokenField } from '../../src/store/redis-grant-store.ts';
 import { deleteKeysUnder } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
@@ -26,6 +27,7 @@ describe('redis grant store', () => {
   let prefix: string;
   let keys: KeyNames;
   let store: GrantStore;
+  let log: DecisionLog;
   const nowSec = Math.floor(Date.now() / 1000);
   const redisUrl = () => inject('redisUrl');
 
@@ -35,6 +37,7 @@ describe('redis grant store', () => {
     await redis.connect();
     keys = createKeyNames(prefix);
     store = createRedisGrantStore(redis, keys);
+    log = createRedisDecisionLog(redis, keys, { maxRecords: 10_000 });
   });
   afterAll(async () => {
     redis?.disconnect();
@@ -66,7 +69,11 @@ describe('redis grant store', () => {
     };
     const jti = opts.jti ?? jtiFor(id, randomBytes(12).toString('base64url'));
     const hash = refreshHash();
-    await store.create(grant, { jti, exp: opts.exp ?? nowSec + 300 }, hash);
+    // The store refuses a grant whose mint record has not landed (see the last test).
+    await log.record(
+      { kind: 'mint', outcome: 'permit', reasons: [], client_id: clientId, grant_id: id, task_id: taskId, inputs: {} },
+      { followedBy: () => store.create(grant, { jti, exp: opts.exp ?? nowSec + 300 }, hash) },
+    );
     return { grant, jti, hash };
   }
 
@@ -74,7 +81,10 @@ describe('redis grant store', () => {
 
   it('keeps a grant in two compact keys: the hash (tokens as fields) and the data string', async () => {
     const { grant, jti, hash } = await mint('agent-a', 'T-compact');
-    expect(await redis.keys(`${prefix}{g:${grant.id}}*`)).toHaveLength(2);
+    // Two keys of its own; the third, its decision history, is the decision log's.
+    expect((await redis.keys(`${prefix}{g:${grant.id}}*`)).sort()).toEqual(
+      [keys.grant(grant.id), keys.grantData(grant.id), keys.grantHistory(grant.id)].sort(),
+    );
     expect(await redis.object('ENCODING', keys.grant(grant.id))).toBe('listpack');
     expect(await redis.hget(keys.grant(grant.id), tokenField(grant.id, jti))).toBe(
       String(nowSec + 300),
@@ -289,5 +299,18 @@ describe('redis grant store', () => {
       expect.arrayContaining([a1.grant.id, b1.grant.id, other.grant.id]),
     );
     expect(await redis.ttl(keys.clientGrants('agent-b'))).toBeGreaterThan(3500);
+  });
+
+  it('refuses a grant whose mint record has not landed, writing nothing', async () => {
+    const { grant } = await mint('agent-d', 'T-ok');
+    const orphan = { ...grant, id: `g_${randomBytes(16).toString('base64url')}` };
+    const refused = await store.create(orphan, { jti: jtiFor(orphan.id, 'x'), exp: nowSec + 300 }, refreshHash()).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    expect(refused?.name).toBe('StoreUnavailable');
+    expect(String(refused?.cause)).toMatch(/has no decision record/);
+    expect(await redis.exists(keys.grant(orphan.id), keys.grantData(orphan.id))).toBe(0);
+    expect(await redis.zscore(keys.liveGrants, orphan.id)).toBeNull();
   });
 });
