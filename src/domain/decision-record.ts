@@ -72,7 +72,9 @@ function sortedCopy(value: unknown): unknown {
     if (ARRAY_INDEX.test(key)) return UNSORTABLE;
     const item = sortedCopy(object[key]);
     if (item === UNSORTABLE) return UNSORTABLE;
-    out[key] = item;
+    // Assigning `__proto__` would set the copy's prototype (and drop the member): define it instead.
+    if (key === '__proto__') Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+    else out[key] = item;
   }
   return out;
 }

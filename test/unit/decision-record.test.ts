@@ -84,6 +84,11 @@ describe('canonicalJson', () => {
     );
   });
 
+  it('keeps a member named __proto__ (JSON.parse makes one; found by the property above)', () => {
+    const parsed = JSON.parse('{"b":1,"__proto__":{"x":false},"a":[{"__proto__":null}]}') as unknown;
+    expect(canonicalJson(parsed)).toBe('{"__proto__":{"x":false},"a":[{"__proto__":null}],"b":1}');
+  });
+
   it('orders integer-like keys as text too (objects list them first)', () => {
     expect(canonicalJson({ a: 3, 10: 2, 9: 1, nested: [{ 2: 'x', 1: 'y' }] })).toBe('{"10":2,"9":1,"a":3,"nested":[{"1":"y","2":"x"}]}');
   });
