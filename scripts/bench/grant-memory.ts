@@ -1,17 +1,14 @@
 // Redis bytes per live grant: INFO memory used_memory delta over N grants stored the way a mint stores them
 // (grant state and its history index; the decision log's stream, capped by audit.max_records, left out).
 // Usage: node --import tsx scripts/bench/grant-memory.ts [grants]   (default 100000)
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { createDeps } from '../../src/deps.ts';
-import { jtiFor } from '../../src/domain/access-token.ts';
-import type { Grant } from '../../src/domain/grant.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startPrivateRedis } from './private-redis.ts';
-import { seedGrant } from './seed-grant.ts';
+import { benchGrant, seedGrant } from './seed-grant.ts';
 import { createKeyNames } from '../../src/store/key-names.ts';
 
 const n = Number(process.argv[2] ?? 100_000);
@@ -45,45 +42,9 @@ try {
   const t0 = performance.now();
   for (let start = 0; start < n; start += 1000) {
     await Promise.all(
-      Array.from({ length: Math.min(1000, n - start) }, (_, k) => {
-        const idx = start + k;
-        const entry = {
-          type: 'agent_task' as const,
-          task_id: `T-${idx}`,
-          purpose: 'weekly CRM summary',
-          actions: ['read', 'write'],
-          locations: ['https://crm.example.com'],
-        };
-        // Ids, jti, refresh hash and lifetimes as mint-token.ts and issue-access-token.ts make them.
-        const id = `g_${randomBytes(16).toString('base64url')}`;
-        const grant: Grant = {
-          id,
-          client_id: agents[idx % agents.length] as string,
-          task_id: entry.task_id,
-          status: 'active',
-          requested: [entry],
-          granted: [entry],
-          context: {
-            ip: '10.0.0.7',
-            risk: 0,
-            signals: [],
-            approved: false,
-            delegated: false,
-            sender_constrained: false,
-            groups: [],
-          },
-          policy_version: 1,
-          created_at: now,
-          expires_at: now + 3600,
-        };
-        const access = { jti: jtiFor(id, randomBytes(12).toString('base64url')), exp: now + 300 };
-        return seedGrant(
-          broker,
-          grant,
-          access,
-          `sha256:${randomBytes(32).toString('base64url')}`,
-        );
-      }),
+      Array.from({ length: Math.min(1000, n - start) }, (_, k) =>
+        seedGrant(broker, benchGrant(start + k, agents[(start + k) % agents.length] as string, now)),
+      ),
     );
   }
   const createMs = performance.now() - t0;

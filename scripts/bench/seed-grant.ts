@@ -1,15 +1,41 @@
-// Stores a grant the way a mint does, for the sweep and memory benchmarks: its mint record, the grant right behind it.
-import type { Grant } from '../../src/domain/grant.ts';
+// Live grants for the sweep and memory benchmarks, stored the way a mint stores them: its mint record, the grant right behind it.
+import { randomBytes } from 'node:crypto';
+import { jtiFor } from '../../src/domain/access-token.ts';
 import type { DecisionRecord } from '../../src/domain/decision-record.ts';
-import type { DecisionLog, GrantStore, IssuedToken } from '../../src/domain/ports.ts';
+import type { Grant } from '../../src/domain/grant.ts';
+import type { DecisionLog, GrantStore } from '../../src/domain/ports.ts';
 
-/** The grant store refuses a grant whose mint record has not landed, so seeding writes both. */
-export function seedGrant(
-  broker: { readonly grants: GrantStore; readonly decisions: DecisionLog },
-  grant: Grant,
-  token: IssuedToken,
-  refreshHash: string,
-): Promise<DecisionRecord> {
+/** Grant `index` of a fleet: one task per grant, read and write on the CRM, an hour to live. */
+export function benchGrant(index: number, clientId: string, nowSec: number): Grant {
+  const entry = {
+    type: 'agent_task' as const,
+    task_id: `T-${index}`,
+    purpose: 'weekly CRM summary',
+    actions: ['read', 'write'],
+    locations: ['https://crm.example.com'],
+  };
+  return {
+    // Ids and lifetimes as mint-token.ts makes them.
+    id: `g_${randomBytes(16).toString('base64url')}`,
+    client_id: clientId,
+    task_id: entry.task_id,
+    status: 'active',
+    requested: [entry],
+    granted: [entry],
+    context: { ip: '10.0.0.7', risk: 0, signals: [], approved: false, delegated: false, sender_constrained: false, groups: [] },
+    policy_version: 1,
+    created_at: nowSec,
+    expires_at: nowSec + 3600,
+  };
+}
+
+/**
+ * Stores the grant with a first token (jti and refresh hash as issue-access-token.ts makes them).
+ * The grant store refuses a grant whose mint record has not landed, so seeding writes both.
+ */
+export function seedGrant(broker: { readonly grants: GrantStore; readonly decisions: DecisionLog }, grant: Grant): Promise<DecisionRecord> {
+  const token = { jti: jtiFor(grant.id, randomBytes(12).toString('base64url')), exp: grant.created_at + 300 };
+  const refreshHash = `sha256:${randomBytes(32).toString('base64url')}`;
   return broker.decisions.record(
     {
       kind: 'mint',

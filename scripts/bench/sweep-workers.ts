@@ -1,16 +1,14 @@
 // Sweep time with one and with two worker processes: N live grants, one sweep fanned out as batch jobs.
 // Usage: node --import tsx scripts/bench/sweep-workers.ts [grants=100000]
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { createDeps } from '../../src/deps.ts';
-import type { Grant } from '../../src/domain/grant.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startPrivateRedis } from './private-redis.ts';
-import { seedGrant } from './seed-grant.ts';
+import { benchGrant, seedGrant } from './seed-grant.ts';
 
 const n = Number(process.argv[2] ?? 100_000);
 const redis = await startPrivateRedis();
@@ -31,17 +29,9 @@ try {
     }
     for (let start = 0; start < n; start += 1000) {
       await Promise.all(
-        Array.from({ length: Math.min(1000, n - start) }, (_, k) => {
-          const idx = start + k;
-          const entry = { type: 'agent_task' as const, task_id: `T-${idx}`, purpose: 'weekly CRM summary', actions: ['read', 'write'], locations: ['https://crm.example.com'] };
-          const id = `g_${randomBytes(16).toString('base64url')}`;
-          const grant: Grant = {
-            id, client_id: agents[idx % agents.length] as string, task_id: entry.task_id, status: 'active', requested: [entry], granted: [entry],
-            context: { ip: '10.0.0.7', risk: 0, signals: [], approved: false, delegated: false, sender_constrained: false, groups: [] },
-            policy_version: 1, created_at: now, expires_at: now + 3600,
-          };
-          return seedGrant(broker, grant, { jti: `${id}.x`, exp: now + 300 }, `sha256:${randomBytes(32).toString('base64url')}`);
-        }),
+        Array.from({ length: Math.min(1000, n - start) }, (_, k) =>
+          seedGrant(broker, benchGrant(start + k, agents[(start + k) % agents.length] as string, now)),
+        ),
       );
     }
     const procs = Array.from({ length: workers }, () =>

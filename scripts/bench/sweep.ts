@@ -1,23 +1,17 @@
-// Sweep throughput and Redis bytes per live grant: N live grants re-decided by one sweep, timed.
+// Sweep throughput: N live grants re-decided by one sweep, timed (bytes per grant: grant-memory.ts).
 // Usage: node --import tsx scripts/bench/sweep.ts [grants...]   (default 10000 100000)
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { createDeps } from '../../src/deps.ts';
-import type { Grant } from '../../src/domain/grant.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { sweep } from '../../src/worker/reevaluation-worker.ts';
 import { startPrivateRedis } from './private-redis.ts';
-import { seedGrant } from './seed-grant.ts';
+import { benchGrant, seedGrant } from './seed-grant.ts';
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const counts = sizes.length ? sizes : [10_000, 100_000];
-
-async function usedMemory(redis: { info(section: string): Promise<string> }): Promise<number> {
-  return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
-}
 
 const redisServer = await startPrivateRedis();
 const config = join(tmpdir(), `mandate-sweep-${process.pid}.yaml`);
@@ -39,26 +33,15 @@ try {
         token_endpoint_auth_method: 'client_secret_basic', disabled: false, created_at: now, updated_at: now,
       });
     }
-    const before = await usedMemory(deps.redis);
     const t0 = performance.now();
     for (let start = 0; start < n; start += 1000) {
       await Promise.all(
-        Array.from({ length: Math.min(1000, n - start) }, (_, k) => {
-          const idx = start + k;
-          const client_id = agents[idx % agents.length] as string;
-          const entry = { type: 'agent_task' as const, task_id: `T-${idx}`, purpose: 'weekly CRM summary', actions: ['read', 'write'], locations: ['https://crm.example.com'] };
-          const grant: Grant = {
-            id: `g_${randomBytes(16).toString('base64url')}`, client_id, task_id: entry.task_id, status: 'active',
-            requested: [entry], granted: [entry],
-            context: { ip: '10.0.0.7', risk: 0, signals: [], approved: false, delegated: false, sender_constrained: false, groups: [] },
-            policy_version: 1, created_at: now, expires_at: now + 3600,
-          };
-          return seedGrant(broker, grant, { jti: randomBytes(16).toString('base64url'), exp: now + 300 }, `sha256:${randomBytes(32).toString('base64url')}`);
-        }),
+        Array.from({ length: Math.min(1000, n - start) }, (_, k) =>
+          seedGrant(broker, benchGrant(start + k, agents[(start + k) % agents.length] as string, now)),
+        ),
       );
     }
     const createMs = performance.now() - t0;
-    const bytesPerGrant = ((await usedMemory(deps.redis)) - before) / n;
     // First sweep: half the grants lose `write` (their agents are not writers) and are narrowed.
     const s0 = performance.now();
     const summary = await sweep(broker, 500, 'bench');
@@ -73,7 +56,6 @@ try {
       grants_per_s: Math.round(n / (sweepMs / 1000)),
       steady_sweep_ms: Math.round(steadyMs),
       steady_grants_per_s: Math.round(n / (steadyMs / 1000)),
-      bytes_per_grant: Math.round(bytesPerGrant),
       create_ms: Math.round(createMs),
       ...summary,
     });

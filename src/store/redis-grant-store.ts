@@ -407,8 +407,9 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
 
     update: (id, from, to, change, token) =>
       guard(async () => {
-        const [deadline, current] = await Promise.all([redis.hget(keys.grant(id), 'e'), redis.get(keys.grantData(id))]);
-        if (!current || !deadline) return false;
+        // A missing grant hash fails the script's status check; only the data is read here.
+        const current = await redis.get(keys.grantData(id));
+        if (!current) return false;
         const data = change ? encodeData({ ...decodeData(current), ...change }) : '';
         const field = token ? tokenField(id, token.jti) : '';
         const version = change?.policy_version !== undefined ? String(change.policy_version) : '';
