@@ -1,6 +1,6 @@
 // Signing and verification keys: the active key signs, retired keys verify until their tokens expire.
-// jose generates and exports keys; signing and verification are node:crypto calls run on libuv's
-// thread pool, so the event loop keeps serving requests while a signature is computed.
+// jose generates and exports keys; signing and verification are bare node:crypto calls (see
+// signCompact and verifySignature for which run on libuv's thread pool).
 import { type KeyObject, createPrivateKey, createPublicKey, randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { type JWK, exportJWK, generateKeyPair } from 'jose';
 import { type AccessTokenClaims, AccessTokenClaimsSchema, InvalidToken } from '../domain/access-token.ts';
@@ -213,15 +213,26 @@ function verifySignature(key: LoadedKey, input: string, signature: string): Prom
   });
 }
 
-/** Compact JWS of our own claims, signed with node:crypto on the thread pool (no WebCrypto copies). */
+/**
+ * Compact JWS of our own claims, signed with node:crypto (no WebCrypto copies). ES256 and EdDSA
+ * sign on the calling thread: a signature costs about as much as handing it to libuv's thread
+ * pool and waking the loop for its result. RS256 (several times slower) goes to the pool.
+ */
 function signCompact(key: { alg: SigningAlg; kid: string; privateKey: KeyObject }, typ: string, payload: object): Promise<string> {
   const input = `${b64url(JSON.stringify({ alg: key.alg, typ, kid: key.kid }))}.${b64url(JSON.stringify(payload))}`;
+  const compact = (signature: Buffer) => `${input}.${(key.alg === 'ES256' ? derToJose(signature, 32) : signature).toString('base64url')}`;
+  if (key.alg !== 'RS256') {
+    try {
+      return Promise.resolve(compact(cryptoSign(key.alg === 'EdDSA' ? null : 'sha256', Buffer.from(input), key.privateKey)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
   return new Promise((resolve, reject) => {
-    cryptoSign(key.alg === 'EdDSA' ? null : 'sha256', Buffer.from(input), key.privateKey, (err, signature) => {
+    cryptoSign('sha256', Buffer.from(input), key.privateKey, (err, signature) => {
       if (err) return reject(err);
       try {
-        const jws = key.alg === 'ES256' ? derToJose(signature, 32) : signature;
-        resolve(`${input}.${jws.toString('base64url')}`);
+        resolve(compact(signature));
       } catch (e) {
         reject(e);
       }
