@@ -144,25 +144,25 @@ export async function createGrant(
   };
   const refreshSecret = randomBase64url(32);
   const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
-  // The token is signed (on the thread pool) while Redis stores the record and then the grant: its
-  // jti and exp are all they need, and the agent gets nothing until all are done. The grant goes
-  // out right behind its record, so it never exists without one, even if this process dies.
-  const done = Promise.all([
-    signAccessToken(broker, prepared),
-    broker.decisions.record(
-      {
-        kind: 'mint',
-        outcome: decision.outcome,
-        reasons: reasonsOf(decision.pairs, decision.outcome === 'narrow' ? 'deny' : 'permit'),
-        client_id: client.client_id,
-        grant_id: grant.id,
-        task_id,
-        policy_version: policyVersion,
-        inputs: { ...inputs, granted: decision.granted, jti: prepared.jti, grant_expires_at: grant.expires_at },
-      },
-      { followedBy: () => broker.grants.create(grant, prepared, hashSecret(refreshSecret)) },
-    ),
-  ]);
+  // The grant goes out right behind its record, so it never exists without one, even if this
+  // process dies. The token is signed once this turn's writes have been sent (the log flushes in
+  // an immediate queued before this one), so the signature overlaps Redis storing them: its jti
+  // and exp are all they need, and the agent gets nothing until all are done.
+  const recorded = broker.decisions.record(
+    {
+      kind: 'mint',
+      outcome: decision.outcome,
+      reasons: reasonsOf(decision.pairs, decision.outcome === 'narrow' ? 'deny' : 'permit'),
+      client_id: client.client_id,
+      grant_id: grant.id,
+      task_id,
+      policy_version: policyVersion,
+      inputs: { ...inputs, granted: decision.granted, jti: prepared.jti, grant_expires_at: grant.expires_at },
+    },
+    { followedBy: () => broker.grants.create(grant, prepared, hashSecret(refreshSecret)) },
+  );
+  const signed = new Promise<SignedToken>((resolve) => setImmediate(() => resolve(signAccessToken(broker, prepared))));
+  const done = Promise.all([signed, recorded]);
   let access: SignedToken;
   try {
     [access] = await done;

@@ -74,13 +74,14 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
   const narrowed = decision.outcome === 'narrow';
   const nextSecret = randomBase64url(32);
   const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
-  const signing = signingAlongside(broker, prepared);
-  const outcome = await broker.grants.refresh(
+  const rotation = broker.grants.refresh(
     grant.id,
     presentedHash,
     { refreshHash: hashSecret(nextSecret), token: prepared, granted: narrowed ? decision.granted : undefined, policyVersion: policy.version },
     nowSec,
   );
+  const signing = signingAlongside(broker, prepared);
+  const outcome = await rotation;
   if (outcome === 'replay') {
     await broker.decisions.record({ ...audit, kind: 'revocation', outcome: 'revoke', reasons: ['refresh_token_replay'], inputs: {} });
     throw invalidGrant();
@@ -105,7 +106,7 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
 }
 
 /**
- * Signs the rotated grant's next token while the refresh script runs. A refused refresh drops the
+ * Signs the rotated grant's next token while the refresh script, sent just before, runs. A refused refresh drops the
  * signature unused (it was never stored or sent); a failed signature is awaited only once the
  * rotation has landed, like a lost response (the client must then start a new grant).
  */
@@ -168,14 +169,15 @@ async function elevate(
   }
   const nextSecret = randomBase64url(32);
   const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
-  const signing = signingAlongside(broker, prepared);
   const widened = isWithin(grant.granted, decision.granted);
-  const outcome = await broker.grants.refresh(
+  const rotation = broker.grants.refresh(
     grant.id,
     presentedHash,
     { refreshHash: hashSecret(nextSecret), token: prepared, granted: decision.granted, requested, widened, policyVersion: policy.version },
     nowSec,
   );
+  const signing = signingAlongside(broker, prepared);
+  const outcome = await rotation;
   if (outcome !== 'ok') throw invalidGrant();
   const [access] = await Promise.all([
     signing,
