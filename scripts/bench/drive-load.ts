@@ -70,6 +70,9 @@ export async function probeScenario(baseUrl: string, scenario: Scenario): Promis
   }
 }
 
+/** The most bodies a consuming scenario's round uses (each is a grant minted beforehand). */
+export const MAX_BODY_POOL = 50_000;
+
 /**
  * Runs one round of load. Scenarios with `bodies` run a fixed number of requests sized from `expectedRate`
  * (each request consumes one body); the others run for `durationSec`.
@@ -82,7 +85,7 @@ export async function runRound(scenario: Scenario, options: RoundOptions): Promi
   let pool: string[] = [];
   if (scenario.bodies) {
     const rate = options.expectedRate ?? 100;
-    amount = Math.min(50_000, Math.max(connections * 20, Math.ceil(rate * durationSec)));
+    amount = Math.min(MAX_BODY_POOL, Math.max(connections * 20, Math.ceil(rate * durationSec)));
     // autocannon builds a connection's first request before sending: a little slack keeps the pool from running dry.
     pool = await scenario.bodies(amount + connections * 2 + 10);
   }
