@@ -1,8 +1,10 @@
-// The key ring on a real Redis: signatures on the thread pool, and the verified-token memory that
-// lets a resource check one token again without its signature, never past expiry or key removal.
+// The key ring on a real Redis: signatures with every algorithm (ES256 and EdDSA on the event loop,
+// RS256 on the thread pool) that jose accepts too, and the verified-token memory that lets a
+// resource check one token again without its signature, never past expiry or key removal.
 import { Redis } from 'ioredis';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKeyRing } from '../../src/crypto/key-ring.ts';
+import { type SigningAlg, createKeyRing } from '../../src/crypto/key-ring.ts';
 import { type AccessTokenClaims, InvalidToken } from '../../src/domain/access-token.ts';
 import { createKeyNames } from '../../src/store/key-names.ts';
 import { createRedisKeyStore } from '../../src/store/redis-key-store.ts';
@@ -58,6 +60,31 @@ describe('key ring', () => {
       { alg: 'ES256', issuer: ISSUER, clockToleranceSec: 5, rotateAfterSec: 0, verifiedCacheEntries },
       clock,
     );
+
+  for (const alg of ['ES256', 'EdDSA', 'RS256'] as SigningAlg[]) {
+    it(`signs ${alg} tokens that it and jose verify, many at once`, async () => {
+      const now = T0 * 1000;
+      const keys = createKeyRing(
+        createRedisKeyStore(redis, createKeyNames(`${prefix}alg-${alg}:`)),
+        { alg, issuer: ISSUER, clockToleranceSec: 5, rotateAfterSec: 0, verifiedCacheEntries: 0 },
+        { nowMs: () => now },
+      );
+      await keys.load();
+      const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => keys.sign({ ...claimsAt(T0), jti: `g_1.${i}` })));
+      expect(new Set(tokens).size).toBe(20);
+      const jwks = createLocalJWKSet(keys.jwks());
+      for (const [i, token] of tokens.entries()) {
+        expect((await keys.verify(token)).jti).toBe(`g_1.${i}`);
+        const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer: ISSUER, algorithms: [alg], currentDate: new Date(now), typ: 'at+jwt' });
+        expect(protectedHeader.kid).toBe(keys.activeKid);
+        expect(payload.jti).toBe(`g_1.${i}`);
+      }
+      // A signature of one token does not carry over to another's claims.
+      const [h, , s] = (tokens[0] as string).split('.') as [string, string, string];
+      const other = (tokens[1] as string).split('.')[1];
+      expect(await reason(keys.verify(`${h}.${other}.${s}`))).toBe('bad_signature');
+    });
+  }
 
   for (const entries of [100, 0]) {
     describe(entries ? 'with the verified-token memory' : 'verifying every call afresh', () => {
