@@ -140,7 +140,7 @@ export function summarizeRounds(rounds: readonly RoundResult[]): RoundResult {
     non2xx: sum((r) => r.non2xx),
     mismatches: sum((r) => r.mismatches),
     cpuUsPerReq: median(rounds.map((r) => r.cpuUsPerReq)),
-    redisCpuUsPerReq: median(rounds.map((r) => r.redisCpuUsPerReq ?? 0)),
+    redisCpuUsPerReq: median(rounds.map((r) => r.redisCpuUsPerReq)),
   };
 }
 

@@ -8,8 +8,7 @@ import { loadConfig } from '../../src/config/load-config.ts';
 import { createDeps } from '../../src/deps.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startPrivateRedis } from './private-redis.ts';
-import { benchGrant, seedGrant } from './seed-grant.ts';
-import { createKeyNames } from '../../src/store/key-names.ts';
+import { seedGrants } from './seed-grant.ts';
 
 const n = Number(process.argv[2] ?? 100_000);
 if (!Number.isInteger(n) || n <= 0) throw new Error('usage: grant-memory.ts [grants > 0]');
@@ -40,18 +39,12 @@ try {
   const agents = Array.from({ length: 20 }, (_, i) => `agent-${i}`);
   const before = await usedMemory(deps.redis);
   const t0 = performance.now();
-  for (let start = 0; start < n; start += 1000) {
-    await Promise.all(
-      Array.from({ length: Math.min(1000, n - start) }, (_, k) =>
-        seedGrant(broker, benchGrant(start + k, agents[(start + k) % agents.length] as string, now)),
-      ),
-    );
-  }
+  await seedGrants(broker, n, agents, now);
   const createMs = performance.now() - t0;
   const delta = (await usedMemory(deps.redis)) - before;
   // The mint records' stream is the audit log, kept to audit.max_records whatever the number of
   // live grants: its bytes are left out. Each grant's own history index (its record ids) stays in.
-  const keys = createKeyNames('bench-mem:');
+  const { keys } = deps;
   const logBytes =
     Number(await deps.redis.call('MEMORY', 'USAGE', keys.decisions, 'SAMPLES', '0')) +
     Number(await deps.redis.call('MEMORY', 'USAGE', keys.auditHeads, 'SAMPLES', '0'));

@@ -6,7 +6,7 @@ import type { Grant } from '../../src/domain/grant.ts';
 import type { DecisionLog, GrantStore } from '../../src/domain/ports.ts';
 
 /** Grant `index` of a fleet: one task per grant, read and write on the CRM, an hour to live. */
-export function benchGrant(index: number, clientId: string, nowSec: number): Grant {
+function benchGrant(index: number, clientId: string, nowSec: number): Grant {
   const entry = {
     type: 'agent_task' as const,
     task_id: `T-${index}`,
@@ -33,7 +33,7 @@ export function benchGrant(index: number, clientId: string, nowSec: number): Gra
  * Stores the grant with a first token (jti and refresh hash as issue-access-token.ts makes them).
  * The grant store refuses a grant whose mint record has not landed, so seeding writes both.
  */
-export function seedGrant(broker: { readonly grants: GrantStore; readonly decisions: DecisionLog }, grant: Grant): Promise<DecisionRecord> {
+function seedGrant(broker: { readonly grants: GrantStore; readonly decisions: DecisionLog }, grant: Grant): Promise<DecisionRecord> {
   const token = { jti: jtiFor(grant.id, randomBytes(12).toString('base64url')), exp: grant.created_at + 300 };
   const refreshHash = `sha256:${randomBytes(32).toString('base64url')}`;
   return broker.decisions.record(
@@ -49,4 +49,20 @@ export function seedGrant(broker: { readonly grants: GrantStore; readonly decisi
     },
     { followedBy: () => broker.grants.create(grant, token, refreshHash) },
   );
+}
+
+/** Seeds `count` live grants (see benchGrant), spread over `agents`, a thousand at a time. */
+export async function seedGrants(
+  broker: { readonly grants: GrantStore; readonly decisions: DecisionLog },
+  count: number,
+  agents: readonly string[],
+  nowSec: number,
+): Promise<void> {
+  for (let start = 0; start < count; start += 1000) {
+    await Promise.all(
+      Array.from({ length: Math.min(1000, count - start) }, (_, k) =>
+        seedGrant(broker, benchGrant(start + k, agents[(start + k) % agents.length] as string, nowSec)),
+      ),
+    );
+  }
 }

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/load-config.ts';
 import { createDeps } from '../../src/deps.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startPrivateRedis } from './private-redis.ts';
-import { benchGrant, seedGrant } from './seed-grant.ts';
+import { seedGrants } from './seed-grant.ts';
 
 const n = Number(process.argv[2] ?? 100_000);
 const redis = await startPrivateRedis();
@@ -27,13 +27,7 @@ try {
     for (const [i, id] of agents.entries()) {
       await broker.clients.put({ client_id: id, name: id, kind: 'agent', groups: i % 2 ? ['writers'] : [], attributes: {}, resources: [], token_endpoint_auth_method: 'client_secret_basic', disabled: false, created_at: now, updated_at: now });
     }
-    for (let start = 0; start < n; start += 1000) {
-      await Promise.all(
-        Array.from({ length: Math.min(1000, n - start) }, (_, k) =>
-          seedGrant(broker, benchGrant(start + k, agents[(start + k) % agents.length] as string, now)),
-        ),
-      );
-    }
+    await seedGrants(broker, n, agents, now);
     const procs = Array.from({ length: workers }, () =>
       spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] }),
     );

@@ -8,7 +8,7 @@ import { createDeps } from '../../src/deps.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { sweep } from '../../src/worker/reevaluation-worker.ts';
 import { startPrivateRedis } from './private-redis.ts';
-import { benchGrant, seedGrant } from './seed-grant.ts';
+import { seedGrants } from './seed-grant.ts';
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const counts = sizes.length ? sizes : [10_000, 100_000];
@@ -34,13 +34,7 @@ try {
       });
     }
     const t0 = performance.now();
-    for (let start = 0; start < n; start += 1000) {
-      await Promise.all(
-        Array.from({ length: Math.min(1000, n - start) }, (_, k) =>
-          seedGrant(broker, benchGrant(start + k, agents[(start + k) % agents.length] as string, now)),
-        ),
-      );
-    }
+    await seedGrants(broker, n, agents, now);
     const createMs = performance.now() - t0;
     // First sweep: half the grants lose `write` (their agents are not writers) and are narrowed.
     const s0 = performance.now();

@@ -218,26 +218,14 @@ function verifySignature(key: LoadedKey, input: string, signature: string): Prom
  * sign on the calling thread: a signature costs about as much as handing it to libuv's thread
  * pool and waking the loop for its result. RS256 (several times slower) goes to the pool.
  */
-function signCompact(key: { alg: SigningAlg; kid: string; privateKey: KeyObject }, typ: string, payload: object): Promise<string> {
+async function signCompact(key: { alg: SigningAlg; kid: string; privateKey: KeyObject }, typ: string, payload: object): Promise<string> {
   const input = `${b64url(JSON.stringify({ alg: key.alg, typ, kid: key.kid }))}.${b64url(JSON.stringify(payload))}`;
-  const compact = (signature: Buffer) => `${input}.${(key.alg === 'ES256' ? derToJose(signature, 32) : signature).toString('base64url')}`;
-  if (key.alg !== 'RS256') {
-    try {
-      return Promise.resolve(compact(cryptoSign(key.alg === 'EdDSA' ? null : 'sha256', Buffer.from(input), key.privateKey)));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-  return new Promise((resolve, reject) => {
-    cryptoSign('sha256', Buffer.from(input), key.privateKey, (err, signature) => {
-      if (err) return reject(err);
-      try {
-        resolve(compact(signature));
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
+  const data = Buffer.from(input);
+  const signature =
+    key.alg === 'RS256'
+      ? await new Promise<Buffer>((resolve, reject) => cryptoSign('sha256', data, key.privateKey, (err, sig) => (err ? reject(err) : resolve(sig))))
+      : cryptoSign(key.alg === 'EdDSA' ? null : 'sha256', data, key.privateKey);
+  return `${input}.${(key.alg === 'ES256' ? derToJose(signature, 32) : signature).toString('base64url')}`;
 }
 
 const b64url = (text: string) => Buffer.from(text).toString('base64url');
