@@ -1,5 +1,6 @@
 // Redis bytes per live grant: INFO memory used_memory delta over N grants stored the way a mint stores them
-// (grant state and its history index; the decision log's stream, capped by audit.max_records, left out).
+// (grant state, its index entries and the id of its mint record; the decision log's stream, capped by
+// audit.max_records, left out).
 // Usage: node --import tsx scripts/bench/grant-memory.ts [grants]   (default 100000)
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,7 +44,7 @@ try {
   const createMs = performance.now() - t0;
   const delta = (await usedMemory(deps.redis)) - before;
   // The mint records' stream is the audit log, kept to audit.max_records whatever the number of
-  // live grants: its bytes are left out. Each grant's own history index (its record ids) stays in.
+  // live grants: its bytes are left out. Each grant's own index of its records stays in.
   const { keys } = deps;
   const logBytes =
     Number(await deps.redis.call('MEMORY', 'USAGE', keys.decisions, 'SAMPLES', '0')) +

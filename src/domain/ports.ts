@@ -113,8 +113,10 @@ export interface GrantStore {
   liveGrantIds(offset: number, count: number, nowSec: number, prune?: boolean): Promise<string[]>;
   /** The grant an access token belongs to, while the token may be valid. */
   grantIdOfToken(jti: string): Promise<string | undefined>;
-  grantIdsOfClient(clientId: string): Promise<string[]>;
-  grantIdsOfTask(taskId: string): Promise<string[]>;
+  /** The ids of a client's grants that may be alive at `nowSec` (an index: ended ones may be among them). */
+  grantIdsOfClient(clientId: string, nowSec: number): Promise<string[]>;
+  /** The ids of a task's grants that may be alive at `nowSec`, across every client. */
+  grantIdsOfTask(taskId: string, nowSec: number): Promise<string[]>;
   list(filter: GrantFilter, nowSec: number): Promise<Grant[]>;
 }
 

@@ -87,8 +87,8 @@ export async function revokeByAdmin(
       'grant_id' in target
         ? [target.grant_id]
         : 'task_id' in target
-          ? await broker.grants.grantIdsOfTask(target.task_id)
-          : await broker.grants.grantIdsOfClient(target.client_id);
+          ? await broker.grants.grantIdsOfTask(target.task_id, nowSec)
+          : await broker.grants.grantIdsOfClient(target.client_id, nowSec);
     for (const id of grantIds) {
       const r = await broker.grants.revokeGrant(id, reason, nowSec);
       if (!r.revoked) continue;

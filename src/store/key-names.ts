@@ -1,4 +1,16 @@
 // Every Redis key, channel and queue name Mandate uses, built in one place under one prefix.
+import { MAX_GRANT_TTL_SEC } from '../domain/intent.ts';
+
+/**
+ * A client's grant index is cut into buckets by grant deadline, each bucket a key that expires at
+ * its end: the index then forgets dead grants by itself, with nothing to prune. The bucket width
+ * bounds how long an ended grant's entry lingers, the number of buckets a lookup reads
+ * (MAX_GRANT_TTL_SEC / width + 2 = 98) and nothing on the mint path.
+ */
+export const CLIENT_INDEX_BUCKET_SEC = 900;
+
+/** The bucket (its end, epoch s) that indexes a grant ending at `deadlineSec`. */
+export const clientIndexBucket = (deadlineSec: number) => Math.ceil(deadlineSec / CLIENT_INDEX_BUCKET_SEC) * CLIENT_INDEX_BUCKET_SEC;
 
 /**
  * The keys of one grant share the hash tag `{g:<id>}` so the scripts that change them together
@@ -6,12 +18,15 @@
  */
 export function createKeyNames(prefix: string) {
   const g = (id: string) => `${prefix}{g:${id}}`;
+  const clientGrants = (clientId: string, bucketEnd: number) => `${prefix}grants:of-client:${bucketEnd}:${clientId}`;
   return {
     prefix,
     /**
      * Hash: one grant. Fields: `s` status, `e` deadline (epoch s), `c` client id, `t` task id,
      * `v` policy version, `r` reason, `rt` current refresh-token hash, `ru` marks of used refresh
-     * hashes, `pr` pending-record marker (JSON), and one field per access token minted from the
+     * hashes, `pr` pending-record marker (JSON), `h` stream id of the grant's first decision record
+     * (its mint: the decision log writes it, and the hash exists from then on; the grant is
+     * stored only where it is present), and one field per access token minted from the
      * grant and not yet pruned: its jti without the grant id (`.<random>`; `=<jti>` for a jti not
      * of the `<grant id>.<random>` form) -> its exp. Small enough for Redis' compact listpack
      * encoding, which is why tokens are fields here and not a sorted set of their own.
@@ -31,18 +46,30 @@ export function createKeyNames(prefix: string) {
     grantDenied: (id: string, hour: number) => `${g(id)}:denied:${hour}`,
     /** Set: actions an agent has ever been allowed to perform (for `new_action`). */
     usedActions: (clientId: string) => `${prefix}used:${clientId}`,
-    /** String: stream ids of the grant's decision records, comma-separated, in order. */
+    /**
+     * String: stream ids of the grant's decision records after its first (which is the hash's `h`),
+     * each followed by a comma, in order. Written only for a grant with more than one record; it
+     * ends with the grant.
+     */
     grantHistory: (id: string) => `${g(id)}:hist`,
     /** Sorted set: live grant id -> deadline. The sweep walks it. */
     liveGrants: `${prefix}grants:live`,
     /**
-     * Hash: the grants of one client: grant id -> task id. One key per client rather than one per
-     * task (a per-task key cost more than the grant hash itself), one field per grant (a task may
-     * hold thousands of grants: nothing grows a value per mint).
+     * Hash: the grants of one client ending in one bucket (see CLIENT_INDEX_BUCKET_SEC): grant id ->
+     * task id; it expires at `bucketEnd`. One key per client and bucket rather than one per task (a
+     * per-task key cost more than the grant hash itself), one field per grant (a task may hold
+     * thousands of grants: nothing grows a value per mint).
      */
-    clientGrants: (clientId: string) => `${prefix}grants:by-client:${clientId}`,
-    /** Set: ids of the clients with a `clientGrants` index (where a task's grants are looked up). */
-    clientsWithGrants: `${prefix}grants:clients`,
+    clientGrants,
+    /** The keys of every bucket of one client that may hold a grant alive at `nowSec`. */
+    clientGrantBuckets: (clientId: string, nowSec: number): string[] => {
+      const out: string[] = [];
+      const last = clientIndexBucket(nowSec + MAX_GRANT_TTL_SEC) + CLIENT_INDEX_BUCKET_SEC;
+      for (let end = clientIndexBucket(nowSec); end <= last; end += CLIENT_INDEX_BUCKET_SEC) out.push(clientGrants(clientId, end));
+      return out;
+    },
+    /** Sorted set: client id -> the latest deadline of its grants (where a task's grants are looked up). */
+    clientsWithGrants: `${prefix}grants:clients-until`,
     /** String: one client, JSON. */
     client: (id: string) => `${prefix}client:${id}`,
     /** Set: every client id. */

@@ -10,14 +10,16 @@ import { guard } from './redis-connection.ts';
 
 /**
  * KEYS: 1 stream, 2 chain heads hash
- * ARGV: 1 chain id, 2 max records (approximate trim), 3 key prefix, 4 history ttl (s),
- *       5 head JSON {seq, hash}, then triples (record JSON, grant id or '', record id whose
- *       pending-record marker on the grant this append clears, or '')
- * Appends the records in order, indexes each under its grant's history, clears the grant's
- * pending-record marker when it names this record (atomically with the append), moves the chain head
- * (adding `sid`, the stream id of the chain's last record, so retention trimming can be told
- * apart from deletion).
- * (The history keys are derived here, so this script is not Redis Cluster safe yet.)
+ * ARGV: 1 chain id, 2 max records (approximate trim), 3 key prefix, 4 lifetime (s) of a grant hash
+ *       the record creates, 5 head JSON {seq, hash}, then triples (record JSON, grant id or '',
+ *       record id whose pending-record marker on the grant this append clears, or '')
+ * Appends the records in order and indexes each under its grant: a grant's first record (its
+ * mint) as the grant hash's `h`, which creates the hash (the grant store fills it, and sets its
+ * deadline, once this has landed), and each later one in the grant's history string, which ends
+ * when the grant does. Clears the grant's pending-record marker when it names this record
+ * (atomically with the append), and moves the chain head (adding `sid`, the stream id of the
+ * chain's last record, so retention trimming can be told apart from deletion).
+ * (The grant keys are derived here, so this script is not Redis Cluster safe yet.)
  */
 const APPEND_SCRIPT = `
 local sid
@@ -25,11 +27,16 @@ for i = 6, #ARGV, 3 do
   sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i])
   local gid = ARGV[i + 1]
   if gid ~= '' then
-    local hk = ARGV[3] .. '{g:' .. gid .. '}:hist'
-    redis.call('APPEND', hk, sid .. ',')
-    redis.call('EXPIRE', hk, ARGV[4])
+    local gk = ARGV[3] .. '{g:' .. gid .. '}'
+    if redis.call('HSETNX', gk, 'h', sid) == 1 then
+      redis.call('EXPIRE', gk, ARGV[4], 'NX')
+    else
+      local hk = gk .. ':hist'
+      redis.call('APPEND', hk, sid .. ',')
+      local ends = redis.call('EXPIRETIME', gk)
+      if ends > 0 then redis.call('EXPIREAT', hk, ends) else redis.call('EXPIRE', hk, ARGV[4]) end
+    end
     if ARGV[i + 2] ~= '' then
-      local gk = ARGV[3] .. '{g:' .. gid .. '}'
       local pr = redis.call('HGET', gk, 'pr')
       if pr and cjson.decode(pr).id == ARGV[i + 2] then redis.call('HDEL', gk, 'pr') end
     end
@@ -41,7 +48,12 @@ redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(head))
 return #ARGV
 `;
 
-const HISTORY_TTL_SEC = 2 * 86_400;
+/**
+ * How long a grant hash created by a record lives until the grant store sets the grant's deadline
+ * (a mint is stored milliseconds after its record; one that never is, or a record about a grant
+ * already ended, leaves only this).
+ */
+const UNSTORED_GRANT_TTL_SEC = 3600;
 const MAX_BATCH = 256;
 const SCAN_PAGE = 2000;
 
@@ -80,7 +92,7 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     flushing = true;
     const batch = queue.slice(0, MAX_BATCH);
     queue = queue.slice(batch.length);
-    const argv: string[] = [chain, String(opts.maxRecords), keys.prefix, String(HISTORY_TTL_SEC), ''];
+    const argv: string[] = [chain, String(opts.maxRecords), keys.prefix, String(UNSTORED_GRANT_TTL_SEC), ''];
     const sealed = batch.map((p) => {
       seq += 1;
       const body = { ...p.input, chain, seq, prev };
@@ -121,6 +133,23 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     return entries.map(([id, fields]) => ({ id, record: JSON.parse(fields[1] ?? '{}') as DecisionRecord }));
   };
 
+  /** Records matching `keep`, newest first, scanning back at most 50 pages. */
+  const scanNewestFirst = async (limit: number, keep: (r: DecisionRecord) => boolean) => {
+    const out: DecisionRecord[] = [];
+    let end = '+';
+    for (let page = 0; page < 50 && out.length < limit; page += 1) {
+      const entries = await readRange('-', end, SCAN_PAGE, true);
+      for (const { record } of entries) {
+        if (keep(record)) out.push(record);
+        if (out.length >= limit) break;
+      }
+      const last = entries.at(-1);
+      if (entries.length < SCAN_PAGE || !last) break;
+      end = `(${last.id}`;
+    }
+    return out;
+  };
+
   return {
     nextId: newRecordId,
     record(input, opts = {}) {
@@ -141,29 +170,22 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     list: (query) =>
       guard(async () => {
         if (query.grant_id) {
-          const ids = ((await redis.get(keys.grantHistory(query.grant_id))) ?? '').split(',').filter(Boolean);
+          const index = (await redis.pipeline().hget(keys.grant(query.grant_id), 'h').get(keys.grantHistory(query.grant_id)).exec()) ?? [];
+          const [first, rest] = index.map(([err, value]) => {
+            if (err) throw err;
+            return value as string | null;
+          });
+          // The index ends with the grant; an ended grant's records are looked for in the stream.
+          if (!first) return (await scanNewestFirst(query.limit, (r) => r.grant_id === query.grant_id)).reverse();
+          const ids = [first, ...(rest ?? '').split(',').filter(Boolean)].slice(-query.limit);
           const p = redis.pipeline();
           for (const id of ids) p.xrange(keys.decisions, id, id);
           const replies = (await p.exec()) ?? [];
-          const records = replies.flatMap(([, entries]) =>
+          return replies.flatMap(([, entries]) =>
             (entries as Array<[string, string[]]>).map(([, f]) => JSON.parse(f[1] ?? '{}') as DecisionRecord),
           );
-          return records.slice(-query.limit);
         }
-        const out: DecisionRecord[] = [];
-        let end = '+';
-        // Newest first; a client filter scans back at most 50 pages.
-        for (let page = 0; page < 50 && out.length < query.limit; page += 1) {
-          const entries = await readRange('-', end, SCAN_PAGE, true);
-          for (const { record } of entries) {
-            if (!query.client_id || record.client_id === query.client_id) out.push(record);
-            if (out.length >= query.limit) break;
-          }
-          const last = entries.at(-1);
-          if (entries.length < SCAN_PAGE || !last) break;
-          end = `(${last.id}`;
-        }
-        return out;
+        return scanNewestFirst(query.limit, (r) => !query.client_id || r.client_id === query.client_id);
       }),
 
     verify: () =>

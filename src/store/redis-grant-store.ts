@@ -4,7 +4,7 @@ import type { Signal } from '../domain/drift.ts';
 import type { ContextSnapshot, Grant, GrantStatus } from '../domain/grant.ts';
 import { grantIdOfJti } from '../domain/access-token.ts';
 import type { GrantCheck, GrantFilter, GrantStore, PendingRecord, RefreshOutcome } from '../domain/ports.ts';
-import type { KeyNames } from './key-names.ts';
+import { type KeyNames, clientIndexBucket } from './key-names.ts';
 import { guard } from './redis-connection.ts';
 
 /**
@@ -54,24 +54,26 @@ end
 const CHECK_TOKEN_SCRIPT = `return {redis.call('HMGET', KEYS[1], 's', 'e', 'c'), redis.call('SISMEMBER', KEYS[2], ARGV[1])}`;
 
 /**
- * KEYS: 1 grant hash, 2 live-grant index, 3 client's grant -> task hash, 4 clients with an index,
- *       5 grant data, 6 grant's decision history
+ * KEYS: 1 grant hash, 2 live-grant index, 3 client's index bucket (grant -> task), 4 clients by
+ *       latest deadline, 5 grant data, 6 grant's decision history
  * ARGV: 1 grant id, 2 client id, 3 task id, 4 deadline (epoch s), 5 policy version, 6 grant data
- *       JSON, 7 refresh-token hash, 8 first token's field (tokenField), 9 its exp
- * Stores a new grant, its first token and its index entries in one atomic call. The client's
- * index lives at least as long as the newest grant in it. Refused (nothing written) until the
- * grant's mint record has landed: no grant exists without one, whatever order calls arrive in.
+ *       JSON, 7 refresh-token hash, 8 first token's field (tokenField), 9 its exp, 10 the index
+ *       bucket's end (epoch s)
+ * Stores a new grant, its first token and its index entries in one atomic call. Refused (nothing
+ * written) until the grant's mint record has landed, which leaves the record's stream id in the
+ * hash: no grant exists without one, whatever order calls arrive in. Anything the decision log
+ * indexed under the grant before now ends with the grant.
  */
 const CREATE_SCRIPT = `
-if redis.call('EXISTS', KEYS[6]) == 0 then return redis.error_reply('MANDATE_NO_RECORD the grant has no decision record') end
+if redis.call('HEXISTS', KEYS[1], 'h') == 0 then return redis.error_reply('MANDATE_NO_RECORD the grant has no decision record') end
 redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', ARGV[5], 'rt', ARGV[7], ARGV[8], ARGV[9])
 redis.call('EXPIREAT', KEYS[1], ARGV[4])
+redis.call('EXPIREAT', KEYS[6], ARGV[4])
 redis.call('SET', KEYS[5], ARGV[6], 'EXAT', ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
-redis.call('EXPIREAT', KEYS[3], ARGV[4], 'NX')
-redis.call('EXPIREAT', KEYS[3], ARGV[4], 'GT')
-redis.call('SADD', KEYS[4], ARGV[2])
+redis.call('EXPIREAT', KEYS[3], ARGV[10], 'NX')
+redis.call('ZADD', KEYS[4], 'GT', ARGV[4], ARGV[2])
 return 1
 `;
 
@@ -88,8 +90,8 @@ return 1
  * Narrowing revokes every outstanding token, since each carries the wider grant.
  */
 const REFRESH_SCRIPT = `${TOKEN_FIELDS_LUA}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 local f = redis.call('HMGET', KEYS[1], 's', 'e', 'rt', 'ru')
+if not f[1] then return 'missing' end
 local mark = string.sub(ARGV[1], 8, 23)
 local used = {}
 for m in string.gmatch(f[4] or '', '[^,]+') do table.insert(used, m) end
@@ -281,19 +283,23 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
       signals: withSignals ? ((replies[i * step + 2]?.[1] as string[]) ?? []).map((x) => JSON.parse(x) as Signal) : [],
     }));
   };
-  const idsOfClient = (clientId: string) => redis.hkeys(keys.clientGrants(clientId));
-  /** Grant ids whose task is `taskId` in one client's index (grant id -> task id). */
-  const ofTask = (index: Record<string, string>, taskId: string) => Object.keys(index).filter((id) => index[id] === taskId);
-  /** A task's grants are indexed under their client: ask every client that has an index (an admin path). */
-  const idsOfTask = async (taskId: string) => {
-    const clients = await redis.smembers(keys.clientsWithGrants);
-    if (!clients.length) return [];
+  /** Every grant id -> task id in the live buckets of the clients' indexes, in one round trip. */
+  const indexesOf = async (clientIds: readonly string[], nowSec: number) => {
     const p = redis.pipeline();
-    for (const clientId of clients) p.hgetall(keys.clientGrants(clientId));
+    for (const clientId of clientIds) for (const key of keys.clientGrantBuckets(clientId, nowSec)) p.hgetall(key);
     const replies = (await p.exec()) ?? [];
     const failed = replies.find(([err]) => err);
     if (failed) throw failed[0];
-    return replies.flatMap(([, index]) => ofTask(index as Record<string, string>, taskId));
+    return Object.assign({}, ...replies.map(([, index]) => index)) as Record<string, string>;
+  };
+  const idsOfClient = async (clientId: string, nowSec: number) => Object.keys(await indexesOf([clientId], nowSec));
+  /** Grant ids whose task is `taskId` in an index (grant id -> task id). */
+  const ofTask = (index: Record<string, string>, taskId: string) => Object.keys(index).filter((id) => index[id] === taskId);
+  /** A task's grants are indexed under their client: ask every client with a grant alive (an admin path). */
+  const idsOfTask = async (taskId: string, nowSec: number) => {
+    await redis.zremrangebyscore(keys.clientsWithGrants, '-inf', `(${nowSec}`);
+    const clients = await redis.zrangebyscore(keys.clientsWithGrants, nowSec, '+inf');
+    return clients.length ? ofTask(await indexesOf(clients, nowSec), taskId) : [];
   };
 
   return {
@@ -302,7 +308,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
         await r.mandateCreateGrant(
           keys.grant(grant.id),
           keys.liveGrants,
-          keys.clientGrants(grant.client_id),
+          keys.clientGrants(grant.client_id, clientIndexBucket(grant.expires_at)),
           keys.clientsWithGrants,
           keys.grantData(grant.id),
           keys.grantHistory(grant.id),
@@ -315,6 +321,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
           refreshHash,
           tokenField(grant.id, token.jti),
           String(token.exp),
+          String(clientIndexBucket(grant.expires_at)),
         );
       }),
 
@@ -446,17 +453,17 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
 
     grantIdOfToken: async (jti) => grantIdOfJti(jti),
 
-    grantIdsOfClient: (clientId) => guard(() => idsOfClient(clientId)),
-    grantIdsOfTask: (taskId) => guard(() => idsOfTask(taskId)),
+    grantIdsOfClient: (clientId, nowSec) => guard(() => idsOfClient(clientId, nowSec)),
+    grantIdsOfTask: (taskId, nowSec) => guard(() => idsOfTask(taskId, nowSec)),
 
     list: (filter: GrantFilter, nowSec) =>
       guard(async () => {
         const ids = filter.client_id && filter.task_id
-          ? ofTask(await redis.hgetall(keys.clientGrants(filter.client_id)), filter.task_id)
+          ? ofTask(await indexesOf([filter.client_id], nowSec), filter.task_id)
           : filter.client_id
-            ? await idsOfClient(filter.client_id)
+            ? await idsOfClient(filter.client_id, nowSec)
             : filter.task_id
-              ? await idsOfTask(filter.task_id)
+              ? await idsOfTask(filter.task_id, nowSec)
               : await redis.zrangebyscore(keys.liveGrants, nowSec, '+inf', 'LIMIT', 0, filter.limit * 4);
         if (ids.length === 0) return [];
         const grants: Grant[] = [];

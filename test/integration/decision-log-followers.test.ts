@@ -33,14 +33,14 @@ describe('decision log followers', () => {
     const recorded = log.record(input('g_one'), {
       followedBy: async () => {
         started = true;
-        // A read queued behind the append on the same connection sees the record's history entry.
-        seen = await redis.get(keys.grantHistory('g_one'));
+        // A read queued behind the append on the same connection sees the record indexed under its grant.
+        seen = await redis.hget(keys.grant('g_one'), 'h');
       },
     });
     expect(started).toBe(false);
     const record = await recorded;
     expect(started).toBe(true);
-    expect(seen).toMatch(/^\d+-\d+,$/);
+    expect(seen).toMatch(/^\d+-\d+$/);
     expect(record.grant_id).toBe('g_one');
   });
 

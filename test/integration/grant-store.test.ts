@@ -7,7 +7,7 @@ import { jtiFor } from '../../src/domain/access-token.ts';
 import type { Grant } from '../../src/domain/grant.ts';
 import type { AgentTask } from '../../src/domain/intent.ts';
 import type { DecisionLog, GrantStore } from '../../src/domain/ports.ts';
-import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
+import { clientIndexBucket, createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
 import { createRedisGrantStore, tokenField } from '../../src/store/redis-grant-store.ts';
 import { deleteKeysUnder } from '../support/broker.ts';
@@ -81,10 +81,11 @@ describe('redis grant store', () => {
 
   it('keeps a grant in two compact keys: the hash (tokens as fields) and the data string', async () => {
     const { grant, jti, hash } = await mint('agent-a', 'T-compact');
-    // Two keys of its own; the third, its decision history, is the decision log's.
+    // Two keys of its own; its one decision record's stream id is the hash's `h`.
     expect((await redis.keys(`${prefix}{g:${grant.id}}*`)).sort()).toEqual(
-      [keys.grant(grant.id), keys.grantData(grant.id), keys.grantHistory(grant.id)].sort(),
+      [keys.grant(grant.id), keys.grantData(grant.id)].sort(),
     );
+    expect(await redis.hget(keys.grant(grant.id), 'h')).toMatch(/^\d+-\d+$/);
     expect(await redis.object('ENCODING', keys.grant(grant.id))).toBe('listpack');
     expect(await redis.hget(keys.grant(grant.id), tokenField(grant.id, jti))).toBe(
       String(nowSec + 300),
@@ -278,14 +279,14 @@ describe('redis grant store', () => {
     const a2 = await mint('agent-b', 'T-shared');
     const b1 = await mint('agent-c', 'T-shared');
     const other = await mint('agent-b', 'T-other');
-    expect((await store.grantIdsOfTask('T-shared')).sort()).toEqual(
+    expect((await store.grantIdsOfTask('T-shared', nowSec)).sort()).toEqual(
       [a1.grant.id, a2.grant.id, b1.grant.id].sort(),
     );
-    expect(await store.grantIdsOfTask('T-none')).toEqual([]);
-    expect((await store.grantIdsOfClient('agent-b')).sort()).toEqual(
+    expect(await store.grantIdsOfTask('T-none', nowSec)).toEqual([]);
+    expect((await store.grantIdsOfClient('agent-b', nowSec)).sort()).toEqual(
       [a1.grant.id, a2.grant.id, other.grant.id].sort(),
     );
-    expect(await store.grantIdsOfClient('agent-none')).toEqual([]);
+    expect(await store.grantIdsOfClient('agent-none', nowSec)).toEqual([]);
     const ids = async (filter: Parameters<GrantStore['list']>[0]) =>
       (await store.list(filter, nowSec)).map((g) => g.id).sort();
     expect(await ids({ task_id: 'T-shared', limit: 10 })).toEqual(
@@ -298,7 +299,37 @@ describe('redis grant store', () => {
     expect(await store.liveGrantIds(0, 1000, nowSec)).toEqual(
       expect.arrayContaining([a1.grant.id, b1.grant.id, other.grant.id]),
     );
-    expect(await redis.ttl(keys.clientGrants('agent-b'))).toBeGreaterThan(3500);
+    // The index bucket ends at (or just after) its grants' deadline, so it forgets them by itself.
+    const bucket = clientIndexBucket(nowSec + 3600);
+    expect(bucket).toBeGreaterThanOrEqual(nowSec + 3600);
+    expect(await redis.call('EXPIRETIME', keys.clientGrants('agent-b', bucket))).toBe(bucket);
+    expect(await redis.hget(keys.clientGrants('agent-b', bucket), a1.grant.id)).toBe('T-shared');
+  });
+
+  it("indexes a grant's decision records while it lives, and finds them in the stream after", async () => {
+    const { grant } = await mint('agent-f', 'T-history');
+    const later = { kind: 'refresh' as const, outcome: 'permit', reasons: [], client_id: 'agent-f', grant_id: grant.id, inputs: {} };
+    await log.record(later);
+    await log.record({ ...later, kind: 'revocation' as const });
+    const kinds = async () => (await log.list({ grant_id: grant.id, limit: 10 })).map((r) => r.kind);
+    expect(await kinds()).toEqual(['mint', 'refresh', 'revocation']);
+    expect((await log.list({ grant_id: grant.id, limit: 2 })).map((r) => r.kind)).toEqual(['refresh', 'revocation']);
+    // The records after the first are listed in a string that ends with the grant.
+    expect(await redis.call('EXPIRETIME', keys.grantHistory(grant.id))).toBe(grant.expires_at);
+    await redis.del(keys.grant(grant.id), keys.grantHistory(grant.id));
+    expect(await kinds()).toEqual(['mint', 'refresh', 'revocation']);
+  });
+
+  it('looks a client or task up only among grants that may still be alive', async () => {
+    const live = await mint('agent-e', 'T-ending');
+    const deadline = live.grant.expires_at;
+    const after = clientIndexBucket(deadline) + 1;
+    expect(await store.grantIdsOfClient('agent-e', deadline)).toEqual([live.grant.id]);
+    expect(await store.grantIdsOfTask('T-ending', deadline)).toEqual([live.grant.id]);
+    expect(await store.grantIdsOfClient('agent-e', after)).toEqual([]);
+    expect(await store.grantIdsOfTask('T-ending', after)).toEqual([]);
+    // A task lookup after every grant of a client ended drops the client from the ones it asks.
+    expect(await redis.zscore(keys.clientsWithGrants, 'agent-e')).toBeNull();
   });
 
   it('refuses a grant whose mint record has not landed, writing nothing', async () => {

@@ -22,8 +22,12 @@ import {
 } from '../support/broker.ts';
 import { postOnFreshConnection } from '../support/post-on-fresh-connection.ts';
 
-/** Keys that checking a token may legitimately create: rate-limit and usage counters. */
-const isCounter = (key: string) => /:rate:|:used:|:calls:\d+$|:denied:\d+$/.test(key);
+/**
+ * Keys that checking a token may legitimately create: rate-limit and usage counters, and a grant's
+ * index of its decision records (a correctly signed token moved to another audience is refused,
+ * and that denial is recorded under its grant).
+ */
+const isCounter = (key: string) => /:rate:|:used:|:calls:\d+$|:denied:\d+$|:hist$/.test(key);
 
 /**
  * Variants that only move `aud` are still the broker's own signature over the caller's own jti (a
