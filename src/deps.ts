@@ -17,6 +17,7 @@ import { type KeyNames, createKeyNames } from './store/key-names.ts';
 import { createRedisClientStore } from './store/redis-client-store.ts';
 import { createRequestClient, createWorkerClient, readRedisSettings } from './store/redis-connection.ts';
 import { createRedisDecisionLog } from './store/redis-decision-log.ts';
+import { afterTurnWrites } from './store/turn-end.ts';
 import { type EventBus, createRedisEventBus } from './store/redis-event-bus.ts';
 import { createRedisGrantStore } from './store/redis-grant-store.ts';
 import { createRedisKeyStore } from './store/redis-key-store.ts';
@@ -128,6 +129,7 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
     decisions: createRedisDecisionLog(redis, keys, { maxRecords: config.audit.max_records }),
     signer: keyRing,
     verifier: keyRing,
+    writes: { afterWritesSent: afterTurnWrites },
     policy,
     settings: {
       issuer,

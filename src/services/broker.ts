@@ -1,5 +1,5 @@
 // What every use-case needs: the ports, the settings and the loggers, built once in deps.ts.
-import type { ApprovalStore, Clock, ClientStore, DecisionLog, GrantNotifier, GrantStore, Reevaluator, TokenSigner, TokenVerifier, UsageStore } from '../domain/ports.ts';
+import type { ApprovalStore, Clock, ClientStore, DecisionLog, GrantNotifier, GrantStore, Reevaluator, TokenSigner, TokenVerifier, UsageStore, WriteTurn } from '../domain/ports.ts';
 import type { PolicyRegistry } from './policy-registry.ts';
 
 export interface Logger {
@@ -40,6 +40,7 @@ export interface Broker {
   readonly decisions: DecisionLog;
   readonly signer: TokenSigner;
   readonly verifier: TokenVerifier;
+  readonly writes: WriteTurn;
   readonly policy: PolicyRegistry;
   readonly settings: BrokerSettings;
   readonly log: Logger;

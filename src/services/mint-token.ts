@@ -145,9 +145,9 @@ export async function createGrant(
   const refreshSecret = randomBase64url(32);
   const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
   // The grant goes out right behind its record, so it never exists without one, even if this
-  // process dies. The token is signed once this turn's writes have been sent (the log flushes in
-  // an immediate queued before this one), so the signature overlaps Redis storing them: its jti
-  // and exp are all they need, and the agent gets nothing until all are done.
+  // process dies. The token is signed once this turn's writes have been sent, so the signature
+  // overlaps Redis storing them: its jti and exp are all they need, and the agent gets nothing
+  // until all are done.
   const recorded = broker.decisions.record(
     {
       kind: 'mint',
@@ -161,7 +161,7 @@ export async function createGrant(
     },
     { followedBy: () => broker.grants.create(grant, prepared, hashSecret(refreshSecret)) },
   );
-  const signed = new Promise<SignedToken>((resolve) => setImmediate(() => resolve(signAccessToken(broker, prepared))));
+  const signed = new Promise<SignedToken>((resolve) => broker.writes.afterWritesSent(() => resolve(signAccessToken(broker, prepared))));
   const done = Promise.all([signed, recorded]);
   let access: SignedToken;
   try {

@@ -106,12 +106,15 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
 }
 
 /**
- * Signs the rotated grant's next token while the refresh script, sent just before, runs. A refused refresh drops the
- * signature unused (it was never stored or sent); a failed signature is awaited only once the
- * rotation has landed, like a lost response (the client must then start a new grant).
+ * Signs the rotated grant's next token while the refresh script, started just before, runs (once
+ * this turn's writes have been sent). A refused refresh drops the signature unused (it was never
+ * stored or sent); a failed signature is awaited only once the rotation has landed, like a lost
+ * response (the client must then start a new grant).
  */
 function signingAlongside(broker: Broker, prepared: PreparedToken): Promise<SignedToken> {
-  const signing = signAccessToken(broker, prepared);
+  const signing = new Promise<SignedToken>((resolve, reject) =>
+    broker.writes.afterWritesSent(() => signAccessToken(broker, prepared).then(resolve, reject)),
+  );
   signing.catch(() => undefined);
   return signing;
 }

@@ -1,6 +1,7 @@
 // Redis connections: fail-fast clients for the request path, patient ones for workers.
 import { Redis } from 'ioredis';
 import { StoreUnavailable } from '../domain/errors.ts';
+import { holdWritesUntilTurnEnd } from './turn-end.ts';
 
 export interface ConnectionOptions {
   readonly url: string;
@@ -12,7 +13,7 @@ export interface ConnectionOptions {
  * turns into an immediate error (and a fail-closed answer), never a hung request.
  */
 export function createRequestClient(opts: ConnectionOptions, name: string): Redis {
-  return new Redis(opts.url, {
+  const redis = new Redis(opts.url, {
     connectionName: name,
     enableOfflineQueue: false,
     commandTimeout: opts.commandTimeoutMs,
@@ -21,6 +22,9 @@ export function createRequestClient(opts: ConnectionOptions, name: string): Redi
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 1000),
     lazyConnect: true,
   });
+  // Every (re)connection's socket: a turn's commands leave in one write.
+  redis.on('connect', () => holdWritesUntilTurnEnd(redis.stream));
+  return redis;
 }
 
 /** A worker or subscriber client: waits for Redis rather than failing (BullMQ requires this). */

@@ -7,6 +7,7 @@ import type { AuditVerdict, DecisionLog } from '../domain/ports.ts';
 import { StoreUnavailable } from '../domain/errors.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
+import { atTurnEnd, writeNow } from './turn-end.ts';
 
 /**
  * KEYS: 1 stream, 2 chain heads hash
@@ -105,9 +106,11 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     });
     argv[4] = JSON.stringify({ seq, hash: prev });
     try {
-      const appended = r.mandateAppendDecisions(keys.decisions, keys.auditHeads, ...argv);
-      // Started in the same tick, so written to the connection after the append: Redis runs them after it.
-      const followers = batch.map((p) => (p.followedBy ? settle(p.followedBy) : undefined));
+      const [appended, followers] = writeNow(() => [
+        r.mandateAppendDecisions(keys.decisions, keys.auditHeads, ...argv),
+        // Started in the same tick, so written to the connection after the append: Redis runs them after it.
+        batch.map((p) => (p.followedBy ? settle(p.followedBy) : undefined)),
+      ] as const);
       await appended;
       for (const [i, p] of batch.entries()) {
         const record = sealed[i] as DecisionRecord;
@@ -156,10 +159,11 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
       return new Promise<DecisionRecord>((resolve, reject) => {
         const clearsPendingOf = opts.clearsPendingOf && opts.clearsPendingOf === input.grant_id ? opts.clearsPendingOf : '';
         queue.push({ input: { ...input, id: opts.id ?? newRecordId(), at_ms: Date.now() }, clearsPendingOf, followedBy: opts.followedBy, resolve, reject });
-        // After this loop turn's I/O: every request that arrived in the same turn shares one append.
+        // At the turn's end: every request handled in the turn shares one append, sent before
+        // the turn's after-write work (a mint's signature) starts.
         if (!flushing && !scheduled) {
           scheduled = true;
-          setImmediate(() => {
+          atTurnEnd(() => {
             scheduled = false;
             void flush();
           });
