@@ -126,9 +126,13 @@ export interface GrantStore {
   list(filter: GrantFilter, nowSec: number): Promise<Grant[]>;
 }
 
+/** Most decision records one query returns (a grant's history is kept at least this deep). */
+export const MAX_DECISIONS_PER_QUERY = 1000;
+
 export interface DecisionQuery {
   readonly grant_id?: string | undefined;
   readonly client_id?: string | undefined;
+  /** The newest this many, at most MAX_DECISIONS_PER_QUERY. */
   readonly limit: number;
 }
 

@@ -10,6 +10,14 @@ import { guard } from './redis-connection.ts';
 import { atTurnEnd, writeNow } from './turn-end.ts';
 
 /**
+ * A grant's history string keeps at least the newest MAX_DECISIONS_PER_QUERY (1000) ids (a stream
+ * id and its comma take at most 21 bytes), cut back when twice that: a grant evaluated all day costs at
+ * most 48 KiB, and each cut copies 24 KiB once per thousand records or more.
+ */
+const HISTORY_KEEP_BYTES = 24 * 1024;
+const HISTORY_MAX_BYTES = 2 * HISTORY_KEEP_BYTES;
+
+/**
  * KEYS: 1 stream, 2 chain heads hash
  * ARGV: 1 chain id, 2 max records (approximate trim), 3 key prefix, 4 lifetime (s) of a grant hash
  *       the record creates, 5 head JSON {seq, hash}, then triples (record JSON, grant id or '',
@@ -17,7 +25,8 @@ import { atTurnEnd, writeNow } from './turn-end.ts';
  * Appends the records in order and indexes each under its grant: a grant's first record (its
  * mint) as the grant hash's `h`, which creates the hash (the grant store fills it, and sets its
  * deadline, once this has landed), and each later one in the grant's history string, which ends
- * when the grant does. Clears the grant's pending-record marker when it names this record
+ * when the grant does and is cut back to its newest HISTORY_KEEP_BYTES when it outgrows
+ * HISTORY_MAX_BYTES. Clears the grant's pending-record marker when it names this record
  * (atomically with the append), and moves the chain head (adding `sid`, the stream id of the
  * chain's last record, so retention trimming can be told apart from deletion).
  * (The grant keys are derived here, so this script is not Redis Cluster safe yet.)
@@ -33,7 +42,10 @@ for i = 6, #ARGV, 3 do
       redis.call('EXPIRE', gk, ARGV[4], 'NX')
     else
       local hk = gk .. ':hist'
-      redis.call('APPEND', hk, sid .. ',')
+      if redis.call('APPEND', hk, sid .. ',') > ${HISTORY_MAX_BYTES} then
+        local kept = redis.call('GETRANGE', hk, -${HISTORY_KEEP_BYTES}, -1)
+        redis.call('SET', hk, string.sub(kept, string.find(kept, ',', 1, true) + 1), 'KEEPTTL')
+      end
       local ends = redis.call('EXPIRETIME', gk)
       if ends > 0 then redis.call('EXPIREAT', hk, ends) else redis.call('EXPIRE', hk, ARGV[4]) end
     end

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { jtiFor } from '../../src/domain/access-token.ts';
 import type { Grant } from '../../src/domain/grant.ts';
 import type { AgentTask } from '../../src/domain/intent.ts';
-import type { DecisionLog, GrantStore } from '../../src/domain/ports.ts';
+import { type DecisionLog, type GrantStore, MAX_DECISIONS_PER_QUERY } from '../../src/domain/ports.ts';
 import { clientIndexBucket, createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
 import { createRedisGrantStore, tokenField } from '../../src/store/redis-grant-store.ts';
@@ -318,6 +318,19 @@ describe('redis grant store', () => {
     expect(await redis.call('EXPIRETIME', keys.grantHistory(grant.id))).toBe(grant.expires_at);
     await redis.del(keys.grant(grant.id), keys.grantHistory(grant.id));
     expect(await kinds()).toEqual(['mint', 'refresh', 'revocation']);
+  });
+
+  it("keeps a busy grant's history to the depth a query can ask for", async () => {
+    const { grant } = await mint('agent-g', 'T-busy');
+    const evaluation = { kind: 'evaluation' as const, outcome: 'permit', client_id: 'agent-g', grant_id: grant.id, inputs: {} };
+    await Promise.all(Array.from({ length: 4000 }, (_, i) => log.record({ ...evaluation, reasons: [String(i)] })));
+    // 4,000 ids of about 16 bytes outgrew 48 KiB once: the string was cut back to its newest 24 KiB.
+    const bytes = await redis.strlen(keys.grantHistory(grant.id));
+    expect(bytes).toBeGreaterThan(24 * 1024 - 32);
+    expect(bytes).toBeLessThan(48 * 1024);
+    expect(await redis.get(keys.grantHistory(grant.id))).toMatch(/^\d+-\d+,/);
+    const newest = await log.list({ grant_id: grant.id, limit: MAX_DECISIONS_PER_QUERY });
+    expect(newest.map((r) => Number(r.reasons[0]))).toEqual(Array.from({ length: 1000 }, (_, i) => 3000 + i));
   });
 
   it('looks a client or task up only among grants that may still be alive', async () => {

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
+import { MAX_DECISIONS_PER_QUERY } from '../../domain/ports.ts';
 import type { AdminEnv } from '../admin-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { renderProblem } from '../problem-response.ts';
@@ -9,7 +10,7 @@ import { renderProblem } from '../problem-response.ts';
 export const QuerySchema = z.object({
   grant_id: z.string().max(200).optional(),
   client_id: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: z.coerce.number().int().min(1).max(MAX_DECISIONS_PER_QUERY).default(100),
 });
 
 export function adminDecisionRoutes(deps: HttpDeps): Hono<AdminEnv> {
