@@ -42,12 +42,15 @@ for i = 6, #ARGV, 3 do
       redis.call('EXPIRE', gk, ARGV[4], 'NX')
     else
       local hk = gk .. ':hist'
-      if redis.call('APPEND', hk, sid .. ',') > ${HISTORY_MAX_BYTES} then
+      local n = redis.call('APPEND', hk, sid .. ',')
+      if n == #sid + 1 then
+        -- A new string ends with the grant (the grant store also sets this when it stores the grant).
+        local ends = redis.call('EXPIRETIME', gk)
+        if ends > 0 then redis.call('EXPIREAT', hk, ends) else redis.call('EXPIRE', hk, ARGV[4]) end
+      elseif n > ${HISTORY_MAX_BYTES} then
         local kept = redis.call('GETRANGE', hk, -${HISTORY_KEEP_BYTES}, -1)
         redis.call('SET', hk, string.sub(kept, string.find(kept, ',', 1, true) + 1), 'KEEPTTL')
       end
-      local ends = redis.call('EXPIRETIME', gk)
-      if ends > 0 then redis.call('EXPIREAT', hk, ends) else redis.call('EXPIRE', hk, ARGV[4]) end
     end
     if ARGV[i + 2] ~= '' then
       local pr = redis.call('HGET', gk, 'pr')
