@@ -203,6 +203,9 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
       // Subscribing (done while wiring) may already have opened the subscriber connection.
       for (const r of [redis, subscriber]) if (r.status === 'wait') await r.connect();
       const settings = await readRedisSettings(redis);
+      // The scripts use EXPIRE NX and EXPIRETIME: on an older server every mint would fail.
+      const major = Number(settings.version.split('.')[0]);
+      if (!(major >= 7)) throw new ConfigError(`refusing to start: Redis ${settings.version} is older than 7.0, which Mandate requires`);
       if (settings.maxmemoryPolicy !== 'noeviction') {
         const msg = `Redis maxmemory-policy is ${settings.maxmemoryPolicy}: grants and revocations could be evicted. Set maxmemory-policy noeviction.`;
         if (config.redis.require_noeviction) throw new ConfigError(`refusing to start: ${msg} (or set redis.require_noeviction: false)`);
