@@ -55,6 +55,19 @@ export async function signAccessToken(broker: Pick<Broker, 'signer'>, prepared: 
   return { ...issued, token: await broker.signer.sign(claims) };
 }
 
+/**
+ * Signs the token once this turn's store writes have been sent, so the signature overlaps the
+ * store running them (the grant's record and create, a refresh's rotation). A caller that gives
+ * up on the writes may drop the result unawaited: its failure is then not an unhandled rejection.
+ */
+export function signAfterWritesSent(broker: Pick<Broker, 'signer' | 'writes'>, prepared: PreparedToken): Promise<SignedToken> {
+  const signing = new Promise<SignedToken>((resolve, reject) =>
+    broker.writes.afterWritesSent(() => signAccessToken(broker, prepared).then(resolve, reject)),
+  );
+  signing.catch(() => undefined);
+  return signing;
+}
+
 export function issueAccessToken(
   broker: Pick<Broker, 'signer' | 'settings'>,
   client: Client,

@@ -9,7 +9,7 @@ import { clampGrantTtl } from '../domain/ttl.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { type SignedToken, type TokenResponse, prepareAccessToken, signAccessToken, tokenResponse } from './issue-access-token.ts';
+import { type SignedToken, type TokenResponse, prepareAccessToken, signAfterWritesSent, tokenResponse } from './issue-access-token.ts';
 import { factsOf, requestContext } from './policy-facts-of.ts';
 
 export interface MintRequest {
@@ -161,8 +161,7 @@ export async function createGrant(
     },
     { followedBy: () => broker.grants.create(grant, prepared, hashSecret(refreshSecret)) },
   );
-  const signed = new Promise<SignedToken>((resolve) => broker.writes.afterWritesSent(() => resolve(signAccessToken(broker, prepared))));
-  const done = Promise.all([signed, recorded]);
+  const done = Promise.all([signAfterWritesSent(broker, prepared), recorded]);
   let access: SignedToken;
   try {
     [access] = await done;

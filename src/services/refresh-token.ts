@@ -10,7 +10,7 @@ import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { parseIntent } from './mint-token.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { type PreparedToken, type SignedToken, type TokenResponse, prepareAccessToken, signAccessToken, tokenResponse } from './issue-access-token.ts';
+import { type TokenResponse, prepareAccessToken, signAfterWritesSent, tokenResponse } from './issue-access-token.ts';
 import { factsOf } from './policy-facts-of.ts';
 
 export interface RefreshRequest {
@@ -80,7 +80,10 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
     { refreshHash: hashSecret(nextSecret), token: prepared, granted: narrowed ? decision.granted : undefined, policyVersion: policy.version },
     nowSec,
   );
-  const signing = signingAlongside(broker, prepared);
+  // Signed while the rotation script, started just before, runs. A refused refresh drops the
+  // signature unused (it was never stored or sent); a failed signature is awaited only once the
+  // rotation has landed, like a lost response (the client must then start a new grant).
+  const signing = signAfterWritesSent(broker, prepared);
   const outcome = await rotation;
   if (outcome === 'replay') {
     await broker.decisions.record({ ...audit, kind: 'revocation', outcome: 'revoke', reasons: ['refresh_token_replay'], inputs: {} });
@@ -105,19 +108,6 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
   return tokenResponse(access, decision.granted, grant.id, nextSecret);
 }
 
-/**
- * Signs the rotated grant's next token while the refresh script, started just before, runs (once
- * this turn's writes have been sent). A refused refresh drops the signature unused (it was never
- * stored or sent); a failed signature is awaited only once the rotation has landed, like a lost
- * response (the client must then start a new grant).
- */
-function signingAlongside(broker: Broker, prepared: PreparedToken): Promise<SignedToken> {
-  const signing = new Promise<SignedToken>((resolve, reject) =>
-    broker.writes.afterWritesSent(() => signAccessToken(broker, prepared).then(resolve, reject)),
-  );
-  signing.catch(() => undefined);
-  return signing;
-}
 
 async function revokeForReplay(
   broker: Broker,
@@ -179,7 +169,7 @@ async function elevate(
     { refreshHash: hashSecret(nextSecret), token: prepared, granted: decision.granted, requested, widened, policyVersion: policy.version },
     nowSec,
   );
-  const signing = signingAlongside(broker, prepared);
+  const signing = signAfterWritesSent(broker, prepared);
   const outcome = await rotation;
   if (outcome !== 'ok') throw invalidGrant();
   const [access] = await Promise.all([

@@ -35,8 +35,9 @@ export async function reportSignal(broker: Broker, caller: Client | undefined, r
     const id = await broker.grants.grantIdOfToken(req.jti);
     if (id) ids.add(id);
   }
-  if (req.client_id) for (const id of await broker.grants.grantIdsOfClient(req.client_id, nowSecOf(broker))) ids.add(id);
-  const signal = { type: req.type, risk: req.risk, context: req.context, at: nowSecOf(broker) };
+  const nowSec = nowSecOf(broker);
+  if (req.client_id) for (const id of await broker.grants.grantIdsOfClient(req.client_id, nowSec)) ids.add(id);
+  const signal = { type: req.type, risk: req.risk, context: req.context, at: nowSec };
   const accepted: string[] = [];
   for (const { grant } of await broker.grants.getMany([...ids])) {
     if (caller && !grant.granted.some((e) => e.locations.some((l) => caller.resources.includes(l)))) continue;

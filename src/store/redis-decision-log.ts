@@ -44,7 +44,7 @@ for i = 6, #ARGV, 3 do
       local hk = gk .. ':hist'
       local n = redis.call('APPEND', hk, sid .. ',')
       if n == #sid + 1 then
-        -- A new string ends with the grant (the grant store also sets this when it stores the grant).
+        -- A new string ends with the grant (stored by now: a grant's second record follows its mint's answer).
         local ends = redis.call('EXPIRETIME', gk)
         if ends > 0 then redis.call('EXPIREAT', hk, ends) else redis.call('EXPIRE', hk, ARGV[4]) end
       elseif n > ${HISTORY_MAX_BYTES} then

@@ -55,20 +55,19 @@ const CHECK_TOKEN_SCRIPT = `return {redis.call('HMGET', KEYS[1], 's', 'e', 'c'),
 
 /**
  * KEYS: 1 grant hash, 2 live-grant index, 3 client's index bucket (grant -> task), 4 clients by
- *       latest deadline, 5 grant data, 6 grant's decision history
+ *       latest deadline, 5 grant data
  * ARGV: 1 grant id, 2 client id, 3 task id, 4 deadline (epoch s), 5 policy version, 6 grant data
  *       JSON, 7 refresh-token hash, 8 first token's field (tokenField), 9 its exp, 10 the index
  *       bucket's end (epoch s)
  * Stores a new grant, its first token and its index entries in one atomic call. Refused (nothing
  * written) until the grant's mint record has landed, which leaves the record's stream id in the
- * hash: no grant exists without one, whatever order calls arrive in. Anything the decision log
- * indexed under the grant before now ends with the grant.
+ * hash: no grant exists without one, whatever order calls arrive in. (No later record of the grant
+ * can precede this: nobody knows the grant until its mint answers.)
  */
 const CREATE_SCRIPT = `
 if redis.call('HEXISTS', KEYS[1], 'h') == 0 then return redis.error_reply('MANDATE_NO_RECORD the grant has no decision record') end
 redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', ARGV[5], 'rt', ARGV[7], ARGV[8], ARGV[9])
 redis.call('EXPIREAT', KEYS[1], ARGV[4])
-redis.call('EXPIREAT', KEYS[6], ARGV[4])
 redis.call('SET', KEYS[5], ARGV[6], 'EXAT', ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
@@ -240,7 +239,7 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
   const r = redis as ScriptedRedis;
   if (typeof r.mandateRefresh !== 'function') {
     r.defineCommand('mandateCheckToken', { numberOfKeys: 2, lua: CHECK_TOKEN_SCRIPT });
-    r.defineCommand('mandateCreateGrant', { numberOfKeys: 6, lua: CREATE_SCRIPT });
+    r.defineCommand('mandateCreateGrant', { numberOfKeys: 5, lua: CREATE_SCRIPT });
     r.defineCommand('mandateRefresh', { numberOfKeys: 3, lua: REFRESH_SCRIPT });
     r.defineCommand('mandateRevokeGrant', { numberOfKeys: 1, lua: REVOKE_GRANT_SCRIPT });
     r.defineCommand('mandateNarrow', { numberOfKeys: 3, lua: NARROW_SCRIPT });
@@ -297,8 +296,9 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
   const ofTask = (index: Record<string, string>, taskId: string) => Object.keys(index).filter((id) => index[id] === taskId);
   /** A task's grants are indexed under their client: ask every client with a grant alive (an admin path). */
   const idsOfTask = async (taskId: string, nowSec: number) => {
-    await redis.zremrangebyscore(keys.clientsWithGrants, '-inf', `(${nowSec}`);
-    const clients = await redis.zrangebyscore(keys.clientsWithGrants, nowSec, '+inf');
+    const [, live] = (await redis.multi().zremrangebyscore(keys.clientsWithGrants, '-inf', `(${nowSec}`).zrangebyscore(keys.clientsWithGrants, nowSec, '+inf').exec()) ?? [];
+    if (live?.[0]) throw live[0];
+    const clients = (live?.[1] as string[] | undefined) ?? [];
     return clients.length ? ofTask(await indexesOf(clients, nowSec), taskId) : [];
   };
 
@@ -311,7 +311,6 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
           keys.clientGrants(grant.client_id, clientIndexBucket(grant.expires_at)),
           keys.clientsWithGrants,
           keys.grantData(grant.id),
-          keys.grantHistory(grant.id),
           grant.id,
           grant.client_id,
           grant.task_id,

@@ -72,12 +72,9 @@ function schedule(): void {
 }
 
 function endTurn(): void {
-  try {
-    runAll(work);
-  } finally {
-    scheduled = false;
-    sendHeldWrites();
-  }
+  runAll(work);
+  scheduled = false;
+  sendHeldWrites();
   // A write made from here on is held for the next turn's end.
   runAll(after);
 }
