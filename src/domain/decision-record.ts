@@ -53,30 +53,56 @@ export function canonicalJson(value: unknown): string {
 const UNSORTABLE = Symbol('unsortable');
 const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
 
-/** A copy with every object's keys in code-unit order, or UNSORTABLE when an object has an integer-like key. */
+/**
+ * The value with every object's keys in code-unit order, or UNSORTABLE when an object has an
+ * integer-like key. Only what is out of order is copied: a record built in key order (as the
+ * decision log builds its own fields) goes to JSON.stringify as it is.
+ */
 function sortedCopy(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return sortedCopy((value as { toJSON: () => unknown }).toJSON());
   if (Array.isArray(value)) {
-    const out = new Array<unknown>(value.length);
+    let out: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
       const item = sortedCopy(value[i]);
       if (item === UNSORTABLE) return UNSORTABLE;
+      if (item === value[i]) continue;
+      out ??= Array.from(value);
       out[i] = item;
     }
-    return out;
+    return out ?? value;
   }
   const object = value as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(object).sort()) {
-    if (ARRAY_INDEX.test(key)) return UNSORTABLE;
+  const keys = Object.keys(object);
+  let inOrder = true;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (isIndexLike(key)) return UNSORTABLE;
+    if (i > 0 && !((keys[i - 1] as string) < key)) inOrder = false;
+  }
+  let changed: Map<string, unknown> | undefined;
+  for (const key of keys) {
     const item = sortedCopy(object[key]);
     if (item === UNSORTABLE) return UNSORTABLE;
+    if (item === object[key]) continue;
+    changed ??= new Map();
+    changed.set(key, item);
+  }
+  if (inOrder && !changed) return value;
+  const out: Record<string, unknown> = {};
+  for (const key of inOrder ? keys : keys.sort()) {
+    const item = changed?.has(key) ? changed.get(key) : object[key];
     // Assigning `__proto__` would set the copy's prototype (and drop the member): define it instead.
     if (key === '__proto__') Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
     else out[key] = item;
   }
   return out;
+}
+
+/** Integer-like keys, which a plain object lists before all others whatever their insertion order. */
+function isIndexLike(key: string): boolean {
+  const first = key.charCodeAt(0);
+  return first >= 48 && first <= 57 && ARRAY_INDEX.test(key);
 }
 
 /** The canonical text written out by hand (for objects with integer-like keys). */

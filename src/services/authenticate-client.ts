@@ -1,6 +1,6 @@
 // Client authentication: a secret compared in constant time against its stored hash.
 import { randomBase64url } from '../crypto/random-id.ts';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { Client } from '../domain/client.ts';
 import { OAuthError } from '../domain/errors.ts';
 import type { Broker } from './broker.ts';
@@ -15,7 +15,7 @@ export interface PresentedCredentials {
 
 /** `sha256:<base64url>`: secrets are 256 random bits, so a fast hash does not weaken them. */
 export function hashSecret(secret: string): string {
-  return `sha256:${createHash('sha256').update(secret).digest('base64url')}`;
+  return `sha256:${hash('sha256', secret, 'base64url')}`;
 }
 
 /** A new client secret: 256 bits from the CSPRNG. */

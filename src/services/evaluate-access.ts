@@ -145,7 +145,7 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
   }
 
   const final = verdict;
-  const inputs = { caller: caller.client_id, subject: req.subject.id, action, resource, context: requestContext, usage };
+  const inputs = { action, caller: caller.client_id, context: requestContext, resource, subject: req.subject.id, usage };
   let decisionId: string | undefined;
   try {
     const record = await broker.decisions.record({

@@ -1,6 +1,6 @@
 // The decision log: a Redis stream of hash-chained records, one chain per writing process.
 import { randomBase64url } from '../crypto/random-id.ts';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { type DecisionRecord, canonicalJson, createChainVerifier } from '../domain/decision-record.ts';
 import type { AuditVerdict, DecisionLog } from '../domain/ports.ts';
@@ -73,7 +73,8 @@ const UNSTORED_GRANT_TTL_SEC = 3600;
 const MAX_BATCH = 256;
 const SCAN_PAGE = 2000;
 
-export const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
+/** One-shot hashing: no Hash object per record. */
+export const sha256 = (text: string) => hash('sha256', text, 'base64url');
 
 interface Pending {
   readonly input: Omit<DecisionRecord, 'chain' | 'seq' | 'prev' | 'hash'>;
@@ -111,7 +112,10 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     const argv: string[] = [chain, String(opts.maxRecords), keys.prefix, String(UNSTORED_GRANT_TTL_SEC), ''];
     const sealed = batch.map((p) => {
       seq += 1;
-      const body = { ...p.input, chain, seq, prev };
+      const { at_ms, client_id, grant_id, id, inputs, kind, outcome, policy_version, reasons, task_id } = p.input;
+      // Built in canonical key order, so canonicalJson copies only what callers left out of order.
+      const body = { at_ms, chain, client_id, grant_id, id, inputs, kind, outcome, policy_version, prev, reasons, seq, task_id };
+      body satisfies Record<keyof Omit<DecisionRecord, 'hash'>, unknown>;
       const canonical = canonicalJson(body);
       const record = { ...body, hash: sha256(canonical) } as DecisionRecord;
       // Stored as the hashed text plus its hash: one serialisation per record, not two.

@@ -84,6 +84,14 @@ describe('canonicalJson', () => {
     );
   });
 
+  it('copies only the out-of-order parts of a value built mostly in key order, and never changes the value', () => {
+    const value = { a: 1, b: { y: [{ q: 1, p: 2 }], z: new Date(T0_MS) }, c: [3, { d: 4 }] };
+    const before = JSON.stringify(value);
+    expect(canonicalJson(value)).toBe(`{"a":1,"b":{"y":[{"p":2,"q":1}],"z":${JSON.stringify(new Date(T0_MS))}},"c":[3,{"d":4}]}`);
+    expect(JSON.stringify(value)).toBe(before);
+    expect(Object.keys(value.b.y[0] as object)).toEqual(['q', 'p']);
+  });
+
   it('keeps a member named __proto__ (JSON.parse makes one; found by the property above)', () => {
     const parsed = JSON.parse('{"b":1,"__proto__":{"x":false},"a":[{"__proto__":null}]}') as unknown;
     expect(canonicalJson(parsed)).toBe('{"__proto__":{"x":false},"a":[{"__proto__":null}],"b":1}');
