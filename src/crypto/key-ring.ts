@@ -248,7 +248,9 @@ function createVerifiedTokens(maxEntries: number) {
     set(token: string, entry: VerifiedToken) {
       if (maxEntries <= 0) return;
       if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
-      entries.set(token, entry);
+      // A copy: the token read from a request body is often a slice of that body, and as a key it
+      // would keep the whole body alive for as long as the entry lives.
+      entries.set(Buffer.from(token, 'latin1').toString('latin1'), entry);
     },
   };
 }
