@@ -80,23 +80,28 @@ function sortedCopy(value: unknown): unknown {
     if (isIndexLike(key)) return UNSORTABLE;
     if (i > 0 && !((keys[i - 1] as string) < key)) inOrder = false;
   }
-  let changed: Map<string, unknown> | undefined;
-  for (const key of keys) {
-    const item = sortedCopy(object[key]);
+  if (!inOrder) keys.sort();
+  // The copy, made once a member differs from the original (at once when the keys are out of order).
+  let out: Record<string, unknown> | undefined = inOrder ? undefined : {};
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const member = object[key];
+    const item = sortedCopy(member);
     if (item === UNSORTABLE) return UNSORTABLE;
-    if (item === object[key]) continue;
-    changed ??= new Map();
-    changed.set(key, item);
+    if (!out) {
+      if (item === member) continue;
+      out = {};
+      for (let j = 0; j < i; j++) setMember(out, keys[j] as string, object[keys[j] as string]);
+    }
+    setMember(out, key, item);
   }
-  if (inOrder && !changed) return value;
-  const out: Record<string, unknown> = {};
-  for (const key of inOrder ? keys : keys.sort()) {
-    const item = changed?.has(key) ? changed.get(key) : object[key];
-    // Assigning `__proto__` would set the copy's prototype (and drop the member): define it instead.
-    if (key === '__proto__') Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
-    else out[key] = item;
-  }
-  return out;
+  return out ?? value;
+}
+
+function setMember(out: Record<string, unknown>, key: string, item: unknown): void {
+  // Assigning `__proto__` would set the copy's prototype (and drop the member): define it instead.
+  if (key === '__proto__') Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+  else out[key] = item;
 }
 
 /** Integer-like keys, which a plain object lists before all others whatever their insertion order. */
