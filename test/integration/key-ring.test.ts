@@ -127,7 +127,11 @@ describe('key ring', () => {
         forged.scope = 'read write';
         const tampered = `${h}.${Buffer.from(JSON.stringify(forged)).toString('base64url')}.${s}`;
         expect(await reason(keys.verify(tampered))).toBe('bad_signature');
-        const flipped = `${h}.${p}.${s.slice(0, -2)}${s.slice(-2) === 'AA' ? 'AB' : 'AA'}`;
+        // One bit of the signature's bytes flipped (editing its text's last characters could leave
+        // the bytes unchanged: base64url's last character carries padding bits).
+        const bytes = Buffer.from(s, 'base64url');
+        bytes[10] = (bytes[10] as number) ^ 1;
+        const flipped = `${h}.${p}.${bytes.toString('base64url')}`;
         expect(await reason(keys.verify(flipped))).toBe('bad_signature');
         expect(await reason(keys.verify(`${token} `))).toBe('malformed');
       });
