@@ -8,6 +8,7 @@
 // and the same mint record already in key order. The ratio to JSON.stringify, measured in the
 // same run, is the figure to compare across machines.
 import { canonicalJson } from '../../src/domain/decision-record.ts';
+import { median } from './drive-load.ts';
 
 const detail = (i: number) => ({
   type: 'agent_task',
@@ -70,7 +71,7 @@ function measure(run: () => unknown): number {
     for (let i = 0; i < N; i++) run();
     rounds.push(Number(process.hrtime.bigint() - start) / N / 1000);
   }
-  return rounds.sort((a, b) => a - b)[Math.floor(ROUNDS / 2)] as number;
+  return median(rounds);
 }
 
 const cases: [string, unknown][] = [

@@ -144,7 +144,8 @@ export function summarizeRounds(rounds: readonly RoundResult[]): RoundResult {
   };
 }
 
-function median(values: readonly number[]): number {
+/** The middle value (the mean of the two middle ones for an even count); 0 for none. */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   if (sorted.length === 0) return 0;

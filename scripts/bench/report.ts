@@ -1,7 +1,7 @@
 // The benchmark's output: the results table, the headline ratios, and the JSON files in bench-results/.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RoundResult } from './drive-load.ts';
+import { type RoundResult, median } from './drive-load.ts';
 
 /** Medians over the rounds of one scenario at one connection count. */
 export interface ScenarioResult extends RoundResult {
@@ -71,12 +71,6 @@ function pairedRatio(top: ScenarioResult, bottom: ScenarioResult, pick: (r: Roun
     if (ratios.length === top.rounds.length) return median(ratios);
   }
   return pick(bottom) > 0 ? pick(top) / pick(bottom) : null;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** The compact text tables printed at the end of a run. */

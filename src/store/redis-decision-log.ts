@@ -114,8 +114,10 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
       seq += 1;
       const { at_ms, client_id, grant_id, id, inputs, kind, outcome, policy_version, reasons, task_id } = p.input;
       // Built in canonical key order, so canonicalJson copies only what callers left out of order.
-      const body = { at_ms, chain, client_id, grant_id, id, inputs, kind, outcome, policy_version, prev, reasons, seq, task_id };
-      body satisfies Record<keyof Omit<DecisionRecord, 'hash'>, unknown>;
+      const body = { at_ms, chain, client_id, grant_id, id, inputs, kind, outcome, policy_version, prev, reasons, seq, task_id } satisfies Record<
+        keyof Omit<DecisionRecord, 'hash'>,
+        unknown
+      >;
       const canonical = canonicalJson(body);
       const record = { ...body, hash: sha256(canonical) } as DecisionRecord;
       // Stored as the hashed text plus its hash: one serialisation per record, not two.
