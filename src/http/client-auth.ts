@@ -48,7 +48,10 @@ function checkLength(creds: PresentedCredentials): PresentedCredentials {
   return creds;
 }
 
+/** The form of a JSON request: it carries no credentials. */
+const NO_FORM: OAuthForm = { get: () => undefined, all: () => [] };
+
 /** Authenticates a client by HTTP Basic alone (JSON endpoints have no form body to carry credentials). */
 export function authenticateBasic(c: Context, broker: Broker): Promise<Client> {
-  return authenticateClient(broker, presentedCredentials(c, { get: () => undefined, all: () => [] }));
+  return authenticateClient(broker, presentedCredentials(c, NO_FORM));
 }

@@ -7,7 +7,7 @@ import type { AuditVerdict, DecisionLog } from '../domain/ports.ts';
 import { StoreUnavailable } from '../domain/errors.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
-import { atTurnEnd, writeNow } from './turn-end.ts';
+import { atTurnEnd, sendHeldWrites } from './turn-end.ts';
 
 /**
  * A grant's history string keeps at least the newest MAX_DECISIONS_PER_QUERY (1000) ids (a stream
@@ -127,11 +127,13 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     });
     argv[4] = JSON.stringify({ seq, hash: prev });
     try {
-      const [appended, followers] = writeNow(() => [
-        r.mandateAppendDecisions(keys.decisions, keys.auditHeads, ...argv),
-        // Started in the same tick, so written to the connection after the append: Redis runs them after it.
-        batch.map((p) => (p.followedBy ? settle(p.followedBy) : undefined)),
-      ] as const);
+      // The append leaves with the turn's held commands in one socket write, and the writes that
+      // follow it in a second one: Redis starts on the append while they are built. Started in
+      // the same tick, the followers run after the append.
+      const appended = r.mandateAppendDecisions(keys.decisions, keys.auditHeads, ...argv);
+      sendHeldWrites();
+      const followers = batch.map((p) => (p.followedBy ? settle(p.followedBy) : undefined));
+      sendHeldWrites();
       await appended;
       for (const [i, p] of batch.entries()) {
         const record = sealed[i] as DecisionRecord;

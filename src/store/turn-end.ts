@@ -5,7 +5,6 @@ const work: Array<() => void> = [];
 const after: Array<() => void> = [];
 const corked = new Set<Writable>();
 let scheduled = false;
-let holding = true;
 
 /**
  * Runs `task` at the end of this event-loop turn (in one immediate, queued by the turn's first
@@ -34,7 +33,6 @@ export function afterTurnWrites(task: () => void): void {
 export function holdWritesUntilTurnEnd(socket: Writable): void {
   const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
   socket.write = ((...args: unknown[]) => {
-    if (!holding) return write(...args);
     if (!corked.has(socket)) {
       corked.add(socket);
       socket.cork();
@@ -45,22 +43,11 @@ export function holdWritesUntilTurnEnd(socket: Writable): void {
 }
 
 /**
- * Sends the held writes, then runs `writes` with each write sent as it is made. For a batch
- * already (the decision log's append with the writes that follow it): held and sent in one write
- * with the turn's other commands it measured slower (mints 0.93x at 10 connections), and when
- * chained from the previous append's reply mid-turn, holding it would only keep Redis idle.
+ * Sends every write held so far in this turn now, in one socket write per connection, instead of
+ * at the turn's end: for the decision log's append, which other writes wait behind, and when
+ * chained from the previous append's reply mid-turn, where holding would only keep Redis idle.
  */
-export function writeNow<T>(writes: () => T): T {
-  sendHeldWrites();
-  holding = false;
-  try {
-    return writes();
-  } finally {
-    holding = true;
-  }
-}
-
-function sendHeldWrites(): void {
+export function sendHeldWrites(): void {
   for (const socket of corked) socket.uncork();
   corked.clear();
 }

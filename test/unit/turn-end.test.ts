@@ -3,7 +3,7 @@
 import { Writable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { afterTurnWrites, atTurnEnd, holdWritesUntilTurnEnd, writeNow } from '../../src/store/turn-end.ts';
+import { afterTurnWrites, atTurnEnd, holdWritesUntilTurnEnd, sendHeldWrites } from '../../src/store/turn-end.ts';
 
 /** A socket stand-in that logs each write the OS would see (a writev counts once). */
 function fakeSocket(events: string[]) {
@@ -47,19 +47,18 @@ describe('turn end', () => {
     expect(events).toEqual(['send late']);
   });
 
-  it('writeNow sends what is held, then its own writes one by one', async () => {
+  it('sendHeldWrites sends what is held at once, and later writes are held again', async () => {
     const events: string[] = [];
     const socket = fakeSocket(events);
     socket.write('held');
-    writeNow(() => {
-      socket.write('x');
-      socket.write('y');
-    });
-    expect(events).toEqual(['send held', 'send x', 'send y']);
+    socket.write('x');
+    sendHeldWrites();
+    expect(events).toEqual(['send heldx']);
+    socket.write('y');
     socket.write('z');
-    expect(events).toHaveLength(3);
+    expect(events).toHaveLength(1);
     await nextTurn();
-    expect(events).toEqual(['send held', 'send x', 'send y', 'send z']);
+    expect(events).toEqual(['send heldx', 'send yz']);
   });
 
   it('still sends the held writes when a task throws', async () => {
