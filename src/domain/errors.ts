@@ -76,3 +76,11 @@ export class StoreUnavailable extends Error {
     this.name = 'StoreUnavailable';
   }
 }
+
+/** The state a decision was made on changed before its record could land: nothing was written; decide again. */
+export class StateChanged extends Error {
+  constructor() {
+    super('state changed since it was read');
+    this.name = 'StateChanged';
+  }
+}

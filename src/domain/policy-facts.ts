@@ -156,6 +156,31 @@ function rankOf(value: unknown, literals: readonly number[]): unknown {
   return rank;
 }
 
+/** Counts from `min` to `max` (either side open when absent), both included. */
+export interface CountRange {
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/**
+ * The counts a usage leaf may take without changing what a policy with `reads` can tell apart
+ * from `value` (see rankOf): the value alone when the leaf is read exactly or equals a threshold,
+ * the gap between the thresholds around it otherwise, and any count when the leaf is not read.
+ * `points` are more values to tell apart exactly (a count that triggers work of its own).
+ */
+export function sameRank(reads: PolicyReads, leaf: 'usage.calls_last_minute' | 'usage.denied_last_hour', value: number, points: readonly number[] = []): CountRange {
+  const read = reads.leaves.get(leaf);
+  const literals = read?.kind === 'threshold' ? [...read.literals, ...points] : read ? [value] : points;
+  let min: number | undefined;
+  let max: number | undefined;
+  for (const l of literals) {
+    if (l === value) return { min: value, max: value };
+    if (l < value && (min === undefined || l + 1 > min)) min = l + 1;
+    if (l > value && (max === undefined || l - 1 < max)) max = l - 1;
+  }
+  return { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
+}
+
 /** Which of `literals` the set holds, one bit each. */
 function heldOf(value: unknown, literals: readonly string[]): unknown {
   if (!Array.isArray(value)) return exactOf(value);

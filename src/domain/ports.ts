@@ -6,7 +6,7 @@ import type { Grant, GrantStatus } from './grant.ts';
 import type { Approval, ApprovalStatus } from './approval.ts';
 import type { Signal } from './drift.ts';
 import type { AgentTask } from './intent.ts';
-import type { PolicyDecider } from './policy-facts.ts';
+import type { CountRange, PolicyDecider } from './policy-facts.ts';
 
 export interface Clock {
   /** Epoch milliseconds. */
@@ -154,10 +154,11 @@ export interface DecisionLog {
    * `followedBy` is a store write started right after the append is sent, on the same connection,
    * so it lands after the record or, should the process die in between, not at all (a new grant
    * never exists without its mint record); the record then resolves once both are done.
+   * `guard` (not with `followedBy`) makes the append conditional (see EvaluationGuard).
    */
   record(
     input: DecisionInput,
-    opts?: { id?: string; clearsPendingOf?: string; followedBy?: () => Promise<unknown> },
+    opts?: { id?: string; clearsPendingOf?: string; followedBy?: () => Promise<unknown>; guard?: EvaluationGuard },
   ): Promise<DecisionRecord>;
   /** A new, unique record id. */
   nextId(): string;
@@ -207,6 +208,29 @@ export interface EvaluationState {
   readonly deniedLastHour: number;
   readonly actionUsedBefore: boolean;
   readonly lastStep: number;
+  /** Identifies the grant's data and signals as read: an EvaluationGuard holds only while they are unchanged. */
+  readonly digest: string;
+}
+
+/**
+ * What an evaluation decided without reading first (from the state an earlier one read) assumed.
+ * The decision log checks it atomically with the record's append, and only then counts the call:
+ * the grant is still active with the same deadline, policy version and digest, the token is not
+ * revoked, the agent used the action before, and this call and the denials this hour fall in the
+ * ranges the decision holds for. Otherwise nothing is written and the record fails with StateChanged.
+ */
+export interface EvaluationGuard {
+  readonly grantId: string;
+  readonly jti: string;
+  readonly clientId: string;
+  readonly action: string;
+  readonly expiresAt: number;
+  readonly policyVersion: number;
+  readonly digest: string;
+  /** This call included. */
+  readonly calls: CountRange;
+  readonly denied: CountRange;
+  readonly nowSec: number;
 }
 
 export interface UsageStore {

@@ -22,6 +22,12 @@ export function createMetrics(): Metrics {
   const minted = new Counter({ name: 'mandate_tokens_minted_total', help: 'Access tokens minted', labelNames: ['grant_type'], registers: [registry] });
   const decisions = new Counter({ name: 'mandate_decisions_total', help: 'Decisions by kind and outcome', labelNames: ['kind', 'outcome'], registers: [registry] });
   const revocations = new Counter({ name: 'mandate_revocations_total', help: 'Revocations by kind', labelNames: ['kind'], registers: [registry] });
+  const evaluationPaths = new Counter({
+    name: 'mandate_evaluation_paths_total',
+    help: 'Evaluations by path: snapshot (decided before reading, one round trip), read (full path), stale (a snapshot the guard refused)',
+    labelNames: ['path'],
+    registers: [registry],
+  });
   const revokedTokens = new Counter({ name: 'mandate_revoked_tokens_total', help: 'Tokens made inactive by revocations', labelNames: ['kind'], registers: [registry] });
   return {
     registry,
@@ -31,6 +37,7 @@ export function createMetrics(): Metrics {
     },
     tokenMinted: (grantType) => minted.inc({ grant_type: grantType }),
     decision: (kind, outcome) => decisions.inc({ kind, outcome }),
+    evaluationPath: (path) => evaluationPaths.inc({ path }),
     revocation(kind, count) {
       revocations.inc({ kind });
       revokedTokens.inc({ kind }, count);

@@ -13,6 +13,8 @@ export interface BrokerMetrics {
   tokenMinted(grantType: string): void;
   decision(kind: string, outcome: string): void;
   revocation(kind: string, count: number): void;
+  /** How an evaluation was decided: from a grant snapshot, after reading, or a snapshot found stale. */
+  evaluationPath(path: 'snapshot' | 'read' | 'stale'): void;
 }
 
 export interface BrokerSettings {

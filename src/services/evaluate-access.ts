@@ -2,13 +2,16 @@
 import { randomBase64url } from '../crypto/random-id.ts';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { InvalidToken, audiences } from '../domain/access-token.ts';
+import { type AccessTokenClaims, InvalidToken, audiences } from '../domain/access-token.ts';
 import { type Client, servesAudience } from '../domain/client.ts';
 import { BEHAVIOUR_SIGNALS, latestIp, latestRisk } from '../domain/drift.ts';
-import { StoreUnavailable } from '../domain/errors.ts';
+import { StateChanged, StoreUnavailable } from '../domain/errors.ts';
 import type { Grant } from '../domain/grant.ts';
+import { sameRank } from '../domain/policy-facts.ts';
+import type { EvaluationState } from '../domain/ports.ts';
 import { checkStep } from '../domain/steps.ts';
 import { type Broker, nowSecOf } from './broker.ts';
+import { GrantSnapshots } from './grant-snapshots.ts';
 import { factsOf } from './policy-facts-of.ts';
 import { reevaluateGrants } from './reevaluate-grants.ts';
 
@@ -40,6 +43,120 @@ const deny = (decision_id: string, code: string, en: string, policies?: string[]
   context: { decision_id, reason_admin: { en, code, ...(policies?.length ? { policies } : {}) } },
 });
 
+/** Each broker's snapshots (a process may run several brokers: tests). */
+const snapshotsByBroker = new WeakMap<Broker, GrantSnapshots>();
+function snapshotsOf(broker: Broker): GrantSnapshots {
+  const known = snapshotsByBroker.get(broker);
+  if (known) return known;
+  const snapshots = new GrantSnapshots();
+  snapshotsByBroker.set(broker, snapshots);
+  return snapshots;
+}
+
+/** The live context of a decision: the grant's, with this request's ip and the signals reported since. */
+function liveContext(state: EvaluationState, ip: string | undefined) {
+  return {
+    ...state.grant.context,
+    ip: ip ?? latestIp(state.grant as Grant, state.signals),
+    risk: latestRisk(state.grant as Grant, state.signals),
+    signals: [...new Set([...state.grant.context.signals, ...state.signals.map((s) => s.type)])],
+  };
+}
+
+/**
+ * Decides from the grant as the last full evaluation read it, in one Redis round trip: the
+ * record's append re-checks atomically that the grant is unchanged and counts the call (see
+ * EvaluationGuard). Only a permit of an action the agent used before, on an entry without
+ * declared steps, that starts no re-evaluation, is answered here; undefined sends the call down
+ * the full path (read, decide, record), as does a guard that no longer holds. The record's usage
+ * holds the ranges of counts the decision holds for (checked by the guard), not the counts.
+ */
+async function decideFromSnapshot(
+  broker: Broker,
+  caller: Client,
+  req: EvaluationRequest,
+  claims: AccessTokenClaims,
+  nowSec: number,
+): Promise<EvaluationResponse | undefined> {
+  const snapshots = snapshotsOf(broker);
+  const snapshot = snapshots.get(claims.grant_id);
+  if (!snapshot) return undefined;
+  const { state } = snapshot;
+  const action = req.action.name;
+  const resource = req.resource.id;
+  const entry = claims.authorization_details.find((e) => e.actions.includes(action) && e.locations.includes(resource));
+  if (!entry || entry.steps?.length || !snapshot.usedActions.has(action)) return undefined;
+  if (state.client_id !== claims.client_id || state.status !== 'active' || state.expires_at <= nowSec) return undefined;
+  if (!servesAudience(caller, audiences(claims)) || !caller.resources.includes(resource) || req.subject.id !== claims.sub) return undefined;
+  const agent = await broker.clients.get(claims.client_id);
+  if (!agent || agent.disabled) return undefined;
+
+  const minute = Math.floor(nowSec / 60);
+  const calls = (snapshot.minute === minute ? snapshot.calls : 0) + 1;
+  const denied = snapshot.hour === Math.floor(nowSec / 3600) ? snapshot.denied : 0;
+  // The call that crosses the re-evaluation threshold starts a re-evaluation: the full path's
+  // work. No range below holds that count unless it is the prediction.
+  const reevaluateAt = broker.settings.reevaluateAtCallsPerMinute + 1;
+  if (calls === reevaluateAt) return undefined;
+  const policy = broker.policy.current();
+  const facts = factsOf(agent, [entry], liveContext(state, req.context?.ip), nowSec, {
+    calls_last_minute: calls,
+    denied_last_hour: denied,
+    used_actions: snapshot.usedActions,
+  });
+  const [decision] = policy.decide(facts, [{ entry: 0, action, location: resource }]);
+  if (decision?.effect !== 'permit') return undefined;
+  const callRange = sameRank(policy.reads, 'usage.calls_last_minute', calls, [reevaluateAt]);
+  const deniedRange = sameRank(policy.reads, 'usage.denied_last_hour', denied);
+  snapshot.minute = minute;
+  snapshot.calls = calls;
+
+  const usage = {
+    calls_last_minute: { min: Math.max(callRange.min ?? 1, 1), ...(callRange.max === undefined ? {} : { max: callRange.max }) },
+    denied_last_hour: { min: Math.max(deniedRange.min ?? 0, 0), ...(deniedRange.max === undefined ? {} : { max: deniedRange.max }) },
+    new_action: false,
+  };
+  const inputs = { action, caller: caller.client_id, context: { ...(req.context ?? {}) }, resource, subject: req.subject.id, usage };
+  let decisionId: string;
+  try {
+    const record = await broker.decisions.record(
+      {
+        kind: 'evaluation',
+        outcome: 'permit',
+        reasons: ['permit', ...decision.reasons],
+        client_id: claims.client_id,
+        grant_id: claims.grant_id,
+        task_id: state.grant.task_id,
+        policy_version: policy.version,
+        inputs,
+      },
+      {
+        guard: {
+          grantId: claims.grant_id,
+          jti: claims.jti,
+          clientId: claims.client_id,
+          action,
+          expiresAt: state.expires_at,
+          policyVersion: state.grant.policy_version,
+          digest: state.digest,
+          calls: usage.calls_last_minute,
+          denied: usage.denied_last_hour,
+          nowSec,
+        },
+      },
+    );
+    decisionId = record.id;
+  } catch (err) {
+    if (!(err instanceof StateChanged)) throw err;
+    snapshots.delete(claims.grant_id);
+    broker.metrics.evaluationPath('stale');
+    return undefined;
+  }
+  broker.metrics.evaluationPath('snapshot');
+  broker.metrics.decision('evaluation', 'permit');
+  return { decision: true, context: { decision_id: decisionId } };
+}
+
 /**
  * True only if the token is live (as introspection checks it), the caller serves the resource,
  * the pair is inside the grant, the declared step order holds, and policy permits it with the
@@ -66,6 +183,9 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
       verdict = { allowed: false, code: `token_${err.reason}`, en: 'the token is not valid' };
     }
     if (claims) {
+      const answered = await decideFromSnapshot(broker, caller, req, claims, nowSec);
+      if (answered) return answered;
+      broker.metrics.evaluationPath('read');
       clientId = claims.client_id;
       const entry = claims.authorization_details.find((e) => e.actions.includes(action) && e.locations.includes(resource));
       const state = await broker.usage.readForEvaluation(claims.grant_id, claims.jti, claims.client_id, action, nowSec);
@@ -88,13 +208,7 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
         else {
           const policy = broker.policy.current();
           policyVersion = policy.version;
-          const context = {
-            ...state.grant.context,
-            ip: req.context?.ip ?? latestIp(state.grant as Grant, state.signals),
-            risk: latestRisk(state.grant as Grant, state.signals),
-            signals: [...new Set([...state.grant.context.signals, ...state.signals.map((s) => s.type)])],
-          };
-          const facts = factsOf(agent, [entry], context, nowSec, {
+          const facts = factsOf(agent, [entry], liveContext(state, req.context?.ip), nowSec, {
             calls_last_minute: state.callsLastMinute,
             denied_last_hour: state.deniedLastHour,
             used_actions: state.actionUsedBefore ? new Set([action]) : new Set(),
@@ -122,6 +236,7 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
           expiresAt: state.expires_at,
           nowSec,
         });
+        rememberSnapshot(broker, claims.grant_id, state, action, verdict.allowed, denied, nowSec);
         // Off-intent behaviour is drift: recorded on the grant and decided again now.
         const behaviour =
           verdict.code === 'step_out_of_order'
@@ -167,4 +282,24 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
   }
   broker.metrics.decision('evaluation', final.allowed ? 'permit' : 'deny');
   return final.allowed ? { decision: true, context: { decision_id: decisionId } } : deny(decisionId, final.code, final.en, final.policies);
+}
+
+/** Keeps what this full evaluation read (and its outcome changed) for deciding the next ones. */
+function rememberSnapshot(broker: Broker, grantId: string, state: EvaluationState, action: string, allowed: boolean, denied: number, nowSec: number): void {
+  const snapshots = snapshotsOf(broker);
+  if (state.status !== 'active' || state.jtiRevoked) {
+    snapshots.delete(grantId);
+    return;
+  }
+  const known = snapshots.get(grantId)?.usedActions;
+  const used = state.actionUsedBefore || allowed;
+  snapshots.set(grantId, {
+    state,
+    minute: Math.floor(nowSec / 60),
+    calls: state.callsLastMinute,
+    hour: Math.floor(nowSec / 3600),
+    // recordOutcome answers 0 for an allowed call (it counts only denials).
+    denied: allowed ? state.deniedLastHour : denied,
+    usedActions: used && !known?.has(action) ? new Set([...(known ?? []), action]) : (known ?? new Set()),
+  });
 }

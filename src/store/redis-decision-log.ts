@@ -3,10 +3,11 @@ import { randomBase64url } from '../crypto/random-id.ts';
 import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { type DecisionRecord, canonicalJson, createChainVerifier } from '../domain/decision-record.ts';
-import type { AuditVerdict, DecisionLog } from '../domain/ports.ts';
-import { StoreUnavailable } from '../domain/errors.ts';
+import type { AuditVerdict, DecisionLog, EvaluationGuard } from '../domain/ports.ts';
+import { StateChanged, StoreUnavailable } from '../domain/errors.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
+import { EVALUATION_GUARD_LUA, GUARD_ARG_COUNT, guardArgs } from './redis-usage-store.ts';
 import { atTurnEnd, sendHeldWrites } from './turn-end.ts';
 
 /**
@@ -20,8 +21,11 @@ const HISTORY_MAX_BYTES = 2 * HISTORY_KEEP_BYTES;
 /**
  * KEYS: 1 stream, 2 chain heads hash
  * ARGV: 1 chain id, 2 max records (approximate trim), 3 key prefix, 4 lifetime (s) of a grant hash
- *       the record creates, 5 head JSON {seq, hash}, then triples (record JSON, grant id or '',
- *       record id whose pending-record marker on the grant this append clears, or '')
+ *       the record creates, 5 head JSON {seq, hash}, then per record: its JSON, grant id or '',
+ *       record id whose pending-record marker on the grant this append clears or '', the number
+ *       of guard fields (0 or GUARD_ARG_COUNT), the guard's fields (see EVALUATION_GUARD_LUA)
+ * Returns the number of records appended: all of them, or those before the first whose guard
+ * does not hold (guarded records come last in a batch; the head then names the last appended).
  * Appends the records in order and indexes each under its grant: a grant's first record (its
  * mint) as the grant hash's `h`, which creates the hash (the grant store fills it, and sets its
  * deadline, once this has landed), and each later one in the grant's history string, which ends
@@ -31,13 +35,17 @@ const HISTORY_MAX_BYTES = 2 * HISTORY_KEEP_BYTES;
  * chain's last record, so retention trimming can be told apart from deletion).
  * (The grant keys are derived here, so this script is not Redis Cluster safe yet.)
  */
-const APPEND_SCRIPT = `
+const APPEND_SCRIPT = `${EVALUATION_GUARD_LUA}
 local sid
-for i = 6, #ARGV, 3 do
-  sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i])
+local appended = 0
+local last
+local i = 6
+while i <= #ARGV do
   local gid = ARGV[i + 1]
+  local gk = ARGV[3] .. '{g:' .. gid .. '}'
+  if ARGV[i + 3] ~= '0' and not guard_holds(gk, i + 4) then break end
+  sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i])
   if gid ~= '' then
-    local gk = ARGV[3] .. '{g:' .. gid .. '}'
     if redis.call('HSETNX', gk, 'h', sid) == 1 then
       redis.call('EXPIRE', gk, ARGV[4], 'NX')
     else
@@ -57,11 +65,19 @@ for i = 6, #ARGV, 3 do
       if pr and cjson.decode(pr).id == ARGV[i + 2] then redis.call('HDEL', gk, 'pr') end
     end
   end
+  appended = appended + 1
+  last = i
+  i = i + 4 + tonumber(ARGV[i + 3])
 end
-local head = cjson.decode(ARGV[5])
+if appended == 0 then return 0 end
+local head
+if i > #ARGV then head = cjson.decode(ARGV[5]) else
+  local rec = cjson.decode(ARGV[last])
+  head = {seq = rec.seq, hash = rec.hash}
+end
 head.sid = sid
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(head))
-return #ARGV
+return appended
 `;
 
 /**
@@ -80,6 +96,7 @@ interface Pending {
   readonly input: Omit<DecisionRecord, 'chain' | 'seq' | 'prev' | 'hash'>;
   readonly clearsPendingOf: string;
   readonly followedBy: (() => Promise<unknown>) | undefined;
+  readonly guard: EvaluationGuard | undefined;
   readonly resolve: (r: DecisionRecord) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -107,8 +124,12 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
   const flush = async () => {
     if (flushing || queue.length === 0) return;
     flushing = true;
-    const batch = queue.slice(0, MAX_BATCH);
-    queue = queue.slice(batch.length);
+    const taken = queue.slice(0, MAX_BATCH);
+    queue = queue.slice(taken.length);
+    // Guarded records last: a guard that fails then stops the append after every record with a
+    // follower (whose write is sent before the reply) has landed.
+    const batch = [...taken.filter((p) => !p.guard), ...taken.filter((p) => p.guard)];
+    const [seqBefore, prevBefore] = [seq, prev];
     const argv: string[] = [chain, String(opts.maxRecords), keys.prefix, String(UNSTORED_GRANT_TTL_SEC), ''];
     const sealed = batch.map((p) => {
       seq += 1;
@@ -122,6 +143,8 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
       const record = { ...body, hash: sha256(canonical) } as DecisionRecord;
       // Stored as the hashed text plus its hash: one serialisation per record, not two.
       argv.push(`${canonical.slice(0, -1)},"hash":${JSON.stringify(record.hash)}}`, record.grant_id ?? '', p.clearsPendingOf ? record.id : '');
+      if (p.guard) argv.push(String(GUARD_ARG_COUNT), ...guardArgs(keys, p.guard));
+      else argv.push('0');
       prev = record.hash;
       return record;
     });
@@ -130,16 +153,24 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
       // The append leaves with the turn's held commands in one socket write, and the writes that
       // follow it in a second one: Redis starts on the append while they are built. Started in
       // the same tick, the followers run after the append.
-      const appended = r.mandateAppendDecisions(keys.decisions, keys.auditHeads, ...argv);
+      const appending = r.mandateAppendDecisions(keys.decisions, keys.auditHeads, ...argv);
       sendHeldWrites();
       const followers = batch.map((p) => (p.followedBy ? settle(p.followedBy) : undefined));
       sendHeldWrites();
-      await appended;
-      for (const [i, p] of batch.entries()) {
+      const appended = await appending;
+      for (const [i, p] of batch.slice(0, appended).entries()) {
         const record = sealed[i] as DecisionRecord;
         const follower = followers[i];
         if (follower) void follower.then((failure) => (failure ? p.reject(failure.err) : p.resolve(record)));
         else p.resolve(record);
+      }
+      if (appended < batch.length) {
+        // The chain goes on from the last record appended; the records after the refused one
+        // are sealed again, first in the next batch.
+        seq = seqBefore + appended;
+        prev = appended > 0 ? (sealed[appended - 1] as DecisionRecord).hash : prevBefore;
+        batch[appended]?.reject(new StateChanged());
+        queue = [...batch.slice(appended + 1), ...queue];
       }
     } catch (err) {
       chain = newChainId();
@@ -181,7 +212,15 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     record(input, opts = {}) {
       return new Promise<DecisionRecord>((resolve, reject) => {
         const clearsPendingOf = opts.clearsPendingOf && opts.clearsPendingOf === input.grant_id ? opts.clearsPendingOf : '';
-        queue.push({ input: { ...input, id: opts.id ?? newRecordId(), at_ms: Date.now() }, clearsPendingOf, followedBy: opts.followedBy, resolve, reject });
+        if (opts.guard && opts.followedBy) throw new TypeError('a guarded record cannot have a follower');
+        queue.push({
+          input: { ...input, id: opts.id ?? newRecordId(), at_ms: Date.now() },
+          clearsPendingOf,
+          followedBy: opts.followedBy,
+          guard: opts.guard,
+          resolve,
+          reject,
+        });
         // At the turn's end: every request handled in the turn shares one append, sent before
         // the turn's after-write work (a mint's signature) starts.
         if (!flushing && !scheduled) {

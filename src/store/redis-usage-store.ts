@@ -1,7 +1,9 @@
 // Usage on the request path: per-grant call and denial counters, the agent's used actions, step progress.
+import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { GrantStatus } from '../domain/grant.ts';
-import type { EvaluationState, UsageStore } from '../domain/ports.ts';
+import type { CountRange } from '../domain/policy-facts.ts';
+import type { EvaluationGuard, EvaluationState, UsageStore } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
 import { decodeData } from './redis-grant-store.ts';
 import { guard } from './redis-connection.ts';
@@ -24,6 +26,66 @@ return 1
  * hour, 7 the agent's used actions, 8 step. ARGV: 1 jti, 2 action, 3 minute key ttl, 4 used-actions ttl.
  * Returns false, or {s, e, c, t, v, data, jti revoked, signals, calls, denied, action used, step}.
  */
+/**
+ * Lua for the decision log's append script (see EvaluationGuard): `guard_holds(grant hash key, a)`
+ * with the guard's GUARD_ARG_COUNT fields from ARGV[a] (see guardArgs). Counts the call when the
+ * guard holds; writes nothing when it does not. The digest is stateDigest's, computed by Redis.
+ */
+export const EVALUATION_GUARD_LUA = `
+local function within(n, min, max)
+  return (min == '' or n >= tonumber(min)) and (max == '' or n <= tonumber(max))
+end
+local function guard_holds(gk, a)
+  local g = redis.call('HMGET', gk, 's', 'e', 'v')
+  if g[1] ~= 'active' or g[2] ~= ARGV[a + 8] or (g[3] or '0') ~= ARGV[a + 9] then return false end
+  if redis.call('SISMEMBER', ARGV[a + 2], ARGV[a + 6]) == 1 then return false end
+  local data = redis.call('GET', ARGV[a])
+  if not data then return false end
+  local signals = redis.call('LRANGE', ARGV[a + 1], 0, -1)
+  if redis.sha1hex(data .. '\\n' .. table.concat(signals, '\\n')) ~= ARGV[a + 10] then return false end
+  local calls = tonumber(redis.call('GET', ARGV[a + 3]) or '0') + 1
+  local denied = tonumber(redis.call('GET', ARGV[a + 4]) or '0')
+  if not (within(calls, ARGV[a + 11], ARGV[a + 12]) and within(denied, ARGV[a + 13], ARGV[a + 14])) then return false end
+  if redis.call('SISMEMBER', ARGV[a + 5], ARGV[a + 7]) == 0 then return false end
+  if redis.call('INCR', ARGV[a + 3]) == 1 then redis.call('EXPIRE', ARGV[a + 3], ARGV[a + 15]) end
+  redis.call('EXPIRE', ARGV[a + 5], ARGV[a + 16])
+  return true
+end
+`;
+export const GUARD_ARG_COUNT = 17;
+
+/** The guard's fields for EVALUATION_GUARD_LUA, in its order. */
+export function guardArgs(keys: KeyNames, g: EvaluationGuard): string[] {
+  const bound = (n: number | undefined) => (n === undefined ? '' : String(n));
+  const range = (r: CountRange) => [bound(r.min), bound(r.max)];
+  return [
+    keys.grantData(g.grantId),
+    keys.grantSignals(g.grantId),
+    keys.grantRevokedJtis(g.grantId),
+    keys.grantCalls(g.grantId, minuteOf(g.nowSec)),
+    keys.grantDenied(g.grantId, hourOf(g.nowSec)),
+    keys.usedActions(g.clientId),
+    g.jti,
+    g.action,
+    String(g.expiresAt),
+    String(g.policyVersion),
+    g.digest,
+    ...range(g.calls),
+    ...range(g.denied),
+    String(MINUTE_KEY_TTL_SEC),
+    String(USED_ACTIONS_TTL_SEC),
+  ];
+}
+
+/** Identifies a grant's data and signals as stored (SHA-1: Redis scripts compute it too, and it only tells states apart). */
+export function stateDigest(data: string, signals: readonly string[]): string {
+  return hash('sha1', `${data}\n${signals.join('\n')}`, 'hex');
+}
+
+/** The epoch minute and hour that name a grant's usage counters. */
+export const minuteOf = (s: number) => Math.floor(s / 60);
+export const hourOf = (s: number) => Math.floor(s / 3600);
+
 const READ_FOR_EVALUATION_SCRIPT = `
 local g = redis.call('HMGET', KEYS[1], 's', 'e', 'c', 't', 'v')
 local data = redis.call('GET', KEYS[2])
@@ -48,8 +110,8 @@ export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore 
   const r = redis as ScriptedRedis;
   if (typeof r.mandateAdvanceStep !== 'function') r.defineCommand('mandateAdvanceStep', { numberOfKeys: 1, lua: ADVANCE_STEP_SCRIPT });
   if (typeof r.mandateReadForEvaluation !== 'function') r.defineCommand('mandateReadForEvaluation', { numberOfKeys: 8, lua: READ_FOR_EVALUATION_SCRIPT });
-  const minute = (s: number) => Math.floor(s / 60);
-  const hour = (s: number) => Math.floor(s / 3600);
+  const minute = minuteOf;
+  const hour = hourOf;
 
   return {
     readForEvaluation: (grantId, jti, clientId, action, nowSec) =>
@@ -81,6 +143,7 @@ export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore 
           deniedLastHour: Number(denied ?? 0),
           actionUsedBefore: used === 1,
           lastStep: step === null ? -1 : Number(step),
+          digest: stateDigest(d, signals),
         };
       }),
 

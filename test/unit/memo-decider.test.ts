@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PairDecision } from '../../src/domain/decision.ts';
 import type { Pair } from '../../src/domain/intent.ts';
-import { type PolicyDecider, type PolicyFacts, calendarOf, factsKey, memoizeDecider } from '../../src/domain/policy-facts.ts';
+import { type PolicyDecider, type PolicyFacts, calendarOf, factsKey, memoizeDecider, sameRank } from '../../src/domain/policy-facts.ts';
 import { type CompiledPolicySet, compilePolicySet } from '../../src/policy/cedar-policy-set.ts';
 
 const schema = readFileSync('config/schema.cedarschema', 'utf8');
@@ -51,6 +51,20 @@ const SETS = [
 const ACTIONS = ['read', 'write', 'export', 'deploy', 'delete', 'update'];
 // Sunday midnights (UTC) on both sides of the wide set's clock threshold.
 const WEEKS = [1_699_747_200, 1_700_352_000];
+
+/** Facts at 10:00 UTC on a Wednesday with nothing going on. */
+const QUIET_FACTS: PolicyFacts = {
+  agent: { id: 'a1', groups: [], attributes: {} },
+  task: { id: 'T-1', purpose: '' },
+  datatypes: [],
+  nowSec: 1_704_276_000,
+  risk: 0,
+  usage: { calls_last_minute: 0, denied_last_hour: 0 },
+  approved: false,
+  delegated: false,
+  sender_constrained: false,
+  signals: [],
+};
 
 function compileOrThrow(text: string, cacheEntries?: number): CompiledPolicySet {
   const compiled = compilePolicySet(text, schema, 1, cacheEntries === undefined ? {} : { cacheEntries });
@@ -174,18 +188,7 @@ describe('memoizeDecider', () => {
   it('empties per second only when the policy reads the seconds exactly', () => {
     const exact = counting(compileOrThrow('@id("p") permit (principal, action, resource) when { context.now.unix + 0 > 5 };', 0));
     const memo = memoizeDecider(exact, { maxEntries: 100 });
-    const f: PolicyFacts = {
-      agent: { id: 'a1', groups: [], attributes: {} },
-      task: { id: 'T-1', purpose: '' },
-      datatypes: [],
-      nowSec: 1_700_000_000,
-      risk: 0,
-      usage: { calls_last_minute: 0, denied_last_hour: 0 },
-      approved: false,
-      delegated: false,
-      sender_constrained: false,
-      signals: [],
-    };
+    const f: PolicyFacts = { ...QUIET_FACTS, nowSec: 1_700_000_000 };
     const p: Pair[] = [{ entry: 0, action: 'read', location: 'r' }];
     memo.decide(f, p);
     memo.decide(f, p);
@@ -220,18 +223,7 @@ describe('memoizeDecider', () => {
 
 describe('factsKey', () => {
   const set = compileOrThrow(defaultText, 0);
-  const f: PolicyFacts = {
-    agent: { id: 'a1', groups: [], attributes: {} },
-    task: { id: 'T-1', purpose: '' },
-    datatypes: [],
-    nowSec: 1_704_276_000,
-    risk: 0,
-    usage: { calls_last_minute: 0, denied_last_hour: 0 },
-    approved: false,
-    delegated: false,
-    sender_constrained: false,
-    signals: [],
-  };
+  const f = QUIET_FACTS;
   const key = (over: Partial<PolicyFacts>) => factsKey({ ...f, ...over }, set.reads);
 
   it('tells apart only the sides of each threshold', () => {
@@ -264,5 +256,53 @@ describe('factsKey', () => {
     const p: Pair[] = [{ entry: 0, action: 'read', location: 'r' }];
     expect(onlyCalls.decide({ ...f, usage: { calls_last_minute: 0, denied_last_hour: 0.5 } }, p)[0]?.effect).toBe('deny');
     expect(onlyCalls.decide(f, p)[0]?.effect).toBe('permit');
+  });
+});
+
+describe('sameRank', () => {
+  const base = QUIET_FACTS;
+  const sets = {
+    default: compileOrThrow(defaultText),
+    mixed: compileOrThrow(
+      '@id("p") permit (principal, action, resource) when { context.usage.calls_last_minute < 10 || context.usage.calls_last_minute == 20 || 40 <= context.usage.calls_last_minute };',
+    ),
+    exact: compileOrThrow('@id("p") permit (principal, action, resource) when { context.usage.calls_last_minute * 2 > 30 };'),
+    unread: compileOrThrow('@id("p") permit (principal, action, resource);'),
+  };
+  const callsKey = (set: PolicyDecider, n: number) => factsKey({ ...base, usage: { calls_last_minute: n, denied_last_hour: 0 } }, set.reads);
+
+  it('is the widest run of counts the policy cannot tell apart from the value, points apart', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...Object.values(sets)),
+        fc.integer({ min: 0, max: 700 }),
+        fc.array(fc.integer({ min: 0, max: 700 }), { maxLength: 2 }),
+        (set, value, points) => {
+          const { min, max } = sameRank(set.reads, 'usage.calls_last_minute', value, points);
+          expect(min === undefined || min <= value).toBe(true);
+          expect(max === undefined || max >= value).toBe(true);
+          const lo = Math.max(min ?? 0, 0);
+          const hi = Math.min(max ?? 800, 800);
+          for (let y = lo; y <= hi; y++) {
+            expect(callsKey(set, y)).toBe(callsKey(set, value));
+            expect(points.includes(y) && y !== value).toBe(false);
+          }
+          // One step outside is told apart: by the policy, or as a point.
+          for (const y of [min === undefined ? undefined : min - 1, max === undefined ? undefined : max + 1]) {
+            if (y === undefined || y < 0) continue;
+            expect(callsKey(set, y) !== callsKey(set, value) || points.includes(y) || points.includes(value)).toBe(true);
+          }
+        },
+      ),
+    );
+  });
+
+  it('names the ranges of the default set', () => {
+    expect(sameRank(sets.default.reads, 'usage.calls_last_minute', 5)).toEqual({ max: 599 });
+    expect(sameRank(sets.default.reads, 'usage.calls_last_minute', 600)).toEqual({ min: 600, max: 600 });
+    expect(sameRank(sets.default.reads, 'usage.calls_last_minute', 601)).toEqual({ min: 601 });
+    expect(sameRank(sets.default.reads, 'usage.calls_last_minute', 5, [8])).toEqual({ max: 7 });
+    expect(sameRank(sets.unread.reads, 'usage.calls_last_minute', 5)).toEqual({});
+    expect(sameRank(sets.exact.reads, 'usage.calls_last_minute', 5)).toEqual({ min: 5, max: 5 });
   });
 });
