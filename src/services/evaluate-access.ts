@@ -81,12 +81,11 @@ async function decideFromSnapshot(
   const snapshots = snapshotsOf(broker);
   const snapshot = snapshots.get(claims.grant_id);
   if (!snapshot) return undefined;
-  const { state } = snapshot;
   const action = req.action.name;
   const resource = req.resource.id;
   const entry = claims.authorization_details.find((e) => e.actions.includes(action) && e.locations.includes(resource));
   if (!entry || entry.steps?.length || !snapshot.usedActions.has(action)) return undefined;
-  if (state.client_id !== claims.client_id || state.status !== 'active' || state.expires_at <= nowSec) return undefined;
+  if (snapshot.clientId !== claims.client_id || snapshot.expiresAt <= nowSec) return undefined;
   if (!servesAudience(caller, audiences(claims)) || !caller.resources.includes(resource) || req.subject.id !== claims.sub) return undefined;
   const agent = await broker.clients.get(claims.client_id);
   if (!agent || agent.disabled) return undefined;
@@ -99,7 +98,8 @@ async function decideFromSnapshot(
   const reevaluateAt = broker.settings.reevaluateAtCallsPerMinute + 1;
   if (calls === reevaluateAt) return undefined;
   const policy = broker.policy.current();
-  const facts = factsOf(agent, [entry], liveContext(state, req.context?.ip), nowSec, {
+  const ip = req.context?.ip;
+  const facts = factsOf(agent, [entry], ip === undefined ? snapshot.context : { ...snapshot.context, ip }, nowSec, {
     calls_last_minute: calls,
     denied_last_hour: denied,
     used_actions: snapshot.usedActions,
@@ -126,7 +126,7 @@ async function decideFromSnapshot(
         reasons: ['permit', ...decision.reasons],
         client_id: claims.client_id,
         grant_id: claims.grant_id,
-        task_id: state.grant.task_id,
+        task_id: snapshot.taskId,
         policy_version: policy.version,
         inputs,
       },
@@ -136,9 +136,9 @@ async function decideFromSnapshot(
           jti: claims.jti,
           clientId: claims.client_id,
           action,
-          expiresAt: state.expires_at,
-          policyVersion: state.grant.policy_version,
-          digest: state.digest,
+          expiresAt: snapshot.expiresAt,
+          policyVersion: snapshot.policyVersion,
+          digest: snapshot.digest,
           calls: usage.calls_last_minute,
           denied: usage.denied_last_hour,
           nowSec,
@@ -147,10 +147,15 @@ async function decideFromSnapshot(
     );
     decisionId = record.id;
   } catch (err) {
-    if (!(err instanceof StateChanged)) throw err;
-    snapshots.delete(claims.grant_id);
-    broker.metrics.evaluationPath('stale');
-    return undefined;
+    if (err instanceof StateChanged) {
+      snapshots.delete(claims.grant_id);
+      broker.metrics.evaluationPath('stale');
+      return undefined;
+    }
+    // As on the full path: a decision that cannot be recorded is not given.
+    broker.metrics.evaluationPath('snapshot');
+    broker.metrics.decision('evaluation', 'deny');
+    return deny(`d-unrecorded-${randomBase64url(6)}`, 'unavailable', 'Mandate cannot record this decision now');
   }
   broker.metrics.evaluationPath('snapshot');
   broker.metrics.decision('evaluation', 'permit');
@@ -294,7 +299,12 @@ function rememberSnapshot(broker: Broker, grantId: string, state: EvaluationStat
   const known = snapshots.get(grantId)?.usedActions;
   const used = state.actionUsedBefore || allowed;
   snapshots.set(grantId, {
-    state,
+    clientId: state.client_id,
+    taskId: state.grant.task_id,
+    expiresAt: state.expires_at,
+    policyVersion: state.grant.policy_version,
+    digest: state.digest,
+    context: liveContext(state, undefined),
     minute: Math.floor(nowSec / 60),
     calls: state.callsLastMinute,
     hour: Math.floor(nowSec / 3600),

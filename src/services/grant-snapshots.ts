@@ -1,12 +1,20 @@
 // What the last full evaluation of each grant read, so the next ones can decide before reading.
-import type { EvaluationState } from '../domain/ports.ts';
+import type { ContextSnapshot } from '../domain/grant.ts';
 
 /**
- * A grant as an evaluation last read it. Nothing here is trusted: an evaluation decided from it
- * holds only if the decision log's guard finds the grant unchanged (see EvaluationGuard).
+ * What a decision needs of a grant, as an evaluation last read it (kept small: a signal's context
+ * is not kept, only what it changed). Nothing here is trusted: an evaluation decided from it holds
+ * only if the decision log's guard finds the grant unchanged (see EvaluationGuard).
  */
 export interface GrantSnapshot {
-  readonly state: EvaluationState;
+  readonly clientId: string;
+  readonly taskId: string;
+  readonly expiresAt: number;
+  readonly policyVersion: number;
+  /** Of the grant's data and signals (EvaluationState.digest). */
+  readonly digest: string;
+  /** The live context with the signals applied (an evaluation's own `ip` replaces its ip). */
+  readonly context: ContextSnapshot;
   /** The epoch minute and the calls counted in it, as last read or since predicted. */
   minute: number;
   calls: number;
@@ -16,7 +24,7 @@ export interface GrantSnapshot {
   readonly usedActions: ReadonlySet<string>;
 }
 
-/** The snapshots of one broker, newest kept: at most `max`, the oldest written dropped first. */
+/** The snapshots of one broker, newest kept: at most `max` (about 1 KB each), the oldest written dropped first. */
 export class GrantSnapshots {
   readonly #byGrant = new Map<string, GrantSnapshot>();
   readonly #max: number;

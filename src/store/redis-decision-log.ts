@@ -23,9 +23,11 @@ const HISTORY_MAX_BYTES = 2 * HISTORY_KEEP_BYTES;
  * ARGV: 1 chain id, 2 max records (approximate trim), 3 key prefix, 4 lifetime (s) of a grant hash
  *       the record creates, 5 head JSON {seq, hash}, then per record: its JSON, grant id or '',
  *       record id whose pending-record marker on the grant this append clears or '', the number
- *       of guard fields (0 or GUARD_ARG_COUNT), the guard's fields (see EVALUATION_GUARD_LUA)
+ *       of fields that follow (0, or for a guarded record 1 + GUARD_ARG_COUNT: the chain head
+ *       before it, JSON {seq, hash}, then the guard's fields, see EVALUATION_GUARD_LUA)
  * Returns the number of records appended: all of them, or those before the first whose guard
- * does not hold (guarded records come last in a batch; the head then names the last appended).
+ * does not hold (guarded records come last in a batch; the head is then the one before it, and
+ * no record is decoded here: a record's own text may hold what cjson cannot read).
  * Appends the records in order and indexes each under its grant: a grant's first record (its
  * mint) as the grant hash's `h`, which creates the hash (the grant store fills it, and sets its
  * deadline, once this has landed), and each later one in the grant's history string, which ends
@@ -38,12 +40,11 @@ const HISTORY_MAX_BYTES = 2 * HISTORY_KEEP_BYTES;
 const APPEND_SCRIPT = `${EVALUATION_GUARD_LUA}
 local sid
 local appended = 0
-local last
 local i = 6
 while i <= #ARGV do
   local gid = ARGV[i + 1]
   local gk = ARGV[3] .. '{g:' .. gid .. '}'
-  if ARGV[i + 3] ~= '0' and not guard_holds(gk, i + 4) then break end
+  if ARGV[i + 3] ~= '0' and not guard_holds(gk, i + 5) then break end
   sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i])
   if gid ~= '' then
     if redis.call('HSETNX', gk, 'h', sid) == 1 then
@@ -66,15 +67,10 @@ while i <= #ARGV do
     end
   end
   appended = appended + 1
-  last = i
   i = i + 4 + tonumber(ARGV[i + 3])
 end
 if appended == 0 then return 0 end
-local head
-if i > #ARGV then head = cjson.decode(ARGV[5]) else
-  local rec = cjson.decode(ARGV[last])
-  head = {seq = rec.seq, hash = rec.hash}
-end
+local head = cjson.decode(i > #ARGV and ARGV[5] or ARGV[i + 4])
 head.sid = sid
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(head))
 return appended
@@ -143,7 +139,7 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
       const record = { ...body, hash: sha256(canonical) } as DecisionRecord;
       // Stored as the hashed text plus its hash: one serialisation per record, not two.
       argv.push(`${canonical.slice(0, -1)},"hash":${JSON.stringify(record.hash)}}`, record.grant_id ?? '', p.clearsPendingOf ? record.id : '');
-      if (p.guard) argv.push(String(GUARD_ARG_COUNT), ...guardArgs(keys, p.guard));
+      if (p.guard) argv.push(String(1 + GUARD_ARG_COUNT), JSON.stringify({ seq: seq - 1, hash: body.prev }), ...guardArgs(keys, p.guard));
       else argv.push('0');
       prev = record.hash;
       return record;
@@ -164,13 +160,17 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
         if (follower) void follower.then((failure) => (failure ? p.reject(failure.err) : p.resolve(record)));
         else p.resolve(record);
       }
-      if (appended < batch.length) {
-        // The chain goes on from the last record appended; the records after the refused one
-        // are sealed again, first in the next batch.
+      const refused = batch[appended];
+      if (refused) {
+        // The chain goes on from the last record appended. The guarded records behind the refused
+        // one that are about the same grant are refused with it (they were decided on the same
+        // state); the others are sealed again, first in the next batch.
         seq = seqBefore + appended;
         prev = appended > 0 ? (sealed[appended - 1] as DecisionRecord).hash : prevBefore;
-        batch[appended]?.reject(new StateChanged());
-        queue = [...batch.slice(appended + 1), ...queue];
+        const rest = batch.slice(appended + 1);
+        const sameGrant = (p: Pending) => p.guard?.grantId === refused.guard?.grantId;
+        for (const p of [refused, ...rest.filter(sameGrant)]) p.reject(new StateChanged());
+        queue = [...rest.filter((p) => !sameGrant(p)), ...queue];
       }
     } catch (err) {
       chain = newChainId();
@@ -212,7 +212,9 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     record(input, opts = {}) {
       return new Promise<DecisionRecord>((resolve, reject) => {
         const clearsPendingOf = opts.clearsPendingOf && opts.clearsPendingOf === input.grant_id ? opts.clearsPendingOf : '';
-        if (opts.guard && opts.followedBy) throw new TypeError('a guarded record cannot have a follower');
+        if (opts.guard && (opts.followedBy || opts.guard.grantId !== input.grant_id)) {
+          throw new TypeError('a guarded record is about its guard\'s grant and has no follower');
+        }
         queue.push({
           input: { ...input, id: opts.id ?? newRecordId(), at_ms: Date.now() },
           clearsPendingOf,

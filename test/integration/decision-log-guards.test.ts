@@ -1,0 +1,103 @@
+// Guarded decision records on a real Redis (see EvaluationGuard): appended only while their guard
+// holds, after the rest of their batch, with the hash chain unbroken when one is refused.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { StateChanged } from '../../src/domain/errors.ts';
+import type { DecisionLog, EvaluationGuard } from '../../src/domain/ports.ts';
+import { type KeyNames, createKeyNames } from '../../src/store/key-names.ts';
+import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
+import { deleteKeysUnder } from '../support/broker.ts';
+import { uniquePrefix } from '../support/prefix.ts';
+
+describe('decision log guards', () => {
+  let redis: Redis;
+  let keys: KeyNames;
+  let log: DecisionLog;
+  let appends = 0;
+  const prefix = uniquePrefix('log-guards');
+  const redisUrl = () => inject('redisUrl');
+  const input = (grant_id: string) => ({ kind: 'mint' as const, outcome: 'permit', reasons: [], grant_id, inputs: {} });
+  // A guard on a grant that does not exist never holds.
+  const guard: EvaluationGuard = {
+    grantId: 'g_absent',
+    jti: 'g_absent.x',
+    clientId: 'agent',
+    action: 'read',
+    expiresAt: 1,
+    policyVersion: 1,
+    digest: 'x',
+    calls: { min: 1 },
+    denied: { min: 0 },
+    nowSec: Math.floor(Date.now() / 1000),
+  };
+  const guarded = (grantId = 'g_absent') =>
+    log.record({ ...input(grantId), kind: 'evaluation' }, { guard: { ...guard, grantId, jti: `${grantId}.x` } });
+
+  beforeAll(async () => {
+    redis = new Redis(redisUrl(), { lazyConnect: true });
+    await redis.connect();
+    keys = createKeyNames(prefix);
+    log = createRedisDecisionLog(redis, keys, { maxRecords: 10_000 });
+    // Counts the append script's calls.
+    const scripted = redis as unknown as { mandateAppendDecisions: (...args: string[]) => Promise<number> };
+    const append = scripted.mandateAppendDecisions.bind(redis);
+    scripted.mandateAppendDecisions = (...args: string[]) => {
+      appends += 1;
+      return append(...args);
+    };
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await deleteKeysUnder(redisUrl(), prefix);
+  });
+
+  it('appends guarded records after the rest of their batch, and one whose guard fails stops only itself', async () => {
+    let followed = false;
+    const refused = guarded();
+    const after = log.record(input('g_after'));
+    const withFollower = log.record(input('g_follower'), {
+      followedBy: async () => {
+        followed = true;
+      },
+    });
+    const second = guarded();
+    await expect(refused).rejects.toBeInstanceOf(StateChanged);
+    await expect(second).rejects.toBeInstanceOf(StateChanged);
+    const [a, f] = await Promise.all([after, withFollower]);
+    expect(followed).toBe(true);
+    expect(f.seq).toBe(a.seq + 1);
+    // Nothing was counted or stored for the refused records, and the chain goes on unbroken.
+    expect(await redis.exists(keys.grantCalls('g_absent', Math.floor(guard.nowSec / 60)))).toBe(0);
+    const next = await log.record(input('g_next'));
+    expect(next).toMatchObject({ seq: f.seq + 1, prev: f.hash });
+    expect(await log.verify()).toMatchObject({ ok: true });
+  });
+
+  it('refuses the stale records of one grant together, and seals the others again', async () => {
+    const before = appends;
+    const stale = Array.from({ length: 200 }, () => guarded().then(() => 'appended', (err) => (err instanceof StateChanged ? 'refused' : String(err))));
+    const other = Array.from({ length: 3 }, () => guarded('g_other').catch((err) => (err instanceof StateChanged ? 'refused' : String(err))));
+    const plain = log.record(input('g_plain'));
+    expect(new Set(await Promise.all(stale))).toEqual(new Set(['refused']));
+    expect(new Set(await Promise.all(other))).toEqual(new Set(['refused']));
+    await plain;
+    // One append for the batch, one more for g_other's records sealed again: not one per record.
+    expect(appends - before).toBeLessThanOrEqual(3);
+    expect(await log.verify()).toMatchObject({ ok: true });
+  });
+
+  it('keeps the chain when a refusal follows a record whose text cjson cannot read', async () => {
+    for (const context of [{ note: '\ud800' }, JSON.parse(`${'['.repeat(1100)}${']'.repeat(1100)}`)]) {
+      const plain = log.record({ kind: 'evaluation', outcome: 'deny', reasons: [], grant_id: 'g_x', inputs: { context } });
+      const refused = guarded();
+      await expect(plain).resolves.toMatchObject({ grant_id: 'g_x' });
+      await expect(refused).rejects.toBeInstanceOf(StateChanged);
+    }
+    expect(await log.verify()).toMatchObject({ ok: true });
+  });
+
+  it('takes a guard only for the record\'s own grant, and never with a follower', async () => {
+    await expect(log.record(input('g_other'), { guard })).rejects.toThrow(TypeError);
+    await expect(log.record(input('g_absent'), { guard, followedBy: async () => undefined })).rejects.toThrow(TypeError);
+  });
+});
