@@ -15,6 +15,10 @@ export interface UsageFacts {
   readonly used_actions?: ReadonlySet<string> | undefined;
 }
 
+/** The epoch minute and hour that `calls_last_minute` and `denied_last_hour` count in. */
+export const minuteOf = (nowSec: number) => Math.floor(nowSec / 60);
+export const hourOf = (nowSec: number) => Math.floor(nowSec / 3600);
+
 /** Everything about "now" that a decision may depend on. */
 export interface PolicyFacts {
   readonly agent: AgentFacts;

@@ -7,7 +7,7 @@ import { type Client, servesAudience } from '../domain/client.ts';
 import { BEHAVIOUR_SIGNALS, latestIp, latestRisk } from '../domain/drift.ts';
 import { StateChanged, StoreUnavailable } from '../domain/errors.ts';
 import type { Grant } from '../domain/grant.ts';
-import { sameRank } from '../domain/policy-facts.ts';
+import { type CountRange, hourOf, minuteOf, sameRank } from '../domain/policy-facts.ts';
 import type { EvaluationState } from '../domain/ports.ts';
 import { checkStep } from '../domain/steps.ts';
 import { type Broker, nowSecOf } from './broker.ts';
@@ -63,6 +63,9 @@ function liveContext(state: EvaluationState, ip: string | undefined) {
   };
 }
 
+/** `range` with its lower end raised to `lowest`, the least a count can be. */
+const from = (lowest: number, range: CountRange): CountRange => ({ ...range, min: Math.max(range.min ?? lowest, lowest) });
+
 /**
  * Decides from the grant as the last full evaluation read it, in one Redis round trip: the
  * record's append re-checks atomically that the grant is unchanged and counts the call (see
@@ -90,9 +93,9 @@ async function decideFromSnapshot(
   const agent = await broker.clients.get(claims.client_id);
   if (!agent || agent.disabled) return undefined;
 
-  const minute = Math.floor(nowSec / 60);
+  const minute = minuteOf(nowSec);
   const calls = (snapshot.minute === minute ? snapshot.calls : 0) + 1;
-  const denied = snapshot.hour === Math.floor(nowSec / 3600) ? snapshot.denied : 0;
+  const denied = snapshot.hour === hourOf(nowSec) ? snapshot.denied : 0;
   // The call that crosses the re-evaluation threshold starts a re-evaluation: the full path's
   // work. No range below holds that count unless it is the prediction.
   const reevaluateAt = broker.settings.reevaluateAtCallsPerMinute + 1;
@@ -106,14 +109,13 @@ async function decideFromSnapshot(
   });
   const [decision] = policy.decide(facts, [{ entry: 0, action, location: resource }]);
   if (decision?.effect !== 'permit') return undefined;
-  const callRange = sameRank(policy.reads, 'usage.calls_last_minute', calls, [reevaluateAt]);
-  const deniedRange = sameRank(policy.reads, 'usage.denied_last_hour', denied);
   snapshot.minute = minute;
   snapshot.calls = calls;
 
   const usage = {
-    calls_last_minute: { min: Math.max(callRange.min ?? 1, 1), ...(callRange.max === undefined ? {} : { max: callRange.max }) },
-    denied_last_hour: { min: Math.max(deniedRange.min ?? 0, 0), ...(deniedRange.max === undefined ? {} : { max: deniedRange.max }) },
+    // This call counts, so at least 1; denials at least 0.
+    calls_last_minute: from(1, sameRank(policy.reads, 'usage.calls_last_minute', calls, [reevaluateAt])),
+    denied_last_hour: from(0, sameRank(policy.reads, 'usage.denied_last_hour', denied)),
     new_action: false,
   };
   const inputs = { action, caller: caller.client_id, context: { ...(req.context ?? {}) }, resource, subject: req.subject.id, usage };
@@ -305,9 +307,9 @@ function rememberSnapshot(broker: Broker, grantId: string, state: EvaluationStat
     policyVersion: state.grant.policy_version,
     digest: state.digest,
     context: liveContext(state, undefined),
-    minute: Math.floor(nowSec / 60),
+    minute: minuteOf(nowSec),
     calls: state.callsLastMinute,
-    hour: Math.floor(nowSec / 3600),
+    hour: hourOf(nowSec),
     // recordOutcome answers 0 for an allowed call (it counts only denials).
     denied: allowed ? state.deniedLastHour : denied,
     usedActions: used && !known?.has(action) ? new Set([...(known ?? []), action]) : (known ?? new Set()),

@@ -2,7 +2,7 @@
 import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { GrantStatus } from '../domain/grant.ts';
-import type { CountRange } from '../domain/policy-facts.ts';
+import { type CountRange, hourOf, minuteOf } from '../domain/policy-facts.ts';
 import type { EvaluationGuard, EvaluationState, UsageStore } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
 import { decodeData } from './redis-grant-store.ts';
@@ -82,10 +82,6 @@ export function stateDigest(data: string, signals: readonly string[]): string {
   return hash('sha1', `${data}\n${signals.join('\n')}`, 'hex');
 }
 
-/** The epoch minute and hour that name a grant's usage counters. */
-export const minuteOf = (s: number) => Math.floor(s / 60);
-export const hourOf = (s: number) => Math.floor(s / 3600);
-
 const READ_FOR_EVALUATION_SCRIPT = `
 local g = redis.call('HMGET', KEYS[1], 's', 'e', 'c', 't', 'v')
 local data = redis.call('GET', KEYS[2])
@@ -110,8 +106,6 @@ export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore 
   const r = redis as ScriptedRedis;
   if (typeof r.mandateAdvanceStep !== 'function') r.defineCommand('mandateAdvanceStep', { numberOfKeys: 1, lua: ADVANCE_STEP_SCRIPT });
   if (typeof r.mandateReadForEvaluation !== 'function') r.defineCommand('mandateReadForEvaluation', { numberOfKeys: 8, lua: READ_FOR_EVALUATION_SCRIPT });
-  const minute = minuteOf;
-  const hour = hourOf;
 
   return {
     readForEvaluation: (grantId, jti, clientId, action, nowSec) =>
@@ -121,8 +115,8 @@ export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore 
           keys.grantData(grantId),
           keys.grantRevokedJtis(grantId),
           keys.grantSignals(grantId),
-          keys.grantCalls(grantId, minute(nowSec)),
-          keys.grantDenied(grantId, hour(nowSec)),
+          keys.grantCalls(grantId, minuteOf(nowSec)),
+          keys.grantDenied(grantId, hourOf(nowSec)),
           keys.usedActions(clientId),
           keys.grantStep(grantId),
           jti,
@@ -157,7 +151,7 @@ export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore 
           await p.exec();
           return 0;
         }
-        const denied = keys.grantDenied(grantId, hour(nowSec));
+        const denied = keys.grantDenied(grantId, hourOf(nowSec));
         const replies = await redis.pipeline().incr(denied).expire(denied, HOUR_KEY_TTL_SEC).exec();
         return Number(replies?.[0]?.[1] ?? 0);
       }),
@@ -166,7 +160,7 @@ export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore 
       guard(async () => {
         if (!ids.length) return [];
         const p = redis.pipeline();
-        for (const id of ids) p.get(keys.grantCalls(id, minute(nowSec))).get(keys.grantDenied(id, hour(nowSec)));
+        for (const id of ids) p.get(keys.grantCalls(id, minuteOf(nowSec))).get(keys.grantDenied(id, hourOf(nowSec)));
         const replies = (await p.exec()) ?? [];
         return ids.map((_, i) => ({ calls: Number(replies[i * 2]?.[1] ?? 0), denied: Number(replies[i * 2 + 1]?.[1] ?? 0) }));
       }),
