@@ -92,6 +92,8 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
   // A Redis outage is expected and answered fail-closed; log it, never crash on it.
   for (const r of [redis, subscriber, queueConnection]) r.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const keys = createKeyNames(config.redis.prefix);
+  const signalLimits = { maxPerGrant: config.signals.max_per_grant, maxTypesPerGrant: config.signals.max_types_per_grant };
+  const auditLimits = { maxRecords: config.audit.max_records, maxBytes: config.audit.max_bytes, maxRecordBytes: config.audit.max_record_bytes };
   const bus = createRedisEventBus(redis, subscriber, keys.events);
   const { text: defaultPolicyText, schema } = readPolicyFiles(loaded);
   const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema, { cacheEntries: config.policy.decision_cache_entries });
@@ -114,8 +116,8 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
   let worker: Awaited<ReturnType<typeof startReevaluationWorker>> | undefined;
   // CAEP push to registered receivers: the API queues, the worker signs and delivers.
   const receivers = createRedisReceiverStore(redis, keys);
-  const caepOpts = { connection: queueConnection, prefix: keys.queuePrefix, name: keys.caepQueue };
-  const caepNotifier = createCaepNotifier({ ...caepOpts, receivers, log, clock });
+  const caepOpts = { connection: queueConnection, prefix: keys.queuePrefix, queueName: keys.caepReceiverQueue, metrics };
+  const caepNotifier = createCaepNotifier({ ...caepOpts, receivers, log, clock, maxBacklog: config.caep.max_backlog_per_receiver });
   const notifier: GrantNotifier = caepNotifier;
   let caepWorker: Awaited<ReturnType<typeof startCaepWorker>> | undefined;
   const broker: Broker = {
@@ -123,10 +125,10 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
     notifier,
     clock,
     clients: createRedisClientStore(redis, keys, bus),
-    grants: createRedisGrantStore(redis, keys),
+    grants: createRedisGrantStore(redis, keys, { signals: signalLimits }),
     usage: createRedisUsageStore(redis, keys),
     approvals: createRedisApprovalStore(redis, keys),
-    decisions: createRedisDecisionLog(redis, keys, { maxRecords: config.audit.max_records }),
+    decisions: createRedisDecisionLog(redis, keys, auditLimits),
     signer: keyRing,
     verifier: keyRing,
     writes: { afterWritesSent: afterTurnWrites },
@@ -141,6 +143,10 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
       reevaluateAtDeniedPerHour: config.usage.reevaluate_at_denied_per_hour,
       approvalTtlSec: config.approvals.ttl,
       approvalIntervalSec: config.approvals.interval,
+      intentLimits: { maxPairsPerRequest: config.limits.max_pairs_per_request, maxPairsPerGrant: config.limits.max_pairs_per_grant },
+      signalMaxContextBytes: config.signals.max_context_bytes,
+      maxLiveGrantsPerAgent: config.limits.max_live_grants_per_agent,
+      maxPendingApprovalsPerAgent: config.limits.max_pending_approvals_per_agent,
     },
     log,
     metrics,
@@ -152,10 +158,10 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
   const workerBroker: Broker = {
     ...broker,
     clients: createRedisClientStore(workerRedis, keys, bus),
-    grants: createRedisGrantStore(workerRedis, keys),
+    grants: createRedisGrantStore(workerRedis, keys, { signals: signalLimits }),
     usage: createRedisUsageStore(workerRedis, keys),
     approvals: createRedisApprovalStore(workerRedis, keys),
-    decisions: createRedisDecisionLog(workerRedis, keys, { maxRecords: config.audit.max_records }),
+    decisions: createRedisDecisionLog(workerRedis, keys, auditLimits),
   };
   const configuredAdmin = config.admin.token;
   const sha = (t: string) => createHash('sha256').update(t).digest('hex');
@@ -233,7 +239,16 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
         batchSize: config.worker.batch_size,
         concurrency: config.worker.concurrency,
       });
-      caepWorker = await startCaepWorker({ ...caepOpts, receivers, signer: keyRing, issuer, log });
+      caepWorker = await startCaepWorker({
+        ...caepOpts,
+        receivers,
+        signer: keyRing,
+        issuer,
+        log,
+        concurrencyPerReceiver: config.caep.concurrency_per_receiver,
+        timeoutMs: config.caep.delivery_timeout_ms,
+        targets: { allowHttp: config.caep.allow_http, allowPrivateTargets: config.caep.allow_private_targets },
+      });
     },
     async close() {
       for (const t of timers) clearInterval(t);

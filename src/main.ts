@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { loadConfig } from './config/load-config.ts';
+import type { Config } from './config/schema.ts';
 import { type Deps, createDeps } from './deps.ts';
+import type { Clock } from './domain/ports.ts';
+import { trustRangeTexts } from './domain/client-address.ts';
 import { createApp } from './http/app.ts';
 import { seedClients } from './services/manage-clients.ts';
 
@@ -14,6 +17,8 @@ export interface StartOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Install SIGTERM/SIGINT handlers (off for in-process tests). */
   readonly handleSignals?: boolean;
+  /** The clock every decision reads (tests move it; the system clock by default). */
+  readonly clock?: Clock;
 }
 
 export interface RunningMandate {
@@ -22,15 +27,93 @@ export interface RunningMandate {
   close(): Promise<void>;
 }
 
+/**
+ * The broker could not start for a reason outside its configuration (Redis unreachable, the port
+ * taken): one line to print, exit code 1. Configuration errors are ConfigError, exit code 2.
+ */
+export class StartupError extends Error {
+  readonly exitCode = 1;
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+/** host:port of a Redis URL, without the credentials it may hold. */
+function redisAddress(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '6379'}`;
+  } catch {
+    return '(unparseable redis.url)';
+  }
+}
+
+type Server = ReturnType<typeof serve>;
+
+/**
+ * Starts the HTTP server with its limits set deliberately (config `server.*`; Node's defaults
+ * would let a client hold a connection a minute before sending its headers, or five minutes on
+ * one request, and accept connections without end). Rejects when the address cannot be bound.
+ */
+function listen(app: { fetch: (req: Request, env: unknown) => Response | Promise<Response> }, s: Config['server'], log: Deps['log']): Promise<Server> {
+  return new Promise<Server>((ok, fail) => {
+    const server = serve({
+      fetch: app.fetch,
+      hostname: s.host,
+      port: s.port,
+      serverOptions: {
+        headersTimeout: s.headers_timeout_ms,
+        requestTimeout: s.request_timeout_ms,
+        keepAliveTimeout: s.keep_alive_timeout_ms,
+        maxHeaderSize: s.max_header_size_bytes,
+        // How often Node checks the two timeouts above; its default (30 s) would let them overrun that much.
+        connectionsCheckingInterval: Math.max(250, Math.min(1000, Math.floor(s.headers_timeout_ms / 4))),
+      },
+    });
+    server.maxConnections = s.max_connections;
+    if ('maxHeadersCount' in server) server.maxHeadersCount = s.max_headers_count;
+    const onError = (err: Error) => fail(err);
+    server.once('error', onError);
+    server.once('listening', () => {
+      server.off('error', onError);
+      // A failed accept (EMFILE) is the server's 'error' event: logged, never an uncaught exception.
+      server.on('error', (err: Error) => log.error({ err: err.message }, 'http server error'));
+      ok(server);
+    });
+  });
+}
+
+/**
+ * Logs a fault that escaped every handler, then ends the process (exit 1) for its supervisor to
+ * restart: after an exception nobody caught, this process's state (a batch half-sealed, a lock
+ * held) cannot be trusted to keep failing closed, so it is not carried on. The request paths
+ * catch their own faults; reaching this is a bug, and the log line says where.
+ */
+function exitOnEscapedFault(log: Deps['log']): void {
+  const fatal = (kind: string) => (err: unknown) => {
+    log.fatal({ err: err instanceof Error ? { type: err.name, message: err.message, stack: err.stack } : String(err) }, `${kind}: ending the process`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal('uncaught exception'));
+  process.on('unhandledRejection', fatal('unhandled promise rejection'));
+}
+
 export async function startMandate(opts: StartOptions): Promise<RunningMandate> {
   const loaded = loadConfig(opts.env ?? process.env);
-  const deps = createDeps(loaded);
+  const deps = createDeps(loaded, opts.clock ? { clock: opts.clock } : {});
   const { config } = loaded;
+  if (opts.handleSignals ?? true) exitOnEscapedFault(deps.log);
   if (opts.api && config.server.issuer === undefined) {
     // Every process behind one URL must name the same issuer, or each refuses the others' tokens.
     deps.log.warn({ issuer: loaded.issuer }, 'server.issuer (MANDATE_ISSUER) is not set: this process names its own address as issuer; set one public URL shared by every Mandate process');
   }
-  await deps.start();
+  try {
+    await deps.start();
+  } catch (err) {
+    if ((err as { exitCode?: unknown }).exitCode !== undefined) throw err;
+    throw new StartupError(`mandate: cannot start: Redis at ${redisAddress(config.redis.url)} is not reachable (${(err as Error).message ?? String(err)})`);
+  }
   await seedClients(deps.broker, config.clients);
   const adminToken = await deps.bootstrapAdminToken();
   if (adminToken) process.stderr.write(`mandate admin token (shown once; set MANDATE_ADMIN_TOKEN to choose your own): ${adminToken}\n`);
@@ -46,14 +129,25 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
       adminIdentity: (t) => deps.adminIdentity(t),
       readiness: () => deps.readiness(),
       receivers: deps.receivers,
+      receiverTargets: { allowHttp: config.caep.allow_http, allowPrivateTargets: config.caep.allow_private_targets },
       rateLimit: {
         counter: deps.rateLimiter,
         authFailuresPerMinute: config.rate_limit.auth_failures_per_minute,
+        authFailuresPerSourcePerMinute: config.rate_limit.auth_failures_per_source_per_minute,
+        knownCredentialTtlMs: config.rate_limit.known_credential_ttl_sec * 1000,
         invalidTokensPerMinute: config.rate_limit.invalid_tokens_per_minute,
       },
       bodyLimitBytes: config.server.body_limit_bytes,
       batchBodyLimitBytes: config.server.batch_body_limit_bytes,
+      jsonLimits: {
+        maxDepth: config.server.json_max_depth,
+        maxNodes: config.server.json_max_nodes,
+        maxMembers: config.server.json_max_members,
+        maxStringLength: config.server.json_max_string_length,
+      },
+      oversizedBodyDrainBytes: config.server.oversized_body_drain_bytes,
       trustProxy: config.server.trust_proxy,
+      trustedProxies: trustRangeTexts(config.server.trusted_proxies),
       remoteAddress: (c) => {
         try {
           return getConnInfo(c).remote.address;
@@ -62,8 +156,9 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
         }
       },
     });
-    server = await new Promise<ReturnType<typeof serve>>((ok) => {
-      const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => ok(s));
+    server = await listen(app, config.server, deps.log).catch(async (err: unknown) => {
+      await deps.close().catch(() => undefined);
+      throw new StartupError(`mandate: cannot listen on ${config.server.host}:${config.server.port}: ${(err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message}`);
     });
     const { port } = server.address() as AddressInfo;
     const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;

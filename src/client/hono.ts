@@ -19,7 +19,12 @@ export type RequireMandateOptions = (
 ) & {
   /** The action of this route, or how to derive it from the request (e.g. from the method). */
   readonly action?: string | ((c: Context) => string);
-  /** AuthZEN context of the request (e.g. `{ ip }`); keep it small, it is part of the cache key. */
+  /**
+   * AuthZEN context of the request (e.g. `{ ip }`); keep it small, it is part of the cache key.
+   * Take `ip` from the socket (`getConnInfo(c).remote.address` from `@hono/node-server/conninfo`)
+   * or from your own trusted-proxy logic, never from a header the caller writes (`x-real-ip`, or
+   * the leftmost `x-forwarded-for` entry): a policy would then check an address the agent chose.
+   */
   readonly context?: (c: Context) => Record<string, unknown> | undefined;
 };
 

@@ -52,7 +52,11 @@ export interface InvalidateFilter {
 export interface CheckOptions {
   /** The action this request performs; defaults to the guard's `action`. */
   readonly action?: string;
-  /** AuthZEN context for the decision (e.g. `{ ip, step }`); part of the cache key. */
+  /**
+   * AuthZEN context for the decision (e.g. `{ ip, step }`); part of the cache key. `ip` must come
+   * from the socket or a proxy you trust (the rightmost untrusted hop), never from a header the
+   * caller sets.
+   */
   readonly context?: Record<string, unknown>;
 }
 

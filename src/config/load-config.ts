@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { receiverUrlProblem } from '../domain/receiver-target.ts';
 import { type Config, ConfigSchema } from './schema.ts';
 
 export const DEFAULT_CONFIG_PATH = 'config/mandate.yaml';
@@ -86,6 +87,8 @@ function hostForUrl(host: string): string {
 function checkCrossFields(config: Config, file: string): void {
   const problems: string[] = [];
   if (config.tokens.grant_ttl > config.tokens.max_grant_ttl) problems.push('tokens.grant_ttl: must not exceed tokens.max_grant_ttl');
+  // Node refuses to create a server whose header timeout outlasts its request timeout.
+  if (config.server.headers_timeout_ms > config.server.request_timeout_ms) problems.push('server.headers_timeout_ms: must not exceed server.request_timeout_ms');
   const ids = new Set<string>();
   config.clients.forEach((c, i) => {
     if (ids.has(c.client_id)) problems.push(`clients.${i}.client_id: "${c.client_id}" is listed twice`);
@@ -95,6 +98,11 @@ function checkCrossFields(config: Config, file: string): void {
       problems.push(`clients.${i}: needs client_secret_hash (or client_secret in development)`);
     }
     if (c.kind === 'resource' && c.resources.length === 0) problems.push(`clients.${i}.resources: a resource client must serve at least one resource`);
+  });
+  const targets = { allowHttp: config.caep.allow_http, allowPrivateTargets: config.caep.allow_private_targets };
+  config.receivers.forEach((r, i) => {
+    const problem = receiverUrlProblem(r.url, targets);
+    if (problem) problems.push(`receivers.${i}.url: ${problem}`);
   });
   if (problems.length) throw new ConfigError(`config error in ${file}:\n  ${problems.join('\n  ')}`);
 }

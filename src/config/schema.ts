@@ -4,6 +4,7 @@ import { ClientInputSchema } from '../domain/client.ts';
 import { ReceiverInputSchema } from '../domain/receiver.ts';
 import { MAX_GRANT_TTL_SEC } from '../domain/intent.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
+import { parseIpRange } from '../domain/client-address.ts';
 
 const Seconds = z.number().int().positive();
 
@@ -30,11 +31,82 @@ export const ConfigSchema = z
         body_limit_bytes: z.number().int().positive().max(10_000_000).default(65_536),
         /** Largest body of a batch evaluation (up to 100 evaluations, each with its token), in bytes. */
         batch_body_limit_bytes: z.number().int().positive().max(10_000_000).default(524_288),
-        /** Trust X-Forwarded-For for the client's address (only behind a proxy you run). */
+        /**
+         * Deepest nesting of objects/arrays in any JSON value taken from a request (bodies, AuthZEN and
+         * signal `context`, `authorization_details`, client `attributes`); deeper is a 400 at parse time.
+         */
+        json_max_depth: z.number().int().min(4).max(256).default(32),
+        /** Most values (of every kind, containers included) in one JSON body; more is a 400. */
+        json_max_nodes: z.number().int().min(100).max(1_000_000).default(10_000),
+        /** Most members of one JSON object, or items of one array, in a request; more is a 400. */
+        json_max_members: z.number().int().min(100).max(1_000_000).default(1000),
+        /** Longest string (or member name) in a JSON request, in UTF-16 code units; longer is a 400. */
+        json_max_string_length: z.number().int().min(1024).max(10_000_000).default(65_536),
+        /**
+         * A body declared (Content-Length) over the limit but at most this large is read and dropped
+         * before its 413 is sent, so a client writing it without `Expect: 100-continue` reads the 413
+         * instead of a reset; larger ones are refused at once and the connection closed. 0: never read.
+         */
+        oversized_body_drain_bytes: z.number().int().min(0).max(1_073_741_824).default(16_777_216),
+        /** Time a client has to send the request headers (Node `headersTimeout`; slow-header clients are cut off with 408). */
+        headers_timeout_ms: z.number().int().min(1000).max(600_000).default(10_000),
+        /** Time a client has to send the whole request, body included (Node `requestTimeout`); at least `headers_timeout_ms`. */
+        request_timeout_ms: z.number().int().min(1000).max(3_600_000).default(30_000),
+        /**
+         * How long an idle keep-alive connection stays open (Node `keepAliveTimeout`). Behind a load
+         * balancer that reuses connections, set it above the balancer's idle timeout.
+         */
+        keep_alive_timeout_ms: z.number().int().min(0).max(600_000).default(5000),
+        /** Most header lines read from one request (Node `maxHeadersCount`); the rest are dropped. */
+        max_headers_count: z.number().int().min(16).max(2000).default(100),
+        /** Largest header block of one request, in bytes (Node `maxHeaderSize`); larger gets 431. */
+        max_header_size_bytes: z.number().int().min(4096).max(1_048_576).default(16_384),
+        /** Most open connections (Node `server.maxConnections`); further ones are closed at once. */
+        max_connections: z.number().int().min(1).max(1_000_000).default(10_000),
+        /**
+         * Take the client's address from X-Forwarded-For (only behind a proxy you run). Without
+         * `trusted_proxies` exactly one hop is trusted: the socket peer, whatever its address, so the
+         * client is the rightmost X-Forwarded-For entry (the one the proxy appended).
+         */
         trust_proxy: z.boolean().default(false),
+        /**
+         * Addresses or CIDR ranges (IPv4, IPv6) of your proxies; needs `trust_proxy: true`. The client
+         * is the rightmost X-Forwarded-For hop outside these ranges (RFC 7239 section 8); when the
+         * socket peer is not one of them the header is ignored.
+         */
+        trusted_proxies: z
+          .array(
+            z.string().superRefine((v, ctx) => {
+              const r = parseIpRange(v);
+              if ('error' in r) ctx.addIssue({ code: 'custom', message: r.error });
+            }),
+          )
+          .max(256)
+          .default([]),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, body_limit_bytes: 65_536, batch_body_limit_bytes: 524_288, trust_proxy: false }),
+      .superRefine((s, ctx) => {
+        if (s.trusted_proxies.length > 0 && !s.trust_proxy) ctx.addIssue({ code: 'custom', path: ['trusted_proxies'], message: 'needs trust_proxy: true (or remove the list)' });
+      })
+      .default({
+        host: '127.0.0.1',
+        port: 8080,
+        body_limit_bytes: 65_536,
+        batch_body_limit_bytes: 524_288,
+        json_max_depth: 32,
+        json_max_nodes: 10_000,
+        json_max_members: 1000,
+        json_max_string_length: 65_536,
+        oversized_body_drain_bytes: 16_777_216,
+        headers_timeout_ms: 10_000,
+        request_timeout_ms: 30_000,
+        keep_alive_timeout_ms: 5000,
+        max_headers_count: 100,
+        max_header_size_bytes: 16_384,
+        max_connections: 10_000,
+        trust_proxy: false,
+        trusted_proxies: [],
+      }),
     redis: z
       .object({
         /** Redis URL (env REDIS_URL). */
@@ -104,13 +176,58 @@ export const ConfigSchema = z
       .default({ sweep_every_ms: 30_000, batch_size: 500, concurrency: 4 }),
     usage: z
       .object({
-        /** Evaluations of one grant in a minute that trigger its re-evaluation at once. */
+        /** Evaluations of one grant in the trailing minute (`calls_last_minute`) that trigger its re-evaluation at once. */
         reevaluate_at_calls_per_minute: z.number().int().min(1).default(600),
-        /** Denied evaluations of one grant in an hour that trigger its re-evaluation at once. */
+        /** Denied evaluations of one grant in the trailing hour (`denied_last_hour`) that trigger its re-evaluation at once. */
         reevaluate_at_denied_per_hour: z.number().int().min(1).default(20),
       })
       .strict()
       .default({ reevaluate_at_calls_per_minute: 600, reevaluate_at_denied_per_hour: 20 }),
+    limits: z
+      .object({
+        /**
+         * (action, location) pairs one token request may ask policy to decide (per entry: distinct
+         * actions x distinct locations, summed over entries). Each pair is a Cedar decision at mint,
+         * refresh and every sweep; a request over it gets 400 invalid_authorization_details before
+         * any decision. At most 1024 (one entry of 32 actions x 32 locations).
+         */
+        max_pairs_per_request: z.number().int().min(1).max(1024).default(64),
+        /** (action, location) pairs one grant may hold; a mint or elevation that would exceed it gets 400 invalid_authorization_details. */
+        max_pairs_per_grant: z.number().int().min(1).max(1024).default(64),
+        /**
+         * Grants one agent may hold at once, neither revoked nor past their deadline (suspended ones
+         * count). A mint beyond it (client_credentials or a collected approval) gets 400
+         * access_denied and creates nothing; checked atomically with the grant's creation.
+         */
+        max_live_grants_per_agent: z.number().int().min(1).max(1_000_000).default(10_000),
+        /**
+         * Approval requests (mint or elevation) one agent may have pending at once; a request that
+         * would open another gets 400 access_denied and opens nothing. Resume requests the broker
+         * opens for suspended grants do not count.
+         */
+        max_pending_approvals_per_agent: z.number().int().min(1).max(10_000).default(20),
+      })
+      .strict()
+      .default({ max_pairs_per_request: 64, max_pairs_per_grant: 64, max_live_grants_per_agent: 10_000, max_pending_approvals_per_agent: 20 }),
+    signals: z
+      .object({
+        /**
+         * Signals kept per grant, newest first; older ones are dropped from the list but live on in
+         * the grant's signal summary (every type seen, the latest ip, the highest risk), so no
+         * decision changes. Kept rather than refused: a noisy reporter must never keep out the
+         * signal that ends a grant.
+         */
+        max_per_grant: z.number().int().min(1).max(10_000).default(100),
+        /** Largest `context` of one signal, in bytes of JSON; a larger one gets 400 and is recorded nowhere. */
+        max_context_bytes: z.number().int().min(256).max(65_536).default(4096),
+        /**
+         * Distinct signal types one grant takes; a signal of a new type beyond it gets 409 (the drift
+         * rules' own types, such as task_complete and ip_changed, are always taken).
+         */
+        max_types_per_grant: z.number().int().min(1).max(1024).default(64),
+      })
+      .strict()
+      .default({ max_per_grant: 100, max_context_bytes: 4096, max_types_per_grant: 64 }),
     approvals: z
       .object({
         /** How long an approval request waits for an approver (seconds). */
@@ -124,16 +241,42 @@ export const ConfigSchema = z
       .object({
         /** Decision records kept in Redis (approximate; older ones are trimmed). */
         max_records: z.number().int().min(1000).default(1_000_000),
+        /**
+         * Bytes of decision-record text kept in Redis (older records are trimmed, to within 1/64 of
+         * this). 1 GiB: the count cap's million records at about 1 KB each, so it bites only when
+         * records are large; the stream takes somewhat more memory than its text.
+         */
+        max_bytes: z.number().int().min(1_048_576).default(1_073_741_824),
+        /**
+         * Largest decision record, in bytes; a record whose inputs would be larger keeps them only as
+         * `{omitted: {bytes, sha256}}`. 1 MiB: above the batch body limit, so any one request's inputs fit.
+         */
+        max_record_bytes: z.number().int().min(4096).default(1_048_576),
       })
       .strict()
-      .default({ max_records: 1_000_000 }),
+      .refine((a) => a.max_bytes >= 8 * a.max_record_bytes, 'audit.max_bytes must be at least 8 x audit.max_record_bytes')
+      .default({ max_records: 1_000_000, max_bytes: 1_073_741_824, max_record_bytes: 1_048_576 }),
     rate_limit: z
       .object({
         /**
-         * Failed client (or admin) authentications allowed per client id and per address, per minute;
-         * further attempts get 429 with Retry-After until the minute ends, before any secret is compared.
+         * Failed authentications allowed per (client id, source address), per minute; further attempts
+         * with that client id from that source get 429 with Retry-After until the minute ends, before
+         * any secret is compared. Other sources presenting the same client id are not refused.
          */
         auth_failures_per_minute: z.number().int().min(1).default(20),
+        /**
+         * Failed client or admin authentications allowed per source address (IPv6: per /64), per
+         * minute, whatever credential they presented; further requests from that source get 429 before
+         * any secret is compared, except a credential this process has seen succeed recently (see
+         * `known_credential_ttl_sec`), so a client sharing the address (NAT, proxy) keeps working.
+         */
+        auth_failures_per_source_per_minute: z.number().int().min(1).default(100),
+        /**
+         * How long a credential (client id + secret, or admin bearer token) seen to succeed passes a
+         * blocked source; kept per process as a SHA-256 digest only, at most 10,000 (least recently
+         * used dropped first). 0 turns the exception off.
+         */
+        known_credential_ttl_sec: z.number().int().min(0).max(86_400).default(3600),
         /**
          * Introspections/evaluations answered "not a valid token" allowed per resource client, per minute;
          * further checks by that client get 429 with Retry-After until the minute ends. Valid tokens are not counted.
@@ -141,7 +284,7 @@ export const ConfigSchema = z
         invalid_tokens_per_minute: z.number().int().min(1).default(600),
       })
       .strict()
-      .default({ auth_failures_per_minute: 20, invalid_tokens_per_minute: 600 }),
+      .default({ auth_failures_per_minute: 20, auth_failures_per_source_per_minute: 100, known_credential_ttl_sec: 3600, invalid_tokens_per_minute: 600 }),
     admin: z
       .object({
         /** Bootstrap admin bearer token (env MANDATE_ADMIN_TOKEN); generated and printed once when unset. */
@@ -159,6 +302,25 @@ export const ConfigSchema = z
       .array(ReceiverInputSchema)
       .refine((rs) => new Set(rs.map((r) => r.id)).size === rs.length, 'receiver ids must be unique')
       .default([]),
+    /** CAEP push delivery: where receivers may be, and how one receiver's trouble is kept from the others. */
+    caep: z
+      .object({
+        /** Allow plain http receiver URLs (tests, a receiver on the same host); otherwise https only. */
+        allow_http: z.boolean().default(false),
+        /**
+         * Allow receivers on loopback, private, link-local (169.254.169.254 included), unique-local,
+         * unspecified or reserved addresses; checked at registration and on every resolved address at delivery.
+         */
+        allow_private_targets: z.boolean().default(false),
+        /** Pushes in flight at once to one receiver, per worker process (each receiver has its own queue). */
+        concurrency_per_receiver: z.number().int().min(1).max(64).default(4),
+        /** Longest one push may take (connect, send, answer) before it is abandoned and retried (ms). */
+        delivery_timeout_ms: z.number().int().min(100).max(20_000).default(5000),
+        /** Events waiting for one receiver (queued or backing off); beyond it new events for it are dropped and counted. */
+        max_backlog_per_receiver: z.number().int().min(1).max(1_000_000).default(10_000),
+      })
+      .strict()
+      .default({ allow_http: false, allow_private_targets: false, concurrency_per_receiver: 4, delivery_timeout_ms: 5000, max_backlog_per_receiver: 10_000 }),
   })
   .strict();
 

@@ -10,7 +10,28 @@ export type DecisionKind =
   | 'revocation'
   | 'approval'
   | 'policy'
-  | 'client';
+  | 'client'
+  /** Inputs shared by the decisions of one batch, stored once; each of them names it (see SharedInputsRef). */
+  | 'inputs';
+
+/**
+ * Where a decision's inputs name the shared inputs of its batch (`inputs.shared_context`) instead
+ * of holding a copy: the record that holds them (kind 'inputs'), its stream id to find it by, and
+ * its hash. The hash ties the two: the referencing record's own hash covers this reference, and the
+ * chain check fails when the shared record's content or hash differs from it.
+ */
+export interface SharedInputsRef {
+  readonly record: string;
+  readonly sid: string;
+  readonly hash: string;
+}
+
+/** The shared-inputs reference a record carries, if any. */
+export function sharedRefOf(r: Pick<DecisionRecord, 'inputs'>): SharedInputsRef | undefined {
+  const ref = r.inputs.shared_context as Partial<SharedInputsRef> | undefined;
+  if (!ref || typeof ref !== 'object') return undefined;
+  return typeof ref.record === 'string' && typeof ref.sid === 'string' && typeof ref.hash === 'string' ? (ref as SharedInputsRef) : undefined;
+}
 
 /** What a service says happened; the log adds id, time and the chain fields. */
 export interface DecisionInput {
@@ -133,6 +154,9 @@ function writeCanonical(value: unknown): string {
   return `${out}}`;
 }
 
+/** Shared-inputs records whose hashes a chain check keeps to check references against (about 100 bytes each). */
+const MAX_SHARED_TRACKED = 100_000;
+
 export type ChainBreak = { readonly id: string; readonly chain: string; readonly seq: number; readonly problem: string };
 export type ChainVerdict = { ok: true; records: number } | { ok: false; records: number; broken: ChainBreak };
 
@@ -149,6 +173,8 @@ export function createChainVerifier(
   heads: ReadonlyMap<string, { seq: number; hash: string }> = new Map(),
 ) {
   const last = new Map<string, { seq: number; hash: string }>();
+  // Hashes of the shared-inputs records seen, newest kept: a batch's records follow its shared one closely.
+  const shared = new Map<string, string>();
   let count = 0;
   let failure: ChainBreak | undefined;
   return {
@@ -171,6 +197,13 @@ export function createChainVerifier(
       }
       const head = heads.get(r.chain);
       if (head && head.seq === r.seq && head.hash !== hash) return broken('record differs from its chain head');
+      const ref = sharedRefOf(r);
+      // A shared record trimmed by retention (or older than the window kept here) is not looked for.
+      if (ref && shared.has(ref.record) && shared.get(ref.record) !== ref.hash) return broken(`shared inputs ${ref.record} differ from their reference`);
+      if (r.kind === 'inputs') {
+        shared.set(r.id, hash);
+        if (shared.size > MAX_SHARED_TRACKED) shared.delete(shared.keys().next().value as string);
+      }
       last.set(r.chain, { seq: r.seq, hash });
       return undefined;
     },

@@ -18,6 +18,72 @@ export interface Signal {
  */
 export const BEHAVIOUR_SIGNALS = { stepOutOfOrder: 'step_out_of_order', neverUsedAction: 'never_used_action' } as const;
 
+/**
+ * What a grant's signals add up to, kept beside its bounded list of recent signals so that dropping
+ * old entries changes no decision: every type seen (the Cedar context's `signals`), the most recent
+ * address a signal reported, the highest risk, and a version counted up by each signal (an
+ * evaluation identifies the signal state by it instead of hashing the history).
+ */
+export interface SignalSummary {
+  readonly version: number;
+  readonly types: readonly string[];
+  readonly ip?: string | undefined;
+  readonly risk: number;
+}
+
+export const NO_SIGNALS: SignalSummary = { version: 0, types: [], risk: 0 };
+
+/**
+ * Signal types a grant always takes, however many other types it holds: those the drift rules
+ * act on, so that filling a grant with made-up types cannot keep out the one that ends it.
+ */
+export const DRIFT_SIGNAL_TYPES: ReadonlySet<string> = new Set([
+  'task_complete',
+  'ip_changed',
+  'workload_mismatch',
+  'prompt_changed',
+  BEHAVIOUR_SIGNALS.stepOutOfOrder,
+  BEHAVIOUR_SIGNALS.neverUsedAction,
+]);
+
+/** The summary's part of a decision's live context: ip, risk and the set of signal types, over the grant's own. */
+export function summarizedContext(grant: Pick<Grant, 'context'>, summary: SignalSummary) {
+  return {
+    ip: summary.ip ?? grant.context.ip,
+    risk: Math.max(grant.context.risk, summary.risk),
+    signals: [...new Set([...grant.context.signals, ...summary.types])],
+  };
+}
+
+/**
+ * The recent signals, preceded by stand-ins for what the summary knows and they no longer show
+ * (older entries dropped by the per-grant cap): one entry per type seen only before, carrying the
+ * highest risk and the latest address when the recent ones do not. The drift rules and
+ * latestIp/latestRisk then decide as over the whole history. Stand-ins carry no other context, so
+ * the rules that read a signal's context (ip_changed, prompt_changed), which acted when it came,
+ * are not replayed; the address rides on a type other than ip_changed when there is one.
+ */
+export function withSummary(recent: readonly Signal[], summary: SignalSummary | undefined): Signal[] {
+  if (!summary || summary.version <= recent.length) return [...recent];
+  const seen = new Set(recent.map((s) => s.type));
+  const standIns: Array<{ type: string; risk?: number; context?: Record<string, unknown>; at: number }> = summary.types
+    .filter((t) => !seen.has(t))
+    .map((type) => ({ type, at: 0 }));
+  const carrierType = summary.types.find((t) => t !== 'ip_changed') ?? summary.types[0];
+  if (carrierType === undefined) return [...recent];
+  const carrier = () => {
+    let c = standIns.find((s) => s.type === carrierType);
+    if (!c) {
+      c = { type: carrierType, at: 0 };
+      standIns.unshift(c);
+    }
+    return c;
+  };
+  if (summary.risk > recent.reduce((max, s) => Math.max(max, s.risk ?? 0), 0)) carrier().risk = summary.risk;
+  if (summary.ip !== undefined && !recent.some((s) => typeof s.context?.ip === 'string')) carrier().context = { ip: summary.ip };
+  return [...standIns, ...recent];
+}
+
 /** Reason codes of re-evaluation decisions, one per detector. */
 export type DriftReason =
   | 'deadline_passed'

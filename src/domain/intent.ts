@@ -1,5 +1,6 @@
 // Task intents: the RFC 9396 `agent_task` authorization_details type, its pairs, and narrowing.
 import { z } from 'zod';
+import type { JsonLimits } from './json-bounds.ts';
 
 /** Largest grant lifetime any request, client or config may ask for (seconds). */
 export const MAX_GRANT_TTL_SEC = 86_400;
@@ -42,6 +43,13 @@ export const AuthorizationDetailsSchema = z
     message: 'all entries must name the same task_id',
   });
 
+/**
+ * The JSON shape any valid `authorization_details` fits in (an array of flat entries whose
+ * members are strings, numbers or arrays of strings), checked on the parsed value before the
+ * schema: a value nested or sized beyond it is refused without being walked any further.
+ */
+export const AUTHORIZATION_DETAILS_JSON_LIMITS: JsonLimits = { maxDepth: 3, maxNodes: 16 * (1 + 8 + 4 * 33), maxMembers: 32, maxStringLength: 512 };
+
 /** One (action, location) pair that policy decides. `entry` indexes the requested entries. */
 export interface Pair {
   readonly entry: number;
@@ -64,6 +72,39 @@ export function pairsOf(entries: readonly AgentTask[]): Pair[] {
     }
   });
   return pairs;
+}
+
+/**
+ * How many pairs an intent costs, as configured: every pair is one policy decision per mint,
+ * refresh and sweep, and part of every record and token, so a request pays for what it sends.
+ */
+export interface IntentLimits {
+  /** Pairs one request may ask policy to decide (mint, elevation). */
+  readonly maxPairsPerRequest: number;
+  /** Pairs one grant may hold: a request that would create or replace a grant beyond it is refused. */
+  readonly maxPairsPerGrant: number;
+}
+
+/** How many pairs `pairsOf(entries)` yields, counted without building them. */
+export function pairCount(entries: readonly AgentTask[]): number {
+  let count = 0;
+  for (const e of entries) count += new Set(e.actions).size * new Set(e.locations).size;
+  return count;
+}
+
+/**
+ * Why an intent that would be decided and stored as a grant is too large, or undefined when it
+ * is within the limits. Checked before any policy decision, so a refused request costs nothing.
+ */
+export function intentOverLimits(entries: readonly AgentTask[], limits: IntentLimits): string | undefined {
+  const count = pairCount(entries);
+  if (count > limits.maxPairsPerRequest) {
+    return `asks for ${count} (action, location) pairs; at most ${limits.maxPairsPerRequest} per request`;
+  }
+  if (count > limits.maxPairsPerGrant) {
+    return `asks for ${count} (action, location) pairs; a grant holds at most ${limits.maxPairsPerGrant}`;
+  }
+  return undefined;
 }
 
 /**

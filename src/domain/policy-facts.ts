@@ -11,13 +11,49 @@ export interface AgentFacts {
 export interface UsageFacts {
   readonly calls_last_minute: number;
   readonly denied_last_hour: number;
-  /** Actions this agent has never used before (the pair's action decides `new_action`). */
+  /**
+   * Actions this agent has used (an allowed evaluation), at least among the actions of the pairs
+   * decided: `new_action` is true for a pair whose action is not here. Undefined when not read,
+   * which a policy reading `usage.new_action` never decides with (see newActionOf).
+   */
   readonly used_actions?: ReadonlySet<string> | undefined;
 }
 
-/** The epoch minute and hour that `calls_last_minute` and `denied_last_hour` count in. */
-export const minuteOf = (nowSec: number) => Math.floor(nowSec / 60);
-export const hourOf = (nowSec: number) => Math.floor(nowSec / 3600);
+/**
+ * A trailing count window made of fixed buckets (bucket = floor(epoch s / bucketSec)): a count
+ * is the sum of the last `buckets` buckets, the current one included. With `buckets` one more
+ * than the window's span in buckets, an event counts for at least the span and less than the span
+ * plus one bucket: never less than the exact trailing count, at most one bucket's worth more.
+ */
+export interface UsageWindow {
+  readonly bucketSec: number;
+  readonly buckets: number;
+}
+
+/** `calls_last_minute`: 1 s buckets; a call counts for at least 60 s and less than 61 s. */
+export const CALLS_WINDOW: UsageWindow = { bucketSec: 1, buckets: 61 };
+/** `denied_last_hour`: 60 s buckets; a denial counts for at least 3600 s and less than 3660 s. */
+export const DENIED_WINDOW: UsageWindow = { bucketSec: 60, buckets: 61 };
+
+/** The bucket an event at `nowSec` counts into, and the oldest bucket the count at `nowSec` sums. */
+export function windowAt(window: UsageWindow, nowSec: number): { bucket: number; oldest: number } {
+  const bucket = Math.floor(nowSec / window.bucketSec);
+  return { bucket, oldest: bucket - window.buckets + 1 };
+}
+
+/** How long (s) a window's buckets are worth keeping after the last event: a bucket past its window counts no more. */
+export const windowTtlSec = (window: UsageWindow) => (window.buckets + 1) * window.bucketSec;
+
+/**
+ * The count of a window stored as bucket -> count pairs (a Redis hash's fields), from bucket
+ * `oldest` on. A bucket ahead of now (another process' clock runs ahead) counts too. The Lua
+ * scripts of the usage store compute the same sum (see WINDOW_LUA in redis-usage-store.ts).
+ */
+export function windowCount(buckets: Readonly<Record<string, string>>, oldest: number): number {
+  let n = 0;
+  for (const [bucket, count] of Object.entries(buckets)) if (Number(bucket) >= oldest) n += Number(count);
+  return n;
+}
 
 /** Everything about "now" that a decision may depend on. */
 export interface PolicyFacts {
@@ -91,9 +127,13 @@ export function calendarOf(nowSec: number): { hour: number; weekday: number } {
   return { hour: d.getUTCHours(), weekday: d.getUTCDay() };
 }
 
-/** `usage.new_action` for one pair: the agent never used its action before (unknown history: false). */
-export function newActionOf(usage: UsageFacts, action: string): boolean {
-  return usage.used_actions ? !usage.used_actions.has(action) : false;
+/**
+ * `usage.new_action` for one pair: the agent never used its action before; undefined when the
+ * history was not read. A decider denies a pair it would decide on an unread history (fail
+ * closed: neither true nor false is safe for every policy).
+ */
+export function newActionOf(usage: UsageFacts, action: string): boolean | undefined {
+  return usage.used_actions ? !usage.used_actions.has(action) : undefined;
 }
 
 type Calendar = { hour: number; weekday: number };
@@ -220,7 +260,9 @@ export function factsKey(facts: PolicyFacts, reads: PolicyReads): string {
 /** The key of one pair's decision: the facts' key, the pair, and `usage.new_action` for its action when read. */
 export function pairKey(key: string, facts: PolicyFacts, pair: Pair, reads: PolicyReads): string {
   const base = `${key}\u0000${pair.action}\u0000${pair.location}`;
-  return reads.leaves.has('usage.new_action') ? `${base}\u0000${newActionOf(facts.usage, pair.action) ? 1 : 0}` : base;
+  if (!reads.leaves.has('usage.new_action')) return base;
+  const fresh = newActionOf(facts.usage, pair.action);
+  return `${base}\u0000${fresh === undefined ? '?' : fresh ? 1 : 0}`;
 }
 
 /**

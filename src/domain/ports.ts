@@ -1,12 +1,13 @@
 // The interfaces services depend on; the store, crypto and policy adapters implement them.
 import type { AccessTokenClaims } from './access-token.ts';
 import type { Client } from './client.ts';
-import type { DecisionInput, DecisionRecord } from './decision-record.ts';
+import type { DecisionInput, DecisionRecord, SharedInputsRef } from './decision-record.ts';
 import type { Grant, GrantStatus } from './grant.ts';
 import type { Approval, ApprovalStatus } from './approval.ts';
-import type { Signal } from './drift.ts';
+import type { Signal, SignalSummary } from './drift.ts';
 import type { AgentTask } from './intent.ts';
 import type { CountRange, PolicyDecider } from './policy-facts.ts';
+import type { NotifiedGrant } from './security-event.ts';
 
 export interface Clock {
   /** Epoch milliseconds. */
@@ -26,10 +27,29 @@ export interface ClientStore {
   list(): Promise<Client[]>;
   /** Creates the client; false when the id is taken. */
   create(client: Client): Promise<boolean>;
-  /** Replaces a stored client. */
-  put(client: Client): Promise<void>;
+  /**
+   * Replaces a stored client and, in the same atomic write, its kill-switch mark (see
+   * ClientRefusal): set when the client is disabled, cleared when it is not. False (nothing
+   * written) when the client was deleted meanwhile, unless `revive` (the config file re-creates it).
+   */
+  put(client: Client, opts?: { revive?: boolean }): Promise<boolean>;
+  /**
+   * Marks the client deleted (a tombstone living `ttlSec`): from then on no grant or approval is
+   * created for it, whatever a process has cached. Written before its grants are revoked.
+   */
+  markDeleted(id: string, ttlSec: number): Promise<void>;
+  /** Removes the client's record; its deletion mark stays until it expires or the id is created again. */
   delete(id: string): Promise<boolean>;
 }
+
+/** Why the store refused to create a grant or an approval for a client: its kill-switch mark. Nothing was written. */
+export type ClientRefusal = 'client_disabled' | 'client_deleted';
+
+/** What creating a grant did: created it, or refused it (nothing written) for the client's mark or the per-agent cap. */
+export type GrantCreateOutcome = 'created' | ClientRefusal | 'live_grant_limit';
+
+/** What opening an approval request did: created it, or refused it (nothing written) for the client's mark or the per-agent cap. */
+export type ApprovalCreateOutcome = 'created' | ClientRefusal | 'pending_approval_limit';
 
 /** An access token as the store tracks it. */
 export interface IssuedToken {
@@ -59,9 +79,11 @@ export interface GrantStore {
   /**
    * Stores a new grant with its first token and refresh-token hash, atomically. Refused (store
    * unavailable, nothing written) until its mint decision record has landed: pass it as the
-   * record's `followedBy`, so no grant ever exists without its record.
+   * record's `followedBy`, so no grant ever exists without its record. Refused too, atomically,
+   * when the client is marked disabled or deleted, or already holds `maxLiveGrantsPerAgent` grants
+   * neither revoked nor ended.
    */
-  create(grant: Grant, token: IssuedToken, refreshHash: string): Promise<void>;
+  create(grant: Grant, token: IssuedToken, refreshHash: string, limits?: { maxLiveGrantsPerAgent?: number }): Promise<GrantCreateOutcome>;
   /** The grant with its refresh-token state (`used_refresh_hashes` holds refreshHashMark()s). */
   get(id: string): Promise<(Grant & { refresh_hash: string; used_refresh_hashes: string[] }) | undefined>;
   check(grantId: string, jti: string): Promise<GrantCheck | undefined>;
@@ -111,8 +133,12 @@ export interface GrantStore {
   claimPending(id: string, expected: string, next: PendingRecord): Promise<boolean>;
   /** Drops grants from the live index (they ended). */
   dropFromLive(ids: readonly string[]): Promise<void>;
-  /** Records a signal on the grant; false when the grant does not exist. */
-  addSignal(id: string, signal: Signal): Promise<boolean>;
+  /**
+   * Records a signal on the grant (its recent list is capped; a summary keeps every type, the
+   * latest ip and the highest risk). 'missing' when the grant does not exist; 'too_many_types'
+   * (nothing written) when the type is new and the grant holds the most distinct types.
+   */
+  addSignal(id: string, signal: Signal): Promise<'added' | 'missing' | 'too_many_types'>;
   /** Grants with their signals, in one round trip; missing ones are left out. */
   getMany(ids: readonly string[]): Promise<Array<{ grant: Grant; signals: Signal[]; pending?: PendingRecord | undefined }>>;
   /** Live grant ids in deadline order, a page at a time; expired ones are dropped from the index. */
@@ -160,9 +186,19 @@ export interface DecisionLog {
     input: DecisionInput,
     opts?: { id?: string; clearsPendingOf?: string; followedBy?: () => Promise<unknown>; guard?: EvaluationGuard },
   ): Promise<DecisionRecord>;
+  /**
+   * Appends the inputs a batch of decisions shares as one record (kind 'inputs'), so that each
+   * decision names them (`inputs.shared_context`, a SharedInputsRef) instead of holding a copy.
+   */
+  recordShared(input: Omit<DecisionInput, 'kind'>): Promise<SharedInputsRef>;
   /** A new, unique record id. */
   nextId(): string;
   list(query: DecisionQuery): Promise<DecisionRecord[]>;
+  /**
+   * The inputs of the shared records these records name, by record id: null for one retention
+   * trimmed, or that is not the record named (its hash differs).
+   */
+  sharedInputs(records: readonly DecisionRecord[]): Promise<Record<string, Record<string, unknown> | null>>;
   verify(): Promise<AuditVerdict>;
 }
 
@@ -188,10 +224,14 @@ export interface Reevaluator {
   enqueueAll(cause: string): Promise<void>;
 }
 
-/** Tells resource servers about grants that ended or shrank (CAEP over RFC 8935 push). */
+/**
+ * Tells resource servers about grants that ended or shrank (CAEP over RFC 8935 push). `grant.granted`
+ * is what the grant held before the change: only receivers on those locations (or, for a
+ * narrowing, on the narrowed set's) hear of it.
+ */
 export interface GrantNotifier {
-  revoked(grant: { id: string; client_id: string; task_id: string }, reason: string): Promise<void>;
-  narrowed(grant: { id: string; client_id: string; task_id: string }, granted: AgentTask[], reason: string): Promise<void>;
+  revoked(grant: NotifiedGrant, reason: string): Promise<void>;
+  narrowed(grant: NotifiedGrant, granted: AgentTask[], reason: string): Promise<void>;
 }
 
 export const silentNotifier: GrantNotifier = { revoked: async () => undefined, narrowed: async () => undefined };
@@ -203,12 +243,13 @@ export interface EvaluationState {
   readonly client_id: string;
   readonly grant: Omit<Grant, 'status' | 'reason'>;
   readonly jtiRevoked: boolean;
-  readonly signals: Signal[];
+  /** What the grant's signals add up to (never the history itself). */
+  readonly signals: SignalSummary;
   readonly callsLastMinute: number;
   readonly deniedLastHour: number;
   readonly actionUsedBefore: boolean;
   readonly lastStep: number;
-  /** Identifies the grant's data and signals as read: an EvaluationGuard holds only while they are unchanged. */
+  /** Identifies the grant's data and signal summary as read: an EvaluationGuard holds only while they are unchanged. */
   readonly digest: string;
 }
 
@@ -227,8 +268,9 @@ export interface EvaluationGuard {
   readonly expiresAt: number;
   readonly policyVersion: number;
   readonly digest: string;
-  /** This call included. */
+  /** Calls in the trailing minute (CALLS_WINDOW at nowSec), this call included. */
   readonly calls: CountRange;
+  /** Denials in the trailing hour (DENIED_WINDOW at nowSec). */
   readonly denied: CountRange;
   readonly nowSec: number;
 }
@@ -250,11 +292,21 @@ export interface UsageStore {
   }): Promise<number>;
   /** Current counters of many grants (for re-evaluation). */
   countersOf(ids: readonly string[], nowSec: number): Promise<Array<{ calls: number; denied: number }>>;
+  /**
+   * Which of the asked actions each agent has used (been allowed at an evaluation), one set per
+   * query, in one round trip: what `usage.new_action` is decided with outside an evaluation.
+   */
+  usedActionsOf(queries: ReadonlyArray<{ readonly clientId: string; readonly actions: readonly string[] }>): Promise<Array<ReadonlySet<string>>>;
 }
 
 
 export interface ApprovalStore {
-  create(approval: Approval): Promise<void>;
+  /**
+   * Opens an approval request, unless (atomically, nothing written) the client is marked disabled
+   * or deleted, or, with `maxPendingPerAgent`, already has that many pending: only requests opened
+   * with a cap count against it (an agent's own; not the resume requests the system opens).
+   */
+  create(approval: Approval, limits?: { maxPendingPerAgent?: number }): Promise<ApprovalCreateOutcome>;
   get(id: string): Promise<Approval | undefined>;
   /** The approval still pending for this exact intent, if any. */
   pendingFor(intentKey: string): Promise<Approval | undefined>;

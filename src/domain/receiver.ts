@@ -26,9 +26,12 @@ const HttpUrl = z
 export const ReceiverInputSchema = z
   .object({
     id: ReceiverIdSchema,
-    /** The RFC 8935 push endpoint. */
+    /** The RFC 8935 push endpoint (https on a public address unless `caep.*` config allows more: manage-receivers checks it). */
     url: HttpUrl,
-    /** The SET's `aud`; default `url`. */
+    /**
+     * The SET's `aud`, and the resource whose grants the receiver hears of: an event goes to it only
+     * when the grant's locations (before or after a narrowing) include it, exactly. Default `url`.
+     */
     audience: z.string().min(1).max(2048).optional(),
     /** Event kinds this receiver wants; default both. */
     events: z

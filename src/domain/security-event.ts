@@ -22,8 +22,34 @@ export interface GrantEvent {
   /** Epoch seconds of the change. */
   readonly event_timestamp: number;
   readonly initiating_entity: InitiatingEntity;
-  /** The grant's authorization_details after a narrowing. */
+  /** The grant's authorization_details after a narrowing (for one receiver: only its audience's entries). */
   readonly granted?: AgentTask[] | undefined;
+}
+
+/** The grant an event is about: its granted entries say which audiences may hear of it. */
+export interface NotifiedGrant {
+  readonly id: string;
+  readonly client_id: string;
+  readonly task_id: string;
+  /** What the grant held when the change happened (before a narrowing). */
+  readonly granted: readonly AgentTask[];
+}
+
+/** The locations a change concerns: the token's `aud` before and after it. */
+export function audiencesOf(grant: NotifiedGrant, after: readonly AgentTask[] = []): Set<string> {
+  return new Set([...grant.granted, ...after].flatMap((e) => e.locations));
+}
+
+/**
+ * The event as one receiver may see it: undefined when the grant never reached the receiver's
+ * audience; a narrowing's authorization_details cut down to the entries on that audience, each
+ * naming that location only (another resource's actions and locations are not its business).
+ */
+export function eventForAudience(event: GrantEvent, audiences: ReadonlySet<string>, audience: string): GrantEvent | undefined {
+  if (!audiences.has(audience)) return undefined;
+  if (event.granted === undefined) return event;
+  const granted = event.granted.filter((e) => e.locations.includes(audience)).map((e) => ({ ...e, locations: [audience] }));
+  return { ...event, granted };
 }
 
 /** Reasons the broker itself produces; any other reason came from an admin's revocation. */

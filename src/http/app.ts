@@ -1,9 +1,12 @@
 // The Hono app: every route, body limits, request metrics and logs, health and readiness.
+import type { IncomingMessage } from 'node:http';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { routePath } from 'hono/route';
 import { OAuthError } from '../domain/errors.ts';
+import { DEFAULT_JSON_LIMITS } from '../domain/json-bounds.ts';
 import { requireAdmin } from './admin-auth.ts';
+import { discardBody } from './discard-body.ts';
 import type { HttpDeps } from './http-deps.ts';
 import { renderOAuthError } from './oauth-response.ts';
 import { problem } from './problem-response.ts';
@@ -43,15 +46,31 @@ export function createApp(deps: HttpDeps): Hono {
       : c.req.path.startsWith('/access/')
         ? c.json({ decision: false, context: { reason_admin: { en: 'request body too large', code: 'invalid_request' } } }, 413)
         : problem(413, 'Payload too large', `the body must be at most ${limit} bytes`);
+  /**
+   * The refusal of a body declared larger than the limit. A body within the drain bound is read
+   * and dropped first, so a client that writes it all before reading sees the answer rather than
+   * a reset; the connection then stays usable. A larger one is answered at once and closed.
+   */
+  const refuseOversized = async (c: Context, declaredBytes: number, res: Response | Promise<Response>): Promise<Response> => {
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    if (!incoming) return res;
+    const drained = declaredBytes <= (deps.oversizedBodyDrainBytes ?? 0) && (await discardBody(incoming, declaredBytes));
+    const answer = await res;
+    if (!drained) answer.headers.set('Connection', 'close');
+    return answer;
+  };
   const batchLimit = bodyLimit({ maxSize: deps.batchBodyLimitBytes, onError: tooLarge(deps.batchBodyLimitBytes) });
   const limit = bodyLimit({ maxSize: deps.bodyLimitBytes, onError: tooLarge(deps.bodyLimitBytes) });
+  const jsonLimits = deps.jsonLimits ?? DEFAULT_JSON_LIMITS;
   app.use('*', async function limitBody(c, next) {
+    // Read by every JSON body reader (read-body.ts), so all routes share the configured bounds.
+    c.set('jsonLimits', jsonLimits);
     const max = c.req.path === '/access/v1/evaluations' ? deps.batchBodyLimitBytes : deps.bodyLimitBytes;
     // With a Content-Length (and no chunking) Node's parser already holds the body to that length:
     // the header decides, and the body stays on node-server's fast path (no web stream built).
     const length = c.req.header('content-length');
     if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (Number(length) > max) return tooLarge(max)(c);
+      if (Number(length) > max) return refuseOversized(c, Number(length), tooLarge(max)(c));
       return next();
     }
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();

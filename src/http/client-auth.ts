@@ -4,6 +4,7 @@ import type { Client } from '../domain/client.ts';
 import { OAuthError } from '../domain/errors.ts';
 import { type PresentedCredentials, authenticateClient } from '../services/authenticate-client.ts';
 import type { Broker } from '../services/broker.ts';
+import { noteAuthenticated } from './rate-limit.ts';
 import type { OAuthForm } from './read-body.ts';
 
 const MAX_CREDENTIAL_LENGTH = 512;
@@ -30,7 +31,14 @@ export function presentedCredentials(c: Context, form: OAuthForm): PresentedCred
 
 /** Authenticates the caller of an OAuth endpoint. */
 export function authenticate(c: Context, form: OAuthForm, broker: Broker): Promise<Client> {
-  return authenticateClient(broker, presentedCredentials(c, form));
+  return verify(c, broker, presentedCredentials(c, form));
+}
+
+/** Verifies the credentials and tells the rate limit they succeeded (it then lets them through a blocked source). */
+async function verify(c: Context, broker: Broker, creds: PresentedCredentials): Promise<Client> {
+  const client = await authenticateClient(broker, creds);
+  noteAuthenticated(c, { kind: 'client', clientId: creds.clientId, secret: creds.secret });
+  return client;
 }
 
 function formDecode(v: string): string {
@@ -53,5 +61,5 @@ const NO_FORM: OAuthForm = { get: () => undefined, all: () => [] };
 
 /** Authenticates a client by HTTP Basic alone (JSON endpoints have no form body to carry credentials). */
 export function authenticateBasic(c: Context, broker: Broker): Promise<Client> {
-  return authenticateClient(broker, presentedCredentials(c, NO_FORM));
+  return verify(c, broker, presentedCredentials(c, NO_FORM));
 }

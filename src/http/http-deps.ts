@@ -1,7 +1,10 @@
 // What the HTTP layer is given by the composition root.
 import type { Context } from 'hono';
 import type { KeyRing } from '../crypto/key-ring.ts';
+import { clientAddress, type HopTrust, TRUST_PEER_ONLY } from '../domain/client-address.ts';
+import type { JsonLimits } from '../domain/json-bounds.ts';
 import type { ReceiverStore } from '../domain/receiver.ts';
+import type { ReceiverTargetPolicy } from '../domain/receiver-target.ts';
 import type { AppLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Broker } from '../services/broker.ts';
@@ -19,21 +22,35 @@ export interface HttpDeps {
   readonly bodyLimitBytes: number;
   /** Body limit of the batch evaluation endpoint. */
   readonly batchBodyLimitBytes: number;
+  /** Bounds on every JSON value taken from a request (config `server.json_*`); the defaults when absent. */
+  readonly jsonLimits?: JsonLimits | undefined;
+  /**
+   * Bytes of an oversized body (declared by Content-Length) read and discarded before its 413 is
+   * answered, so a client that writes its whole body before reading gets the answer instead of a
+   * reset (config `server.oversized_body_drain_bytes`); larger bodies are refused at once. 0 when absent.
+   */
+  readonly oversizedBodyDrainBytes?: number | undefined;
+  /** Take the caller's address from X-Forwarded-For (`server.trust_proxy`); see `trustedProxies`. */
   readonly trustProxy: boolean;
+  /** Which hops may be believed (`server.trusted_proxies`); without it, with `trustProxy`, the socket peer only (one hop). */
+  readonly trustedProxies?: HopTrust | undefined;
   /** The caller's address as the socket reports it (undefined in app.request tests). */
   readonly remoteAddress: (c: Context) => string | undefined;
   /** Rate limits on failed authentications and invalid-token floods (none without it). */
   readonly rateLimit?: RateLimitOptions | undefined;
   /** CAEP receivers for /admin/receivers (the routes are absent without it). */
   readonly receivers?: ReceiverStore | undefined;
+  /** Where receivers may be registered (config `caep.*`); https and public addresses only when absent. */
+  readonly receiverTargets?: ReceiverTargetPolicy | undefined;
 }
 
-/** The caller's IP: X-Forwarded-For's first hop only behind a trusted proxy. */
+/**
+ * The caller's IP in canonical form: the socket peer, or with `trustProxy` the rightmost
+ * X-Forwarded-For hop that is not a trusted proxy (never the leftmost entry, which the caller
+ * writes itself). The `Forwarded` header (RFC 7239) is not read.
+ */
 export function clientIp(c: Context, deps: HttpDeps): string | undefined {
-  if (deps.trustProxy) {
-    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-    if (forwarded) return forwarded;
-  }
-  const raw = deps.remoteAddress(c);
-  return raw?.startsWith('::ffff:') ? raw.slice(7) : raw;
+  const trust = deps.trustProxy ? (deps.trustedProxies ?? TRUST_PEER_ONLY) : undefined;
+  const forwardedFor = trust ? c.req.header('x-forwarded-for') : undefined;
+  return clientAddress(forwardedFor, deps.remoteAddress(c), trust);
 }

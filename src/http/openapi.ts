@@ -179,13 +179,19 @@ const DecisionRecordSchema = z
     policy_version: z.number().int().optional(),
     inputs: z
       .record(z.string(), z.unknown())
-      .describe('the request, context and entities as they were (never a token or secret)'),
+      .describe(
+        'the request, context and entities as they were (never a token or secret); a batch evaluation names its shared context as `shared_context` {record, sid, hash} instead of a copy (see `shared_inputs`), and inputs larger than audit.max_record_bytes are kept as `omitted` {bytes, sha256}',
+      ),
     chain: z.string(),
     seq: z.number().int(),
     prev: z.string().describe('hash of the previous record of the chain'),
     hash: z.string(),
   })
   .loose();
+
+const SharedInputsSchema = z
+  .record(z.string(), z.record(z.string(), z.unknown()).nullable())
+  .describe('the inputs of the shared records the decisions name (`inputs.shared_context.record`), by record id; null when retention trimmed one');
 
 const GrantSchema = z
   .object({
@@ -278,8 +284,8 @@ const RESPONSES = {
   RevocationResult: z.object({ revoked: RevokedCountSchema }),
   Grant: GrantSchema,
   GrantList: z.object({ grants: z.array(GrantSchema) }),
-  GrantWithHistory: GrantSchema.extend({ history: z.array(DecisionRecordSchema) }),
-  DecisionList: z.object({ decisions: z.array(DecisionRecordSchema) }),
+  GrantWithHistory: GrantSchema.extend({ history: z.array(DecisionRecordSchema), shared_inputs: SharedInputsSchema }),
+  DecisionList: z.object({ decisions: z.array(DecisionRecordSchema), shared_inputs: SharedInputsSchema }),
   AuditVerification: z
     .object({ ok: z.boolean(), records: z.number().int().optional() })
     .loose()
@@ -298,7 +304,11 @@ const RESPONSES = {
   Approval: ApprovalSchema,
   ApprovalList: z.object({ approvals: z.array(ApprovalSchema) }),
   KeyRotated: z.object({ kid: z.string() }),
-  SignalAccepted: z.object({ accepted: z.number().int(), reevaluated: z.unknown() }),
+  SignalAccepted: z.object({
+    accepted: z.number().int(),
+    reevaluated: z.unknown(),
+    refused_too_many_types: z.array(z.string()).optional().describe('grants that refused the signal: a new type beyond signals.max_types_per_grant'),
+  }),
   Receiver: PublicReceiverSchema,
   ReceiverList: z.object({ receivers: z.array(PublicReceiverSchema) }),
   ReceiverDeleted: z.object({ deleted: z.string() }),
@@ -534,6 +544,7 @@ const ENDPOINTS: readonly Endpoint[] = [
       '202': ok('SignalAccepted', 'accepted and re-evaluated'),
       ...ADMIN_BODY_ERRORS,
       '403': problemReply('only resource clients and admins report signals'),
+      '409': problemReply('the signal is of a new type and every grant it names holds signals.max_types_per_grant types'),
     },
   },
   {
@@ -660,7 +671,8 @@ const ENDPOINTS: readonly Endpoint[] = [
     path: '/admin/audit/verify',
     tag: 'Admin: audit',
     summary: 'Verify the audit chain',
-    description: '`{"ok":true,"records":n}` or the first broken link of the hash chain.',
+    description:
+      '`{"ok":true,"records":n}` or the first broken link of the hash chain, read in pages of bounded size. Retention (audit.max_records, audit.max_bytes) trims the oldest records: the first record left of each chain anchors it, a chain head whose last record was trimmed is not compared, and a decision whose shared batch inputs were trimmed is checked without them; a decision naming shared inputs whose hash differs breaks the chain.',
     auth: 'admin',
     wire: 'problem',
     responses: { '200': ok('AuditVerification'), ...ADMIN_ERRORS },
@@ -743,7 +755,7 @@ const ENDPOINTS: readonly Endpoint[] = [
     tag: 'Admin: CAEP receivers',
     summary: 'Register a CAEP receiver',
     description:
-      'An RFC 8935 push endpoint that receives a signed Security Event Token (CAEP session-revoked, token-claims-change) whenever a grant ends or shrinks.',
+      'An RFC 8935 push endpoint that receives a signed Security Event Token (CAEP session-revoked, token-claims-change) whenever a grant on its `audience` (default: its url) ends or shrinks; a narrowing shows it only the entries of its audience. The url must be https on a public address unless config `caep.allow_http` / `caep.allow_private_targets` allow more (400 otherwise); each push goes to a freshly resolved and checked address, without following redirects.',
     auth: 'admin',
     wire: 'problem',
     body: { type: 'application/json', schema: 'ReceiverInput' },

@@ -1,25 +1,46 @@
-// Throttles failed client authentications (per client id and per address) and floods of invalid tokens (per resource client).
+// Throttles failed authentications (per client id and source, per source) and floods of invalid tokens (per resource client), without refusing correct credentials for others' failures.
+import { hash } from 'node:crypto';
 import type { Context, Next } from 'hono';
+import { sourceKey } from '../domain/client-address.ts';
 import type { HttpDeps } from './http-deps.ts';
 import { clientIp } from './http-deps.ts';
 import { problem } from './problem-response.ts';
 
 /** Counts one event in the current minute, shared by every broker process; undefined when it cannot count. */
 export interface RateCounter {
-  hit(name: string, key: string, nowMs: number, amount?: number): Promise<{ count: number; windowEndMs: number } | undefined>;
+  hit(
+    name: string,
+    key: string,
+    nowMs: number,
+    amount?: number,
+  ): Promise<{ count: number; windowEndMs: number } | undefined>;
 }
 
 export interface RateLimitOptions {
   readonly counter: RateCounter;
-  /** Failed authentications per client id and per address in one minute before further attempts get 429. */
+  /** Failed authentications per (client id, source) in one minute before that pair's further attempts get 429. */
   readonly authFailuresPerMinute: number;
+  /**
+   * Failed authentications per source (any credential) in one minute before that source's further
+   * attempts get 429, except credentials this process has recently seen succeed.
+   */
+  readonly authFailuresPerSourcePerMinute: number;
+  /** How long a credential seen to succeed passes a blocked source (0: never). */
+  readonly knownCredentialTtlMs: number;
   /** Inactive/invalid-token answers per resource client in one minute before its further checks get 429. */
   readonly invalidTokensPerMinute: number;
   /** Most blocked keys remembered per process (oldest dropped first), so random ids cannot grow memory. */
   readonly maxBlocked?: number;
+  /** Most known-good credential digests remembered per process (least recently used dropped first). */
+  readonly maxKnownCredentials?: number;
 }
 
-type Rule = 'auth' | 'invalid';
+/** A credential as a request presents it, before anything is verified. */
+export type PresentedCredential =
+  | { readonly kind: 'client'; readonly clientId: string; readonly secret: string }
+  | { readonly kind: 'admin'; readonly token: string };
+
+type Rule = 'client_source' | 'source' | 'invalid_tokens';
 
 /** Longest a failed or invalid-token answer waits for its count to land in Redis. */
 const COUNT_WAIT_MS = 50;
@@ -37,21 +58,43 @@ function isGuarded(path: string): boolean {
   );
 }
 
-const TOKEN_CHECKS = new Set(['/oauth/introspect', '/access/v1/evaluation', '/access/v1/evaluations']);
+const TOKEN_CHECKS = new Set([
+  '/oauth/introspect',
+  '/access/v1/evaluation',
+  '/access/v1/evaluations',
+]);
 
 /**
- * The rate-limit middleware. The common path costs nothing: successful callers are never counted,
- * and a request is only parsed for its client id while some key is blocked. Counting happens in
- * Redis after a failure; a process blocks a key locally once the shared count reaches the limit
- * (so with several processes a key may get one extra attempt per process), until the window ends.
- * The block is checked before any secret comparison or token check.
+ * The rate-limit middleware (OWASP Authentication Cheat Sheet: nobody's correct credentials are
+ * refused because someone else failed). A failure is counted in Redis per (client id, source) and
+ * per source, and per client id across sources for logs and metrics only; a process blocks a key
+ * locally once the shared count reaches its limit (so with several processes a key may get one
+ * extra attempt per process), until the window ends. While a block holds, it refuses before any
+ * secret is compared or the store is read:
+ * - a blocked (client id, source) pair refuses that client id from that source, whatever the secret;
+ *   the same client id from any other source is not affected;
+ * - a blocked source refuses every credential from it except one this process has seen succeed in
+ *   the last `knownCredentialTtlMs` (held as a SHA-256 digest, never in clear), so a resource server
+ *   or admin already working behind a shared address keeps working while a guesser there is refused.
+ * Successful callers are never counted; the common path costs one digest of the verified credential.
  */
 export function createRateLimit(deps: HttpDeps, opts: RateLimitOptions) {
-  if (!(opts.authFailuresPerMinute >= 1) || !(opts.invalidTokensPerMinute >= 1)) throw new Error('rate limits must be at least 1');
+  for (const n of [
+    opts.authFailuresPerMinute,
+    opts.authFailuresPerSourcePerMinute,
+    opts.invalidTokensPerMinute,
+  ]) {
+    if (!(n >= 1)) throw new Error('rate limits must be at least 1');
+  }
+  if (!(opts.knownCredentialTtlMs >= 0))
+    throw new Error('knownCredentialTtlMs must not be negative');
   const maxBlocked = opts.maxBlocked ?? 10_000;
+  const maxKnown = opts.maxKnownCredentials ?? 10_000;
   const now = () => deps.broker.clock.nowMs();
-  /** `rule:kind:key` -> epoch ms the block ends. */
+  /** `rule:key` -> epoch ms the block ends. */
   const blocked = new Map<string, number>();
+  /** Digest of a credential seen to succeed -> epoch ms it stops passing a blocked source; oldest use first. */
+  const known = new Map<string, number>();
 
   const blockedUntil = (id: string, nowMs: number): number | undefined => {
     const until = blocked.get(id);
@@ -63,65 +106,149 @@ export function createRateLimit(deps: HttpDeps, opts: RateLimitOptions) {
     return until;
   };
 
-  const count = async (rule: Rule, kind: string, key: string, limit: number, amount = 1): Promise<void> => {
+  const isKnown = (digest: string, nowMs: number): boolean => {
+    const until = known.get(digest);
+    if (until === undefined) return false;
+    if (until <= nowMs) {
+      known.delete(digest);
+      return false;
+    }
+    return true;
+  };
+
+  const remember = (digest: string, nowMs: number): void => {
+    if (opts.knownCredentialTtlMs === 0) return;
+    const until = known.get(digest);
+    // Fresh enough: skip the re-insert, so the hot path is one Map lookup.
+    if (until !== undefined && until - nowMs > opts.knownCredentialTtlMs / 2) return;
+    known.delete(digest);
+    known.set(digest, nowMs + opts.knownCredentialTtlMs);
+    if (known.size > maxKnown) {
+      const oldest = known.keys().next().value;
+      if (oldest !== undefined) known.delete(oldest);
+    }
+  };
+
+  /** Counts in Redis; `limit` blocks the key locally once reached (undefined: count only), `onHit` sees the count. */
+  const count = async (
+    rule: Rule | 'client',
+    key: string,
+    limit: number | undefined,
+    amount = 1,
+    onHit?: (n: number) => void,
+  ): Promise<void> => {
     // A slow Redis must not slow the answer: wait a moment for the count (so the next call sees the
     // block), then let it land whenever it does.
     const pending = opts.counter
-      .hit(`${rule}:${kind}`, key, now(), amount)
-      .then((hit) => record(rule, kind, key, limit, hit))
+      .hit(`auth:${rule}`, key, now(), amount)
+      .then((hit) => {
+        if (!hit) return;
+        onHit?.(hit.count);
+        if (limit !== undefined && rule !== 'client' && hit.count >= limit)
+          block(`${rule}:${key}`, hit.windowEndMs);
+      })
       .catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([pending, new Promise<void>((ok) => (timer = setTimeout(ok, COUNT_WAIT_MS)))]);
+    await Promise.race([
+      pending,
+      new Promise<void>((ok) => (timer = setTimeout(ok, COUNT_WAIT_MS))),
+    ]);
     clearTimeout(timer);
   };
 
-  const record = (rule: Rule, kind: string, key: string, limit: number, hit: { count: number; windowEndMs: number } | undefined) => {
-    if (!hit || hit.count < limit) return;
-    const id = `${rule}:${kind}:${key}`;
+  const block = (id: string, untilMs: number) => {
     blocked.delete(id);
-    blocked.set(id, hit.windowEndMs);
+    blocked.set(id, untilMs);
     if (blocked.size > maxBlocked) {
       const oldest = blocked.keys().next().value;
       if (oldest !== undefined) blocked.delete(oldest);
     }
   };
 
+  const refuse = (
+    rule: Rule,
+    path: string,
+    why: string,
+    untilMs: number,
+    nowMs: number,
+  ): Response => {
+    deps.metrics.rateLimited?.(rule);
+    return tooMany(path, why, untilMs, nowMs);
+  };
+
   return async function rateLimit(c: Context, next: Next) {
     const path = c.req.path;
     if (c.req.method !== 'POST' && !path.startsWith('/admin/')) return next();
     if (!isGuarded(path)) return next();
-    const ip = clientIp(c, deps) ?? 'unknown';
+    // Both read lazily: a request while nothing is blocked that does not fail parses neither.
+    let sourceMemo: string | undefined;
+    const sourceOf = () => {
+      sourceMemo ??= sourceKey(clientIp(c, deps) ?? 'unknown');
+      return sourceMemo;
+    };
+    let presented: Promise<PresentedCredential | undefined> | undefined;
+    const credential = () => {
+      presented ??= presentedCredential(c);
+      return presented;
+    };
 
     if (blocked.size > 0) {
       const nowMs = now();
-      const clientId = await presentedClientId(c);
-      const authUntil = blockedUntil(`auth:ip:${ip}`, nowMs) ?? (clientId !== undefined ? blockedUntil(`auth:client:${clientId}`, nowMs) : undefined);
-      if (authUntil !== undefined) return tooMany(path, 'too many failed attempts', authUntil, nowMs);
+      const cred = await credential();
+      const source = sourceOf();
+      const clientId = cred?.kind === 'client' ? cred.clientId : undefined;
+      if (clientId !== undefined) {
+        const until = blockedUntil(`client_source:${pairKey(clientId, source)}`, nowMs);
+        if (until !== undefined)
+          return refuse('client_source', path, 'too many failed attempts', until, nowMs);
+      }
+      const sourceUntil = blockedUntil(`source:${source}`, nowMs);
+      if (sourceUntil !== undefined && !(cred && isKnown(credentialDigest(cred), nowMs))) {
+        return refuse('source', path, 'too many failed attempts', sourceUntil, nowMs);
+      }
       if (clientId !== undefined && TOKEN_CHECKS.has(path)) {
-        const until = blockedUntil(`invalid:client:${clientId}`, nowMs);
-        if (until !== undefined) return tooMany(path, 'too many invalid tokens', until, nowMs);
+        const until = blockedUntil(`invalid_tokens:${clientId}`, nowMs);
+        if (until !== undefined)
+          return refuse('invalid_tokens', path, 'too many invalid tokens', until, nowMs);
       }
     }
 
     await next();
 
+    const verified = c.get('authenticatedCredential');
+    if (verified !== undefined) remember(verified, now());
+
     const status = c.res.status;
     if (status === 401) {
       // Only a presented credential is a guess; a request without any is not counted.
-      const clientId = await presentedClientId(c);
-      const bearer = /^Bearer \S/i.test(c.req.header('authorization') ?? '');
-      if (clientId === undefined && !bearer) return;
-      const work = [count('auth', 'ip', ip, opts.authFailuresPerMinute)];
-      if (clientId !== undefined) work.push(count('auth', 'client', clientId, opts.authFailuresPerMinute));
+      const cred = await credential();
+      if (!cred) return;
+      const source = sourceOf();
+      deps.metrics.authFailure?.(cred.kind);
+      const work = [count('source', source, opts.authFailuresPerSourcePerMinute)];
+      if (cred.kind === 'client') {
+        const { clientId } = cred;
+        work.push(count('client_source', pairKey(clientId, source), opts.authFailuresPerMinute));
+        // Across every source: never a block (that would let anyone lock the client out), only a warning.
+        work.push(
+          count('client', clientId, undefined, 1, (n) => {
+            if (n === opts.authFailuresPerMinute)
+              deps.log.warn(
+                { client_id: clientId, failures: n },
+                'many failed authentications for one client id this minute (all sources)',
+              );
+          }),
+        );
+      }
       await Promise.all(work);
       return;
     }
     if (status === 200 && TOKEN_CHECKS.has(path)) {
       const invalid = c.get('invalidTokenAnswers') ?? 0;
       if (invalid === 0) return;
-      const clientId = await presentedClientId(c);
-      if (clientId === undefined) return;
-      await count('invalid', 'client', clientId, opts.invalidTokensPerMinute, invalid);
+      const cred = await credential();
+      if (cred?.kind !== 'client') return;
+      await count('invalid_tokens', cred.clientId, opts.invalidTokensPerMinute, invalid);
     }
   };
 }
@@ -130,6 +257,8 @@ declare module 'hono' {
   interface ContextVariableMap {
     /** Answers of this request that said "this token is not valid" (set by the token-checking routes). */
     invalidTokenAnswers: number;
+    /** Digest of the credential this request was authenticated with (set by client and admin authentication). */
+    authenticatedCredential: string;
   }
 }
 
@@ -138,26 +267,61 @@ export function reportInvalidTokens(c: Context, count: number): void {
   if (count > 0) c.set('invalidTokenAnswers', count);
 }
 
+/**
+ * Called by client and admin authentication once a credential has been verified: the rate limit
+ * remembers its digest, so it passes a source that others' failures have blocked.
+ */
+export function noteAuthenticated(c: Context, credential: PresentedCredential): void {
+  c.set('authenticatedCredential', credentialDigest(credential));
+}
+
+/** SHA-256 of the exact credential, separated by kind: what the rate limit keeps instead of the secret. */
+export function credentialDigest(credential: PresentedCredential): string {
+  const text =
+    credential.kind === 'client'
+      ? `client\u0000${credential.clientId}\u0000${credential.secret}`
+      : `admin\u0000${credential.token}`;
+  return hash('sha256', text, 'base64url');
+}
+
 /** AuthZEN answers whose reason is a token that does not verify, or whose grant does not exist: what a guesser produces. */
-export function invalidTokenAnswers(answers: readonly { decision: boolean; context?: { reason_admin?: { code?: string } } }[]): number {
-  return answers.filter((a) => !a.decision && isInvalidTokenCode(a.context?.reason_admin?.code)).length;
+export function invalidTokenAnswers(
+  answers: readonly { decision: boolean; context?: { reason_admin?: { code?: string } } }[],
+): number {
+  return answers.filter((a) => !a.decision && isInvalidTokenCode(a.context?.reason_admin?.code))
+    .length;
 }
 
 function isInvalidTokenCode(code: string | undefined): boolean {
   return code !== undefined && (code.startsWith('token_') || code === 'grant_missing');
 }
 
-/** The client id a request presents (HTTP Basic, or client_id + client_secret in a form body); never verified here. */
-async function presentedClientId(c: Context): Promise<string | undefined> {
+/** Source first: a source key never holds a space, so no client id can forge another pair's key. */
+function pairKey(clientId: string, source: string): string {
+  return `${source} ${clientId}`;
+}
+
+/**
+ * The credential a request presents (HTTP Basic, an admin Bearer token, or client_id +
+ * client_secret in a form body), decoded as authentication decodes it; never verified here.
+ */
+async function presentedCredential(c: Context): Promise<PresentedCredential | undefined> {
   const header = c.req.header('authorization');
   if (header !== undefined) {
+    const bearer = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header)?.[1];
+    if (bearer) return { kind: 'admin', token: bearer };
     const b64 = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim())?.[1];
     if (!b64) return undefined;
     const decoded = Buffer.from(b64, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 1) return undefined;
     try {
-      return cap(decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')));
+      const clientId = cap(decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')));
+      return {
+        kind: 'client',
+        clientId,
+        secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+      };
     } catch {
       return undefined;
     }
@@ -167,7 +331,8 @@ async function presentedClientId(c: Context): Promise<string | undefined> {
   try {
     const form = new URLSearchParams(await c.req.text());
     const id = form.get('client_id');
-    return id && form.has('client_secret') ? cap(id) : undefined;
+    const secret = form.get('client_secret');
+    return id && secret !== null ? { kind: 'client', clientId: cap(id), secret } : undefined;
   } catch {
     return undefined;
   }
@@ -180,12 +345,25 @@ function cap(id: string): string {
 
 function tooMany(path: string, why: string, untilMs: number, nowMs: number): Response {
   const retryAfter = String(Math.max(1, Math.ceil((untilMs - nowMs) / 1000)));
-  const headers = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Retry-After': retryAfter };
+  const headers = {
+    'Content-Type': 'application/json',
+    'Cache-Control': 'no-store',
+    'Retry-After': retryAfter,
+  };
   if (path.startsWith('/oauth/')) {
-    return new Response(JSON.stringify({ error: 'temporarily_unavailable', error_description: why }), { status: 429, headers: { ...headers, Pragma: 'no-cache' } });
+    return new Response(
+      JSON.stringify({ error: 'temporarily_unavailable', error_description: why }),
+      { status: 429, headers: { ...headers, Pragma: 'no-cache' } },
+    );
   }
   if (path.startsWith('/access/')) {
-    return new Response(JSON.stringify({ decision: false, context: { reason_admin: { en: why, code: 'rate_limited' } } }), { status: 429, headers });
+    return new Response(
+      JSON.stringify({
+        decision: false,
+        context: { reason_admin: { en: why, code: 'rate_limited' } },
+      }),
+      { status: 429, headers },
+    );
   }
   const res = problem(429, 'Too many requests', why);
   res.headers.set('Retry-After', retryAfter);

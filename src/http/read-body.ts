@@ -2,6 +2,19 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { type OAuthErrorCode, OAuthError, ProblemError } from '../domain/errors.ts';
+import { DEFAULT_JSON_LIMITS, type JsonLimits, parseJsonWithin } from '../domain/json-bounds.ts';
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Bounds on every JSON body (config `server.json_*`), set for each request by the app. */
+    jsonLimits: JsonLimits;
+  }
+}
+
+/** The JSON bounds in force for this request (the defaults when the app set none). */
+export function jsonLimitsOf(c: Context): JsonLimits {
+  return c.get('jsonLimits') ?? DEFAULT_JSON_LIMITS;
+}
 
 /** Parameters that RFC 8707 allows more than once. */
 const REPEATABLE = new Set(['resource']);
@@ -57,17 +70,20 @@ export function parseOAuthForm<S extends z.ZodObject>(
   throw new OAuthError('invalid_request', raw[field] === undefined && field ? `${field} is required` : `${field || 'request'}: ${issue?.message ?? 'invalid'}`);
 }
 
-/** Reads a JSON body against a schema; problem+json 415/400 naming each failing field. */
+/**
+ * Reads a JSON body against a schema; problem+json 415/400 naming each failing field. The value is
+ * checked against the JSON bounds before the schema sees it, so nothing nested deeper or larger
+ * than they allow reaches a service (or a recursive serialisation behind it).
+ */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json') throw new ProblemError(415, 'Unsupported media type', 'the body must be application/json');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await c.req.text());
-  } catch {
-    throw new ProblemError(400, 'Invalid JSON', 'the body is not valid JSON');
+  const body = parseJsonWithin(await c.req.text(), jsonLimitsOf(c));
+  if (!body.ok) {
+    if (body.reason === 'syntax') throw new ProblemError(400, 'Invalid JSON', 'the body is not valid JSON');
+    throw new ProblemError(400, 'Invalid request', body.message, [{ path: body.field, message: body.message }]);
   }
-  const parsed = schema.safeParse(raw);
+  const parsed = schema.safeParse(body.value);
   if (!parsed.success) {
     const errors = parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
     throw new ProblemError(400, 'Invalid request', errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);

@@ -5,6 +5,12 @@ import type { BrokerMetrics } from '../services/broker.ts';
 export interface Metrics extends BrokerMetrics {
   readonly registry: Registry;
   observeRequest(route: string, method: string, status: number, seconds: number): void;
+  /** One CAEP event for one receiver: queued, dropped_backlog, delivered, refused, target_refused, gave_up, skipped. */
+  caepEvent(receiverId: string, outcome: string): void;
+  /** One failed client or admin authentication (counted whatever the source). */
+  authFailure?(credential: 'client' | 'admin'): void;
+  /** One request refused with 429 by a rate-limit rule, before any secret was compared. */
+  rateLimited?(rule: 'client_source' | 'source' | 'invalid_tokens'): void;
 }
 
 /** One registry per broker instance, so several can run in one process (tests). */
@@ -29,8 +35,19 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   const revokedTokens = new Counter({ name: 'mandate_revoked_tokens_total', help: 'Tokens made inactive by revocations', labelNames: ['kind'], registers: [registry] });
+  const caepEvents = new Counter({
+    name: 'mandate_caep_events_total',
+    help: 'CAEP events per receiver by outcome: queued, dropped_backlog (its backlog was full), delivered, refused (400), target_refused (address not allowed), gave_up, skipped',
+    labelNames: ['receiver', 'outcome'],
+    registers: [registry],
+  });
+  const authFailures = new Counter({ name: 'mandate_auth_failures_total', help: 'Failed client or admin authentications', labelNames: ['credential'], registers: [registry] });
+  const rateLimited = new Counter({ name: 'mandate_rate_limited_total', help: 'Requests refused with 429 by rule: client_source, source, invalid_tokens', labelNames: ['rule'], registers: [registry] });
   return {
     registry,
+    caepEvent: (receiver, outcome) => caepEvents.inc({ receiver, outcome }),
+    authFailure: (credential) => authFailures.inc({ credential }),
+    rateLimited: (rule) => rateLimited.inc({ rule }),
     observeRequest(route, method, status, seconds) {
       requests.inc({ route, method, status: String(status) });
       latency.observe({ route, method }, seconds);

@@ -111,6 +111,10 @@ function decidePair(
   remedy: ReadonlySet<string>,
   reads: PolicyReads,
 ): PairDecision {
+  // A policy that tells new actions apart is never decided on an unread history (see newActionOf).
+  if (reads.leaves.has('usage.new_action') && facts.usage.used_actions === undefined) {
+    return { pair, effect: 'deny', reasons: ['policy-error'], errors: ["usage.new_action: the agent's action history was not read"] };
+  }
   const call: cedar.StatefulAuthorizationCall = {
     principal: { type: 'Agent', id: facts.agent.id },
     action: { type: 'Action', id: pair.action },
@@ -171,7 +175,8 @@ function usageOf(facts: PolicyFacts, action: string): cedar.CedarValueJson {
   return {
     calls_last_minute: facts.usage.calls_last_minute,
     denied_last_hour: facts.usage.denied_last_hour,
-    new_action: newActionOf(facts.usage, action),
+    // Unread by the policy when the history is (see decidePair): any value does.
+    new_action: newActionOf(facts.usage, action) ?? false,
   };
 }
 

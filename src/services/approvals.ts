@@ -8,7 +8,7 @@ import type { Grant } from '../domain/grant.ts';
 import { type AgentTask, pairsOf } from '../domain/intent.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import type { TokenResponse } from './issue-access-token.ts';
-import { factsOf, requestContext } from './policy-facts-of.ts';
+import { actionHistoryOf, factsOf, historyUsage, requestContext } from './policy-facts-of.ts';
 
 export interface ApprovalRequest {
   readonly kind: ApprovalKind;
@@ -40,7 +40,15 @@ export async function requestApproval(broker: Broker, req: ApprovalRequest): Pro
     expires_at: nowSec + broker.settings.approvalTtlSec,
     interval: broker.settings.approvalIntervalSec,
   };
-  await broker.approvals.create(approval);
+  // An agent's own requests count against its cap; the resume requests the broker opens do not
+  // (suspensions are bounded by the agent's live grants).
+  const limits = req.kind === 'resume' ? undefined : { maxPendingPerAgent: broker.settings.maxPendingApprovalsPerAgent };
+  const created = await broker.approvals.create(approval, limits);
+  if (created === 'pending_approval_limit') {
+    throw new OAuthError('access_denied', `too many pending approval requests for this agent (at most ${broker.settings.maxPendingApprovalsPerAgent})`);
+  }
+  // Disabled or deleted since it authenticated (another process may still hold it in cache).
+  if (created !== 'created') throw new OAuthError('invalid_client', 'client authentication failed');
   return approval;
 }
 
@@ -77,7 +85,9 @@ export async function pollApproval(
 
   // Decided again now, with the approval in the context: it covers this intent, not policy changes since.
   const context = { ...requestContext(client, ip), approved: true };
-  const pairs = broker.policy.current().decide(factsOf(client, approval.intent, context, nowSec), pairsOf(approval.intent));
+  const policy = broker.policy.current();
+  const usage = historyUsage(await actionHistoryOf(broker.usage, policy.reads, client.client_id, approval.intent));
+  const pairs = policy.decide(factsOf(client, approval.intent, context, nowSec, usage), pairsOf(approval.intent));
   return handlers.mint(client, approval.intent, pairs, approval);
 }
 
@@ -98,7 +108,8 @@ export async function decideApproval(broker: Broker, id: string, decision: 'appr
   } else if (approval.kind === 'resume' && approval.grant_id) {
     const { revoked } = await broker.grants.revokeGrant(approval.grant_id, 'approval_denied', nowSec);
     resumed = false;
-    if (revoked) await broker.notifier.revoked({ id: approval.grant_id, client_id: approval.client_id, task_id: approval.task_id }, 'approval_denied');
+    // A resume approval's intent is the suspended grant's granted set: its audiences hear of the end.
+    if (revoked) await broker.notifier.revoked({ id: approval.grant_id, client_id: approval.client_id, task_id: approval.task_id, granted: approval.intent }, 'approval_denied');
   }
   await broker.decisions.record({
     kind: 'approval',

@@ -8,7 +8,7 @@ import { type ApprovedIntentHandlers, approvedOutcome } from './approvals.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { issueAccessToken, tokenResponse } from './issue-access-token.ts';
 import { createGrant } from './mint-token.ts';
-import { factsOf, requestContext } from './policy-facts-of.ts';
+import { actionHistoryOf, factsOf, historyUsage, requestContext } from './policy-facts-of.ts';
 
 export function approvedIntentHandlers(broker: Broker, ip: string | undefined): ApprovedIntentHandlers {
   return {
@@ -40,7 +40,8 @@ export function approvedIntentHandlers(broker: Broker, ip: string | undefined): 
       if (!grant || grant.client_id !== client.client_id || !isGrantLive(grant, nowSec)) throw new OAuthError('invalid_grant', 'the grant is no longer active');
       const policy = broker.policy.current();
       const context = { ...grant.context, approved: true };
-      const pairs = policy.decide(factsOf(client, approval.intent, context, nowSec), pairsOf(approval.intent));
+      const usage = historyUsage(await actionHistoryOf(broker.usage, policy.reads, client.client_id, approval.intent));
+      const pairs = policy.decide(factsOf(client, approval.intent, context, nowSec, usage), pairsOf(approval.intent));
       const { decision } = approvedOutcome(approval.intent, pairs);
       const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
       const changed = await broker.grants.update(

@@ -1,5 +1,6 @@
 // What every use-case needs: the ports, the settings and the loggers, built once in deps.ts.
 import type { ApprovalStore, Clock, ClientStore, DecisionLog, GrantNotifier, GrantStore, Reevaluator, TokenSigner, TokenVerifier, UsageStore, WriteTurn } from '../domain/ports.ts';
+import type { IntentLimits } from '../domain/intent.ts';
 import type { PolicyRegistry } from './policy-registry.ts';
 
 export interface Logger {
@@ -31,6 +32,14 @@ export interface BrokerSettings {
   readonly approvalTtlSec: number;
   /** CIBA poll interval (s). */
   readonly approvalIntervalSec: number;
+  /** Pairs a request may ask for and a grant may hold (config `limits`). */
+  readonly intentLimits: IntentLimits;
+  /** Largest `context` of one signal, in bytes of JSON (config `signals.max_context_bytes`). */
+  readonly signalMaxContextBytes: number;
+  /** Grants one agent may hold at once, neither revoked nor ended (config `limits.max_live_grants_per_agent`). */
+  readonly maxLiveGrantsPerAgent: number;
+  /** Mint and elevation approvals one agent may have pending (config `limits.max_pending_approvals_per_agent`). */
+  readonly maxPendingApprovalsPerAgent: number;
 }
 
 export interface Broker {

@@ -4,14 +4,15 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { type AccessTokenClaims, InvalidToken, audiences } from '../domain/access-token.ts';
 import { type Client, servesAudience } from '../domain/client.ts';
-import { BEHAVIOUR_SIGNALS, latestIp, latestRisk } from '../domain/drift.ts';
+import { BEHAVIOUR_SIGNALS, summarizedContext } from '../domain/drift.ts';
 import { StateChanged, StoreUnavailable } from '../domain/errors.ts';
+import type { SharedInputsRef } from '../domain/decision-record.ts';
 import type { Grant } from '../domain/grant.ts';
-import { type CountRange, hourOf, minuteOf, sameRank } from '../domain/policy-facts.ts';
+import { type CountRange, sameRank } from '../domain/policy-facts.ts';
 import type { EvaluationState } from '../domain/ports.ts';
 import { checkStep } from '../domain/steps.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { GrantSnapshots } from './grant-snapshots.ts';
+import { GrantSnapshots, predictedCounts } from './grant-snapshots.ts';
 import { factsOf } from './policy-facts-of.ts';
 import { reevaluateGrants } from './reevaluate-grants.ts';
 
@@ -57,10 +58,17 @@ function snapshotsOf(broker: Broker): GrantSnapshots {
 function liveContext(state: EvaluationState, ip: string | undefined) {
   return {
     ...state.grant.context,
-    ip: ip ?? latestIp(state.grant as Grant, state.signals),
-    risk: latestRisk(state.grant as Grant, state.signals),
-    signals: [...new Set([...state.grant.context.signals, ...state.signals.map((s) => s.type)])],
+    ...summarizedContext(state.grant, state.signals),
+    ...(ip === undefined ? {} : { ip }),
   };
+}
+
+/**
+ * The request's context as its record keeps it: a copy, or, when it is its batch's shared context
+ * (`shared`, recorded once by shareBatchContext), only the reference to that record.
+ */
+function contextInputs(req: EvaluationRequest, shared: SharedInputsRef | undefined) {
+  return shared ? { shared_context: shared } : { context: { ...(req.context ?? {}) } };
 }
 
 /** `range` with its lower end raised to `lowest`, the least a count can be. */
@@ -80,6 +88,7 @@ async function decideFromSnapshot(
   req: EvaluationRequest,
   claims: AccessTokenClaims,
   nowSec: number,
+  shared: SharedInputsRef | undefined,
 ): Promise<EvaluationResponse | undefined> {
   const snapshots = snapshotsOf(broker);
   const snapshot = snapshots.get(claims.grant_id);
@@ -93,9 +102,7 @@ async function decideFromSnapshot(
   const agent = await broker.clients.get(claims.client_id);
   if (!agent || agent.disabled) return undefined;
 
-  const minute = minuteOf(nowSec);
-  const calls = (snapshot.minute === minute ? snapshot.calls : 0) + 1;
-  const denied = snapshot.hour === hourOf(nowSec) ? snapshot.denied : 0;
+  const { calls, denied } = predictedCounts(snapshot, nowSec);
   // The call that crosses the re-evaluation threshold starts a re-evaluation: the full path's
   // work. No range below holds that count unless it is the prediction.
   const reevaluateAt = broker.settings.reevaluateAtCallsPerMinute + 1;
@@ -109,7 +116,7 @@ async function decideFromSnapshot(
   });
   const [decision] = policy.decide(facts, [{ entry: 0, action, location: resource }]);
   if (decision?.effect !== 'permit') return undefined;
-  snapshot.minute = minute;
+  snapshot.callsAtSec = nowSec;
   snapshot.calls = calls;
 
   const usage = {
@@ -118,7 +125,7 @@ async function decideFromSnapshot(
     denied_last_hour: from(0, sameRank(policy.reads, 'usage.denied_last_hour', denied)),
     new_action: false,
   };
-  const inputs = { action, caller: caller.client_id, context: { ...(req.context ?? {}) }, resource, subject: req.subject.id, usage };
+  const inputs = { action, caller: caller.client_id, ...contextInputs(req, shared), resource, subject: req.subject.id, usage };
   let decisionId: string;
   try {
     const record = await broker.decisions.record(
@@ -169,11 +176,10 @@ async function decideFromSnapshot(
  * the pair is inside the grant, the declared step order holds, and policy permits it with the
  * live context and usage. Every call is counted and recorded.
  */
-export async function evaluateAccess(broker: Broker, caller: Client, req: EvaluationRequest): Promise<EvaluationResponse> {
+export async function evaluateAccess(broker: Broker, caller: Client, req: EvaluationRequest, shared?: SharedInputsRef): Promise<EvaluationResponse> {
   const nowSec = nowSecOf(broker);
   const action = req.action.name;
   const resource = req.resource.id;
-  const requestContext = { ...(req.context ?? {}) };
   let verdict: { allowed: boolean; code: string; en: string; policies?: string[]; step?: number | undefined };
   let grant: Omit<Grant, 'status' | 'reason'> | undefined;
   let usage: Record<string, unknown> = {};
@@ -190,7 +196,7 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
       verdict = { allowed: false, code: `token_${err.reason}`, en: 'the token is not valid' };
     }
     if (claims) {
-      const answered = await decideFromSnapshot(broker, caller, req, claims, nowSec);
+      const answered = await decideFromSnapshot(broker, caller, req, claims, nowSec, shared);
       if (answered) return answered;
       broker.metrics.evaluationPath('read');
       clientId = claims.client_id;
@@ -267,7 +273,7 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
   }
 
   const final = verdict;
-  const inputs = { action, caller: caller.client_id, context: requestContext, resource, subject: req.subject.id, usage };
+  const inputs = { action, caller: caller.client_id, ...contextInputs(req, shared), resource, subject: req.subject.id, usage };
   let decisionId: string | undefined;
   try {
     const record = await broker.decisions.record({
@@ -307,9 +313,9 @@ function rememberSnapshot(broker: Broker, grantId: string, state: EvaluationStat
     policyVersion: state.grant.policy_version,
     digest: state.digest,
     context: liveContext(state, undefined),
-    minute: minuteOf(nowSec),
+    callsAtSec: nowSec,
     calls: state.callsLastMinute,
-    hour: hourOf(nowSec),
+    deniedAtSec: nowSec,
     // recordOutcome answers 0 for an allowed call (it counts only denials).
     denied: allowed ? state.deniedLastHour : denied,
     usedActions: used && !known?.has(action) ? new Set([...(known ?? []), action]) : (known ?? new Set()),

@@ -2,9 +2,16 @@
 import { randomBase64url } from '../crypto/random-id.ts';
 import { type Client, type ClientInput, type ClientPatch, publicClient } from '../domain/client.ts';
 import { ProblemError } from '../domain/errors.ts';
+import { MAX_GRANT_TTL_SEC } from '../domain/intent.ts';
 import { generateSecret, hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { revokeByAdmin } from './revoke.ts';
+
+/**
+ * How long a deleted client's tombstone refuses new grants: longer than any grant it held could
+ * live (with a margin for clocks), so no mint that authenticated before the delete can land after.
+ */
+const DELETED_MARK_TTL_SEC = MAX_GRANT_TTL_SEC + 3600;
 
 function checkShape(c: Pick<Client, 'kind' | 'resources' | 'token_endpoint_auth_method'>): void {
   if (c.kind === 'resource' && c.resources.length === 0) {
@@ -53,21 +60,31 @@ export async function getClient(broker: Broker, id: string): Promise<Client> {
   return client;
 }
 
-/** Changes a client. Disabling it revokes every live grant it holds, at once. */
+/**
+ * Changes a client. Disabling it is the kill switch: the record and its disabled mark land first
+ * (atomically), so from then on no process creates a grant or an approval for it, whatever it has
+ * cached; only then is every grant it holds revoked, and that revocation sees every grant created
+ * before the mark. When this returns, every process answers inactive for its tokens. Sending
+ * `disabled: true` again finishes a revocation an earlier call could not.
+ */
 export async function updateClient(broker: Broker, id: string, patch: ClientPatch, by: string) {
   const current = await getClient(broker, id);
   const next: Client = { ...current, ...stripUndefined(patch), updated_at: nowSecOf(broker) } as Client;
   checkShape(next);
-  await broker.clients.put(next);
+  if (!(await broker.clients.put(next))) throw new ProblemError(404, 'Client not found', `no client ${id}`);
   let revoked = { grants: 0, tokens: 0 };
-  if (next.disabled && !current.disabled) revoked = (await revokeByAdmin(broker, { client_id: id }, 'client_disabled', by)).revoked;
+  if (next.disabled && (!current.disabled || patch.disabled === true)) revoked = (await revokeByAdmin(broker, { client_id: id }, 'client_disabled', by)).revoked;
   await broker.decisions.record({ kind: 'client', outcome: 'updated', reasons: next.disabled ? ['client_disabled'] : [], client_id: id, inputs: { by, patch, revoked } });
   return { client: publicClient(next), revoked };
 }
 
-/** Deletes a client after revoking every grant it holds. */
+/**
+ * Deletes a client: marks it deleted first (a tombstone outliving its grants, so no process creates
+ * one for it any more), then revokes every grant it holds, then removes its record.
+ */
 export async function deleteClient(broker: Broker, id: string, by: string) {
   await getClient(broker, id);
+  await broker.clients.markDeleted(id, DELETED_MARK_TTL_SEC);
   const { revoked } = await revokeByAdmin(broker, { client_id: id }, 'client_deleted', by);
   await broker.clients.delete(id);
   await broker.decisions.record({ kind: 'client', outcome: 'deleted', reasons: ['client_deleted'], client_id: id, inputs: { by, revoked } });
@@ -91,7 +108,8 @@ export async function seedClients(
       updated_at: now,
       secret_hash: client_secret_hash ?? (client_secret ? hashSecret(client_secret) : undefined),
     };
-    await broker.clients.put(client);
+    // The config file is authoritative: a client it lists exists again even if the API deleted it.
+    await broker.clients.put(client, { revive: true });
   }
 }
 

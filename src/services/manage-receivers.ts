@@ -1,9 +1,15 @@
 // CAEP receivers: register, list and remove the endpoints revocations and narrowings are pushed to.
 import { ProblemError } from '../domain/errors.ts';
 import { type ReceiverInput, type ReceiverStore, publicReceiver, receiverOf } from '../domain/receiver.ts';
+import { type ReceiverTargetPolicy, STRICT_RECEIVER_TARGETS, receiverUrlProblem } from '../domain/receiver-target.ts';
 
-/** Registers a receiver; 409 when the id is taken (delete it first to change it). */
-export async function createReceiver(store: ReceiverStore, input: ReceiverInput) {
+/**
+ * Registers a receiver; 400 when its URL is not allowed by `targets` (https, public addresses,
+ * unless config allows more), 409 when the id is taken (delete it first to change it).
+ */
+export async function createReceiver(store: ReceiverStore, input: ReceiverInput, targets: ReceiverTargetPolicy = STRICT_RECEIVER_TARGETS) {
+  const problem = receiverUrlProblem(input.url, targets);
+  if (problem) throw new ProblemError(400, 'Receiver URL not allowed', `url: ${problem}`, [{ path: 'url', message: problem }]);
   const receiver = receiverOf(input);
   if (!(await store.create(receiver))) throw new ProblemError(409, 'Receiver exists', `receiver ${receiver.id} already exists`);
   return publicReceiver(receiver);

@@ -4,13 +4,15 @@ import type { Client } from '../domain/client.ts';
 import { type PairDecision, combineDecisions, reasonsOf } from '../domain/decision.ts';
 import { OAuthError } from '../domain/errors.ts';
 import type { ContextSnapshot, Grant } from '../domain/grant.ts';
-import { type AgentTask, AuthorizationDetailsSchema, pairsOf } from '../domain/intent.ts';
+import type { GrantCreateOutcome } from '../domain/ports.ts';
+import { type AgentTask, AUTHORIZATION_DETAILS_JSON_LIMITS, AuthorizationDetailsSchema, type IntentLimits, intentOverLimits, pairsOf } from '../domain/intent.ts';
+import { parseJsonWithin } from '../domain/json-bounds.ts';
 import { clampGrantTtl } from '../domain/ttl.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { type SignedToken, type TokenResponse, prepareAccessToken, signAfterWritesSent, tokenResponse } from './issue-access-token.ts';
-import { factsOf, requestContext } from './policy-facts-of.ts';
+import { actionHistoryOf, factsOf, historyUsage, requestContext, usageInputs } from './policy-facts-of.ts';
 
 export interface MintRequest {
   /** The raw `authorization_details` parameter (JSON text), if sent. */
@@ -20,8 +22,16 @@ export interface MintRequest {
   readonly ip: string | undefined;
 }
 
-/** Parses and checks the requested intent; throws invalid_authorization_details / invalid_target / invalid_scope. */
-export function parseIntent(req: Pick<MintRequest, 'authorizationDetails' | 'resources' | 'scope'>): AgentTask[] {
+/**
+ * Parses and checks the requested intent; throws invalid_authorization_details / invalid_target /
+ * invalid_scope. The intent returned is what policy will decide and the grant will hold, so the
+ * pair limits are checked on it, before any decision.
+ */
+export function parseIntent(req: Pick<MintRequest, 'authorizationDetails' | 'resources' | 'scope'>, limits: IntentLimits): AgentTask[] {
+  return withinLimits(parseEntries(req), limits);
+}
+
+function parseEntries(req: Pick<MintRequest, 'authorizationDetails' | 'resources' | 'scope'>): AgentTask[] {
   for (const r of req.resources) {
     if (!URL.canParse(r) || r.includes('#')) throw new OAuthError('invalid_target', 'resource must be an absolute URI without a fragment');
   }
@@ -33,13 +43,9 @@ export function parseIntent(req: Pick<MintRequest, 'authorizationDetails' | 'res
     }
     return validate([{ type: 'agent_task', task_id: `adhoc-${randomBase64url(6)}`, actions: scopes, locations: [...req.resources] }]);
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(req.authorizationDetails);
-  } catch {
-    throw new OAuthError('invalid_authorization_details', 'authorization_details is not valid JSON');
-  }
-  let entries = validate(raw);
+  const raw = parseJsonWithin(req.authorizationDetails, AUTHORIZATION_DETAILS_JSON_LIMITS, 'authorization_details');
+  if (!raw.ok) throw new OAuthError('invalid_authorization_details', raw.message);
+  let entries = validate(raw.value);
   if (req.resources.length) {
     const requested = new Set(entries.flatMap((e) => e.locations));
     const foreign = req.resources.find((r) => !requested.has(r));
@@ -53,6 +59,12 @@ export function parseIntent(req: Pick<MintRequest, 'authorizationDetails' | 'res
   return entries;
 }
 
+function withinLimits(entries: AgentTask[], limits: IntentLimits): AgentTask[] {
+  const over = intentOverLimits(entries, limits);
+  if (over) throw new OAuthError('invalid_authorization_details', `authorization_details: ${over}`);
+  return entries;
+}
+
 function validate(raw: unknown): AgentTask[] {
   const parsed = AuthorizationDetailsSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
@@ -63,16 +75,18 @@ function validate(raw: unknown): AgentTask[] {
 
 export async function mintToken(broker: Broker, client: Client, req: MintRequest): Promise<TokenResponse> {
   if (client.kind !== 'agent') throw new OAuthError('unauthorized_client', 'only agent clients may request tokens');
-  const requested = parseIntent(req);
+  const requested = parseIntent(req, broker.settings.intentLimits);
   const nowSec = nowSecOf(broker);
   const context = requestContext(client, req.ip);
   const policy = broker.policy.current();
-  const pairs = policy.decide(factsOf(client, requested, context, nowSec), pairsOf(requested));
+  const usage = historyUsage(await actionHistoryOf(broker.usage, policy.reads, client.client_id, requested));
+  const pairs = policy.decide(factsOf(client, requested, context, nowSec, usage), pairsOf(requested));
   const decision = combineDecisions(requested, pairs);
   const task_id = requested[0]?.task_id as string;
   const inputs = {
     request: { grant_type: 'client_credentials', authorization_details: requested, resource: req.resources, scope: req.scope },
     context: { ...context, now: nowSec },
+    ...(usage.used_actions ? { usage: usageInputs(usage, requested) } : {}),
     principal: { id: client.client_id, groups: client.groups, attributes: client.attributes },
     pairs: pairs.map((p) => ({ action: p.pair.action, location: p.pair.location, effect: p.effect, reasons: p.reasons, errors: p.errors })),
   };
@@ -144,6 +158,7 @@ export async function createGrant(
   };
   const refreshSecret = randomBase64url(32);
   const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
+  const created: { outcome: GrantCreateOutcome } = { outcome: 'created' };
   // The grant goes out right behind its record, so it never exists without one, even if this
   // process dies. The token is signed once this turn's writes have been sent, so the signature
   // overlaps Redis storing them: its jti and exp are all they need, and the agent gets nothing
@@ -159,7 +174,12 @@ export async function createGrant(
       policy_version: policyVersion,
       inputs: { ...inputs, granted: decision.granted, jti: prepared.jti, grant_expires_at: grant.expires_at },
     },
-    { followedBy: () => broker.grants.create(grant, prepared, hashSecret(refreshSecret)) },
+    {
+      followedBy: async () => {
+        // The store refuses the grant (atomically) for a client marked disabled or deleted, or at its cap.
+        created.outcome = await broker.grants.create(grant, prepared, hashSecret(refreshSecret), { maxLiveGrantsPerAgent: broker.settings.maxLiveGrantsPerAgent });
+      },
+    },
   );
   const done = Promise.all([signAfterWritesSent(broker, prepared), recorded]);
   let access: SignedToken;
@@ -171,9 +191,36 @@ export async function createGrant(
     broker.grants.revokeGrant(grant.id, 'mint_not_acknowledged', nowSec).catch(() => undefined);
     throw err;
   }
+  if (created.outcome !== 'created') throw await refusedGrant(broker, grant, created.outcome, policyVersion);
   broker.metrics.tokenMinted(grantType);
   broker.metrics.decision('mint', decision.outcome);
   return tokenResponse(access, decision.granted, grant.id, refreshSecret);
+}
+
+/**
+ * A grant the store refused after its mint record landed (the token signed meanwhile is dropped):
+ * the grant's history says why, and the agent gets the RFC 6749 error. A client disabled or deleted
+ * since it authenticated (another process may still hold it in cache) fails authentication.
+ */
+async function refusedGrant(broker: Broker, grant: Grant, why: Exclude<GrantCreateOutcome, 'created'>, policyVersion: number): Promise<OAuthError> {
+  await broker.decisions
+    .record({
+      kind: 'denial',
+      outcome: 'refused',
+      reasons: [why],
+      client_id: grant.client_id,
+      grant_id: grant.id,
+      task_id: grant.task_id,
+      policy_version: policyVersion,
+      inputs: { refused: 'grant_creation', ...(why === 'live_grant_limit' ? { limit: broker.settings.maxLiveGrantsPerAgent } : {}) },
+    })
+    // The refusal stands (nothing was created) even if its record cannot be written.
+    .catch((err: unknown) => broker.log.warn({ err: String(err) }, 'decision record failed'));
+  broker.metrics.decision('mint', 'refused');
+  if (why === 'live_grant_limit') {
+    return new OAuthError('access_denied', `too many live grants for this agent (at most ${broker.settings.maxLiveGrantsPerAgent}); revoke finished ones`);
+  }
+  return new OAuthError('invalid_client', 'client authentication failed');
 }
 
 function maxTtl(entries: readonly AgentTask[]): number | undefined {

@@ -7,7 +7,8 @@ import { pairsOf } from '../domain/intent.ts';
 import type { PolicyDecider, UsageFacts } from '../domain/policy-facts.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { requestApproval } from './approvals.ts';
-import { factsOf } from './policy-facts-of.ts';
+import { type EventLoopYielder, createEventLoopYielder } from './event-loop-yielder.ts';
+import { actionHistoriesByClient, factsOf, usageInputs } from './policy-facts-of.ts';
 
 /** Decides one grant again: hard drift first (no policy needed), then the policy detector. Pure. */
 export function reevaluate(
@@ -32,6 +33,12 @@ export function reevaluate(
   return judgePolicy(grant.granted, pairs, groupsChanged(grant, agent) ? ['groups_changed'] : []);
 }
 
+/**
+ * One budget for every re-evaluation in this process: the worker's concurrent batch jobs, and
+ * the API's inline re-evaluations, share one event loop.
+ */
+const processYielder = createEventLoopYielder();
+
 export interface ReevaluationSummary {
   keep: number;
   narrow: number;
@@ -46,27 +53,42 @@ export interface ReevaluationSummary {
  * Re-evaluates the given grants and applies each outcome. Every change is conditional in Redis
  * (revoke only an unrevoked grant, narrow only the expected set, suspend only an active one), so
  * two workers on the same grant change it once and write one decision record.
+ *
+ * The worker shares its process with the API (`mandate start`), so deciding a batch hands the
+ * event loop back every few ms (`yielder`) instead of holding every request for the whole batch.
  */
-export async function reevaluateGrants(broker: Broker, ids: readonly string[], cause: string): Promise<ReevaluationSummary> {
+export async function reevaluateGrants(
+  broker: Broker,
+  ids: readonly string[],
+  cause: string,
+  yielder: EventLoopYielder = processYielder,
+): Promise<ReevaluationSummary> {
   const summary: ReevaluationSummary = { keep: 0, narrow: 0, suspend: 0, revoke: 0, missing: 0, ended: 0 };
   const loaded = await broker.grants.getMany(ids);
   summary.missing = ids.length - loaded.length;
   const nowSec = nowSecOf(broker);
   // One instant for the batch: equal questions are answered once by the policy set's own decision cache.
   const policy = broker.policy.current();
-  const counters = await broker.usage.countersOf(loaded.map((l) => l.grant.id), nowSec);
+  const active = loaded.filter((l) => l.grant.status === 'active').map((l) => l.grant);
+  const [counters, histories] = await Promise.all([
+    broker.usage.countersOf(loaded.map((l) => l.grant.id), nowSec),
+    actionHistoriesByClient(broker.usage, policy.reads, active),
+  ]);
   const clients = new Map<string, Client | undefined>();
   for (const id of new Set(loaded.map((l) => l.grant.client_id))) clients.set(id, await broker.clients.get(id));
   const ended: string[] = [];
   const changes: Array<Promise<void>> = [];
   for (const [i, { grant, signals, pending }] of loaded.entries()) {
+    // Between grants only (one grant's decision is bounded by limits.max_pairs_per_grant), and
+    // never before the first, so re-evaluating one grant on a request path adds no turn.
+    if (i > 0) await yielder.pause();
     // A change whose record a crashed worker never wrote: write it now, once.
     if (pending) changes.push(recoverRecord(broker, grant, pending));
     if (grant.status !== 'active') {
       ended.push(grant.id);
       continue;
     }
-    const usage = { calls_last_minute: counters[i]?.calls ?? 0, denied_last_hour: counters[i]?.denied ?? 0 };
+    const usage = { calls_last_minute: counters[i]?.calls ?? 0, denied_last_hour: counters[i]?.denied ?? 0, used_actions: histories.get(grant.client_id) };
     const client = clients.get(grant.client_id);
     const result = reevaluate(grant, client, signals, policy, nowSec, usage);
     if (result.outcome === 'keep') {
@@ -118,7 +140,7 @@ async function change(broker: Broker, grant: Grant, result: Exclude<Reevaluation
         granted: grant.granted,
         ...(result.outcome === 'narrow' ? { narrowed_to: result.granted } : {}),
         signals: ctx.signals,
-        usage: ctx.usage,
+        usage: usageInputs(ctx.usage, grant.granted),
         agent: ctx.client ? { disabled: ctx.client.disabled, groups: ctx.client.groups } : null,
         now: ctx.nowSec,
       },

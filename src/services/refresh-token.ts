@@ -11,7 +11,7 @@ import { hashSecret } from './authenticate-client.ts';
 import { parseIntent } from './mint-token.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { type TokenResponse, prepareAccessToken, signAfterWritesSent, tokenResponse } from './issue-access-token.ts';
-import { factsOf } from './policy-facts-of.ts';
+import { actionHistoryOf, factsOf, historyUsage, usageInputs } from './policy-facts-of.ts';
 
 export interface RefreshRequest {
   readonly refreshToken: string | undefined;
@@ -36,7 +36,7 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
   const audit = { client_id: client.client_id, grant_id: grant.id, task_id: grant.task_id };
 
   if (presentedHash !== grant.refresh_hash) {
-    if (grant.used_refresh_hashes.includes(refreshHashMark(presentedHash))) await revokeForReplay(broker, grant.id, nowSec, audit);
+    if (grant.used_refresh_hashes.includes(refreshHashMark(presentedHash))) await revokeForReplay(broker, grant, nowSec, audit);
     throw invalidGrant();
   }
   if (!isGrantLive(grant, nowSec)) throw invalidGrant();
@@ -46,12 +46,14 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
     return elevate(broker, client, grant, presentedHash, context, nowSec, { authorizationDetails: req.authorizationDetails, resources: req.resources ?? [], scope: req.scope });
   }
   const policy = broker.policy.current();
-  const pairs = policy.decide(factsOf(client, grant.granted, context, nowSec), pairsOf(grant.granted));
+  const usage = historyUsage(await actionHistoryOf(broker.usage, policy.reads, client.client_id, grant.granted));
+  const pairs = policy.decide(factsOf(client, grant.granted, context, nowSec, usage), pairsOf(grant.granted));
   // On refresh, pairs that would need a human now are not granted: only what policy permits outright.
   const decision = combineDecisions(grant.granted, pairs.map((p) => (p.effect === 'approval' ? { ...p, effect: 'deny' as const } : p)));
   const inputs = {
     request: { grant_type: 'refresh_token' },
     context: { ...context, now: nowSec },
+    ...(usage.used_actions ? { usage: usageInputs(usage, grant.granted) } : {}),
     principal: { id: client.client_id, groups: client.groups, attributes: client.attributes },
     pairs: pairs.map((p) => ({ action: p.pair.action, location: p.pair.location, effect: p.effect, reasons: p.reasons })),
   };
@@ -111,12 +113,12 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
 
 async function revokeForReplay(
   broker: Broker,
-  grantId: string,
+  grant: Pick<Grant, 'id' | 'granted'>,
   nowSec: number,
   audit: { client_id: string; grant_id: string; task_id: string },
 ): Promise<void> {
-  const { revoked, tokens } = await broker.grants.revokeGrant(grantId, 'refresh_token_replay', nowSec);
-  if (revoked) await broker.notifier.revoked({ id: grantId, client_id: audit.client_id, task_id: audit.task_id }, 'refresh_token_replay');
+  const { revoked, tokens } = await broker.grants.revokeGrant(grant.id, 'refresh_token_replay', nowSec);
+  if (revoked) await broker.notifier.revoked({ id: grant.id, client_id: audit.client_id, task_id: audit.task_id, granted: grant.granted }, 'refresh_token_replay');
   await broker.decisions.record({ ...audit, kind: 'revocation', outcome: 'revoke', reasons: ['refresh_token_replay'], inputs: { revoked, tokens } });
   broker.metrics.revocation('refresh_replay', tokens);
 }
@@ -134,19 +136,25 @@ async function elevate(
   nowSec: number,
   req: { authorizationDetails: string; resources: readonly string[]; scope: string | undefined },
 ): Promise<TokenResponse> {
-  const requested = parseIntent(req);
+  const requested = parseIntent(req, broker.settings.intentLimits);
   if (requested.some((e) => e.task_id !== grant.task_id)) {
     throw new OAuthError('invalid_authorization_details', `elevation must stay on task ${grant.task_id}`);
   }
   const policy = broker.policy.current();
-  const decided = policy.decide(factsOf(client, requested, { ...context, approved: false }, nowSec), pairsOf(requested));
+  const usage = historyUsage(await actionHistoryOf(broker.usage, policy.reads, client.client_id, requested));
+  const decided = policy.decide(factsOf(client, requested, { ...context, approved: false }, nowSec, usage), pairsOf(requested));
   // Pairs a human already approved for this grant stay approved.
   const pairs = decided.map((p) =>
     p.effect === 'approval' && grant.context.approved && allowsPair(grant.granted, p.pair.action, p.pair.location) ? { ...p, effect: 'permit' as const } : p,
   );
   const decision = combineDecisions(requested, pairs);
   const audit = { client_id: client.client_id, grant_id: grant.id, task_id: grant.task_id, policy_version: policy.version };
-  const inputs = { request: { grant_type: 'refresh_token', authorization_details: requested }, context: { ...context, now: nowSec }, granted_before: grant.granted };
+  const inputs = {
+    request: { grant_type: 'refresh_token', authorization_details: requested },
+    context: { ...context, now: nowSec },
+    ...(usage.used_actions ? { usage: usageInputs(usage, requested) } : {}),
+    granted_before: grant.granted,
+  };
   if (decision.outcome === 'deny') {
     await broker.decisions.record({ ...audit, kind: 'refresh', outcome: 'elevation_denied', reasons: reasonsOf(pairs), inputs });
     throw new OAuthError('access_denied', 'policy does not permit the wider request');

@@ -2,6 +2,7 @@
 import type { Client } from '../domain/client.ts';
 import type { PolicyProblem } from '../policy/cedar-policy-set.ts';
 import { type Broker, nowSecOf } from './broker.ts';
+import { actionHistoriesByClient } from './policy-facts-of.ts';
 import { reevaluate } from './reevaluate-grants.ts';
 
 const PAGE = 500;
@@ -36,11 +37,18 @@ export async function simulatePolicy(broker: Broker, text: string): Promise<Simu
   for (let offset = 0; ; offset += PAGE) {
     const ids = await broker.grants.liveGrantIds(offset, PAGE, nowSec, false);
     const loaded = await broker.grants.getMany(ids);
-    const counters = await broker.usage.countersOf(loaded.map((l) => l.grant.id), nowSec);
+    const [counters, histories] = await Promise.all([
+      broker.usage.countersOf(loaded.map((l) => l.grant.id), nowSec),
+      actionHistoriesByClient(
+        broker.usage,
+        candidate.set.reads,
+        loaded.filter((l) => l.grant.status === 'active').map((l) => l.grant),
+      ),
+    ]);
     for (const [i, { grant, signals }] of loaded.entries()) {
       if (grant.status !== 'active') continue;
       if (!clients.has(grant.client_id)) clients.set(grant.client_id, await broker.clients.get(grant.client_id));
-      const usage = { calls_last_minute: counters[i]?.calls ?? 0, denied_last_hour: counters[i]?.denied ?? 0 };
+      const usage = { calls_last_minute: counters[i]?.calls ?? 0, denied_last_hour: counters[i]?.denied ?? 0, used_actions: histories.get(grant.client_id) };
       const outcome = reevaluate(grant, clients.get(grant.client_id), signals, candidate.set, nowSec, usage);
       result.counts[outcome.outcome] += 1;
       if (outcome.outcome === 'keep') continue;

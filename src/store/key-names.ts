@@ -38,13 +38,18 @@ export function createKeyNames(prefix: string) {
     grantRevokedJtis: (id: string) => `${g(id)}:rj`,
     /** List: signals (JSON) reported for the grant, oldest first. */
     grantSignals: (id: string) => `${g(id)}:sig`,
+    /** String (JSON): a bounded summary of every signal the grant received (see SignalSummary), with a version counter. */
+    grantSignalSummary: (id: string) => `${g(id)}:sigsum`,
     /** String: index of the last declared step the grant's task took. */
     grantStep: (id: string) => `${g(id)}:step`,
-    /** Counter: the grant's evaluations in one minute (epoch minute). */
-    grantCalls: (id: string, minute: number) => `${g(id)}:calls:${minute}`,
-    /** Counter: the grant's denied evaluations in one hour (epoch hour). */
-    grantDenied: (id: string, hour: number) => `${g(id)}:denied:${hour}`,
-    /** Set: actions an agent has ever been allowed to perform (for `new_action`). */
+    /** Hash: the grant's evaluations per bucket of CALLS_WINDOW (bucket -> count), for `calls_last_minute`. */
+    grantCalls: (id: string) => `${g(id)}:calls`,
+    /** Hash: the grant's denied evaluations per bucket of DENIED_WINDOW (bucket -> count), for `denied_last_hour`. */
+    grantDenied: (id: string) => `${g(id)}:denied`,
+    /**
+     * Set: actions an agent was allowed at an evaluation (for `new_action`; minting a token that
+     * holds an action is no use of it). Kept 90 days after the last use of any of them.
+     */
     usedActions: (clientId: string) => `${prefix}used:${clientId}`,
     /**
      * String: stream ids of the grant's decision records after its first (which is the hash's `h`),
@@ -74,6 +79,19 @@ export function createKeyNames(prefix: string) {
     client: (id: string) => `${prefix}client:${id}`,
     /** Set: every client id. */
     clients: `${prefix}clients`,
+    /**
+     * String: the kill-switch mark of one client, `disabled` or `deleted` (a tombstone that outlives
+     * every grant the client could hold); absent while the client may hold grants. Written before
+     * the client's grants are revoked and read by the scripts that create grants and approvals, so
+     * nothing new is created for the client once it is there. The client's keys share the hash tag
+     * `{c:<id>}`: under Redis Cluster the mark, the live-grant set and the pending-approval set stay
+     * in one slot (see the grant store's CREATE_SCRIPT on how the check maps onto Cluster).
+     */
+    clientState: (id: string) => `${prefix}{c:${id}}:state`,
+    /** Sorted set: the client's grants neither revoked nor known to have ended: grant id -> deadline (the per-agent cap counts it). */
+    clientLiveGrants: (id: string) => `${prefix}{c:${id}}:live`,
+    /** Sorted set: the client's pending approval requests (mint, elevation): approval id -> expiry (the per-agent cap counts it). */
+    clientPendingApprovals: (id: string) => `${prefix}{c:${id}}:pending`,
     /** String: one approval, JSON. */
     approval: (id: string) => `${prefix}approval:${id}`,
     /** String: the pending approval of one intent (by the intent's hash). */
@@ -92,6 +110,10 @@ export function createKeyNames(prefix: string) {
     decisions: `${prefix}decisions`,
     /** Hash: chain id -> JSON {seq, hash} of the last record each writer appended. */
     auditHeads: `${prefix}audit:heads`,
+    /** String counter: bytes of record text ever appended to the decision stream (see the append script's byte cap). */
+    auditBytes: `${prefix}audit:bytes`,
+    /** List: "<stream id> <bytes appended before it>" every so many bytes, oldest first: where to trim the stream by bytes. */
+    auditByteMarks: `${prefix}audit:marks`,
     /** Set: SHA-256 of generated admin tokens. */
     adminTokens: `${prefix}admin:tokens`,
     /** String counter with expiry: failures or calls in one window. */
@@ -100,8 +122,10 @@ export function createKeyNames(prefix: string) {
     events: `${prefix}events`,
     /** Hash: CAEP receiver id -> JSON. */
     receivers: `${prefix}receivers`,
-    /** BullMQ queue of CAEP deliveries (one job per receiver and event). */
+    /** BullMQ queue of CAEP deliveries (one job per receiver and event); no longer filled, see caepReceiverQueue. */
     caepQueue: 'caep',
+    /** BullMQ queue of one CAEP receiver's deliveries: one slow receiver never holds up another's (ids have no ':'). */
+    caepReceiverQueue: (receiverId: string) => `caep.${receiverId}`,
     /** BullMQ queue of re-evaluation jobs. */
     reevaluationQueue: 'reevaluate',
     /** BullMQ prefix (never an ioredis keyPrefix). */

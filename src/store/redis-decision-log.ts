@@ -2,7 +2,7 @@
 import { randomBase64url } from '../crypto/random-id.ts';
 import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { type DecisionRecord, canonicalJson, createChainVerifier } from '../domain/decision-record.ts';
+import { type DecisionInput, type DecisionRecord, type SharedInputsRef, canonicalJson, createChainVerifier, sharedRefOf } from '../domain/decision-record.ts';
 import type { AuditVerdict, DecisionLog, EvaluationGuard } from '../domain/ports.ts';
 import { StateChanged, StoreUnavailable } from '../domain/errors.ts';
 import type { KeyNames } from './key-names.ts';
@@ -19,13 +19,14 @@ const HISTORY_KEEP_BYTES = 24 * 1024;
 const HISTORY_MAX_BYTES = 2 * HISTORY_KEEP_BYTES;
 
 /**
- * KEYS: 1 stream, 2 chain heads hash
+ * KEYS: 1 stream, 2 chain heads hash, 3 bytes-appended counter, 4 byte marks list
  * ARGV: 1 chain id, 2 max records (approximate trim), 3 key prefix, 4 lifetime (s) of a grant hash
- *       the record creates, 5 head JSON {seq, hash}, then per record: its JSON, grant id or '',
+ *       the record creates, 5 head JSON {seq, hash}, 6 max bytes, 7 bytes between byte marks,
+ *       then per record: its JSON, grant id or '',
  *       record id whose pending-record marker on the grant this append clears or '', the number
  *       of fields that follow (0, or for a guarded record 1 + GUARD_ARG_COUNT: the chain head
  *       before it, JSON {seq, hash}, then the guard's fields, see EVALUATION_GUARD_LUA)
- * Returns the number of records appended: all of them, or those before the first whose guard
+ * Returns the stream ids of the records appended: all of them, or those before the first whose guard
  * does not hold (guarded records come last in a batch; the head is then the one before it, and
  * no record is decoded here: a record's own text may hold what cjson cannot read).
  * Appends the records in order and indexes each under its grant: a grant's first record (its
@@ -35,17 +36,33 @@ const HISTORY_MAX_BYTES = 2 * HISTORY_KEEP_BYTES;
  * HISTORY_MAX_BYTES. Clears the grant's pending-record marker when it names this record
  * (atomically with the append), and moves the chain head (adding `sid`, the stream id of the
  * chain's last record, so retention trimming can be told apart from deletion).
+ * The stream is capped in bytes of record text as well as in count: the counter holds the bytes
+ * ever appended, and the marks list holds "<stream id> <counter before it>" for a record every
+ * ARGV[7] bytes or more. The records from a mark on hold (counter - its offset) bytes, so marks are
+ * dropped from the front while that exceeds the cap, and the stream is trimmed to the first mark
+ * left (MINID): what stays is at most the cap, and at most one mark's spacing under it. Marks left
+ * behind by the count trim only make that trim earlier, never later.
  * (The grant keys are derived here, so this script is not Redis Cluster safe yet.)
  */
 const APPEND_SCRIPT = `${EVALUATION_GUARD_LUA}
 local sid
+local sids = {}
 local appended = 0
-local i = 6
+local total = tonumber(redis.call('GET', KEYS[3]) or '0')
+local last_mark = redis.call('LINDEX', KEYS[4], -1)
+local last_off = last_mark and tonumber(string.match(last_mark, ' (%d+)$'))
+local i = 8
 while i <= #ARGV do
   local gid = ARGV[i + 1]
   local gk = ARGV[3] .. '{g:' .. gid .. '}'
   if ARGV[i + 3] ~= '0' and not guard_holds(gk, i + 5) then break end
   sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i])
+  sids[#sids + 1] = sid
+  if not last_off or total - last_off >= tonumber(ARGV[7]) then
+    redis.call('RPUSH', KEYS[4], sid .. ' ' .. total)
+    last_off = total
+  end
+  total = total + #ARGV[i]
   if gid ~= '' then
     if redis.call('HSETNX', gk, 'h', sid) == 1 then
       redis.call('EXPIRE', gk, ARGV[4], 'NX')
@@ -69,11 +86,23 @@ while i <= #ARGV do
   appended = appended + 1
   i = i + 4 + tonumber(ARGV[i + 3])
 end
-if appended == 0 then return 0 end
+if appended == 0 then return sids end
 local head = cjson.decode(i > #ARGV and ARGV[5] or ARGV[i + 4])
 head.sid = sid
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(head))
-return appended
+redis.call('SET', KEYS[3], total)
+local max_bytes = tonumber(ARGV[6])
+local first = redis.call('LINDEX', KEYS[4], 0)
+local dropped = false
+while first and total - tonumber(string.match(first, ' (%d+)$')) > max_bytes do
+  redis.call('LPOP', KEYS[4])
+  dropped = true
+  first = redis.call('LINDEX', KEYS[4], 0)
+end
+-- Only once a mark is dropped: records older than the first mark ever set (a log written before
+-- the byte cap) are kept until then. With every mark dropped, only the last record stays.
+if dropped then redis.call('XTRIM', KEYS[1], 'MINID', first and string.match(first, '^(%S+) ') or sid) end
+return sids
 `;
 
 /**
@@ -83,7 +112,19 @@ return appended
  */
 const UNSTORED_GRANT_TTL_SEC = 3600;
 const MAX_BATCH = 256;
+/** Most records one read of the stream asks for. */
 const SCAN_PAGE = 2000;
+/**
+ * Bytes of record text one read of the stream aims at: pages are sized from the largest record
+ * read so far (at least PAGE_RECORD_GUESS), so no single command carries a log of large records
+ * at once and outlives the request-path client's command timeout.
+ */
+const PAGE_BYTES = 8 * 1024 * 1024;
+const PAGE_RECORD_GUESS = 128 * 1024;
+/** Records a client-filtered listing reads back through at most (as 50 pages of 2000 did). */
+const MAX_SCANNED = 100_000;
+/** Records of a grant's history read per pipeline. */
+const HISTORY_CHUNK = 64;
 
 /** One-shot hashing: no Hash object per record. */
 export const sha256 = (text: string) => hash('sha256', text, 'base64url');
@@ -93,13 +134,28 @@ interface Pending {
   readonly clearsPendingOf: string;
   readonly followedBy: (() => Promise<unknown>) | undefined;
   readonly guard: EvaluationGuard | undefined;
-  readonly resolve: (r: DecisionRecord) => void;
+  readonly resolve: (r: DecisionRecord, sid: string) => void;
   readonly reject: (e: unknown) => void;
 }
 
 interface ScriptedRedis extends Redis {
-  mandateAppendDecisions(stream: string, heads: string, ...argv: string[]): Promise<number>;
+  mandateAppendDecisions(stream: string, heads: string, bytes: string, marks: string, ...argv: string[]): Promise<string[]>;
 }
+
+/** Limits of the decision log (config `audit`). */
+export interface DecisionLogLimits {
+  /** Records kept (approximate trim). */
+  readonly maxRecords: number;
+  /** Bytes of record text kept (trimmed by marks, see the append script). Default 1 GiB. */
+  readonly maxBytes?: number | undefined;
+  /** Largest record text; a record whose inputs would make it larger keeps only their size and digest. Default 1 MiB. */
+  readonly maxRecordBytes?: number | undefined;
+}
+
+export const DEFAULT_MAX_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+/** Byte marks per cap: the byte trim keeps within 1/64 of the cap under it. */
+const MARKS_PER_CAP = 64;
 
 /**
  * Records are sealed (seq, prev, hash) when flushed, one batch at a time, so a chain's order in
@@ -107,9 +163,12 @@ interface ScriptedRedis extends Redis {
  * starts a new chain rather than risk a gap in the old one. A record's `followedBy` write is
  * started right behind its batch's append.
  */
-export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { maxRecords: number }): DecisionLog {
+export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: DecisionLogLimits): DecisionLog {
   const r = redis as ScriptedRedis;
-  if (typeof r.mandateAppendDecisions !== 'function') r.defineCommand('mandateAppendDecisions', { numberOfKeys: 2, lua: APPEND_SCRIPT });
+  if (typeof r.mandateAppendDecisions !== 'function') r.defineCommand('mandateAppendDecisions', { numberOfKeys: 4, lua: APPEND_SCRIPT });
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const markStep = String(Math.max(1, Math.floor(maxBytes / MARKS_PER_CAP)));
   let chain = newChainId();
   let seq = 0;
   let prev = '';
@@ -126,16 +185,25 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     // follower (whose write is sent before the reply) has landed.
     const batch = [...taken.filter((p) => !p.guard), ...taken.filter((p) => p.guard)];
     const [seqBefore, prevBefore] = [seq, prev];
-    const argv: string[] = [chain, String(opts.maxRecords), keys.prefix, String(UNSTORED_GRANT_TTL_SEC), ''];
-    const sealed = batch.map((p) => {
+    const argv: string[] = [chain, String(opts.maxRecords), keys.prefix, String(UNSTORED_GRANT_TTL_SEC), '', String(maxBytes), markStep];
+    let sealed: DecisionRecord[];
+    try {
+      sealed = batch.map((p) => {
       seq += 1;
       const { at_ms, client_id, grant_id, id, inputs, kind, outcome, policy_version, reasons, task_id } = p.input;
       // Built in canonical key order, so canonicalJson copies only what callers left out of order.
-      const body = { at_ms, chain, client_id, grant_id, id, inputs, kind, outcome, policy_version, prev, reasons, seq, task_id } satisfies Record<
+      let body = { at_ms, chain, client_id, grant_id, id, inputs, kind, outcome, policy_version, prev, reasons, seq, task_id } satisfies Record<
         keyof Omit<DecisionRecord, 'hash'>,
         unknown
       >;
-      const canonical = canonicalJson(body);
+      let canonical = canonicalJson(body);
+      if (canonical.length * 3 > maxRecordBytes && Buffer.byteLength(canonical) > maxRecordBytes) {
+        // Too large to keep (the caps on what requests send make this rare): the decision is kept,
+        // its inputs only as their size and digest, so a copy kept elsewhere can still be matched.
+        const text = canonicalJson(inputs);
+        body = { ...body, inputs: { omitted: { bytes: Buffer.byteLength(text), sha256: sha256(text) } } };
+        canonical = canonicalJson(body);
+      }
       const record = { ...body, hash: sha256(canonical) } as DecisionRecord;
       // Stored as the hashed text plus its hash: one serialisation per record, not two.
       argv.push(`${canonical.slice(0, -1)},"hash":${JSON.stringify(record.hash)}}`, record.grant_id ?? '', p.clearsPendingOf ? record.id : '');
@@ -144,21 +212,42 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
       prev = record.hash;
       return record;
     });
+    } catch {
+      // A record that cannot be serialised (inputs nested past the stack: the parse-time JSON
+      // bounds keep requests from sending one) is refused alone; the rest go out next, and the log
+      // never stays stuck with `flushing` set or throws out of this un-awaited flush.
+      [seq, prev] = [seqBefore, prevBefore];
+      const serialisable = (p: Pending) => {
+        try {
+          canonicalJson(p.input.inputs);
+          return true;
+        } catch (err) {
+          p.reject(err);
+          return false;
+        }
+      };
+      queue = [...batch.filter(serialisable), ...queue];
+      flushing = false;
+      if (queue.length) void flush();
+      return;
+    }
     argv[4] = JSON.stringify({ seq, hash: prev });
     try {
       // The append leaves with the turn's held commands in one socket write, and the writes that
       // follow it in a second one: Redis starts on the append while they are built. Started in
       // the same tick, the followers run after the append.
-      const appending = r.mandateAppendDecisions(keys.decisions, keys.auditHeads, ...argv);
+      const appending = r.mandateAppendDecisions(keys.decisions, keys.auditHeads, keys.auditBytes, keys.auditByteMarks, ...argv);
       sendHeldWrites();
       const followers = batch.map((p) => (p.followedBy ? settle(p.followedBy) : undefined));
       sendHeldWrites();
-      const appended = await appending;
+      const sids = await appending;
+      const appended = sids.length;
       for (const [i, p] of batch.slice(0, appended).entries()) {
         const record = sealed[i] as DecisionRecord;
+        const sid = sids[i] as string;
         const follower = followers[i];
-        if (follower) void follower.then((failure) => (failure ? p.reject(failure.err) : p.resolve(record)));
-        else p.resolve(record);
+        if (follower) void follower.then((failure) => (failure ? p.reject(failure.err) : p.resolve(record, sid)));
+        else p.resolve(record, sid);
       }
       const refused = batch[appended];
       if (refused) {
@@ -183,57 +272,80 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
     }
   };
 
-  const readRange = async (start: string, end: string, count: number, reverse: boolean) => {
-    const entries = reverse
-      ? await redis.xrevrange(keys.decisions, end, start, 'COUNT', count)
-      : await redis.xrange(keys.decisions, start, end, 'COUNT', count);
-    return entries.map(([id, fields]) => ({ id, record: JSON.parse(fields[1] ?? '{}') as DecisionRecord }));
-  };
+  /**
+   * The stream from `start` to `end` (exclusive bounds as `(id`), oldest first or newest first, a
+   * page at a time: each page is sized so that it carries about PAGE_BYTES of the largest records
+   * read so far, so a log of large records is read in many small commands, not one that times out.
+   */
+  async function* readPages(start: string, end: string, reverse: boolean) {
+    let largest = PAGE_RECORD_GUESS;
+    for (;;) {
+      const count = Math.max(1, Math.min(SCAN_PAGE, Math.floor(PAGE_BYTES / largest)));
+      const entries = reverse
+        ? await redis.xrevrange(keys.decisions, end, start, 'COUNT', count)
+        : await redis.xrange(keys.decisions, start, end, 'COUNT', count);
+      const page = entries.map(([id, fields]) => {
+        const text = fields[1] ?? '{}';
+        largest = Math.max(largest, text.length);
+        return { id, record: JSON.parse(text) as DecisionRecord };
+      });
+      yield page;
+      const last = page.at(-1);
+      if (page.length < count || !last) return;
+      if (reverse) end = `(${last.id}`;
+      else start = `(${last.id}`;
+    }
+  }
 
-  /** Records matching `keep`, newest first, scanning back at most 50 pages. */
+  /** Records matching `keep`, newest first, reading back through at most MAX_SCANNED records. */
   const scanNewestFirst = async (limit: number, keep: (r: DecisionRecord) => boolean) => {
     const out: DecisionRecord[] = [];
-    let end = '+';
-    for (let page = 0; page < 50 && out.length < limit; page += 1) {
-      const entries = await readRange('-', end, SCAN_PAGE, true);
-      for (const { record } of entries) {
+    let scanned = 0;
+    for await (const page of readPages('-', '+', true)) {
+      for (const { record } of page) {
         if (keep(record)) out.push(record);
-        if (out.length >= limit) break;
+        if (out.length >= limit) return out;
       }
-      const last = entries.at(-1);
-      if (entries.length < SCAN_PAGE || !last) break;
-      end = `(${last.id}`;
+      scanned += page.length;
+      if (scanned >= MAX_SCANNED) break;
     }
     return out;
+  };
+
+  const enqueue = (input: DecisionInput, opts: Parameters<DecisionLog['record']>[1] = {}, resolve: Pending['resolve'], reject: Pending['reject']) => {
+    const clearsPendingOf = opts.clearsPendingOf && opts.clearsPendingOf === input.grant_id ? opts.clearsPendingOf : '';
+    if (opts.guard && (opts.followedBy || opts.guard.grantId !== input.grant_id)) {
+      throw new TypeError('a guarded record is about its guard\'s grant and has no follower');
+    }
+    queue.push({
+      input: { ...input, id: opts.id ?? newRecordId(), at_ms: Date.now() },
+      clearsPendingOf,
+      followedBy: opts.followedBy,
+      guard: opts.guard,
+      resolve,
+      reject,
+    });
+    // At the turn's end: every request handled in the turn shares one append, sent before
+    // the turn's after-write work (a mint's signature) starts.
+    if (!flushing && !scheduled) {
+      scheduled = true;
+      atTurnEnd(() => {
+        scheduled = false;
+        void flush();
+      });
+    }
   };
 
   return {
     nextId: newRecordId,
     record(input, opts = {}) {
-      return new Promise<DecisionRecord>((resolve, reject) => {
-        const clearsPendingOf = opts.clearsPendingOf && opts.clearsPendingOf === input.grant_id ? opts.clearsPendingOf : '';
-        if (opts.guard && (opts.followedBy || opts.guard.grantId !== input.grant_id)) {
-          throw new TypeError('a guarded record is about its guard\'s grant and has no follower');
-        }
-        queue.push({
-          input: { ...input, id: opts.id ?? newRecordId(), at_ms: Date.now() },
-          clearsPendingOf,
-          followedBy: opts.followedBy,
-          guard: opts.guard,
-          resolve,
-          reject,
-        });
-        // At the turn's end: every request handled in the turn shares one append, sent before
-        // the turn's after-write work (a mint's signature) starts.
-        if (!flushing && !scheduled) {
-          scheduled = true;
-          atTurnEnd(() => {
-            scheduled = false;
-            void flush();
-          });
-        }
-      });
+      return new Promise<DecisionRecord>((resolve, reject) => enqueue(input, opts, resolve, reject));
     },
+
+    recordShared: (input) =>
+      new Promise<SharedInputsRef>((resolve, reject) =>
+        enqueue({ ...input, kind: 'inputs' }, {}, (record, sid) => resolve({ record: record.id, sid, hash: record.hash }), reject),
+      ),
 
     list: (query) =>
       guard(async () => {
@@ -246,14 +358,43 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
           // The index ends with the grant; an ended grant's records are looked for in the stream.
           if (!first) return (await scanNewestFirst(query.limit, (r) => r.grant_id === query.grant_id)).reverse();
           const ids = [first, ...(rest ?? '').split(',').filter(Boolean)].slice(-query.limit);
-          const p = redis.pipeline();
-          for (const id of ids) p.xrange(keys.decisions, id, id);
-          const replies = (await p.exec()) ?? [];
-          return replies.flatMap(([, entries]) =>
-            (entries as Array<[string, string[]]>).map(([, f]) => JSON.parse(f[1] ?? '{}') as DecisionRecord),
-          );
+          const out: DecisionRecord[] = [];
+          // In chunks: one pipeline of a thousand large records would be one very large reply.
+          for (let at = 0; at < ids.length; at += HISTORY_CHUNK) {
+            const p = redis.pipeline();
+            for (const id of ids.slice(at, at + HISTORY_CHUNK)) p.xrange(keys.decisions, id, id);
+            for (const [err, entries] of (await p.exec()) ?? []) {
+              if (err) throw err;
+              for (const [, f] of entries as Array<[string, string[]]>) out.push(JSON.parse(f[1] ?? '{}') as DecisionRecord);
+            }
+          }
+          return out;
         }
         return scanNewestFirst(query.limit, (r) => !query.client_id || r.client_id === query.client_id);
+      }),
+
+    sharedInputs: (records) =>
+      guard(async () => {
+        const refs = new Map<string, SharedInputsRef>();
+        for (const record of records) {
+          const ref = sharedRefOf(record);
+          if (ref) refs.set(ref.record, ref);
+        }
+        const out: Record<string, Record<string, unknown> | null> = {};
+        if (refs.size === 0) return out;
+        const wanted = [...refs.values()];
+        const p = redis.pipeline();
+        for (const ref of wanted) p.xrange(keys.decisions, ref.sid, ref.sid);
+        const replies = (await p.exec()) ?? [];
+        for (const [i, ref] of wanted.entries()) {
+          const [err, entries] = replies[i] ?? [];
+          if (err) throw err;
+          const text = (entries as Array<[string, string[]]> | undefined)?.[0]?.[1][1];
+          const shared = text ? (JSON.parse(text) as DecisionRecord) : undefined;
+          // Trimmed by retention, changed, or not the record the reference names: shown as unknown, never as another's inputs.
+          out[ref.record] = shared && shared.id === ref.record && hashOfRecord(shared) === ref.hash ? shared.inputs : null;
+        }
+        return out;
       }),
 
     verify: () =>
@@ -266,18 +407,22 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: { max
             .map(([c, v]) => [c, JSON.parse(v) as { seq: number; hash: string; sid: string }] as const)
             .filter(([, h]) => first !== undefined && compareStreamIds(h.sid, first) >= 0),
         );
+        // Trimming (by count or by bytes) only ever removes the oldest records, so what is left
+        // starts each chain at some record that anchors it (see createChainVerifier).
         const verifier = createChainVerifier(sha256, heads);
-        let start = '-';
-        for (;;) {
-          const entries = await readRange(start, '+', SCAN_PAGE, false);
-          for (const { record } of entries) if (verifier.add(record)) return verifier.finish();
-          const last = entries.at(-1);
-          if (entries.length < SCAN_PAGE || !last) break;
-          start = `(${last.id}`;
+        for await (const page of readPages('-', '+', false)) {
+          for (const { record } of page) if (verifier.add(record)) return verifier.finish();
         }
         return verifier.finish();
       }),
   };
+
+}
+
+/** The hash a record's content gives (its `hash` when unchanged). */
+function hashOfRecord(r: DecisionRecord): string {
+  const { hash: _stored, ...body } = r;
+  return sha256(canonicalJson(body));
 }
 
 /** Runs the write now; resolves with its failure, if any (so an append that fails first leaves no unhandled rejection). */

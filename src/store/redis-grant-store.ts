@@ -1,9 +1,9 @@
 // Grants in Redis: one hash per grant (its tokens included), its data string and index keys; atomic changes.
 import type { Redis } from 'ioredis';
-import type { Signal } from '../domain/drift.ts';
+import { DRIFT_SIGNAL_TYPES, NO_SIGNALS, type Signal, type SignalSummary, withSummary } from '../domain/drift.ts';
 import type { ContextSnapshot, Grant, GrantStatus } from '../domain/grant.ts';
 import { grantIdOfJti } from '../domain/access-token.ts';
-import type { GrantCheck, GrantFilter, GrantStore, PendingRecord, RefreshOutcome } from '../domain/ports.ts';
+import type { GrantCheck, GrantCreateOutcome, GrantFilter, GrantStore, PendingRecord, RefreshOutcome } from '../domain/ports.ts';
 import { type KeyNames, clientIndexBucket } from './key-names.ts';
 import { guard } from './redis-connection.ts';
 
@@ -55,17 +55,33 @@ const CHECK_TOKEN_SCRIPT = `return {redis.call('HMGET', KEYS[1], 's', 'e', 'c'),
 
 /**
  * KEYS: 1 grant hash, 2 live-grant index, 3 client's index bucket (grant -> task), 4 clients by
- *       latest deadline, 5 grant data
+ *       latest deadline, 5 grant data, 6 client's kill-switch mark, 7 client's live-grant set
  * ARGV: 1 grant id, 2 client id, 3 task id, 4 deadline (epoch s), 5 policy version, 6 grant data
  *       JSON, 7 refresh-token hash, 8 first token's field (tokenField), 9 its exp, 10 the index
- *       bucket's end (epoch s)
+ *       bucket's end (epoch s), 11 now (epoch s), 12 most live grants per agent ('0': no cap)
+ * Returns: 'created' | 'client_disabled' | 'client_deleted' | 'live_grant_limit'
  * Stores a new grant, its first token and its index entries in one atomic call. Refused (nothing
  * written) until the grant's mint record has landed, which leaves the record's stream id in the
  * hash: no grant exists without one, whatever order calls arrive in. (No later record of the grant
  * can precede this: nobody knows the grant until its mint answers.)
+ * Refused too (nothing written) while the client carries a kill-switch mark: the admin writes the
+ * mark before revoking the client's grants, so every grant either was created before the mark,
+ * and is in the client's index when the revocation reads it, or is never created. And refused
+ * when the client already holds the cap of grants neither revoked nor ended (the live-grant set
+ * loses a grant when it is revoked, and ended ones here).
+ * Redis Cluster: KEYS 6 and 7 (and 3, 4) are not in the grant's slot; this is one script on a
+ * single Redis only. Under Cluster it becomes two: a client-slot script (`{c:<id>}`: mark, cap,
+ * live-grant set, and the client's index moved under that tag) reserving the grant id, then this
+ * grant-slot script refusing a grant hash that already has a status; revoking a client then marks,
+ * and revokes every reserved id, writing `revoked` even where the grant hash has no status yet.
  */
 const CREATE_SCRIPT = `
 if redis.call('HEXISTS', KEYS[1], 'h') == 0 then return redis.error_reply('MANDATE_NO_RECORD the grant has no decision record') end
+local mark = redis.call('GET', KEYS[6])
+if mark == 'deleted' then return 'client_deleted' elseif mark then return 'client_disabled' end
+redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', ARGV[11])
+local cap = tonumber(ARGV[12])
+if cap > 0 and redis.call('ZCARD', KEYS[7]) >= cap then return 'live_grant_limit' end
 redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', ARGV[5], 'rt', ARGV[7], ARGV[8], ARGV[9])
 redis.call('EXPIREAT', KEYS[1], ARGV[4])
 redis.call('SET', KEYS[5], ARGV[6], 'EXAT', ARGV[4])
@@ -73,7 +89,10 @@ redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('EXPIREAT', KEYS[3], ARGV[10], 'NX')
 redis.call('ZADD', KEYS[4], 'GT', ARGV[4], ARGV[2])
-return 1
+redis.call('ZADD', KEYS[7], ARGV[4], ARGV[1])
+redis.call('EXPIREAT', KEYS[7], ARGV[4], 'NX')
+redis.call('EXPIREAT', KEYS[7], ARGV[4], 'GT')
+return 'created'
 `;
 
 /**
@@ -119,14 +138,15 @@ return 'ok'
 /**
  * KEYS: 1 grant hash
  * ARGV: 1 reason, 2 now (epoch s), 3 pending-record marker JSON or ''
- * Returns: {revoked 0|1, unexpired tokens made inactive}
+ * Returns: {revoked 0|1, unexpired tokens made inactive, the grant's client id (when revoked)}
+ * (The client id lets the caller drop the grant from the client's live-grant set, another slot.)
  */
 const REVOKE_GRANT_SCRIPT = `${TOKEN_FIELDS_LUA}
 local s = redis.call('HGET', KEYS[1], 's')
 if not s or s == 'revoked' then return {0, 0} end
 redis.call('HSET', KEYS[1], 's', 'revoked', 'r', ARGV[1])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'pr', ARGV[3]) end
-return {1, #live_tokens(KEYS[1], tonumber(ARGV[2]), false)}
+return {1, #live_tokens(KEYS[1], tonumber(ARGV[2]), false), redis.call('HGET', KEYS[1], 'c')}
 `;
 
 /**
@@ -186,15 +206,66 @@ if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'pr', ARGV[2]) end
 return 1
 `;
 
+/**
+ * KEYS: 1 grant hash, 2 signals list, 3 signal summary
+ * ARGV: 1 signal JSON, 2 type, 3 its ip or '', 4 its risk or '', 5 signals kept per grant,
+ *       6 distinct types per grant, 7 '1' when the type is always taken (DRIFT_SIGNAL_TYPES)
+ * Returns 1 when added, 0 when the grant does not exist, -1 when the type is new and the grant
+ * holds the most distinct types (nothing written).
+ * Adds the signal to the grant's list, keeping only the newest ARGV[5], and folds it into the
+ * summary (types seen, latest ip, highest risk, version + 1), which the drift rules and
+ * evaluations read instead of the list; both end with the grant.
+ */
+const ADD_SIGNAL_SCRIPT = `
+local e = redis.call('HGET', KEYS[1], 'e')
+if not e then return 0 end
+local raw = redis.call('GET', KEYS[3])
+local sum = raw and cjson.decode(raw) or { v = 0, t = {} }
+local known = false
+for _, t in ipairs(sum.t) do
+  if t == ARGV[2] then known = true break end
+end
+if not known then
+  if #sum.t >= tonumber(ARGV[6]) and ARGV[7] ~= '1' then return -1 end
+  table.insert(sum.t, ARGV[2])
+end
+sum.v = sum.v + 1
+if ARGV[3] ~= '' then sum.ip = ARGV[3] end
+if ARGV[4] ~= '' and tonumber(ARGV[4]) > (sum.r or 0) then sum.r = tonumber(ARGV[4]) end
+redis.call('SET', KEYS[3], cjson.encode(sum), 'EXAT', e)
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[5]), -1)
+redis.call('EXPIREAT', KEYS[2], e)
+return 1
+`;
+
+/** The stored summary (see ADD_SIGNAL_SCRIPT) as a SignalSummary; none stored is NO_SIGNALS. */
+export function decodeSignalSummary(raw: string | null | undefined): SignalSummary {
+  if (!raw) return NO_SIGNALS;
+  const s = JSON.parse(raw) as { v: number; t: string[] | Record<string, never>; ip?: string; r?: number };
+  return { version: s.v, types: Array.isArray(s.t) ? s.t : [], ip: s.ip, risk: s.r ?? 0 };
+}
+
+/** Bounds on a grant's signals (config `signals`). */
+export interface SignalLimits {
+  /** Signals kept per grant, newest first (older ones live on in the summary). */
+  readonly maxPerGrant: number;
+  /** Distinct signal types a grant takes (the drift rules' own always get in). */
+  readonly maxTypesPerGrant: number;
+}
+
+export const DEFAULT_SIGNAL_LIMITS: SignalLimits = { maxPerGrant: 100, maxTypesPerGrant: 64 };
+
 interface ScriptedRedis extends Redis {
+  mandateAddSignal(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   mandateCheckToken(grant: string, revokedJtis: string, jti: string): Promise<[(string | null)[], number]>;
-  mandateCreateGrant(...args: string[]): Promise<number>;
+  mandateCreateGrant(...args: string[]): Promise<GrantCreateOutcome>;
   mandateNarrow(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   mandateSuspend(k1: string, reason: string, pending: string): Promise<number>;
   mandateClaimPending(k1: string, expected: string, next: string): Promise<number>;
   mandateUpdateGrant(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   mandateRefresh(k1: string, k2: string, k3: string, ...argv: string[]): Promise<RefreshOutcome>;
-  mandateRevokeGrant(k1: string, reason: string, now: string, pending: string): Promise<[number, number]>;
+  mandateRevokeGrant(k1: string, reason: string, now: string, pending: string): Promise<[number, number, string?]>;
 }
 
 /** What the data key holds: the rest lives in the grant hash, `requested` only when it differs. */
@@ -235,11 +306,13 @@ export function decodeData(raw: string): Pick<Grant, 'requested' | 'granted' | '
   return { granted: data.granted, requested: data.requested ?? data.granted, context, created_at: data.created_at };
 }
 
-export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore {
+export function createRedisGrantStore(redis: Redis, keys: KeyNames, opts: { signals?: SignalLimits } = {}): GrantStore {
   const r = redis as ScriptedRedis;
+  const signalLimits = opts.signals ?? DEFAULT_SIGNAL_LIMITS;
+  if (typeof r.mandateAddSignal !== 'function') r.defineCommand('mandateAddSignal', { numberOfKeys: 3, lua: ADD_SIGNAL_SCRIPT });
   if (typeof r.mandateRefresh !== 'function') {
     r.defineCommand('mandateCheckToken', { numberOfKeys: 2, lua: CHECK_TOKEN_SCRIPT });
-    r.defineCommand('mandateCreateGrant', { numberOfKeys: 5, lua: CREATE_SCRIPT });
+    r.defineCommand('mandateCreateGrant', { numberOfKeys: 7, lua: CREATE_SCRIPT });
     r.defineCommand('mandateRefresh', { numberOfKeys: 3, lua: REFRESH_SCRIPT });
     r.defineCommand('mandateRevokeGrant', { numberOfKeys: 1, lua: REVOKE_GRANT_SCRIPT });
     r.defineCommand('mandateNarrow', { numberOfKeys: 3, lua: NARROW_SCRIPT });
@@ -271,15 +344,18 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
     const p = redis.pipeline();
     for (const id of ids) {
       p.hmget(keys.grant(id), ...GRANT_FIELDS).get(keys.grantData(id));
-      if (withSignals) p.lrange(keys.grantSignals(id), 0, -1);
+      if (withSignals) p.lrange(keys.grantSignals(id), 0, -1).get(keys.grantSignalSummary(id));
     }
     const replies = (await p.exec()) ?? [];
     const failed = replies.find(([err]) => err);
     if (failed) throw failed[0];
-    const step = withSignals ? 3 : 2;
+    const step = withSignals ? 4 : 2;
+    // The kept signals with stand-ins for what the per-grant cap dropped (see withSummary).
+    const signalsAt = (i: number) =>
+      withSummary(((replies[i * step + 2]?.[1] as string[]) ?? []).map((x) => JSON.parse(x) as Signal), decodeSignalSummary(replies[i * step + 3]?.[1] as string | null));
     return ids.map((id, i) => ({
       grant: parse(id, replies[i * step]?.[1] as (string | null)[], replies[i * step + 1]?.[1] as string | null),
-      signals: withSignals ? ((replies[i * step + 2]?.[1] as string[]) ?? []).map((x) => JSON.parse(x) as Signal) : [],
+      signals: withSignals ? signalsAt(i) : [],
     }));
   };
   /** Every grant id -> task id in the live buckets of the clients' indexes, in one round trip. */
@@ -303,14 +379,16 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
   };
 
   return {
-    create: (grant, token, refreshHash) =>
-      guard(async () => {
-        await r.mandateCreateGrant(
+    create: (grant, token, refreshHash, limits) =>
+      guard(() =>
+        r.mandateCreateGrant(
           keys.grant(grant.id),
           keys.liveGrants,
           keys.clientGrants(grant.client_id, clientIndexBucket(grant.expires_at)),
           keys.clientsWithGrants,
           keys.grantData(grant.id),
+          keys.clientState(grant.client_id),
+          keys.clientLiveGrants(grant.client_id),
           grant.id,
           grant.client_id,
           grant.task_id,
@@ -321,8 +399,10 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
           tokenField(grant.id, token.jti),
           String(token.exp),
           String(clientIndexBucket(grant.expires_at)),
-        );
-      }),
+          String(grant.created_at),
+          String(limits?.maxLiveGrantsPerAgent ?? 0),
+        ),
+      ),
 
     get: (id) => guard(async () => (await readGrants([id]))[0]?.grant),
 
@@ -357,16 +437,22 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
           next.granted && !next.widened ? '1' : '0',
           grantId,
         );
-        if (outcome === 'replay') await redis.zrem(keys.liveGrants, grantId);
+        if (outcome === 'replay') {
+          await redis.zrem(keys.liveGrants, grantId);
+          const clientId = await redis.hget(keys.grant(grantId), 'c');
+          if (clientId) await redis.zrem(keys.clientLiveGrants(clientId), grantId);
+        }
         return outcome;
       }),
 
     revokeGrant: (id, reason, nowSec, pending) =>
       guard(async () => {
         const marker = pending ? JSON.stringify(pending) : '';
-        const [revoked, tokens] = await r.mandateRevokeGrant(keys.grant(id), reason, String(nowSec), marker);
+        const [revoked, tokens, clientId] = await r.mandateRevokeGrant(keys.grant(id), reason, String(nowSec), marker);
         // A grant owing its record stays in the live index until the sweep sees the record written.
         if (!pending) await redis.zrem(keys.liveGrants, id);
+        // It no longer counts against its agent's cap, whatever record it owes.
+        if (clientId) await redis.zrem(keys.clientLiveGrants(clientId), id);
         return { revoked: revoked === 1, tokens };
       }),
 
@@ -425,11 +511,20 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames): GrantStore 
 
     addSignal: (id, signal) =>
       guard(async () => {
-        const e = await redis.hget(keys.grant(id), 'e');
-        if (!e) return false;
-        const key = keys.grantSignals(id);
-        await redis.multi().rpush(key, JSON.stringify(signal)).ltrim(key, -50, -1).expireat(key, Number(e)).exec();
-        return true;
+        const ip = signal.context?.ip;
+        const added = await r.mandateAddSignal(
+          keys.grant(id),
+          keys.grantSignals(id),
+          keys.grantSignalSummary(id),
+          JSON.stringify(signal),
+          signal.type,
+          typeof ip === 'string' ? ip : '',
+          signal.risk === undefined ? '' : String(signal.risk),
+          String(signalLimits.maxPerGrant),
+          String(signalLimits.maxTypesPerGrant),
+          DRIFT_SIGNAL_TYPES.has(signal.type) ? '1' : '0',
+        );
+        return added === 1 ? 'added' : added === 0 ? 'missing' : 'too_many_types';
       }),
 
     getMany: (ids) =>

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningMandate, startMandate } from '../../src/main.ts';
-import { ADMIN_TOKEN, type Credentials, admin, createClients, deleteKeysUnder, isActive, mintToken, task, tempConfig, waitFor } from '../support/broker.ts';
+import { ADMIN_TOKEN, CRM, type Credentials, admin, createClients, deleteKeysUnder, isActive, mintToken, task, tempConfig, waitFor } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
 import { freePort } from '../support/redis-server.ts';
 
@@ -97,6 +97,8 @@ beforeAll(async () => {
   cfg = tempConfig(
     [
       `policy: { dir: ${JSON.stringify(resolve(ROOT, 'config/policies'))}, schema: ${JSON.stringify(resolve(ROOT, 'config/schema.cedarschema'))} }`,
+      // The receivers here listen on http://127.0.0.1: allowed only by these flags.
+      'caep: { allow_http: true, allow_private_targets: true }',
       'receivers:',
       `  - { id: from-config, url: "http://127.0.0.1:9/never", events: [session-revoked], authorization: ${CONFIG_RECEIVER_SECRET} }`,
       '',
@@ -185,7 +187,8 @@ describe('push delivery', () => {
     const r = new Receiver();
     receivers.push(r);
     const url = await r.listen();
-    await register('revoked-rs', url, { audience: 'urn:rs:crm', authorization: 'rs-bearer-0123456789' });
+    // Its audience is the resource the grant is on: receivers hear only of grants on their audience.
+    await register('revoked-rs', url, { audience: CRM, authorization: 'rs-bearer-0123456789' });
     const token = await mintToken(base, agent, [task(['read'])]);
     await revoke(token.grant_id);
     expect(await waitFor(async () => pushesFor(r, token.grant_id).length > 0, 5000)).toBe(true);
@@ -193,7 +196,7 @@ describe('push delivery', () => {
     if (!push) throw new Error('no push');
     expect(push.headers.authorization).toBe('Bearer rs-bearer-0123456789');
     expect(decodeProtectedHeader(push.body).typ).toBe('secevent+jwt');
-    const set = await verifySet(push, 'urn:rs:crm');
+    const set = await verifySet(push, CRM);
     expect(set.jti).toBeTypeOf('string');
     expect(set.iat).toBeTypeOf('number');
     expect(set.client_id).toBe(agent.client_id);
@@ -212,21 +215,21 @@ describe('push delivery', () => {
     const r = new Receiver([503, 503]);
     receivers.push(r);
     const url = await r.listen();
-    await register('flaky-rs', url);
+    await register('flaky-rs', url, { audience: CRM });
     const token = await mintToken(base, agent, [task(['read'])]);
     await revoke(token.grant_id);
     expect(await waitFor(async () => pushesFor(r, token.grant_id).length > 0, 10_000)).toBe(true);
     expect(r.attempts).toBe(3);
     const [push] = pushesFor(r, token.grant_id);
     if (!push) throw new Error('no push');
-    await verifySet(push, url);
+    await verifySet(push, CRM);
     await admin(base, 'DELETE', '/admin/receivers/flaky-rs');
   });
 
   it('delivers to a receiver that is down at first and comes up later', async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/events`;
-    await register('late-rs', url);
+    await register('late-rs', url, { audience: CRM });
     const token = await mintToken(base, agent, [task(['read'])]);
     await revoke(token.grant_id);
     await sleep(1500);
@@ -236,7 +239,7 @@ describe('push delivery', () => {
     expect(await waitFor(async () => pushesFor(r, token.grant_id).length > 0, 15_000)).toBe(true);
     const [push] = pushesFor(r, token.grant_id);
     if (!push) throw new Error('no push');
-    const set = await verifySet(push, url);
+    const set = await verifySet(push, CRM);
     expect(set.events[SESSION_REVOKED]?.subject).toEqual({ format: 'opaque', id: token.grant_id });
     await admin(base, 'DELETE', '/admin/receivers/late-rs');
   });
@@ -244,7 +247,7 @@ describe('push delivery', () => {
   it('does not retry a SET the receiver refuses with 400', async () => {
     const r = new Receiver([400, 400, 400]);
     receivers.push(r);
-    await register('strict-rs', await r.listen());
+    await register('strict-rs', await r.listen(), { audience: CRM });
     const token = await mintToken(base, agent, [task(['read'])]);
     await revoke(token.grant_id);
     expect(await waitFor(async () => r.attempts >= 1, 5000)).toBe(true);
@@ -257,7 +260,7 @@ describe('push delivery', () => {
     const r = new Receiver();
     receivers.push(r);
     const url = await r.listen();
-    await register('narrow-rs', url, { events: ['token-claims-change'] });
+    await register('narrow-rs', url, { events: ['token-claims-change'], audience: CRM });
     const token = await mintToken(base, agent, [task(['read', 'write'])]);
     expect(token.authorization_details[0]?.actions).toEqual(['read', 'write']);
     try {
@@ -268,7 +271,7 @@ describe('push delivery', () => {
     }
     const [push] = pushesFor(r, token.grant_id);
     if (!push) throw new Error('no push');
-    const set = await verifySet(push, url);
+    const set = await verifySet(push, CRM);
     expect(Object.keys(set.events)).toEqual([CLAIMS_CHANGE]);
     const event = set.events[CLAIMS_CHANGE] ?? {};
     expect(event.subject).toEqual({ format: 'opaque', id: token.grant_id });

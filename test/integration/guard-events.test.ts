@@ -63,7 +63,8 @@ const guardOptions = () => ({
 });
 
 beforeAll(async () => {
-  broker = await startInstance({ redisUrl, yaml: `${POLICY_CONFIG}\n`, api: true, worker: true });
+  // The receiver below listens on http://127.0.0.1: allowed only by the caep flags.
+  broker = await startInstance({ redisUrl, yaml: `${POLICY_CONFIG}\ncaep: { allow_http: true, allow_private_targets: true }\n`, api: true, worker: true });
   ({ agent, resource } = await createClients(broker.url, { groups: ['writers'] }));
 
   guard = createMandateGuard({

@@ -27,7 +27,7 @@ import { postOnFreshConnection } from '../support/post-on-fresh-connection.ts';
  * index of its decision records (a correctly signed token moved to another audience is refused,
  * and that denial is recorded under its grant).
  */
-const isCounter = (key: string) => /:rate:|:used:|:calls:\d+$|:denied:\d+$|:hist$/.test(key);
+const isCounter = (key: string) => /:rate:|:used:|:calls$|:denied$|:hist$/.test(key);
 
 /**
  * Variants that only move `aud` are still the broker's own signature over the caller's own jti (a

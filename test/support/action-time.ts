@@ -35,6 +35,8 @@ export async function startInstance(opts: {
   api?: boolean;
   worker?: boolean;
   prefix?: string;
+  /** The broker's clock (default: the system's). */
+  clock?: { nowMs(): number };
 }): Promise<RunningBroker> {
   const prefix = opts.prefix ?? uniquePrefix('action-time');
   const cfg = tempConfig(opts.yaml);
@@ -42,6 +44,7 @@ export async function startInstance(opts: {
     api: opts.api ?? true,
     worker: opts.worker ?? false,
     handleSignals: false,
+    ...(opts.clock ? { clock: opts.clock } : {}),
     env: {
       REDIS_URL: opts.redisUrl,
       MANDATE_PORT: String(await freePort()),

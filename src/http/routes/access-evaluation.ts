@@ -2,11 +2,15 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { Client } from '../../domain/client.ts';
+import type { SharedInputsRef } from '../../domain/decision-record.ts';
 import { OAuthError, StoreUnavailable } from '../../domain/errors.ts';
+import { parseJsonWithin } from '../../domain/json-bounds.ts';
 import { EvaluationSchema, type EvaluationResponse, evaluateAccess } from '../../services/evaluate-access.ts';
+import { shareBatchContext } from '../../services/share-batch-context.ts';
 import { requireResourceClient } from '../../services/introspect-token.ts';
 import { authenticateBasic } from '../client-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
+import { jsonLimitsOf } from '../read-body.ts';
 import { invalidTokenAnswers, reportInvalidTokens } from '../rate-limit.ts';
 
 export const MAX_BATCH = 100;
@@ -35,11 +39,10 @@ async function readBody(c: Context): Promise<unknown> {
   if (c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase() !== 'application/json') {
     throw Object.assign(new Error('the body must be application/json'), { status: 415 });
   }
-  try {
-    return JSON.parse(await c.req.text());
-  } catch {
-    throw Object.assign(new Error('the body is not valid JSON'), { status: 400 });
-  }
+  // Bounded at parse time: a context nested or sized past the limits never reaches evaluation or its record.
+  const body = parseJsonWithin(await c.req.text(), jsonLimitsOf(c));
+  if (!body.ok) throw Object.assign(new Error(body.reason === 'syntax' ? 'the body is not valid JSON' : body.message), { status: 400 });
+  return body.value;
 }
 
 function issuesOf(error: z.ZodError): string {
@@ -95,9 +98,19 @@ export function accessEvaluationRoutes(deps: HttpDeps): Hono {
       const bad = items.findIndex((i) => !i.success);
       if (bad >= 0) return refuse(400, 'invalid_request', `evaluations.${bad}: ${issuesOf((items[bad] as { error: z.ZodError }).error)}`);
       const semantic = options?.evaluations_semantic ?? 'execute_all';
+      // The batch's context is recorded once and named by each decision that takes it, not copied into each.
+      const sharing = defaults.context !== undefined && evaluations.filter((e) => e.context === undefined).length > 1;
+      let shared: SharedInputsRef | undefined;
+      try {
+        if (sharing) shared = await shareBatchContext(broker, caller, defaults.context as Record<string, unknown>);
+      } catch (err) {
+        if (err instanceof StoreUnavailable) return refuse(503, 'unavailable', 'Mandate cannot check this now', { 'Retry-After': '1' });
+        throw err;
+      }
       const results: EvaluationResponse[] = [];
-      for (const item of items) {
-        const result = await evaluateAccess(broker, caller, (item as { data: z.infer<typeof EvaluationSchema> }).data);
+      for (const [i, item] of items.entries()) {
+        const usesShared = evaluations[i]?.context === undefined ? shared : undefined;
+        const result = await evaluateAccess(broker, caller, (item as { data: z.infer<typeof EvaluationSchema> }).data, usesShared);
         results.push(result);
         if (semantic === 'deny_on_first_deny' && !result.decision) break;
         if (semantic === 'permit_on_first_permit' && result.decision) break;

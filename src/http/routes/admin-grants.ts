@@ -29,7 +29,7 @@ export function adminGrantRoutes(deps: HttpDeps): Hono<AdminEnv> {
     if (!grant) throw new ProblemError(404, 'Grant not found', `no grant ${id.slice(0, 200)}`);
     const { refresh_hash: _r, used_refresh_hashes: _u, ...shown } = grant;
     const history = await broker.decisions.list({ grant_id: id, limit: 1000 });
-    return c.json({ ...shown, history });
+    return c.json({ ...shown, history, shared_inputs: await broker.decisions.sharedInputs(history) });
   });
   return app;
 }

@@ -14,11 +14,14 @@ function receiverId(raw: string): string {
   return parsed.data;
 }
 
+/** The routes; receiver URLs are held to `deps.receiverTargets` (https and public addresses when absent). */
 export function adminReceiverRoutes(deps: HttpDeps & { receivers: ReceiverStore }): Hono<AdminEnv> {
   const { receivers } = deps;
   const app = new Hono<AdminEnv>();
   app.onError((err, c) => renderProblem(c, err, deps.log));
-  app.post('/admin/receivers', async (c) => c.json(await createReceiver(receivers, await readJson(c, ReceiverInputSchema)), 201, { 'Cache-Control': 'no-store' }));
+  app.post('/admin/receivers', async (c) =>
+    c.json(await createReceiver(receivers, await readJson(c, ReceiverInputSchema), deps.receiverTargets), 201, { 'Cache-Control': 'no-store' }),
+  );
   app.get('/admin/receivers', async (c) => c.json(await listReceivers(receivers)));
   app.delete('/admin/receivers/:id', async (c) => c.json(await deleteReceiver(receivers, receiverId(c.req.param('id')))));
   return app;

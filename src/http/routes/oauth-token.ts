@@ -23,7 +23,7 @@ export const TokenRequestFormSchema = z
     authorization_details: z
       .string()
       .optional()
-      .describe('RFC 9396 JSON array of agent_task entries (type, task_id, purpose, actions, locations, datatypes, steps, ttl); required for client_credentials unless scope and resource are both given; with refresh_token it asks to widen the grant'),
+      .describe('RFC 9396 JSON array of agent_task entries (type, task_id, purpose, actions, locations, datatypes, steps, ttl); required for client_credentials unless scope and resource are both given; with refresh_token it asks to widen the grant. At most limits.max_pairs_per_request (default 64) (action, location) pairs, and limits.max_pairs_per_grant (default 64), else invalid_authorization_details'),
     resource: z.array(z.string()).optional().describe('RFC 8707 resource indicator; may be repeated; narrows the locations asked for'),
     scope: z.string().optional().describe('space-separated actions; with resource, a shorthand for one agent_task entry'),
     refresh_token: z.string().optional().describe('grant_type=refresh_token: the grant handle from the last token response (rotated on every use)'),

@@ -1,0 +1,62 @@
+// The usage store's trailing windows on a real Redis: the Lua scripts count what the domain's
+// windowCount counts, prune what left the window, and read agents' used actions in one round trip.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DENIED_WINDOW, windowAt } from '../../src/domain/policy-facts.ts';
+import type { UsageStore } from '../../src/domain/ports.ts';
+import { type KeyNames, createKeyNames } from '../../src/store/key-names.ts';
+import { createRedisUsageStore } from '../../src/store/redis-usage-store.ts';
+import { deleteKeysUnder } from '../support/broker.ts';
+import { uniquePrefix } from '../support/prefix.ts';
+
+const redisUrl = () => inject('redisUrl');
+const prefix = uniquePrefix('usage-windows');
+const H = 1_800_000_000 - (1_800_000_000 % 3600);
+let redis: Redis;
+let keys: KeyNames;
+let usage: UsageStore;
+
+beforeAll(async () => {
+  redis = new Redis(redisUrl(), { lazyConnect: true });
+  await redis.connect();
+  keys = createKeyNames(prefix);
+  usage = createRedisUsageStore(redis, keys);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await deleteKeysUnder(redisUrl(), prefix);
+});
+
+const deny = (grantId: string, nowSec: number) =>
+  usage.recordOutcome({ grantId, clientId: 'agent', action: 'read', allowed: false, newAction: false, step: undefined, expiresAt: H + 7200, nowSec });
+
+describe('usage store windows', () => {
+  it('counts denials over the trailing hour in Lua as countersOf sums them, and prunes old buckets', async () => {
+    const g = 'g_windows';
+    const times = [H - 1, H - 1, H, H + 1800, H + 3599, H + 3600, H + 3659, H + 3660, H + 5000];
+    const answers: number[] = [];
+    for (const t of times) {
+      answers.push(await deny(g, t));
+      const [counted] = await usage.countersOf([g], t);
+      expect(counted?.denied).toBe(answers.at(-1));
+    }
+    // At H+3600 the two at H-1 have left; at H+3660 the one at H too; at H+5000 nothing more
+    // (the oldest bucket counted then starts at H+1380).
+    expect(answers).toEqual([1, 2, 3, 4, 5, 4, 5, 5, 6]);
+    const oldest = windowAt(DENIED_WINDOW, H + 5000).oldest;
+    const buckets = Object.keys(await redis.hgetall(keys.grantDenied(g))).map(Number);
+    expect(buckets.every((b) => b >= oldest)).toBe(true);
+    expect(await redis.ttl(keys.grantDenied(g))).toBeGreaterThan(3600);
+  });
+
+  it('answers which asked actions each agent used, in one pipeline', async () => {
+    await redis.sadd(keys.usedActions('a1'), 'read', 'list');
+    const sets = await usage.usedActionsOf([
+      { clientId: 'a1', actions: ['read', 'write'] },
+      { clientId: 'a2', actions: ['read'] },
+      { clientId: 'a1', actions: [] },
+    ]);
+    expect(sets.map((s) => [...s].sort())).toEqual([['read'], [], []]);
+  });
+});
