@@ -74,7 +74,7 @@ async function main(): Promise<number> {
   const configPath = join(dir, 'mandate.yaml');
   writeFileSync(
     configPath,
-    'worker:\n  sweep_every_ms: 5000\nrate_limit:\n  auth_failures_per_minute: 1000\n  invalid_tokens_per_minute: 1000000\n',
+    'worker:\n  sweep_every_ms: 5000\nrate_limit:\n  auth_failures_per_minute: 1000\n  invalid_tokens_per_minute: 1000000\nlimits:\n  max_live_grants_per_agent: 1000000\n',
   );
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;

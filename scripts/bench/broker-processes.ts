@@ -38,8 +38,8 @@ export async function benchPolicies(workDir: string): Promise<{ dir: string; sch
 }
 
 /** Writes `config` as `workDir/mandate.yaml` (JSON is YAML: no need for a YAML writer); returns its path. */
-export async function writeConfigFile(workDir: string, config: object): Promise<string> {
-  const file = join(workDir, 'mandate.yaml');
+export async function writeConfigFile(workDir: string, config: object, name = 'mandate.yaml'): Promise<string> {
+  const file = join(workDir, name);
   await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
   return file;
 }
@@ -58,6 +58,8 @@ export async function writeBrokerConfig(
     policy: await benchPolicies(workDir),
     worker: { sweep_every_ms: options.sweepEveryMs ?? 30_000 },
     rate_limit: { auth_failures_per_minute: 1000, invalid_tokens_per_minute: 1_000_000 },
+    // One bench agent holds every grant a run mints.
+    limits: { max_live_grants_per_agent: 1_000_000 },
   });
 }
 

@@ -23,6 +23,11 @@ export interface Scenario {
    * are interleaved, so a run outlasts a 300 s token minted at start).
    */
   readonly freshBody?: () => Promise<string>;
+  /**
+   * For a fleet of tokens: a pool of distinct bodies built anew before each round and cycled through
+   * (request i uses body i mod pool size), so no one token is hot in the broker's memories.
+   */
+  readonly fleet?: () => Promise<string[]>;
 }
 
 export interface RoundResult {
@@ -58,7 +63,9 @@ export class NotAvailable extends Error {}
 export async function probeScenario(baseUrl: string, scenario: Scenario): Promise<void> {
   const [body] = scenario.bodies
     ? await scenario.bodies(1)
-    : [scenario.freshBody ? await scenario.freshBody() : scenario.request.body];
+    : scenario.fleet
+      ? await scenario.fleet()
+      : [scenario.freshBody ? await scenario.freshBody() : scenario.request.body];
   const { method, path, headers } = scenario.request;
   const res = await fetch(baseUrl + path, { method, headers, body });
   const text = await res.text();
@@ -95,6 +102,14 @@ export async function runRound(scenario: Scenario, options: RoundOptions): Promi
   if (scenario.bodies) {
     request.setupRequest = (req) => {
       req.body = pool.pop() ?? '';
+      return req;
+    };
+  }
+  if (scenario.fleet) {
+    const fleet = await scenario.fleet();
+    let next = 0;
+    request.setupRequest = (req) => {
+      req.body = fleet[next++ % fleet.length];
       return req;
     };
   }

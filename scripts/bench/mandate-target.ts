@@ -24,6 +24,12 @@ const FORM = 'application/x-www-form-urlencoded';
 const JSON_TYPE = 'application/json';
 /** Parallel requests used to mint the pools of refresh tokens and jtis. */
 const MINT_CONCURRENCY = 16;
+/**
+ * Distinct live grants a fleet scenario checks in turn, each with its own token (BENCH_FLEET_GRANTS).
+ * The default is above the verified-token and snapshot memories (10,000 each), so a request never
+ * finds its token or grant remembered: the cost of a fleet larger than the broker's memories.
+ */
+const FLEET_GRANTS = Number(process.env.BENCH_FLEET_GRANTS ?? 12_000);
 
 /**
  * Starts Mandate on the private Redis, registers an agent and a resource client, and returns its scenarios.
@@ -44,7 +50,14 @@ export async function startMandate(ctx: TargetContext, build: MandateBuild = { n
       MANDATE_REDIS_PREFIX: `bench:${name}:`,
       MANDATE_ADMIN_TOKEN: adminToken,
       // The default policies minus the usage throttle, so that load is not refused as abuse.
-      MANDATE_CONFIG: await writeConfigFile(ctx.workDir, { policy: await benchPolicies(ctx.workDir) }),
+      // One bench agent holds every grant a run mints; a build from before the per-agent cap has no such key.
+      MANDATE_CONFIG: await writeConfigFile(
+        ctx.workDir,
+        name === 'baseline'
+          ? { policy: await benchPolicies(ctx.workDir) }
+          : { policy: await benchPolicies(ctx.workDir), limits: { max_live_grants_per_agent: 1_000_000 } },
+        `${name}.yaml`,
+      ),
     },
     readyUrl: `${baseUrl}/readyz`,
     logFile: join(ctx.workDir, `${name}.log`),
@@ -111,13 +124,28 @@ export async function startMandate(ctx: TargetContext, build: MandateBuild = { n
           path: '/access/v1/evaluation',
           headers: { 'content-type': JSON_TYPE, authorization: rsAuth },
         },
-        freshBody: async () =>
-          JSON.stringify({
-            subject: { type: 'agent', id: 'bench-agent', properties: { token: await freshToken() } },
-            action: { name: 'read' },
-            resource: { type: 'resource', id: RESOURCE },
-            context: { ip: '203.0.113.9', step: 'read' },
-          }),
+        freshBody: async () => evaluationBody(await freshToken()),
+        okBody: '"decision":true',
+      },
+      {
+        id: `${name}.introspection-fleet`,
+        request: {
+          method: 'POST',
+          path: '/oauth/introspect',
+          headers: { 'content-type': FORM, authorization: rsAuth },
+        },
+        fleet: () => mintMany(FLEET_GRANTS, mint, (t) => new URLSearchParams({ token: String(t.access_token) }).toString()),
+        okBody: '"active":true',
+      },
+      {
+        id: `${name}.evaluation-fleet`,
+        request: {
+          method: 'POST',
+          path: '/access/v1/evaluation',
+          headers: { 'content-type': JSON_TYPE, authorization: rsAuth },
+        },
+        // Each request a different grant: the snapshot path, which serves repeats, helps only on the pool's second pass.
+        fleet: () => mintMany(FLEET_GRANTS, mint, (t) => evaluationBody(String(t.access_token))),
         okBody: '"decision":true',
       },
       {
@@ -135,6 +163,16 @@ export async function startMandate(ctx: TargetContext, build: MandateBuild = { n
     await server.stop();
     throw new Error(`${(err as Error).message}\n--- ${name} log tail ---\n${server.logTail()}`);
   }
+}
+
+/** An AuthZEN evaluation of `read` on the bench resource with `token`. */
+function evaluationBody(token: string): string {
+  return JSON.stringify({
+    subject: { type: 'agent', id: 'bench-agent', properties: { token } },
+    action: { name: 'read' },
+    resource: { type: 'resource', id: RESOURCE },
+    context: { ip: '203.0.113.9', step: 'read' },
+  });
 }
 
 /** Mints `n` grants, MINT_CONCURRENCY at a time, and turns each token response into a request body. */
