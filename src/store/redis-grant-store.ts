@@ -79,9 +79,13 @@ const CREATE_SCRIPT = `
 if redis.call('HEXISTS', KEYS[1], 'h') == 0 then return redis.error_reply('MANDATE_NO_RECORD the grant has no decision record') end
 local mark = redis.call('GET', KEYS[6])
 if mark == 'deleted' then return 'client_deleted' elseif mark then return 'client_disabled' end
-redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', ARGV[11])
 local cap = tonumber(ARGV[12])
-if cap > 0 and redis.call('ZCARD', KEYS[7]) >= cap then return 'live_grant_limit' end
+-- Expired entries are pruned only when the count reaches the cap: the set never holds more than
+-- cap entries, and a mint below the cap pays one ZCARD.
+if cap > 0 and redis.call('ZCARD', KEYS[7]) >= cap then
+  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', ARGV[11])
+  if redis.call('ZCARD', KEYS[7]) >= cap then return 'live_grant_limit' end
+end
 redis.call('HSET', KEYS[1], 's', 'active', 'c', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', ARGV[5], 'rt', ARGV[7], ARGV[8], ARGV[9])
 redis.call('EXPIREAT', KEYS[1], ARGV[4])
 redis.call('SET', KEYS[5], ARGV[6], 'EXAT', ARGV[4])
@@ -90,8 +94,8 @@ redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('EXPIREAT', KEYS[3], ARGV[10], 'NX')
 redis.call('ZADD', KEYS[4], 'GT', ARGV[4], ARGV[2])
 redis.call('ZADD', KEYS[7], ARGV[4], ARGV[1])
-redis.call('EXPIREAT', KEYS[7], ARGV[4], 'NX')
-redis.call('EXPIREAT', KEYS[7], ARGV[4], 'GT')
+-- The set lives until its latest deadline (GT moves it later; NX gives a new set its first).
+if redis.call('EXPIREAT', KEYS[7], ARGV[4], 'GT') == 0 then redis.call('EXPIREAT', KEYS[7], ARGV[4], 'NX') end
 return 'created'
 `;
 

@@ -12,26 +12,61 @@ const CALLS_TTL_SEC = windowTtlSec(CALLS_WINDOW);
 const DENIED_TTL_SEC = windowTtlSec(DENIED_WINDOW);
 const USED_ACTIONS_TTL_SEC = 90 * 86_400;
 
+/** Buckets a window spans at most: past this many, a count re-sums the hash rather than walk bucket by bucket. */
+const WINDOW_SPAN = Math.max(CALLS_WINDOW.buckets, DENIED_WINDOW.buckets);
+
 /**
- * Lua for trailing windows (see UsageWindow): a window is a hash of bucket -> count.
- * `window_count(key, oldest)` sums the buckets from `oldest` on (as windowCount does) and lists the
- * older ones; `window_add(key, bucket, stale, ttl)` counts one event, drops the listed buckets and
- * keeps the hash `ttl` s more. Each call prunes what left the window since the last, so a hash
- * holds at most the window's buckets plus the few that just left: the sum costs the same at any
- * call rate, and no call is stored on its own.
+ * Lua for trailing windows (see UsageWindow): a window is a hash of bucket -> count, plus `n`, the
+ * sum of the buckets from `o` on. `window_count(key, oldest)` answers the sum from bucket `oldest`
+ * on (as windowCount does) by subtracting the buckets that left the window since `o`, which it
+ * lists as stale; `window_add(key, bucket, w, ttl)` counts one event, stores the new sum and `o`,
+ * drops the stale buckets and keeps the hash `ttl` s more. A call reads two fields and walks only
+ * the buckets that left since the last call (one a second at most, amortised), so it costs the
+ * same at any call rate and in any number of buckets; no call is stored on its own. A hash whose
+ * `o` lies more than a window behind (only after a clock jump: an idle hash expires first) is
+ * summed afresh.
  */
 const WINDOW_LUA = `
 local function window_count(key, oldest)
-  local fields = redis.call('HGETALL', key)
-  local n, stale = 0, {}
-  for i = 1, #fields, 2 do
-    if tonumber(fields[i]) >= oldest then n = n + tonumber(fields[i + 1]) else stale[#stale + 1] = fields[i] end
+  local meta = redis.call('HMGET', key, 'n', 'o')
+  local n, lo = tonumber(meta[1]), tonumber(meta[2])
+  local stale = {}
+  if n == nil or lo == nil then
+    n, lo = 0, oldest
+    -- A hash without its sum (written by an older build) is summed afresh.
+    if redis.call('EXISTS', key) == 1 then lo = oldest - ${WINDOW_SPAN} - 1 end
   end
-  return n, stale
+  if lo < oldest then
+    if oldest - lo > ${WINDOW_SPAN} then
+      n = 0
+      local fields = redis.call('HGETALL', key)
+      for i = 1, #fields, 2 do
+        local b = tonumber(fields[i])
+        if b then
+          if b >= oldest then n = n + tonumber(fields[i + 1]) else stale[#stale + 1] = fields[i] end
+        end
+      end
+    else
+      for b = lo, oldest - 1 do
+        local field = string.format('%d', b)
+        local c = redis.call('HGET', key, field)
+        if c then
+          n = n - tonumber(c)
+          stale[#stale + 1] = field
+        end
+      end
+    end
+    lo = oldest
+  end
+  return n, {n = n, lo = lo, stale = stale}
 end
-local function window_add(key, bucket, stale, ttl)
-  redis.call('HINCRBY', key, bucket, 1)
-  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+local function window_add(key, bucket, w, ttl)
+  -- An event dated before the window's start (a process whose clock lags) counts in its oldest bucket.
+  local b = tonumber(bucket)
+  if b < w.lo then b = w.lo end
+  redis.call('HINCRBY', key, string.format('%d', b), 1)
+  redis.call('HSET', key, 'n', w.n + 1, 'o', string.format('%d', w.lo))
+  if #w.stale > 0 then redis.call('HDEL', key, unpack(w.stale)) end
   redis.call('EXPIRE', key, ttl)
 end
 `;
@@ -62,12 +97,12 @@ local function guard_holds(gk, a)
   -- The signal summary (bounded, versioned), not the signal history: see SignalSummary.
   local signals = redis.call('GET', ARGV[a + 1]) or ''
   if redis.sha1hex(data .. '\\n' .. signals) ~= ARGV[a + 10] then return false end
-  local calls, stale = window_count(ARGV[a + 3], tonumber(ARGV[a + 18]))
+  local calls, calls_w = window_count(ARGV[a + 3], tonumber(ARGV[a + 18]))
   local denied = window_count(ARGV[a + 4], tonumber(ARGV[a + 19]))
   calls = calls + 1
   if not (within(calls, ARGV[a + 11], ARGV[a + 12]) and within(denied, ARGV[a + 13], ARGV[a + 14])) then return false end
   if redis.call('SISMEMBER', ARGV[a + 5], ARGV[a + 7]) == 0 then return false end
-  window_add(ARGV[a + 3], ARGV[a + 17], stale, ARGV[a + 15])
+  window_add(ARGV[a + 3], ARGV[a + 17], calls_w, ARGV[a + 15])
   redis.call('EXPIRE', ARGV[a + 5], ARGV[a + 16])
   return true
 end
@@ -122,8 +157,8 @@ const READ_FOR_EVALUATION_SCRIPT = `${WINDOW_LUA}
 local g = redis.call('HMGET', KEYS[1], 's', 'e', 'c', 't', 'v')
 local data = redis.call('GET', KEYS[2])
 if not (g[1] and g[2] and g[3] and g[4] and data) then return false end
-local calls, stale = window_count(KEYS[5], tonumber(ARGV[6]))
-window_add(KEYS[5], ARGV[5], stale, ARGV[3])
+local calls, calls_w = window_count(KEYS[5], tonumber(ARGV[6]))
+window_add(KEYS[5], ARGV[5], calls_w, ARGV[3])
 local denied = window_count(KEYS[6], tonumber(ARGV[7]))
 local used = redis.call('SISMEMBER', KEYS[7], ARGV[2])
 -- Used actions are remembered for a while after their last use, not their first.
@@ -137,8 +172,8 @@ return {g[1], g[2], g[3], g[4], g[5], data, redis.call('SISMEMBER', KEYS[3], ARG
  * KEYS: 1 denials window. ARGV: 1 this denial's bucket, 2 the oldest bucket counted, 3 ttl.
  */
 const COUNT_DENIAL_SCRIPT = `${WINDOW_LUA}
-local denied, stale = window_count(KEYS[1], tonumber(ARGV[2]))
-window_add(KEYS[1], ARGV[1], stale, ARGV[3])
+local denied, denied_w = window_count(KEYS[1], tonumber(ARGV[2]))
+window_add(KEYS[1], ARGV[1], denied_w, ARGV[3])
 return denied + 1
 `;
 

@@ -54,8 +54,11 @@ async function decide(token: string, action = 'read') {
 
 /** The grant's calls in its trailing-minute window (per-second buckets; a test's calls are all within it). */
 async function callsCounted(grantId: string): Promise<string> {
-  const buckets = await redis.hgetall(`${broker.prefix}{g:${grantId}}:calls`);
-  return String(Object.values(buckets).reduce((n, c) => n + Number(c), 0));
+  const fields = await redis.hgetall(`${broker.prefix}{g:${grantId}}:calls`);
+  // Bucket fields are numbers; `n` is the scripts' running sum of them, `o` the window's oldest bucket.
+  const sum = Object.entries(fields).reduce((n, [f, c]) => (/^\d+$/.test(f) ? n + Number(c) : n), 0);
+  expect(Number(fields.n)).toBe(sum);
+  return String(sum);
 }
 
 async function putPolicy(text: string): Promise<void> {

@@ -15,6 +15,7 @@ import {
   type TokenBody,
   task,
 } from '../support/broker.ts';
+import { freshWindow } from '../support/rate-window.ts';
 
 const DEFAULT_POLICY = readFileSync(
   resolve(import.meta.dirname, '../../config/policies/default.cedar'),
@@ -22,12 +23,6 @@ const DEFAULT_POLICY = readFileSync(
 );
 const OFFICE_ONLY = `${DEFAULT_POLICY}\n@id("office-only")\nforbid (principal, action, resource) unless { context has ip && context.ip.isInRange(ip("203.0.113.0/24")) };\n`;
 const SOURCE_LIMIT = 8;
-
-/** Waits out the last seconds of a rate window, so a counting test never straddles two windows. */
-async function freshWindow(): Promise<void> {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < 5_000) await new Promise((ok) => setTimeout(ok, left + 50));
-}
 
 describe('X-Forwarded-For behind configured trusted proxies', () => {
   let broker: TestBroker;

@@ -14,18 +14,13 @@ import {
   type TestBroker,
   task,
 } from '../support/broker.ts';
+import { freshWindow } from '../support/rate-window.ts';
 
 const LIMIT = 5;
 const SOURCE_LIMIT = 10;
 
 /** Sources as the trusted proxy in front of Mandate (the test's own loopback connection) reports them. */
 const from = (ip: string) => ({ 'x-forwarded-for': ip });
-
-/** Waits out the last seconds of a rate window, so a counting test never straddles two windows. */
-async function freshWindow(): Promise<void> {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < 5_000) await new Promise((ok) => setTimeout(ok, left + 50));
-}
 
 describe('failed authentications throttle the guesser, not the victim', () => {
   let broker: TestBroker;

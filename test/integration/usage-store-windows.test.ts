@@ -45,8 +45,12 @@ describe('usage store windows', () => {
     // (the oldest bucket counted then starts at H+1380).
     expect(answers).toEqual([1, 2, 3, 4, 5, 4, 5, 5, 6]);
     const oldest = windowAt(DENIED_WINDOW, H + 5000).oldest;
-    const buckets = Object.keys(await redis.hgetall(keys.grantDenied(g))).map(Number);
-    expect(buckets.every((b) => b >= oldest)).toBe(true);
+    const stored = await redis.hgetall(keys.grantDenied(g));
+    const buckets = Object.keys(stored).filter((f) => /^\d+$/.test(f));
+    expect(buckets.every((b) => Number(b) >= oldest)).toBe(true);
+    // The running sum the scripts keep is the sum of the buckets left, from the window's start on.
+    expect(Number(stored.n)).toBe(buckets.reduce((n, b) => n + Number(stored[b]), 0));
+    expect(Number(stored.o)).toBe(oldest);
     expect(await redis.ttl(keys.grantDenied(g))).toBeGreaterThan(3600);
   });
 
