@@ -24,18 +24,15 @@ const WINDOW_SPAN = Math.max(CALLS_WINDOW.buckets, DENIED_WINDOW.buckets);
  * the buckets that left since the last call (one a second at most, amortised), so it costs the
  * same at any call rate and in any number of buckets; no call is stored on its own. A hash whose
  * `o` lies more than a window behind (only after a clock jump: an idle hash expires first) is
- * summed afresh.
+ * summed afresh. The hash's expiry is set when a bucket starts, a window past that bucket.
  */
 const WINDOW_LUA = `
 local function window_count(key, oldest)
   local meta = redis.call('HMGET', key, 'n', 'o')
   local n, lo = tonumber(meta[1]), tonumber(meta[2])
   local stale = {}
-  if n == nil or lo == nil then
-    n, lo = 0, oldest
-    -- A hash without its sum (written by an older build) is summed afresh.
-    if redis.call('EXISTS', key) == 1 then lo = oldest - ${WINDOW_SPAN} - 1 end
-  end
+  -- No sum: the window holds nothing (every writer of this hash writes n and o with its buckets).
+  if n == nil or lo == nil then n, lo = 0, oldest end
   if lo < oldest then
     if oldest - lo > ${WINDOW_SPAN} then
       n = 0
@@ -64,10 +61,11 @@ local function window_add(key, bucket, w, ttl)
   -- An event dated before the window's start (a process whose clock lags) counts in its oldest bucket.
   local b = tonumber(bucket)
   if b < w.lo then b = w.lo end
-  redis.call('HINCRBY', key, string.format('%d', b), 1)
+  local fresh = redis.call('HINCRBY', key, string.format('%d', b), 1) == 1
   redis.call('HSET', key, 'n', w.n + 1, 'o', string.format('%d', w.lo))
   if #w.stale > 0 then redis.call('HDEL', key, unpack(w.stale)) end
-  redis.call('EXPIRE', key, ttl)
+  -- The hash lives a window past its newest bucket: set when a bucket is started, not on every event.
+  if fresh then redis.call('EXPIRE', key, ttl) end
 end
 `;
 
