@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { createMandateClient } from '../src/client/index.ts';
 import { requireMandate } from '../src/client/hono.ts';
+import { createMandateClient } from '../src/client/index.ts';
 import { findRedisServer } from './find-redis-server.ts';
 import { pingRedis } from './ping-redis.ts';
 

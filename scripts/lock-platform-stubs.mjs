@@ -24,7 +24,8 @@ for (const [path, entry] of Object.entries(lock.packages)) {
     const key = `node_modules/${name}`;
     if (lock.packages[key]) continue;
     const platform = Object.keys(PLATFORMS).find((p) => name.endsWith(`-${p}`));
-    if (!platform) throw new Error(`${path}: optional ${name} is missing and is no platform binary`);
+    if (!platform)
+      throw new Error(`${path}: optional ${name} is missing and is no platform binary`);
     const [os, cpu, libc] = PLATFORMS[platform];
     lock.packages[key] = { version, optional: true, os, cpu, ...(libc ? { libc } : {}) };
     added += 1;

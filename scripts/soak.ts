@@ -1,9 +1,9 @@
 // Soak: a private Redis, one API and one worker process, and a bounded mixed load for SOAK_SECONDS with invariants checked throughout.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { freePort } from './bench/free-port.ts';
 import { startPrivateRedis } from './bench/private-redis.ts';
@@ -21,7 +21,15 @@ const NODE_FLAGS = (process.env.SOAK_NODE_FLAGS ?? '').split(' ').filter(Boolean
 const CALL_TIMEOUT_MS = 10_000;
 const ADMIN = `soak-admin-${randomBytes(16).toString('hex')}`;
 
-type Op = 'mint' | 'refresh' | 'introspect' | 'evaluate' | 'revoke' | 'signal' | 'check_revoked' | 'check_grant';
+type Op =
+  | 'mint'
+  | 'refresh'
+  | 'introspect'
+  | 'evaluate'
+  | 'revoke'
+  | 'signal'
+  | 'check_revoked'
+  | 'check_grant';
 interface Creds {
   client_id: string;
   client_secret: string;
@@ -65,8 +73,13 @@ async function timed<T>(op: Op, call: () => Promise<T>): Promise<T> {
   }
 }
 
-const basic = (c: Creds) => `Basic ${Buffer.from(`${encodeURIComponent(c.client_id)}:${encodeURIComponent(c.client_secret)}`).toString('base64')}`;
-const jwtPart = (t: string, i: number) => JSON.parse(Buffer.from(t.split('.')[i] as string, 'base64url').toString()) as Record<string, unknown>;
+const basic = (c: Creds) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(c.client_id)}:${encodeURIComponent(c.client_secret)}`).toString('base64')}`;
+const jwtPart = (t: string, i: number) =>
+  JSON.parse(Buffer.from(t.split('.')[i] as string, 'base64url').toString()) as Record<
+    string,
+    unknown
+  >;
 
 async function main(): Promise<number> {
   const redisServer = await startPrivateRedis();
@@ -101,33 +114,55 @@ async function main(): Promise<number> {
     worker = await startWorker(env, join(dir, 'worker.log'));
     await redis.connect();
 
-    const adminCall = async (method: string, path: string, body?: unknown, timeoutMs = CALL_TIMEOUT_MS) => {
+    const adminCall = async (
+      method: string,
+      path: string,
+      body?: unknown,
+      timeoutMs = CALL_TIMEOUT_MS,
+    ) => {
       const res = await fetch(`${base}${path}`, {
         method,
         signal: AbortSignal.timeout(timeoutMs),
-        headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${ADMIN}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
         body: body ? JSON.stringify(body) : undefined,
       });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     };
     const register = async (input: Record<string, unknown>): Promise<Creds> => {
       const res = await adminCall('POST', '/admin/clients', input);
-      if (res.status !== 201) throw new Error(`client registration failed: ${res.status} ${JSON.stringify(res.body)}`);
-      return { client_id: (res.body.client as { client_id: string }).client_id, client_secret: res.body.client_secret as string };
+      if (res.status !== 201)
+        throw new Error(`client registration failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return {
+        client_id: (res.body.client as { client_id: string }).client_id,
+        client_secret: res.body.client_secret as string,
+      };
     };
     const resource = await register({ name: 'soak resource', kind: 'resource', resources: [CRM] });
-    const agents = await Promise.all(Array.from({ length: LOOPS }, (_, i) => register({ name: `soak agent ${i}`, kind: 'agent', groups: ['writers'] })));
+    const agents = await Promise.all(
+      Array.from({ length: LOOPS }, (_, i) =>
+        register({ name: `soak agent ${i}`, kind: 'agent', groups: ['writers'] }),
+      ),
+    );
     const memBefore = usedMemory(await redis.info('memory'));
 
     const form = async (path: string, params: Record<string, string>, creds: Creds) => {
       const res = await fetch(`${base}${path}`, {
         signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(creds) },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: basic(creds),
+        },
         body: new URLSearchParams(params).toString(),
       });
       const text = await res.text();
-      return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+      return {
+        status: res.status,
+        body: (text ? JSON.parse(text) : {}) as Record<string, unknown>,
+      };
     };
     const evaluate = async (agent: Creds, token: string) => {
       const res = await fetch(`${base}/access/v1/evaluation`, {
@@ -147,7 +182,8 @@ async function main(): Promise<number> {
       const res = await timed('check_grant', () => adminCall('GET', `/admin/grants/${grantId}`));
       const history = (res.body.history ?? []) as Array<{ kind: string }>;
       if (res.status !== 200) violate(`issued grant ${grantId} does not exist (${res.status})`);
-      else if (!history.some((r) => r.kind === 'mint')) violate(`grant ${grantId} has no mint decision record`);
+      else if (!history.some((r) => r.kind === 'mint'))
+        violate(`grant ${grantId} has no mint decision record`);
     };
 
     const deadline = Date.now() + SECONDS * 1000;
@@ -160,19 +196,46 @@ async function main(): Promise<number> {
         const pick = held[Math.floor(Math.random() * held.length)];
         if (held.length === 0 || roll < 0.15) {
           const res = await timed('mint', () =>
-            form('/oauth/token', { grant_type: 'client_credentials', authorization_details: JSON.stringify([{ type: 'agent_task', task_id: `T-${randomBytes(4).toString('hex')}`, purpose: 'soak', actions: ['read'], locations: [CRM], ttl: 3600 }]) }, agent),
+            form(
+              '/oauth/token',
+              {
+                grant_type: 'client_credentials',
+                authorization_details: JSON.stringify([
+                  {
+                    type: 'agent_task',
+                    task_id: `T-${randomBytes(4).toString('hex')}`,
+                    purpose: 'soak',
+                    actions: ['read'],
+                    locations: [CRM],
+                    ttl: 3600,
+                  },
+                ]),
+              },
+              agent,
+            ),
           );
           if (res.status !== 200) {
             error(`mint ${res.status} ${String(res.body.error)}`);
             continue;
           }
           const access = res.body.access_token as string;
-          const h: Held = { grantId: res.body.grant_id as string, access, refresh: res.body.refresh_token as string, exp: jwtPart(access, 1).exp as number };
+          const h: Held = {
+            grantId: res.body.grant_id as string,
+            access,
+            refresh: res.body.refresh_token as string,
+            exp: jwtPart(access, 1).exp as number,
+          };
           held.push(h);
           issuedGrants.add(h.grantId);
           if (held.length > MAX_GRANTS_PER_LOOP) await revoke(held.shift() as Held);
         } else if (roll < 0.3 && pick) {
-          const res = await timed('refresh', () => form('/oauth/token', { grant_type: 'refresh_token', refresh_token: pick.refresh }, agent));
+          const res = await timed('refresh', () =>
+            form(
+              '/oauth/token',
+              { grant_type: 'refresh_token', refresh_token: pick.refresh },
+              agent,
+            ),
+          );
           if (res.status !== 200) error(`refresh ${res.status} ${String(res.body.error)}`);
           else {
             pick.access = res.body.access_token as string;
@@ -180,13 +243,17 @@ async function main(): Promise<number> {
             pick.exp = jwtPart(pick.access, 1).exp as number;
           }
         } else if (roll < 0.6 && pick) {
-          const res = await timed('introspect', () => form('/oauth/introspect', { token: pick.access }, resource));
+          const res = await timed('introspect', () =>
+            form('/oauth/introspect', { token: pick.access }, resource),
+          );
           if (res.status !== 200) error(`introspect ${res.status}`);
-          else if (res.body.active !== true && pick.exp > nowSec() + 1) error('introspect: live token read inactive');
+          else if (res.body.active !== true && pick.exp > nowSec() + 1)
+            error('introspect: live token read inactive');
         } else if (roll < 0.8 && pick) {
           const res = await timed('evaluate', () => evaluate(agent, pick.access));
           if (res.status !== 200) error(`evaluate ${res.status}`);
-          else if (res.body.decision !== true && pick.exp > nowSec() + 1) error('evaluate: live token denied');
+          else if (res.body.decision !== true && pick.exp > nowSec() + 1)
+            error('evaluate: live token denied');
         } else if (roll < 0.85 && pick) {
           held.splice(held.indexOf(pick), 1);
           await revoke(pick);
@@ -203,7 +270,9 @@ async function main(): Promise<number> {
           if (res !== 202) error(`signal ${res}`);
         } else if (roll < 0.97 && revoked.length) {
           const token = revoked[Math.floor(Math.random() * revoked.length)] as string;
-          const res = await timed('check_revoked', () => form('/oauth/introspect', { token }, resource));
+          const res = await timed('check_revoked', () =>
+            form('/oauth/introspect', { token }, resource),
+          );
           if (res.body.active === true) violate('a revoked token read active');
           const ev = await evaluate(agent, token);
           if (ev.body.decision === true) violate('a revoked token was permitted');
@@ -213,14 +282,19 @@ async function main(): Promise<number> {
       }
 
       async function revoke(h: Held): Promise<void> {
-        const res = await timed('revoke', () => form('/oauth/revoke', { token: h.refresh, token_type_hint: 'refresh_token' }, agent));
+        const res = await timed('revoke', () =>
+          form('/oauth/revoke', { token: h.refresh, token_type_hint: 'refresh_token' }, agent),
+        );
         if (res.status !== 200) {
           error(`revoke ${res.status}`);
           return;
         }
         // Once revocation returns, the token must read inactive at once.
-        const after = await timed('check_revoked', () => form('/oauth/introspect', { token: h.access }, resource));
-        if (after.body.active === true) violate(`grant ${h.grantId}: token active right after its revocation returned`);
+        const after = await timed('check_revoked', () =>
+          form('/oauth/introspect', { token: h.access }, resource),
+        );
+        if (after.body.active === true)
+          violate(`grant ${h.grantId}: token active right after its revocation returned`);
         revoked.push(h.access);
         if (revoked.length > 500) revoked.shift();
       }
@@ -229,7 +303,9 @@ async function main(): Promise<number> {
     const started = performance.now();
     const progress = setInterval(() => {
       const n = [...counts.values()].reduce((a, b) => a + b, 0);
-      process.stderr.write(`soak: ${Math.round((performance.now() - started) / 1000)} s, ${n} calls, ${issuedGrants.size} grants, ${[...errors.values()].reduce((a, b) => a + b, 0)} errors\n`);
+      process.stderr.write(
+        `soak: ${Math.round((performance.now() - started) / 1000)} s, ${n} calls, ${issuedGrants.size} grants, ${[...errors.values()].reduce((a, b) => a + b, 0)} errors\n`,
+      );
     }, 30_000);
     await Promise.all(
       agents.map((a) =>
@@ -244,7 +320,9 @@ async function main(): Promise<number> {
 
     // End checks: every issued grant (up to a sample of 2000) exists with its mint record; the audit chain verifies.
     if (!api.alive()) {
-      process.stderr.write(`the API process died during the load; its log ends:\n${api.logTail(40)}\n`);
+      process.stderr.write(
+        `the API process died during the load; its log ends:\n${api.logTail(40)}\n`,
+      );
       violate(`the API process died after ${elapsedSec.toFixed(0)} s of load`);
       return 1;
     }
@@ -255,7 +333,8 @@ async function main(): Promise<number> {
     process.stderr.write(`soak: verifying the audit chain\n`);
     // Walking the whole chain takes time proportional to the log: give it minutes, not seconds.
     const verify = await adminCall('GET', '/admin/audit/verify', undefined, 300_000);
-    if (verify.status !== 200 || verify.body.ok !== true) violate(`audit verify: ${JSON.stringify(verify.body)}`);
+    if (verify.status !== 200 || verify.body.ok !== true)
+      violate(`audit verify: ${JSON.stringify(verify.body)}`);
     if (!api.alive()) violate('the API process died');
     if (worker.exitCode !== null) violate('the worker process died');
 
@@ -265,7 +344,10 @@ async function main(): Promise<number> {
     const total = [...loadCounts.values()].reduce((a, b) => a + b, 0);
     const lines = [
       `soak: ${elapsedSec.toFixed(1)} s, ${LOOPS} loops, ${total} calls, ${(total / elapsedSec).toFixed(0)} calls/s`,
-      ...[...loadCounts.entries()].map(([op, n]) => `  ${op.padEnd(14)} ${String(n).padStart(8)} calls  ${(n / elapsedSec).toFixed(1).padStart(8)}/s  p50 ${pct(latencies.get(op), 50)} ms  p99 ${pct(latencies.get(op), 99)} ms`),
+      ...[...loadCounts.entries()].map(
+        ([op, n]) =>
+          `  ${op.padEnd(14)} ${String(n).padStart(8)} calls  ${(n / elapsedSec).toFixed(1).padStart(8)}/s  p50 ${pct(latencies.get(op), 50)} ms  p99 ${pct(latencies.get(op), 99)} ms`,
+      ),
       `errors: ${errors.size ? [...errors.entries()].map(([k, v]) => `${k} x${v}`).join(', ') : 'none'}`,
       `grants issued ${issuedGrants.size}, live ${liveGrants}, checked ${sample.length}; audit verify ${JSON.stringify(verify.body)}`,
       `broker RSS ${rssMb === undefined ? 'n/a' : `${rssMb.toFixed(1)} MB`}`,
@@ -276,7 +358,8 @@ async function main(): Promise<number> {
     for (const v of violations) process.stdout.write(`  violation: ${v}\n`);
     return violations.length ? 1 : 0;
   } catch (err) {
-    if (api && !api.alive()) process.stderr.write(`the API process died; its log ends:\n${api.logTail(40)}\n`);
+    if (api && !api.alive())
+      process.stderr.write(`the API process died; its log ends:\n${api.logTail(40)}\n`);
     throw err;
   } finally {
     redis.disconnect();
@@ -292,7 +375,14 @@ async function main(): Promise<number> {
 
 /** `mandate worker` as its own process; resolves once it says it runs. */
 async function startWorker(env: Record<string, string>, logFile: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'src/cli.ts', 'worker'], { env: { ...process.env, ...env, MANDATE_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [...NODE_FLAGS, '--import', 'tsx', 'src/cli.ts', 'worker'],
+    {
+      env: { ...process.env, ...env, MANDATE_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout?.on('data', (c: Buffer) => {
     out = (out + c.toString()).slice(-20_000);
@@ -328,7 +418,9 @@ function rssOf(pid: number): number | undefined {
 function pct(samples: number[] | undefined, p: number): string {
   if (!samples?.length) return '-';
   const sorted = [...samples].sort((a, b) => a - b);
-  return (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number).toFixed(2);
+  return (
+    sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number
+  ).toFixed(2);
 }
 
 main().then(

@@ -1,32 +1,36 @@
 // Composition root: the only place that constructs Redis clients, keys, stores and services.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { ConfigError, type LoadedConfig } from './config/load-config.ts';
-import { type KeyRing, createKeyRing } from './crypto/key-ring.ts';
+import { createKeyRing, type KeyRing } from './crypto/key-ring.ts';
 import { type Clock, type GrantNotifier, systemClock } from './domain/ports.ts';
 import type { ReceiverStore } from './domain/receiver.ts';
 import { type AppLogger, createLogger } from './observability/logger.ts';
-import { type Metrics, createMetrics } from './observability/metrics.ts';
+import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { checkSchema } from './policy/cedar-policy-set.ts';
 import type { Broker } from './services/broker.ts';
 import { seedReceivers } from './services/manage-receivers.ts';
-import { type PolicyRegistry, createPolicyRegistry } from './services/policy-registry.ts';
-import { type KeyNames, createKeyNames } from './store/key-names.ts';
+import { createPolicyRegistry, type PolicyRegistry } from './services/policy-registry.ts';
+import { createKeyNames, type KeyNames } from './store/key-names.ts';
+import { createRedisApprovalStore } from './store/redis-approval-store.ts';
 import { createRedisClientStore } from './store/redis-client-store.ts';
-import { createRequestClient, createWorkerClient, readRedisSettings } from './store/redis-connection.ts';
+import {
+  createRequestClient,
+  createWorkerClient,
+  readRedisSettings,
+} from './store/redis-connection.ts';
 import { createRedisDecisionLog } from './store/redis-decision-log.ts';
-import { afterTurnWrites } from './store/turn-end.ts';
-import { type EventBus, createRedisEventBus } from './store/redis-event-bus.ts';
+import { createRedisEventBus, type EventBus } from './store/redis-event-bus.ts';
 import { createRedisGrantStore } from './store/redis-grant-store.ts';
 import { createRedisKeyStore } from './store/redis-key-store.ts';
 import { createRedisPolicyStore } from './store/redis-policy-store.ts';
+import { createRedisRateLimiter, type RedisRateLimiter } from './store/redis-rate-limiter.ts';
 import { createRedisReceiverStore } from './store/redis-receiver-store.ts';
-import { type RedisRateLimiter, createRedisRateLimiter } from './store/redis-rate-limiter.ts';
-import { createCaepNotifier, startCaepWorker } from './worker/caep-delivery.ts';
 import { createRedisUsageStore } from './store/redis-usage-store.ts';
-import { createRedisApprovalStore } from './store/redis-approval-store.ts';
+import { afterTurnWrites } from './store/turn-end.ts';
+import { createCaepNotifier, startCaepWorker } from './worker/caep-delivery.ts';
 import { createReevaluationQueue, startReevaluationWorker } from './worker/reevaluation-worker.ts';
 
 export interface Deps {
@@ -65,11 +69,14 @@ export function readPolicyFiles(loaded: LoadedConfig): { text: string; schema: s
   const schemaPath = resolve(loaded.config.policy.schema);
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.cedar')).sort();
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.cedar'))
+      .sort();
   } catch {
     throw new ConfigError(`config error in ${where}:\n  policy.dir: cannot read ${dir}`);
   }
-  if (!files.length) throw new ConfigError(`config error in ${where}:\n  policy.dir: ${dir} holds no .cedar file`);
+  if (!files.length)
+    throw new ConfigError(`config error in ${where}:\n  policy.dir: ${dir} holds no .cedar file`);
   let schema: string;
   try {
     schema = readFileSync(schemaPath, 'utf8');
@@ -81,7 +88,10 @@ export function readPolicyFiles(loaded: LoadedConfig): { text: string; schema: s
   return { text: files.map((f) => readFileSync(join(dir, f), 'utf8')).join('\n'), schema };
 }
 
-export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: AppLogger } = {}): Deps {
+export function createDeps(
+  loaded: LoadedConfig,
+  opts: { clock?: Clock; log?: AppLogger } = {},
+): Deps {
   const { config, issuer } = loaded;
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger();
@@ -90,13 +100,23 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
   const subscriber = createWorkerClient(conn, 'mandate-sub');
   const queueConnection = createWorkerClient(conn, 'mandate-queue');
   // A Redis outage is expected and answered fail-closed; log it, never crash on it.
-  for (const r of [redis, subscriber, queueConnection]) r.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  for (const r of [redis, subscriber, queueConnection])
+    r.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const keys = createKeyNames(config.redis.prefix);
-  const signalLimits = { maxPerGrant: config.signals.max_per_grant, maxTypesPerGrant: config.signals.max_types_per_grant };
-  const auditLimits = { maxRecords: config.audit.max_records, maxBytes: config.audit.max_bytes, maxRecordBytes: config.audit.max_record_bytes };
+  const signalLimits = {
+    maxPerGrant: config.signals.max_per_grant,
+    maxTypesPerGrant: config.signals.max_types_per_grant,
+  };
+  const auditLimits = {
+    maxRecords: config.audit.max_records,
+    maxBytes: config.audit.max_bytes,
+    maxRecordBytes: config.audit.max_record_bytes,
+  };
   const bus = createRedisEventBus(redis, subscriber, keys.events);
   const { text: defaultPolicyText, schema } = readPolicyFiles(loaded);
-  const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema, { cacheEntries: config.policy.decision_cache_entries });
+  const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema, {
+    cacheEntries: config.policy.decision_cache_entries,
+  });
   const keyRing = createKeyRing(
     createRedisKeyStore(redis, keys),
     {
@@ -111,13 +131,28 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
     clock,
   );
   const metrics = createMetrics();
-  const queueOpts = { connection: queueConnection, prefix: keys.queuePrefix, name: keys.reevaluationQueue };
+  const queueOpts = {
+    connection: queueConnection,
+    prefix: keys.queuePrefix,
+    name: keys.reevaluationQueue,
+  };
   const reevaluator = createReevaluationQueue(queueOpts);
   let worker: Awaited<ReturnType<typeof startReevaluationWorker>> | undefined;
   // CAEP push to registered receivers: the API queues, the worker signs and delivers.
   const receivers = createRedisReceiverStore(redis, keys);
-  const caepOpts = { connection: queueConnection, prefix: keys.queuePrefix, queueName: keys.caepReceiverQueue, metrics };
-  const caepNotifier = createCaepNotifier({ ...caepOpts, receivers, log, clock, maxBacklog: config.caep.max_backlog_per_receiver });
+  const caepOpts = {
+    connection: queueConnection,
+    prefix: keys.queuePrefix,
+    queueName: keys.caepReceiverQueue,
+    metrics,
+  };
+  const caepNotifier = createCaepNotifier({
+    ...caepOpts,
+    receivers,
+    log,
+    clock,
+    maxBacklog: config.caep.max_backlog_per_receiver,
+  });
   const notifier: GrantNotifier = caepNotifier;
   let caepWorker: Awaited<ReturnType<typeof startCaepWorker>> | undefined;
   const broker: Broker = {
@@ -143,7 +178,10 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
       reevaluateAtDeniedPerHour: config.usage.reevaluate_at_denied_per_hour,
       approvalTtlSec: config.approvals.ttl,
       approvalIntervalSec: config.approvals.interval,
-      intentLimits: { maxPairsPerRequest: config.limits.max_pairs_per_request, maxPairsPerGrant: config.limits.max_pairs_per_grant },
+      intentLimits: {
+        maxPairsPerRequest: config.limits.max_pairs_per_request,
+        maxPairsPerGrant: config.limits.max_pairs_per_grant,
+      },
       signalMaxContextBytes: config.signals.max_context_bytes,
       maxLiveGrantsPerAgent: config.limits.max_live_grants_per_agent,
       maxPendingApprovalsPerAgent: config.limits.max_pending_approvals_per_agent,
@@ -154,7 +192,9 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
   // The worker's stores wait for Redis (a sweep issues thousands of commands at once); only the
   // request path fails fast. Same services, patient connection.
   const workerRedis = createWorkerClient(conn, 'mandate-worker');
-  workerRedis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error (worker)'));
+  workerRedis.on('error', (err: Error) =>
+    log.warn({ err: err.message }, 'redis connection error (worker)'),
+  );
   const workerBroker: Broker = {
     ...broker,
     clients: createRedisClientStore(workerRedis, keys, bus),
@@ -168,7 +208,10 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
   const timers: NodeJS.Timeout[] = [];
 
   bus.subscribe((e) => {
-    if (e.type === 'keys') void keyRing.load().catch((err: unknown) => log.warn({ err: String(err) }, 'key reload failed'));
+    if (e.type === 'keys')
+      void keyRing
+        .load()
+        .catch((err: unknown) => log.warn({ err: String(err) }, 'key reload failed'));
   });
 
   return {
@@ -211,10 +254,16 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
       const settings = await readRedisSettings(redis);
       // The scripts use EXPIRE NX and EXPIRETIME: on an older server every mint would fail.
       const major = Number(settings.version.split('.')[0]);
-      if (!(major >= 7)) throw new ConfigError(`refusing to start: Redis ${settings.version} is older than 7.0, which Mandate requires`);
+      if (!(major >= 7))
+        throw new ConfigError(
+          `refusing to start: Redis ${settings.version} is older than 7.0, which Mandate requires`,
+        );
       if (settings.maxmemoryPolicy !== 'noeviction') {
         const msg = `Redis maxmemory-policy is ${settings.maxmemoryPolicy}: grants and revocations could be evicted. Set maxmemory-policy noeviction.`;
-        if (config.redis.require_noeviction) throw new ConfigError(`refusing to start: ${msg} (or set redis.require_noeviction: false)`);
+        if (config.redis.require_noeviction)
+          throw new ConfigError(
+            `refusing to start: ${msg} (or set redis.require_noeviction: false)`,
+          );
         log.error({ maxmemoryPolicy: settings.maxmemoryPolicy }, msg);
       }
       if (!settings.appendonly) {
@@ -229,7 +278,9 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
       await seedReceivers(receivers, config.receivers);
       // Fallbacks for missed pub/sub messages and time-based key rotation.
       timers.push(setInterval(() => void policy.refresh().catch(() => undefined), 5000).unref());
-      timers.push(setInterval(() => void keyRing.maintain().catch(() => undefined), 60_000).unref());
+      timers.push(
+        setInterval(() => void keyRing.maintain().catch(() => undefined), 60_000).unref(),
+      );
     },
     async startWorker() {
       if (workerRedis.status === 'wait') await workerRedis.connect();
@@ -247,7 +298,10 @@ export function createDeps(loaded: LoadedConfig, opts: { clock?: Clock; log?: Ap
         log,
         concurrencyPerReceiver: config.caep.concurrency_per_receiver,
         timeoutMs: config.caep.delivery_timeout_ms,
-        targets: { allowHttp: config.caep.allow_http, allowPrivateTargets: config.caep.allow_private_targets },
+        targets: {
+          allowHttp: config.caep.allow_http,
+          allowPrivateTargets: config.caep.allow_private_targets,
+        },
       });
     },
     async close() {

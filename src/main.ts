@@ -4,9 +4,9 @@ import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { loadConfig } from './config/load-config.ts';
 import type { Config } from './config/schema.ts';
-import { type Deps, createDeps } from './deps.ts';
-import type { Clock } from './domain/ports.ts';
+import { createDeps, type Deps } from './deps.ts';
 import { trustRangeTexts } from './domain/client-address.ts';
+import type { Clock } from './domain/ports.ts';
 import { createApp } from './http/app.ts';
 import { seedClients } from './services/manage-clients.ts';
 
@@ -56,7 +56,11 @@ type Server = ReturnType<typeof serve>;
  * would let a client hold a connection a minute before sending its headers, or five minutes on
  * one request, and accept connections without end). Rejects when the address cannot be bound.
  */
-function listen(app: { fetch: (req: Request, env: unknown) => Response | Promise<Response> }, s: Config['server'], log: Deps['log']): Promise<Server> {
+function listen(
+  app: { fetch: (req: Request, env: unknown) => Response | Promise<Response> },
+  s: Config['server'],
+  log: Deps['log'],
+): Promise<Server> {
   return new Promise<Server>((ok, fail) => {
     const server = serve({
       fetch: app.fetch,
@@ -68,7 +72,10 @@ function listen(app: { fetch: (req: Request, env: unknown) => Response | Promise
         keepAliveTimeout: s.keep_alive_timeout_ms,
         maxHeaderSize: s.max_header_size_bytes,
         // How often Node checks the two timeouts above; its default (30 s) would let them overrun that much.
-        connectionsCheckingInterval: Math.max(250, Math.min(1000, Math.floor(s.headers_timeout_ms / 4))),
+        connectionsCheckingInterval: Math.max(
+          250,
+          Math.min(1000, Math.floor(s.headers_timeout_ms / 4)),
+        ),
       },
     });
     server.maxConnections = s.max_connections;
@@ -92,7 +99,15 @@ function listen(app: { fetch: (req: Request, env: unknown) => Response | Promise
  */
 function exitOnEscapedFault(log: Deps['log']): void {
   const fatal = (kind: string) => (err: unknown) => {
-    log.fatal({ err: err instanceof Error ? { type: err.name, message: err.message, stack: err.stack } : String(err) }, `${kind}: ending the process`);
+    log.fatal(
+      {
+        err:
+          err instanceof Error
+            ? { type: err.name, message: err.message, stack: err.stack }
+            : String(err),
+      },
+      `${kind}: ending the process`,
+    );
     process.exit(1);
   };
   process.on('uncaughtException', fatal('uncaught exception'));
@@ -106,17 +121,25 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
   if (opts.handleSignals ?? true) exitOnEscapedFault(deps.log);
   if (opts.api && config.server.issuer === undefined) {
     // Every process behind one URL must name the same issuer, or each refuses the others' tokens.
-    deps.log.warn({ issuer: loaded.issuer }, 'server.issuer (MANDATE_ISSUER) is not set: this process names its own address as issuer; set one public URL shared by every Mandate process');
+    deps.log.warn(
+      { issuer: loaded.issuer },
+      'server.issuer (MANDATE_ISSUER) is not set: this process names its own address as issuer; set one public URL shared by every Mandate process',
+    );
   }
   try {
     await deps.start();
   } catch (err) {
     if ((err as { exitCode?: unknown }).exitCode !== undefined) throw err;
-    throw new StartupError(`mandate: cannot start: Redis at ${redisAddress(config.redis.url)} is not reachable (${(err as Error).message ?? String(err)})`);
+    throw new StartupError(
+      `mandate: cannot start: Redis at ${redisAddress(config.redis.url)} is not reachable (${(err as Error).message ?? String(err)})`,
+    );
   }
   await seedClients(deps.broker, config.clients);
   const adminToken = await deps.bootstrapAdminToken();
-  if (adminToken) process.stderr.write(`mandate admin token (shown once; set MANDATE_ADMIN_TOKEN to choose your own): ${adminToken}\n`);
+  if (adminToken)
+    process.stderr.write(
+      `mandate admin token (shown once; set MANDATE_ADMIN_TOKEN to choose your own): ${adminToken}\n`,
+    );
 
   let server: ReturnType<typeof serve> | undefined;
   let url: string | undefined;
@@ -129,7 +152,10 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
       adminIdentity: (t) => deps.adminIdentity(t),
       readiness: () => deps.readiness(),
       receivers: deps.receivers,
-      receiverTargets: { allowHttp: config.caep.allow_http, allowPrivateTargets: config.caep.allow_private_targets },
+      receiverTargets: {
+        allowHttp: config.caep.allow_http,
+        allowPrivateTargets: config.caep.allow_private_targets,
+      },
       rateLimit: {
         counter: deps.rateLimiter,
         authFailuresPerMinute: config.rate_limit.auth_failures_per_minute,
@@ -158,7 +184,9 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
     });
     server = await listen(app, config.server, deps.log).catch(async (err: unknown) => {
       await deps.close().catch(() => undefined);
-      throw new StartupError(`mandate: cannot listen on ${config.server.host}:${config.server.port}: ${(err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message}`);
+      throw new StartupError(
+        `mandate: cannot listen on ${config.server.host}:${config.server.port}: ${(err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message}`,
+      );
     });
     const { port } = server.address() as AddressInfo;
     const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;

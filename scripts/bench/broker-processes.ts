@@ -38,7 +38,11 @@ export async function benchPolicies(workDir: string): Promise<{ dir: string; sch
 }
 
 /** Writes `config` as `workDir/mandate.yaml` (JSON is YAML: no need for a YAML writer); returns its path. */
-export async function writeConfigFile(workDir: string, config: object, name = 'mandate.yaml'): Promise<string> {
+export async function writeConfigFile(
+  workDir: string,
+  config: object,
+  name = 'mandate.yaml',
+): Promise<string> {
   const file = join(workDir, name);
   await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
   return file;

@@ -26,7 +26,13 @@ const head = {
   grant_id: 'g-abcdefghijklmnop',
   id: 'd-lx8s9d-abcdefghijk',
 };
-const tail = { policy_version: 1, prev: 'hQ2x7Jm0b4y3mQK9xv8ZzPz7c1u4Yk6dQw0e8r2t5yU', reasons: ['permit', 'p1'], seq: 12_345, task_id: 't-123' };
+const tail = {
+  policy_version: 1,
+  prev: 'hQ2x7Jm0b4y3mQK9xv8ZzPz7c1u4Yk6dQw0e8r2t5yU',
+  reasons: ['permit', 'p1'],
+  seq: 12_345,
+  task_id: 't-123',
+};
 
 const evaluation = {
   ...head,
@@ -46,10 +52,28 @@ const evaluation = {
 const mint = {
   ...head,
   inputs: {
-    request: { grant_type: 'client_credentials', authorization_details: [detail(1), detail(2)], resource: ['https://crm.example.com'] },
-    context: { ip: '10.0.0.1', risk: 0, signals: [], approved: false, delegated: false, sender_constrained: false, groups: ['agents'], now: 1_764_000_000 },
+    request: {
+      grant_type: 'client_credentials',
+      authorization_details: [detail(1), detail(2)],
+      resource: ['https://crm.example.com'],
+    },
+    context: {
+      ip: '10.0.0.1',
+      risk: 0,
+      signals: [],
+      approved: false,
+      delegated: false,
+      sender_constrained: false,
+      groups: ['agents'],
+      now: 1_764_000_000,
+    },
     principal: { id: 'bench-agent', groups: ['agents'], attributes: { team: 'sales', tier: 2 } },
-    pairs: [1, 2, 3, 4].map((i) => ({ action: 'read', location: `https://crm.example.com/records/${i}`, effect: 'permit', reasons: ['p1'] })),
+    pairs: [1, 2, 3, 4].map((i) => ({
+      action: 'read',
+      location: `https://crm.example.com/records/${i}`,
+      effect: 'permit',
+      reasons: ['p1'],
+    })),
     granted: [detail(1), detail(2)],
     jti: 'g-abcdefghijklmnop.1',
     grant_expires_at: 1_764_003_600,
@@ -84,5 +108,7 @@ for (const [name, value] of cases) {
   const canonical = measure(() => canonicalJson(value));
   const plain = measure(() => JSON.stringify(value));
   const bytes = canonicalJson(value).length;
-  console.log(`${name.padEnd(34)} ${String(bytes).padStart(5)}  ${canonical.toFixed(2).padStart(12)}  ${plain.toFixed(2).padStart(12)}  ${(canonical / plain).toFixed(2)}x`);
+  console.log(
+    `${name.padEnd(34)} ${String(bytes).padStart(5)}  ${canonical.toFixed(2).padStart(12)}  ${plain.toFixed(2).padStart(12)}  ${(canonical / plain).toFixed(2)}x`,
+  );
 }

@@ -1,16 +1,17 @@
 // Mandate itself as a benchmark target: started with `src/cli.ts serve`, set up over the admin API (contract v1).
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { benchPolicies, jtiOf, RESOURCE, registerClient, writeConfigFile } from './broker-processes.ts';
+import {
+  benchPolicies,
+  jtiOf,
+  RESOURCE,
+  registerClient,
+  writeConfigFile,
+} from './broker-processes.ts';
 import type { Scenario } from './drive-load.ts';
 import { freePort } from './free-port.ts';
 import { startServerProcess } from './server-process.ts';
-import {
-  AUTHORIZATION_DETAILS,
-  postForm,
-  type Target,
-  type TargetContext,
-} from './targets.ts';
+import { AUTHORIZATION_DETAILS, postForm, type Target, type TargetContext } from './targets.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 
@@ -35,7 +36,10 @@ const FLEET_GRANTS = Number(process.env.BENCH_FLEET_GRANTS ?? 12_000);
  * Starts Mandate on the private Redis, registers an agent and a resource client, and returns its scenarios.
  * `build` names another checkout to measure side by side with this one (BENCH_BASELINE).
  */
-export async function startMandate(ctx: TargetContext, build: MandateBuild = { name: 'mandate', repo: REPO }): Promise<Target> {
+export async function startMandate(
+  ctx: TargetContext,
+  build: MandateBuild = { name: 'mandate', repo: REPO },
+): Promise<Target> {
   const { name } = build;
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -55,7 +59,10 @@ export async function startMandate(ctx: TargetContext, build: MandateBuild = { n
         ctx.workDir,
         name === 'baseline'
           ? { policy: await benchPolicies(ctx.workDir) }
-          : { policy: await benchPolicies(ctx.workDir), limits: { max_live_grants_per_agent: 1_000_000 } },
+          : {
+              policy: await benchPolicies(ctx.workDir),
+              limits: { max_live_grants_per_agent: 1_000_000 },
+            },
         `${name}.yaml`,
       ),
     },
@@ -134,7 +141,10 @@ export async function startMandate(ctx: TargetContext, build: MandateBuild = { n
           path: '/oauth/introspect',
           headers: { 'content-type': FORM, authorization: rsAuth },
         },
-        fleet: () => mintMany(FLEET_GRANTS, mint, (t) => new URLSearchParams({ token: String(t.access_token) }).toString()),
+        fleet: () =>
+          mintMany(FLEET_GRANTS, mint, (t) =>
+            new URLSearchParams({ token: String(t.access_token) }).toString(),
+          ),
         okBody: '"active":true',
       },
       {

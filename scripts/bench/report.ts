@@ -1,7 +1,7 @@
 // The benchmark's output: the results table, the headline ratios, and the JSON files in bench-results/.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type RoundResult, median } from './drive-load.ts';
+import { median, type RoundResult } from './drive-load.ts';
 
 /** Medians over the rounds of one scenario at one connection count. */
 export interface ScenarioResult extends RoundResult {
@@ -41,9 +41,13 @@ const RATIOS: [string, string, string][] = [
 ];
 
 /** With BENCH_BASELINE: this build against the other checkout, scenario by scenario. */
-const BASELINE_RATIOS: [string, string, string][] = ['token', 'refresh', 'introspection', 'evaluation', 'revocation'].map(
-  (kind) => [`${kind} mandate/baseline`, `mandate.${kind}`, `baseline.${kind}`],
-);
+const BASELINE_RATIOS: [string, string, string][] = [
+  'token',
+  'refresh',
+  'introspection',
+  'evaluation',
+  'revocation',
+].map((kind) => [`${kind} mandate/baseline`, `mandate.${kind}`, `baseline.${kind}`]);
 
 /** Works out every headline ratio at every connection count measured. */
 export function computeRatios(results: readonly ScenarioResult[]): Ratio[] {
@@ -65,9 +69,15 @@ export function computeRatios(results: readonly ScenarioResult[]): Ratio[] {
  * The median of the per-round ratios: rounds are interleaved, so round i of both sides ran minutes
  * apart at most, under the same conditions. Falls back to the ratio of medians if the counts differ.
  */
-function pairedRatio(top: ScenarioResult, bottom: ScenarioResult, pick: (r: RoundResult) => number): number | null {
+function pairedRatio(
+  top: ScenarioResult,
+  bottom: ScenarioResult,
+  pick: (r: RoundResult) => number,
+): number | null {
   if (top.rounds.length === bottom.rounds.length && top.rounds.length > 0) {
-    const ratios = top.rounds.map((r, i) => pick(r) / pick(bottom.rounds[i] as RoundResult)).filter(Number.isFinite);
+    const ratios = top.rounds
+      .map((r, i) => pick(r) / pick(bottom.rounds[i] as RoundResult))
+      .filter(Number.isFinite);
     if (ratios.length === top.rounds.length) return median(ratios);
   }
   return pick(bottom) > 0 ? pick(top) / pick(bottom) : null;

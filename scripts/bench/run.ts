@@ -47,7 +47,11 @@ const MAX_ROUND_ATTEMPTS = 3;
 // interleaved, and every Mandate scenario gets a this/baseline ratio. The way to tell whether a
 // change helped on a machine whose speed drifts more than the change moves it.
 const baselineRepo = process.env.BENCH_BASELINE;
-if (baselineRepo) TARGETS.push(['baseline', (ctx) => startMandate(ctx, { name: 'baseline', repo: resolve(baselineRepo) })]);
+if (baselineRepo)
+  TARGETS.push([
+    'baseline',
+    (ctx) => startMandate(ctx, { name: 'baseline', repo: resolve(baselineRepo) }),
+  ]);
 
 function readSettings(): Settings {
   const env = process.env;
@@ -108,7 +112,11 @@ async function main(): Promise<number> {
     for (const target of started) {
       for (const scenario of target.scenarios) {
         if (!selected(settings, scenario.id)) continue;
-        const running = await prepare({ target, scenario, redis, rate: 0, failed: false }, settings, sink);
+        const running = await prepare(
+          { target, scenario, redis, rate: 0, failed: false },
+          settings,
+          sink,
+        );
         if (running) live.push(running);
       }
     }
@@ -193,7 +201,11 @@ interface Running {
 }
 
 /** Probe, then a warm-up whose figures are discarded (JIT, first connections, pool sizes). */
-async function prepare(running: Running, settings: Settings, sink: Sink): Promise<Running | undefined> {
+async function prepare(
+  running: Running,
+  settings: Settings,
+  sink: Sink,
+): Promise<Running | undefined> {
   const { target, scenario } = running;
   try {
     await probeScenario(target.baseUrl, scenario);
@@ -203,12 +215,22 @@ async function prepare(running: Running, settings: Settings, sink: Sink): Promis
     console.log(`bench: ${scenario.id} not available (${err.message})`);
     return undefined;
   }
-  const warm = await measure(running, settings.connections[0]!, { ...settings, durationSec: settings.warmupSec }, sink);
+  const warm = await measure(
+    running,
+    settings.connections[0]!,
+    { ...settings, durationSec: settings.warmupSec },
+    sink,
+  );
   return warm ? running : undefined;
 }
 
 /** One timed round; a failure (often the server dying) is recorded and ends the scenario, not the run. */
-async function measure(running: Running, connections: number, settings: Pick<Settings, 'durationSec'>, sink: Sink): Promise<RoundResult | undefined> {
+async function measure(
+  running: Running,
+  connections: number,
+  settings: Pick<Settings, 'durationSec'>,
+  sink: Sink,
+): Promise<RoundResult | undefined> {
   const { target, scenario } = running;
   if (!target.server.alive()) {
     running.failed = true;
@@ -230,7 +252,8 @@ async function measure(running: Running, connections: number, settings: Pick<Set
       // connection count's). One that ended well short of the duration measured mostly its
       // ramp-up: it is run again, sized from the rate it just measured.
       const seconds = result.reqPerSec > 0 ? result.requests / result.reqPerSec : 0;
-      const undersized = scenario.bodies && seconds < 0.8 * settings.durationSec && result.requests < MAX_BODY_POOL;
+      const undersized =
+        scenario.bodies && seconds < 0.8 * settings.durationSec && result.requests < MAX_BODY_POOL;
       if (!undersized || attempt === MAX_ROUND_ATTEMPTS) return result;
     }
   } catch (err) {
@@ -243,7 +266,9 @@ async function fail(running: Running, err: unknown, sink: Sink): Promise<undefin
   running.failed = true;
   // The child's exit event can trail the refused connection that revealed it: give it a moment.
   await new Promise((r) => setTimeout(r, 300));
-  const crashed = target.server.alive() ? '' : `\n--- ${target.name} log tail ---\n${target.server.logTail()}`;
+  const crashed = target.server.alive()
+    ? ''
+    : `\n--- ${target.name} log tail ---\n${target.server.logTail()}`;
   const reason = `${scenario.id}: ${(err as Error).message}${crashed}`;
   console.error(`bench: ${reason}`);
   sink.failures.push(reason.split('\n')[0]!);

@@ -22,7 +22,15 @@ function benchGrant(index: number, clientId: string, nowSec: number): Grant {
     status: 'active',
     requested: [entry],
     granted: [entry],
-    context: { ip: '10.0.0.7', risk: 0, signals: [], approved: false, delegated: false, sender_constrained: false, groups: [] },
+    context: {
+      ip: '10.0.0.7',
+      risk: 0,
+      signals: [],
+      approved: false,
+      delegated: false,
+      sender_constrained: false,
+      groups: [],
+    },
     policy_version: 1,
     created_at: nowSec,
     expires_at: nowSec + 3600,
@@ -33,8 +41,14 @@ function benchGrant(index: number, clientId: string, nowSec: number): Grant {
  * Stores the grant with a first token (jti and refresh hash as issue-access-token.ts makes them).
  * The grant store refuses a grant whose mint record has not landed, so seeding writes both.
  */
-function seedGrant(broker: { readonly grants: GrantStore; readonly decisions: DecisionLog }, grant: Grant): Promise<DecisionRecord> {
-  const token = { jti: jtiFor(grant.id, randomBytes(12).toString('base64url')), exp: grant.created_at + 300 };
+function seedGrant(
+  broker: { readonly grants: GrantStore; readonly decisions: DecisionLog },
+  grant: Grant,
+): Promise<DecisionRecord> {
+  const token = {
+    jti: jtiFor(grant.id, randomBytes(12).toString('base64url')),
+    exp: grant.created_at + 300,
+  };
   const refreshHash = `sha256:${randomBytes(32).toString('base64url')}`;
   return broker.decisions.record(
     {
@@ -61,7 +75,10 @@ export async function seedGrants(
   for (let start = 0; start < count; start += 1000) {
     await Promise.all(
       Array.from({ length: Math.min(1000, count - start) }, (_, k) =>
-        seedGrant(broker, benchGrant(start + k, agents[(start + k) % agents.length] as string, nowSec)),
+        seedGrant(
+          broker,
+          benchGrant(start + k, agents[(start + k) % agents.length] as string, nowSec),
+        ),
       ),
     );
   }

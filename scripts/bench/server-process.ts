@@ -34,7 +34,9 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   const log = openSync(options.logFile, 'w');
   // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every server, for finding where the time goes.
   const profDir = process.env.BENCH_CPU_PROF;
-  const args = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...options.args] : options.args;
+  const args = profDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...options.args]
+    : options.args;
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', log, log],

@@ -10,7 +10,10 @@ import { sweep } from '../../src/worker/reevaluation-worker.ts';
 import { startPrivateRedis } from './private-redis.ts';
 import { seedGrants } from './seed-grant.ts';
 
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const counts = sizes.length ? sizes : [10_000, 100_000];
 
 const redisServer = await startPrivateRedis();
@@ -20,17 +23,32 @@ const results: Array<Record<string, number>> = [];
 try {
   for (const n of counts) {
     const prefix = `bench-sweep-${n}:`;
-    const deps = createDeps(loadConfig({ REDIS_URL: redisServer.url, MANDATE_REDIS_PREFIX: prefix, MANDATE_CONFIG: config }), {
-      log: createLogger('warn'),
-    });
+    const deps = createDeps(
+      loadConfig({
+        REDIS_URL: redisServer.url,
+        MANDATE_REDIS_PREFIX: prefix,
+        MANDATE_CONFIG: config,
+      }),
+      {
+        log: createLogger('warn'),
+      },
+    );
     await deps.start();
     const broker = deps.workerBroker;
     const now = Math.floor(Date.now() / 1000);
     const agents = Array.from({ length: 20 }, (_, i) => `agent-${i}`);
     for (const id of agents) {
       await broker.clients.put({
-        client_id: id, name: id, kind: 'agent', groups: i(id) % 2 ? ['writers'] : [], attributes: {}, resources: [],
-        token_endpoint_auth_method: 'client_secret_basic', disabled: false, created_at: now, updated_at: now,
+        client_id: id,
+        name: id,
+        kind: 'agent',
+        groups: i(id) % 2 ? ['writers'] : [],
+        attributes: {},
+        resources: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+        disabled: false,
+        created_at: now,
+        updated_at: now,
       });
     }
     const t0 = performance.now();

@@ -38,7 +38,10 @@ export interface LoadedConfig {
 }
 
 /** Loads and validates the configuration. Throws ConfigError naming the file and fields. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadedConfig {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): LoadedConfig {
   const explicit = env.MANDATE_CONFIG;
   const path = resolve(cwd, explicit ?? DEFAULT_CONFIG_PATH);
   let raw: unknown = {};
@@ -50,20 +53,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     } catch (err) {
       throw new ConfigError(`config error in ${path}: not valid YAML: ${(err as Error).message}`);
     }
-    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`config error in ${path}: the top level must be a mapping`);
+    if (typeof raw !== 'object' || Array.isArray(raw))
+      throw new ConfigError(`config error in ${path}: the top level must be a mapping`);
   } else if (explicit) {
     throw new ConfigError(`config error: MANDATE_CONFIG names ${path}, which does not exist`);
   }
 
   const merged = structuredClone(raw) as Record<string, Record<string, unknown>>;
   const fromEnv = new Set<string>();
-  for (const { env: name, path: [section, key], kind } of ENV_FIELDS) {
+  for (const {
+    env: name,
+    path: [section, key],
+    kind,
+  } of ENV_FIELDS) {
     const value = env[name];
     if (value === undefined || value === '') continue;
     merged[section] ??= {};
     const target = merged[section];
     if (kind === 'int') {
-      if (!/^\d+$/.test(value)) throw new ConfigError(`config error in env ${name}: must be a whole number, got "${value}"`);
+      if (!/^\d+$/.test(value))
+        throw new ConfigError(
+          `config error in env ${name}: must be a whole number, got "${value}"`,
+        );
       target[key] = Number(value);
     } else {
       target[key] = value;
@@ -72,9 +83,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   }
 
   const parsed = ConfigSchema.safeParse(merged);
-  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, file ?? '(defaults)', fromEnv));
+  if (!parsed.success)
+    throw new ConfigError(formatIssues(parsed.error.issues, file ?? '(defaults)', fromEnv));
   const config = parsed.data;
-  const issuer = (config.server.issuer ?? `http://${hostForUrl(config.server.host)}:${config.server.port}`).replace(/\/+$/, '');
+  const issuer = (
+    config.server.issuer ?? `http://${hostForUrl(config.server.host)}:${config.server.port}`
+  ).replace(/\/+$/, '');
   checkCrossFields(config, file ?? '(defaults)');
   return { config, file, issuer, fromEnv };
 }
@@ -86,28 +100,45 @@ function hostForUrl(host: string): string {
 
 function checkCrossFields(config: Config, file: string): void {
   const problems: string[] = [];
-  if (config.tokens.grant_ttl > config.tokens.max_grant_ttl) problems.push('tokens.grant_ttl: must not exceed tokens.max_grant_ttl');
+  if (config.tokens.grant_ttl > config.tokens.max_grant_ttl)
+    problems.push('tokens.grant_ttl: must not exceed tokens.max_grant_ttl');
   // Node refuses to create a server whose header timeout outlasts its request timeout.
-  if (config.server.headers_timeout_ms > config.server.request_timeout_ms) problems.push('server.headers_timeout_ms: must not exceed server.request_timeout_ms');
+  if (config.server.headers_timeout_ms > config.server.request_timeout_ms)
+    problems.push('server.headers_timeout_ms: must not exceed server.request_timeout_ms');
   const ids = new Set<string>();
   config.clients.forEach((c, i) => {
-    if (ids.has(c.client_id)) problems.push(`clients.${i}.client_id: "${c.client_id}" is listed twice`);
+    if (ids.has(c.client_id))
+      problems.push(`clients.${i}.client_id: "${c.client_id}" is listed twice`);
     ids.add(c.client_id);
-    if (c.client_secret && c.client_secret_hash) problems.push(`clients.${i}: give client_secret or client_secret_hash, not both`);
-    if (c.token_endpoint_auth_method !== 'private_key_jwt' && !c.client_secret && !c.client_secret_hash) {
+    if (c.client_secret && c.client_secret_hash)
+      problems.push(`clients.${i}: give client_secret or client_secret_hash, not both`);
+    if (
+      c.token_endpoint_auth_method !== 'private_key_jwt' &&
+      !c.client_secret &&
+      !c.client_secret_hash
+    ) {
       problems.push(`clients.${i}: needs client_secret_hash (or client_secret in development)`);
     }
-    if (c.kind === 'resource' && c.resources.length === 0) problems.push(`clients.${i}.resources: a resource client must serve at least one resource`);
+    if (c.kind === 'resource' && c.resources.length === 0)
+      problems.push(`clients.${i}.resources: a resource client must serve at least one resource`);
   });
-  const targets = { allowHttp: config.caep.allow_http, allowPrivateTargets: config.caep.allow_private_targets };
+  const targets = {
+    allowHttp: config.caep.allow_http,
+    allowPrivateTargets: config.caep.allow_private_targets,
+  };
   config.receivers.forEach((r, i) => {
     const problem = receiverUrlProblem(r.url, targets);
     if (problem) problems.push(`receivers.${i}.url: ${problem}`);
   });
-  if (problems.length) throw new ConfigError(`config error in ${file}:\n  ${problems.join('\n  ')}`);
+  if (problems.length)
+    throw new ConfigError(`config error in ${file}:\n  ${problems.join('\n  ')}`);
 }
 
-function formatIssues(issues: z.core.$ZodIssue[], file: string, fromEnv: ReadonlySet<string>): string {
+function formatIssues(
+  issues: z.core.$ZodIssue[],
+  file: string,
+  fromEnv: ReadonlySet<string>,
+): string {
   const lines = issues.map((issue) => {
     const field = issue.path.join('.') || '(top level)';
     const env = [...fromEnv].find((e) => e.startsWith(`${field}=`))?.split('=')[1];

@@ -1,10 +1,10 @@
 // Mandate's configuration: config/mandate.yaml overlaid with MANDATE_* env. Defaults live here.
 import { z } from 'zod';
 import { ClientInputSchema } from '../domain/client.ts';
-import { ReceiverInputSchema } from '../domain/receiver.ts';
-import { MAX_GRANT_TTL_SEC } from '../domain/intent.ts';
-import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
 import { parseIpRange } from '../domain/client-address.ts';
+import { MAX_GRANT_TTL_SEC } from '../domain/intent.ts';
+import { ReceiverInputSchema } from '../domain/receiver.ts';
+import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
 
 const Seconds = z.number().int().positive();
 
@@ -12,7 +12,10 @@ const Seconds = z.number().int().positive();
 export const ConfigClientSchema = ClientInputSchema.extend({
   client_id: ClientInputSchema.shape.client_id.unwrap(),
   /** `sha256:<base64url>` of the secret, as `mandate clients add` prints it. */
-  client_secret_hash: z.string().regex(/^sha256:[A-Za-z0-9_-]{43}$/).optional(),
+  client_secret_hash: z
+    .string()
+    .regex(/^sha256:[A-Za-z0-9_-]{43}$/)
+    .optional(),
   /** The secret in clear, for development only (it is hashed at load). */
   client_secret: z.string().min(32).optional(),
 }).strict();
@@ -86,7 +89,12 @@ export const ConfigSchema = z
       })
       .strict()
       .superRefine((s, ctx) => {
-        if (s.trusted_proxies.length > 0 && !s.trust_proxy) ctx.addIssue({ code: 'custom', path: ['trusted_proxies'], message: 'needs trust_proxy: true (or remove the list)' });
+        if (s.trusted_proxies.length > 0 && !s.trust_proxy)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['trusted_proxies'],
+            message: 'needs trust_proxy: true (or remove the list)',
+          });
       })
       .default({
         host: '127.0.0.1',
@@ -119,7 +127,12 @@ export const ConfigSchema = z
         require_noeviction: z.boolean().default(true),
       })
       .strict()
-      .default({ url: 'redis://127.0.0.1:6379', prefix: 'mandate:', command_timeout_ms: 1000, require_noeviction: true }),
+      .default({
+        url: 'redis://127.0.0.1:6379',
+        prefix: 'mandate:',
+        command_timeout_ms: 1000,
+        require_noeviction: true,
+      }),
     tokens: z
       .object({
         /** Access token lifetime (seconds); never more than 900. */
@@ -138,13 +151,23 @@ export const ConfigSchema = z
         verified_cache_entries: z.number().int().min(0).max(1_000_000).default(10_000),
       })
       .strict()
-      .default({ access_ttl: 300, grant_ttl: 3600, max_grant_ttl: MAX_GRANT_TTL_SEC, clock_tolerance: 5, verified_cache_entries: 10_000 }),
+      .default({
+        access_ttl: 300,
+        grant_ttl: 3600,
+        max_grant_ttl: MAX_GRANT_TTL_SEC,
+        clock_tolerance: 5,
+        verified_cache_entries: 10_000,
+      }),
     keys: z
       .object({
         /** Signing algorithm of new keys. */
         alg: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
         /** Rotate the signing key after this many seconds (0: only on request). */
-        rotate_after: z.number().int().min(0).default(7 * 86_400),
+        rotate_after: z
+          .number()
+          .int()
+          .min(0)
+          .default(7 * 86_400),
       })
       .strict()
       .default({ alg: 'ES256', rotate_after: 7 * 86_400 }),
@@ -162,7 +185,11 @@ export const ConfigSchema = z
         decision_cache_entries: z.number().int().min(0).max(1_000_000).default(10_000),
       })
       .strict()
-      .default({ dir: 'config/policies', schema: 'config/schema.cedarschema', decision_cache_entries: 10_000 }),
+      .default({
+        dir: 'config/policies',
+        schema: 'config/schema.cedarschema',
+        decision_cache_entries: 10_000,
+      }),
     worker: z
       .object({
         /** Interval of the scheduled re-evaluation sweep (milliseconds). */
@@ -208,7 +235,12 @@ export const ConfigSchema = z
         max_pending_approvals_per_agent: z.number().int().min(1).max(10_000).default(20),
       })
       .strict()
-      .default({ max_pairs_per_request: 64, max_pairs_per_grant: 64, max_live_grants_per_agent: 10_000, max_pending_approvals_per_agent: 20 }),
+      .default({
+        max_pairs_per_request: 64,
+        max_pairs_per_grant: 64,
+        max_live_grants_per_agent: 10_000,
+        max_pending_approvals_per_agent: 20,
+      }),
     signals: z
       .object({
         /**
@@ -254,7 +286,10 @@ export const ConfigSchema = z
         max_record_bytes: z.number().int().min(4096).default(1_048_576),
       })
       .strict()
-      .refine((a) => a.max_bytes >= 8 * a.max_record_bytes, 'audit.max_bytes must be at least 8 x audit.max_record_bytes')
+      .refine(
+        (a) => a.max_bytes >= 8 * a.max_record_bytes,
+        'audit.max_bytes must be at least 8 x audit.max_record_bytes',
+      )
       .default({ max_records: 1_000_000, max_bytes: 1_073_741_824, max_record_bytes: 1_048_576 }),
     rate_limit: z
       .object({
@@ -284,7 +319,12 @@ export const ConfigSchema = z
         invalid_tokens_per_minute: z.number().int().min(1).default(600),
       })
       .strict()
-      .default({ auth_failures_per_minute: 20, auth_failures_per_source_per_minute: 100, known_credential_ttl_sec: 3600, invalid_tokens_per_minute: 600 }),
+      .default({
+        auth_failures_per_minute: 20,
+        auth_failures_per_source_per_minute: 100,
+        known_credential_ttl_sec: 3600,
+        invalid_tokens_per_minute: 600,
+      }),
     admin: z
       .object({
         /** Bootstrap admin bearer token (env MANDATE_ADMIN_TOKEN); generated and printed once when unset. */
@@ -300,7 +340,10 @@ export const ConfigSchema = z
      */
     receivers: z
       .array(ReceiverInputSchema)
-      .refine((rs) => new Set(rs.map((r) => r.id)).size === rs.length, 'receiver ids must be unique')
+      .refine(
+        (rs) => new Set(rs.map((r) => r.id)).size === rs.length,
+        'receiver ids must be unique',
+      )
       .default([]),
     /** CAEP push delivery: where receivers may be, and how one receiver's trouble is kept from the others. */
     caep: z
@@ -320,7 +363,13 @@ export const ConfigSchema = z
         max_backlog_per_receiver: z.number().int().min(1).max(1_000_000).default(10_000),
       })
       .strict()
-      .default({ allow_http: false, allow_private_targets: false, concurrency_per_receiver: 4, delivery_timeout_ms: 5000, max_backlog_per_receiver: 10_000 }),
+      .default({
+        allow_http: false,
+        allow_private_targets: false,
+        concurrency_per_receiver: 4,
+        delivery_timeout_ms: 5000,
+        max_backlog_per_receiver: 10_000,
+      }),
   })
   .strict();
 

@@ -4,7 +4,8 @@
 
 /** DER `SEQUENCE { INTEGER r, INTEGER s }` -> r || s, each left-padded to `size` bytes. */
 export function derToJose(der: Buffer, size: number): Buffer {
-  if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2) throw new Error('not a DER ECDSA signature');
+  if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2)
+    throw new Error('not a DER ECDSA signature');
   const out = Buffer.alloc(size * 2);
   let at = 2;
   for (let i = 0; i < 2; i++) {

@@ -1,14 +1,25 @@
 // Signing and verification keys: the active key signs, retired keys verify until their tokens expire.
 // jose generates and exports keys; signing and verification are bare node:crypto calls (see
 // signCompact and verifySignature for which run on libuv's thread pool).
-import { type KeyObject, createPrivateKey, createPublicKey, randomBytes, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
-import { type JWK, exportJWK, generateKeyPair } from 'jose';
-import { type AccessTokenClaims, AccessTokenClaimsSchema, InvalidToken } from '../domain/access-token.ts';
+import {
+  createPrivateKey,
+  createPublicKey,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import {
+  type AccessTokenClaims,
+  AccessTokenClaimsSchema,
+  InvalidToken,
+} from '../domain/access-token.ts';
 import type { Clock, TokenSigner, TokenVerifier } from '../domain/ports.ts';
 import type { SecurityEventSigner } from '../domain/security-event.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
-import { derToJose, joseToDer } from './ecdsa-signature.ts';
 import type { KeyRecord, KeyStore } from '../store/redis-key-store.ts';
+import { derToJose, joseToDer } from './ecdsa-signature.ts';
 
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
 
@@ -68,14 +79,19 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
     const jwks: JWK[] = [];
     let nextActive: typeof active;
     for (const rec of state.keys) {
-      if (rec.remove_after !== undefined && rec.remove_after < now && rec.kid !== state.active) continue;
+      if (rec.remove_after !== undefined && rec.remove_after < now && rec.kid !== state.active)
+        continue;
       const alg = rec.alg as SigningAlg;
       const publicJwk = { ...(rec.public_jwk as JWK), kid: rec.kid, alg, use: 'sig' };
-      const key = createPublicKey({ key: rec.public_jwk, format: 'jwk' } as Parameters<typeof createPublicKey>[0]);
+      const key = createPublicKey({ key: rec.public_jwk, format: 'jwk' } as Parameters<
+        typeof createPublicKey
+      >[0]);
       next.set(rec.kid, { kid: rec.kid, alg, key, publicJwk });
       jwks.push(publicJwk);
       if (rec.kid === state.active) {
-        const privateKey = createPrivateKey({ key: rec.private_jwk, format: 'jwk' } as Parameters<typeof createPrivateKey>[0]);
+        const privateKey = createPrivateKey({ key: rec.private_jwk, format: 'jwk' } as Parameters<
+          typeof createPrivateKey
+        >[0]);
         nextActive = { kid: rec.kid, alg, key, publicJwk, privateKey, createdAt: rec.created_at };
       }
     }
@@ -89,7 +105,12 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
   const rotate = async () => {
     const current = active?.kid ?? '';
     const now = nowSec();
-    const kid = await store.rotate(current, await generateRecord(opts.alg, now), now, now + RETIRED_KEY_GRACE_SEC);
+    const kid = await store.rotate(
+      current,
+      await generateRecord(opts.alg, now),
+      now,
+      now + RETIRED_KEY_GRACE_SEC,
+    );
     await load();
     await opts.onRotated?.(kid);
     return kid;
@@ -125,7 +146,8 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
 
     async maintain() {
       await store.prune(nowSec());
-      if (opts.rotateAfterSec > 0 && active && nowSec() - active.createdAt >= opts.rotateAfterSec) await rotate();
+      if (opts.rotateAfterSec > 0 && active && nowSec() - active.createdAt >= opts.rotateAfterSec)
+        await rotate();
       else await load();
     },
 
@@ -153,9 +175,11 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
       // Only the key's own algorithm (no "none", no HMAC with a public key), only our token type,
       // and no JWS extension we would have to understand (crit, b64).
       if (header.alg !== key.alg) throw new InvalidToken('bad_signature');
-      if (typeof header.typ !== 'string' || !/^(application\/)?at\+jwt$/i.test(header.typ)) throw new InvalidToken('wrong_type');
+      if (typeof header.typ !== 'string' || !/^(application\/)?at\+jwt$/i.test(header.typ))
+        throw new InvalidToken('wrong_type');
       if ('crit' in header || 'b64' in header) throw new InvalidToken('malformed');
-      if (!(await verifySignature(key, `${parts[0]}.${parts[1]}`, parts[2]))) throw new InvalidToken('bad_signature');
+      if (!(await verifySignature(key, `${parts[0]}.${parts[1]}`, parts[2])))
+        throw new InvalidToken('bad_signature');
       const payload = parseSegment(parts[1]);
       const claims = AccessTokenClaimsSchema.safeParse(payload);
       if (!claims.success) throw new InvalidToken('bad_claims');
@@ -177,7 +201,8 @@ const B64URL = /^[A-Za-z0-9_-]*$/;
 function compactParts(token: string): [string, string, string] {
   if (token.length > MAX_TOKEN_BYTES) throw new InvalidToken('malformed');
   const parts = token.split('.');
-  if (parts.length !== 3 || !parts.every((p) => p.length > 0 && B64URL.test(p))) throw new InvalidToken('malformed');
+  if (parts.length !== 3 || !parts.every((p) => p.length > 0 && B64URL.test(p)))
+    throw new InvalidToken('malformed');
   return parts as [string, string, string];
 }
 
@@ -189,7 +214,8 @@ function parseSegment(segment: string): Record<string, unknown> {
   } catch {
     throw new InvalidToken('malformed');
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidToken('malformed');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new InvalidToken('malformed');
   return value as Record<string, unknown>;
 }
 
@@ -206,7 +232,9 @@ function verifySignature(key: LoadedKey, input: string, signature: string): Prom
   const data = Buffer.from(input);
   return new Promise((resolve) => {
     try {
-      cryptoVerify(key.alg === 'EdDSA' ? null : 'sha256', data, key.key, sig, (err, ok) => resolve(!err && ok === true));
+      cryptoVerify(key.alg === 'EdDSA' ? null : 'sha256', data, key.key, sig, (err, ok) =>
+        resolve(!err && ok === true),
+      );
     } catch {
       resolve(false);
     }
@@ -218,12 +246,20 @@ function verifySignature(key: LoadedKey, input: string, signature: string): Prom
  * sign on the calling thread: a signature costs about as much as handing it to libuv's thread
  * pool and waking the loop for its result. RS256 (several times slower) goes to the pool.
  */
-async function signCompact(key: { alg: SigningAlg; kid: string; privateKey: KeyObject }, typ: string, payload: object): Promise<string> {
+async function signCompact(
+  key: { alg: SigningAlg; kid: string; privateKey: KeyObject },
+  typ: string,
+  payload: object,
+): Promise<string> {
   const input = `${b64url(JSON.stringify({ alg: key.alg, typ, kid: key.kid }))}.${b64url(JSON.stringify(payload))}`;
   const data = Buffer.from(input);
   const signature =
     key.alg === 'RS256'
-      ? await new Promise<Buffer>((resolve, reject) => cryptoSign('sha256', data, key.privateKey, (err, sig) => (err ? reject(err) : resolve(sig))))
+      ? await new Promise<Buffer>((resolve, reject) =>
+          cryptoSign('sha256', data, key.privateKey, (err, sig) =>
+            err ? reject(err) : resolve(sig),
+          ),
+        )
       : cryptoSign(key.alg === 'EdDSA' ? null : 'sha256', data, key.privateKey);
   return `${input}.${(key.alg === 'ES256' ? derToJose(signature, 32) : signature).toString('base64url')}`;
 }
@@ -265,7 +301,10 @@ function deepFreeze<T>(value: T): T {
 }
 
 async function generateRecord(alg: SigningAlg, nowSec: number): Promise<KeyRecord> {
-  const pair = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+  const pair = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'RS256' ? { modulusLength: 2048 } : {}),
+  });
   return {
     kid: `${alg.toLowerCase()}-${nowSec.toString(36)}-${randomBytes(6).toString('base64url')}`,
     alg,

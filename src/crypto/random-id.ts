@@ -9,7 +9,8 @@ let offset = POOL_BYTES;
 
 /** `bytes` random bytes as base64url (e.g. 32 for a 256-bit secret). */
 export function randomBase64url(bytes: number): string {
-  if (!Number.isInteger(bytes) || bytes <= 0) throw new RangeError('bytes must be a positive integer');
+  if (!Number.isInteger(bytes) || bytes <= 0)
+    throw new RangeError('bytes must be a positive integer');
   if (bytes > POOL_BYTES / 4) return randomBytes(bytes).toString('base64url');
   if (offset + bytes > POOL_BYTES) {
     randomFillSync(pool);

@@ -34,7 +34,8 @@ export function formatRefreshToken(grantId: string, secret: string): string {
 export function parseRefreshToken(token: string): { grantId: string; secret: string } | undefined {
   if (!token.startsWith(REFRESH_PREFIX) || token.length > 256) return undefined;
   const [grantId, secret, ...rest] = token.slice(REFRESH_PREFIX.length).split('.');
-  if (!grantId || !secret || rest.length || !/^[A-Za-z0-9_-]+$/.test(grantId + secret)) return undefined;
+  if (!grantId || !secret || rest.length || !/^[A-Za-z0-9_-]+$/.test(grantId + secret))
+    return undefined;
   return { grantId, secret };
 }
 

@@ -1,6 +1,7 @@
 // Human approval: a pending decision bound to one exact intent, polled by the agent (OpenID CIBA).
-import type { AgentTask } from './intent.ts';
+
 import { canonicalJson } from './decision-record.ts';
+import type { AgentTask } from './intent.ts';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'consumed';
 
@@ -30,6 +31,11 @@ export interface Approval {
 }
 
 /** A stable key of an intent, for binding approvals to it (order of entries and lists kept). */
-export function intentKey(kind: ApprovalKind, clientId: string, intent: readonly AgentTask[], grantId = ''): string {
+export function intentKey(
+  kind: ApprovalKind,
+  clientId: string,
+  intent: readonly AgentTask[],
+  grantId = '',
+): string {
   return canonicalJson({ kind, clientId, grantId, intent });
 }

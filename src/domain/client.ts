@@ -1,12 +1,16 @@
 // Clients: agents that ask for tokens and resource servers that check them.
 import { z } from 'zod';
-import { MAX_ACCESS_TTL_SEC } from './ttl.ts';
 import { MAX_GRANT_TTL_SEC } from './intent.ts';
+import { MAX_ACCESS_TTL_SEC } from './ttl.ts';
 
 export const ClientKindSchema = z.enum(['agent', 'resource']);
 export type ClientKind = z.infer<typeof ClientKindSchema>;
 
-export const AuthMethodSchema = z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']);
+export const AuthMethodSchema = z.enum([
+  'client_secret_basic',
+  'client_secret_post',
+  'private_key_jwt',
+]);
 export type AuthMethod = z.infer<typeof AuthMethodSchema>;
 
 const AttributeValue = z.union([
@@ -23,7 +27,10 @@ export const ClientIdSchema = z
   .max(128)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, 'must be letters, digits and _ . @ -');
 
-const Uri = z.string().max(512).refine((v) => URL.canParse(v), 'must be an absolute URI');
+const Uri = z
+  .string()
+  .max(512)
+  .refine((v) => URL.canParse(v), 'must be an absolute URI');
 
 const Groups = z.array(z.string().min(1).max(128)).max(64);
 const Attributes = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), AttributeValue);
@@ -88,5 +95,7 @@ export function publicClient(client: Client): Omit<Client, 'secret_hash'> {
 
 /** True when a resource client serves one of the audiences. */
 export function servesAudience(client: Client, aud: readonly string[]): boolean {
-  return client.kind === 'resource' && !client.disabled && aud.some((a) => client.resources.includes(a));
+  return (
+    client.kind === 'resource' && !client.disabled && aud.some((a) => client.resources.includes(a))
+  );
 }

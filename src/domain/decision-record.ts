@@ -30,7 +30,11 @@ export interface SharedInputsRef {
 export function sharedRefOf(r: Pick<DecisionRecord, 'inputs'>): SharedInputsRef | undefined {
   const ref = r.inputs.shared_context as Partial<SharedInputsRef> | undefined;
   if (!ref || typeof ref !== 'object') return undefined;
-  return typeof ref.record === 'string' && typeof ref.sid === 'string' && typeof ref.hash === 'string' ? (ref as SharedInputsRef) : undefined;
+  return typeof ref.record === 'string' &&
+    typeof ref.sid === 'string' &&
+    typeof ref.hash === 'string'
+    ? (ref as SharedInputsRef)
+    : undefined;
 }
 
 /** What a service says happened; the log adds id, time and the chain fields. */
@@ -81,7 +85,8 @@ const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
  */
 function sortedCopy(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return sortedCopy((value as { toJSON: () => unknown }).toJSON());
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function')
+    return sortedCopy((value as { toJSON: () => unknown }).toJSON());
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
@@ -121,7 +126,13 @@ function sortedCopy(value: unknown): unknown {
 
 function setMember(out: Record<string, unknown>, key: string, item: unknown): void {
   // Assigning `__proto__` would set the copy's prototype (and drop the member): define it instead.
-  if (key === '__proto__') Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(out, key, {
+      value: item,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   else out[key] = item;
 }
 
@@ -134,7 +145,8 @@ function isIndexLike(key: string): boolean {
 /** The canonical text written out by hand (for objects with integer-like keys). */
 function writeCanonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return writeCanonical((value as { toJSON: () => unknown }).toJSON());
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function')
+    return writeCanonical((value as { toJSON: () => unknown }).toJSON());
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) {
@@ -157,8 +169,15 @@ function writeCanonical(value: unknown): string {
 /** Shared-inputs records whose hashes a chain check keeps to check references against (about 100 bytes each). */
 const MAX_SHARED_TRACKED = 100_000;
 
-export type ChainBreak = { readonly id: string; readonly chain: string; readonly seq: number; readonly problem: string };
-export type ChainVerdict = { ok: true; records: number } | { ok: false; records: number; broken: ChainBreak };
+export type ChainBreak = {
+  readonly id: string;
+  readonly chain: string;
+  readonly seq: number;
+  readonly problem: string;
+};
+export type ChainVerdict =
+  | { ok: true; records: number }
+  | { ok: false; records: number; broken: ChainBreak };
 
 /**
  * An incremental chain check, for logs too large to hold at once. Records must come in log
@@ -196,10 +215,12 @@ export function createChainVerifier(
         return broken('first record has a prev');
       }
       const head = heads.get(r.chain);
-      if (head && head.seq === r.seq && head.hash !== hash) return broken('record differs from its chain head');
+      if (head && head.seq === r.seq && head.hash !== hash)
+        return broken('record differs from its chain head');
       const ref = sharedRefOf(r);
       // A shared record trimmed by retention (or older than the window kept here) is not looked for.
-      if (ref && shared.has(ref.record) && shared.get(ref.record) !== ref.hash) return broken(`shared inputs ${ref.record} differ from their reference`);
+      if (ref && shared.has(ref.record) && shared.get(ref.record) !== ref.hash)
+        return broken(`shared inputs ${ref.record} differ from their reference`);
       if (r.kind === 'inputs') {
         shared.set(r.id, hash);
         if (shared.size > MAX_SHARED_TRACKED) shared.delete(shared.keys().next().value as string);
@@ -212,7 +233,9 @@ export function createChainVerifier(
       for (const [chain, head] of heads) {
         const seen = last.get(chain);
         if (!seen || seen.seq < head.seq) {
-          const problem = seen ? `chain ends at ${seen.seq}, its head says ${head.seq}` : 'every record of the chain is missing';
+          const problem = seen
+            ? `chain ends at ${seen.seq}, its head says ${head.seq}`
+            : 'every record of the chain is missing';
           return { ok: false, records: count, broken: { id: '', chain, seq: head.seq, problem } };
         }
       }

@@ -1,5 +1,5 @@
 // Decisions: per-pair policy effects combined into the outcome of a whole intent.
-import { type AgentTask, type Pair, narrowEntries } from './intent.ts';
+import { type AgentTask, narrowEntries, type Pair } from './intent.ts';
 
 /** What policy said of one pair. `approval`: only `@remedy("approval")` forbids denied it. */
 export type PairEffect = 'permit' | 'deny' | 'approval';
@@ -25,11 +25,18 @@ export type IntentDecision =
  * approval (covering the permitted and approvable pairs); otherwise all permitted is a permit,
  * some a narrowing, none a denial.
  */
-export function combineDecisions(entries: readonly AgentTask[], pairs: PairDecision[]): IntentDecision {
+export function combineDecisions(
+  entries: readonly AgentTask[],
+  pairs: PairDecision[],
+): IntentDecision {
   const permitted = pairs.filter((p) => p.effect === 'permit').map((p) => p.pair);
   const approvable = pairs.filter((p) => p.effect === 'approval').map((p) => p.pair);
   if (approvable.length > 0) {
-    return { outcome: 'approval', granted: narrowEntries(entries, [...permitted, ...approvable]), pairs };
+    return {
+      outcome: 'approval',
+      granted: narrowEntries(entries, [...permitted, ...approvable]),
+      pairs,
+    };
   }
   if (permitted.length === 0) return { outcome: 'deny', granted: [], pairs };
   const granted = narrowEntries(entries, permitted);

@@ -1,5 +1,5 @@
 // Drift detectors: pure rules over (approved intent, current facts) that decide a grant's fate now.
-import { type PairDecision, combineDecisions, reasonsOf } from './decision.ts';
+import { combineDecisions, type PairDecision, reasonsOf } from './decision.ts';
 import type { Grant } from './grant.ts';
 import type { AgentTask } from './intent.ts';
 
@@ -16,7 +16,10 @@ export interface Signal {
  * Signals the evaluation endpoint records itself when an agent behaves off its declared intent:
  * a step taken out of the declared order, or an action outside its grant that it never used.
  */
-export const BEHAVIOUR_SIGNALS = { stepOutOfOrder: 'step_out_of_order', neverUsedAction: 'never_used_action' } as const;
+export const BEHAVIOUR_SIGNALS = {
+  stepOutOfOrder: 'step_out_of_order',
+  neverUsedAction: 'never_used_action',
+} as const;
 
 /**
  * What a grant's signals add up to, kept beside its bounded list of recent signals so that dropping
@@ -63,12 +66,18 @@ export function summarizedContext(grant: Pick<Grant, 'context'>, summary: Signal
  * the rules that read a signal's context (ip_changed, prompt_changed), which acted when it came,
  * are not replayed; the address rides on a type other than ip_changed when there is one.
  */
-export function withSummary(recent: readonly Signal[], summary: SignalSummary | undefined): Signal[] {
+export function withSummary(
+  recent: readonly Signal[],
+  summary: SignalSummary | undefined,
+): Signal[] {
   if (!summary || summary.version <= recent.length) return [...recent];
   const seen = new Set(recent.map((s) => s.type));
-  const standIns: Array<{ type: string; risk?: number; context?: Record<string, unknown>; at: number }> = summary.types
-    .filter((t) => !seen.has(t))
-    .map((type) => ({ type, at: 0 }));
+  const standIns: Array<{
+    type: string;
+    risk?: number;
+    context?: Record<string, unknown>;
+    at: number;
+  }> = summary.types.filter((t) => !seen.has(t)).map((type) => ({ type, at: 0 }));
   const carrierType = summary.types.find((t) => t !== 'ip_changed') ?? summary.types[0];
   if (carrierType === undefined) return [...recent];
   const carrier = () => {
@@ -79,8 +88,10 @@ export function withSummary(recent: readonly Signal[], summary: SignalSummary | 
     }
     return c;
   };
-  if (summary.risk > recent.reduce((max, s) => Math.max(max, s.risk ?? 0), 0)) carrier().risk = summary.risk;
-  if (summary.ip !== undefined && !recent.some((s) => typeof s.context?.ip === 'string')) carrier().context = { ip: summary.ip };
+  if (summary.risk > recent.reduce((max, s) => Math.max(max, s.risk ?? 0), 0))
+    carrier().risk = summary.risk;
+  if (summary.ip !== undefined && !recent.some((s) => typeof s.context?.ip === 'string'))
+    carrier().context = { ip: summary.ip };
   return [...standIns, ...recent];
 }
 
@@ -112,15 +123,27 @@ export interface AgentNow {
 }
 
 /** Rules that need no policy: each returns its reason when the grant must end. */
-export function detectHardDrift(grant: Grant, agent: AgentNow | undefined, signals: readonly Signal[], nowSec: number): DriftReason | undefined {
+export function detectHardDrift(
+  grant: Grant,
+  agent: AgentNow | undefined,
+  signals: readonly Signal[],
+  nowSec: number,
+): DriftReason | undefined {
   if (grant.expires_at <= nowSec) return 'deadline_passed';
   if (signals.some((s) => s.type === 'task_complete')) return 'task_complete';
   if (!agent) return 'agent_deleted';
   if (agent.disabled) return 'agent_disabled';
   for (const s of signals) {
-    if (s.type === 'ip_changed' && typeof s.context?.ip === 'string' && grant.context.ip && s.context.ip !== grant.context.ip) return 'ip_changed';
+    if (
+      s.type === 'ip_changed' &&
+      typeof s.context?.ip === 'string' &&
+      grant.context.ip &&
+      s.context.ip !== grant.context.ip
+    )
+      return 'ip_changed';
     if (s.type === 'workload_mismatch') return 'workload_mismatch';
-    if (s.type === 'prompt_changed' && asksOutsideGrant(s, grant.granted)) return 'action_class_changed';
+    if (s.type === 'prompt_changed' && asksOutsideGrant(s, grant.granted))
+      return 'action_class_changed';
     // Behaviour seen at action time (recorded as signals by the evaluation endpoint).
     if (s.type === BEHAVIOUR_SIGNALS.stepOutOfOrder) return 'step_out_of_order';
     if (s.type === BEHAVIOUR_SIGNALS.neverUsedAction) return 'never_used_action';
@@ -130,7 +153,9 @@ export function detectHardDrift(grant: Grant, agent: AgentNow | undefined, signa
 
 /** A prompt change names the actions the task now wants (`context.actions` or `context.action_class`). */
 function asksOutsideGrant(signal: Signal, granted: readonly AgentTask[]): boolean {
-  const asked = [signal.context?.actions, signal.context?.action_class].flat().filter((a): a is string => typeof a === 'string');
+  const asked = [signal.context?.actions, signal.context?.action_class]
+    .flat()
+    .filter((a): a is string => typeof a === 'string');
   const held = new Set(granted.flatMap((e) => e.actions));
   return asked.some((a) => !held.has(a));
 }
@@ -159,17 +184,37 @@ export function latestRisk(grant: Grant, signals: readonly Signal[]): number {
  * The policy detector: the granted pairs decided again. All permitted keeps; some narrows; none
  * revokes, unless only `@remedy("approval")` forbids stand in the way, which suspends.
  */
-export function judgePolicy(granted: readonly AgentTask[], pairs: PairDecision[], extraReasons: string[] = []): Reevaluation {
+export function judgePolicy(
+  granted: readonly AgentTask[],
+  pairs: PairDecision[],
+  extraReasons: string[] = [],
+): Reevaluation {
   const decision = combineDecisions(granted, pairs);
   const denied = reasonsOf(pairs, 'deny');
   if (decision.outcome === 'permit') return { outcome: 'keep', reasons: extraReasons };
-  if (decision.outcome === 'narrow') return { outcome: 'narrow', granted: decision.granted, reasons: ['policy_narrowed', ...extraReasons, ...denied] };
+  if (decision.outcome === 'narrow')
+    return {
+      outcome: 'narrow',
+      granted: decision.granted,
+      reasons: ['policy_narrowed', ...extraReasons, ...denied],
+    };
   if (decision.outcome === 'approval') {
     const permitted = pairs.some((p) => p.effect === 'permit');
-    if (!permitted) return { outcome: 'suspend', reasons: ['approval_required', ...extraReasons, ...reasonsOf(pairs, 'approval')], pairs };
-    const onlyPermitted = pairs.map((p) => (p.effect === 'approval' ? { ...p, effect: 'deny' as const } : p));
+    if (!permitted)
+      return {
+        outcome: 'suspend',
+        reasons: ['approval_required', ...extraReasons, ...reasonsOf(pairs, 'approval')],
+        pairs,
+      };
+    const onlyPermitted = pairs.map((p) =>
+      p.effect === 'approval' ? { ...p, effect: 'deny' as const } : p,
+    );
     const narrowed = combineDecisions(granted, onlyPermitted);
-    return { outcome: 'narrow', granted: narrowed.granted, reasons: ['policy_narrowed', ...extraReasons, ...reasonsOf(pairs, 'approval')] };
+    return {
+      outcome: 'narrow',
+      granted: narrowed.granted,
+      reasons: ['policy_narrowed', ...extraReasons, ...reasonsOf(pairs, 'approval')],
+    };
   }
   return { outcome: 'revoke', reasons: ['policy_denied', ...extraReasons, ...denied] };
 }

@@ -45,7 +45,11 @@ export class OAuthError extends Error {
   /** Extra members of the error body (e.g. `auth_req_id` for approval_required). */
   readonly extra: Readonly<Record<string, string | number>>;
 
-  constructor(code: OAuthErrorCode, description?: string, extra: Record<string, string | number> = {}) {
+  constructor(
+    code: OAuthErrorCode,
+    description?: string,
+    extra: Record<string, string | number> = {},
+  ) {
     super(description ?? code);
     this.name = 'OAuthError';
     this.code = code;
@@ -60,7 +64,12 @@ export class ProblemError extends Error {
   readonly title: string;
   readonly errors: ReadonlyArray<{ path: string; message: string }> | undefined;
 
-  constructor(status: number, title: string, detail?: string, errors?: Array<{ path: string; message: string }>) {
+  constructor(
+    status: number,
+    title: string,
+    detail?: string,
+    errors?: Array<{ path: string; message: string }>,
+  ) {
     super(detail ?? title);
     this.name = 'ProblemError';
     this.status = status;

@@ -48,7 +48,12 @@ export const AuthorizationDetailsSchema = z
  * members are strings, numbers or arrays of strings), checked on the parsed value before the
  * schema: a value nested or sized beyond it is refused without being walked any further.
  */
-export const AUTHORIZATION_DETAILS_JSON_LIMITS: JsonLimits = { maxDepth: 3, maxNodes: 16 * (1 + 8 + 4 * 33), maxMembers: 32, maxStringLength: 512 };
+export const AUTHORIZATION_DETAILS_JSON_LIMITS: JsonLimits = {
+  maxDepth: 3,
+  maxNodes: 16 * (1 + 8 + 4 * 33),
+  maxMembers: 32,
+  maxStringLength: 512,
+};
 
 /** One (action, location) pair that policy decides. `entry` indexes the requested entries. */
 export interface Pair {
@@ -96,7 +101,10 @@ export function pairCount(entries: readonly AgentTask[]): number {
  * Why an intent that would be decided and stored as a grant is too large, or undefined when it
  * is within the limits. Checked before any policy decision, so a refused request costs nothing.
  */
-export function intentOverLimits(entries: readonly AgentTask[], limits: IntentLimits): string | undefined {
+export function intentOverLimits(
+  entries: readonly AgentTask[],
+  limits: IntentLimits,
+): string | undefined {
   const count = pairCount(entries);
   if (count > limits.maxPairsPerRequest) {
     return `asks for ${count} (action, location) pairs; at most ${limits.maxPairsPerRequest} per request`;
@@ -112,7 +120,10 @@ export function intentOverLimits(entries: readonly AgentTask[], limits: IntentLi
  * permitted is split into entries whose actions share one set of locations, so the result says
  * exactly what was granted and never more. Entries with no permitted pair disappear.
  */
-export function narrowEntries(entries: readonly AgentTask[], permitted: readonly Pair[]): AgentTask[] {
+export function narrowEntries(
+  entries: readonly AgentTask[],
+  permitted: readonly Pair[],
+): AgentTask[] {
   const out: AgentTask[] = [];
   entries.forEach((e, index) => {
     const byAction = new Map<string, string[]>();
@@ -145,7 +156,11 @@ export function isWithin(inner: readonly AgentTask[], outer: readonly AgentTask[
 }
 
 /** True when `action` on `location` is one of the entries' pairs. */
-export function allowsPair(entries: readonly AgentTask[], action: string, location: string): boolean {
+export function allowsPair(
+  entries: readonly AgentTask[],
+  action: string,
+  location: string,
+): boolean {
   return entries.some((e) => e.actions.includes(action) && e.locations.includes(location));
 }
 

@@ -51,7 +51,8 @@ export const windowTtlSec = (window: UsageWindow) => (window.buckets + 1) * wind
  */
 export function windowCount(buckets: Readonly<Record<string, string>>, oldest: number): number {
   let n = 0;
-  for (const [bucket, count] of Object.entries(buckets)) if (Number(bucket) >= oldest) n += Number(count);
+  for (const [bucket, count] of Object.entries(buckets))
+    if (Number(bucket) >= oldest) n += Number(count);
   return n;
 }
 
@@ -72,7 +73,18 @@ export interface PolicyFacts {
 }
 
 /** The context attributes of the contract's model. */
-export const CONTEXT_KEYS = ['now', 'ip', 'task', 'datatypes', 'risk', 'usage', 'approved', 'delegated', 'sender_constrained', 'signals'] as const;
+export const CONTEXT_KEYS = [
+  'now',
+  'ip',
+  'task',
+  'datatypes',
+  'risk',
+  'usage',
+  'approved',
+  'delegated',
+  'sender_constrained',
+  'signals',
+] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
 /** The leaves of the context model, as paths: the values a policy can compare, test or pass on. */
@@ -140,7 +152,10 @@ type Calendar = { hour: number; weekday: number };
 const NO_CALENDAR: Calendar = { hour: Number.NaN, weekday: Number.NaN };
 
 /** Each leaf's value in the facts (`usage.new_action` is per pair: see pairKey). */
-const LEAF_VALUES: Record<Exclude<ContextLeaf, 'usage.new_action'>, (facts: PolicyFacts, calendar: Calendar) => unknown> = {
+const LEAF_VALUES: Record<
+  Exclude<ContextLeaf, 'usage.new_action'>,
+  (facts: PolicyFacts, calendar: Calendar) => unknown
+> = {
   'now.unix': (f) => f.nowSec,
   'now.hour': (_, c) => c.hour,
   'now.weekday': (_, c) => c.weekday,
@@ -156,7 +171,14 @@ const LEAF_VALUES: Record<Exclude<ContextLeaf, 'usage.new_action'>, (facts: Poli
   sender_constrained: (f) => f.sender_constrained,
   signals: (f) => f.signals,
 };
-const NUMERIC_LEAVES: ReadonlySet<ContextLeaf> = new Set(['now.unix', 'now.hour', 'now.weekday', 'risk', 'usage.calls_last_minute', 'usage.denied_last_hour']);
+const NUMERIC_LEAVES: ReadonlySet<ContextLeaf> = new Set([
+  'now.unix',
+  'now.hour',
+  'now.weekday',
+  'risk',
+  'usage.calls_last_minute',
+  'usage.denied_last_hour',
+]);
 
 interface KeyPlan {
   readonly steps: ReadonlyArray<(facts: PolicyFacts, calendar: Calendar) => unknown>;
@@ -212,9 +234,15 @@ export interface CountRange {
  * the gap between the thresholds around it otherwise, and any count when the leaf is not read.
  * `points` are more values to tell apart exactly (a count that triggers work of its own).
  */
-export function sameRank(reads: PolicyReads, leaf: 'usage.calls_last_minute' | 'usage.denied_last_hour', value: number, points: readonly number[] = []): CountRange {
+export function sameRank(
+  reads: PolicyReads,
+  leaf: 'usage.calls_last_minute' | 'usage.denied_last_hour',
+  value: number,
+  points: readonly number[] = [],
+): CountRange {
   const read = reads.leaves.get(leaf);
-  const literals = read?.kind === 'threshold' ? [...read.literals, ...points] : read ? [value] : points;
+  const literals =
+    read?.kind === 'threshold' ? [...read.literals, ...points] : read ? [value] : points;
   let min: number | undefined;
   let max: number | undefined;
   for (const l of literals) {
@@ -271,7 +299,10 @@ export function pairKey(key: string, facts: PolicyFacts, pair: Pair, reads: Poli
  * reads the clock's seconds exactly it is emptied each second (older keys can never match again);
  * thresholds on the clock and its hour or weekday keep their keys across seconds.
  */
-export function memoizeDecider(decider: PolicyDecider, opts: { maxEntries?: number } = {}): PolicyDecider & { readonly hits: number } {
+export function memoizeDecider(
+  decider: PolicyDecider,
+  opts: { maxEntries?: number } = {},
+): PolicyDecider & { readonly hits: number } {
   const cache = new Map<string, PairDecision>();
   const maxEntries = opts.maxEntries ?? Number.POSITIVE_INFINITY;
   const { reads } = decider;

@@ -1,6 +1,12 @@
 // What a policy set can tell apart in the request context, worked out from Cedar's JSON form of
 // its policies (the EST), so equal decisions can be shared between differing facts.
-import { CONTEXT_LEAVES, type ContextKey, type ContextLeaf, type LeafRead, type PolicyReads } from './policy-facts.ts';
+import {
+  CONTEXT_LEAVES,
+  type ContextKey,
+  type ContextLeaf,
+  type LeafRead,
+  type PolicyReads,
+} from './policy-facts.ts';
 
 type Node = Record<string, unknown>;
 
@@ -41,7 +47,11 @@ export function policyReads(policies: readonly unknown[]): PolicyReads {
     },
   };
   // Only conditions can name `context` (a scope cannot); a policy of another shape is read whole.
-  for (const policy of policies) visit(isNode(policy) && Array.isArray(policy.conditions) ? policy.conditions : policy, recorder);
+  for (const policy of policies)
+    visit(
+      isNode(policy) && Array.isArray(policy.conditions) ? policy.conditions : policy,
+      recorder,
+    );
 
   const leaves = new Map<ContextLeaf, LeafRead>();
   for (const leaf of CONTEXT_LEAVES) {
@@ -54,8 +64,10 @@ export function policyReads(policies: readonly unknown[]): PolicyReads {
 
 function readOf(use: LeafUses): LeafRead {
   const { exact, thresholds, members } = use;
-  if (!exact && members.size === 0 && thresholds.size > 0) return { kind: 'threshold', literals: [...thresholds].sort((a, b) => a - b) };
-  if (!exact && thresholds.size === 0 && members.size > 0) return { kind: 'membership', literals: [...members].sort() };
+  if (!exact && members.size === 0 && thresholds.size > 0)
+    return { kind: 'threshold', literals: [...thresholds].sort((a, b) => a - b) };
+  if (!exact && thresholds.size === 0 && members.size > 0)
+    return { kind: 'membership', literals: [...members].sort() };
   return { kind: 'exact' };
 }
 
@@ -129,7 +141,8 @@ function testedForLiterals(op: string, arg: unknown, record: Recorder): boolean 
 function stringLiteralSet(node: unknown): string[] | undefined {
   if (!isNode(node) || Object.keys(node).length !== 1) return undefined;
   if (Array.isArray(node.Set)) return stringLiterals(node.Set);
-  if (Array.isArray(node.Value) && node.Value.every((v) => typeof v === 'string')) return node.Value as string[];
+  if (Array.isArray(node.Value) && node.Value.every((v) => typeof v === 'string'))
+    return node.Value as string[];
   return undefined;
 }
 
@@ -171,7 +184,10 @@ function leafAt(path: readonly string[] | undefined): ContextLeaf | undefined {
  */
 function leavesUnder(path: readonly string[]): ContextLeaf[] {
   const name = path.join('.');
-  return CONTEXT_LEAVES.filter((leaf) => name === '' || leaf === name || leaf.startsWith(`${name}.`) || name.startsWith(`${leaf}.`));
+  return CONTEXT_LEAVES.filter(
+    (leaf) =>
+      name === '' || leaf === name || leaf.startsWith(`${name}.`) || name.startsWith(`${leaf}.`),
+  );
 }
 
 function isNode(value: unknown): value is Node {

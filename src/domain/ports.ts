@@ -1,10 +1,10 @@
 // The interfaces services depend on; the store, crypto and policy adapters implement them.
 import type { AccessTokenClaims } from './access-token.ts';
+import type { Approval, ApprovalStatus } from './approval.ts';
 import type { Client } from './client.ts';
 import type { DecisionInput, DecisionRecord, SharedInputsRef } from './decision-record.ts';
-import type { Grant, GrantStatus } from './grant.ts';
-import type { Approval, ApprovalStatus } from './approval.ts';
 import type { Signal, SignalSummary } from './drift.ts';
+import type { Grant, GrantStatus } from './grant.ts';
 import type { AgentTask } from './intent.ts';
 import type { CountRange, PolicyDecider } from './policy-facts.ts';
 import type { NotifiedGrant } from './security-event.ts';
@@ -83,9 +83,16 @@ export interface GrantStore {
    * when the client is marked disabled or deleted, or already holds `maxLiveGrantsPerAgent` grants
    * neither revoked nor ended.
    */
-  create(grant: Grant, token: IssuedToken, refreshHash: string, limits?: { maxLiveGrantsPerAgent?: number }): Promise<GrantCreateOutcome>;
+  create(
+    grant: Grant,
+    token: IssuedToken,
+    refreshHash: string,
+    limits?: { maxLiveGrantsPerAgent?: number },
+  ): Promise<GrantCreateOutcome>;
   /** The grant with its refresh-token state (`used_refresh_hashes` holds refreshHashMark()s). */
-  get(id: string): Promise<(Grant & { refresh_hash: string; used_refresh_hashes: string[] }) | undefined>;
+  get(
+    id: string,
+  ): Promise<(Grant & { refresh_hash: string; used_refresh_hashes: string[] }) | undefined>;
   check(grantId: string, jti: string): Promise<GrantCheck | undefined>;
   /**
    * Rotates the refresh token and adds the new access token, atomically, only if `presentedHash`
@@ -111,11 +118,26 @@ export interface GrantStore {
    * the grant also holds a marker naming the decision record to come, cleared atomically when
    * that record is appended: a crash in between leaves the marker for the sweep to recover.
    */
-  revokeGrant(id: string, reason: string, nowSec: number, pending?: PendingRecord): Promise<{ revoked: boolean; tokens: number }>;
+  revokeGrant(
+    id: string,
+    reason: string,
+    nowSec: number,
+    pending?: PendingRecord,
+  ): Promise<{ revoked: boolean; tokens: number }>;
   /** Revokes one access token by jti. */
-  revokeToken(jti: string, nowSec: number): Promise<{ grantId?: string | undefined; revoked: boolean }>;
+  revokeToken(
+    jti: string,
+    nowSec: number,
+  ): Promise<{ grantId?: string | undefined; revoked: boolean }>;
   /** Narrows an active grant whose granted set is still `expected`; revokes its outstanding tokens. */
-  narrow(id: string, expected: AgentTask[], granted: AgentTask[], policyVersion: number, nowSec: number, pending?: PendingRecord): Promise<boolean>;
+  narrow(
+    id: string,
+    expected: AgentTask[],
+    granted: AgentTask[],
+    policyVersion: number,
+    nowSec: number,
+    pending?: PendingRecord,
+  ): Promise<boolean>;
   /**
    * Moves a grant from status `from` to `to` (resume after approval, or an approved elevation),
    * with changed fields and optionally a new access token. False when the status had moved.
@@ -124,7 +146,9 @@ export interface GrantStore {
     id: string,
     from: GrantStatus,
     to: GrantStatus,
-    change: Partial<Pick<Grant, 'requested' | 'granted' | 'context' | 'policy_version'>> | undefined,
+    change:
+      | Partial<Pick<Grant, 'requested' | 'granted' | 'context' | 'policy_version'>>
+      | undefined,
     token?: IssuedToken,
   ): Promise<boolean>;
   /** Suspends an active grant pending approval. */
@@ -140,7 +164,9 @@ export interface GrantStore {
    */
   addSignal(id: string, signal: Signal): Promise<'added' | 'missing' | 'too_many_types'>;
   /** Grants with their signals, in one round trip; missing ones are left out. */
-  getMany(ids: readonly string[]): Promise<Array<{ grant: Grant; signals: Signal[]; pending?: PendingRecord | undefined }>>;
+  getMany(
+    ids: readonly string[],
+  ): Promise<Array<{ grant: Grant; signals: Signal[]; pending?: PendingRecord | undefined }>>;
   /** Live grant ids in deadline order, a page at a time; expired ones are dropped from the index. */
   liveGrantIds(offset: number, count: number, nowSec: number, prune?: boolean): Promise<string[]>;
   /** The grant an access token belongs to, while the token may be valid. */
@@ -164,7 +190,11 @@ export interface DecisionQuery {
 
 export type AuditVerdict =
   | { ok: true; records: number }
-  | { ok: false; records: number; broken: { id: string; chain: string; seq: number; problem: string } };
+  | {
+      ok: false;
+      records: number;
+      broken: { id: string; chain: string; seq: number; problem: string };
+    };
 
 /** A decision record a grant change still owes (see GrantStore.revokeGrant). */
 export interface PendingRecord {
@@ -184,7 +214,12 @@ export interface DecisionLog {
    */
   record(
     input: DecisionInput,
-    opts?: { id?: string; clearsPendingOf?: string; followedBy?: () => Promise<unknown>; guard?: EvaluationGuard },
+    opts?: {
+      id?: string;
+      clearsPendingOf?: string;
+      followedBy?: () => Promise<unknown>;
+      guard?: EvaluationGuard;
+    },
   ): Promise<DecisionRecord>;
   /**
    * Appends the inputs a batch of decisions shares as one record (kind 'inputs'), so that each
@@ -198,7 +233,9 @@ export interface DecisionLog {
    * The inputs of the shared records these records name, by record id: null for one retention
    * trimmed, or that is not the record named (its hash differs).
    */
-  sharedInputs(records: readonly DecisionRecord[]): Promise<Record<string, Record<string, unknown> | null>>;
+  sharedInputs(
+    records: readonly DecisionRecord[],
+  ): Promise<Record<string, Record<string, unknown> | null>>;
   verify(): Promise<AuditVerdict>;
 }
 
@@ -234,7 +271,10 @@ export interface GrantNotifier {
   narrowed(grant: NotifiedGrant, granted: AgentTask[], reason: string): Promise<void>;
 }
 
-export const silentNotifier: GrantNotifier = { revoked: async () => undefined, narrowed: async () => undefined };
+export const silentNotifier: GrantNotifier = {
+  revoked: async () => undefined,
+  narrowed: async () => undefined,
+};
 
 /** Everything an action-time decision reads, in one round trip (the call is counted on the way). */
 export interface EvaluationState {
@@ -277,7 +317,13 @@ export interface EvaluationGuard {
 
 export interface UsageStore {
   /** Reads the grant and usage and counts this call. Undefined when the grant is gone. */
-  readForEvaluation(grantId: string, jti: string, clientId: string, action: string, nowSec: number): Promise<EvaluationState | undefined>;
+  readForEvaluation(
+    grantId: string,
+    jti: string,
+    clientId: string,
+    action: string,
+    nowSec: number,
+  ): Promise<EvaluationState | undefined>;
   /** Records the outcome: an allowed action is now used, a step taken; a denial counted. Returns denials this hour. */
   recordOutcome(outcome: {
     readonly grantId: string;
@@ -291,14 +337,18 @@ export interface UsageStore {
     readonly nowSec: number;
   }): Promise<number>;
   /** Current counters of many grants (for re-evaluation). */
-  countersOf(ids: readonly string[], nowSec: number): Promise<Array<{ calls: number; denied: number }>>;
+  countersOf(
+    ids: readonly string[],
+    nowSec: number,
+  ): Promise<Array<{ calls: number; denied: number }>>;
   /**
    * Which of the asked actions each agent has used (been allowed at an evaluation), one set per
    * query, in one round trip: what `usage.new_action` is decided with outside an evaluation.
    */
-  usedActionsOf(queries: ReadonlyArray<{ readonly clientId: string; readonly actions: readonly string[] }>): Promise<Array<ReadonlySet<string>>>;
+  usedActionsOf(
+    queries: ReadonlyArray<{ readonly clientId: string; readonly actions: readonly string[] }>,
+  ): Promise<Array<ReadonlySet<string>>>;
 }
-
 
 export interface ApprovalStore {
   /**
@@ -306,13 +356,20 @@ export interface ApprovalStore {
    * or deleted, or, with `maxPendingPerAgent`, already has that many pending: only requests opened
    * with a cap count against it (an agent's own; not the resume requests the system opens).
    */
-  create(approval: Approval, limits?: { maxPendingPerAgent?: number }): Promise<ApprovalCreateOutcome>;
+  create(
+    approval: Approval,
+    limits?: { maxPendingPerAgent?: number },
+  ): Promise<ApprovalCreateOutcome>;
   get(id: string): Promise<Approval | undefined>;
   /** The approval still pending for this exact intent, if any. */
   pendingFor(intentKey: string): Promise<Approval | undefined>;
   list(status: ApprovalStatus | undefined, nowSec: number, limit: number): Promise<Approval[]>;
   /** Changes the approval only if its status is still `expected`; the changed approval, or undefined. */
-  transition(id: string, expected: ApprovalStatus, patch: Partial<Approval>): Promise<Approval | undefined>;
+  transition(
+    id: string,
+    expected: ApprovalStatus,
+    patch: Partial<Approval>,
+  ): Promise<Approval | undefined>;
   /** True when a poll now respects the interval. */
   pace(id: string, intervalSec: number): Promise<boolean>;
 }

@@ -16,7 +16,10 @@ export const ReceiverIdSchema = z
 const HttpUrl = z
   .string()
   .max(2048)
-  .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), 'must be an absolute http(s) URL');
+  .refine(
+    (v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol),
+    'must be an absolute http(s) URL',
+  );
 
 /**
  * A receiver as configured (config file `receivers:` or `POST /admin/receivers`).
@@ -72,7 +75,13 @@ export function receiverOf(input: ReceiverInput): Receiver {
 
 /** What the admin API shows: the bearer token is only said to exist. */
 export function publicReceiver(r: Receiver) {
-  return { id: r.id, url: r.url, audience: r.audience, events: [...r.events], has_authorization: r.authorization !== undefined };
+  return {
+    id: r.id,
+    url: r.url,
+    audience: r.audience,
+    events: [...r.events],
+    has_authorization: r.authorization !== undefined,
+  };
 }
 
 export interface ReceiverStore {

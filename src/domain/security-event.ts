@@ -45,10 +45,16 @@ export function audiencesOf(grant: NotifiedGrant, after: readonly AgentTask[] = 
  * audience; a narrowing's authorization_details cut down to the entries on that audience, each
  * naming that location only (another resource's actions and locations are not its business).
  */
-export function eventForAudience(event: GrantEvent, audiences: ReadonlySet<string>, audience: string): GrantEvent | undefined {
+export function eventForAudience(
+  event: GrantEvent,
+  audiences: ReadonlySet<string>,
+  audience: string,
+): GrantEvent | undefined {
   if (!audiences.has(audience)) return undefined;
   if (event.granted === undefined) return event;
-  const granted = event.granted.filter((e) => e.locations.includes(audience)).map((e) => ({ ...e, locations: [audience] }));
+  const granted = event.granted
+    .filter((e) => e.locations.includes(audience))
+    .map((e) => ({ ...e, locations: [audience] }));
   return { ...event, granted };
 }
 

@@ -2,7 +2,7 @@
 import type { Context } from 'hono';
 import type { Client } from '../domain/client.ts';
 import { OAuthError } from '../domain/errors.ts';
-import { type PresentedCredentials, authenticateClient } from '../services/authenticate-client.ts';
+import { authenticateClient, type PresentedCredentials } from '../services/authenticate-client.ts';
 import type { Broker } from '../services/broker.ts';
 import { noteAuthenticated } from './rate-limit.ts';
 import type { OAuthForm } from './read-body.ts';
@@ -14,18 +14,22 @@ export function presentedCredentials(c: Context, form: OAuthForm): PresentedCred
   const bodyId = form.get('client_id');
   const bodySecret = form.get('client_secret');
   if (header !== undefined) {
-    if (bodySecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method, not two');
+    if (bodySecret !== undefined)
+      throw new OAuthError('invalid_request', 'use one client authentication method, not two');
     const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim());
-    if (!match?.[1]) throw new OAuthError('invalid_client', 'unsupported or malformed Authorization header');
+    if (!match?.[1])
+      throw new OAuthError('invalid_client', 'unsupported or malformed Authorization header');
     const decoded = Buffer.from(match[1], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 1) throw new OAuthError('invalid_client', 'malformed Basic credentials');
     const clientId = formDecode(decoded.slice(0, colon));
     const secret = formDecode(decoded.slice(colon + 1));
-    if (bodyId !== undefined && bodyId !== clientId) throw new OAuthError('invalid_request', 'client_id does not match the authenticated client');
+    if (bodyId !== undefined && bodyId !== clientId)
+      throw new OAuthError('invalid_request', 'client_id does not match the authenticated client');
     return checkLength({ clientId, secret, method: 'client_secret_basic' });
   }
-  if (bodyId !== undefined && bodySecret !== undefined) return checkLength({ clientId: bodyId, secret: bodySecret, method: 'client_secret_post' });
+  if (bodyId !== undefined && bodySecret !== undefined)
+    return checkLength({ clientId: bodyId, secret: bodySecret, method: 'client_secret_post' });
   throw new OAuthError('invalid_client', 'client authentication is required');
 }
 
@@ -50,7 +54,11 @@ function formDecode(v: string): string {
 }
 
 function checkLength(creds: PresentedCredentials): PresentedCredentials {
-  if (!creds.clientId || creds.clientId.length > MAX_CREDENTIAL_LENGTH || creds.secret.length > MAX_CREDENTIAL_LENGTH) {
+  if (
+    !creds.clientId ||
+    creds.clientId.length > MAX_CREDENTIAL_LENGTH ||
+    creds.secret.length > MAX_CREDENTIAL_LENGTH
+  ) {
     throw new OAuthError('invalid_client', 'client authentication failed');
   }
   return creds;

@@ -16,7 +16,8 @@ export function oauthJson(c: Context, body: object, status: 200 = 200): Response
 export function renderOAuthError(c: Context, err: unknown, log: AppLogger): Response {
   let e: OAuthError;
   if (err instanceof OAuthError) e = err;
-  else if (err instanceof StoreUnavailable) e = new OAuthError('temporarily_unavailable', 'try again shortly');
+  else if (err instanceof StoreUnavailable)
+    e = new OAuthError('temporarily_unavailable', 'try again shortly');
   else {
     log.error({ err, path: c.req.path }, 'unexpected error on an OAuth endpoint');
     e = new OAuthError('server_error', 'internal error');

@@ -76,7 +76,9 @@ const ProblemSchema = z
 
 const ReasonAdminSchema = z.object({
   en: z.string().describe('why, in English'),
-  code: z.string().describe('stable reason code, e.g. outside_grant, token_revoked, foreign_resource'),
+  code: z
+    .string()
+    .describe('stable reason code, e.g. outside_grant, token_revoked, foreign_resource'),
   policies: z.array(z.string()).optional().describe('@id of the Cedar policies that decided'),
 });
 
@@ -191,7 +193,9 @@ const DecisionRecordSchema = z
 
 const SharedInputsSchema = z
   .record(z.string(), z.record(z.string(), z.unknown()).nullable())
-  .describe('the inputs of the shared records the decisions name (`inputs.shared_context.record`), by record id; null when retention trimmed one');
+  .describe(
+    'the inputs of the shared records the decisions name (`inputs.shared_context.record`), by record id; null when retention trimmed one',
+  );
 
 const GrantSchema = z
   .object({
@@ -284,8 +288,14 @@ const RESPONSES = {
   RevocationResult: z.object({ revoked: RevokedCountSchema }),
   Grant: GrantSchema,
   GrantList: z.object({ grants: z.array(GrantSchema) }),
-  GrantWithHistory: GrantSchema.extend({ history: z.array(DecisionRecordSchema), shared_inputs: SharedInputsSchema }),
-  DecisionList: z.object({ decisions: z.array(DecisionRecordSchema), shared_inputs: SharedInputsSchema }),
+  GrantWithHistory: GrantSchema.extend({
+    history: z.array(DecisionRecordSchema),
+    shared_inputs: SharedInputsSchema,
+  }),
+  DecisionList: z.object({
+    decisions: z.array(DecisionRecordSchema),
+    shared_inputs: SharedInputsSchema,
+  }),
   AuditVerification: z
     .object({ ok: z.boolean(), records: z.number().int().optional() })
     .loose()
@@ -307,7 +317,10 @@ const RESPONSES = {
   SignalAccepted: z.object({
     accepted: z.number().int(),
     reevaluated: z.unknown(),
-    refused_too_many_types: z.array(z.string()).optional().describe('grants that refused the signal: a new type beyond signals.max_types_per_grant'),
+    refused_too_many_types: z
+      .array(z.string())
+      .optional()
+      .describe('grants that refused the signal: a new type beyond signals.max_types_per_grant'),
   }),
   Receiver: PublicReceiverSchema,
   ReceiverList: z.object({ receivers: z.array(PublicReceiverSchema) }),
@@ -544,7 +557,9 @@ const ENDPOINTS: readonly Endpoint[] = [
       '202': ok('SignalAccepted', 'accepted and re-evaluated'),
       ...ADMIN_BODY_ERRORS,
       '403': problemReply('only resource clients and admins report signals'),
-      '409': problemReply('the signal is of a new type and every grant it names holds signals.max_types_per_grant types'),
+      '409': problemReply(
+        'the signal is of a new type and every grant it names holds signals.max_types_per_grant types',
+      ),
     },
   },
   {

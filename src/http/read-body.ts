@@ -1,7 +1,7 @@
 // Request bodies: content type checked, repeated OAuth parameters refused, JSON parsed with zod.
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { type OAuthErrorCode, OAuthError, ProblemError } from '../domain/errors.ts';
+import { OAuthError, type OAuthErrorCode, ProblemError } from '../domain/errors.ts';
 import { DEFAULT_JSON_LIMITS, type JsonLimits, parseJsonWithin } from '../domain/json-bounds.ts';
 
 declare module 'hono' {
@@ -33,7 +33,8 @@ export async function readOAuthForm(c: Context): Promise<OAuthForm> {
   const params = new URLSearchParams(await c.req.text());
   const seen = new Set<string>();
   for (const key of params.keys()) {
-    if (seen.has(key) && !REPEATABLE.has(key)) throw new OAuthError('invalid_request', `parameter ${key} is repeated`);
+    if (seen.has(key) && !REPEATABLE.has(key))
+      throw new OAuthError('invalid_request', `parameter ${key} is repeated`);
     seen.add(key);
   }
   return {
@@ -67,7 +68,12 @@ export function parseOAuthForm<S extends z.ZodObject>(
   const code = codes[field];
   if (code && raw[field]) throw new OAuthError(code, `${field} is not supported`);
   // Name the field, never echo its value: it may be a token or a secret.
-  throw new OAuthError('invalid_request', raw[field] === undefined && field ? `${field} is required` : `${field || 'request'}: ${issue?.message ?? 'invalid'}`);
+  throw new OAuthError(
+    'invalid_request',
+    raw[field] === undefined && field
+      ? `${field} is required`
+      : `${field || 'request'}: ${issue?.message ?? 'invalid'}`,
+  );
 }
 
 /**
@@ -77,16 +83,28 @@ export function parseOAuthForm<S extends z.ZodObject>(
  */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') throw new ProblemError(415, 'Unsupported media type', 'the body must be application/json');
+  if (type !== 'application/json')
+    throw new ProblemError(415, 'Unsupported media type', 'the body must be application/json');
   const body = parseJsonWithin(await c.req.text(), jsonLimitsOf(c));
   if (!body.ok) {
-    if (body.reason === 'syntax') throw new ProblemError(400, 'Invalid JSON', 'the body is not valid JSON');
-    throw new ProblemError(400, 'Invalid request', body.message, [{ path: body.field, message: body.message }]);
+    if (body.reason === 'syntax')
+      throw new ProblemError(400, 'Invalid JSON', 'the body is not valid JSON');
+    throw new ProblemError(400, 'Invalid request', body.message, [
+      { path: body.field, message: body.message },
+    ]);
   }
   const parsed = schema.safeParse(body.value);
   if (!parsed.success) {
-    const errors = parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
-    throw new ProblemError(400, 'Invalid request', errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+    const errors = parsed.error.issues.map((i) => ({
+      path: i.path.join('.') || '(body)',
+      message: i.message,
+    }));
+    throw new ProblemError(
+      400,
+      'Invalid request',
+      errors.map((e) => `${e.path}: ${e.message}`).join('; '),
+      errors,
+    );
   }
   return parsed.data;
 }

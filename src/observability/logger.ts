@@ -20,5 +20,9 @@ export const REDACT_PATHS = [
 export type AppLogger = pino.Logger;
 
 export function createLogger(level = process.env.MANDATE_LOG_LEVEL ?? 'info'): AppLogger {
-  return pino({ level, base: { service: 'mandate' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  return pino({
+    level,
+    base: { service: 'mandate' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+  });
 }

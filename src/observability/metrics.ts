@@ -1,5 +1,5 @@
 // Prometheus metrics: request counts and latency per route, tokens minted, decisions, revocations.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { BrokerMetrics } from '../services/broker.ts';
 
 export interface Metrics extends BrokerMetrics {
@@ -17,7 +17,12 @@ export interface Metrics extends BrokerMetrics {
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'mandate_' });
-  const requests = new Counter({ name: 'mandate_http_requests_total', help: 'HTTP requests', labelNames: ['route', 'method', 'status'], registers: [registry] });
+  const requests = new Counter({
+    name: 'mandate_http_requests_total',
+    help: 'HTTP requests',
+    labelNames: ['route', 'method', 'status'],
+    registers: [registry],
+  });
   const latency = new Histogram({
     name: 'mandate_http_request_duration_seconds',
     help: 'HTTP request latency',
@@ -25,24 +30,54 @@ export function createMetrics(): Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   });
-  const minted = new Counter({ name: 'mandate_tokens_minted_total', help: 'Access tokens minted', labelNames: ['grant_type'], registers: [registry] });
-  const decisions = new Counter({ name: 'mandate_decisions_total', help: 'Decisions by kind and outcome', labelNames: ['kind', 'outcome'], registers: [registry] });
-  const revocations = new Counter({ name: 'mandate_revocations_total', help: 'Revocations by kind', labelNames: ['kind'], registers: [registry] });
+  const minted = new Counter({
+    name: 'mandate_tokens_minted_total',
+    help: 'Access tokens minted',
+    labelNames: ['grant_type'],
+    registers: [registry],
+  });
+  const decisions = new Counter({
+    name: 'mandate_decisions_total',
+    help: 'Decisions by kind and outcome',
+    labelNames: ['kind', 'outcome'],
+    registers: [registry],
+  });
+  const revocations = new Counter({
+    name: 'mandate_revocations_total',
+    help: 'Revocations by kind',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
   const evaluationPaths = new Counter({
     name: 'mandate_evaluation_paths_total',
     help: 'Evaluations by path: snapshot (decided before reading, one round trip), read (full path), stale (a snapshot the guard refused)',
     labelNames: ['path'],
     registers: [registry],
   });
-  const revokedTokens = new Counter({ name: 'mandate_revoked_tokens_total', help: 'Tokens made inactive by revocations', labelNames: ['kind'], registers: [registry] });
+  const revokedTokens = new Counter({
+    name: 'mandate_revoked_tokens_total',
+    help: 'Tokens made inactive by revocations',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
   const caepEvents = new Counter({
     name: 'mandate_caep_events_total',
     help: 'CAEP events per receiver by outcome: queued, dropped_backlog (its backlog was full), delivered, refused (400), target_refused (address not allowed), gave_up, skipped',
     labelNames: ['receiver', 'outcome'],
     registers: [registry],
   });
-  const authFailures = new Counter({ name: 'mandate_auth_failures_total', help: 'Failed client or admin authentications', labelNames: ['credential'], registers: [registry] });
-  const rateLimited = new Counter({ name: 'mandate_rate_limited_total', help: 'Requests refused with 429 by rule: client_source, source, invalid_tokens', labelNames: ['rule'], registers: [registry] });
+  const authFailures = new Counter({
+    name: 'mandate_auth_failures_total',
+    help: 'Failed client or admin authentications',
+    labelNames: ['credential'],
+    registers: [registry],
+  });
+  const rateLimited = new Counter({
+    name: 'mandate_rate_limited_total',
+    help: 'Requests refused with 429 by rule: client_source, source, invalid_tokens',
+    labelNames: ['rule'],
+    registers: [registry],
+  });
   return {
     registry,
     caepEvent: (receiver, outcome) => caepEvents.inc({ receiver, outcome }),

@@ -3,7 +3,14 @@ import './v8-flags.ts';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { PairDecision } from '../domain/decision.ts';
 import type { Pair } from '../domain/intent.ts';
-import { type PolicyDecider, type PolicyFacts, type PolicyReads, calendarOf, memoizeDecider, newActionOf } from '../domain/policy-facts.ts';
+import {
+  calendarOf,
+  memoizeDecider,
+  newActionOf,
+  type PolicyDecider,
+  type PolicyFacts,
+  type PolicyReads,
+} from '../domain/policy-facts.ts';
 import { policyReads } from '../domain/policy-reads.ts';
 
 /** A policy that does not parse or validate, located in the submitted text (1-based). */
@@ -20,7 +27,9 @@ export interface CompiledPolicySet extends PolicyDecider {
   readonly ids: readonly string[];
 }
 
-export type CompileResult = { ok: true; set: CompiledPolicySet } | { ok: false; problems: PolicyProblem[] };
+export type CompileResult =
+  | { ok: true; set: CompiledPolicySet }
+  | { ok: false; problems: PolicyProblem[] };
 
 const REMEDY_APPROVAL = 'approval';
 const NO_PERMIT = 'no-permit';
@@ -31,11 +40,20 @@ let compiled = 0;
  * decision is a `statefulIsAuthorized` call. A second set without the `@remedy("approval")`
  * forbids tells whether a deny was theirs alone.
  */
-export function compilePolicySet(text: string, schema: string, version: number, opts: { cacheEntries?: number } = {}): CompileResult {
+export function compilePolicySet(
+  text: string,
+  schema: string,
+  version: number,
+  opts: { cacheEntries?: number } = {},
+): CompileResult {
   const parts = cedar.policySetTextToParts(text);
-  if (parts.type === 'failure') return { ok: false, problems: parts.errors.map((e) => problemAt(text, 0, e)) };
+  if (parts.type === 'failure')
+    return { ok: false, problems: parts.errors.map((e) => problemAt(text, 0, e)) };
   if (parts.policy_templates.length > 0) {
-    return { ok: false, problems: [{ message: 'policy templates are not supported', line: 1, column: 1 }] };
+    return {
+      ok: false,
+      problems: [{ message: 'policy templates are not supported', line: 1, column: 1 }],
+    };
   }
 
   const byId: Record<string, string> = {};
@@ -54,18 +72,24 @@ export function compilePolicySet(text: string, schema: string, version: number, 
     }
     const id = json.json.annotations?.id ?? `policy${index}`;
     if (byId[id] !== undefined) {
-      problems.push({ ...lineCol(text, Math.max(offset, 0)), policy_id: id, message: `@id("${id}") is used twice` });
+      problems.push({
+        ...lineCol(text, Math.max(offset, 0)),
+        policy_id: id,
+        message: `@id("${id}") is used twice`,
+      });
       return;
     }
     byId[id] = policy;
     forms.push(json.json);
     offsets.set(id, Math.max(offset, 0));
-    if (json.json.effect === 'forbid' && json.json.annotations?.remedy === REMEDY_APPROVAL) remedy.add(id);
+    if (json.json.effect === 'forbid' && json.json.annotations?.remedy === REMEDY_APPROVAL)
+      remedy.add(id);
   });
   if (problems.length) return { ok: false, problems };
 
   const validation = cedar.validate({ schema, policies: { staticPolicies: byId } });
-  if (validation.type === 'failure') return { ok: false, problems: validation.errors.map((e) => problemAt(text, 0, e)) };
+  if (validation.type === 'failure')
+    return { ok: false, problems: validation.errors.map((e) => problemAt(text, 0, e)) };
   if (validation.validationErrors.length > 0) {
     return {
       ok: false,
@@ -80,7 +104,8 @@ export function compilePolicySet(text: string, schema: string, version: number, 
   const fullId = `v${version}.${compiled}`;
   const withoutRemedyId = `${fullId}.noremedy`;
   const full = cedar.preparsePolicySet(fullId, { staticPolicies: byId });
-  if (full.type === 'failure') return { ok: false, problems: full.errors.map((e) => problemAt(text, 0, e)) };
+  if (full.type === 'failure')
+    return { ok: false, problems: full.errors.map((e) => problemAt(text, 0, e)) };
   const reduced = Object.fromEntries(Object.entries(byId).filter(([id]) => !remedy.has(id)));
   cedar.preparsePolicySet(withoutRemedyId, { staticPolicies: reduced });
 
@@ -91,13 +116,21 @@ export function compilePolicySet(text: string, schema: string, version: number, 
     decide(facts, pairs) {
       const entities = entitiesOf(facts);
       const base = baseContext(facts, reads);
-      return pairs.map((pair) => decidePair(pair, facts, entities, base, fullId, withoutRemedyId, remedy, reads));
+      return pairs.map((pair) =>
+        decidePair(pair, facts, entities, base, fullId, withoutRemedyId, remedy, reads),
+      );
     },
   };
   // Exact answers shared between requests of this version (see memoizeDecider): 0 turns it off.
   const cacheEntries = opts.cacheEntries ?? 10_000;
   const decider = cacheEntries > 0 ? memoizeDecider(raw, { maxEntries: cacheEntries }) : raw;
-  const set: CompiledPolicySet = { version, text, reads, ids: Object.keys(byId), decide: (facts, pairs) => decider.decide(facts, pairs) };
+  const set: CompiledPolicySet = {
+    version,
+    text,
+    reads,
+    ids: Object.keys(byId),
+    decide: (facts, pairs) => decider.decide(facts, pairs),
+  };
   return { ok: true, set };
 }
 
@@ -113,7 +146,12 @@ function decidePair(
 ): PairDecision {
   // A policy that tells new actions apart is never decided on an unread history (see newActionOf).
   if (reads.leaves.has('usage.new_action') && facts.usage.used_actions === undefined) {
-    return { pair, effect: 'deny', reasons: ['policy-error'], errors: ["usage.new_action: the agent's action history was not read"] };
+    return {
+      pair,
+      effect: 'deny',
+      reasons: ['policy-error'],
+      errors: ["usage.new_action: the agent's action history was not read"],
+    };
   }
   const call: cedar.StatefulAuthorizationCall = {
     principal: { type: 'Agent', id: facts.agent.id },
@@ -125,17 +163,26 @@ function decidePair(
   };
   const answer = cedar.statefulIsAuthorized(call);
   if (answer.type === 'failure') {
-    return { pair, effect: 'deny', reasons: ['policy-error'], errors: answer.errors.map((e) => e.message) };
+    return {
+      pair,
+      effect: 'deny',
+      reasons: ['policy-error'],
+      errors: answer.errors.map((e) => e.message),
+    };
   }
   const { decision, diagnostics } = answer.response;
-  const errors = diagnostics.errors.length ? diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`) : undefined;
+  const errors = diagnostics.errors.length
+    ? diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`)
+    : undefined;
   // Cedar skips a policy that errors; a forbid that could not be evaluated must not let a request through.
-  if (errors) return { pair, effect: 'deny', reasons: ['policy-error', ...diagnostics.reason], errors };
+  if (errors)
+    return { pair, effect: 'deny', reasons: ['policy-error', ...diagnostics.reason], errors };
   if (decision === 'allow') return { pair, effect: 'permit', reasons: diagnostics.reason };
   const reasons = diagnostics.reason.length ? diagnostics.reason : [NO_PERMIT];
   if (diagnostics.reason.length > 0 && diagnostics.reason.every((id) => remedy.has(id))) {
     const again = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: withoutRemedyId });
-    if (again.type === 'success' && again.response.decision === 'allow') return { pair, effect: 'approval', reasons, errors };
+    if (again.type === 'success' && again.response.decision === 'allow')
+      return { pair, effect: 'approval', reasons, errors };
   }
   return { pair, effect: 'deny', reasons, errors };
 }
@@ -154,7 +201,10 @@ function entitiesOf(facts: PolicyFacts): cedar.EntityJson[] {
  * The Cedar context, holding only what the policy reads: each attribute (above all the `ip`
  * extension value) costs time in every call, and one the policy never reads cannot change it.
  */
-function baseContext(facts: PolicyFacts, { attributes }: PolicyReads): Record<string, cedar.CedarValueJson> {
+function baseContext(
+  facts: PolicyFacts,
+  { attributes }: PolicyReads,
+): Record<string, cedar.CedarValueJson> {
   const context: Record<string, cedar.CedarValueJson> = {};
   if (attributes.has('now')) {
     const { hour, weekday } = calendarOf(facts.nowSec);

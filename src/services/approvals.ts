@@ -42,10 +42,16 @@ export async function requestApproval(broker: Broker, req: ApprovalRequest): Pro
   };
   // An agent's own requests count against its cap; the resume requests the broker opens do not
   // (suspensions are bounded by the agent's live grants).
-  const limits = req.kind === 'resume' ? undefined : { maxPendingPerAgent: broker.settings.maxPendingApprovalsPerAgent };
+  const limits =
+    req.kind === 'resume'
+      ? undefined
+      : { maxPendingPerAgent: broker.settings.maxPendingApprovalsPerAgent };
   const created = await broker.approvals.create(approval, limits);
   if (created === 'pending_approval_limit') {
-    throw new OAuthError('access_denied', `too many pending approval requests for this agent (at most ${broker.settings.maxPendingApprovalsPerAgent})`);
+    throw new OAuthError(
+      'access_denied',
+      `too many pending approval requests for this agent (at most ${broker.settings.maxPendingApprovalsPerAgent})`,
+    );
   }
   // Disabled or deleted since it authenticated (another process may still hold it in cache).
   if (created !== 'created') throw new OAuthError('invalid_client', 'client authentication failed');
@@ -54,7 +60,12 @@ export async function requestApproval(broker: Broker, req: ApprovalRequest): Pro
 
 /** Hooks the approval flow needs from minting and elevation (kept there to avoid a cycle). */
 export interface ApprovedIntentHandlers {
-  mint(client: Client, intent: AgentTask[], pairs: PairDecision[], approval: Approval): Promise<TokenResponse>;
+  mint(
+    client: Client,
+    intent: AgentTask[],
+    pairs: PairDecision[],
+    approval: Approval,
+  ): Promise<TokenResponse>;
   elevate(client: Client, approval: Approval): Promise<TokenResponse>;
 }
 
@@ -71,45 +82,89 @@ export async function pollApproval(
 ): Promise<TokenResponse> {
   if (!authReqId) throw new OAuthError('invalid_request', 'auth_req_id is required');
   const approval = authReqId.length <= 128 ? await broker.approvals.get(authReqId) : undefined;
-  if (!approval || approval.client_id !== client.client_id || approval.kind === 'resume') throw new OAuthError('invalid_grant', 'unknown auth_req_id');
+  if (!approval || approval.client_id !== client.client_id || approval.kind === 'resume')
+    throw new OAuthError('invalid_grant', 'unknown auth_req_id');
   const nowSec = nowSecOf(broker);
-  if (approval.status === 'consumed') throw new OAuthError('invalid_grant', 'auth_req_id was already used');
+  if (approval.status === 'consumed')
+    throw new OAuthError('invalid_grant', 'auth_req_id was already used');
   // An approval not collected in time expires too, approved or not (CIBA).
-  if (approval.expires_at <= nowSec) throw new OAuthError('expired_token', 'the approval request expired');
-  if (!(await broker.approvals.pace(approval.id, approval.interval))) throw new OAuthError('slow_down', `poll at most every ${approval.interval} s`);
-  if (approval.status === 'pending') throw new OAuthError('authorization_pending', 'waiting for an approver');
-  if (approval.status === 'denied') throw new OAuthError('access_denied', 'an approver denied the request');
-  const consumed = await broker.approvals.transition(approval.id, 'approved', { status: 'consumed' });
+  if (approval.expires_at <= nowSec)
+    throw new OAuthError('expired_token', 'the approval request expired');
+  if (!(await broker.approvals.pace(approval.id, approval.interval)))
+    throw new OAuthError('slow_down', `poll at most every ${approval.interval} s`);
+  if (approval.status === 'pending')
+    throw new OAuthError('authorization_pending', 'waiting for an approver');
+  if (approval.status === 'denied')
+    throw new OAuthError('access_denied', 'an approver denied the request');
+  const consumed = await broker.approvals.transition(approval.id, 'approved', {
+    status: 'consumed',
+  });
   if (!consumed) throw new OAuthError('invalid_grant', 'auth_req_id was already used');
   if (approval.kind === 'elevation') return handlers.elevate(client, approval);
 
   // Decided again now, with the approval in the context: it covers this intent, not policy changes since.
   const context = { ...requestContext(client, ip), approved: true };
   const policy = broker.policy.current();
-  const usage = historyUsage(await actionHistoryOf(broker.usage, policy.reads, client.client_id, approval.intent));
-  const pairs = policy.decide(factsOf(client, approval.intent, context, nowSec, usage), pairsOf(approval.intent));
+  const usage = historyUsage(
+    await actionHistoryOf(broker.usage, policy.reads, client.client_id, approval.intent),
+  );
+  const pairs = policy.decide(
+    factsOf(client, approval.intent, context, nowSec, usage),
+    pairsOf(approval.intent),
+  );
   return handlers.mint(client, approval.intent, pairs, approval);
 }
 
 /** An approver's decision. Approving a suspended grant resumes it. */
-export async function decideApproval(broker: Broker, id: string, decision: 'approve' | 'deny', note: string | undefined, by: string) {
+export async function decideApproval(
+  broker: Broker,
+  id: string,
+  decision: 'approve' | 'deny',
+  note: string | undefined,
+  by: string,
+) {
   const approval = await broker.approvals.get(id);
-  if (!approval) throw new ProblemError(404, 'Approval not found', `no approval ${id.slice(0, 128)}`);
+  if (!approval)
+    throw new ProblemError(404, 'Approval not found', `no approval ${id.slice(0, 128)}`);
   const nowSec = nowSecOf(broker);
-  if (approval.status !== 'pending') throw new ProblemError(409, 'Approval already decided', `approval is ${approval.status}`);
-  if (approval.expires_at <= nowSec) throw new ProblemError(410, 'Approval expired', 'the request expired before a decision');
+  if (approval.status !== 'pending')
+    throw new ProblemError(409, 'Approval already decided', `approval is ${approval.status}`);
+  if (approval.expires_at <= nowSec)
+    throw new ProblemError(410, 'Approval expired', 'the request expired before a decision');
   const status = decision === 'approve' ? 'approved' : 'denied';
-  const decided = await broker.approvals.transition(id, 'pending', { status, decided_by: by, decided_at: nowSec, note });
+  const decided = await broker.approvals.transition(id, 'pending', {
+    status,
+    decided_by: by,
+    decided_at: nowSec,
+    note,
+  });
   if (!decided) throw new ProblemError(409, 'Approval already decided');
   let resumed: boolean | undefined;
   if (approval.kind === 'resume' && approval.grant_id && status === 'approved') {
     const grant = await broker.grants.get(approval.grant_id);
-    resumed = grant ? await broker.grants.update(grant.id, 'suspended', 'active', { context: { ...grant.context, approved: true } }) : false;
+    resumed = grant
+      ? await broker.grants.update(grant.id, 'suspended', 'active', {
+          context: { ...grant.context, approved: true },
+        })
+      : false;
   } else if (approval.kind === 'resume' && approval.grant_id) {
-    const { revoked } = await broker.grants.revokeGrant(approval.grant_id, 'approval_denied', nowSec);
+    const { revoked } = await broker.grants.revokeGrant(
+      approval.grant_id,
+      'approval_denied',
+      nowSec,
+    );
     resumed = false;
     // A resume approval's intent is the suspended grant's granted set: its audiences hear of the end.
-    if (revoked) await broker.notifier.revoked({ id: approval.grant_id, client_id: approval.client_id, task_id: approval.task_id, granted: approval.intent }, 'approval_denied');
+    if (revoked)
+      await broker.notifier.revoked(
+        {
+          id: approval.grant_id,
+          client_id: approval.client_id,
+          task_id: approval.task_id,
+          granted: approval.intent,
+        },
+        'approval_denied',
+      );
   }
   await broker.decisions.record({
     kind: 'approval',
@@ -118,7 +173,14 @@ export async function decideApproval(broker: Broker, id: string, decision: 'appr
     client_id: approval.client_id,
     grant_id: approval.grant_id,
     task_id: approval.task_id,
-    inputs: { approval_id: id, approval_kind: approval.kind, intent: approval.intent, by, note, resumed },
+    inputs: {
+      approval_id: id,
+      approval_kind: approval.kind,
+      intent: approval.intent,
+      by,
+      note,
+      resumed,
+    },
   });
   return { ...decided, ...(resumed !== undefined ? { resumed } : {}) };
 }
@@ -133,6 +195,10 @@ export function approvedOutcome(intent: AgentTask[], pairs: PairDecision[]) {
 }
 
 /** Seconds the agent has left to collect an approval (never more than its lifetime). */
-export function expiresIn(broker: Pick<Broker, 'settings'>, approval: Approval, nowSec: number): number {
+export function expiresIn(
+  broker: Pick<Broker, 'settings'>,
+  approval: Approval,
+  nowSec: number,
+): number {
   return Math.max(0, Math.min(approval.expires_at - nowSec, broker.settings.approvalTtlSec));
 }

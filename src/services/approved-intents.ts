@@ -10,17 +10,37 @@ import { issueAccessToken, tokenResponse } from './issue-access-token.ts';
 import { createGrant } from './mint-token.ts';
 import { actionHistoryOf, factsOf, historyUsage, requestContext } from './policy-facts-of.ts';
 
-export function approvedIntentHandlers(broker: Broker, ip: string | undefined): ApprovedIntentHandlers {
+export function approvedIntentHandlers(
+  broker: Broker,
+  ip: string | undefined,
+): ApprovedIntentHandlers {
   return {
     async mint(client, intent, pairs, approval: Approval) {
       const { decision } = approvedOutcome(intent, pairs);
       const context = { ...requestContext(client, ip), approved: true };
       const inputs = {
-        request: { grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: approval.id, authorization_details: intent },
-        approval: { id: approval.id, decided_by: approval.decided_by, decided_at: approval.decided_at },
+        request: {
+          grant_type: 'urn:openid:params:grant-type:ciba',
+          auth_req_id: approval.id,
+          authorization_details: intent,
+        },
+        approval: {
+          id: approval.id,
+          decided_by: approval.decided_by,
+          decided_at: approval.decided_at,
+        },
         context,
       };
-      const response = await createGrant(broker, client, intent, decision, context, broker.policy.current().version, inputs, 'ciba');
+      const response = await createGrant(
+        broker,
+        client,
+        intent,
+        decision,
+        context,
+        broker.policy.current().version,
+        inputs,
+        'ciba',
+      );
       // The grant's own history names its approver, so "who allowed this?" has a direct answer.
       await broker.decisions.record({
         kind: 'approval',
@@ -29,7 +49,13 @@ export function approvedIntentHandlers(broker: Broker, ip: string | undefined): 
         client_id: client.client_id,
         grant_id: response.grant_id,
         task_id: approval.task_id,
-        inputs: { approval_id: approval.id, by: approval.decided_by, decided_at: approval.decided_at, note: approval.note, intent },
+        inputs: {
+          approval_id: approval.id,
+          by: approval.decided_by,
+          decided_at: approval.decided_at,
+          note: approval.note,
+          intent,
+        },
       });
       return response;
     },
@@ -37,18 +63,29 @@ export function approvedIntentHandlers(broker: Broker, ip: string | undefined): 
     async elevate(client: Client, approval: Approval) {
       const grant = approval.grant_id ? await broker.grants.get(approval.grant_id) : undefined;
       const nowSec = nowSecOf(broker);
-      if (!grant || grant.client_id !== client.client_id || !isGrantLive(grant, nowSec)) throw new OAuthError('invalid_grant', 'the grant is no longer active');
+      if (!grant || grant.client_id !== client.client_id || !isGrantLive(grant, nowSec))
+        throw new OAuthError('invalid_grant', 'the grant is no longer active');
       const policy = broker.policy.current();
       const context = { ...grant.context, approved: true };
-      const usage = historyUsage(await actionHistoryOf(broker.usage, policy.reads, client.client_id, approval.intent));
-      const pairs = policy.decide(factsOf(client, approval.intent, context, nowSec, usage), pairsOf(approval.intent));
+      const usage = historyUsage(
+        await actionHistoryOf(broker.usage, policy.reads, client.client_id, approval.intent),
+      );
+      const pairs = policy.decide(
+        factsOf(client, approval.intent, context, nowSec, usage),
+        pairsOf(approval.intent),
+      );
       const { decision } = approvedOutcome(approval.intent, pairs);
       const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
       const changed = await broker.grants.update(
         grant.id,
         'active',
         'active',
-        { requested: approval.intent, granted: decision.granted, context, policy_version: policy.version },
+        {
+          requested: approval.intent,
+          granted: decision.granted,
+          context,
+          policy_version: policy.version,
+        },
         access,
       );
       if (!changed) throw new OAuthError('invalid_grant', 'the grant is no longer active');
@@ -60,7 +97,12 @@ export function approvedIntentHandlers(broker: Broker, ip: string | undefined): 
         grant_id: grant.id,
         task_id: grant.task_id,
         policy_version: policy.version,
-        inputs: { approval: { id: approval.id, decided_by: approval.decided_by }, granted_before: grant.granted, granted: decision.granted, jti: access.jti },
+        inputs: {
+          approval: { id: approval.id, decided_by: approval.decided_by },
+          granted_before: grant.granted,
+          granted: decision.granted,
+          jti: access.jti,
+        },
       });
       broker.metrics.tokenMinted('ciba');
       // The agent keeps its refresh token: the grant it names is now the wider one.

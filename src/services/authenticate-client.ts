@@ -1,6 +1,7 @@
 // Client authentication: a secret compared in constant time against its stored hash.
-import { randomBase64url } from '../crypto/random-id.ts';
+
 import { hash, timingSafeEqual } from 'node:crypto';
+import { randomBase64url } from '../crypto/random-id.ts';
 import type { Client } from '../domain/client.ts';
 import { OAuthError } from '../domain/errors.ts';
 import type { Broker } from './broker.ts';
@@ -26,14 +27,19 @@ export function generateSecret(): string {
 const DUMMY_HASH = hashSecret(generateSecret());
 
 /** Returns the authenticated, enabled client, or throws 401 invalid_client. */
-export async function authenticateClient(broker: Pick<Broker, 'clients'>, creds: PresentedCredentials): Promise<Client> {
+export async function authenticateClient(
+  broker: Pick<Broker, 'clients'>,
+  creds: PresentedCredentials,
+): Promise<Client> {
   const client = await broker.clients.get(creds.clientId);
   // Compare even for unknown clients, so timing does not tell which ids exist.
   const expected = Buffer.from(client?.secret_hash ?? DUMMY_HASH);
   const presented = Buffer.from(hashSecret(creds.secret));
   const match = expected.length === presented.length && timingSafeEqual(expected, presented);
-  if (!client || !match || !client.secret_hash) throw new OAuthError('invalid_client', 'client authentication failed');
+  if (!client || !match || !client.secret_hash)
+    throw new OAuthError('invalid_client', 'client authentication failed');
   if (client.disabled) throw new OAuthError('invalid_client', 'client authentication failed');
-  if (client.token_endpoint_auth_method === 'private_key_jwt') throw new OAuthError('invalid_client', 'client must authenticate with private_key_jwt');
+  if (client.token_endpoint_auth_method === 'private_key_jwt')
+    throw new OAuthError('invalid_client', 'client must authenticate with private_key_jwt');
   return client;
 }

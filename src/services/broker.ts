@@ -1,6 +1,19 @@
 // What every use-case needs: the ports, the settings and the loggers, built once in deps.ts.
-import type { ApprovalStore, Clock, ClientStore, DecisionLog, GrantNotifier, GrantStore, Reevaluator, TokenSigner, TokenVerifier, UsageStore, WriteTurn } from '../domain/ports.ts';
+
 import type { IntentLimits } from '../domain/intent.ts';
+import type {
+  ApprovalStore,
+  ClientStore,
+  Clock,
+  DecisionLog,
+  GrantNotifier,
+  GrantStore,
+  Reevaluator,
+  TokenSigner,
+  TokenVerifier,
+  UsageStore,
+  WriteTurn,
+} from '../domain/ports.ts';
 import type { PolicyRegistry } from './policy-registry.ts';
 
 export interface Logger {

@@ -1,12 +1,13 @@
 // Action-time decisions (AuthZEN): may this token do this action on this resource, now?
-import { randomBase64url } from '../crypto/random-id.ts';
+
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { type AccessTokenClaims, InvalidToken, audiences } from '../domain/access-token.ts';
+import { randomBase64url } from '../crypto/random-id.ts';
+import { type AccessTokenClaims, audiences, InvalidToken } from '../domain/access-token.ts';
 import { type Client, servesAudience } from '../domain/client.ts';
+import type { SharedInputsRef } from '../domain/decision-record.ts';
 import { BEHAVIOUR_SIGNALS, summarizedContext } from '../domain/drift.ts';
 import { StateChanged, StoreUnavailable } from '../domain/errors.ts';
-import type { SharedInputsRef } from '../domain/decision-record.ts';
 import type { Grant } from '../domain/grant.ts';
 import { type CountRange, sameRank } from '../domain/policy-facts.ts';
 import type { EvaluationState } from '../domain/ports.ts';
@@ -20,12 +21,30 @@ const Name = z.string().min(1).max(200);
 
 export const EvaluationSchema = z
   .object({
-    subject: z.object({ type: Name, id: Name, properties: z.object({ token: z.string().min(1).max(16_384) }).passthrough() }).strict(),
-    action: z.object({ name: Name, properties: z.record(z.string(), z.unknown()).optional() }).strict(),
-    resource: z.object({ type: Name, id: z.string().min(1).max(512), properties: z.record(z.string(), z.unknown()).optional() }).strict(),
+    subject: z
+      .object({
+        type: Name,
+        id: Name,
+        properties: z.object({ token: z.string().min(1).max(16_384) }).passthrough(),
+      })
+      .strict(),
+    action: z
+      .object({ name: Name, properties: z.record(z.string(), z.unknown()).optional() })
+      .strict(),
+    resource: z
+      .object({
+        type: Name,
+        id: z.string().min(1).max(512),
+        properties: z.record(z.string(), z.unknown()).optional(),
+      })
+      .strict(),
     context: z
       .object({
-        ip: z.string().max(64).refine((v) => isIP(v) !== 0, 'must be an IP address').optional(),
+        ip: z
+          .string()
+          .max(64)
+          .refine((v) => isIP(v) !== 0, 'must be an IP address')
+          .optional(),
         step: Name.optional(),
       })
       .passthrough()
@@ -36,10 +55,18 @@ export type EvaluationRequest = z.infer<typeof EvaluationSchema>;
 
 export interface EvaluationResponse {
   decision: boolean;
-  context: { decision_id: string; reason_admin?: { en: string; code: string; policies?: string[] } };
+  context: {
+    decision_id: string;
+    reason_admin?: { en: string; code: string; policies?: string[] };
+  };
 }
 
-const deny = (decision_id: string, code: string, en: string, policies?: string[]): EvaluationResponse => ({
+const deny = (
+  decision_id: string,
+  code: string,
+  en: string,
+  policies?: string[],
+): EvaluationResponse => ({
   decision: false,
   context: { decision_id, reason_admin: { en, code, ...(policies?.length ? { policies } : {}) } },
 });
@@ -72,7 +99,10 @@ function contextInputs(req: EvaluationRequest, shared: SharedInputsRef | undefin
 }
 
 /** `range` with its lower end raised to `lowest`, the least a count can be. */
-const from = (lowest: number, range: CountRange): CountRange => ({ ...range, min: Math.max(range.min ?? lowest, lowest) });
+const from = (lowest: number, range: CountRange): CountRange => ({
+  ...range,
+  min: Math.max(range.min ?? lowest, lowest),
+});
 
 /**
  * Decides from the grant as the last full evaluation read it, in one Redis round trip: the
@@ -95,10 +125,17 @@ async function decideFromSnapshot(
   if (!snapshot) return undefined;
   const action = req.action.name;
   const resource = req.resource.id;
-  const entry = claims.authorization_details.find((e) => e.actions.includes(action) && e.locations.includes(resource));
+  const entry = claims.authorization_details.find(
+    (e) => e.actions.includes(action) && e.locations.includes(resource),
+  );
   if (!entry || entry.steps?.length || !snapshot.usedActions.has(action)) return undefined;
   if (snapshot.clientId !== claims.client_id || snapshot.expiresAt <= nowSec) return undefined;
-  if (!servesAudience(caller, audiences(claims)) || !caller.resources.includes(resource) || req.subject.id !== claims.sub) return undefined;
+  if (
+    !servesAudience(caller, audiences(claims)) ||
+    !caller.resources.includes(resource) ||
+    req.subject.id !== claims.sub
+  )
+    return undefined;
   const agent = await broker.clients.get(claims.client_id);
   if (!agent || agent.disabled) return undefined;
 
@@ -109,11 +146,17 @@ async function decideFromSnapshot(
   if (calls === reevaluateAt) return undefined;
   const policy = broker.policy.current();
   const ip = req.context?.ip;
-  const facts = factsOf(agent, [entry], ip === undefined ? snapshot.context : { ...snapshot.context, ip }, nowSec, {
-    calls_last_minute: calls,
-    denied_last_hour: denied,
-    used_actions: snapshot.usedActions,
-  });
+  const facts = factsOf(
+    agent,
+    [entry],
+    ip === undefined ? snapshot.context : { ...snapshot.context, ip },
+    nowSec,
+    {
+      calls_last_minute: calls,
+      denied_last_hour: denied,
+      used_actions: snapshot.usedActions,
+    },
+  );
   const [decision] = policy.decide(facts, [{ entry: 0, action, location: resource }]);
   if (decision?.effect !== 'permit') return undefined;
   snapshot.callsAtSec = nowSec;
@@ -121,11 +164,21 @@ async function decideFromSnapshot(
 
   const usage = {
     // This call counts, so at least 1; denials at least 0.
-    calls_last_minute: from(1, sameRank(policy.reads, 'usage.calls_last_minute', calls, [reevaluateAt])),
+    calls_last_minute: from(
+      1,
+      sameRank(policy.reads, 'usage.calls_last_minute', calls, [reevaluateAt]),
+    ),
     denied_last_hour: from(0, sameRank(policy.reads, 'usage.denied_last_hour', denied)),
     new_action: false,
   };
-  const inputs = { action, caller: caller.client_id, ...contextInputs(req, shared), resource, subject: req.subject.id, usage };
+  const inputs = {
+    action,
+    caller: caller.client_id,
+    ...contextInputs(req, shared),
+    resource,
+    subject: req.subject.id,
+    usage,
+  };
   let decisionId: string;
   try {
     const record = await broker.decisions.record(
@@ -164,7 +217,11 @@ async function decideFromSnapshot(
     // As on the full path: a decision that cannot be recorded is not given.
     broker.metrics.evaluationPath('snapshot');
     broker.metrics.decision('evaluation', 'deny');
-    return deny(`d-unrecorded-${randomBase64url(6)}`, 'unavailable', 'Mandate cannot record this decision now');
+    return deny(
+      `d-unrecorded-${randomBase64url(6)}`,
+      'unavailable',
+      'Mandate cannot record this decision now',
+    );
   }
   broker.metrics.evaluationPath('snapshot');
   broker.metrics.decision('evaluation', 'permit');
@@ -176,11 +233,22 @@ async function decideFromSnapshot(
  * the pair is inside the grant, the declared step order holds, and policy permits it with the
  * live context and usage. Every call is counted and recorded.
  */
-export async function evaluateAccess(broker: Broker, caller: Client, req: EvaluationRequest, shared?: SharedInputsRef): Promise<EvaluationResponse> {
+export async function evaluateAccess(
+  broker: Broker,
+  caller: Client,
+  req: EvaluationRequest,
+  shared?: SharedInputsRef,
+): Promise<EvaluationResponse> {
   const nowSec = nowSecOf(broker);
   const action = req.action.name;
   const resource = req.resource.id;
-  let verdict: { allowed: boolean; code: string; en: string; policies?: string[]; step?: number | undefined };
+  let verdict: {
+    allowed: boolean;
+    code: string;
+    en: string;
+    policies?: string[];
+    step?: number | undefined;
+  };
   let grant: Omit<Grant, 'status' | 'reason'> | undefined;
   let usage: Record<string, unknown> = {};
   let clientId: string | undefined;
@@ -200,24 +268,75 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
       if (answered) return answered;
       broker.metrics.evaluationPath('read');
       clientId = claims.client_id;
-      const entry = claims.authorization_details.find((e) => e.actions.includes(action) && e.locations.includes(resource));
-      const state = await broker.usage.readForEvaluation(claims.grant_id, claims.jti, claims.client_id, action, nowSec);
+      const entry = claims.authorization_details.find(
+        (e) => e.actions.includes(action) && e.locations.includes(resource),
+      );
+      const state = await broker.usage.readForEvaluation(
+        claims.grant_id,
+        claims.jti,
+        claims.client_id,
+        action,
+        nowSec,
+      );
       if (state) {
         grant = state.grant;
-        usage = { calls_last_minute: state.callsLastMinute, denied_last_hour: state.deniedLastHour, new_action: !state.actionUsedBefore };
+        usage = {
+          calls_last_minute: state.callsLastMinute,
+          denied_last_hour: state.deniedLastHour,
+          new_action: !state.actionUsedBefore,
+        };
       }
       const agent = await broker.clients.get(claims.client_id);
-      if (!servesAudience(caller, audiences(claims))) verdict = { allowed: false, code: 'foreign_audience', en: 'the token is not meant for your resources' };
-      else if (!caller.resources.includes(resource)) verdict = { allowed: false, code: 'foreign_resource', en: 'you do not serve this resource' };
-      else if (req.subject.id !== claims.sub) verdict = { allowed: false, code: 'subject_mismatch', en: 'the subject is not the token holder' };
-      else if (!state || state.client_id !== claims.client_id) verdict = { allowed: false, code: 'grant_missing', en: 'the grant does not exist' };
-      else if (state.status !== 'active' || state.expires_at <= nowSec) verdict = { allowed: false, code: `grant_${state.status === 'active' ? 'expired' : state.status}`, en: 'the grant is not active' };
-      else if (state.jtiRevoked) verdict = { allowed: false, code: 'token_revoked', en: 'the token was revoked' };
-      else if (!agent || agent.disabled) verdict = { allowed: false, code: 'agent_disabled', en: 'the agent is disabled or deleted' };
-      else if (!entry) verdict = { allowed: false, code: 'outside_grant', en: `the grant does not cover ${action} on this resource` };
+      if (!servesAudience(caller, audiences(claims)))
+        verdict = {
+          allowed: false,
+          code: 'foreign_audience',
+          en: 'the token is not meant for your resources',
+        };
+      else if (!caller.resources.includes(resource))
+        verdict = {
+          allowed: false,
+          code: 'foreign_resource',
+          en: 'you do not serve this resource',
+        };
+      else if (req.subject.id !== claims.sub)
+        verdict = {
+          allowed: false,
+          code: 'subject_mismatch',
+          en: 'the subject is not the token holder',
+        };
+      else if (!state || state.client_id !== claims.client_id)
+        verdict = { allowed: false, code: 'grant_missing', en: 'the grant does not exist' };
+      else if (state.status !== 'active' || state.expires_at <= nowSec)
+        verdict = {
+          allowed: false,
+          code: `grant_${state.status === 'active' ? 'expired' : state.status}`,
+          en: 'the grant is not active',
+        };
+      else if (state.jtiRevoked)
+        verdict = { allowed: false, code: 'token_revoked', en: 'the token was revoked' };
+      else if (!agent || agent.disabled)
+        verdict = {
+          allowed: false,
+          code: 'agent_disabled',
+          en: 'the agent is disabled or deleted',
+        };
+      else if (!entry)
+        verdict = {
+          allowed: false,
+          code: 'outside_grant',
+          en: `the grant does not cover ${action} on this resource`,
+        };
       else {
-        const stepCheck = entry.steps?.length ? checkStep(entry.steps, state.lastStep, req.context?.step) : undefined;
-        if (stepCheck && !stepCheck.ok) verdict = { allowed: false, code: stepCheck.reason, en: `step ${req.context?.step ?? '(none)'} is not allowed now` };
+        const stepCheck = entry.steps?.length
+          ? checkStep(entry.steps, state.lastStep, req.context?.step)
+          : undefined;
+        if (stepCheck && !stepCheck.ok)
+          verdict = {
+            allowed: false,
+            code: stepCheck.reason,
+            en: `step ${req.context?.step ?? '(none)'} is not allowed now`,
+          };
         else {
           const policy = broker.policy.current();
           policyVersion = policy.version;
@@ -229,7 +348,13 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
           const [decision] = policy.decide(facts, [{ entry: 0, action, location: resource }]);
           verdict =
             decision?.effect === 'permit'
-              ? { allowed: true, code: 'permit', en: 'permitted', policies: decision.reasons, step: stepCheck?.ok ? stepCheck.index : undefined }
+              ? {
+                  allowed: true,
+                  code: 'permit',
+                  en: 'permitted',
+                  policies: decision.reasons,
+                  step: stepCheck?.ok ? stepCheck.index : undefined,
+                }
               : {
                   allowed: false,
                   code: decision?.effect === 'approval' ? 'approval_required' : 'policy_denied',
@@ -258,11 +383,18 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
               ? BEHAVIOUR_SIGNALS.neverUsedAction
               : undefined;
         if (behaviour && state.status === 'active') {
-          await broker.grants.addSignal(claims.grant_id, { type: behaviour, context: { action, resource, step: req.context?.step }, at: nowSec });
+          await broker.grants.addSignal(claims.grant_id, {
+            type: behaviour,
+            context: { action, resource, step: req.context?.step },
+            at: nowSec,
+          });
           await reevaluateGrants(broker, [claims.grant_id], `behaviour:${behaviour}`);
         }
         // Crossing a usage threshold re-decides the grant at once, not at the next sweep.
-        if (state.callsLastMinute === broker.settings.reevaluateAtCallsPerMinute + 1 || denied === broker.settings.reevaluateAtDeniedPerHour + 1) {
+        if (
+          state.callsLastMinute === broker.settings.reevaluateAtCallsPerMinute + 1 ||
+          denied === broker.settings.reevaluateAtDeniedPerHour + 1
+        ) {
           await broker.reevaluator.enqueue([claims.grant_id], 'usage_threshold');
         }
       }
@@ -273,7 +405,14 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
   }
 
   const final = verdict;
-  const inputs = { action, caller: caller.client_id, ...contextInputs(req, shared), resource, subject: req.subject.id, usage };
+  const inputs = {
+    action,
+    caller: caller.client_id,
+    ...contextInputs(req, shared),
+    resource,
+    subject: req.subject.id,
+    usage,
+  };
   let decisionId: string | undefined;
   try {
     const record = await broker.decisions.record({
@@ -290,15 +429,26 @@ export async function evaluateAccess(broker: Broker, caller: Client, req: Evalua
   } catch (err) {
     // A decision that cannot be recorded is not given.
     decisionId = `d-unrecorded-${randomBase64url(6)}`;
-    if (final.allowed) return deny(decisionId, 'unavailable', 'Mandate cannot record this decision now');
+    if (final.allowed)
+      return deny(decisionId, 'unavailable', 'Mandate cannot record this decision now');
     if (!(err instanceof StoreUnavailable)) throw err;
   }
   broker.metrics.decision('evaluation', final.allowed ? 'permit' : 'deny');
-  return final.allowed ? { decision: true, context: { decision_id: decisionId } } : deny(decisionId, final.code, final.en, final.policies);
+  return final.allowed
+    ? { decision: true, context: { decision_id: decisionId } }
+    : deny(decisionId, final.code, final.en, final.policies);
 }
 
 /** Keeps what this full evaluation read (and its outcome changed) for deciding the next ones. */
-function rememberSnapshot(broker: Broker, grantId: string, state: EvaluationState, action: string, allowed: boolean, denied: number, nowSec: number): void {
+function rememberSnapshot(
+  broker: Broker,
+  grantId: string,
+  state: EvaluationState,
+  action: string,
+  allowed: boolean,
+  denied: number,
+  nowSec: number,
+): void {
   const snapshots = snapshotsOf(broker);
   if (state.status !== 'active' || state.jtiRevoked) {
     snapshots.delete(grantId);
@@ -318,6 +468,7 @@ function rememberSnapshot(broker: Broker, grantId: string, state: EvaluationStat
     deniedAtSec: nowSec,
     // recordOutcome answers 0 for an allowed call (it counts only denials).
     denied: allowed ? state.deniedLastHour : denied,
-    usedActions: used && !known?.has(action) ? new Set([...(known ?? []), action]) : (known ?? new Set()),
+    usedActions:
+      used && !known?.has(action) ? new Set([...(known ?? []), action]) : (known ?? new Set()),
   });
 }

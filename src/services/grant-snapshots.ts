@@ -41,7 +41,10 @@ function carried(window: UsageWindow, count: number, atSec: number, nowSec: numb
  * other processes' calls make the real counts differ; the guard checks them (see EvaluationGuard),
  * so a prediction only has to be right often.
  */
-export function predictedCounts(snapshot: GrantSnapshot, nowSec: number): { calls: number; denied: number } {
+export function predictedCounts(
+  snapshot: GrantSnapshot,
+  nowSec: number,
+): { calls: number; denied: number } {
   return {
     calls: carried(CALLS_WINDOW, snapshot.calls, snapshot.callsAtSec, nowSec) + 1,
     denied: carried(DENIED_WINDOW, snapshot.denied, snapshot.deniedAtSec, nowSec),

@@ -1,5 +1,10 @@
 // RFC 7662 introspection: active only when the token, its grant and the caller's audience all check out.
-import { type AccessTokenClaims, InvalidToken, type TokenRejection, audiences } from '../domain/access-token.ts';
+import {
+  type AccessTokenClaims,
+  audiences,
+  InvalidToken,
+  type TokenRejection,
+} from '../domain/access-token.ts';
 import { type Client, servesAudience } from '../domain/client.ts';
 import { OAuthError, StoreUnavailable } from '../domain/errors.ts';
 import { isGrantLive } from '../domain/grant.ts';
@@ -7,11 +12,14 @@ import { type Broker, nowSecOf } from './broker.ts';
 
 export type IntrospectionResponse =
   | { active: false }
-  | ({ active: true; token_type: 'Bearer' } & Omit<AccessTokenClaims, 'act'> & { act?: Record<string, unknown> });
+  | ({ active: true; token_type: 'Bearer' } & Omit<AccessTokenClaims, 'act'> & {
+        act?: Record<string, unknown>;
+      });
 
 /** Only resource clients check tokens. */
 export function requireResourceClient(client: Client): void {
-  if (client.kind !== 'resource') throw new OAuthError('unauthorized_client', 'only resource clients may check tokens');
+  if (client.kind !== 'resource')
+    throw new OAuthError('unauthorized_client', 'only resource clients may check tokens');
 }
 
 /**
@@ -23,7 +31,10 @@ export async function checkAccessToken(
   broker: Broker,
   caller: Client,
   token: string,
-): Promise<{ ok: true; claims: AccessTokenClaims } | { ok: false; reason: TokenRejection; claims?: AccessTokenClaims }> {
+): Promise<
+  | { ok: true; claims: AccessTokenClaims }
+  | { ok: false; reason: TokenRejection; claims?: AccessTokenClaims }
+> {
   let claims: AccessTokenClaims;
   try {
     claims = await broker.verifier.verify(token);
@@ -31,11 +42,14 @@ export async function checkAccessToken(
     if (err instanceof InvalidToken) return { ok: false, reason: err.reason };
     throw err;
   }
-  if (!servesAudience(caller, audiences(claims))) return { ok: false, reason: 'foreign_audience', claims };
+  if (!servesAudience(caller, audiences(claims)))
+    return { ok: false, reason: 'foreign_audience', claims };
   try {
     const check = await broker.grants.check(claims.grant_id, claims.jti);
-    if (!check || check.client_id !== claims.client_id) return { ok: false, reason: 'grant_missing', claims };
-    if (!isGrantLive(check, nowSecOf(broker))) return { ok: false, reason: 'grant_inactive', claims };
+    if (!check || check.client_id !== claims.client_id)
+      return { ok: false, reason: 'grant_missing', claims };
+    if (!isGrantLive(check, nowSecOf(broker)))
+      return { ok: false, reason: 'grant_inactive', claims };
     if (check.jtiRevoked) return { ok: false, reason: 'token_revoked', claims };
   } catch (err) {
     if (err instanceof StoreUnavailable) return { ok: false, reason: 'unavailable', claims };
@@ -44,7 +58,11 @@ export async function checkAccessToken(
   return { ok: true, claims };
 }
 
-export async function introspectToken(broker: Broker, caller: Client, token: string | undefined): Promise<IntrospectionResponse> {
+export async function introspectToken(
+  broker: Broker,
+  caller: Client,
+  token: string | undefined,
+): Promise<IntrospectionResponse> {
   requireResourceClient(caller);
   if (!token) throw new OAuthError('invalid_request', 'token is required');
   const result = await checkAccessToken(broker, caller, token);
@@ -54,7 +72,10 @@ export async function introspectToken(broker: Broker, caller: Client, token: str
   }
   broker.metrics.decision('introspection', 'inactive');
   if (result.reason === 'unavailable') {
-    broker.log.warn({ reason: result.reason }, 'introspection answered inactive: store unavailable');
+    broker.log.warn(
+      { reason: result.reason },
+      'introspection answered inactive: store unavailable',
+    );
   } else {
     // Recorded without waiting: a flood of bad tokens must not slow the answer, nor a log outage open it.
     broker.decisions
@@ -64,7 +85,12 @@ export async function introspectToken(broker: Broker, caller: Client, token: str
         reasons: [result.reason],
         client_id: caller.client_id,
         grant_id: result.claims?.grant_id,
-        inputs: { caller: caller.client_id, jti: result.claims?.jti, sub: result.claims?.sub, aud: result.claims?.aud },
+        inputs: {
+          caller: caller.client_id,
+          jti: result.claims?.jti,
+          sub: result.claims?.sub,
+          aud: result.claims?.aud,
+        },
       })
       .catch((err: unknown) => broker.log.warn({ err: String(err) }, 'decision record failed'));
   }

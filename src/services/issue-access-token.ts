@@ -50,7 +50,10 @@ export function prepareAccessToken(
   return { jti, exp: claims.exp, expiresIn, scope, claims };
 }
 
-export async function signAccessToken(broker: Pick<Broker, 'signer'>, prepared: PreparedToken): Promise<SignedToken> {
+export async function signAccessToken(
+  broker: Pick<Broker, 'signer'>,
+  prepared: PreparedToken,
+): Promise<SignedToken> {
   const { claims, ...issued } = prepared;
   return { ...issued, token: await broker.signer.sign(claims) };
 }
@@ -60,7 +63,10 @@ export async function signAccessToken(broker: Pick<Broker, 'signer'>, prepared: 
  * store running them (the grant's record and create, a refresh's rotation). A caller that gives
  * up on the writes may drop the result unawaited: its failure is then not an unhandled rejection.
  */
-export function signAfterWritesSent(broker: Pick<Broker, 'signer' | 'writes'>, prepared: PreparedToken): Promise<SignedToken> {
+export function signAfterWritesSent(
+  broker: Pick<Broker, 'signer' | 'writes'>,
+  prepared: PreparedToken,
+): Promise<SignedToken> {
   const signing = new Promise<SignedToken>((resolve, reject) =>
     broker.writes.afterWritesSent(() => signAccessToken(broker, prepared).then(resolve, reject)),
   );
@@ -91,7 +97,12 @@ export interface TokenResponse {
 }
 
 /** The token response for a grant's new access token, with the rotated refresh token when there is one. */
-export function tokenResponse(access: SignedToken, granted: AgentTask[], grantId: string, refreshSecret?: string): TokenResponse {
+export function tokenResponse(
+  access: SignedToken,
+  granted: AgentTask[],
+  grantId: string,
+  refreshSecret?: string,
+): TokenResponse {
   return {
     access_token: access.token,
     token_type: 'Bearer',

@@ -15,12 +15,25 @@ const DELETED_MARK_TTL_SEC = MAX_GRANT_TTL_SEC + 3600;
 
 function checkShape(c: Pick<Client, 'kind' | 'resources' | 'token_endpoint_auth_method'>): void {
   if (c.kind === 'resource' && c.resources.length === 0) {
-    throw new ProblemError(400, 'Invalid client', 'a resource client must list the resources it serves', [{ path: 'resources', message: 'required for kind resource' }]);
+    throw new ProblemError(
+      400,
+      'Invalid client',
+      'a resource client must list the resources it serves',
+      [{ path: 'resources', message: 'required for kind resource' }],
+    );
   }
   if (c.token_endpoint_auth_method === 'private_key_jwt') {
-    throw new ProblemError(400, 'Unsupported authentication method', 'private_key_jwt is not supported yet', [
-      { path: 'token_endpoint_auth_method', message: 'use client_secret_basic or client_secret_post' },
-    ]);
+    throw new ProblemError(
+      400,
+      'Unsupported authentication method',
+      'private_key_jwt is not supported yet',
+      [
+        {
+          path: 'token_endpoint_auth_method',
+          message: 'use client_secret_basic or client_secret_post',
+        },
+      ],
+    );
   }
 }
 
@@ -49,8 +62,15 @@ export async function createClient(
     secret_hash: hashSecret(secret),
   };
   checkShape(client);
-  if (!(await broker.clients.create(client))) throw new ProblemError(409, 'Client exists', `client_id ${client.client_id} is taken`);
-  await broker.decisions.record({ kind: 'client', outcome: 'created', reasons: [], client_id: client.client_id, inputs: { by, client: publicClient(client) } });
+  if (!(await broker.clients.create(client)))
+    throw new ProblemError(409, 'Client exists', `client_id ${client.client_id} is taken`);
+  await broker.decisions.record({
+    kind: 'client',
+    outcome: 'created',
+    reasons: [],
+    client_id: client.client_id,
+    inputs: { by, client: publicClient(client) },
+  });
   return { client: publicClient(client), client_secret: secret };
 }
 
@@ -69,12 +89,24 @@ export async function getClient(broker: Broker, id: string): Promise<Client> {
  */
 export async function updateClient(broker: Broker, id: string, patch: ClientPatch, by: string) {
   const current = await getClient(broker, id);
-  const next: Client = { ...current, ...stripUndefined(patch), updated_at: nowSecOf(broker) } as Client;
+  const next: Client = {
+    ...current,
+    ...stripUndefined(patch),
+    updated_at: nowSecOf(broker),
+  } as Client;
   checkShape(next);
-  if (!(await broker.clients.put(next))) throw new ProblemError(404, 'Client not found', `no client ${id}`);
+  if (!(await broker.clients.put(next)))
+    throw new ProblemError(404, 'Client not found', `no client ${id}`);
   let revoked = { grants: 0, tokens: 0 };
-  if (next.disabled && (!current.disabled || patch.disabled === true)) revoked = (await revokeByAdmin(broker, { client_id: id }, 'client_disabled', by)).revoked;
-  await broker.decisions.record({ kind: 'client', outcome: 'updated', reasons: next.disabled ? ['client_disabled'] : [], client_id: id, inputs: { by, patch, revoked } });
+  if (next.disabled && (!current.disabled || patch.disabled === true))
+    revoked = (await revokeByAdmin(broker, { client_id: id }, 'client_disabled', by)).revoked;
+  await broker.decisions.record({
+    kind: 'client',
+    outcome: 'updated',
+    reasons: next.disabled ? ['client_disabled'] : [],
+    client_id: id,
+    inputs: { by, patch, revoked },
+  });
   return { client: publicClient(next), revoked };
 }
 
@@ -87,14 +119,26 @@ export async function deleteClient(broker: Broker, id: string, by: string) {
   await broker.clients.markDeleted(id, DELETED_MARK_TTL_SEC);
   const { revoked } = await revokeByAdmin(broker, { client_id: id }, 'client_deleted', by);
   await broker.clients.delete(id);
-  await broker.decisions.record({ kind: 'client', outcome: 'deleted', reasons: ['client_deleted'], client_id: id, inputs: { by, revoked } });
+  await broker.decisions.record({
+    kind: 'client',
+    outcome: 'deleted',
+    reasons: ['client_deleted'],
+    client_id: id,
+    inputs: { by, revoked },
+  });
   return { revoked };
 }
 
 /** Creates or updates the clients listed in the config file (their secret given as hash or in clear). */
 export async function seedClients(
   broker: Broker,
-  clients: ReadonlyArray<ClientInput & { client_id: string; client_secret?: string | undefined; client_secret_hash?: string | undefined }>,
+  clients: ReadonlyArray<
+    ClientInput & {
+      client_id: string;
+      client_secret?: string | undefined;
+      client_secret_hash?: string | undefined;
+    }
+  >,
 ): Promise<void> {
   const now = nowSecOf(broker);
   for (const c of clients) {

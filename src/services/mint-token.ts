@@ -1,18 +1,37 @@
 // client_credentials with agent_task authorization_details: decide every pair now, store the grant, sign.
 import { randomBase64url } from '../crypto/random-id.ts';
 import type { Client } from '../domain/client.ts';
-import { type PairDecision, combineDecisions, reasonsOf } from '../domain/decision.ts';
+import { combineDecisions, type PairDecision, reasonsOf } from '../domain/decision.ts';
 import { OAuthError } from '../domain/errors.ts';
 import type { ContextSnapshot, Grant } from '../domain/grant.ts';
-import type { GrantCreateOutcome } from '../domain/ports.ts';
-import { type AgentTask, AUTHORIZATION_DETAILS_JSON_LIMITS, AuthorizationDetailsSchema, type IntentLimits, intentOverLimits, pairsOf } from '../domain/intent.ts';
+import {
+  type AgentTask,
+  AUTHORIZATION_DETAILS_JSON_LIMITS,
+  AuthorizationDetailsSchema,
+  type IntentLimits,
+  intentOverLimits,
+  pairsOf,
+} from '../domain/intent.ts';
 import { parseJsonWithin } from '../domain/json-bounds.ts';
+import type { GrantCreateOutcome } from '../domain/ports.ts';
 import { clampGrantTtl } from '../domain/ttl.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { type SignedToken, type TokenResponse, prepareAccessToken, signAfterWritesSent, tokenResponse } from './issue-access-token.ts';
-import { actionHistoryOf, factsOf, historyUsage, requestContext, usageInputs } from './policy-facts-of.ts';
+import {
+  prepareAccessToken,
+  type SignedToken,
+  signAfterWritesSent,
+  type TokenResponse,
+  tokenResponse,
+} from './issue-access-token.ts';
+import {
+  actionHistoryOf,
+  factsOf,
+  historyUsage,
+  requestContext,
+  usageInputs,
+} from './policy-facts-of.ts';
 
 export interface MintRequest {
   /** The raw `authorization_details` parameter (JSON text), if sent. */
@@ -27,34 +46,61 @@ export interface MintRequest {
  * invalid_scope. The intent returned is what policy will decide and the grant will hold, so the
  * pair limits are checked on it, before any decision.
  */
-export function parseIntent(req: Pick<MintRequest, 'authorizationDetails' | 'resources' | 'scope'>, limits: IntentLimits): AgentTask[] {
+export function parseIntent(
+  req: Pick<MintRequest, 'authorizationDetails' | 'resources' | 'scope'>,
+  limits: IntentLimits,
+): AgentTask[] {
   return withinLimits(parseEntries(req), limits);
 }
 
-function parseEntries(req: Pick<MintRequest, 'authorizationDetails' | 'resources' | 'scope'>): AgentTask[] {
+function parseEntries(
+  req: Pick<MintRequest, 'authorizationDetails' | 'resources' | 'scope'>,
+): AgentTask[] {
   for (const r of req.resources) {
-    if (!URL.canParse(r) || r.includes('#')) throw new OAuthError('invalid_target', 'resource must be an absolute URI without a fragment');
+    if (!URL.canParse(r) || r.includes('#'))
+      throw new OAuthError('invalid_target', 'resource must be an absolute URI without a fragment');
   }
   const scopes = req.scope?.split(' ').filter(Boolean);
   if (req.authorizationDetails === undefined) {
     // A plain OAuth client: scope names the actions, resource the locations.
     if (!scopes?.length || req.resources.length === 0) {
-      throw new OAuthError('invalid_request', 'authorization_details is required (or both scope and resource)');
+      throw new OAuthError(
+        'invalid_request',
+        'authorization_details is required (or both scope and resource)',
+      );
     }
-    return validate([{ type: 'agent_task', task_id: `adhoc-${randomBase64url(6)}`, actions: scopes, locations: [...req.resources] }]);
+    return validate([
+      {
+        type: 'agent_task',
+        task_id: `adhoc-${randomBase64url(6)}`,
+        actions: scopes,
+        locations: [...req.resources],
+      },
+    ]);
   }
-  const raw = parseJsonWithin(req.authorizationDetails, AUTHORIZATION_DETAILS_JSON_LIMITS, 'authorization_details');
+  const raw = parseJsonWithin(
+    req.authorizationDetails,
+    AUTHORIZATION_DETAILS_JSON_LIMITS,
+    'authorization_details',
+  );
   if (!raw.ok) throw new OAuthError('invalid_authorization_details', raw.message);
   let entries = validate(raw.value);
   if (req.resources.length) {
     const requested = new Set(entries.flatMap((e) => e.locations));
     const foreign = req.resources.find((r) => !requested.has(r));
-    if (foreign) throw new OAuthError('invalid_target', 'resource is not among the requested locations');
-    entries = entries.map((e) => ({ ...e, locations: e.locations.filter((l) => req.resources.includes(l)) }));
+    if (foreign)
+      throw new OAuthError('invalid_target', 'resource is not among the requested locations');
+    entries = entries.map((e) => ({
+      ...e,
+      locations: e.locations.filter((l) => req.resources.includes(l)),
+    }));
   }
   if (scopes?.length) {
-    entries = entries.map((e) => ({ ...e, actions: e.actions.filter((a) => scopes.includes(a)) })).filter((e) => e.actions.length);
-    if (!entries.length) throw new OAuthError('invalid_scope', 'scope names none of the requested actions');
+    entries = entries
+      .map((e) => ({ ...e, actions: e.actions.filter((a) => scopes.includes(a)) }))
+      .filter((e) => e.actions.length);
+    if (!entries.length)
+      throw new OAuthError('invalid_scope', 'scope names none of the requested actions');
   }
   return entries;
 }
@@ -73,26 +119,52 @@ function validate(raw: unknown): AgentTask[] {
   throw new OAuthError('invalid_authorization_details', `${where}: ${issue?.message ?? 'invalid'}`);
 }
 
-export async function mintToken(broker: Broker, client: Client, req: MintRequest): Promise<TokenResponse> {
-  if (client.kind !== 'agent') throw new OAuthError('unauthorized_client', 'only agent clients may request tokens');
+export async function mintToken(
+  broker: Broker,
+  client: Client,
+  req: MintRequest,
+): Promise<TokenResponse> {
+  if (client.kind !== 'agent')
+    throw new OAuthError('unauthorized_client', 'only agent clients may request tokens');
   const requested = parseIntent(req, broker.settings.intentLimits);
   const nowSec = nowSecOf(broker);
   const context = requestContext(client, req.ip);
   const policy = broker.policy.current();
-  const usage = historyUsage(await actionHistoryOf(broker.usage, policy.reads, client.client_id, requested));
-  const pairs = policy.decide(factsOf(client, requested, context, nowSec, usage), pairsOf(requested));
+  const usage = historyUsage(
+    await actionHistoryOf(broker.usage, policy.reads, client.client_id, requested),
+  );
+  const pairs = policy.decide(
+    factsOf(client, requested, context, nowSec, usage),
+    pairsOf(requested),
+  );
   const decision = combineDecisions(requested, pairs);
   const task_id = requested[0]?.task_id as string;
   const inputs = {
-    request: { grant_type: 'client_credentials', authorization_details: requested, resource: req.resources, scope: req.scope },
+    request: {
+      grant_type: 'client_credentials',
+      authorization_details: requested,
+      resource: req.resources,
+      scope: req.scope,
+    },
     context: { ...context, now: nowSec },
     ...(usage.used_actions ? { usage: usageInputs(usage, requested) } : {}),
     principal: { id: client.client_id, groups: client.groups, attributes: client.attributes },
-    pairs: pairs.map((p) => ({ action: p.pair.action, location: p.pair.location, effect: p.effect, reasons: p.reasons, errors: p.errors })),
+    pairs: pairs.map((p) => ({
+      action: p.pair.action,
+      location: p.pair.location,
+      effect: p.effect,
+      reasons: p.reasons,
+      errors: p.errors,
+    })),
   };
 
   if (decision.outcome === 'approval') {
-    const approval = await requestApproval(broker, { kind: 'mint', client, intent: requested, pairs });
+    const approval = await requestApproval(broker, {
+      kind: 'mint',
+      client,
+      intent: requested,
+      pairs,
+    });
     await broker.decisions.record({
       kind: 'denial',
       outcome: 'approval_required',
@@ -103,11 +175,15 @@ export async function mintToken(broker: Broker, client: Client, req: MintRequest
       inputs: { ...inputs, auth_req_id: approval.id },
     });
     broker.metrics.decision('mint', 'approval_required');
-    throw new OAuthError('approval_required', 'a human must approve this request; poll with the CIBA grant type', {
-      auth_req_id: approval.id,
-      expires_in: expiresIn(broker, approval, nowSec),
-      interval: approval.interval,
-    });
+    throw new OAuthError(
+      'approval_required',
+      'a human must approve this request; poll with the CIBA grant type',
+      {
+        auth_req_id: approval.id,
+        expires_in: expiresIn(broker, approval, nowSec),
+        interval: approval.interval,
+      },
+    );
   }
   if (decision.outcome === 'deny') {
     await broker.decisions.record({
@@ -122,7 +198,16 @@ export async function mintToken(broker: Broker, client: Client, req: MintRequest
     broker.metrics.decision('mint', 'deny');
     throw new OAuthError('access_denied', 'policy permits none of the requested actions');
   }
-  return createGrant(broker, client, requested, decision, context, policy.version, inputs, 'client_credentials');
+  return createGrant(
+    broker,
+    client,
+    requested,
+    decision,
+    context,
+    policy.version,
+    inputs,
+    'client_credentials',
+  );
 }
 
 /** Stores a new grant for a decided intent and issues its first tokens (also after an approval). */
@@ -172,12 +257,19 @@ export async function createGrant(
       grant_id: grant.id,
       task_id,
       policy_version: policyVersion,
-      inputs: { ...inputs, granted: decision.granted, jti: prepared.jti, grant_expires_at: grant.expires_at },
+      inputs: {
+        ...inputs,
+        granted: decision.granted,
+        jti: prepared.jti,
+        grant_expires_at: grant.expires_at,
+      },
     },
     {
       followedBy: async () => {
         // The store refuses the grant (atomically) for a client marked disabled or deleted, or at its cap.
-        created.outcome = await broker.grants.create(grant, prepared, hashSecret(refreshSecret), { maxLiveGrantsPerAgent: broker.settings.maxLiveGrantsPerAgent });
+        created.outcome = await broker.grants.create(grant, prepared, hashSecret(refreshSecret), {
+          maxLiveGrantsPerAgent: broker.settings.maxLiveGrantsPerAgent,
+        });
       },
     },
   );
@@ -191,7 +283,8 @@ export async function createGrant(
     broker.grants.revokeGrant(grant.id, 'mint_not_acknowledged', nowSec).catch(() => undefined);
     throw err;
   }
-  if (created.outcome !== 'created') throw await refusedGrant(broker, grant, created.outcome, policyVersion);
+  if (created.outcome !== 'created')
+    throw await refusedGrant(broker, grant, created.outcome, policyVersion);
   broker.metrics.tokenMinted(grantType);
   broker.metrics.decision('mint', decision.outcome);
   return tokenResponse(access, decision.granted, grant.id, refreshSecret);
@@ -202,7 +295,12 @@ export async function createGrant(
  * the grant's history says why, and the agent gets the RFC 6749 error. A client disabled or deleted
  * since it authenticated (another process may still hold it in cache) fails authentication.
  */
-async function refusedGrant(broker: Broker, grant: Grant, why: Exclude<GrantCreateOutcome, 'created'>, policyVersion: number): Promise<OAuthError> {
+async function refusedGrant(
+  broker: Broker,
+  grant: Grant,
+  why: Exclude<GrantCreateOutcome, 'created'>,
+  policyVersion: number,
+): Promise<OAuthError> {
   await broker.decisions
     .record({
       kind: 'denial',
@@ -212,13 +310,19 @@ async function refusedGrant(broker: Broker, grant: Grant, why: Exclude<GrantCrea
       grant_id: grant.id,
       task_id: grant.task_id,
       policy_version: policyVersion,
-      inputs: { refused: 'grant_creation', ...(why === 'live_grant_limit' ? { limit: broker.settings.maxLiveGrantsPerAgent } : {}) },
+      inputs: {
+        refused: 'grant_creation',
+        ...(why === 'live_grant_limit' ? { limit: broker.settings.maxLiveGrantsPerAgent } : {}),
+      },
     })
     // The refusal stands (nothing was created) even if its record cannot be written.
     .catch((err: unknown) => broker.log.warn({ err: String(err) }, 'decision record failed'));
   broker.metrics.decision('mint', 'refused');
   if (why === 'live_grant_limit') {
-    return new OAuthError('access_denied', `too many live grants for this agent (at most ${broker.settings.maxLiveGrantsPerAgent}); revoke finished ones`);
+    return new OAuthError(
+      'access_denied',
+      `too many live grants for this agent (at most ${broker.settings.maxLiveGrantsPerAgent}); revoke finished ones`,
+    );
   }
   return new OAuthError('invalid_client', 'client authentication failed');
 }

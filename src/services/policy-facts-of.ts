@@ -2,7 +2,12 @@
 import type { Client } from '../domain/client.ts';
 import type { ContextSnapshot } from '../domain/grant.ts';
 import { type AgentTask, datatypesOf } from '../domain/intent.ts';
-import { type PolicyFacts, type PolicyReads, type UsageFacts, newActionOf } from '../domain/policy-facts.ts';
+import {
+  newActionOf,
+  type PolicyFacts,
+  type PolicyReads,
+  type UsageFacts,
+} from '../domain/policy-facts.ts';
 import type { UsageStore } from '../domain/ports.ts';
 
 const NO_USAGE: UsageFacts = { calls_last_minute: 0, denied_last_hour: 0 };
@@ -32,11 +37,21 @@ export function factsOf(
 
 /** The context of a fresh request: nothing known but the caller's address. */
 export function requestContext(client: Client, ip: string | undefined): ContextSnapshot {
-  return { ip, risk: 0, signals: [], approved: false, delegated: false, sender_constrained: false, groups: [...client.groups] };
+  return {
+    ip,
+    risk: 0,
+    signals: [],
+    approved: false,
+    delegated: false,
+    sender_constrained: false,
+    groups: [...client.groups],
+  };
 }
 
 /** The distinct actions of an intent. */
-const actionsOf = (entries: readonly AgentTask[]) => [...new Set(entries.flatMap((e) => e.actions))];
+const actionsOf = (entries: readonly AgentTask[]) => [
+  ...new Set(entries.flatMap((e) => e.actions)),
+];
 
 /**
  * The agents' used actions among their intents' (one set per query), read only when a policy with
@@ -50,7 +65,9 @@ export async function actionHistoriesOf(
   queries: ReadonlyArray<{ readonly clientId: string; readonly entries: readonly AgentTask[] }>,
 ): Promise<Array<ReadonlySet<string> | undefined>> {
   if (!reads.leaves.has('usage.new_action')) return queries.map(() => undefined);
-  return usage.usedActionsOf(queries.map((q) => ({ clientId: q.clientId, actions: actionsOf(q.entries) })));
+  return usage.usedActionsOf(
+    queries.map((q) => ({ clientId: q.clientId, actions: actionsOf(q.entries) })),
+  );
 }
 
 /**
@@ -103,5 +120,9 @@ export function historyUsage(usedActions: ReadonlySet<string> | undefined): Usag
 export function usageInputs(usage: UsageFacts, entries: readonly AgentTask[]) {
   const { calls_last_minute, denied_last_hour } = usage;
   if (!usage.used_actions) return { calls_last_minute, denied_last_hour };
-  return { calls_last_minute, denied_last_hour, new_actions: actionsOf(entries).filter((a) => newActionOf(usage, a)) };
+  return {
+    calls_last_minute,
+    denied_last_hour,
+    new_actions: actionsOf(entries).filter((a) => newActionOf(usage, a)),
+  };
 }

@@ -1,13 +1,22 @@
 // Re-evaluation: decide live grants again with what is known now, and narrow, suspend or revoke them.
-import { type Reevaluation, detectHardDrift, groupsChanged, judgePolicy, latestIp, latestRisk, type Signal } from '../domain/drift.ts';
+
 import type { Client } from '../domain/client.ts';
+import {
+  detectHardDrift,
+  groupsChanged,
+  judgePolicy,
+  latestIp,
+  latestRisk,
+  type Reevaluation,
+  type Signal,
+} from '../domain/drift.ts';
 import type { Grant } from '../domain/grant.ts';
-import type { PendingRecord } from '../domain/ports.ts';
 import { pairsOf } from '../domain/intent.ts';
 import type { PolicyDecider, UsageFacts } from '../domain/policy-facts.ts';
-import { type Broker, nowSecOf } from './broker.ts';
+import type { PendingRecord } from '../domain/ports.ts';
 import { requestApproval } from './approvals.ts';
-import { type EventLoopYielder, createEventLoopYielder } from './event-loop-yielder.ts';
+import { type Broker, nowSecOf } from './broker.ts';
+import { createEventLoopYielder, type EventLoopYielder } from './event-loop-yielder.ts';
 import { actionHistoriesByClient, factsOf, usageInputs } from './policy-facts-of.ts';
 
 /** Decides one grant again: hard drift first (no policy needed), then the policy detector. Pure. */
@@ -29,7 +38,10 @@ export function reevaluate(
     signals: [...new Set([...grant.context.signals, ...signals.map((s) => s.type)])],
     groups: [...agent.groups],
   };
-  const pairs = policy.decide(factsOf(agent, grant.granted, context, nowSec, usage), pairsOf(grant.granted));
+  const pairs = policy.decide(
+    factsOf(agent, grant.granted, context, nowSec, usage),
+    pairsOf(grant.granted),
+  );
   return judgePolicy(grant.granted, pairs, groupsChanged(grant, agent) ? ['groups_changed'] : []);
 }
 
@@ -63,7 +75,14 @@ export async function reevaluateGrants(
   cause: string,
   yielder: EventLoopYielder = processYielder,
 ): Promise<ReevaluationSummary> {
-  const summary: ReevaluationSummary = { keep: 0, narrow: 0, suspend: 0, revoke: 0, missing: 0, ended: 0 };
+  const summary: ReevaluationSummary = {
+    keep: 0,
+    narrow: 0,
+    suspend: 0,
+    revoke: 0,
+    missing: 0,
+    ended: 0,
+  };
   const loaded = await broker.grants.getMany(ids);
   summary.missing = ids.length - loaded.length;
   const nowSec = nowSecOf(broker);
@@ -71,11 +90,15 @@ export async function reevaluateGrants(
   const policy = broker.policy.current();
   const active = loaded.filter((l) => l.grant.status === 'active').map((l) => l.grant);
   const [counters, histories] = await Promise.all([
-    broker.usage.countersOf(loaded.map((l) => l.grant.id), nowSec),
+    broker.usage.countersOf(
+      loaded.map((l) => l.grant.id),
+      nowSec,
+    ),
     actionHistoriesByClient(broker.usage, policy.reads, active),
   ]);
   const clients = new Map<string, Client | undefined>();
-  for (const id of new Set(loaded.map((l) => l.grant.client_id))) clients.set(id, await broker.clients.get(id));
+  for (const id of new Set(loaded.map((l) => l.grant.client_id)))
+    clients.set(id, await broker.clients.get(id));
   const ended: string[] = [];
   const changes: Array<Promise<void>> = [];
   for (const [i, { grant, signals, pending }] of loaded.entries()) {
@@ -88,7 +111,11 @@ export async function reevaluateGrants(
       ended.push(grant.id);
       continue;
     }
-    const usage = { calls_last_minute: counters[i]?.calls ?? 0, denied_last_hour: counters[i]?.denied ?? 0, used_actions: histories.get(grant.client_id) };
+    const usage = {
+      calls_last_minute: counters[i]?.calls ?? 0,
+      denied_last_hour: counters[i]?.denied ?? 0,
+      used_actions: histories.get(grant.client_id),
+    };
     const client = clients.get(grant.client_id);
     const result = reevaluate(grant, client, signals, policy, nowSec, usage);
     if (result.outcome === 'keep') {
@@ -97,7 +124,14 @@ export async function reevaluateGrants(
     }
     // Changes of different grants are independent: issue them together (ioredis pipelines them).
     changes.push(
-      change(broker, grant, result, { cause, signals, usage, client, nowSec, policyVersion: policy.version }).then((changed) => {
+      change(broker, grant, result, {
+        cause,
+        signals,
+        usage,
+        client,
+        nowSec,
+        policyVersion: policy.version,
+      }).then((changed) => {
         summary[changed ? result.outcome : 'keep'] += 1;
         if (changed && result.outcome !== 'narrow') ended.push(grant.id);
       }),
@@ -123,9 +157,19 @@ interface ChangeContext {
  * the record's append clears the marker. A worker killed in between leaves the marker, and the
  * next sweep writes the record.
  */
-async function change(broker: Broker, grant: Grant, result: Exclude<Reevaluation, { outcome: 'keep' }>, ctx: ChangeContext): Promise<boolean> {
-  const pendingRecord = { id: broker.decisions.nextId(), outcome: result.outcome, reason: result.reasons[0] ?? 'reevaluation' };
-  if (!(await apply(broker, grant, result, ctx.policyVersion, ctx.nowSec, pendingRecord))) return false;
+async function change(
+  broker: Broker,
+  grant: Grant,
+  result: Exclude<Reevaluation, { outcome: 'keep' }>,
+  ctx: ChangeContext,
+): Promise<boolean> {
+  const pendingRecord = {
+    id: broker.decisions.nextId(),
+    outcome: result.outcome,
+    reason: result.reasons[0] ?? 'reevaluation',
+  };
+  if (!(await apply(broker, grant, result, ctx.policyVersion, ctx.nowSec, pendingRecord)))
+    return false;
   await broker.decisions.record(
     {
       kind: 'reevaluation',
@@ -171,16 +215,35 @@ async function recoverRecord(broker: Broker, grant: Grant, pending: PendingRecor
 }
 
 /** Applies an outcome conditionally; true when this call changed the grant. */
-async function apply(broker: Broker, grant: Grant, result: Reevaluation, policyVersion: number, nowSec: number, pending: PendingRecord): Promise<boolean> {
+async function apply(
+  broker: Broker,
+  grant: Grant,
+  result: Reevaluation,
+  policyVersion: number,
+  nowSec: number,
+  pending: PendingRecord,
+): Promise<boolean> {
   switch (result.outcome) {
     case 'keep':
       return false;
     case 'narrow':
-      return broker.grants.narrow(grant.id, grant.granted, result.granted, policyVersion, nowSec, pending);
+      return broker.grants.narrow(
+        grant.id,
+        grant.granted,
+        result.granted,
+        policyVersion,
+        nowSec,
+        pending,
+      );
     case 'suspend':
       return broker.grants.suspend(grant.id, pending.reason, pending);
     case 'revoke': {
-      const { revoked, tokens } = await broker.grants.revokeGrant(grant.id, pending.reason, nowSec, pending);
+      const { revoked, tokens } = await broker.grants.revokeGrant(
+        grant.id,
+        pending.reason,
+        nowSec,
+        pending,
+      );
       if (revoked) broker.metrics.revocation('reevaluation', tokens);
       return revoked;
     }
@@ -188,11 +251,23 @@ async function apply(broker: Broker, grant: Grant, result: Reevaluation, policyV
 }
 
 /** Tells resource servers, and opens the approval that can resume a suspended grant. */
-async function tell(broker: Broker, grant: Grant, result: Reevaluation, client: Client | undefined): Promise<void> {
+async function tell(
+  broker: Broker,
+  grant: Grant,
+  result: Reevaluation,
+  client: Client | undefined,
+): Promise<void> {
   const reason = result.reasons[0] ?? 'reevaluation';
   if (result.outcome === 'narrow') await broker.notifier.narrowed(grant, result.granted, reason);
-  if (result.outcome === 'revoke' || result.outcome === 'suspend') await broker.notifier.revoked(grant, reason);
+  if (result.outcome === 'revoke' || result.outcome === 'suspend')
+    await broker.notifier.revoked(grant, reason);
   if (result.outcome === 'suspend' && client) {
-    await requestApproval(broker, { kind: 'resume', client, intent: grant.granted, pairs: result.pairs, grant });
+    await requestApproval(broker, {
+      kind: 'resume',
+      client,
+      intent: grant.granted,
+      pairs: result.pairs,
+      grant,
+    });
   }
 }

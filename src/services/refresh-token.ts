@@ -8,9 +8,14 @@ import { type ContextSnapshot, type Grant, isGrantLive } from '../domain/grant.t
 import { allowsPair, isWithin, pairsOf } from '../domain/intent.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
-import { parseIntent } from './mint-token.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { type TokenResponse, prepareAccessToken, signAfterWritesSent, tokenResponse } from './issue-access-token.ts';
+import {
+  prepareAccessToken,
+  signAfterWritesSent,
+  type TokenResponse,
+  tokenResponse,
+} from './issue-access-token.ts';
+import { parseIntent } from './mint-token.ts';
 import { actionHistoryOf, factsOf, historyUsage, usageInputs } from './policy-facts-of.ts';
 
 export interface RefreshRequest {
@@ -22,9 +27,14 @@ export interface RefreshRequest {
   readonly scope?: string | undefined;
 }
 
-const invalidGrant = () => new OAuthError('invalid_grant', 'refresh token is invalid, expired or revoked');
+const invalidGrant = () =>
+  new OAuthError('invalid_grant', 'refresh token is invalid, expired or revoked');
 
-export async function refreshToken(broker: Broker, client: Client, req: RefreshRequest): Promise<TokenResponse> {
+export async function refreshToken(
+  broker: Broker,
+  client: Client,
+  req: RefreshRequest,
+): Promise<TokenResponse> {
   if (!req.refreshToken) throw new OAuthError('invalid_request', 'refresh_token is required');
   const parsed = parseRefreshToken(req.refreshToken);
   if (!parsed) throw invalidGrant();
@@ -36,30 +46,52 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
   const audit = { client_id: client.client_id, grant_id: grant.id, task_id: grant.task_id };
 
   if (presentedHash !== grant.refresh_hash) {
-    if (grant.used_refresh_hashes.includes(refreshHashMark(presentedHash))) await revokeForReplay(broker, grant, nowSec, audit);
+    if (grant.used_refresh_hashes.includes(refreshHashMark(presentedHash)))
+      await revokeForReplay(broker, grant, nowSec, audit);
     throw invalidGrant();
   }
   if (!isGrantLive(grant, nowSec)) throw invalidGrant();
 
   const context = { ...grant.context, ip: req.ip ?? grant.context.ip };
   if (req.authorizationDetails !== undefined) {
-    return elevate(broker, client, grant, presentedHash, context, nowSec, { authorizationDetails: req.authorizationDetails, resources: req.resources ?? [], scope: req.scope });
+    return elevate(broker, client, grant, presentedHash, context, nowSec, {
+      authorizationDetails: req.authorizationDetails,
+      resources: req.resources ?? [],
+      scope: req.scope,
+    });
   }
   const policy = broker.policy.current();
-  const usage = historyUsage(await actionHistoryOf(broker.usage, policy.reads, client.client_id, grant.granted));
-  const pairs = policy.decide(factsOf(client, grant.granted, context, nowSec, usage), pairsOf(grant.granted));
+  const usage = historyUsage(
+    await actionHistoryOf(broker.usage, policy.reads, client.client_id, grant.granted),
+  );
+  const pairs = policy.decide(
+    factsOf(client, grant.granted, context, nowSec, usage),
+    pairsOf(grant.granted),
+  );
   // On refresh, pairs that would need a human now are not granted: only what policy permits outright.
-  const decision = combineDecisions(grant.granted, pairs.map((p) => (p.effect === 'approval' ? { ...p, effect: 'deny' as const } : p)));
+  const decision = combineDecisions(
+    grant.granted,
+    pairs.map((p) => (p.effect === 'approval' ? { ...p, effect: 'deny' as const } : p)),
+  );
   const inputs = {
     request: { grant_type: 'refresh_token' },
     context: { ...context, now: nowSec },
     ...(usage.used_actions ? { usage: usageInputs(usage, grant.granted) } : {}),
     principal: { id: client.client_id, groups: client.groups, attributes: client.attributes },
-    pairs: pairs.map((p) => ({ action: p.pair.action, location: p.pair.location, effect: p.effect, reasons: p.reasons })),
+    pairs: pairs.map((p) => ({
+      action: p.pair.action,
+      location: p.pair.location,
+      effect: p.effect,
+      reasons: p.reasons,
+    })),
   };
 
   if (decision.outcome === 'deny') {
-    const { revoked, tokens } = await broker.grants.revokeGrant(grant.id, 'policy_denied_on_refresh', nowSec);
+    const { revoked, tokens } = await broker.grants.revokeGrant(
+      grant.id,
+      'policy_denied_on_refresh',
+      nowSec,
+    );
     if (revoked) await broker.notifier.revoked(grant, 'policy_denied_on_refresh');
     await broker.decisions.record({
       ...audit,
@@ -79,7 +111,12 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
   const rotation = broker.grants.refresh(
     grant.id,
     presentedHash,
-    { refreshHash: hashSecret(nextSecret), token: prepared, granted: narrowed ? decision.granted : undefined, policyVersion: policy.version },
+    {
+      refreshHash: hashSecret(nextSecret),
+      token: prepared,
+      granted: narrowed ? decision.granted : undefined,
+      policyVersion: policy.version,
+    },
     nowSec,
   );
   // Signed while the rotation script, started just before, runs. A refused refresh drops the
@@ -88,11 +125,18 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
   const signing = signAfterWritesSent(broker, prepared);
   const outcome = await rotation;
   if (outcome === 'replay') {
-    await broker.decisions.record({ ...audit, kind: 'revocation', outcome: 'revoke', reasons: ['refresh_token_replay'], inputs: {} });
+    await broker.decisions.record({
+      ...audit,
+      kind: 'revocation',
+      outcome: 'revoke',
+      reasons: ['refresh_token_replay'],
+      inputs: {},
+    });
     throw invalidGrant();
   }
   if (outcome !== 'ok') throw invalidGrant();
-  if (narrowed) await broker.notifier.narrowed(grant, decision.granted, 'policy_narrowed_on_refresh');
+  if (narrowed)
+    await broker.notifier.narrowed(grant, decision.granted, 'policy_narrowed_on_refresh');
 
   const [access] = await Promise.all([
     signing,
@@ -110,16 +154,29 @@ export async function refreshToken(broker: Broker, client: Client, req: RefreshR
   return tokenResponse(access, decision.granted, grant.id, nextSecret);
 }
 
-
 async function revokeForReplay(
   broker: Broker,
   grant: Pick<Grant, 'id' | 'granted'>,
   nowSec: number,
   audit: { client_id: string; grant_id: string; task_id: string },
 ): Promise<void> {
-  const { revoked, tokens } = await broker.grants.revokeGrant(grant.id, 'refresh_token_replay', nowSec);
-  if (revoked) await broker.notifier.revoked({ id: grant.id, client_id: audit.client_id, task_id: audit.task_id, granted: grant.granted }, 'refresh_token_replay');
-  await broker.decisions.record({ ...audit, kind: 'revocation', outcome: 'revoke', reasons: ['refresh_token_replay'], inputs: { revoked, tokens } });
+  const { revoked, tokens } = await broker.grants.revokeGrant(
+    grant.id,
+    'refresh_token_replay',
+    nowSec,
+  );
+  if (revoked)
+    await broker.notifier.revoked(
+      { id: grant.id, client_id: audit.client_id, task_id: audit.task_id, granted: grant.granted },
+      'refresh_token_replay',
+    );
+  await broker.decisions.record({
+    ...audit,
+    kind: 'revocation',
+    outcome: 'revoke',
+    reasons: ['refresh_token_replay'],
+    inputs: { revoked, tokens },
+  });
   broker.metrics.revocation('refresh_replay', tokens);
 }
 
@@ -138,17 +195,34 @@ async function elevate(
 ): Promise<TokenResponse> {
   const requested = parseIntent(req, broker.settings.intentLimits);
   if (requested.some((e) => e.task_id !== grant.task_id)) {
-    throw new OAuthError('invalid_authorization_details', `elevation must stay on task ${grant.task_id}`);
+    throw new OAuthError(
+      'invalid_authorization_details',
+      `elevation must stay on task ${grant.task_id}`,
+    );
   }
   const policy = broker.policy.current();
-  const usage = historyUsage(await actionHistoryOf(broker.usage, policy.reads, client.client_id, requested));
-  const decided = policy.decide(factsOf(client, requested, { ...context, approved: false }, nowSec, usage), pairsOf(requested));
+  const usage = historyUsage(
+    await actionHistoryOf(broker.usage, policy.reads, client.client_id, requested),
+  );
+  const decided = policy.decide(
+    factsOf(client, requested, { ...context, approved: false }, nowSec, usage),
+    pairsOf(requested),
+  );
   // Pairs a human already approved for this grant stay approved.
   const pairs = decided.map((p) =>
-    p.effect === 'approval' && grant.context.approved && allowsPair(grant.granted, p.pair.action, p.pair.location) ? { ...p, effect: 'permit' as const } : p,
+    p.effect === 'approval' &&
+    grant.context.approved &&
+    allowsPair(grant.granted, p.pair.action, p.pair.location)
+      ? { ...p, effect: 'permit' as const }
+      : p,
   );
   const decision = combineDecisions(requested, pairs);
-  const audit = { client_id: client.client_id, grant_id: grant.id, task_id: grant.task_id, policy_version: policy.version };
+  const audit = {
+    client_id: client.client_id,
+    grant_id: grant.id,
+    task_id: grant.task_id,
+    policy_version: policy.version,
+  };
   const inputs = {
     request: { grant_type: 'refresh_token', authorization_details: requested },
     context: { ...context, now: nowSec },
@@ -156,17 +230,39 @@ async function elevate(
     granted_before: grant.granted,
   };
   if (decision.outcome === 'deny') {
-    await broker.decisions.record({ ...audit, kind: 'refresh', outcome: 'elevation_denied', reasons: reasonsOf(pairs), inputs });
+    await broker.decisions.record({
+      ...audit,
+      kind: 'refresh',
+      outcome: 'elevation_denied',
+      reasons: reasonsOf(pairs),
+      inputs,
+    });
     throw new OAuthError('access_denied', 'policy does not permit the wider request');
   }
   if (decision.outcome === 'approval') {
-    const approval = await requestApproval(broker, { kind: 'elevation', client, intent: requested, pairs, grant });
-    await broker.decisions.record({ ...audit, kind: 'refresh', outcome: 'approval_required', reasons: reasonsOf(pairs, 'approval'), inputs: { ...inputs, auth_req_id: approval.id } });
-    throw new OAuthError('approval_required', 'a human must approve the wider request; poll with the CIBA grant type', {
-      auth_req_id: approval.id,
-      expires_in: expiresIn(broker, approval, nowSec),
-      interval: approval.interval,
+    const approval = await requestApproval(broker, {
+      kind: 'elevation',
+      client,
+      intent: requested,
+      pairs,
+      grant,
     });
+    await broker.decisions.record({
+      ...audit,
+      kind: 'refresh',
+      outcome: 'approval_required',
+      reasons: reasonsOf(pairs, 'approval'),
+      inputs: { ...inputs, auth_req_id: approval.id },
+    });
+    throw new OAuthError(
+      'approval_required',
+      'a human must approve the wider request; poll with the CIBA grant type',
+      {
+        auth_req_id: approval.id,
+        expires_in: expiresIn(broker, approval, nowSec),
+        interval: approval.interval,
+      },
+    );
   }
   const nextSecret = randomBase64url(32);
   const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
@@ -174,7 +270,14 @@ async function elevate(
   const rotation = broker.grants.refresh(
     grant.id,
     presentedHash,
-    { refreshHash: hashSecret(nextSecret), token: prepared, granted: decision.granted, requested, widened, policyVersion: policy.version },
+    {
+      refreshHash: hashSecret(nextSecret),
+      token: prepared,
+      granted: decision.granted,
+      requested,
+      widened,
+      policyVersion: policy.version,
+    },
     nowSec,
   );
   const signing = signAfterWritesSent(broker, prepared);
@@ -182,7 +285,13 @@ async function elevate(
   if (outcome !== 'ok') throw invalidGrant();
   const [access] = await Promise.all([
     signing,
-    broker.decisions.record({ ...audit, kind: 'refresh', outcome: 'elevate', reasons: reasonsOf(pairs, 'permit'), inputs: { ...inputs, granted: decision.granted, jti: prepared.jti } }),
+    broker.decisions.record({
+      ...audit,
+      kind: 'refresh',
+      outcome: 'elevate',
+      reasons: reasonsOf(pairs, 'permit'),
+      inputs: { ...inputs, granted: decision.granted, jti: prepared.jti },
+    }),
   ]);
   broker.metrics.tokenMinted('refresh_token');
   broker.metrics.decision('refresh', 'elevate');

@@ -10,14 +10,20 @@ import { type Broker, nowSecOf } from './broker.ts';
  * token ends that token. Tokens of other clients, unknown or invalid tokens change nothing, and
  * the caller cannot tell (the endpoint answers 200 either way).
  */
-export async function revokeOwnToken(broker: Broker, client: Client, token: string, hint: string | undefined): Promise<void> {
+export async function revokeOwnToken(
+  broker: Broker,
+  client: Client,
+  token: string,
+  hint: string | undefined,
+): Promise<void> {
   const nowSec = nowSecOf(broker);
   const refresh = parseRefreshToken(token);
   if (refresh && hint !== 'access_token') {
     const grant = await broker.grants.get(refresh.grantId);
     const hash = hashSecret(refresh.secret);
     if (!grant || grant.client_id !== client.client_id) return;
-    if (grant.refresh_hash !== hash && !grant.used_refresh_hashes.includes(refreshHashMark(hash))) return;
+    if (grant.refresh_hash !== hash && !grant.used_refresh_hashes.includes(refreshHashMark(hash)))
+      return;
     const { revoked, tokens } = await broker.grants.revokeGrant(grant.id, 'task_complete', nowSec);
     if (!revoked) return;
     await broker.notifier.revoked(grant, 'task_complete');
@@ -49,7 +55,12 @@ export async function revokeOwnToken(broker: Broker, client: Client, token: stri
     reasons: ['revoked_by_client'],
     client_id: client.client_id,
     grant_id: claims.grant_id,
-    inputs: { by: client.client_id, via: 'oauth_revoke', token_type: 'access_token', jti: claims.jti },
+    inputs: {
+      by: client.client_id,
+      via: 'oauth_revoke',
+      token_type: 'access_token',
+      jti: claims.jti,
+    },
   });
   broker.metrics.revocation('token', 1);
 }

@@ -32,13 +32,22 @@ export async function simulatePolicy(broker: Broker, text: string): Promise<Simu
   const candidate = broker.policy.candidate(text);
   if (!candidate.ok) return { ok: false, problems: candidate.problems };
   const nowSec = nowSecOf(broker);
-  const result = { ok: true as const, counts: { keep: 0, narrow: 0, suspend: 0, revoke: 0 }, narrow: [] as SimulatedChange[], suspend: [] as SimulatedChange[], revoke: [] as SimulatedChange[] };
+  const result = {
+    ok: true as const,
+    counts: { keep: 0, narrow: 0, suspend: 0, revoke: 0 },
+    narrow: [] as SimulatedChange[],
+    suspend: [] as SimulatedChange[],
+    revoke: [] as SimulatedChange[],
+  };
   const clients = new Map<string, Client | undefined>();
   for (let offset = 0; ; offset += PAGE) {
     const ids = await broker.grants.liveGrantIds(offset, PAGE, nowSec, false);
     const loaded = await broker.grants.getMany(ids);
     const [counters, histories] = await Promise.all([
-      broker.usage.countersOf(loaded.map((l) => l.grant.id), nowSec),
+      broker.usage.countersOf(
+        loaded.map((l) => l.grant.id),
+        nowSec,
+      ),
       actionHistoriesByClient(
         broker.usage,
         candidate.set.reads,
@@ -47,9 +56,21 @@ export async function simulatePolicy(broker: Broker, text: string): Promise<Simu
     ]);
     for (const [i, { grant, signals }] of loaded.entries()) {
       if (grant.status !== 'active') continue;
-      if (!clients.has(grant.client_id)) clients.set(grant.client_id, await broker.clients.get(grant.client_id));
-      const usage = { calls_last_minute: counters[i]?.calls ?? 0, denied_last_hour: counters[i]?.denied ?? 0, used_actions: histories.get(grant.client_id) };
-      const outcome = reevaluate(grant, clients.get(grant.client_id), signals, candidate.set, nowSec, usage);
+      if (!clients.has(grant.client_id))
+        clients.set(grant.client_id, await broker.clients.get(grant.client_id));
+      const usage = {
+        calls_last_minute: counters[i]?.calls ?? 0,
+        denied_last_hour: counters[i]?.denied ?? 0,
+        used_actions: histories.get(grant.client_id),
+      };
+      const outcome = reevaluate(
+        grant,
+        clients.get(grant.client_id),
+        signals,
+        candidate.set,
+        nowSec,
+        usage,
+      );
       result.counts[outcome.outcome] += 1;
       if (outcome.outcome === 'keep') continue;
       const list = result[outcome.outcome];

@@ -10,7 +10,8 @@ import { MAX_GRANT_TTL_SEC } from '../domain/intent.ts';
 export const CLIENT_INDEX_BUCKET_SEC = 900;
 
 /** The bucket (its end, epoch s) that indexes a grant ending at `deadlineSec`. */
-export const clientIndexBucket = (deadlineSec: number) => Math.ceil(deadlineSec / CLIENT_INDEX_BUCKET_SEC) * CLIENT_INDEX_BUCKET_SEC;
+export const clientIndexBucket = (deadlineSec: number) =>
+  Math.ceil(deadlineSec / CLIENT_INDEX_BUCKET_SEC) * CLIENT_INDEX_BUCKET_SEC;
 
 /**
  * The keys of one grant share the hash tag `{g:<id>}` so the scripts that change them together
@@ -18,7 +19,8 @@ export const clientIndexBucket = (deadlineSec: number) => Math.ceil(deadlineSec 
  */
 export function createKeyNames(prefix: string) {
   const g = (id: string) => `${prefix}{g:${id}}`;
-  const clientGrants = (clientId: string, bucketEnd: number) => `${prefix}grants:of-client:${bucketEnd}:${clientId}`;
+  const clientGrants = (clientId: string, bucketEnd: number) =>
+    `${prefix}grants:of-client:${bucketEnd}:${clientId}`;
   return {
     prefix,
     /**
@@ -70,7 +72,8 @@ export function createKeyNames(prefix: string) {
     clientGrantBuckets: (clientId: string, nowSec: number): string[] => {
       const out: string[] = [];
       const last = clientIndexBucket(nowSec + MAX_GRANT_TTL_SEC) + CLIENT_INDEX_BUCKET_SEC;
-      for (let end = clientIndexBucket(nowSec); end <= last; end += CLIENT_INDEX_BUCKET_SEC) out.push(clientGrants(clientId, end));
+      for (let end = clientIndexBucket(nowSec); end <= last; end += CLIENT_INDEX_BUCKET_SEC)
+        out.push(clientGrants(clientId, end));
       return out;
     },
     /** Sorted set: client id -> the latest deadline of its grants (where a task's grants are looked up). */

@@ -55,7 +55,14 @@ return 'created'
 
 interface ScriptedRedis extends Redis {
   mandateApprovalTransition(key: string, expected: string, next: string): Promise<number>;
-  mandateApprovalCreate(k1: string, k2: string, k3: string, k4: string, k5: string, ...argv: string[]): Promise<ApprovalCreateOutcome>;
+  mandateApprovalCreate(
+    k1: string,
+    k2: string,
+    k3: string,
+    k4: string,
+    k5: string,
+    ...argv: string[]
+  ): Promise<ApprovalCreateOutcome>;
 }
 
 export function createRedisApprovalStore(redis: Redis, keys: KeyNames): ApprovalStore {
@@ -64,7 +71,8 @@ export function createRedisApprovalStore(redis: Redis, keys: KeyNames): Approval
     r.defineCommand('mandateApprovalTransition', { numberOfKeys: 1, lua: TRANSITION_SCRIPT });
     r.defineCommand('mandateApprovalCreate', { numberOfKeys: 5, lua: CREATE_SCRIPT });
   }
-  const byIntent = (key: string) => keys.approvalByIntent(createHash('sha256').update(key).digest('base64url'));
+  const byIntent = (key: string) =>
+    keys.approvalByIntent(createHash('sha256').update(key).digest('base64url'));
   const parse = (raw: string | null) => (raw ? (JSON.parse(raw) as Approval) : undefined);
 
   return {
@@ -99,7 +107,9 @@ export function createRedisApprovalStore(redis: Redis, keys: KeyNames): Approval
         for (let start = 0; found.length < limit; start += LIST_PAGE) {
           const ids = await redis.zrevrange(keys.pendingApprovals, start, start + LIST_PAGE - 1);
           if (!ids.length) break;
-          const page = (await redis.mget(ids.map((id) => keys.approval(id)))).map(parse).filter((a): a is Approval => !!a);
+          const page = (await redis.mget(ids.map((id) => keys.approval(id))))
+            .map(parse)
+            .filter((a): a is Approval => !!a);
           for (const a of page) if (!status || a.status === status) found.push(a);
           if (ids.length < LIST_PAGE) break;
         }
@@ -110,11 +120,23 @@ export function createRedisApprovalStore(redis: Redis, keys: KeyNames): Approval
         const current = parse(await redis.get(keys.approval(id)));
         if (!current || current.status !== expected) return undefined;
         const next = { ...current, ...patch } as Approval;
-        if ((await r.mandateApprovalTransition(keys.approval(id), expected, JSON.stringify(next))) !== 1) return undefined;
-        if (next.status !== 'pending') await redis.multi().del(byIntent(next.intent_key)).zrem(keys.clientPendingApprovals(next.client_id), id).exec();
+        if (
+          (await r.mandateApprovalTransition(keys.approval(id), expected, JSON.stringify(next))) !==
+          1
+        )
+          return undefined;
+        if (next.status !== 'pending')
+          await redis
+            .multi()
+            .del(byIntent(next.intent_key))
+            .zrem(keys.clientPendingApprovals(next.client_id), id)
+            .exec();
         return next;
       }),
     /** True when this poll respects the interval (and starts the next one). */
-    pace: (id, intervalSec) => guard(async () => (await redis.set(keys.approvalPoll(id), '1', 'EX', intervalSec, 'NX')) === 'OK'),
+    pace: (id, intervalSec) =>
+      guard(
+        async () => (await redis.set(keys.approvalPoll(id), '1', 'EX', intervalSec, 'NX')) === 'OK',
+      ),
   };
 }

@@ -2,9 +2,9 @@
 import type { Redis } from 'ioredis';
 import type { Client } from '../domain/client.ts';
 import type { ClientStore } from '../domain/ports.ts';
-import type { EventBus } from './redis-event-bus.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
+import type { EventBus } from './redis-event-bus.ts';
 
 /** Longest a cached client may be served without re-reading Redis, should an event be lost. */
 const CACHE_TTL_MS = 5000;
@@ -39,8 +39,22 @@ return 1
 `;
 
 interface ScriptedRedis extends Redis {
-  mandateClientPut(k1: string, k2: string, k3: string, json: string, id: string, disabled: string, revive: string): Promise<number>;
-  mandateClientCreate(k1: string, k2: string, k3: string, json: string, id: string): Promise<number>;
+  mandateClientPut(
+    k1: string,
+    k2: string,
+    k3: string,
+    json: string,
+    id: string,
+    disabled: string,
+    revive: string,
+  ): Promise<number>;
+  mandateClientCreate(
+    k1: string,
+    k2: string,
+    k3: string,
+    json: string,
+    id: string,
+  ): Promise<number>;
 }
 
 export function createRedisClientStore(redis: Redis, keys: KeyNames, bus: EventBus): ClientStore {
@@ -85,7 +99,16 @@ export function createRedisClientStore(redis: Redis, keys: KeyNames, bus: EventB
     create: (client) =>
       guard(async () => {
         const id = client.client_id;
-        if ((await r.mandateClientCreate(keys.client(id), keys.clients, keys.clientState(id), JSON.stringify(client), id)) !== 1) return false;
+        if (
+          (await r.mandateClientCreate(
+            keys.client(id),
+            keys.clients,
+            keys.clientState(id),
+            JSON.stringify(client),
+            id,
+          )) !== 1
+        )
+          return false;
         await changed(id);
         return true;
       }),

@@ -1,10 +1,18 @@
 // The decision log: a Redis stream of hash-chained records, one chain per writing process.
-import { randomBase64url } from '../crypto/random-id.ts';
+
 import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { type DecisionInput, type DecisionRecord, type SharedInputsRef, canonicalJson, createChainVerifier, sharedRefOf } from '../domain/decision-record.ts';
-import type { AuditVerdict, DecisionLog, EvaluationGuard } from '../domain/ports.ts';
+import { randomBase64url } from '../crypto/random-id.ts';
+import {
+  canonicalJson,
+  createChainVerifier,
+  type DecisionInput,
+  type DecisionRecord,
+  type SharedInputsRef,
+  sharedRefOf,
+} from '../domain/decision-record.ts';
 import { StateChanged, StoreUnavailable } from '../domain/errors.ts';
+import type { AuditVerdict, DecisionLog, EvaluationGuard } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
 import { EVALUATION_GUARD_LUA, GUARD_ARG_COUNT, guardArgs } from './redis-usage-store.ts';
@@ -139,7 +147,13 @@ interface Pending {
 }
 
 interface ScriptedRedis extends Redis {
-  mandateAppendDecisions(stream: string, heads: string, bytes: string, marks: string, ...argv: string[]): Promise<string[]>;
+  mandateAppendDecisions(
+    stream: string,
+    heads: string,
+    bytes: string,
+    marks: string,
+    ...argv: string[]
+  ): Promise<string[]>;
 }
 
 /** Limits of the decision log (config `audit`). */
@@ -163,9 +177,14 @@ const MARKS_PER_CAP = 64;
  * starts a new chain rather than risk a gap in the old one. A record's `followedBy` write is
  * started right behind its batch's append.
  */
-export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: DecisionLogLimits): DecisionLog {
+export function createRedisDecisionLog(
+  redis: Redis,
+  keys: KeyNames,
+  opts: DecisionLogLimits,
+): DecisionLog {
   const r = redis as ScriptedRedis;
-  if (typeof r.mandateAppendDecisions !== 'function') r.defineCommand('mandateAppendDecisions', { numberOfKeys: 4, lua: APPEND_SCRIPT });
+  if (typeof r.mandateAppendDecisions !== 'function')
+    r.defineCommand('mandateAppendDecisions', { numberOfKeys: 4, lua: APPEND_SCRIPT });
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const markStep = String(Math.max(1, Math.floor(maxBytes / MARKS_PER_CAP)));
@@ -185,33 +204,78 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: Decis
     // follower (whose write is sent before the reply) has landed.
     const batch = [...taken.filter((p) => !p.guard), ...taken.filter((p) => p.guard)];
     const [seqBefore, prevBefore] = [seq, prev];
-    const argv: string[] = [chain, String(opts.maxRecords), keys.prefix, String(UNSTORED_GRANT_TTL_SEC), '', String(maxBytes), markStep];
+    const argv: string[] = [
+      chain,
+      String(opts.maxRecords),
+      keys.prefix,
+      String(UNSTORED_GRANT_TTL_SEC),
+      '',
+      String(maxBytes),
+      markStep,
+    ];
     let sealed: DecisionRecord[];
     try {
       sealed = batch.map((p) => {
-      seq += 1;
-      const { at_ms, client_id, grant_id, id, inputs, kind, outcome, policy_version, reasons, task_id } = p.input;
-      // Built in canonical key order, so canonicalJson copies only what callers left out of order.
-      let body = { at_ms, chain, client_id, grant_id, id, inputs, kind, outcome, policy_version, prev, reasons, seq, task_id } satisfies Record<
-        keyof Omit<DecisionRecord, 'hash'>,
-        unknown
-      >;
-      let canonical = canonicalJson(body);
-      if (canonical.length * 3 > maxRecordBytes && Buffer.byteLength(canonical) > maxRecordBytes) {
-        // Too large to keep (the caps on what requests send make this rare): the decision is kept,
-        // its inputs only as their size and digest, so a copy kept elsewhere can still be matched.
-        const text = canonicalJson(inputs);
-        body = { ...body, inputs: { omitted: { bytes: Buffer.byteLength(text), sha256: sha256(text) } } };
-        canonical = canonicalJson(body);
-      }
-      const record = { ...body, hash: sha256(canonical) } as DecisionRecord;
-      // Stored as the hashed text plus its hash: one serialisation per record, not two.
-      argv.push(`${canonical.slice(0, -1)},"hash":${JSON.stringify(record.hash)}}`, record.grant_id ?? '', p.clearsPendingOf ? record.id : '');
-      if (p.guard) argv.push(String(1 + GUARD_ARG_COUNT), JSON.stringify({ seq: seq - 1, hash: body.prev }), ...guardArgs(keys, p.guard));
-      else argv.push('0');
-      prev = record.hash;
-      return record;
-    });
+        seq += 1;
+        const {
+          at_ms,
+          client_id,
+          grant_id,
+          id,
+          inputs,
+          kind,
+          outcome,
+          policy_version,
+          reasons,
+          task_id,
+        } = p.input;
+        // Built in canonical key order, so canonicalJson copies only what callers left out of order.
+        let body = {
+          at_ms,
+          chain,
+          client_id,
+          grant_id,
+          id,
+          inputs,
+          kind,
+          outcome,
+          policy_version,
+          prev,
+          reasons,
+          seq,
+          task_id,
+        } satisfies Record<keyof Omit<DecisionRecord, 'hash'>, unknown>;
+        let canonical = canonicalJson(body);
+        if (
+          canonical.length * 3 > maxRecordBytes &&
+          Buffer.byteLength(canonical) > maxRecordBytes
+        ) {
+          // Too large to keep (the caps on what requests send make this rare): the decision is kept,
+          // its inputs only as their size and digest, so a copy kept elsewhere can still be matched.
+          const text = canonicalJson(inputs);
+          body = {
+            ...body,
+            inputs: { omitted: { bytes: Buffer.byteLength(text), sha256: sha256(text) } },
+          };
+          canonical = canonicalJson(body);
+        }
+        const record = { ...body, hash: sha256(canonical) } as DecisionRecord;
+        // Stored as the hashed text plus its hash: one serialisation per record, not two.
+        argv.push(
+          `${canonical.slice(0, -1)},"hash":${JSON.stringify(record.hash)}}`,
+          record.grant_id ?? '',
+          p.clearsPendingOf ? record.id : '',
+        );
+        if (p.guard)
+          argv.push(
+            String(1 + GUARD_ARG_COUNT),
+            JSON.stringify({ seq: seq - 1, hash: body.prev }),
+            ...guardArgs(keys, p.guard),
+          );
+        else argv.push('0');
+        prev = record.hash;
+        return record;
+      });
     } catch {
       // A record that cannot be serialised (inputs nested past the stack: the parse-time JSON
       // bounds keep requests from sending one) is refused alone; the rest go out next, and the log
@@ -236,7 +300,13 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: Decis
       // The append leaves with the turn's held commands in one socket write, and the writes that
       // follow it in a second one: Redis starts on the append while they are built. Started in
       // the same tick, the followers run after the append.
-      const appending = r.mandateAppendDecisions(keys.decisions, keys.auditHeads, keys.auditBytes, keys.auditByteMarks, ...argv);
+      const appending = r.mandateAppendDecisions(
+        keys.decisions,
+        keys.auditHeads,
+        keys.auditBytes,
+        keys.auditByteMarks,
+        ...argv,
+      );
       sendHeldWrites();
       const followers = batch.map((p) => (p.followedBy ? settle(p.followedBy) : undefined));
       sendHeldWrites();
@@ -246,7 +316,10 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: Decis
         const record = sealed[i] as DecisionRecord;
         const sid = sids[i] as string;
         const follower = followers[i];
-        if (follower) void follower.then((failure) => (failure ? p.reject(failure.err) : p.resolve(record, sid)));
+        if (follower)
+          void follower.then((failure) =>
+            failure ? p.reject(failure.err) : p.resolve(record, sid),
+          );
         else p.resolve(record, sid);
       }
       const refused = batch[appended];
@@ -312,10 +385,16 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: Decis
     return out;
   };
 
-  const enqueue = (input: DecisionInput, opts: Parameters<DecisionLog['record']>[1] = {}, resolve: Pending['resolve'], reject: Pending['reject']) => {
-    const clearsPendingOf = opts.clearsPendingOf && opts.clearsPendingOf === input.grant_id ? opts.clearsPendingOf : '';
+  const enqueue = (
+    input: DecisionInput,
+    opts: Parameters<DecisionLog['record']>[1] = {},
+    resolve: Pending['resolve'],
+    reject: Pending['reject'],
+  ) => {
+    const clearsPendingOf =
+      opts.clearsPendingOf && opts.clearsPendingOf === input.grant_id ? opts.clearsPendingOf : '';
     if (opts.guard && (opts.followedBy || opts.guard.grantId !== input.grant_id)) {
-      throw new TypeError('a guarded record is about its guard\'s grant and has no follower');
+      throw new TypeError("a guarded record is about its guard's grant and has no follower");
     }
     queue.push({
       input: { ...input, id: opts.id ?? newRecordId(), at_ms: Date.now() },
@@ -339,24 +418,39 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: Decis
   return {
     nextId: newRecordId,
     record(input, opts = {}) {
-      return new Promise<DecisionRecord>((resolve, reject) => enqueue(input, opts, resolve, reject));
+      return new Promise<DecisionRecord>((resolve, reject) =>
+        enqueue(input, opts, resolve, reject),
+      );
     },
 
     recordShared: (input) =>
       new Promise<SharedInputsRef>((resolve, reject) =>
-        enqueue({ ...input, kind: 'inputs' }, {}, (record, sid) => resolve({ record: record.id, sid, hash: record.hash }), reject),
+        enqueue(
+          { ...input, kind: 'inputs' },
+          {},
+          (record, sid) => resolve({ record: record.id, sid, hash: record.hash }),
+          reject,
+        ),
       ),
 
     list: (query) =>
       guard(async () => {
         if (query.grant_id) {
-          const index = (await redis.pipeline().hget(keys.grant(query.grant_id), 'h').get(keys.grantHistory(query.grant_id)).exec()) ?? [];
+          const index =
+            (await redis
+              .pipeline()
+              .hget(keys.grant(query.grant_id), 'h')
+              .get(keys.grantHistory(query.grant_id))
+              .exec()) ?? [];
           const [first, rest] = index.map(([err, value]) => {
             if (err) throw err;
             return value as string | null;
           });
           // The index ends with the grant; an ended grant's records are looked for in the stream.
-          if (!first) return (await scanNewestFirst(query.limit, (r) => r.grant_id === query.grant_id)).reverse();
+          if (!first)
+            return (
+              await scanNewestFirst(query.limit, (r) => r.grant_id === query.grant_id)
+            ).reverse();
           const ids = [first, ...(rest ?? '').split(',').filter(Boolean)].slice(-query.limit);
           const out: DecisionRecord[] = [];
           // In chunks: one pipeline of a thousand large records would be one very large reply.
@@ -365,12 +459,16 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: Decis
             for (const id of ids.slice(at, at + HISTORY_CHUNK)) p.xrange(keys.decisions, id, id);
             for (const [err, entries] of (await p.exec()) ?? []) {
               if (err) throw err;
-              for (const [, f] of entries as Array<[string, string[]]>) out.push(JSON.parse(f[1] ?? '{}') as DecisionRecord);
+              for (const [, f] of entries as Array<[string, string[]]>)
+                out.push(JSON.parse(f[1] ?? '{}') as DecisionRecord);
             }
           }
           return out;
         }
-        return scanNewestFirst(query.limit, (r) => !query.client_id || r.client_id === query.client_id);
+        return scanNewestFirst(
+          query.limit,
+          (r) => !query.client_id || r.client_id === query.client_id,
+        );
       }),
 
     sharedInputs: (records) =>
@@ -392,7 +490,10 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: Decis
           const text = (entries as Array<[string, string[]]> | undefined)?.[0]?.[1][1];
           const shared = text ? (JSON.parse(text) as DecisionRecord) : undefined;
           // Trimmed by retention, changed, or not the record the reference names: shown as unknown, never as another's inputs.
-          out[ref.record] = shared && shared.id === ref.record && hashOfRecord(shared) === ref.hash ? shared.inputs : null;
+          out[ref.record] =
+            shared && shared.id === ref.record && hashOfRecord(shared) === ref.hash
+              ? shared.inputs
+              : null;
         }
         return out;
       }),
@@ -404,7 +505,9 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: Decis
         // A head whose last record retention trimmed away says nothing about what is left.
         const heads = new Map(
           Object.entries(rawHeads)
-            .map(([c, v]) => [c, JSON.parse(v) as { seq: number; hash: string; sid: string }] as const)
+            .map(
+              ([c, v]) => [c, JSON.parse(v) as { seq: number; hash: string; sid: string }] as const,
+            )
             .filter(([, h]) => first !== undefined && compareStreamIds(h.sid, first) >= 0),
         );
         // Trimming (by count or by bytes) only ever removes the oldest records, so what is left
@@ -416,7 +519,6 @@ export function createRedisDecisionLog(redis: Redis, keys: KeyNames, opts: Decis
         return verifier.finish();
       }),
   };
-
 }
 
 /** The hash a record's content gives (its `hash` when unchanged). */

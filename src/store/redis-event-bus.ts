@@ -17,7 +17,11 @@ export interface EventBus {
  * `publisher` is a request-path client; `subscriber` a dedicated connection (a subscribed
  * connection can do nothing else). Handlers see their own process's events too.
  */
-export function createRedisEventBus(publisher: Redis, subscriber: Redis, channel: string): EventBus {
+export function createRedisEventBus(
+  publisher: Redis,
+  subscriber: Redis,
+  channel: string,
+): EventBus {
   const handlers: Array<(event: BusEvent) => void> = [];
   let subscribed = false;
   subscriber.on('message', (ch: string, message: string) => {

@@ -1,10 +1,23 @@
 // Grants in Redis: one hash per grant (its tokens included), its data string and index keys; atomic changes.
 import type { Redis } from 'ioredis';
-import { DRIFT_SIGNAL_TYPES, NO_SIGNALS, type Signal, type SignalSummary, withSummary } from '../domain/drift.ts';
-import type { ContextSnapshot, Grant, GrantStatus } from '../domain/grant.ts';
 import { grantIdOfJti } from '../domain/access-token.ts';
-import type { GrantCheck, GrantCreateOutcome, GrantFilter, GrantStore, PendingRecord, RefreshOutcome } from '../domain/ports.ts';
-import { type KeyNames, clientIndexBucket } from './key-names.ts';
+import {
+  DRIFT_SIGNAL_TYPES,
+  NO_SIGNALS,
+  type Signal,
+  type SignalSummary,
+  withSummary,
+} from '../domain/drift.ts';
+import type { ContextSnapshot, Grant, GrantStatus } from '../domain/grant.ts';
+import type {
+  GrantCheck,
+  GrantCreateOutcome,
+  GrantFilter,
+  GrantStore,
+  PendingRecord,
+  RefreshOutcome,
+} from '../domain/ports.ts';
+import { clientIndexBucket, type KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
 
 /**
@@ -246,7 +259,12 @@ return 1
 /** The stored summary (see ADD_SIGNAL_SCRIPT) as a SignalSummary; none stored is NO_SIGNALS. */
 export function decodeSignalSummary(raw: string | null | undefined): SignalSummary {
   if (!raw) return NO_SIGNALS;
-  const s = JSON.parse(raw) as { v: number; t: string[] | Record<string, never>; ip?: string; r?: number };
+  const s = JSON.parse(raw) as {
+    v: number;
+    t: string[] | Record<string, never>;
+    ip?: string;
+    r?: number;
+  };
   return { version: s.v, types: Array.isArray(s.t) ? s.t : [], ip: s.ip, risk: s.r ?? 0 };
 }
 
@@ -262,23 +280,36 @@ export const DEFAULT_SIGNAL_LIMITS: SignalLimits = { maxPerGrant: 100, maxTypesP
 
 interface ScriptedRedis extends Redis {
   mandateAddSignal(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
-  mandateCheckToken(grant: string, revokedJtis: string, jti: string): Promise<[(string | null)[], number]>;
+  mandateCheckToken(
+    grant: string,
+    revokedJtis: string,
+    jti: string,
+  ): Promise<[(string | null)[], number]>;
   mandateCreateGrant(...args: string[]): Promise<GrantCreateOutcome>;
   mandateNarrow(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   mandateSuspend(k1: string, reason: string, pending: string): Promise<number>;
   mandateClaimPending(k1: string, expected: string, next: string): Promise<number>;
   mandateUpdateGrant(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   mandateRefresh(k1: string, k2: string, k3: string, ...argv: string[]): Promise<RefreshOutcome>;
-  mandateRevokeGrant(k1: string, reason: string, now: string, pending: string): Promise<[number, number, string?]>;
+  mandateRevokeGrant(
+    k1: string,
+    reason: string,
+    now: string,
+    pending: string,
+  ): Promise<[number, number, string?]>;
 }
 
 /** What the data key holds: the rest lives in the grant hash, `requested` only when it differs. */
-type StoredGrantData = Pick<Grant, 'granted' | 'context' | 'created_at'> & { requested?: Grant['requested'] };
+type StoredGrantData = Pick<Grant, 'granted' | 'context' | 'created_at'> & {
+  requested?: Grant['requested'];
+};
 
 /** The grant hash fields a reader needs (the token fields are left to the scripts). */
 const GRANT_FIELDS = ['s', 'c', 't', 'e', 'v', 'r', 'rt', 'ru', 'pr'] as const;
 
-function encodeData(grant: Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at'>): string {
+function encodeData(
+  grant: Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at'>,
+): string {
   const same = JSON.stringify(grant.requested) === JSON.stringify(grant.granted);
   const c = grant.context;
   // Defaults are left out: most grants carry no signal, risk, approval or delegation.
@@ -291,11 +322,18 @@ function encodeData(grant: Pick<Grant, 'requested' | 'granted' | 'context' | 'cr
     ...(c.sender_constrained ? { sender_constrained: true } : {}),
     ...(c.groups.length ? { groups: c.groups } : {}),
   };
-  const data = { granted: grant.granted, context, created_at: grant.created_at, ...(same ? {} : { requested: grant.requested }) };
+  const data = {
+    granted: grant.granted,
+    context,
+    created_at: grant.created_at,
+    ...(same ? {} : { requested: grant.requested }),
+  };
   return JSON.stringify(data);
 }
 
-export function decodeData(raw: string): Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at'> {
+export function decodeData(
+  raw: string,
+): Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at'> {
   const data = JSON.parse(raw) as StoredGrantData & { context: Partial<ContextSnapshot> };
   const c = data.context;
   const context: ContextSnapshot = {
@@ -307,13 +345,23 @@ export function decodeData(raw: string): Pick<Grant, 'requested' | 'granted' | '
     sender_constrained: c.sender_constrained ?? false,
     groups: c.groups ?? [],
   };
-  return { granted: data.granted, requested: data.requested ?? data.granted, context, created_at: data.created_at };
+  return {
+    granted: data.granted,
+    requested: data.requested ?? data.granted,
+    context,
+    created_at: data.created_at,
+  };
 }
 
-export function createRedisGrantStore(redis: Redis, keys: KeyNames, opts: { signals?: SignalLimits } = {}): GrantStore {
+export function createRedisGrantStore(
+  redis: Redis,
+  keys: KeyNames,
+  opts: { signals?: SignalLimits } = {},
+): GrantStore {
   const r = redis as ScriptedRedis;
   const signalLimits = opts.signals ?? DEFAULT_SIGNAL_LIMITS;
-  if (typeof r.mandateAddSignal !== 'function') r.defineCommand('mandateAddSignal', { numberOfKeys: 3, lua: ADD_SIGNAL_SCRIPT });
+  if (typeof r.mandateAddSignal !== 'function')
+    r.defineCommand('mandateAddSignal', { numberOfKeys: 3, lua: ADD_SIGNAL_SCRIPT });
   if (typeof r.mandateRefresh !== 'function') {
     r.defineCommand('mandateCheckToken', { numberOfKeys: 2, lua: CHECK_TOKEN_SCRIPT });
     r.defineCommand('mandateCreateGrant', { numberOfKeys: 7, lua: CREATE_SCRIPT });
@@ -325,7 +373,11 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames, opts: { sign
     r.defineCommand('mandateClaimPending', { numberOfKeys: 1, lua: CLAIM_PENDING_SCRIPT });
   }
 
-  const parse = (id: string, fields: ReadonlyArray<string | null> | undefined, d: string | null | undefined) => {
+  const parse = (
+    id: string,
+    fields: ReadonlyArray<string | null> | undefined,
+    d: string | null | undefined,
+  ) => {
     const [s, c, t, e, v, reason, rt, ru, pr] = fields ?? [];
     if (!d || !s || !c || !t || !e) return undefined;
     const data = decodeData(d);
@@ -356,27 +408,42 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames, opts: { sign
     const step = withSignals ? 4 : 2;
     // The kept signals with stand-ins for what the per-grant cap dropped (see withSummary).
     const signalsAt = (i: number) =>
-      withSummary(((replies[i * step + 2]?.[1] as string[]) ?? []).map((x) => JSON.parse(x) as Signal), decodeSignalSummary(replies[i * step + 3]?.[1] as string | null));
+      withSummary(
+        ((replies[i * step + 2]?.[1] as string[]) ?? []).map((x) => JSON.parse(x) as Signal),
+        decodeSignalSummary(replies[i * step + 3]?.[1] as string | null),
+      );
     return ids.map((id, i) => ({
-      grant: parse(id, replies[i * step]?.[1] as (string | null)[], replies[i * step + 1]?.[1] as string | null),
+      grant: parse(
+        id,
+        replies[i * step]?.[1] as (string | null)[],
+        replies[i * step + 1]?.[1] as string | null,
+      ),
       signals: withSignals ? signalsAt(i) : [],
     }));
   };
   /** Every grant id -> task id in the live buckets of the clients' indexes, in one round trip. */
   const indexesOf = async (clientIds: readonly string[], nowSec: number) => {
     const p = redis.pipeline();
-    for (const clientId of clientIds) for (const key of keys.clientGrantBuckets(clientId, nowSec)) p.hgetall(key);
+    for (const clientId of clientIds)
+      for (const key of keys.clientGrantBuckets(clientId, nowSec)) p.hgetall(key);
     const replies = (await p.exec()) ?? [];
     const failed = replies.find(([err]) => err);
     if (failed) throw failed[0];
     return Object.assign({}, ...replies.map(([, index]) => index)) as Record<string, string>;
   };
-  const idsOfClient = async (clientId: string, nowSec: number) => Object.keys(await indexesOf([clientId], nowSec));
+  const idsOfClient = async (clientId: string, nowSec: number) =>
+    Object.keys(await indexesOf([clientId], nowSec));
   /** Grant ids whose task is `taskId` in an index (grant id -> task id). */
-  const ofTask = (index: Record<string, string>, taskId: string) => Object.keys(index).filter((id) => index[id] === taskId);
+  const ofTask = (index: Record<string, string>, taskId: string) =>
+    Object.keys(index).filter((id) => index[id] === taskId);
   /** A task's grants are indexed under their client: ask every client with a grant alive (an admin path). */
   const idsOfTask = async (taskId: string, nowSec: number) => {
-    const [, live] = (await redis.multi().zremrangebyscore(keys.clientsWithGrants, '-inf', `(${nowSec}`).zrangebyscore(keys.clientsWithGrants, nowSec, '+inf').exec()) ?? [];
+    const [, live] =
+      (await redis
+        .multi()
+        .zremrangebyscore(keys.clientsWithGrants, '-inf', `(${nowSec}`)
+        .zrangebyscore(keys.clientsWithGrants, nowSec, '+inf')
+        .exec()) ?? [];
     if (live?.[0]) throw live[0];
     const clients = (live?.[1] as string[] | undefined) ?? [];
     return clients.length ? ofTask(await indexesOf(clients, nowSec), taskId) : [];
@@ -412,9 +479,18 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames, opts: { sign
 
     check: (grantId, jti) =>
       guard(async () => {
-        const [[s, e, c], revoked] = await r.mandateCheckToken(keys.grant(grantId), keys.grantRevokedJtis(grantId), jti);
+        const [[s, e, c], revoked] = await r.mandateCheckToken(
+          keys.grant(grantId),
+          keys.grantRevokedJtis(grantId),
+          jti,
+        );
         if (!s || !e || !c) return undefined;
-        return { status: s as GrantStatus, expires_at: Number(e), client_id: c, jtiRevoked: revoked === 1 } satisfies GrantCheck;
+        return {
+          status: s as GrantStatus,
+          expires_at: Number(e),
+          client_id: c,
+          jtiRevoked: revoked === 1,
+        } satisfies GrantCheck;
       }),
 
     refresh: (grantId, presentedHash, next, nowSec) =>
@@ -424,7 +500,11 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames, opts: { sign
           const current = await redis.get(keys.grantData(grantId));
           if (current) {
             const data = decodeData(current);
-            changed = encodeData({ ...data, granted: next.granted, requested: next.requested ?? data.requested });
+            changed = encodeData({
+              ...data,
+              granted: next.granted,
+              requested: next.requested ?? data.requested,
+            });
           }
         }
         const outcome = await r.mandateRefresh(
@@ -452,7 +532,12 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames, opts: { sign
     revokeGrant: (id, reason, nowSec, pending) =>
       guard(async () => {
         const marker = pending ? JSON.stringify(pending) : '';
-        const [revoked, tokens, clientId] = await r.mandateRevokeGrant(keys.grant(id), reason, String(nowSec), marker);
+        const [revoked, tokens, clientId] = await r.mandateRevokeGrant(
+          keys.grant(id),
+          reason,
+          String(nowSec),
+          marker,
+        );
         // A grant owing its record stays in the live index until the sweep sees the record written.
         if (!pending) await redis.zrem(keys.liveGrants, id);
         // It no longer counts against its agent's cap, whatever record it owes.
@@ -461,7 +546,10 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames, opts: { sign
       }),
 
     claimPending: (id, expected, next) =>
-      guard(async () => (await r.mandateClaimPending(keys.grant(id), expected, JSON.stringify(next))) === 1),
+      guard(
+        async () =>
+          (await r.mandateClaimPending(keys.grant(id), expected, JSON.stringify(next))) === 1,
+      ),
 
     dropFromLive: (ids) =>
       guard(async () => {
@@ -476,7 +564,12 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames, opts: { sign
         if (exp === null) return { revoked: false };
         const until = Math.max(Number(exp), nowSec + 1);
         const rj = keys.grantRevokedJtis(grantId);
-        const replies = await redis.multi().sadd(rj, jti).expireat(rj, until, 'NX').expireat(rj, until, 'GT').exec();
+        const replies = await redis
+          .multi()
+          .sadd(rj, jti)
+          .expireat(rj, until, 'NX')
+          .expireat(rj, until, 'GT')
+          .exec();
         return { grantId, revoked: replies?.[0]?.[1] === 1 };
       }),
 
@@ -499,7 +592,15 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames, opts: { sign
         return done === 1;
       }),
 
-    suspend: (id, reason, pending) => guard(async () => (await r.mandateSuspend(keys.grant(id), reason, pending ? JSON.stringify(pending) : '')) === 1),
+    suspend: (id, reason, pending) =>
+      guard(
+        async () =>
+          (await r.mandateSuspend(
+            keys.grant(id),
+            reason,
+            pending ? JSON.stringify(pending) : '',
+          )) === 1,
+      ),
 
     update: (id, from, to, change, token) =>
       guard(async () => {
@@ -509,7 +610,18 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames, opts: { sign
         const data = change ? encodeData({ ...decodeData(current), ...change }) : '';
         const field = token ? tokenField(id, token.jti) : '';
         const version = change?.policy_version !== undefined ? String(change.policy_version) : '';
-        const done = await r.mandateUpdateGrant(keys.grant(id), keys.grantData(id), keys.liveGrants, from, to, data, field, String(token?.exp ?? 0), version, id);
+        const done = await r.mandateUpdateGrant(
+          keys.grant(id),
+          keys.grantData(id),
+          keys.liveGrants,
+          from,
+          to,
+          data,
+          field,
+          String(token?.exp ?? 0),
+          version,
+          id,
+        );
         return done === 1;
       }),
 
@@ -545,7 +657,8 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames, opts: { sign
 
     liveGrantIds: (offset, count, nowSec, prune = true) =>
       guard(async () => {
-        if (offset === 0 && prune) await redis.zremrangebyscore(keys.liveGrants, '-inf', `(${nowSec}`);
+        if (offset === 0 && prune)
+          await redis.zremrangebyscore(keys.liveGrants, '-inf', `(${nowSec}`);
         return redis.zrangebyscore(keys.liveGrants, nowSec, '+inf', 'LIMIT', offset, count);
       }),
 
@@ -556,13 +669,21 @@ export function createRedisGrantStore(redis: Redis, keys: KeyNames, opts: { sign
 
     list: (filter: GrantFilter, nowSec) =>
       guard(async () => {
-        const ids = filter.client_id && filter.task_id
-          ? ofTask(await indexesOf([filter.client_id], nowSec), filter.task_id)
-          : filter.client_id
-            ? await idsOfClient(filter.client_id, nowSec)
-            : filter.task_id
-              ? await idsOfTask(filter.task_id, nowSec)
-              : await redis.zrangebyscore(keys.liveGrants, nowSec, '+inf', 'LIMIT', 0, filter.limit * 4);
+        const ids =
+          filter.client_id && filter.task_id
+            ? ofTask(await indexesOf([filter.client_id], nowSec), filter.task_id)
+            : filter.client_id
+              ? await idsOfClient(filter.client_id, nowSec)
+              : filter.task_id
+                ? await idsOfTask(filter.task_id, nowSec)
+                : await redis.zrangebyscore(
+                    keys.liveGrants,
+                    nowSec,
+                    '+inf',
+                    'LIMIT',
+                    0,
+                    filter.limit * 4,
+                  );
         if (ids.length === 0) return [];
         const grants: Grant[] = [];
         for (const { grant: g } of await readGrants(ids)) {

@@ -47,14 +47,26 @@ return ARGV[2]
 
 interface ScriptedRedis extends Redis {
   mandateEnsureKey(key: string, kid: string, json: string): Promise<string>;
-  mandateRotateKey(key: string, expected: string, kid: string, json: string, now: string, removeAfter: string): Promise<string>;
+  mandateRotateKey(
+    key: string,
+    expected: string,
+    kid: string,
+    json: string,
+    now: string,
+    removeAfter: string,
+  ): Promise<string>;
 }
 
 export interface KeyStore {
   /** Every stored key and the active kid. */
   load(): Promise<{ active: string | undefined; keys: KeyRecord[] }>;
   ensureActive(record: KeyRecord): Promise<string>;
-  rotate(expectedKid: string, record: KeyRecord, nowSec: number, removeAfterSec: number): Promise<string>;
+  rotate(
+    expectedKid: string,
+    record: KeyRecord,
+    nowSec: number,
+    removeAfterSec: number,
+  ): Promise<string>;
   /** Drops keys whose remove_after has passed. */
   prune(nowSec: number): Promise<number>;
 }
@@ -75,12 +87,24 @@ export function createRedisKeyStore(redis: Redis, keys: KeyNames): KeyStore {
     });
   return {
     load,
-    ensureActive: (record) => guard(() => r.mandateEnsureKey(keys.keys, record.kid, JSON.stringify(record))),
+    ensureActive: (record) =>
+      guard(() => r.mandateEnsureKey(keys.keys, record.kid, JSON.stringify(record))),
     rotate: (expectedKid, record, nowSec, removeAfterSec) =>
-      guard(() => r.mandateRotateKey(keys.keys, expectedKid, record.kid, JSON.stringify(record), String(nowSec), String(removeAfterSec))),
+      guard(() =>
+        r.mandateRotateKey(
+          keys.keys,
+          expectedKid,
+          record.kid,
+          JSON.stringify(record),
+          String(nowSec),
+          String(removeAfterSec),
+        ),
+      ),
     prune: async (nowSec) => {
       const { active, keys: records } = await load();
-      const stale = records.filter((k) => k.kid !== active && k.remove_after !== undefined && k.remove_after < nowSec);
+      const stale = records.filter(
+        (k) => k.kid !== active && k.remove_after !== undefined && k.remove_after < nowSec,
+      );
       if (stale.length) await guard(() => redis.hdel(keys.keys, ...stale.map((k) => `k:${k.kid}`)));
       return stale.length;
     },

@@ -24,7 +24,14 @@ return v
 `;
 
 interface ScriptedRedis extends Redis {
-  mandatePutPolicy(policy: string, counter: string, text: string, sha: string, now: string, onlyIfEmpty: string): Promise<number>;
+  mandatePutPolicy(
+    policy: string,
+    counter: string,
+    text: string,
+    sha: string,
+    now: string,
+    onlyIfEmpty: string,
+  ): Promise<number>;
 }
 
 export interface PolicyStore {
@@ -38,18 +45,33 @@ export interface PolicyStore {
 
 export function createRedisPolicyStore(redis: Redis, keys: KeyNames): PolicyStore {
   const r = redis as ScriptedRedis;
-  if (typeof r.mandatePutPolicy !== 'function') r.defineCommand('mandatePutPolicy', { numberOfKeys: 2, lua: PUT_SCRIPT });
+  if (typeof r.mandatePutPolicy !== 'function')
+    r.defineCommand('mandatePutPolicy', { numberOfKeys: 2, lua: PUT_SCRIPT });
   const put = (text: string, nowSec: number, onlyIfEmpty: boolean) =>
     guard(async () => {
       const sha = createHash('sha256').update(text).digest('hex');
-      return Number(await r.mandatePutPolicy(keys.policy, keys.policyVersion, text, sha, String(nowSec), onlyIfEmpty ? '1' : '0'));
+      return Number(
+        await r.mandatePutPolicy(
+          keys.policy,
+          keys.policyVersion,
+          text,
+          sha,
+          String(nowSec),
+          onlyIfEmpty ? '1' : '0',
+        ),
+      );
     });
   return {
     get: () =>
       guard(async () => {
         const h = await redis.hgetall(keys.policy);
         if (!h.version || h.text === undefined) return undefined;
-        return { version: Number(h.version), text: h.text, sha256: h.sha256 ?? '', updated_at: Number(h.updated_at ?? 0) };
+        return {
+          version: Number(h.version),
+          text: h.text,
+          sha256: h.sha256 ?? '',
+          updated_at: Number(h.updated_at ?? 0),
+        };
       }),
     version: () => guard(async () => Number((await redis.hget(keys.policy, 'version')) ?? 0)),
     put: (text, nowSec) => put(text, nowSec, false),

@@ -28,7 +28,11 @@ export function createRedisRateLimiter(redis: Redis, keys: KeyNames): RedisRateL
       const window = Math.floor(nowMs / 1000 / RATE_WINDOW_SEC);
       const redisKey = keys.rate(name, key, window);
       try {
-        const replies = await redis.multi().incrby(redisKey, amount).expire(redisKey, RATE_WINDOW_SEC * 2).exec();
+        const replies = await redis
+          .multi()
+          .incrby(redisKey, amount)
+          .expire(redisKey, RATE_WINDOW_SEC * 2)
+          .exec();
         const [incrErr, count] = replies?.[0] ?? [new Error('no reply'), 0];
         if (incrErr || typeof count !== 'number') return undefined;
         return { count, windowEndMs: (window + 1) * RATE_WINDOW_SEC * 1000 };

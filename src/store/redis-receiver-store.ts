@@ -18,7 +18,11 @@ export function createRedisReceiverStore(redis: Redis, keys: KeyNames): Receiver
         const raw = await redis.hget(keys.receivers, id);
         return raw ? parse(raw) : undefined;
       }),
-    create: (receiver) => guard(async () => (await redis.hsetnx(keys.receivers, receiver.id, JSON.stringify(receiver))) === 1),
+    create: (receiver) =>
+      guard(
+        async () =>
+          (await redis.hsetnx(keys.receivers, receiver.id, JSON.stringify(receiver))) === 1,
+      ),
     put: (receiver) =>
       guard(async () => {
         await redis.hset(keys.receivers, receiver.id, JSON.stringify(receiver));

@@ -2,11 +2,18 @@
 import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { GrantStatus } from '../domain/grant.ts';
-import { CALLS_WINDOW, type CountRange, DENIED_WINDOW, windowAt, windowCount, windowTtlSec } from '../domain/policy-facts.ts';
+import {
+  CALLS_WINDOW,
+  type CountRange,
+  DENIED_WINDOW,
+  windowAt,
+  windowCount,
+  windowTtlSec,
+} from '../domain/policy-facts.ts';
 import type { EvaluationGuard, UsageStore } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
-import { decodeData, decodeSignalSummary } from './redis-grant-store.ts';
 import { guard } from './redis-connection.ts';
+import { decodeData, decodeSignalSummary } from './redis-grant-store.ts';
 
 const CALLS_TTL_SEC = windowTtlSec(CALLS_WINDOW);
 const DENIED_TTL_SEC = windowTtlSec(DENIED_WINDOW);
@@ -175,7 +182,20 @@ window_add(KEYS[1], ARGV[1], denied_w, ARGV[3])
 return denied + 1
 `;
 
-type EvaluationReply = [string, string, string, string, string | null, string, number, string, number, number, number, string | null];
+type EvaluationReply = [
+  string,
+  string,
+  string,
+  string,
+  string | null,
+  string,
+  number,
+  string,
+  number,
+  number,
+  number,
+  string | null,
+];
 
 interface ScriptedRedis extends Redis {
   mandateAdvanceStep(key: string, index: string, exat: string): Promise<number>;
@@ -185,9 +205,15 @@ interface ScriptedRedis extends Redis {
 
 export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore {
   const r = redis as ScriptedRedis;
-  if (typeof r.mandateAdvanceStep !== 'function') r.defineCommand('mandateAdvanceStep', { numberOfKeys: 1, lua: ADVANCE_STEP_SCRIPT });
-  if (typeof r.mandateReadForEvaluation !== 'function') r.defineCommand('mandateReadForEvaluation', { numberOfKeys: 8, lua: READ_FOR_EVALUATION_SCRIPT });
-  if (typeof r.mandateCountDenial !== 'function') r.defineCommand('mandateCountDenial', { numberOfKeys: 1, lua: COUNT_DENIAL_SCRIPT });
+  if (typeof r.mandateAdvanceStep !== 'function')
+    r.defineCommand('mandateAdvanceStep', { numberOfKeys: 1, lua: ADVANCE_STEP_SCRIPT });
+  if (typeof r.mandateReadForEvaluation !== 'function')
+    r.defineCommand('mandateReadForEvaluation', {
+      numberOfKeys: 8,
+      lua: READ_FOR_EVALUATION_SCRIPT,
+    });
+  if (typeof r.mandateCountDenial !== 'function')
+    r.defineCommand('mandateCountDenial', { numberOfKeys: 1, lua: COUNT_DENIAL_SCRIPT });
 
   return {
     readForEvaluation: (grantId, jti, clientId, action, nowSec) =>
@@ -216,7 +242,14 @@ export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore 
           status: s as GrantStatus,
           expires_at: Number(e),
           client_id: c,
-          grant: { ...decodeData(d), id: grantId, client_id: c, task_id: t, expires_at: Number(e), policy_version: Number(ver ?? 0) },
+          grant: {
+            ...decodeData(d),
+            id: grantId,
+            client_id: c,
+            task_id: t,
+            expires_at: Number(e),
+            policy_version: Number(ver ?? 0),
+          },
           jtiRevoked: revoked === 1,
           signals: decodeSignalSummary(signals),
           callsLastMinute: Number(calls),
@@ -232,13 +265,25 @@ export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore 
         if (allowed) {
           if (!newAction && step === undefined) return 0;
           const p = redis.pipeline();
-          if (newAction) p.sadd(keys.usedActions(clientId), action).expire(keys.usedActions(clientId), USED_ACTIONS_TTL_SEC);
-          if (step !== undefined) p.mandateAdvanceStep(keys.grantStep(grantId), String(step), String(expiresAt));
+          if (newAction)
+            p.sadd(keys.usedActions(clientId), action).expire(
+              keys.usedActions(clientId),
+              USED_ACTIONS_TTL_SEC,
+            );
+          if (step !== undefined)
+            p.mandateAdvanceStep(keys.grantStep(grantId), String(step), String(expiresAt));
           await p.exec();
           return 0;
         }
         const { bucket, oldest } = windowAt(DENIED_WINDOW, nowSec);
-        return Number(await r.mandateCountDenial(keys.grantDenied(grantId), String(bucket), String(oldest), String(DENIED_TTL_SEC)));
+        return Number(
+          await r.mandateCountDenial(
+            keys.grantDenied(grantId),
+            String(bucket),
+            String(oldest),
+            String(DENIED_TTL_SEC),
+          ),
+        );
       }),
 
     countersOf: (ids, nowSec) =>
@@ -254,7 +299,10 @@ export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore 
         };
         const calls = windowAt(CALLS_WINDOW, nowSec).oldest;
         const denied = windowAt(DENIED_WINDOW, nowSec).oldest;
-        return ids.map((_, i) => ({ calls: count(i * 2, calls), denied: count(i * 2 + 1, denied) }));
+        return ids.map((_, i) => ({
+          calls: count(i * 2, calls),
+          denied: count(i * 2 + 1, denied),
+        }));
       }),
 
     usedActionsOf: (queries) =>

@@ -17,15 +17,27 @@ type JobData = { ids: string[]; cause: string } | { cause: string };
 
 /** The queue side, for any process that needs to hand grants over (API or worker). */
 /** Every re-evaluation job: retried with backoff, a bounded history kept. */
-const JOB_OPTS = { removeOnComplete: 1000, removeOnFail: 1000, attempts: 5, backoff: { type: 'exponential', delay: 200 } } as const;
+const JOB_OPTS = {
+  removeOnComplete: 1000,
+  removeOnFail: 1000,
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 200 },
+} as const;
 
-export function createReevaluationQueue(opts: ReevaluationQueueOptions): Reevaluator & { queue: Queue; close(): Promise<void> } {
+export function createReevaluationQueue(
+  opts: ReevaluationQueueOptions,
+): Reevaluator & { queue: Queue; close(): Promise<void> } {
   const queue = new Queue<JobData>(opts.name, { connection: opts.connection, prefix: opts.prefix });
   queue.on('error', () => undefined); // the connection's own listener logs it
   return {
     queue,
     async enqueue(ids, cause) {
-      for (let i = 0; i < ids.length; i += 500) await queue.add('grants', { ids: ids.slice(i, i + 500), cause }, { ...JOB_OPTS, priority: 1 });
+      for (let i = 0; i < ids.length; i += 500)
+        await queue.add(
+          'grants',
+          { ids: ids.slice(i, i + 500), cause },
+          { ...JOB_OPTS, priority: 1 },
+        );
     },
     async enqueueAll(cause) {
       await queue.add('sweep', { cause }, JOB_OPTS);
@@ -47,22 +59,40 @@ export interface WorkerOptions extends ReevaluationQueueOptions {
  */
 export async function startReevaluationWorker(broker: Broker, opts: WorkerOptions) {
   const { queue, close: closeQueue, ...reevaluator } = createReevaluationQueue(opts);
-  await queue.upsertJobScheduler(SWEEP_SCHEDULER_ID, { every: opts.sweepEveryMs }, { name: 'sweep', data: { cause: 'schedule' } });
+  await queue.upsertJobScheduler(
+    SWEEP_SCHEDULER_ID,
+    { every: opts.sweepEveryMs },
+    { name: 'sweep', data: { cause: 'schedule' } },
+  );
   // Redis outages are logged as JSON like everything else, never as ioredis' raw stack traces.
   const workerConnection = opts.connection.duplicate();
-  workerConnection.on('error', (err: Error) => broker.log.warn({ err: err.message }, 'redis connection error (worker)'));
+  workerConnection.on('error', (err: Error) =>
+    broker.log.warn({ err: err.message }, 'redis connection error (worker)'),
+  );
   const worker = new Worker<JobData, ReevaluationSummary>(
     opts.name,
     async (job) => {
       if ('ids' in job.data) return reevaluateGrants(broker, job.data.ids, job.data.cause);
-      return fanOutSweep(broker, queue, opts.batchSize, job.id ?? `sweep-${Date.now()}`, job.data.cause);
+      return fanOutSweep(
+        broker,
+        queue,
+        opts.batchSize,
+        job.id ?? `sweep-${Date.now()}`,
+        job.data.cause,
+      );
     },
     { connection: workerConnection, prefix: opts.prefix, concurrency: opts.concurrency },
   );
   worker.on('error', (err) => broker.log.warn({ err: err.message }, 're-evaluation worker error'));
-  worker.on('failed', (job, err) => broker.log.warn({ job: job?.name, err: err.message }, 're-evaluation job failed'));
+  worker.on('failed', (job, err) =>
+    broker.log.warn({ job: job?.name, err: err.message }, 're-evaluation job failed'),
+  );
   worker.on('completed', (job, result) => {
-    if (result && (result.narrow || result.suspend || result.revoke)) broker.log.info({ job: job.name, cause: job.data.cause, ...result }, 're-evaluation changed grants');
+    if (result && (result.narrow || result.suspend || result.revoke))
+      broker.log.info(
+        { job: job.name, cause: job.data.cause, ...result },
+        're-evaluation changed grants',
+      );
   });
   return {
     ...reevaluator,
@@ -116,7 +146,14 @@ export async function sweep(
   cause: string,
   progress: (done: number) => unknown = () => undefined,
 ): Promise<ReevaluationSummary> {
-  const total: ReevaluationSummary = { keep: 0, narrow: 0, suspend: 0, revoke: 0, missing: 0, ended: 0 };
+  const total: ReevaluationSummary = {
+    keep: 0,
+    narrow: 0,
+    suspend: 0,
+    revoke: 0,
+    missing: 0,
+    ended: 0,
+  };
   const nowSec = nowSecOf(broker);
   let offset = 0;
   for (;;) {

@@ -1,13 +1,25 @@
 // CAEP push end to end: revocations and narrowings reach registered receivers as signed SETs (RFC 8417/8935), with retries.
 import { readFileSync } from 'node:fs';
-import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunningMandate, startMandate } from '../../src/main.ts';
-import { ADMIN_TOKEN, CRM, type Credentials, admin, createClients, deleteKeysUnder, isActive, mintToken, task, tempConfig, waitFor } from '../support/broker.ts';
+import {
+  ADMIN_TOKEN,
+  admin,
+  CRM,
+  type Credentials,
+  createClients,
+  deleteKeysUnder,
+  isActive,
+  mintToken,
+  task,
+  tempConfig,
+  waitFor,
+} from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
 import { freePort } from '../support/redis-server.ts';
 
@@ -41,7 +53,9 @@ class Receiver {
         const status = this.statuses.shift() ?? 202;
         if (status === 202) this.pushes.push({ headers: req.headers, body });
         res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(status === 400 ? JSON.stringify({ err: 'invalid_request', description: 'nope' }) : '');
+        res.end(
+          status === 400 ? JSON.stringify({ err: 'invalid_request', description: 'nope' }) : '',
+        );
       });
     });
     await new Promise<void>((ok) => this.server?.listen(port, '127.0.0.1', () => ok()));
@@ -67,7 +81,11 @@ const receivers: Receiver[] = [];
 async function verifySet(push: Push, audience: string) {
   expect(push.headers['content-type']).toBe('application/secevent+jwt');
   expect(push.headers.accept).toBe('application/json');
-  const { payload, protectedHeader } = await jwtVerify(push.body, jwks, { issuer: base, audience, typ: 'secevent+jwt' });
+  const { payload, protectedHeader } = await jwtVerify(push.body, jwks, {
+    issuer: base,
+    audience,
+    typ: 'secevent+jwt',
+  });
   expect(protectedHeader.kid).toBeTypeOf('string');
   return payload as Record<string, unknown> & { events: Record<string, Record<string, unknown>> };
 }
@@ -83,13 +101,18 @@ async function register(id: string, url: string, extra: Record<string, unknown> 
 function pushesFor(r: Receiver, grantId: string): Push[] {
   return r.pushes.filter((p) => {
     const [, payload] = p.body.split('.');
-    const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()) as { events: Record<string, { subject: { id: string } }> };
+    const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()) as {
+      events: Record<string, { subject: { id: string } }>;
+    };
     return Object.values(claims.events).some((e) => e.subject.id === grantId);
   });
 }
 
 async function revoke(grantId: string) {
-  const res = await admin(base, 'POST', '/admin/revocations', { grant_id: grantId, reason: 'caep test' });
+  const res = await admin(base, 'POST', '/admin/revocations', {
+    grant_id: grantId,
+    reason: 'caep test',
+  });
   expect(res.status).toBe(200);
 }
 
@@ -139,17 +162,42 @@ describe('admin API for receivers', () => {
       api: false,
       worker: false,
       handleSignals: false,
-      env: { REDIS_URL: redisUrl, MANDATE_REDIS_PREFIX: prefix, MANDATE_CONFIG: cfg.path, MANDATE_ADMIN_TOKEN: ADMIN_TOKEN, MANDATE_LOG_LEVEL: 'silent' },
+      env: {
+        REDIS_URL: redisUrl,
+        MANDATE_REDIS_PREFIX: prefix,
+        MANDATE_CONFIG: cfg.path,
+        MANDATE_ADMIN_TOKEN: ADMIN_TOKEN,
+        MANDATE_LOG_LEVEL: 'silent',
+      },
     });
     await again.close();
-    await register('listed', 'https://rs.example.com/caep', { authorization: 'listed-secret-abcdef', events: ['token-claims-change'] });
-    const list = await admin<{ receivers: Array<Record<string, unknown>> }>(base, 'GET', '/admin/receivers');
+    await register('listed', 'https://rs.example.com/caep', {
+      authorization: 'listed-secret-abcdef',
+      events: ['token-claims-change'],
+    });
+    const list = await admin<{ receivers: Array<Record<string, unknown>> }>(
+      base,
+      'GET',
+      '/admin/receivers',
+    );
     expect(list.status).toBe(200);
     expect(list.text).not.toContain(CONFIG_RECEIVER_SECRET);
     expect(list.text).not.toContain('listed-secret-abcdef');
     const byId = Object.fromEntries(list.body.receivers.map((r) => [r.id, r]));
-    expect(byId['from-config']).toEqual({ id: 'from-config', url: 'http://127.0.0.1:9/never', audience: 'http://127.0.0.1:9/never', events: ['session-revoked'], has_authorization: true });
-    expect(byId.listed).toEqual({ id: 'listed', url: 'https://rs.example.com/caep', audience: 'https://rs.example.com/caep', events: ['token-claims-change'], has_authorization: true });
+    expect(byId['from-config']).toEqual({
+      id: 'from-config',
+      url: 'http://127.0.0.1:9/never',
+      audience: 'http://127.0.0.1:9/never',
+      events: ['session-revoked'],
+      has_authorization: true,
+    });
+    expect(byId.listed).toEqual({
+      id: 'listed',
+      url: 'https://rs.example.com/caep',
+      audience: 'https://rs.example.com/caep',
+      events: ['token-claims-change'],
+      has_authorization: true,
+    });
     expect((await admin(base, 'DELETE', '/admin/receivers/listed')).status).toBe(200);
     expect((await admin(base, 'DELETE', '/admin/receivers/from-config')).status).toBe(200);
     const gone = await admin(base, 'DELETE', '/admin/receivers/listed');
@@ -163,7 +211,10 @@ describe('admin API for receivers', () => {
     ['unknown event', { id: 'r1', url: 'https://x.example.com/', events: ['session-hijacked'] }],
     ['empty events', { id: 'r1', url: 'https://x.example.com/', events: [] }],
     ['bad id', { id: '../x', url: 'https://x.example.com/' }],
-    ['header injection in authorization', { id: 'r1', url: 'https://x.example.com/', authorization: 'a\r\nX-Evil: 1' }],
+    [
+      'header injection in authorization',
+      { id: 'r1', url: 'https://x.example.com/', authorization: 'a\r\nX-Evil: 1' },
+    ],
     ['unknown field', { id: 'r1', url: 'https://x.example.com/', secret: 'x' }],
   ])('refuses %s with problem+json 400', async (_name, body) => {
     const res = await admin(base, 'POST', '/admin/receivers', body);
@@ -174,9 +225,22 @@ describe('admin API for receivers', () => {
 
   it('refuses a duplicate id (409), an unauthenticated caller (401) and a non-JSON body (415)', async () => {
     await register('dup', 'https://dup.example.com/');
-    expect((await admin(base, 'POST', '/admin/receivers', { id: 'dup', url: 'https://dup.example.com/' })).status).toBe(409);
-    expect((await admin(base, 'GET', '/admin/receivers', undefined, 'not-the-admin-token-000')).status).toBe(401);
-    const res = await fetch(`${base}/admin/receivers`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' }, body: 'x' });
+    expect(
+      (
+        await admin(base, 'POST', '/admin/receivers', {
+          id: 'dup',
+          url: 'https://dup.example.com/',
+        })
+      ).status,
+    ).toBe(409);
+    expect(
+      (await admin(base, 'GET', '/admin/receivers', undefined, 'not-the-admin-token-000')).status,
+    ).toBe(401);
+    const res = await fetch(`${base}/admin/receivers`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' },
+      body: 'x',
+    });
     expect(res.status).toBe(415);
     expect((await admin(base, 'DELETE', '/admin/receivers/dup')).status).toBe(200);
   });
@@ -264,10 +328,14 @@ describe('push delivery', () => {
     const token = await mintToken(base, agent, [task(['read', 'write'])]);
     expect(token.authorization_details[0]?.actions).toEqual(['read', 'write']);
     try {
-      expect((await admin(base, 'PUT', '/admin/policies', { policies: READ_ONLY_POLICY })).status).toBe(200);
+      expect(
+        (await admin(base, 'PUT', '/admin/policies', { policies: READ_ONLY_POLICY })).status,
+      ).toBe(200);
       expect(await waitFor(async () => pushesFor(r, token.grant_id).length > 0, 10_000)).toBe(true);
     } finally {
-      expect((await admin(base, 'PUT', '/admin/policies', { policies: DEFAULT_POLICY })).status).toBe(200);
+      expect(
+        (await admin(base, 'PUT', '/admin/policies', { policies: DEFAULT_POLICY })).status,
+      ).toBe(200);
     }
     const [push] = pushesFor(r, token.grant_id);
     if (!push) throw new Error('no push');
@@ -276,7 +344,9 @@ describe('push delivery', () => {
     const event = set.events[CLAIMS_CHANGE] ?? {};
     expect(event.subject).toEqual({ format: 'opaque', id: token.grant_id });
     expect(event.initiating_entity).toBe('policy');
-    const details = (event.claims as { authorization_details: Array<{ actions: string[]; locations: string[] }> }).authorization_details;
+    const details = (
+      event.claims as { authorization_details: Array<{ actions: string[]; locations: string[] }> }
+    ).authorization_details;
     expect(details).toHaveLength(1);
     expect(details[0]?.actions).toEqual(['read']);
     expect(details[0]?.locations).toEqual(token.authorization_details[0]?.locations);

@@ -3,7 +3,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DecisionLog } from '../../src/domain/ports.ts';
-import { type KeyNames, createKeyNames } from '../../src/store/key-names.ts';
+import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
 import { deleteKeysUnder } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
@@ -14,7 +14,13 @@ describe('decision log followers', () => {
   let log: DecisionLog;
   const prefix = uniquePrefix('log-followers');
   const redisUrl = () => inject('redisUrl');
-  const input = (grant_id: string) => ({ kind: 'mint' as const, outcome: 'permit', reasons: [], grant_id, inputs: {} });
+  const input = (grant_id: string) => ({
+    kind: 'mint' as const,
+    outcome: 'permit',
+    reasons: [],
+    grant_id,
+    inputs: {},
+  });
 
   beforeAll(async () => {
     redis = new Redis(redisUrl(), { lazyConnect: true });
@@ -46,9 +52,11 @@ describe('decision log followers', () => {
 
   it('rejects the record when its follower fails, though the record itself landed', async () => {
     const before = await redis.xlen(keys.decisions);
-    await expect(log.record(input('g_two'), { followedBy: () => Promise.reject(new Error('follower failed')) })).rejects.toThrow(
-      'follower failed',
-    );
+    await expect(
+      log.record(input('g_two'), {
+        followedBy: () => Promise.reject(new Error('follower failed')),
+      }),
+    ).rejects.toThrow('follower failed');
     expect(await redis.xlen(keys.decisions)).toBe(before + 1);
   });
 
@@ -60,5 +68,4 @@ describe('decision log followers', () => {
     expect(followed.seq).toBe(plain.seq + 1);
     expect(followed.prev).toBe(plain.hash);
   });
-
 });

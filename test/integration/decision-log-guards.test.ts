@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { StateChanged } from '../../src/domain/errors.ts';
 import type { DecisionLog, EvaluationGuard } from '../../src/domain/ports.ts';
-import { type KeyNames, createKeyNames } from '../../src/store/key-names.ts';
+import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
 import { deleteKeysUnder } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
@@ -16,7 +16,13 @@ describe('decision log guards', () => {
   let appends = 0;
   const prefix = uniquePrefix('log-guards');
   const redisUrl = () => inject('redisUrl');
-  const input = (grant_id: string) => ({ kind: 'mint' as const, outcome: 'permit', reasons: [], grant_id, inputs: {} });
+  const input = (grant_id: string) => ({
+    kind: 'mint' as const,
+    outcome: 'permit',
+    reasons: [],
+    grant_id,
+    inputs: {},
+  });
   // A guard on a grant that does not exist never holds.
   const guard: EvaluationGuard = {
     grantId: 'g_absent',
@@ -31,7 +37,10 @@ describe('decision log guards', () => {
     nowSec: Math.floor(Date.now() / 1000),
   };
   const guarded = (grantId = 'g_absent') =>
-    log.record({ ...input(grantId), kind: 'evaluation' }, { guard: { ...guard, grantId, jti: `${grantId}.x` } });
+    log.record(
+      { ...input(grantId), kind: 'evaluation' },
+      { guard: { ...guard, grantId, jti: `${grantId}.x` } },
+    );
 
   beforeAll(async () => {
     redis = new Redis(redisUrl(), { lazyConnect: true });
@@ -39,7 +48,9 @@ describe('decision log guards', () => {
     keys = createKeyNames(prefix);
     log = createRedisDecisionLog(redis, keys, { maxRecords: 10_000 });
     // Counts the append script's calls.
-    const scripted = redis as unknown as { mandateAppendDecisions: (...args: string[]) => Promise<number> };
+    const scripted = redis as unknown as {
+      mandateAppendDecisions: (...args: string[]) => Promise<number>;
+    };
     const append = scripted.mandateAppendDecisions.bind(redis);
     scripted.mandateAppendDecisions = (...args: string[]) => {
       appends += 1;
@@ -75,8 +86,15 @@ describe('decision log guards', () => {
 
   it('refuses the stale records of one grant together, and seals the others again', async () => {
     const before = appends;
-    const stale = Array.from({ length: 200 }, () => guarded().then(() => 'appended', (err) => (err instanceof StateChanged ? 'refused' : String(err))));
-    const other = Array.from({ length: 3 }, () => guarded('g_other').catch((err) => (err instanceof StateChanged ? 'refused' : String(err))));
+    const stale = Array.from({ length: 200 }, () =>
+      guarded().then(
+        () => 'appended',
+        (err) => (err instanceof StateChanged ? 'refused' : String(err)),
+      ),
+    );
+    const other = Array.from({ length: 3 }, () =>
+      guarded('g_other').catch((err) => (err instanceof StateChanged ? 'refused' : String(err))),
+    );
     const plain = log.record(input('g_plain'));
     expect(new Set(await Promise.all(stale))).toEqual(new Set(['refused']));
     expect(new Set(await Promise.all(other))).toEqual(new Set(['refused']));
@@ -87,8 +105,17 @@ describe('decision log guards', () => {
   });
 
   it('keeps the chain when a refusal follows a record whose text cjson cannot read', async () => {
-    for (const context of [{ note: '\ud800' }, JSON.parse(`${'['.repeat(1100)}${']'.repeat(1100)}`)]) {
-      const plain = log.record({ kind: 'evaluation', outcome: 'deny', reasons: [], grant_id: 'g_x', inputs: { context } });
+    for (const context of [
+      { note: '\ud800' },
+      JSON.parse(`${'['.repeat(1100)}${']'.repeat(1100)}`),
+    ]) {
+      const plain = log.record({
+        kind: 'evaluation',
+        outcome: 'deny',
+        reasons: [],
+        grant_id: 'g_x',
+        inputs: { context },
+      });
       const refused = guarded();
       await expect(plain).resolves.toMatchObject({ grant_id: 'g_x' });
       await expect(refused).rejects.toBeInstanceOf(StateChanged);
@@ -96,8 +123,10 @@ describe('decision log guards', () => {
     expect(await log.verify()).toMatchObject({ ok: true });
   });
 
-  it('takes a guard only for the record\'s own grant, and never with a follower', async () => {
+  it("takes a guard only for the record's own grant, and never with a follower", async () => {
     await expect(log.record(input('g_other'), { guard })).rejects.toThrow(TypeError);
-    await expect(log.record(input('g_absent'), { guard, followedBy: async () => undefined })).rejects.toThrow(TypeError);
+    await expect(
+      log.record(input('g_absent'), { guard, followedBy: async () => undefined }),
+    ).rejects.toThrow(TypeError);
   });
 });

@@ -179,12 +179,18 @@ describe('decision log limits', () => {
     // Every read of the stream is measured: none may carry the log at once (100 MB here, a few
     // hundred ms on an idle machine, past the 1 s timeout on a loaded one or a larger log).
     let largestReply = 0;
-    const measured = requestPath as unknown as Record<'xrange' | 'xrevrange', (...args: unknown[]) => Promise<Array<[string, string[]]>>>;
+    const measured = requestPath as unknown as Record<
+      'xrange' | 'xrevrange',
+      (...args: unknown[]) => Promise<Array<[string, string[]]>>
+    >;
     for (const name of ['xrange', 'xrevrange'] as const) {
       const read = measured[name].bind(requestPath);
       measured[name] = async (...args: unknown[]) => {
         const entries = await read(...args);
-        largestReply = Math.max(largestReply, entries.reduce((n, [, f]) => n + (f[1]?.length ?? 0), 0));
+        largestReply = Math.max(
+          largestReply,
+          entries.reduce((n, [, f]) => n + (f[1]?.length ?? 0), 0),
+        );
         return entries;
       };
     }

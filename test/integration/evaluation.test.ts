@@ -106,7 +106,9 @@ describe('single evaluation', () => {
     const after = await decide(t.access_token, 'search', 'search');
     expect(after.decision).toBe(false);
     expect(after.context?.reason_admin?.code).toBe('grant_revoked');
-    const reevaluation = (await decisionsOfGrant(base, t.grant_id)).find((r) => r.kind === 'reevaluation');
+    const reevaluation = (await decisionsOfGrant(base, t.grant_id)).find(
+      (r) => r.kind === 'reevaluation',
+    );
     expect(reevaluation).toMatchObject({ outcome: 'revoke', reasons: ['step_out_of_order'] });
   });
 
@@ -115,8 +117,12 @@ describe('single evaluation', () => {
     expect((await decide(t.access_token, 'search', 'search')).decision).toBe(true);
     const probe = await decide(t.access_token, 'delete', 'read');
     expect(probe.context?.reason_admin?.code).toBe('outside_grant');
-    expect((await decide(t.access_token, 'read', 'read')).context?.reason_admin?.code).toBe('grant_revoked');
-    const reevaluation = (await decisionsOfGrant(base, t.grant_id)).find((r) => r.kind === 'reevaluation');
+    expect((await decide(t.access_token, 'read', 'read')).context?.reason_admin?.code).toBe(
+      'grant_revoked',
+    );
+    const reevaluation = (await decisionsOfGrant(base, t.grant_id)).find(
+      (r) => r.kind === 'reevaluation',
+    );
     expect(reevaluation).toMatchObject({ outcome: 'revoke', reasons: ['never_used_action'] });
   });
 
@@ -202,8 +208,20 @@ describe('single evaluation', () => {
     const records = await decisionsOfGrant(base, t.grant_id);
     const evaluations = records.filter((r) => r.kind === 'evaluation');
     expect(evaluations.map((r) => r.id)).toEqual(answers.map((a) => a.context?.decision_id));
-    expect(evaluations.map((r) => r.outcome)).toEqual(['permit', 'deny', 'permit', 'deny', 'permit']);
-    expect(evaluations.map((r) => r.reasons[0])).toEqual(['permit', 'foreign_resource', 'permit', 'foreign_resource', 'permit']);
+    expect(evaluations.map((r) => r.outcome)).toEqual([
+      'permit',
+      'deny',
+      'permit',
+      'deny',
+      'permit',
+    ]);
+    expect(evaluations.map((r) => r.reasons[0])).toEqual([
+      'permit',
+      'foreign_resource',
+      'permit',
+      'foreign_resource',
+      'permit',
+    ]);
     for (const r of evaluations) {
       expect(r.client_id).toBe(agent.client_id);
       expect(r.inputs).toMatchObject({ caller: resource.client_id, subject: agent.client_id });

@@ -28,13 +28,19 @@ async function connect(url: string): Promise<Redis> {
 }
 
 /** Every live grant id and whether its history holds a `mint` record. */
-async function grantsWithoutMintRecord(b: TestBroker): Promise<{ live: number; missing: string[] }> {
+async function grantsWithoutMintRecord(
+  b: TestBroker,
+): Promise<{ live: number; missing: string[] }> {
   const redis = await connect(b.redisUrl);
   try {
     const live = await redis.zrange(`${b.prefix}grants:live`, '0', '-1');
     const missing: string[] = [];
     for (const id of live) {
-      const res = await admin<{ history: Array<{ kind: string }> }>(b.url, 'GET', `/admin/grants/${id}`);
+      const res = await admin<{ history: Array<{ kind: string }> }>(
+        b.url,
+        'GET',
+        `/admin/grants/${id}`,
+      );
       if (res.status !== 200 || !res.body.history.some((r) => r.kind === 'mint')) missing.push(id);
     }
     return { live: live.length, missing };
@@ -118,7 +124,9 @@ describe('a paused Redis (CLIENT PAUSE 3000)', () => {
       control.disconnect();
     }
     // Once Redis answers again: the old token is back, and every grant has its mint record.
-    expect(await waitFor(async () => (await fetch(`${b.url}/readyz`)).status === 200, 10_000)).toBe(true);
+    expect(await waitFor(async () => (await fetch(`${b.url}/readyz`)).status === 200, 10_000)).toBe(
+      true,
+    );
     await sleep(500);
     expect(await isActive(b.url, resource, token.access_token)).toBe(true);
     const after = await grantsWithoutMintRecord(b);
@@ -192,7 +200,8 @@ describe('signing-key rotation under load', () => {
   });
 
   it('no valid token is rejected, and the JWKS keeps the old keys', async () => {
-    const kidOf = (t: string) => JSON.parse(Buffer.from(t.split('.')[0] as string, 'base64url').toString()).kid as string;
+    const kidOf = (t: string) =>
+      JSON.parse(Buffer.from(t.split('.')[0] as string, 'base64url').toString()).kid as string;
     const first = await mintToken(b.url, agent, [task(['read'])]);
     const oldKid = kidOf(first.access_token);
     let stop = false;
@@ -206,10 +215,14 @@ describe('signing-key rotation under load', () => {
         kids.add(kidOf(t.access_token));
         mine.push(t.access_token);
         // Check the newest and an older token each time: both must stay active across rotations.
-        for (const token of [t.access_token, mine[Math.floor(Math.random() * mine.length)] as string]) {
+        for (const token of [
+          t.access_token,
+          mine[Math.floor(Math.random() * mine.length)] as string,
+        ]) {
           const res = await introspect(b.url, resource, token);
           checks++;
-          if (res.status !== 200 || res.body.active !== true) rejected.push(`${kidOf(token)}: ${res.status} ${res.text}`);
+          if (res.status !== 200 || res.body.active !== true)
+            rejected.push(`${kidOf(token)}: ${res.status} ${res.text}`);
         }
       }
     };
@@ -227,7 +240,9 @@ describe('signing-key rotation under load', () => {
     expect(rejected).toEqual([]);
     expect(checks).toBeGreaterThan(20);
     expect(kids.size).toBeGreaterThan(1);
-    const jwks = (await (await fetch(`${b.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string; d?: string }> };
+    const jwks = (await (await fetch(`${b.url}/.well-known/jwks.json`)).json()) as {
+      keys: Array<{ kid: string; d?: string }>;
+    };
     const published = jwks.keys.map((k) => k.kid);
     expect(published).toEqual(expect.arrayContaining([oldKid, ...rotated]));
     expect(jwks.keys.every((k) => k.d === undefined)).toBe(true);
@@ -254,12 +269,18 @@ describe('a broker SIGKILLed right after POST /oauth/token was sent', () => {
       const proc = await spawnBrokerProcess({ redisUrl: redis.url, prefix });
       creds ??= await createClients(proc.url);
       const agent = creds.agent;
-      const body = new URLSearchParams({ grant_type: 'client_credentials', authorization_details: JSON.stringify([task(['read'])]) }).toString();
+      const body = new URLSearchParams({
+        grant_type: 'client_credentials',
+        authorization_details: JSON.stringify([task(['read'])]),
+      }).toString();
       // A burst of mints in flight, then SIGKILL at a different moment each round.
       const inflight = Array.from({ length: 40 }, () =>
         fetch(`${proc.url}/oauth/token`, {
           method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(agent) },
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            authorization: basicAuth(agent),
+          },
           body,
         }).then(
           (r) => r.status,

@@ -6,7 +6,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { jtiFor } from '../../src/domain/access-token.ts';
 import type { Grant } from '../../src/domain/grant.ts';
 import type { AgentTask } from '../../src/domain/intent.ts';
-import { type DecisionLog, type GrantStore, MAX_DECISIONS_PER_QUERY } from '../../src/domain/ports.ts';
+import {
+  type DecisionLog,
+  type GrantStore,
+  MAX_DECISIONS_PER_QUERY,
+} from '../../src/domain/ports.ts';
 import { clientIndexBucket, createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
 import { createRedisGrantStore, tokenField } from '../../src/store/redis-grant-store.ts';
@@ -71,7 +75,15 @@ describe('redis grant store', () => {
     const hash = refreshHash();
     // The store refuses a grant whose mint record has not landed (see the last test).
     await log.record(
-      { kind: 'mint', outcome: 'permit', reasons: [], client_id: clientId, grant_id: id, task_id: taskId, inputs: {} },
+      {
+        kind: 'mint',
+        outcome: 'permit',
+        reasons: [],
+        client_id: clientId,
+        grant_id: id,
+        task_id: taskId,
+        inputs: {},
+      },
       { followedBy: () => store.create(grant, { jti, exp: opts.exp ?? nowSec + 300 }, hash) },
     );
     return { grant, jti, hash };
@@ -308,12 +320,23 @@ describe('redis grant store', () => {
 
   it("indexes a grant's decision records while it lives, and finds them in the stream after", async () => {
     const { grant } = await mint('agent-f', 'T-history');
-    const later = { kind: 'refresh' as const, outcome: 'permit', reasons: [], client_id: 'agent-f', grant_id: grant.id, inputs: {} };
+    const later = {
+      kind: 'refresh' as const,
+      outcome: 'permit',
+      reasons: [],
+      client_id: 'agent-f',
+      grant_id: grant.id,
+      inputs: {},
+    };
     await log.record(later);
     await log.record({ ...later, kind: 'revocation' as const });
-    const kinds = async () => (await log.list({ grant_id: grant.id, limit: 10 })).map((r) => r.kind);
+    const kinds = async () =>
+      (await log.list({ grant_id: grant.id, limit: 10 })).map((r) => r.kind);
     expect(await kinds()).toEqual(['mint', 'refresh', 'revocation']);
-    expect((await log.list({ grant_id: grant.id, limit: 2 })).map((r) => r.kind)).toEqual(['refresh', 'revocation']);
+    expect((await log.list({ grant_id: grant.id, limit: 2 })).map((r) => r.kind)).toEqual([
+      'refresh',
+      'revocation',
+    ]);
     // The records after the first are listed in a string that ends with the grant.
     expect(await redis.call('EXPIRETIME', keys.grantHistory(grant.id))).toBe(grant.expires_at);
     await redis.del(keys.grant(grant.id), keys.grantHistory(grant.id));
@@ -322,15 +345,25 @@ describe('redis grant store', () => {
 
   it("keeps a busy grant's history to the depth a query can ask for", async () => {
     const { grant } = await mint('agent-g', 'T-busy');
-    const evaluation = { kind: 'evaluation' as const, outcome: 'permit', client_id: 'agent-g', grant_id: grant.id, inputs: {} };
-    await Promise.all(Array.from({ length: 4000 }, (_, i) => log.record({ ...evaluation, reasons: [String(i)] })));
+    const evaluation = {
+      kind: 'evaluation' as const,
+      outcome: 'permit',
+      client_id: 'agent-g',
+      grant_id: grant.id,
+      inputs: {},
+    };
+    await Promise.all(
+      Array.from({ length: 4000 }, (_, i) => log.record({ ...evaluation, reasons: [String(i)] })),
+    );
     // 4,000 ids of about 16 bytes outgrew 48 KiB once: the string was cut back to its newest 24 KiB.
     const bytes = await redis.strlen(keys.grantHistory(grant.id));
     expect(bytes).toBeGreaterThan(24 * 1024 - 32);
     expect(bytes).toBeLessThan(48 * 1024);
     expect(await redis.get(keys.grantHistory(grant.id))).toMatch(/^\d+-\d+,/);
     const newest = await log.list({ grant_id: grant.id, limit: MAX_DECISIONS_PER_QUERY });
-    expect(newest.map((r) => Number(r.reasons[0]))).toEqual(Array.from({ length: 1000 }, (_, i) => 3000 + i));
+    expect(newest.map((r) => Number(r.reasons[0]))).toEqual(
+      Array.from({ length: 1000 }, (_, i) => 3000 + i),
+    );
   });
 
   it('looks a client or task up only among grants that may still be alive', async () => {
@@ -348,10 +381,12 @@ describe('redis grant store', () => {
   it('refuses a grant whose mint record has not landed, writing nothing', async () => {
     const { grant } = await mint('agent-d', 'T-ok');
     const orphan = { ...grant, id: `g_${randomBytes(16).toString('base64url')}` };
-    const refused = await store.create(orphan, { jti: jtiFor(orphan.id, 'x'), exp: nowSec + 300 }, refreshHash()).then(
-      () => undefined,
-      (err: Error) => err,
-    );
+    const refused = await store
+      .create(orphan, { jti: jtiFor(orphan.id, 'x'), exp: nowSec + 300 }, refreshHash())
+      .then(
+        () => undefined,
+        (err: Error) => err,
+      );
     expect(refused?.name).toBe('StoreUnavailable');
     expect(String(refused?.cause)).toMatch(/has no decision record/);
     expect(await redis.exists(keys.grant(orphan.id), keys.grantData(orphan.id))).toBe(0);

@@ -64,7 +64,12 @@ const guardOptions = () => ({
 
 beforeAll(async () => {
   // The receiver below listens on http://127.0.0.1: allowed only by the caep flags.
-  broker = await startInstance({ redisUrl, yaml: `${POLICY_CONFIG}\ncaep: { allow_http: true, allow_private_targets: true }\n`, api: true, worker: true });
+  broker = await startInstance({
+    redisUrl,
+    yaml: `${POLICY_CONFIG}\ncaep: { allow_http: true, allow_private_targets: true }\n`,
+    api: true,
+    worker: true,
+  });
   ({ agent, resource } = await createClients(broker.url, { groups: ['writers'] }));
 
   guard = createMandateGuard({

@@ -4,7 +4,7 @@
 import { Redis } from 'ioredis';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type SigningAlg, createKeyRing } from '../../src/crypto/key-ring.ts';
+import { createKeyRing, type SigningAlg } from '../../src/crypto/key-ring.ts';
 import { type AccessTokenClaims, InvalidToken } from '../../src/domain/access-token.ts';
 import { createKeyNames } from '../../src/store/key-names.ts';
 import { createRedisKeyStore } from '../../src/store/redis-key-store.ts';
@@ -25,7 +25,14 @@ function claimsAt(nowSec: number, ttl = 300): AccessTokenClaims {
     jti: `g_1.${nowSec}`,
     grant_id: 'g_1',
     scope: 'read',
-    authorization_details: [{ type: 'agent_task', task_id: 'T-1', actions: ['read'], locations: ['https://crm.example.com'] }],
+    authorization_details: [
+      {
+        type: 'agent_task',
+        task_id: 'T-1',
+        actions: ['read'],
+        locations: ['https://crm.example.com'],
+      },
+    ],
   };
 }
 
@@ -57,7 +64,13 @@ describe('key ring', () => {
   const ring = (clock: { nowMs(): number }, keyPrefix: string, verifiedCacheEntries = 100) =>
     createKeyRing(
       createRedisKeyStore(redis, createKeyNames(keyPrefix)),
-      { alg: 'ES256', issuer: ISSUER, clockToleranceSec: 5, rotateAfterSec: 0, verifiedCacheEntries },
+      {
+        alg: 'ES256',
+        issuer: ISSUER,
+        clockToleranceSec: 5,
+        rotateAfterSec: 0,
+        verifiedCacheEntries,
+      },
       clock,
     );
 
@@ -70,12 +83,19 @@ describe('key ring', () => {
         { nowMs: () => now },
       );
       await keys.load();
-      const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => keys.sign({ ...claimsAt(T0), jti: `g_1.${i}` })));
+      const tokens = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => keys.sign({ ...claimsAt(T0), jti: `g_1.${i}` })),
+      );
       expect(new Set(tokens).size).toBe(20);
       const jwks = createLocalJWKSet(keys.jwks());
       for (const [i, token] of tokens.entries()) {
         expect((await keys.verify(token)).jti).toBe(`g_1.${i}`);
-        const { payload, protectedHeader } = await jwtVerify(token, jwks, { issuer: ISSUER, algorithms: [alg], currentDate: new Date(now), typ: 'at+jwt' });
+        const { payload, protectedHeader } = await jwtVerify(token, jwks, {
+          issuer: ISSUER,
+          algorithms: [alg],
+          currentDate: new Date(now),
+          typ: 'at+jwt',
+        });
         expect(protectedHeader.kid).toBe(keys.activeKid);
         expect(payload.jti).toBe(`g_1.${i}`);
       }
@@ -92,7 +112,9 @@ describe('key ring', () => {
         let now = T0 * 1000;
         const keys = ring({ nowMs: () => now }, `${prefix}a${entries}:`, entries);
         await keys.load();
-        const tokens = await Promise.all(Array.from({ length: 50 }, (_, i) => keys.sign(claimsAt(T0 + i))));
+        const tokens = await Promise.all(
+          Array.from({ length: 50 }, (_, i) => keys.sign(claimsAt(T0 + i))),
+        );
         expect(new Set(tokens).size).toBe(50);
         now = (T0 + 49) * 1000;
         const verified = await Promise.all(tokens.map((t) => keys.verify(t)));
@@ -172,7 +194,9 @@ describe('key ring', () => {
     const now = T0 * 1000;
     const keys = ring({ nowMs: () => now }, `${prefix}f:`, 3);
     await keys.load();
-    const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => keys.sign({ ...claimsAt(T0), jti: `g_1.${i}` })));
+    const tokens = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => keys.sign({ ...claimsAt(T0), jti: `g_1.${i}` })),
+    );
     for (const t of tokens) await keys.verify(t);
     for (const t of tokens) expect((await keys.verify(t)).jti).toBe(`g_1.${tokens.indexOf(t)}`);
   });

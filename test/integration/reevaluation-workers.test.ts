@@ -6,14 +6,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   ADMIN_TOKEN,
-  type Credentials,
-  type TestBroker,
   admin,
+  type Credentials,
   createClients,
   deleteKeysUnder,
   introspect,
   mintToken,
   startBroker,
+  type TestBroker,
   task,
   tempConfig,
   waitFor,
@@ -41,21 +41,30 @@ const cfg = tempConfig(CONFIG);
 
 /** Spawns `startMandate({ api: false, worker: true })` in its own Node 22 process; resolves once the worker runs. */
 async function spawnWorker(prefix: string): Promise<WorkerProcess> {
-  const child = spawn('node_modules/.bin/node', ['--import', 'tsx', '-e', "import('./src/main.ts').then(m=>m.startMandate({api:false,worker:true}))"], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      REDIS_URL: redisUrl,
-      MANDATE_HOST: '127.0.0.1',
-      MANDATE_PORT: '0',
-      MANDATE_ADMIN_TOKEN: ADMIN_TOKEN,
-      MANDATE_REDIS_PREFIX: prefix,
-      MANDATE_CONFIG: cfg.path,
-      MANDATE_LOG_LEVEL: 'info',
+  const child = spawn(
+    'node_modules/.bin/node',
+    [
+      '--import',
+      'tsx',
+      '-e',
+      "import('./src/main.ts').then(m=>m.startMandate({api:false,worker:true}))",
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        REDIS_URL: redisUrl,
+        MANDATE_HOST: '127.0.0.1',
+        MANDATE_PORT: '0',
+        MANDATE_ADMIN_TOKEN: ADMIN_TOKEN,
+        MANDATE_REDIS_PREFIX: prefix,
+        MANDATE_CONFIG: cfg.path,
+        MANDATE_LOG_LEVEL: 'info',
+      },
     },
-  });
+  );
   let out = '';
   child.stdout?.on('data', (c: Buffer) => {
     out = (out + c.toString()).slice(-20_000);
@@ -79,14 +88,19 @@ async function spawnWorker(prefix: string): Promise<WorkerProcess> {
   workers.push(proc);
   const deadline = Date.now() + 20_000;
   while (!out.includes('re-evaluation worker running')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`worker did not start:\n${out.slice(-4000)}`);
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`worker did not start:\n${out.slice(-4000)}`);
     await sleep(50);
   }
   return proc;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
-async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   await Promise.all(
@@ -121,16 +135,31 @@ async function scenario(name: string, grants: number): Promise<Scenario> {
 
 /** Active grants of the agent, as the admin API counts them (the list is capped at 1000 per call). */
 async function activeCount(s: Scenario): Promise<number> {
-  const res = await admin<{ grants: unknown[] }>(s.broker.url, 'GET', `/admin/grants?client_id=${s.agent.client_id}&status=active&limit=1000`);
+  const res = await admin<{ grants: unknown[] }>(
+    s.broker.url,
+    'GET',
+    `/admin/grants?client_id=${s.agent.client_id}&status=active&limit=1000`,
+  );
   if (res.status !== 200) throw new Error(res.text);
   return res.body.grants.length;
 }
 
 /** Re-evaluation records of each grant, from its decision history. */
-async function reevaluationsPerGrant(s: Scenario): Promise<Array<{ grant_id: string; count: number; status: number }>> {
+async function reevaluationsPerGrant(
+  s: Scenario,
+): Promise<Array<{ grant_id: string; count: number; status: number }>> {
   return pool(s.tokens, 32, async (t) => {
-    const res = await admin<{ decisions: Array<{ kind: string; outcome: string }> }>(s.broker.url, 'GET', `/admin/decisions?grant_id=${t.grant_id}&limit=1000`);
-    return { grant_id: t.grant_id, status: res.status, count: res.body.decisions.filter((d) => d.kind === 'reevaluation' && d.outcome === 'revoke').length };
+    const res = await admin<{ decisions: Array<{ kind: string; outcome: string }> }>(
+      s.broker.url,
+      'GET',
+      `/admin/decisions?grant_id=${t.grant_id}&limit=1000`,
+    );
+    return {
+      grant_id: t.grant_id,
+      status: res.status,
+      count: res.body.decisions.filter((d) => d.kind === 'reevaluation' && d.outcome === 'revoke')
+        .length,
+    };
   });
 }
 
@@ -163,7 +192,8 @@ describe('re-evaluation across worker processes', () => {
     // Let any sweep still in flight finish, so a late duplicate would show.
     await sleep(1500);
     const sample = s.tokens.filter((_, i) => i % 10 === 0);
-    for (const t of sample) expect((await introspect(s.broker.url, s.resource, t.access_token)).body.active).toBe(false);
+    for (const t of sample)
+      expect((await introspect(s.broker.url, s.resource, t.access_token)).body.active).toBe(false);
     const per = await reevaluationsPerGrant(s);
     expect(per.filter((p) => p.status !== 200)).toEqual([]);
     expect(per.filter((p) => p.count !== 1)).toEqual([]);
@@ -199,10 +229,16 @@ describe('re-evaluation across worker processes', () => {
     const doubled = per.filter((p) => p.count > 1);
     // A grant revoked with no record names itself here with its stored status and reason.
     const unrecorded = await pool(missing.slice(0, 5), 5, async (p) => {
-      const g = await admin<{ status: string; reason?: string }>(s.broker.url, 'GET', `/admin/grants/${p.grant_id}`);
+      const g = await admin<{ status: string; reason?: string }>(
+        s.broker.url,
+        'GET',
+        `/admin/grants/${p.grant_id}`,
+      );
       return { grant_id: p.grant_id, status: g.body.status, reason: g.body.reason };
     });
-    expect.soft({ missing: missing.length, doubled: doubled.length, unrecorded }).toEqual({ missing: 0, doubled: 0, unrecorded: [] });
+    expect
+      .soft({ missing: missing.length, doubled: doubled.length, unrecorded })
+      .toEqual({ missing: 0, doubled: 0, unrecorded: [] });
     // A grant revoked by a worker killed before it left the live index stays indexed: re-evaluation skips non-active grants.
     expect.soft(await live(), 'revoked grants left in the live-grant index').toBe(0);
   }, 80_000);

@@ -7,14 +7,14 @@ import { type RunningMandate, startMandate } from '../../src/main.ts';
 import { sweep } from '../../src/worker/reevaluation-worker.ts';
 import {
   ADMIN_TOKEN,
-  CRM,
-  type Credentials,
-  type HttpResult,
   admin,
   basicAuth,
+  CRM,
+  type Credentials,
   createClient,
   createClients,
   deleteKeysUnder,
+  type HttpResult,
   isActive,
   mintToken,
   refresh,
@@ -90,10 +90,17 @@ afterAll(async () => {
 function signal(body: unknown, auth: string | null = basicAuth(resource)): Promise<HttpResult> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (auth) headers.authorization = auth;
-  return fetch(`${base}/v1/signals`, { method: 'POST', headers, body: JSON.stringify(body) }).then(async (res) => {
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, text, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-  });
+  return fetch(`${base}/v1/signals`, { method: 'POST', headers, body: JSON.stringify(body) }).then(
+    async (res) => {
+      const text = await res.text();
+      return {
+        status: res.status,
+        headers: res.headers,
+        text,
+        body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+      };
+    },
+  );
 }
 
 async function grantView(id: string): Promise<GrantView> {
@@ -114,7 +121,11 @@ describe('signals re-evaluate at once', () => {
   it('prompt_changed asking to export revokes a read+write grant (action_class_changed), answering 202', async () => {
     const t = await mintToken(base, agent, [task(['read', 'write'])]);
     expect(await isActive(base, resource, t.access_token)).toBe(true);
-    const res = await signal({ grant_id: t.grant_id, type: 'prompt_changed', context: { actions: ['export'] } });
+    const res = await signal({
+      grant_id: t.grant_id,
+      type: 'prompt_changed',
+      context: { actions: ['export'] },
+    });
     expect(res.status, res.text).toBe(202);
     expect(await isActive(base, resource, t.access_token)).toBe(false);
     const g = await grantView(t.grant_id);
@@ -129,14 +140,25 @@ describe('signals re-evaluate at once', () => {
     const kept = await mintToken(base, agent, [task(['read'])]);
     const approvedIp = (await grantView(kept.grant_id)).context.ip;
     expect(approvedIp).toBeTruthy();
-    expect((await signal({ grant_id: kept.grant_id, type: 'ip_changed', context: { ip: approvedIp } })).status).toBe(202);
+    expect(
+      (await signal({ grant_id: kept.grant_id, type: 'ip_changed', context: { ip: approvedIp } }))
+        .status,
+    ).toBe(202);
     expect(await isActive(base, resource, kept.access_token)).toBe(true);
     const keptView = await grantView(kept.grant_id);
     expect(keptView.status).toBe('active');
     expect(reevaluations(keptView)).toHaveLength(0);
 
     const moved = await mintToken(base, agent, [task(['read'])]);
-    expect((await signal({ grant_id: moved.grant_id, type: 'ip_changed', context: { ip: '198.51.100.77' } })).status).toBe(202);
+    expect(
+      (
+        await signal({
+          grant_id: moved.grant_id,
+          type: 'ip_changed',
+          context: { ip: '198.51.100.77' },
+        })
+      ).status,
+    ).toBe(202);
     expect(await isActive(base, resource, moved.access_token)).toBe(false);
     const rec = reevaluations(await grantView(moved.grant_id));
     expect(rec).toHaveLength(1);
@@ -145,7 +167,16 @@ describe('signals re-evaluate at once', () => {
 
   it('a risk of 90 revokes through the high-risk policy', async () => {
     const t = await mintToken(base, agent, [task(['read'])]);
-    expect((await signal({ jti: JSON.parse(Buffer.from(t.access_token.split('.')[1] ?? '', 'base64url').toString()).jti, type: 'anomaly', risk: 90 })).status).toBe(202);
+    expect(
+      (
+        await signal({
+          jti: JSON.parse(Buffer.from(t.access_token.split('.')[1] ?? '', 'base64url').toString())
+            .jti,
+          type: 'anomaly',
+          risk: 90,
+        })
+      ).status,
+    ).toBe(202);
     expect(await isActive(base, resource, t.access_token)).toBe(false);
     const rec = reevaluations(await grantView(t.grant_id));
     expect(rec).toHaveLength(1);
@@ -163,14 +194,22 @@ describe('signals re-evaluate at once', () => {
 
   it('rejects bad input and bad callers with problem+json, changing nothing', async () => {
     const t = await mintToken(base, agent, [task(['read', 'write'])]);
-    const outsider = await createClient(base, { name: 'other resource', kind: 'resource', resources: ['https://other.example.com'] });
+    const outsider = await createClient(base, {
+      name: 'other resource',
+      kind: 'resource',
+      resources: ['https://other.example.com'],
+    });
     const cases: Array<[unknown, string | null, number]> = [
       [{ type: 'task_complete' }, basicAuth(resource), 400], // names no grant
       [{ grant_id: t.grant_id, type: 'Task Complete!' }, basicAuth(resource), 400],
       [{ grant_id: t.grant_id, type: 'task_complete', risk: 101 }, basicAuth(resource), 400],
       [{ grant_id: t.grant_id, type: 'task_complete', extra: 1 }, basicAuth(resource), 400],
       [{ grant_id: t.grant_id, type: 'task_complete' }, null, 401],
-      [{ grant_id: t.grant_id, type: 'task_complete' }, basicAuth({ ...resource, client_secret: 'wrong' }), 401],
+      [
+        { grant_id: t.grant_id, type: 'task_complete' },
+        basicAuth({ ...resource, client_secret: 'wrong' }),
+        401,
+      ],
       [{ grant_id: t.grant_id, type: 'task_complete' }, 'Bearer not-the-admin-token', 401],
       [{ grant_id: t.grant_id, type: 'task_complete' }, basicAuth(agent), 403],
       [{ grant_id: t.grant_id, type: 'task_complete' }, basicAuth(outsider), 403],
@@ -189,7 +228,11 @@ describe('signals re-evaluate at once', () => {
 
 describe('client and deadline changes', () => {
   it('disabling the agent makes its token inactive', async () => {
-    const other = await createClient(base, { name: 'disposable agent', kind: 'agent', groups: ['writers'] });
+    const other = await createClient(base, {
+      name: 'disposable agent',
+      kind: 'agent',
+      groups: ['writers'],
+    });
     const t = await mintToken(base, other, [task(['read'])]);
     expect(await isActive(base, resource, t.access_token)).toBe(true);
     const res = await admin(base, 'PATCH', `/admin/clients/${other.client_id}`, { disabled: true });
@@ -205,14 +248,20 @@ describe('client and deadline changes', () => {
   it('a grant with ttl 2 is inactive after ~3 s and the sweep survives its expired key', async () => {
     const t = await mintToken(base, agent, [task(['read'], { ttl: 2 })]);
     expect(await isActive(base, resource, t.access_token)).toBe(true);
-    expect(await waitFor(async () => !(await isActive(base, resource, t.access_token)), 4000, 200)).toBe(true);
+    expect(
+      await waitFor(async () => !(await isActive(base, resource, t.access_token)), 4000, 200),
+    ).toBe(true);
     await sleep(500);
     const gone = await admin(base, 'GET', `/admin/grants/${t.grant_id}`);
     expect(gone.status).toBe(404);
     // The sweep walks the live index right over the expired grant without throwing.
     const summary = await sweep(mandate.deps.broker, 100, 'test');
     expect(summary.revoke).toBe(0);
-    const recs = await admin<{ decisions: DecisionRecordView[] }>(base, 'GET', `/admin/decisions?grant_id=${t.grant_id}`);
+    const recs = await admin<{ decisions: DecisionRecordView[] }>(
+      base,
+      'GET',
+      `/admin/decisions?grant_id=${t.grant_id}`,
+    );
     const reev = recs.body.decisions.filter((r) => r.kind === 'reevaluation');
     expect(reev.length).toBeLessThanOrEqual(1);
     for (const r of reev) expect(r.reasons).toEqual(['deadline_passed']);
@@ -221,7 +270,9 @@ describe('client and deadline changes', () => {
 
 describe('behaviour', () => {
   it('a call-volume spike crossing the usage threshold revokes the grant at once, naming the policy', async () => {
-    await putPolicy(`${DEFAULT_POLICY}\n@id("burst")\nforbid (principal, action, resource)\nwhen { context.usage.calls_last_minute > 5 };\n`);
+    await putPolicy(
+      `${DEFAULT_POLICY}\n@id("burst")\nforbid (principal, action, resource)\nwhen { context.usage.calls_last_minute > 5 };\n`,
+    );
     try {
       const t = await mintToken(base, agent, [task(['read'])]);
       const evaluate = () =>
@@ -238,10 +289,15 @@ describe('behaviour', () => {
       for (let i = 0; i < 6; i += 1) answers.push((await evaluate()).decision);
       expect(answers).toEqual([true, true, true, true, true, false]);
       // The sixth call crossed the threshold: the worker decides the grant again without waiting for the sweep.
-      expect(await waitFor(async () => !(await isActive(base, resource, t.access_token)), 3000, 50)).toBe(true);
+      expect(
+        await waitFor(async () => !(await isActive(base, resource, t.access_token)), 3000, 50),
+      ).toBe(true);
       const g = await grantView(t.grant_id);
       expect(g.status).toBe('revoked');
-      expect(reevaluations(g)[0]).toMatchObject({ outcome: 'revoke', reasons: expect.arrayContaining(['burst']) });
+      expect(reevaluations(g)[0]).toMatchObject({
+        outcome: 'revoke',
+        reasons: expect.arrayContaining(['burst']),
+      });
     } finally {
       await putPolicy(DEFAULT_POLICY);
     }
@@ -254,7 +310,12 @@ describe('policy changes', () => {
     expect(t.authorization_details[0]?.actions).toEqual(['read', 'write']);
     try {
       await putPolicy(READ_ONLY_POLICY);
-      const narrowed = await waitFor(async () => (await grantView(t.grant_id)).granted.flatMap((e) => e.actions).join() === 'read', 3000, 100);
+      const narrowed = await waitFor(
+        async () =>
+          (await grantView(t.grant_id)).granted.flatMap((e) => e.actions).join() === 'read',
+        3000,
+        100,
+      );
       expect(narrowed).toBe(true);
       expect(await isActive(base, resource, t.access_token)).toBe(false);
       const g = await grantView(t.grant_id);
@@ -275,10 +336,14 @@ describe('policy changes', () => {
   it('a change window closing revokes a live grant through the scheduled sweep, with no signal sent', async () => {
     const t = await mintToken(base, agent, [task(['read'])]);
     const closesAt = Math.floor(Date.now() / 1000) + 2;
-    await putPolicy(`${DEFAULT_POLICY}\n@id("change-window-closed")\nforbid (principal, action, resource)\nwhen { context.now.unix > ${closesAt} };\n`);
+    await putPolicy(
+      `${DEFAULT_POLICY}\n@id("change-window-closed")\nforbid (principal, action, resource)\nwhen { context.now.unix > ${closesAt} };\n`,
+    );
     try {
       expect(await isActive(base, resource, t.access_token)).toBe(true);
-      expect(await waitFor(async () => !(await isActive(base, resource, t.access_token)), 5000, 100)).toBe(true);
+      expect(
+        await waitFor(async () => !(await isActive(base, resource, t.access_token)), 5000, 100),
+      ).toBe(true);
       const g = await grantView(t.grant_id);
       expect(g.status).toBe('revoked');
       const rec = reevaluations(g);

@@ -32,10 +32,18 @@ interface Route {
   readonly body: () => { type: string; text: string };
 }
 
-const form = (p: Record<string, string>) => () => ({ type: 'application/x-www-form-urlencoded', text: new URLSearchParams(p).toString() });
+const form = (p: Record<string, string>) => () => ({
+  type: 'application/x-www-form-urlencoded',
+  text: new URLSearchParams(p).toString(),
+});
 const json = (v: unknown) => () => ({ type: 'application/json', text: JSON.stringify(v) });
 
-async function send(base: string, route: Route, headers: Record<string, string>, body = route.body()): Promise<HttpResult> {
+async function send(
+  base: string,
+  route: Route,
+  headers: Record<string, string>,
+  body = route.body(),
+): Promise<HttpResult> {
   const res = await fetch(`${base}${route.path}`, {
     method: route.method,
     headers: { 'content-type': body.type, ...headers },
@@ -57,12 +65,21 @@ function expectShape(res: HttpResult, shape: Shape, status: number, label: strin
   if (shape === 'oauth') {
     expect(res.headers.get('content-type'), label).toMatch(/^application\/json/);
     expect(res.headers.get('cache-control'), label).toBe('no-store');
-    expect(res.body.error, label).toBe(status === 401 ? 'invalid_client' : status === 429 ? 'temporarily_unavailable' : res.body.error);
+    expect(res.body.error, label).toBe(
+      status === 401
+        ? 'invalid_client'
+        : status === 429
+          ? 'temporarily_unavailable'
+          : res.body.error,
+    );
     expect(res.body, label).not.toHaveProperty('access_token');
     expect(res.body, label).not.toHaveProperty('active', true);
   } else if (shape === 'authzen') {
     expect(res.body.decision, label).toBe(false);
-    expect((res.body.context as { reason_admin?: { code?: string } })?.reason_admin?.code, label).toBeTypeOf('string');
+    expect(
+      (res.body.context as { reason_admin?: { code?: string } })?.reason_admin?.code,
+      label,
+    ).toBeTypeOf('string');
   } else {
     expect(res.headers.get('content-type'), label).toMatch(/^application\/problem\+json/);
     expect(res.body.status, label).toBe(status);
@@ -71,7 +88,11 @@ function expectShape(res: HttpResult, shape: Shape, status: number, label: strin
 }
 
 function evaluation(agentId: string, token: string) {
-  return { subject: { type: 'agent', id: agentId, properties: { token } }, action: { name: 'read' }, resource: { type: 'resource', id: CRM } };
+  return {
+    subject: { type: 'agent', id: agentId, properties: { token } },
+    action: { name: 'read' },
+    resource: { type: 'resource', id: CRM },
+  };
 }
 
 describe('wrong, missing and foreign credentials on every authenticated endpoint', () => {
@@ -93,20 +114,95 @@ describe('wrong, missing and foreign credentials on every authenticated endpoint
     foreign = (await createClients(other.url)).resource;
     valid = await mintToken(broker.url, agent, [task(['read'])]);
     routes = [
-      { method: 'POST', path: '/oauth/token', shape: 'oauth', auth: 'client', body: form({ grant_type: 'client_credentials', authorization_details: JSON.stringify([task(['read'])]) }) },
-      { method: 'POST', path: '/oauth/introspect', shape: 'oauth', auth: 'client', body: form({ token: valid.access_token }) },
-      { method: 'POST', path: '/oauth/revoke', shape: 'oauth', auth: 'client', body: form({ token: valid.access_token }) },
-      { method: 'POST', path: '/access/v1/evaluation', shape: 'authzen', auth: 'client', body: json(evaluation(agent.client_id, valid.access_token)) },
-      { method: 'POST', path: '/access/v1/evaluations', shape: 'authzen', auth: 'client', body: json({ evaluations: [evaluation(agent.client_id, valid.access_token)] }) },
-      { method: 'POST', path: '/v1/signals', shape: 'problem', auth: 'client', body: json({ grant_id: valid.grant_id, type: 'ip_changed' }) },
+      {
+        method: 'POST',
+        path: '/oauth/token',
+        shape: 'oauth',
+        auth: 'client',
+        body: form({
+          grant_type: 'client_credentials',
+          authorization_details: JSON.stringify([task(['read'])]),
+        }),
+      },
+      {
+        method: 'POST',
+        path: '/oauth/introspect',
+        shape: 'oauth',
+        auth: 'client',
+        body: form({ token: valid.access_token }),
+      },
+      {
+        method: 'POST',
+        path: '/oauth/revoke',
+        shape: 'oauth',
+        auth: 'client',
+        body: form({ token: valid.access_token }),
+      },
+      {
+        method: 'POST',
+        path: '/access/v1/evaluation',
+        shape: 'authzen',
+        auth: 'client',
+        body: json(evaluation(agent.client_id, valid.access_token)),
+      },
+      {
+        method: 'POST',
+        path: '/access/v1/evaluations',
+        shape: 'authzen',
+        auth: 'client',
+        body: json({ evaluations: [evaluation(agent.client_id, valid.access_token)] }),
+      },
+      {
+        method: 'POST',
+        path: '/v1/signals',
+        shape: 'problem',
+        auth: 'client',
+        body: json({ grant_id: valid.grant_id, type: 'ip_changed' }),
+      },
       { method: 'GET', path: '/admin/clients', shape: 'problem', auth: 'admin', body: json({}) },
-      { method: 'POST', path: '/admin/clients', shape: 'problem', auth: 'admin', body: json({ name: 'x', kind: 'agent' }) },
-      { method: 'GET', path: `/admin/grants/${valid.grant_id}`, shape: 'problem', auth: 'admin', body: json({}) },
-      { method: 'POST', path: '/admin/revocations', shape: 'problem', auth: 'admin', body: json({ grant_id: valid.grant_id, reason: 'abuse' }) },
+      {
+        method: 'POST',
+        path: '/admin/clients',
+        shape: 'problem',
+        auth: 'admin',
+        body: json({ name: 'x', kind: 'agent' }),
+      },
+      {
+        method: 'GET',
+        path: `/admin/grants/${valid.grant_id}`,
+        shape: 'problem',
+        auth: 'admin',
+        body: json({}),
+      },
+      {
+        method: 'POST',
+        path: '/admin/revocations',
+        shape: 'problem',
+        auth: 'admin',
+        body: json({ grant_id: valid.grant_id, reason: 'abuse' }),
+      },
       { method: 'GET', path: '/admin/decisions', shape: 'problem', auth: 'admin', body: json({}) },
-      { method: 'GET', path: '/admin/audit/verify', shape: 'problem', auth: 'admin', body: json({}) },
-      { method: 'POST', path: '/admin/keys/rotate', shape: 'problem', auth: 'admin', body: json({}) },
-      { method: 'PUT', path: '/admin/policies', shape: 'problem', auth: 'admin', body: json({ policies: 'forbid (principal, action, resource);' }) },
+      {
+        method: 'GET',
+        path: '/admin/audit/verify',
+        shape: 'problem',
+        auth: 'admin',
+        body: json({}),
+      },
+      {
+        method: 'POST',
+        path: '/admin/keys/rotate',
+        shape: 'problem',
+        auth: 'admin',
+        body: json({}),
+      },
+      {
+        method: 'PUT',
+        path: '/admin/policies',
+        shape: 'problem',
+        auth: 'admin',
+        body: json({ policies: 'forbid (principal, action, resource);' }),
+      },
       { method: 'GET', path: '/admin/approvals', shape: 'problem', auth: 'admin', body: json({}) },
     ];
   });
@@ -120,12 +216,42 @@ describe('wrong, missing and foreign credentials on every authenticated endpoint
   it('every case is 401 in the endpoint shape, and nothing happened', async () => {
     const clientCases = (): Array<[string, Record<string, string>]> => [
       ['missing', {}],
-      ['empty secret', { authorization: basicAuth({ client_id: resource.client_id, client_secret: '' }) }],
-      ['wrong secret (Basic)', { authorization: basicAuth({ client_id: resource.client_id, client_secret: 'x'.repeat(43) }) }],
-      ['unknown client', { authorization: basicAuth({ client_id: 'nobody-here', client_secret: resource.client_secret }) }],
-      ['crossed id and secret', { authorization: basicAuth({ client_id: resource.client_id, client_secret: agent.client_secret }) }],
+      [
+        'empty secret',
+        { authorization: basicAuth({ client_id: resource.client_id, client_secret: '' }) },
+      ],
+      [
+        'wrong secret (Basic)',
+        {
+          authorization: basicAuth({
+            client_id: resource.client_id,
+            client_secret: 'x'.repeat(43),
+          }),
+        },
+      ],
+      [
+        'unknown client',
+        {
+          authorization: basicAuth({
+            client_id: 'nobody-here',
+            client_secret: resource.client_secret,
+          }),
+        },
+      ],
+      [
+        'crossed id and secret',
+        {
+          authorization: basicAuth({
+            client_id: resource.client_id,
+            client_secret: agent.client_secret,
+          }),
+        },
+      ],
       ['foreign client', { authorization: basicAuth(foreign) }],
-      ['admin bearer on a client endpoint is not a client', { authorization: 'Bearer not-the-admin-token' }],
+      [
+        'admin bearer on a client endpoint is not a client',
+        { authorization: 'Bearer not-the-admin-token' },
+      ],
     ];
     const adminCases: Array<[string, Record<string, string>]> = [
       ['missing', {}],
@@ -147,9 +273,19 @@ describe('wrong, missing and foreign credentials on every authenticated endpoint
         // client_secret_post with a wrong secret, and a client_id without any secret.
         const body = route.body();
         const wrongPost = `${body.text}&${new URLSearchParams({ client_id: resource.client_id, client_secret: 'wrong' })}`;
-        expectShape(await send(broker.url, route, {}, { ...body, text: wrongPost }), 'oauth', 401, `${route.path}: wrong post secret`);
+        expectShape(
+          await send(broker.url, route, {}, { ...body, text: wrongPost }),
+          'oauth',
+          401,
+          `${route.path}: wrong post secret`,
+        );
         const idOnly = `${body.text}&${new URLSearchParams({ client_id: resource.client_id })}`;
-        expectShape(await send(broker.url, route, {}, { ...body, text: idOnly }), 'oauth', 401, `${route.path}: id only`);
+        expectShape(
+          await send(broker.url, route, {}, { ...body, text: idOnly }),
+          'oauth',
+          401,
+          `${route.path}: id only`,
+        );
         checked += 2;
       }
     }
@@ -163,10 +299,17 @@ describe('wrong, missing and foreign credentials on every authenticated endpoint
   });
 
   it('a resource client is 403 where only agents mint and vice versa, never 200', async () => {
-    const asAgentEval = await send(broker.url, routes[3] as Route, { authorization: basicAuth(agent) });
+    const asAgentEval = await send(broker.url, routes[3] as Route, {
+      authorization: basicAuth(agent),
+    });
     expect(asAgentEval.status).toBe(403);
     expect(asAgentEval.body.decision).toBe(false);
-    const asAgentIntrospect = await oauthPost(broker.url, '/oauth/introspect', { token: valid.access_token }, agent);
+    const asAgentIntrospect = await oauthPost(
+      broker.url,
+      '/oauth/introspect',
+      { token: valid.access_token },
+      agent,
+    );
     expect(asAgentIntrospect.status).toBeGreaterThanOrEqual(400);
     expect(asAgentIntrospect.body.active).not.toBe(true);
   });
@@ -175,7 +318,12 @@ describe('wrong, missing and foreign credentials on every authenticated endpoint
     for (const route of routes.filter((r) => r.shape === 'oauth')) {
       const body = route.body();
       const both = `${body.text}&${new URLSearchParams({ client_id: resource.client_id, client_secret: resource.client_secret })}`;
-      const res = await send(broker.url, route, { authorization: basicAuth(resource) }, { ...body, text: both });
+      const res = await send(
+        broker.url,
+        route,
+        { authorization: basicAuth(resource) },
+        { ...body, text: both },
+      );
       expect(res.status, route.path).toBe(400);
       expect(res.body.error, route.path).toBe('invalid_request');
     }
@@ -183,18 +331,37 @@ describe('wrong, missing and foreign credentials on every authenticated endpoint
 
   it('repeated parameters: invalid_request', async () => {
     const cases: Array<[string, string, Credentials]> = [
-      ['/oauth/token', `grant_type=client_credentials&grant_type=refresh_token&authorization_details=${encodeURIComponent(JSON.stringify([task(['read'])]))}`, agent],
-      ['/oauth/token', `grant_type=client_credentials&authorization_details=${encodeURIComponent(JSON.stringify([task(['read'])]))}&authorization_details=x`, agent],
+      [
+        '/oauth/token',
+        `grant_type=client_credentials&grant_type=refresh_token&authorization_details=${encodeURIComponent(JSON.stringify([task(['read'])]))}`,
+        agent,
+      ],
+      [
+        '/oauth/token',
+        `grant_type=client_credentials&authorization_details=${encodeURIComponent(JSON.stringify([task(['read'])]))}&authorization_details=x`,
+        agent,
+      ],
       ['/oauth/introspect', `token=${valid.access_token}&token=${valid.access_token}`, resource],
       ['/oauth/revoke', `token=${valid.access_token}&token=other`, agent],
-      ['/oauth/token', `grant_type=client_credentials&client_id=${agent.client_id}&client_id=${agent.client_id}&client_secret=${agent.client_secret}`, agent],
+      [
+        '/oauth/token',
+        `grant_type=client_credentials&client_id=${agent.client_id}&client_id=${agent.client_id}&client_secret=${agent.client_secret}`,
+        agent,
+      ],
     ];
     for (const [path, text, creds] of cases) {
-      const headers: Record<string, string> = text.includes('client_secret=') ? {} : { authorization: basicAuth(creds) };
-      const res = await send(broker.url, { method: 'POST', path, shape: 'oauth', auth: 'client', body: form({}) }, headers, {
-        type: 'application/x-www-form-urlencoded',
-        text,
-      });
+      const headers: Record<string, string> = text.includes('client_secret=')
+        ? {}
+        : { authorization: basicAuth(creds) };
+      const res = await send(
+        broker.url,
+        { method: 'POST', path, shape: 'oauth', auth: 'client', body: form({}) },
+        headers,
+        {
+          type: 'application/x-www-form-urlencoded',
+          text,
+        },
+      );
       expect(res.status, `${path} ${text.slice(0, 60)}`).toBe(400);
       expect(res.body.error).toBe('invalid_request');
     }
@@ -210,11 +377,18 @@ describe('wrong, missing and foreign credentials on every authenticated endpoint
       [a.refresh_token, undefined],
       [a.refresh_token, 'refresh_token'],
     ] as const) {
-      const res = await oauthPost(broker.url, '/oauth/revoke', { token, ...(hint ? { token_type_hint: hint } : {}) }, b);
+      const res = await oauthPost(
+        broker.url,
+        '/oauth/revoke',
+        { token, ...(hint ? { token_type_hint: hint } : {}) },
+        b,
+      );
       expect(res.status).toBe(200);
     }
     // A resource client is not the owner either.
-    expect((await oauthPost(broker.url, '/oauth/revoke', { token: a.refresh_token }, resource)).status).toBe(200);
+    expect(
+      (await oauthPost(broker.url, '/oauth/revoke', { token: a.refresh_token }, resource)).status,
+    ).toBe(200);
     expect(await isActive(broker.url, resource, a.access_token)).toBe(true);
     const grant = await admin<{ status: string }>(broker.url, 'GET', `/admin/grants/${a.grant_id}`);
     expect(grant.body.status).toBe('active');
@@ -223,11 +397,22 @@ describe('wrong, missing and foreign credentials on every authenticated endpoint
   it('unknown authorization_details types or fields: invalid_authorization_details', async () => {
     for (const details of [
       [task(['read']), { type: 'openid_credential', format: 'jwt_vc_json' }],
-      [{ ...task(['read']), __proto__: { admin: true }, constructor: { prototype: { admin: true } } }],
+      [
+        {
+          ...task(['read']),
+          __proto__: { admin: true },
+          constructor: { prototype: { admin: true } },
+        },
+      ],
       [{ ...task(['read']), actions: ['read'], locations: [CRM], privileges: 'all' }],
       [{ ...task(['read']), type: 'AGENT_TASK' }],
     ]) {
-      const res = await oauthPost(broker.url, '/oauth/token', { grant_type: 'client_credentials', authorization_details: JSON.stringify(details) }, agent);
+      const res = await oauthPost(
+        broker.url,
+        '/oauth/token',
+        { grant_type: 'client_credentials', authorization_details: JSON.stringify(details) },
+        agent,
+      );
       expect(res.status, JSON.stringify(details)).toBe(400);
       expect(res.body.error).toBe('invalid_authorization_details');
     }
@@ -235,7 +420,9 @@ describe('wrong, missing and foreign credentials on every authenticated endpoint
 
   it('a request wider than policy: narrowed to what policy permits, or denied when nothing is', async () => {
     const reader = await createClient(broker.url, { name: 'reader', kind: 'agent', groups: [] });
-    const wide = await requestToken(broker.url, reader, [task(['read', 'delete', 'export'], { locations: [CRM, 'https://erp.example.com'] })]);
+    const wide = await requestToken(broker.url, reader, [
+      task(['read', 'delete', 'export'], { locations: [CRM, 'https://erp.example.com'] }),
+    ]);
     expect(wide.status).toBe(200);
     const granted = wide.body.authorization_details.flatMap((d) => d.actions);
     expect([...new Set(granted)]).toEqual(['read']);
@@ -264,14 +451,21 @@ describe('rate limits', () => {
     });
     ({ agent: victim, resource } = await createClients(broker.url));
     legit = await createClient(broker.url, { name: 'legit', kind: 'agent' });
-    other = await createClient(broker.url, { name: 'other resource', kind: 'resource', resources: [CRM] });
+    other = await createClient(broker.url, {
+      name: 'other resource',
+      kind: 'resource',
+      resources: [CRM],
+    });
   });
   afterAll(async () => {
     await broker?.close();
     if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
-  const params = () => ({ grant_type: 'client_credentials', authorization_details: JSON.stringify([task(['read'])]) });
+  const params = () => ({
+    grant_type: 'client_credentials',
+    authorization_details: JSON.stringify([task(['read'])]),
+  });
 
   it('brute force on a client secret: 429 with Retry-After after the limit for that client id from that address, while other clients keep working', async () => {
     const statuses: number[] = [];
@@ -296,11 +490,22 @@ describe('rate limits', () => {
     expect(legitStatuses.every((s) => s === 200)).toBe(true);
     // The attacked client id is refused from the attacker's address whatever the secret, before it is compared
     // (the right one included), on every endpoint in its own shape...
-    const rightFromAttacker = await oauthPost(broker.url, '/oauth/token', params(), victim, 'basic', attackerIp);
+    const rightFromAttacker = await oauthPost(
+      broker.url,
+      '/oauth/token',
+      params(),
+      victim,
+      'basic',
+      attackerIp,
+    );
     expect(rightFromAttacker.status).toBe(429);
     const evalBlocked = await fetch(`${broker.url}/access/v1/evaluation`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: basicAuth(victim), ...attackerIp },
+      headers: {
+        'content-type': 'application/json',
+        authorization: basicAuth(victim),
+        ...attackerIp,
+      },
       body: '{}',
     });
     expect(evalBlocked.status).toBe(429);
@@ -309,12 +514,27 @@ describe('rate limits', () => {
     // ... but the attacker's failures lock nobody else out (issue 16 item 3; this used to be 429 per client id
     // and per address): another client from the attacker's address, and the attacked client id from elsewhere,
     // are answered on their own merits.
-    expect((await oauthPost(broker.url, '/oauth/token', params(), legit, 'basic', attackerIp)).status).toBe(200);
-    const elsewhere = await oauthPost(broker.url, '/oauth/token', params(), { client_id: victim.client_id, client_secret: 'y'.repeat(43) }, 'basic', {
-      'x-forwarded-for': '203.0.113.200',
-    });
+    expect(
+      (await oauthPost(broker.url, '/oauth/token', params(), legit, 'basic', attackerIp)).status,
+    ).toBe(200);
+    const elsewhere = await oauthPost(
+      broker.url,
+      '/oauth/token',
+      params(),
+      { client_id: victim.client_id, client_secret: 'y'.repeat(43) },
+      'basic',
+      {
+        'x-forwarded-for': '203.0.113.200',
+      },
+    );
     expect(elsewhere.status).toBe(401);
-    expect((await oauthPost(broker.url, '/oauth/token', params(), victim, 'basic', { 'x-forwarded-for': '203.0.113.200' })).status).toBe(200);
+    expect(
+      (
+        await oauthPost(broker.url, '/oauth/token', params(), victim, 'basic', {
+          'x-forwarded-for': '203.0.113.200',
+        })
+      ).status,
+    ).toBe(200);
     const adminOk = await admin(broker.url, 'GET', '/admin/clients', undefined, ADMIN_TOKEN);
     expect(adminOk.status).toBe(200);
   });
@@ -325,7 +545,9 @@ describe('rate limits', () => {
     const statuses: number[] = [];
     let last: Response | undefined;
     for (let i = 0; i < SOURCE_LIMIT + 3; i++) {
-      last = await fetch(`${broker.url}/admin/clients`, { headers: { authorization: `Bearer guess-${i}-0123456789`, ...ip } });
+      last = await fetch(`${broker.url}/admin/clients`, {
+        headers: { authorization: `Bearer guess-${i}-0123456789`, ...ip },
+      });
       statuses.push(last.status);
     }
     expect(statuses).toEqual([...Array(SOURCE_LIMIT).fill(401), ...Array(3).fill(429)]);
@@ -349,7 +571,12 @@ describe('rate limits', () => {
     expect(results.slice(0, INVALID_LIMIT)).toEqual(Array(INVALID_LIMIT).fill(200));
     expect(results.slice(INVALID_LIMIT)).toEqual(Array(10).fill(429));
     // The flooder is blocked for valid tokens too (until the window ends), and on evaluation in AuthZEN's shape.
-    const blocked = await oauthPost(broker.url, '/oauth/introspect', { token: valid.access_token }, resource);
+    const blocked = await oauthPost(
+      broker.url,
+      '/oauth/introspect',
+      { token: valid.access_token },
+      resource,
+    );
     expect(blocked.status).toBe(429);
     expect(blocked.body.error).toBe('temporarily_unavailable');
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);

@@ -2,7 +2,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AttackToken } from '../support/attack-tokens.ts';
-import { brokerAttackTokens, type KeyUrlWatch, watchKeyUrl } from '../support/broker-attack-tokens.ts';
 import {
   ADMIN_TOKEN,
   basicAuth,
@@ -20,6 +19,11 @@ import {
   type TokenBody,
   task,
 } from '../support/broker.ts';
+import {
+  brokerAttackTokens,
+  type KeyUrlWatch,
+  watchKeyUrl,
+} from '../support/broker-attack-tokens.ts';
 import { postOnFreshConnection } from '../support/post-on-fresh-connection.ts';
 
 /**
@@ -34,7 +38,11 @@ const isCounter = (key: string) => /:rate:|:used:|:calls$|:denied$|:hist$/.test(
  * white-box forgery no outsider can make); the audience is checked per resource at introspection,
  * so revoking by them revokes that jti, as RFC 7009 lets the owner do. They are left out here.
  */
-const SAME_JTI_OWN_SIGNATURE = new Set(['claims:foreign-audience', 'claims:audience-lookalike', 'duplicate-member:payload-aud']);
+const SAME_JTI_OWN_SIGNATURE = new Set([
+  'claims:foreign-audience',
+  'claims:audience-lookalike',
+  'duplicate-member:payload-aud',
+]);
 
 describe('attack tokens at every endpoint that takes a token', () => {
   let broker: TestBroker;
@@ -57,7 +65,10 @@ describe('attack tokens at every endpoint that takes a token', () => {
       headers: { 'content-type': 'application/json', authorization: basicAuth(resource) },
       body: JSON.stringify(body),
     });
-    return { status: res.status, body: (await res.json()) as { decision?: boolean; context?: unknown } };
+    return {
+      status: res.status,
+      body: (await res.json()) as { decision?: boolean; context?: unknown },
+    };
   };
   const bodyLimit = () => broker.mandate.deps.loaded.config.server.body_limit_bytes;
 
@@ -93,7 +104,8 @@ describe('attack tokens at every endpoint that takes a token', () => {
           'content-type': 'application/json',
           authorization: basicAuth(resource),
         });
-        if (res !== 'closed' && (res.status !== 413 || !res.body.includes('"decision":false'))) odd.push(`${name}: ${res.status} ${res.body}`);
+        if (res !== 'closed' && (res.status !== 413 || !res.body.includes('"decision":false')))
+          odd.push(`${name}: ${res.status} ${res.body}`);
         continue;
       }
       const res = await evaluate(JSON.parse(body));
@@ -115,7 +127,9 @@ describe('attack tokens at every endpoint that takes a token', () => {
         body: JSON.stringify({
           action: { name: 'read' },
           resource: { type: 'resource', id: CRM },
-          evaluations: chunk.map((t) => ({ subject: { type: 'agent', id: agent.client_id, properties: { token: t.token } } })),
+          evaluations: chunk.map((t) => ({
+            subject: { type: 'agent', id: agent.client_id, properties: { token: t.token } },
+          })),
         }),
       });
       expect(res.status).toBe(200);
@@ -141,9 +155,17 @@ describe('attack tokens at every endpoint that takes a token', () => {
     ];
     const odd: string[] = [];
     for (const rt of garbage) {
-      const res = await oauthPost(broker.url, '/oauth/token', { grant_type: 'refresh_token', refresh_token: rt }, agent);
-      const fine = res.status === 400 && (res.body.error === 'invalid_grant' || (res.body.error === 'invalid_request' && rt === ''));
-      if (!fine || 'access_token' in res.body) odd.push(`${rt.slice(0, 40)}: ${res.status} ${res.text.slice(0, 200)}`);
+      const res = await oauthPost(
+        broker.url,
+        '/oauth/token',
+        { grant_type: 'refresh_token', refresh_token: rt },
+        agent,
+      );
+      const fine =
+        res.status === 400 &&
+        (res.body.error === 'invalid_grant' || (res.body.error === 'invalid_request' && rt === ''));
+      if (!fine || 'access_token' in res.body)
+        odd.push(`${rt.slice(0, 40)}: ${res.status} ${res.text.slice(0, 200)}`);
     }
     expect(odd).toEqual([]);
     expect(await isActive(broker.url, resource, valid.access_token)).toBe(true);
@@ -152,14 +174,23 @@ describe('attack tokens at every endpoint that takes a token', () => {
   it('RFC 7009 revocation with attack tokens: 200 each, nothing revoked', async () => {
     const odd: string[] = [];
     for (const { name, token } of tokens) {
-      if (token.length > bodyLimit() - 1024 || token === '' || SAME_JTI_OWN_SIGNATURE.has(name)) continue;
+      if (token.length > bodyLimit() - 1024 || token === '' || SAME_JTI_OWN_SIGNATURE.has(name))
+        continue;
       for (const hint of [undefined, 'access_token', 'refresh_token']) {
-        const res = await oauthPost(broker.url, '/oauth/revoke', { token, ...(hint ? { token_type_hint: hint } : {}) }, agent);
-        if (res.status !== 200) odd.push(`${name} (${hint}): ${res.status} ${res.text.slice(0, 200)}`);
+        const res = await oauthPost(
+          broker.url,
+          '/oauth/revoke',
+          { token, ...(hint ? { token_type_hint: hint } : {}) },
+          agent,
+        );
+        if (res.status !== 200)
+          odd.push(`${name} (${hint}): ${res.status} ${res.text.slice(0, 200)}`);
       }
     }
     expect(odd).toEqual([]);
-    expect([...SAME_JTI_OWN_SIGNATURE].filter((n) => !tokens.some((t) => t.name === n))).toEqual([]);
+    expect([...SAME_JTI_OWN_SIGNATURE].filter((n) => !tokens.some((t) => t.name === n))).toEqual(
+      [],
+    );
     expect(await isActive(broker.url, resource, valid.access_token)).toBe(true);
   });
 

@@ -6,7 +6,12 @@ describe('soak smoke', () => {
   it('SOAK_SECONDS=10 exits 0 with every invariant held', async () => {
     const child = spawn('node_modules/.bin/node', ['--import', 'tsx', 'scripts/soak.ts'], {
       cwd: process.cwd(),
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SOAK_SECONDS: '10', SOAK_LOOPS: '3' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        SOAK_SECONDS: '10',
+        SOAK_LOOPS: '3',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -24,6 +29,7 @@ describe('soak smoke', () => {
     expect(out).toMatch(/calls\/s/);
     expect(out).toMatch(/"ok":true/);
     // The load did something of each kind.
-    for (const op of ['mint', 'refresh', 'introspect', 'evaluate', 'revoke', 'signal']) expect(out).toMatch(new RegExp(`^\\s+${op}\\s+[1-9]\\d* calls`, 'm'));
+    for (const op of ['mint', 'refresh', 'introspect', 'evaluate', 'revoke', 'signal'])
+      expect(out).toMatch(new RegExp(`^\\s+${op}\\s+[1-9]\\d* calls`, 'm'));
   }, 60_000);
 });

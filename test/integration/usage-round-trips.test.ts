@@ -2,8 +2,22 @@
 // commands sent in one event-loop turn leave in one write (see turn-end.ts), so each turn that
 // sends commands is one round trip. Guards the usage windows' "same cost" promise.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { evaluate, evaluationRequest, POLICY_CONFIG, type RunningBroker, startInstance } from '../support/action-time.ts';
-import { admin, CRM, type Credentials, createClients, deleteKeysUnder, mintToken, task } from '../support/broker.ts';
+import {
+  evaluate,
+  evaluationRequest,
+  POLICY_CONFIG,
+  type RunningBroker,
+  startInstance,
+} from '../support/action-time.ts';
+import {
+  admin,
+  CRM,
+  type Credentials,
+  createClients,
+  deleteKeysUnder,
+  mintToken,
+  task,
+} from '../support/broker.ts';
 
 const redisUrl = inject('redisUrl');
 
@@ -15,8 +29,13 @@ const seen = { trips: 0, commands: [] as string[] };
 
 beforeAll(async () => {
   broker = await startInstance({ redisUrl, yaml: `${POLICY_CONFIG}\n` });
-  ({ agent, resource } = await createClients(broker.url, { groups: ['writers'], resources: [CRM] }));
-  const redis = broker.mandate.deps.redis as unknown as { sendCommand(cmd: { name: string }, ...rest: unknown[]): unknown };
+  ({ agent, resource } = await createClients(broker.url, {
+    groups: ['writers'],
+    resources: [CRM],
+  }));
+  const redis = broker.mandate.deps.redis as unknown as {
+    sendCommand(cmd: { name: string }, ...rest: unknown[]): unknown;
+  };
   const send = redis.sendCommand.bind(redis);
   let open = false;
   redis.sendCommand = (cmd, ...rest) => {
@@ -37,7 +56,9 @@ afterAll(async () => {
   if (broker) await deleteKeysUnder(redisUrl, broker.prefix);
 });
 
-async function measured(run: () => Promise<unknown>): Promise<{ trips: number; commands: string[] }> {
+async function measured(
+  run: () => Promise<unknown>,
+): Promise<{ trips: number; commands: string[] }> {
   seen.trips = 0;
   seen.commands = [];
   await run();
@@ -55,7 +76,12 @@ describe('Redis round trips per evaluation', () => {
     ].join('\n');
     expect((await admin(broker.url, 'PUT', '/admin/policies', { policies })).status).toBe(200);
     const t = await mintToken(broker.url, agent, [task(['read', 'list', 'write'])]);
-    const call = (action: string) => () => evaluate(broker.url, resource, evaluationRequest(agent.client_id, t.access_token, action, CRM));
+    const call = (action: string) => () =>
+      evaluate(
+        broker.url,
+        resource,
+        evaluationRequest(agent.client_id, t.access_token, action, CRM),
+      );
     // Warm: client and token caches, scripts loaded.
     await call('read')();
     await call('read')();
@@ -64,9 +90,15 @@ describe('Redis round trips per evaluation', () => {
     const denied = await measured(call('write'));
     const mint = await measured(() => mintToken(broker.url, agent, [task(['read', 'list'])]));
     // A policy that reads usage.new_action: the mint reads the agent's history first.
-    const readsNew = '@id("new") forbid (principal, action, resource) when { context.usage.new_action };';
-    expect((await admin(broker.url, 'PUT', '/admin/policies', { policies: `${policies}\n${readsNew}` })).status).toBe(200);
-    const mintReadingHistory = await measured(() => mintToken(broker.url, agent, [task(['read', 'list'])]));
+    const readsNew =
+      '@id("new") forbid (principal, action, resource) when { context.usage.new_action };';
+    expect(
+      (await admin(broker.url, 'PUT', '/admin/policies', { policies: `${policies}\n${readsNew}` }))
+        .status,
+    ).toBe(200);
+    const mintReadingHistory = await measured(() =>
+      mintToken(broker.url, agent, [task(['read', 'list'])]),
+    );
     console.log(JSON.stringify({ snapshot, full, denied, mint, mintReadingHistory }));
     // As before trailing windows: the snapshot path one script; the full path the read script,
     // the outcome (used action or denial) and the record's append.

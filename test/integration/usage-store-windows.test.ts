@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DENIED_WINDOW, windowAt } from '../../src/domain/policy-facts.ts';
 import type { UsageStore } from '../../src/domain/ports.ts';
-import { type KeyNames, createKeyNames } from '../../src/store/key-names.ts';
+import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisUsageStore } from '../../src/store/redis-usage-store.ts';
 import { deleteKeysUnder } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
@@ -29,7 +29,16 @@ afterAll(async () => {
 });
 
 const deny = (grantId: string, nowSec: number) =>
-  usage.recordOutcome({ grantId, clientId: 'agent', action: 'read', allowed: false, newAction: false, step: undefined, expiresAt: H + 7200, nowSec });
+  usage.recordOutcome({
+    grantId,
+    clientId: 'agent',
+    action: 'read',
+    allowed: false,
+    newAction: false,
+    step: undefined,
+    expiresAt: H + 7200,
+    nowSec,
+  });
 
 describe('usage store windows', () => {
   it('counts denials over the trailing hour in Lua as countersOf sums them, and prunes old buckets', async () => {

@@ -6,7 +6,8 @@ import type { JWK } from 'jose';
 import { type AttackToken, buildAttackTokens, rawEs256Signer } from './attack-tokens.ts';
 import { CRM, type TestBroker } from './broker.ts';
 
-const decode = (seg: string) => JSON.parse(Buffer.from(seg, 'base64url').toString()) as Record<string, unknown>;
+const decode = (seg: string) =>
+  JSON.parse(Buffer.from(seg, 'base64url').toString()) as Record<string, unknown>;
 
 export interface KeyUrlWatch {
   /** Where `jku` / `x5u` point. */
@@ -32,17 +33,25 @@ export async function watchKeyUrl(): Promise<KeyUrlWatch> {
  * Builds the catalogue from `validToken`, re-signing claim and header variants with the broker's
  * own private key (white-box: read from its Redis), exactly as the introspection suite does.
  */
-export async function brokerAttackTokens(broker: TestBroker, validToken: string, keyUrl: string): Promise<AttackToken[]> {
+export async function brokerAttackTokens(
+  broker: TestBroker,
+  validToken: string,
+  keyUrl: string,
+): Promise<AttackToken[]> {
   const [h, p] = validToken.split('.') as [string, string];
   const kid = decode(h).kid as string;
-  const jwks = (await (await fetch(`${broker.url}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
+  const jwks = (await (await fetch(`${broker.url}/.well-known/jwks.json`)).json()) as {
+    keys: JWK[];
+  };
   const publicJwk = jwks.keys.find((k) => k.kid === kid);
   if (!publicJwk) throw new Error(`kid ${kid} is not in the JWKS`);
   const redis = new Redis(broker.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   let stored: { private_jwk: JWK };
   try {
-    stored = JSON.parse((await redis.hget(`${broker.prefix}keys`, `k:${kid}`)) as string) as { private_jwk: JWK };
+    stored = JSON.parse((await redis.hget(`${broker.prefix}keys`, `k:${kid}`)) as string) as {
+      private_jwk: JWK;
+    };
   } finally {
     redis.disconnect();
   }

@@ -18,7 +18,13 @@ export function postOnFreshConnection(
       res.on('data', (c: Buffer) => {
         text += c.toString();
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: text }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          type: String(res.headers['content-type']),
+          body: text,
+        }),
+      );
       res.on('error', () => resolve('closed'));
     });
     req.on('error', () => resolve('closed'));

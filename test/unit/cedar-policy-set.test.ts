@@ -206,7 +206,9 @@ describe('default policy set', () => {
   });
 
   it('denies, never errors out, on an ip that is not an address (when the policy reads ip)', () => {
-    const set = compileOrThrow('@id("v4") permit(principal, action, resource) when { context has ip && context.ip.isIpv4() };');
+    const set = compileOrThrow(
+      '@id("v4") permit(principal, action, resource) when { context has ip && context.ip.isIpv4() };',
+    );
     expect(decideOne('read', { ip: 'not-an-ip' }, [], set)).toMatchObject({ effect: 'deny' });
     expect(decideOne('read', { ip: '10.0.0.1' }, [], set)).toMatchObject({ effect: 'permit' });
   });

@@ -70,7 +70,8 @@ describe('canonicalJson', () => {
   it('writes any JSON value exactly as the first (entries/sort/join) version did, so old hashes hold', () => {
     const reference = (value: unknown): string => {
       if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-      if (Array.isArray(value)) return `[${Array.from(value, (v) => (v === undefined ? 'null' : reference(v))).join(',')}]`;
+      if (Array.isArray(value))
+        return `[${Array.from(value, (v) => (v === undefined ? 'null' : reference(v))).join(',')}]`;
       const entries = Object.entries(value as Record<string, unknown>)
         .filter(([, v]) => v !== undefined)
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -87,18 +88,24 @@ describe('canonicalJson', () => {
   it('copies only the out-of-order parts of a value built mostly in key order, and never changes the value', () => {
     const value = { a: 1, b: { y: [{ q: 1, p: 2 }], z: new Date(T0_MS) }, c: [3, { d: 4 }] };
     const before = JSON.stringify(value);
-    expect(canonicalJson(value)).toBe(`{"a":1,"b":{"y":[{"p":2,"q":1}],"z":${JSON.stringify(new Date(T0_MS))}},"c":[3,{"d":4}]}`);
+    expect(canonicalJson(value)).toBe(
+      `{"a":1,"b":{"y":[{"p":2,"q":1}],"z":${JSON.stringify(new Date(T0_MS))}},"c":[3,{"d":4}]}`,
+    );
     expect(JSON.stringify(value)).toBe(before);
     expect(Object.keys(value.b.y[0] as object)).toEqual(['q', 'p']);
   });
 
   it('keeps a member named __proto__ (JSON.parse makes one; found by the property above)', () => {
-    const parsed = JSON.parse('{"b":1,"__proto__":{"x":false},"a":[{"__proto__":null}]}') as unknown;
+    const parsed = JSON.parse(
+      '{"b":1,"__proto__":{"x":false},"a":[{"__proto__":null}]}',
+    ) as unknown;
     expect(canonicalJson(parsed)).toBe('{"__proto__":{"x":false},"a":[{"__proto__":null}],"b":1}');
   });
 
   it('orders integer-like keys as text too (objects list them first)', () => {
-    expect(canonicalJson({ a: 3, 10: 2, 9: 1, nested: [{ 2: 'x', 1: 'y' }] })).toBe('{"10":2,"9":1,"a":3,"nested":[{"1":"y","2":"x"}]}');
+    expect(canonicalJson({ a: 3, 10: 2, 9: 1, nested: [{ 2: 'x', 1: 'y' }] })).toBe(
+      '{"10":2,"9":1,"a":3,"nested":[{"1":"y","2":"x"}]}',
+    );
   });
 
   it('writes scalars as JSON does', () => {

@@ -13,7 +13,9 @@ describe('ECDSA signature forms', () => {
         const data = Buffer.from(bytes);
         const der = sign('sha256', data, privateKey);
         const jose = derToJose(der, 32);
-        expect(verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, jose)).toBe(true);
+        expect(verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, jose)).toBe(
+          true,
+        );
         expect(joseToDer(jose, 32).equals(der)).toBe(true);
       }),
       { numRuns: 300 },

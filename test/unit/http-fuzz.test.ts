@@ -17,9 +17,34 @@ import {
 } from '../support/broker.ts';
 
 const RUNS = 200;
-const ENDPOINTS = ['/oauth/token', '/oauth/introspect', '/oauth/revoke', '/access/v1/evaluation', '/access/v1/evaluations', '/v1/signals', '/admin/clients'] as const;
-const PARAMS = ['grant_type', 'client_id', 'client_secret', 'authorization_details', 'resource', 'scope', 'refresh_token', 'token', 'token_type_hint', 'auth_req_id'];
-const GRANT_TYPES = ['client_credentials', 'refresh_token', 'urn:openid:params:grant-type:ciba', 'password', ''];
+const ENDPOINTS = [
+  '/oauth/token',
+  '/oauth/introspect',
+  '/oauth/revoke',
+  '/access/v1/evaluation',
+  '/access/v1/evaluations',
+  '/v1/signals',
+  '/admin/clients',
+] as const;
+const PARAMS = [
+  'grant_type',
+  'client_id',
+  'client_secret',
+  'authorization_details',
+  'resource',
+  'scope',
+  'refresh_token',
+  'token',
+  'token_type_hint',
+  'auth_req_id',
+];
+const GRANT_TYPES = [
+  'client_credentials',
+  'refresh_token',
+  'urn:openid:params:grant-type:ciba',
+  'password',
+  '',
+];
 const TYPES = [
   'application/x-www-form-urlencoded',
   'application/x-www-form-urlencoded; charset=utf-8',
@@ -34,7 +59,11 @@ const TYPES = [
 
 /** Header-safe text (visible ASCII and space). */
 const headerText = fc.stringMatching(/^[\x20-\x7e]{0,120}$/);
-const anyText = fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'grapheme', maxLength: 100 }), fc.json({ maxDepth: 3 }));
+const anyText = fc.oneof(
+  fc.string({ maxLength: 200 }),
+  fc.string({ unit: 'grapheme', maxLength: 100 }),
+  fc.json({ maxDepth: 3 }),
+);
 
 describe('HTTP fuzz', () => {
   let broker: TestBroker;
@@ -46,7 +75,8 @@ describe('HTTP fuzz', () => {
     broker = await startBroker({
       redisUrl: inject('redisUrl'),
       // Failures are the point here: keep the limiter out of the way so every request reaches its handler.
-      config: 'rate_limit:\n  auth_failures_per_minute: 1000000\n  invalid_tokens_per_minute: 1000000\n',
+      config:
+        'rate_limit:\n  auth_failures_per_minute: 1000000\n  invalid_tokens_per_minute: 1000000\n',
     });
     ({ agent, resource } = await createClients(broker.url));
     valid = await mintToken(broker.url, agent, [task(['read'])]);
@@ -71,7 +101,12 @@ describe('HTTP fuzz', () => {
     .array(
       fc.tuple(
         fc.oneof(fc.constantFrom(...PARAMS), fc.string({ maxLength: 20 })),
-        fc.oneof(anyText, fc.constantFrom(...GRANT_TYPES), fc.constant(JSON.stringify([task(['read'])])), fc.constant(null).map(() => valid.access_token)),
+        fc.oneof(
+          anyText,
+          fc.constantFrom(...GRANT_TYPES),
+          fc.constant(JSON.stringify([task(['read'])])),
+          fc.constant(null).map(() => valid.access_token),
+        ),
       ),
       { maxLength: 8 },
     )
@@ -79,21 +114,29 @@ describe('HTTP fuzz', () => {
 
   const jsonBody = fc.oneof(
     fc.json({ maxDepth: 5 }),
-    fc.record(
-      {
-        subject: fc.oneof(fc.anything(), fc.record({ type: anyText, id: anyText, properties: fc.record({ token: anyText }) })),
-        action: fc.oneof(fc.anything(), fc.record({ name: anyText })),
-        resource: fc.oneof(fc.anything(), fc.record({ type: anyText, id: fc.oneof(anyText, fc.constant(CRM)) })),
-        context: fc.anything(),
-        evaluations: fc.oneof(fc.anything(), fc.array(fc.anything(), { maxLength: 5 })),
-        grant_id: anyText,
-        type: anyText,
-        name: anyText,
-        kind: fc.constantFrom('agent', 'resource', 'robot'),
-        resources: fc.array(anyText, { maxLength: 3 }),
-      },
-      { requiredKeys: [] },
-    ).map((v) => JSON.stringify(v)),
+    fc
+      .record(
+        {
+          subject: fc.oneof(
+            fc.anything(),
+            fc.record({ type: anyText, id: anyText, properties: fc.record({ token: anyText }) }),
+          ),
+          action: fc.oneof(fc.anything(), fc.record({ name: anyText })),
+          resource: fc.oneof(
+            fc.anything(),
+            fc.record({ type: anyText, id: fc.oneof(anyText, fc.constant(CRM)) }),
+          ),
+          context: fc.anything(),
+          evaluations: fc.oneof(fc.anything(), fc.array(fc.anything(), { maxLength: 5 })),
+          grant_id: anyText,
+          type: anyText,
+          name: anyText,
+          kind: fc.constantFrom('agent', 'resource', 'robot'),
+          resources: fc.array(anyText, { maxLength: 3 }),
+        },
+        { requiredKeys: [] },
+      )
+      .map((v) => JSON.stringify(v)),
     fc.string({ maxLength: 300 }),
   );
 
@@ -105,14 +148,21 @@ describe('HTTP fuzz', () => {
           fc.constantFrom(...TYPES),
           fc.oneof(formBody, jsonBody),
           authorization(),
-          fc.dictionary(fc.constantFrom('x-forwarded-for', 'accept', 'dpop', 'x-request-id', 'accept-encoding'), headerText, { maxKeys: 3 }),
+          fc.dictionary(
+            fc.constantFrom('x-forwarded-for', 'accept', 'dpop', 'x-request-id', 'accept-encoding'),
+            headerText,
+            { maxKeys: 3 },
+          ),
           async (type, body, auth, extra) => {
             const headers: Record<string, string> = { ...extra };
             if (type) headers['content-type'] = type;
             if (auth !== undefined) headers.authorization = auth;
             const res = await fetch(`${broker.url}${path}`, { method: 'POST', headers, body });
             const text = await res.text();
-            if (res.status >= 500) failures.push(`${res.status} ${type} ${auth?.slice(0, 20)} ${body.slice(0, 200)} -> ${text.slice(0, 200)}`);
+            if (res.status >= 500)
+              failures.push(
+                `${res.status} ${type} ${auth?.slice(0, 20)} ${body.slice(0, 200)} -> ${text.slice(0, 200)}`,
+              );
             return res.status < 500;
           },
         ),

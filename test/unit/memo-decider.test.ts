@@ -5,7 +5,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PairDecision } from '../../src/domain/decision.ts';
 import type { Pair } from '../../src/domain/intent.ts';
-import { type PolicyDecider, type PolicyFacts, calendarOf, factsKey, memoizeDecider, sameRank } from '../../src/domain/policy-facts.ts';
+import {
+  calendarOf,
+  factsKey,
+  memoizeDecider,
+  type PolicyDecider,
+  type PolicyFacts,
+  sameRank,
+} from '../../src/domain/policy-facts.ts';
 import { type CompiledPolicySet, compilePolicySet } from '../../src/policy/cedar-policy-set.ts';
 
 const schema = readFileSync('config/schema.cedarschema', 'utf8');
@@ -67,13 +74,22 @@ const QUIET_FACTS: PolicyFacts = {
 };
 
 function compileOrThrow(text: string, cacheEntries?: number): CompiledPolicySet {
-  const compiled = compilePolicySet(text, schema, 1, cacheEntries === undefined ? {} : { cacheEntries });
+  const compiled = compilePolicySet(
+    text,
+    schema,
+    1,
+    cacheEntries === undefined ? {} : { cacheEntries },
+  );
   if (!compiled.ok) throw new Error(JSON.stringify(compiled.problems));
   return compiled.set;
 }
 
 /** L-1, L and L+1 for every threshold the set has on `leaf`, with `extra` values. */
-function around(set: PolicyDecider, leaf: 'risk' | 'usage.calls_last_minute' | 'usage.denied_last_hour' | 'now.unix', extra: number[]): number[] {
+function around(
+  set: PolicyDecider,
+  leaf: 'risk' | 'usage.calls_last_minute' | 'usage.denied_last_hour' | 'now.unix',
+  extra: number[],
+): number[] {
   const read = set.reads.leaves.get(leaf);
   const literals = read?.kind === 'threshold' ? read.literals : [];
   return [...new Set([...extra, ...literals.flatMap((l) => [l - 1, l, l + 1])])];
@@ -82,7 +98,12 @@ function around(set: PolicyDecider, leaf: 'risk' | 'usage.calls_last_minute' | '
 /** Facts landing on each side of every threshold of `set`, and on every hour of two weeks. */
 function factsFor(set: PolicyDecider): fc.Arbitrary<PolicyFacts> {
   const inWeek = fc
-    .tuple(fc.constantFrom(...WEEKS), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 23 }), fc.constantFrom(0, 1, 1799, 3599))
+    .tuple(
+      fc.constantFrom(...WEEKS),
+      fc.integer({ min: 0, max: 6 }),
+      fc.integer({ min: 0, max: 23 }),
+      fc.constantFrom(0, 1, 1799, 3599),
+    )
     .map(([week, day, hour, sec]) => week + day * 86_400 + hour * 3_600 + sec);
   const nearClock = fc.constantFrom(...around(set, 'now.unix', [1_700_000_000]));
   return fc.record({
@@ -91,15 +112,28 @@ function factsFor(set: PolicyDecider): fc.Arbitrary<PolicyFacts> {
       groups: fc.subarray(['writers', 'exporters', 'deployers']),
       attributes: fc.constantFrom<Record<string, string>>({}, { team: 'red' }),
     }),
-    task: fc.record({ id: fc.constantFrom('T-1', 'T-forbidden'), purpose: fc.constantFrom('summary', 'bulk export') }),
+    task: fc.record({
+      id: fc.constantFrom('T-1', 'T-forbidden'),
+      purpose: fc.constantFrom('summary', 'bulk export'),
+    }),
     datatypes: fc.subarray(['customer_record', 'secret', 'pii']),
     nowSec: fc.oneof(inWeek, nearClock),
     ip: fc.option(fc.constantFrom('10.0.0.7', '10.9.1.1'), { nil: undefined }),
     risk: fc.constantFrom(...around(set, 'risk', [0, 4, 5, 6, 49, 50, 51, 90, 91, 99, 100, 101])),
     usage: fc.record({
-      calls_last_minute: fc.constantFrom(...around(set, 'usage.calls_last_minute', [0, 1, 299, 300, 301, 349, 350, 599, 600, 601, 700])),
-      denied_last_hour: fc.constantFrom(...around(set, 'usage.denied_last_hour', [0, 1, 49, 50, 51, 60])),
-      used_actions: fc.option(fc.constantFrom(new Set(['read']), new Set(['read', 'update'])), { nil: undefined }),
+      calls_last_minute: fc.constantFrom(
+        ...around(
+          set,
+          'usage.calls_last_minute',
+          [0, 1, 299, 300, 301, 349, 350, 599, 600, 601, 700],
+        ),
+      ),
+      denied_last_hour: fc.constantFrom(
+        ...around(set, 'usage.denied_last_hour', [0, 1, 49, 50, 51, 60]),
+      ),
+      used_actions: fc.option(fc.constantFrom(new Set(['read']), new Set(['read', 'update'])), {
+        nil: undefined,
+      }),
     }),
     approved: fc.boolean(),
     delegated: fc.boolean(),
@@ -117,7 +151,13 @@ const pairs = fc.array(
   { minLength: 1, maxLength: 4 },
 );
 
-const strip = (ds: PairDecision[]) => ds.map((d) => ({ pair: d.pair, effect: d.effect, reasons: [...d.reasons].sort(), errors: d.errors }));
+const strip = (ds: PairDecision[]) =>
+  ds.map((d) => ({
+    pair: d.pair,
+    effect: d.effect,
+    reasons: [...d.reasons].sort(),
+    errors: d.errors,
+  }));
 
 /** A decider that counts the pairs it really decides. */
 function counting(decider: PolicyDecider): PolicyDecider & { decided: number } {
@@ -159,7 +199,11 @@ describe('memoizeDecider', () => {
     const cedar = counting(compileOrThrow(defaultText, 0));
     const memo = memoizeDecider(cedar, { maxEntries: 10_000 });
     const wed10 = 1_704_276_000;
-    const ps: Pair[] = ACTIONS.map((action) => ({ entry: 0, action, location: 'https://crm.example.com' }));
+    const ps: Pair[] = ACTIONS.map((action) => ({
+      entry: 0,
+      action,
+      location: 'https://crm.example.com',
+    }));
     const base: PolicyFacts = {
       agent: { id: 'a1', groups: ['writers', 'deployers'], attributes: {} },
       task: { id: 'T-1', purpose: 'summary' },
@@ -174,7 +218,12 @@ describe('memoizeDecider', () => {
     };
     // An evaluation call each second for an hour: counters grow, the clock moves, risk wanders below 80, denials stay at most 50.
     for (let i = 0; i < 3_600; i += 1) {
-      const facts = { ...base, nowSec: wed10 + i, risk: i % 80, usage: { calls_last_minute: i % 600, denied_last_hour: i % 50 } };
+      const facts = {
+        ...base,
+        nowSec: wed10 + i,
+        risk: i % 80,
+        usage: { calls_last_minute: i % 600, denied_last_hour: i % 50 },
+      };
       memo.decide(facts, ps);
     }
     expect(cedar.decided).toBe(ACTIONS.length);
@@ -186,7 +235,12 @@ describe('memoizeDecider', () => {
   });
 
   it('empties per second only when the policy reads the seconds exactly', () => {
-    const exact = counting(compileOrThrow('@id("p") permit (principal, action, resource) when { context.now.unix + 0 > 5 };', 0));
+    const exact = counting(
+      compileOrThrow(
+        '@id("p") permit (principal, action, resource) when { context.now.unix + 0 > 5 };',
+        0,
+      ),
+    );
     const memo = memoizeDecider(exact, { maxEntries: 100 });
     const f: PolicyFacts = { ...QUIET_FACTS, nowSec: 1_700_000_000 };
     const p: Pair[] = [{ entry: 0, action: 'read', location: 'r' }];
@@ -198,7 +252,12 @@ describe('memoizeDecider', () => {
   });
 
   it('keys usage.new_action per pair, from the actions used before', () => {
-    const cedar = counting(compileOrThrow('@id("all") permit (principal, action, resource);\n@id("new") forbid (principal, action, resource) when { context.usage.new_action };', 0));
+    const cedar = counting(
+      compileOrThrow(
+        '@id("all") permit (principal, action, resource);\n@id("new") forbid (principal, action, resource) when { context.usage.new_action };',
+        0,
+      ),
+    );
     const memo = memoizeDecider(cedar);
     const f = (used: string[]): PolicyFacts => ({
       agent: { id: 'a1', groups: [], attributes: {} },
@@ -249,12 +308,22 @@ describe('factsKey', () => {
   it('keeps a number Cedar cannot take apart, read or not', () => {
     // The default set reads calls_last_minute and denied_last_hour by threshold; a fraction fails the call.
     expect(key({ risk: 10.5 })).not.toBe(key({ risk: 10 }));
-    const onlyCalls = compileOrThrow('@id("p") permit (principal, action, resource) when { context.usage.calls_last_minute < 10 };', 0);
-    const k = (denied: number) => factsKey({ ...f, usage: { calls_last_minute: 0, denied_last_hour: denied } }, onlyCalls.reads);
+    const onlyCalls = compileOrThrow(
+      '@id("p") permit (principal, action, resource) when { context.usage.calls_last_minute < 10 };',
+      0,
+    );
+    const k = (denied: number) =>
+      factsKey(
+        { ...f, usage: { calls_last_minute: 0, denied_last_hour: denied } },
+        onlyCalls.reads,
+      );
     expect(k(1)).toBe(k(0));
     expect(k(0.5)).not.toBe(k(0));
     const p: Pair[] = [{ entry: 0, action: 'read', location: 'r' }];
-    expect(onlyCalls.decide({ ...f, usage: { calls_last_minute: 0, denied_last_hour: 0.5 } }, p)[0]?.effect).toBe('deny');
+    expect(
+      onlyCalls.decide({ ...f, usage: { calls_last_minute: 0, denied_last_hour: 0.5 } }, p)[0]
+        ?.effect,
+    ).toBe('deny');
     expect(onlyCalls.decide(f, p)[0]?.effect).toBe('permit');
   });
 });
@@ -266,10 +335,13 @@ describe('sameRank', () => {
     mixed: compileOrThrow(
       '@id("p") permit (principal, action, resource) when { context.usage.calls_last_minute < 10 || context.usage.calls_last_minute == 20 || 40 <= context.usage.calls_last_minute };',
     ),
-    exact: compileOrThrow('@id("p") permit (principal, action, resource) when { context.usage.calls_last_minute * 2 > 30 };'),
+    exact: compileOrThrow(
+      '@id("p") permit (principal, action, resource) when { context.usage.calls_last_minute * 2 > 30 };',
+    ),
     unread: compileOrThrow('@id("p") permit (principal, action, resource);'),
   };
-  const callsKey = (set: PolicyDecider, n: number) => factsKey({ ...base, usage: { calls_last_minute: n, denied_last_hour: 0 } }, set.reads);
+  const callsKey = (set: PolicyDecider, n: number) =>
+    factsKey({ ...base, usage: { calls_last_minute: n, denied_last_hour: 0 } }, set.reads);
 
   it('is the widest run of counts the policy cannot tell apart from the value, points apart', () => {
     fc.assert(
@@ -288,9 +360,16 @@ describe('sameRank', () => {
             expect(points.includes(y) && y !== value).toBe(false);
           }
           // One step outside is told apart: by the policy, or as a point.
-          for (const y of [min === undefined ? undefined : min - 1, max === undefined ? undefined : max + 1]) {
+          for (const y of [
+            min === undefined ? undefined : min - 1,
+            max === undefined ? undefined : max + 1,
+          ]) {
             if (y === undefined || y < 0) continue;
-            expect(callsKey(set, y) !== callsKey(set, value) || points.includes(y) || points.includes(value)).toBe(true);
+            expect(
+              callsKey(set, y) !== callsKey(set, value) ||
+                points.includes(y) ||
+                points.includes(value),
+            ).toBe(true);
           }
         },
       ),
@@ -299,7 +378,10 @@ describe('sameRank', () => {
 
   it('names the ranges of the default set', () => {
     expect(sameRank(sets.default.reads, 'usage.calls_last_minute', 5)).toEqual({ max: 599 });
-    expect(sameRank(sets.default.reads, 'usage.calls_last_minute', 600)).toEqual({ min: 600, max: 600 });
+    expect(sameRank(sets.default.reads, 'usage.calls_last_minute', 600)).toEqual({
+      min: 600,
+      max: 600,
+    });
     expect(sameRank(sets.default.reads, 'usage.calls_last_minute', 601)).toEqual({ min: 601 });
     expect(sameRank(sets.default.reads, 'usage.calls_last_minute', 5, [8])).toEqual({ max: 7 });
     expect(sameRank(sets.unread.reads, 'usage.calls_last_minute', 5)).toEqual({});

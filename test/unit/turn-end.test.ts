@@ -3,7 +3,12 @@
 import { Writable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { afterTurnWrites, atTurnEnd, holdWritesUntilTurnEnd, sendHeldWrites } from '../../src/store/turn-end.ts';
+import {
+  afterTurnWrites,
+  atTurnEnd,
+  holdWritesUntilTurnEnd,
+  sendHeldWrites,
+} from '../../src/store/turn-end.ts';
 
 /** A socket stand-in that logs each write the OS would see (a writev counts once). */
 function fakeSocket(events: string[]) {

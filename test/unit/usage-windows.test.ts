@@ -1,7 +1,15 @@
 // Trailing usage windows and `usage.new_action` facts: pure arithmetic with fixed clock values.
 import { describe, expect, it } from 'vitest';
 import type { PolicyFacts } from '../../src/domain/policy-facts.ts';
-import { CALLS_WINDOW, DENIED_WINDOW, newActionOf, pairKey, windowAt, windowCount, windowTtlSec } from '../../src/domain/policy-facts.ts';
+import {
+  CALLS_WINDOW,
+  DENIED_WINDOW,
+  newActionOf,
+  pairKey,
+  windowAt,
+  windowCount,
+  windowTtlSec,
+} from '../../src/domain/policy-facts.ts';
 import { compilePolicySet } from '../../src/policy/cedar-policy-set.ts';
 import { type GrantSnapshot, predictedCounts } from '../../src/services/grant-snapshots.ts';
 import { historyUsage, usageInputs } from '../../src/services/policy-facts-of.ts';
@@ -33,11 +41,14 @@ describe('calls_last_minute window', () => {
   });
 
   it('never counts fewer than the calls of the trailing 60 s', () => {
-    for (let gap = 0; gap <= 60; gap++) expect(countAt(CALLS_WINDOW, [H, H + gap], H + gap)).toBe(2);
+    for (let gap = 0; gap <= 60; gap++)
+      expect(countAt(CALLS_WINDOW, [H, H + gap], H + gap)).toBe(2);
   });
 
   it('counts buckets ahead of now (a process whose clock runs ahead), and ignores older ones', () => {
-    expect(windowCount({ [H + 2]: '3', [H]: '1', [H - 61]: '7' }, windowAt(CALLS_WINDOW, H).oldest)).toBe(4);
+    expect(
+      windowCount({ [H + 2]: '3', [H]: '1', [H - 61]: '7' }, windowAt(CALLS_WINDOW, H).oldest),
+    ).toBe(4);
   });
 });
 
@@ -63,7 +74,14 @@ describe('predictedCounts', () => {
     expiresAt: H + 3600,
     policyVersion: 1,
     digest: 'x',
-    context: { risk: 0, signals: [], approved: false, delegated: false, sender_constrained: false, groups: [] },
+    context: {
+      risk: 0,
+      signals: [],
+      approved: false,
+      delegated: false,
+      sender_constrained: false,
+      groups: [],
+    },
     callsAtSec: H,
     calls: 7,
     deniedAtSec: H,
@@ -112,19 +130,42 @@ describe('usage.new_action facts', () => {
   });
 
   it('a policy reading it denies a pair decided on an unread history (fail closed)', () => {
-    expect(set.decide(facts(undefined), [read])[0]).toMatchObject({ effect: 'deny', reasons: ['policy-error'] });
+    expect(set.decide(facts(undefined), [read])[0]).toMatchObject({
+      effect: 'deny',
+      reasons: ['policy-error'],
+    });
     expect(set.decide(facts(new Set(['read'])), [read])[0]).toMatchObject({ effect: 'permit' });
-    expect(set.decide(facts(new Set()), [read])[0]).toMatchObject({ effect: 'deny', reasons: ['new'] });
+    expect(set.decide(facts(new Set()), [read])[0]).toMatchObject({
+      effect: 'deny',
+      reasons: ['new'],
+    });
   });
 
   it('keys an unread history apart from a read one in the decision memo', () => {
-    const keys = [undefined, new Set<string>(), new Set(['read'])].map((u) => pairKey('k', facts(u), read, set.reads));
+    const keys = [undefined, new Set<string>(), new Set(['read'])].map((u) =>
+      pairKey('k', facts(u), read, set.reads),
+    );
     expect(new Set(keys).size).toBe(3);
   });
 
-  it('is recorded as the intent\'s new actions', () => {
-    const entries = [{ type: 'agent_task' as const, task_id: 'T', purpose: '', actions: ['read', 'write'], locations: ['r'] }];
-    expect(usageInputs(historyUsage(new Set(['read'])), entries)).toEqual({ calls_last_minute: 0, denied_last_hour: 0, new_actions: ['write'] });
-    expect(usageInputs(historyUsage(undefined), entries)).toEqual({ calls_last_minute: 0, denied_last_hour: 0 });
+  it("is recorded as the intent's new actions", () => {
+    const entries = [
+      {
+        type: 'agent_task' as const,
+        task_id: 'T',
+        purpose: '',
+        actions: ['read', 'write'],
+        locations: ['r'],
+      },
+    ];
+    expect(usageInputs(historyUsage(new Set(['read'])), entries)).toEqual({
+      calls_last_minute: 0,
+      denied_last_hour: 0,
+      new_actions: ['write'],
+    });
+    expect(usageInputs(historyUsage(undefined), entries)).toEqual({
+      calls_last_minute: 0,
+      denied_last_hour: 0,
+    });
   });
 });

@@ -13,7 +13,9 @@ export const QuerySchema = z.object({
   status: z.enum(['pending', 'approved', 'denied', 'consumed']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
-export const ApprovalDecisionSchema = z.object({ decision: z.enum(['approve', 'deny']), note: z.string().max(1000).optional() }).strict();
+export const ApprovalDecisionSchema = z
+  .object({ decision: z.enum(['approve', 'deny']), note: z.string().max(1000).optional() })
+  .strict();
 
 export function adminApprovalRoutes(deps: HttpDeps): Hono<AdminEnv> {
   const { broker } = deps;
@@ -21,16 +23,29 @@ export function adminApprovalRoutes(deps: HttpDeps): Hono<AdminEnv> {
   app.onError((err, c) => renderProblem(c, err, deps.log));
   app.get('/admin/approvals', async (c) => {
     const q = QuerySchema.safeParse(c.req.query());
-    if (!q.success) throw new ProblemError(400, 'Invalid query', q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (!q.success)
+      throw new ProblemError(
+        400,
+        'Invalid query',
+        q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      );
     const nowSec = nowSecOf(broker);
     const approvals = await broker.approvals.list(q.data.status, nowSec, q.data.limit);
     // A pending request past its expiry is not pending any more.
-    const shown = approvals.filter((a) => q.data.status !== 'pending' || a.expires_at > nowSec).map(({ intent_key: _k, ...a }) => a);
+    const shown = approvals
+      .filter((a) => q.data.status !== 'pending' || a.expires_at > nowSec)
+      .map(({ intent_key: _k, ...a }) => a);
     return c.json({ approvals: shown });
   });
   app.post('/admin/approvals/:id', async (c) => {
     const { decision, note } = await readJson(c, ApprovalDecisionSchema);
-    const { intent_key: _k, ...decided } = await decideApproval(broker, c.req.param('id'), decision, note, c.var.admin);
+    const { intent_key: _k, ...decided } = await decideApproval(
+      broker,
+      c.req.param('id'),
+      decision,
+      note,
+      c.var.admin,
+    );
     return c.json(decided);
   });
   return app;

@@ -18,10 +18,18 @@ export function adminDecisionRoutes(deps: HttpDeps): Hono<AdminEnv> {
   app.onError((err, c) => renderProblem(c, err, deps.log));
   app.get('/admin/decisions', async (c) => {
     const q = QuerySchema.safeParse(c.req.query());
-    if (!q.success) throw new ProblemError(400, 'Invalid query', q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (!q.success)
+      throw new ProblemError(
+        400,
+        'Invalid query',
+        q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      );
     const decisions = await deps.broker.decisions.list(q.data);
     // A batch's shared inputs once, by record id, beside the decisions that name them (`inputs.shared_context`).
-    return c.json({ decisions, shared_inputs: await deps.broker.decisions.sharedInputs(decisions) });
+    return c.json({
+      decisions,
+      shared_inputs: await deps.broker.decisions.sharedInputs(decisions),
+    });
   });
   app.get('/admin/audit/verify', async (c) => c.json(await deps.broker.decisions.verify()));
   return app;

@@ -20,7 +20,12 @@ export function adminGrantRoutes(deps: HttpDeps): Hono<AdminEnv> {
   app.onError((err, c) => renderProblem(c, err, deps.log));
   app.get('/admin/grants', async (c) => {
     const q = QuerySchema.safeParse(c.req.query());
-    if (!q.success) throw new ProblemError(400, 'Invalid query', q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (!q.success)
+      throw new ProblemError(
+        400,
+        'Invalid query',
+        q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      );
     return c.json({ grants: await broker.grants.list(q.data, nowSecOf(broker)) });
   });
   app.get('/admin/grants/:id', async (c) => {
@@ -29,7 +34,11 @@ export function adminGrantRoutes(deps: HttpDeps): Hono<AdminEnv> {
     if (!grant) throw new ProblemError(404, 'Grant not found', `no grant ${id.slice(0, 200)}`);
     const { refresh_hash: _r, used_refresh_hashes: _u, ...shown } = grant;
     const history = await broker.decisions.list({ grant_id: id, limit: 1000 });
-    return c.json({ ...shown, history, shared_inputs: await broker.decisions.sharedInputs(history) });
+    return c.json({
+      ...shown,
+      history,
+      shared_inputs: await broker.decisions.sharedInputs(history),
+    });
   });
   return app;
 }

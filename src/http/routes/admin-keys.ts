@@ -9,7 +9,12 @@ export function adminKeyRoutes(deps: HttpDeps): Hono<AdminEnv> {
   app.onError((err, c) => renderProblem(c, err, deps.log));
   app.post('/admin/keys/rotate', async (c) => {
     const kid = await deps.keyRing.rotate();
-    await deps.broker.decisions.record({ kind: 'policy', outcome: 'key_rotated', reasons: [], inputs: { by: c.var.admin, kid } });
+    await deps.broker.decisions.record({
+      kind: 'policy',
+      outcome: 'key_rotated',
+      reasons: [],
+      inputs: { by: c.var.admin, kid },
+    });
     return c.json({ kid });
   });
   return app;

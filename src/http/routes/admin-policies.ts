@@ -9,7 +9,9 @@ import type { HttpDeps } from '../http-deps.ts';
 import { renderProblem } from '../problem-response.ts';
 import { readJson } from '../read-body.ts';
 
-export const PolicyRequestSchema = z.object({ policies: z.string().min(1).max(1_000_000) }).strict();
+export const PolicyRequestSchema = z
+  .object({ policies: z.string().min(1).max(1_000_000) })
+  .strict();
 
 export function adminPolicyRoutes(deps: HttpDeps): Hono<AdminEnv> {
   const { broker } = deps;
@@ -18,16 +20,32 @@ export function adminPolicyRoutes(deps: HttpDeps): Hono<AdminEnv> {
   app.get('/admin/policies', (c) => {
     const stored = broker.policy.stored();
     if (!stored) throw new ProblemError(503, 'No policy loaded');
-    return c.json({ version: stored.version, sha256: stored.sha256, updated_at: stored.updated_at, policies: stored.text });
+    return c.json({
+      version: stored.version,
+      sha256: stored.sha256,
+      updated_at: stored.updated_at,
+      policies: stored.text,
+    });
   });
   app.put('/admin/policies', async (c) => {
     const { policies } = await readJson(c, PolicyRequestSchema);
     const result = await broker.policy.replace(policies, nowSecOf(broker));
     if (!result.ok) {
       const first = result.problems[0];
-      throw new ProblemError(400, 'Invalid policy set', first ? `line ${first.line}, column ${first.column}: ${first.message}` : 'invalid', dedupe(result.problems));
+      throw new ProblemError(
+        400,
+        'Invalid policy set',
+        first ? `line ${first.line}, column ${first.column}: ${first.message}` : 'invalid',
+        dedupe(result.problems),
+      );
     }
-    await broker.decisions.record({ kind: 'policy', outcome: 'replaced', reasons: [], policy_version: result.version, inputs: { by: c.var.admin } });
+    await broker.decisions.record({
+      kind: 'policy',
+      outcome: 'replaced',
+      reasons: [],
+      policy_version: result.version,
+      inputs: { by: c.var.admin },
+    });
     // Every live grant is decided again against the new version, now rather than at the next sweep.
     await broker.reevaluator.enqueueAll(`policy_change:v${result.version}`);
     return c.json({ version: result.version });
@@ -37,7 +55,12 @@ export function adminPolicyRoutes(deps: HttpDeps): Hono<AdminEnv> {
     const result = await simulatePolicy(broker, policies);
     if (!result.ok) {
       const first = result.problems[0];
-      throw new ProblemError(400, 'Invalid policy set', first ? `line ${first.line}, column ${first.column}: ${first.message}` : 'invalid', dedupe(result.problems));
+      throw new ProblemError(
+        400,
+        'Invalid policy set',
+        first ? `line ${first.line}, column ${first.column}: ${first.message}` : 'invalid',
+        dedupe(result.problems),
+      );
     }
     const { ok: _ok, ...report } = result;
     return c.json({ policy_version_in_force: broker.policy.current().version, ...report });
@@ -45,7 +68,14 @@ export function adminPolicyRoutes(deps: HttpDeps): Hono<AdminEnv> {
   return app;
 }
 
-function dedupe(problems: Array<{ line: number; column: number; message: string; policy_id?: string | undefined }>) {
+function dedupe(
+  problems: Array<{
+    line: number;
+    column: number;
+    message: string;
+    policy_id?: string | undefined;
+  }>,
+) {
   const seen = new Set<string>();
   return problems
     .filter((p) => {
@@ -54,5 +84,11 @@ function dedupe(problems: Array<{ line: number; column: number; message: string;
       seen.add(key);
       return true;
     })
-    .map((p) => ({ path: `line ${p.line}, column ${p.column}`, message: p.message, line: p.line, column: p.column, policy_id: p.policy_id }));
+    .map((p) => ({
+      path: `line ${p.line}, column ${p.column}`,
+      message: p.message,
+      line: p.line,
+      column: p.column,
+      policy_id: p.policy_id,
+    }));
 }

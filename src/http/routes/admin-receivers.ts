@@ -1,7 +1,11 @@
 // /admin/receivers: register, list and remove CAEP receivers (RFC 8935 push endpoints).
 import { Hono } from 'hono';
 import { ProblemError } from '../../domain/errors.ts';
-import { ReceiverIdSchema, ReceiverInputSchema, type ReceiverStore } from '../../domain/receiver.ts';
+import {
+  ReceiverIdSchema,
+  ReceiverInputSchema,
+  type ReceiverStore,
+} from '../../domain/receiver.ts';
 import { createReceiver, deleteReceiver, listReceivers } from '../../services/manage-receivers.ts';
 import type { AdminEnv } from '../admin-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
@@ -20,9 +24,15 @@ export function adminReceiverRoutes(deps: HttpDeps & { receivers: ReceiverStore 
   const app = new Hono<AdminEnv>();
   app.onError((err, c) => renderProblem(c, err, deps.log));
   app.post('/admin/receivers', async (c) =>
-    c.json(await createReceiver(receivers, await readJson(c, ReceiverInputSchema), deps.receiverTargets), 201, { 'Cache-Control': 'no-store' }),
+    c.json(
+      await createReceiver(receivers, await readJson(c, ReceiverInputSchema), deps.receiverTargets),
+      201,
+      { 'Cache-Control': 'no-store' },
+    ),
   );
   app.get('/admin/receivers', async (c) => c.json(await listReceivers(receivers)));
-  app.delete('/admin/receivers/:id', async (c) => c.json(await deleteReceiver(receivers, receiverId(c.req.param('id')))));
+  app.delete('/admin/receivers/:id', async (c) =>
+    c.json(await deleteReceiver(receivers, receiverId(c.req.param('id')))),
+  );
   return app;
 }

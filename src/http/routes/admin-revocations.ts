@@ -10,18 +10,29 @@ import { readJson } from '../read-body.ts';
 const Id = z.string().min(1).max(200);
 
 export const RevocationRequestSchema = z
-  .object({ jti: Id.optional(), grant_id: Id.optional(), task_id: Id.optional(), client_id: Id.optional(), reason: z.string().min(1).max(500) })
+  .object({
+    jti: Id.optional(),
+    grant_id: Id.optional(),
+    task_id: Id.optional(),
+    client_id: Id.optional(),
+    reason: z.string().min(1).max(500),
+  })
   .strict()
-  .refine((r) => [r.jti, r.grant_id, r.task_id, r.client_id].filter((v) => v !== undefined).length === 1, {
-    message: 'give exactly one of jti, grant_id, task_id, client_id',
-  });
+  .refine(
+    (r) => [r.jti, r.grant_id, r.task_id, r.client_id].filter((v) => v !== undefined).length === 1,
+    {
+      message: 'give exactly one of jti, grant_id, task_id, client_id',
+    },
+  );
 
 export function adminRevocationRoutes(deps: HttpDeps): Hono<AdminEnv> {
   const app = new Hono<AdminEnv>();
   app.onError((err, c) => renderProblem(c, err, deps.log));
   app.post('/admin/revocations', async (c) => {
     const { reason, ...rest } = await readJson(c, RevocationRequestSchema);
-    const target = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as RevocationTarget;
+    const target = Object.fromEntries(
+      Object.entries(rest).filter(([, v]) => v !== undefined),
+    ) as RevocationTarget;
     return c.json(await revokeByAdmin(deps.broker, target, reason, c.var.admin));
   });
   return app;

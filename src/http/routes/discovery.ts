@@ -24,6 +24,10 @@ export function discoveryRoutes(deps: HttpDeps): Hono {
     service_documentation: `${issuer}/docs`,
   };
   return new Hono()
-    .get('/.well-known/oauth-authorization-server', (c) => c.json(metadata, 200, { 'Cache-Control': 'public, max-age=300' }))
-    .get('/.well-known/jwks.json', (c) => c.json(deps.keyRing.jwks(), 200, { 'Cache-Control': 'public, max-age=60' }));
+    .get('/.well-known/oauth-authorization-server', (c) =>
+      c.json(metadata, 200, { 'Cache-Control': 'public, max-age=300' }),
+    )
+    .get('/.well-known/jwks.json', (c) =>
+      c.json(deps.keyRing.jwks(), 200, { 'Cache-Control': 'public, max-age=60' }),
+    );
 }

@@ -13,8 +13,14 @@ import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
 export const IntrospectionRequestFormSchema = z.object({
   token: z.string().min(1).describe('the access token to check'),
   token_type_hint: z.string().optional().describe('ignored: only access tokens are introspected'),
-  client_id: z.string().optional().describe('client_secret_post: the resource client id (omit with HTTP Basic)'),
-  client_secret: z.string().optional().describe('client_secret_post: the resource client secret (omit with HTTP Basic)'),
+  client_id: z
+    .string()
+    .optional()
+    .describe('client_secret_post: the resource client id (omit with HTTP Basic)'),
+  client_secret: z
+    .string()
+    .optional()
+    .describe('client_secret_post: the resource client secret (omit with HTTP Basic)'),
 });
 
 export function introspectRoute(deps: HttpDeps): Hono {

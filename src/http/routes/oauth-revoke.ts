@@ -9,10 +9,22 @@ import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
 
 /** The form parameters of `POST /oauth/revoke` (RFC 7009 2.1). */
 export const TokenRevocationFormSchema = z.object({
-  token: z.string().min(1).describe('the access or refresh token to revoke; revoking the refresh token ends the grant'),
-  token_type_hint: z.enum(['access_token', 'refresh_token']).optional().describe('which kind of token this is (a hint)'),
-  client_id: z.string().optional().describe('client_secret_post: the client id (omit with HTTP Basic)'),
-  client_secret: z.string().optional().describe('client_secret_post: the client secret (omit with HTTP Basic)'),
+  token: z
+    .string()
+    .min(1)
+    .describe('the access or refresh token to revoke; revoking the refresh token ends the grant'),
+  token_type_hint: z
+    .enum(['access_token', 'refresh_token'])
+    .optional()
+    .describe('which kind of token this is (a hint)'),
+  client_id: z
+    .string()
+    .optional()
+    .describe('client_secret_post: the client id (omit with HTTP Basic)'),
+  client_secret: z
+    .string()
+    .optional()
+    .describe('client_secret_post: the client secret (omit with HTTP Basic)'),
 });
 
 export function revokeRoute(deps: HttpDeps): Hono {
@@ -20,7 +32,9 @@ export function revokeRoute(deps: HttpDeps): Hono {
     try {
       const form = await readOAuthForm(c);
       const client = await authenticate(c, form, deps.broker);
-      const { token, token_type_hint: hint } = parseOAuthForm(form, TokenRevocationFormSchema, { token_type_hint: 'unsupported_token_type' });
+      const { token, token_type_hint: hint } = parseOAuthForm(form, TokenRevocationFormSchema, {
+        token_type_hint: 'unsupported_token_type',
+      });
       if (token.length <= 16_384) await revokeOwnToken(deps.broker, client, token, hint);
       return c.body(null, 200, { 'Cache-Control': 'no-store' });
     } catch (err) {
