@@ -30,7 +30,8 @@ import { createRedisRateLimiter, type RedisRateLimiter } from './store/redis-rat
 import { createRedisReceiverStore } from './store/redis-receiver-store.ts';
 import { createRedisUsageStore } from './store/redis-usage-store.ts';
 import { afterTurnWrites } from './store/turn-end.ts';
-import { createCaepNotifier, startCaepWorker } from './worker/caep-delivery.ts';
+import { createCaepNotifier } from './worker/caep-delivery.ts';
+import { startCaepWorker } from './worker/caep-worker.ts';
 import { createReevaluationQueue, startReevaluationWorker } from './worker/reevaluation-worker.ts';
 
 export interface Deps {

@@ -1,4 +1,4 @@
-// Plain-text rendering of admin API answers: aligned tables and key/value listings.
+// Plain-text rendering of admin API answers: aligned tables, key/value listings and times.
 
 /** One column of a table: its header and how to read a cell from a row. */
 export interface Column<Row> {
@@ -56,4 +56,16 @@ export function formatFields(record: Readonly<Record<string, unknown>>): string 
       return `${k.padEnd(width)}  ${text}`;
     })
     .join('\n');
+}
+
+/** Epoch seconds as an ISO 8601 time (whole seconds), undefined when not a number. */
+export function isoTime(sec: unknown): string | undefined {
+  return typeof sec === 'number'
+    ? new Date(sec * 1000).toISOString().replace('.000Z', 'Z')
+    : undefined;
+}
+
+/** Epoch milliseconds as an ISO 8601 time, undefined when not a number. */
+export function isoTimeMs(ms: unknown): string | undefined {
+  return typeof ms === 'number' ? new Date(ms).toISOString() : undefined;
 }

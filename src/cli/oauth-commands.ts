@@ -1,9 +1,10 @@
 // The CLI's OAuth commands: an agent's `token get` and a resource's `introspect`.
 import type { Command } from 'commander';
-import { asRecord, commaList, compact, positiveInt, summarizeDetails } from './admin-commands.ts';
+import { asRecord, summarizeDetails } from './answer-shape.ts';
 import { usageError } from './cli-error.ts';
 import type { ClientCredentials, CommandContext } from './command-context.ts';
 import { formatFields } from './format-table.ts';
+import { commaList, compact, positiveInt } from './option-values.ts';
 
 type Row = Record<string, unknown>;
 

@@ -1,19 +1,22 @@
 // Public entry `mandate/guard`: the framework-free resource guard for any Node server.
+export type { GuardError } from './bearer-challenge.ts';
 export {
-  type CheckOptions,
-  createMandateGuard,
-  type GuardError,
-  type GuardResult,
   handleSecurityEventRequest,
-  type InvalidateFilter,
-  MAX_CACHE_TTL_MS,
-  MAX_SET_BYTES,
-  type MandateClaims,
-  type MandateGuard,
-  type MandateGuardOptions,
-  type SecurityEventError,
   type SecurityEventReceiverOptions,
   type SecurityEventRequest,
   type SecurityEventResponse,
-  type SecurityEventResult,
+} from './handle-security-event-request.ts';
+export type { MandateClaims } from './mandate-claims.ts';
+export {
+  type CheckOptions,
+  createMandateGuard,
+  type GuardResult,
+  type MandateGuard,
+  type MandateGuardOptions,
 } from './mandate-guard.ts';
+export { type InvalidateFilter, MAX_CACHE_TTL_MS } from './permit-cache.ts';
+export {
+  MAX_SET_BYTES,
+  type SecurityEventError,
+  type SecurityEventResult,
+} from './verify-security-event.ts';

@@ -1,14 +1,16 @@
 // Hono middleware for resource servers: lets a request through only when Mandate permits it.
 import type { Context, Handler, MiddlewareHandler } from 'hono';
 import {
-  createMandateGuard,
   handleSecurityEventRequest,
-  MAX_SET_BYTES,
-  type MandateClaims,
+  type SecurityEventReceiverOptions,
+} from './handle-security-event-request.ts';
+import type { MandateClaims } from './mandate-claims.ts';
+import {
+  createMandateGuard,
   type MandateGuard,
   type MandateGuardOptions,
-  type SecurityEventReceiverOptions,
 } from './mandate-guard.ts';
+import { MAX_SET_BYTES } from './verify-security-event.ts';
 
 /** Context variables the middleware sets: `c.get('mandate')` holds the verified claims. */
 export type MandateVariables = { mandate: MandateClaims };

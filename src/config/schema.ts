@@ -1,4 +1,5 @@
 // Mandate's configuration: config/mandate.yaml overlaid with MANDATE_* env. Defaults live here.
+// Over 350 lines on purpose: one schema read top to bottom, each setting beside its default and bound.
 import { z } from 'zod';
 import { ClientInputSchema } from '../domain/client.ts';
 import { parseIpRange } from '../domain/client-address.ts';

@@ -1,4 +1,5 @@
 // The interfaces services depend on; the store, crypto and policy adapters implement them.
+// Over 350 lines on purpose: every port in one file, so the contract the adapters implement reads in one place.
 import type { AccessTokenClaims } from './access-token.ts';
 import type { Approval, ApprovalStatus } from './approval.ts';
 import type { Client } from './client.ts';

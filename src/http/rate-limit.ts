@@ -1,4 +1,5 @@
 // Throttles failed authentications (per client id and source, per source) and floods of invalid tokens (per resource client), without refusing correct credentials for others' failures.
+// Over 350 lines on purpose: one middleware, its three counters and the credential digest they share; splitting would scatter one throttling policy.
 import { hash } from 'node:crypto';
 import type { Context, Next } from 'hono';
 import { sourceKey } from '../domain/client-address.ts';

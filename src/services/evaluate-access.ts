@@ -1,4 +1,5 @@
 // Action-time decisions (AuthZEN): may this token do this action on this resource, now?
+// Over 350 lines on purpose: one evaluation path (parse, verify, read the grant, decide, record) that reads top to bottom.
 
 import { isIP } from 'node:net';
 import { z } from 'zod';

@@ -5,15 +5,15 @@ import { Hono } from 'hono';
 import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  createMandateGuard,
+  type MandateGuard,
+  type SecurityEventResult,
+} from '../../src/client/guard.ts';
+import {
   type MandateVariables,
   mandateEventReceiver,
   requireMandate,
 } from '../../src/client/hono.ts';
-import {
-  createMandateGuard,
-  type MandateGuard,
-  type SecurityEventResult,
-} from '../../src/client/mandate-guard.ts';
 import { POLICY_CONFIG, type RunningBroker, startInstance } from '../support/action-time.ts';
 import {
   admin,

@@ -2,13 +2,13 @@
 import { Hono } from 'hono';
 import { generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { mandateEventReceiver } from '../../../src/client/hono.ts';
 import {
   createMandateGuard,
   handleSecurityEventRequest,
   MAX_SET_BYTES,
   type MandateGuardOptions,
-} from '../../../src/client/mandate-guard.ts';
+} from '../../../src/client/guard.ts';
+import { mandateEventReceiver } from '../../../src/client/hono.ts';
 import { CRM, createFakeIssuer, type FakeIssuer, ISSUER, json } from './fake-issuer.ts';
 
 const EVAL = 'POST /access/v1/evaluation';

@@ -1,0 +1,104 @@
+// Asks Mandate about one call: AuthZEN evaluation, or RFC 7662 introspection when the broker has none.
+import * as oauth from 'oauth4webapi';
+import { allowsPair } from '../domain/intent.ts';
+import { basicCredentials } from './basic-credentials.ts';
+import type { DiscoveredIssuer, FetchLike } from './discover-issuer.ts';
+import type { MandateClaims } from './mandate-claims.ts';
+import type { GrantedTask } from './mandate-client.ts';
+
+/** Mandate's answer: permitted, or refused (`inactive` when the token itself is no longer live). */
+export type Verdict = { decision: true } | { decision: false; inactive: boolean };
+
+/** Decides one call with the broker; throws when the broker cannot answer (the guard fails closed). */
+export type MandateDecider = (
+  issuer: DiscoveredIssuer,
+  token: string,
+  claims: MandateClaims,
+  action: string,
+  context?: Record<string, unknown>,
+) => Promise<Verdict>;
+
+/**
+ * Creates the decider of a resource client. It POSTs to `<issuer>/access/v1/evaluation`; once
+ * that answers 404 it remembers and introspects instead, so each call costs one request.
+ */
+export function createMandateDecider(options: {
+  readonly issuer: URL;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly resource: string;
+  readonly timeoutMs: number;
+  readonly fetch: FetchLike;
+}): MandateDecider {
+  const { issuer, clientId, clientSecret, resource, timeoutMs, fetch: fetchImpl } = options;
+  const client: oauth.Client = { client_id: clientId };
+  const basic = basicCredentials(clientId, clientSecret);
+  const evaluationUrl = new URL(
+    'access/v1/evaluation',
+    issuer.href.endsWith('/') ? issuer : `${issuer.href}/`,
+  );
+  let evaluationMissing = false;
+
+  async function evaluate(
+    token: string,
+    claims: MandateClaims,
+    action: string,
+    context?: Record<string, unknown>,
+  ): Promise<Verdict | 'missing'> {
+    const body = {
+      subject: { type: 'agent', id: claims.client_id ?? claims.sub ?? '', properties: { token } },
+      action: { name: action },
+      resource: { type: 'resource', id: resource },
+      ...(context ? { context } : {}),
+    };
+    const response = await fetchImpl(evaluationUrl, {
+      method: 'POST',
+      headers: {
+        authorization: basic,
+        'content-type': 'application/json',
+        accept: 'application/json',
+      },
+      body: JSON.stringify(body),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return 'missing';
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw new Error(`evaluation answered ${response.status}`);
+    }
+    const answer = (await response.json()) as { decision?: unknown };
+    return answer.decision === true ? { decision: true } : { decision: false, inactive: false };
+  }
+
+  async function introspect(d: DiscoveredIssuer, token: string, action: string): Promise<Verdict> {
+    const response = await oauth.introspectionRequest(
+      d.as,
+      client,
+      oauth.ClientSecretBasic(clientSecret),
+      token,
+      {
+        ...d.http,
+        signal: AbortSignal.timeout(timeoutMs),
+        additionalParameters: { token_type_hint: 'access_token' },
+      },
+    );
+    const result = await oauth.processIntrospectionResponse(d.as, client, response);
+    if (result.active !== true) return { decision: false, inactive: true };
+    const details = (result.authorization_details ?? []) as unknown as GrantedTask[];
+    return allowsPair(details, action, resource)
+      ? { decision: true }
+      : { decision: false, inactive: false };
+  }
+
+  return async function decide(d, token, claims, action, context) {
+    const answer = evaluationMissing ? 'missing' : await evaluate(token, claims, action, context);
+    if (answer !== 'missing') return answer;
+    // A broker without AuthZEN still answers RFC 7662; remember so each call costs one request.
+    evaluationMissing = true;
+    return introspect(d, token, action);
+  };
+}
