@@ -1,19 +1,18 @@
 // Composition root: the only place that constructs Redis clients, keys, stores and services.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { ConfigError, type LoadedConfig } from './config/load-config.ts';
+import { readPolicyFiles } from './config/read-policy-files.ts';
 import { createKeyRing, type KeyRing } from './crypto/key-ring.ts';
+import type { PolicyRegistry } from './domain/policy-registry.ts';
 import { type Clock, type GrantNotifier, systemClock } from './domain/ports.ts';
 import type { ReceiverStore } from './domain/receiver.ts';
 import { type AppLogger, createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
-import { checkSchema } from './policy/cedar-policy-set.ts';
+import { createPolicyRegistry } from './policy/policy-registry.ts';
 import type { Broker } from './services/broker.ts';
 import { seedReceivers } from './services/manage-receivers.ts';
-import { createPolicyRegistry, type PolicyRegistry } from './services/policy-registry.ts';
 import { createKeyNames, type KeyNames } from './store/key-names.ts';
+import { createRedisAdminTokens } from './store/redis-admin-tokens.ts';
 import { createRedisApprovalStore } from './store/redis-approval-store.ts';
 import { createRedisClientStore } from './store/redis-client-store.ts';
 import {
@@ -61,32 +60,6 @@ export interface Deps {
   /** Runs the re-evaluation worker in this process. */
   startWorker(): Promise<void>;
   close(): Promise<void>;
-}
-
-/** Reads the default policy set (every *.cedar file of the folder, in name order) and the schema. */
-export function readPolicyFiles(loaded: LoadedConfig): { text: string; schema: string } {
-  const where = loaded.file ?? '(defaults)';
-  const dir = resolve(loaded.config.policy.dir);
-  const schemaPath = resolve(loaded.config.policy.schema);
-  let files: string[];
-  try {
-    files = readdirSync(dir)
-      .filter((f) => f.endsWith('.cedar'))
-      .sort();
-  } catch {
-    throw new ConfigError(`config error in ${where}:\n  policy.dir: cannot read ${dir}`);
-  }
-  if (!files.length)
-    throw new ConfigError(`config error in ${where}:\n  policy.dir: ${dir} holds no .cedar file`);
-  let schema: string;
-  try {
-    schema = readFileSync(schemaPath, 'utf8');
-  } catch {
-    throw new ConfigError(`config error in ${where}:\n  policy.schema: cannot read ${schemaPath}`);
-  }
-  const problem = checkSchema(schema);
-  if (problem) throw new ConfigError(`config error in ${schemaPath}:\n  policy.schema: ${problem}`);
-  return { text: files.map((f) => readFileSync(join(dir, f), 'utf8')).join('\n'), schema };
 }
 
 export function createDeps(
@@ -204,8 +177,7 @@ export function createDeps(
     approvals: createRedisApprovalStore(workerRedis, keys),
     decisions: createRedisDecisionLog(workerRedis, keys, auditLimits),
   };
-  const configuredAdmin = config.admin.token;
-  const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+  const adminTokens = createRedisAdminTokens(redis, keys, config.admin.token);
   const timers: NodeJS.Timeout[] = [];
 
   bus.subscribe((e) => {
@@ -229,19 +201,8 @@ export function createDeps(
     receivers,
     rateLimiter: createRedisRateLimiter(redis, keys),
     defaultPolicyText,
-    async adminIdentity(token) {
-      if (configuredAdmin) {
-        const a = Buffer.from(sha(configuredAdmin));
-        if (timingSafeEqual(a, Buffer.from(sha(token)))) return 'admin';
-      }
-      return (await redis.sismember(keys.adminTokens, sha(token))) === 1 ? 'admin' : undefined;
-    },
-    async bootstrapAdminToken() {
-      if (configuredAdmin) return undefined;
-      const token = `mat_${randomBytes(32).toString('base64url')}`;
-      await redis.sadd(keys.adminTokens, sha(token));
-      return token;
-    },
+    adminIdentity: (token) => adminTokens.identify(token),
+    bootstrapAdminToken: () => adminTokens.bootstrap(),
     async readiness() {
       const ping = await redis.ping().then(
         (r) => r === 'PONG',

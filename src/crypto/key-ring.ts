@@ -15,10 +15,10 @@ import {
   AccessTokenClaimsSchema,
   InvalidToken,
 } from '../domain/access-token.ts';
+import type { KeyRecord, KeyStore } from '../domain/key-store.ts';
 import type { Clock, TokenSigner, TokenVerifier } from '../domain/ports.ts';
 import type { SecurityEventSigner } from '../domain/security-event.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
-import type { KeyRecord, KeyStore } from '../store/redis-key-store.ts';
 import { derToJose, joseToDer } from './ecdsa-signature.ts';
 
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';

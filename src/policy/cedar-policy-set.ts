@@ -12,20 +12,9 @@ import {
   type PolicyReads,
 } from '../domain/policy-facts.ts';
 import { policyReads } from '../domain/policy-reads.ts';
+import type { CompiledPolicySet, PolicyProblem } from '../domain/policy-registry.ts';
 
-/** A policy that does not parse or validate, located in the submitted text (1-based). */
-export interface PolicyProblem {
-  readonly policy_id?: string | undefined;
-  readonly message: string;
-  readonly line: number;
-  readonly column: number;
-}
-
-export interface CompiledPolicySet extends PolicyDecider {
-  readonly text: string;
-  /** Policy ids in order: the `@id` annotation, or `policyN`. */
-  readonly ids: readonly string[];
-}
+export type { CompiledPolicySet, PolicyProblem } from '../domain/policy-registry.ts';
 
 export type CompileResult =
   | { ok: true; set: CompiledPolicySet }

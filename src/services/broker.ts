@@ -1,6 +1,7 @@
 // What every use-case needs: the ports, the settings and the loggers, built once in deps.ts.
 
 import type { IntentLimits } from '../domain/intent.ts';
+import type { PolicyRegistry } from '../domain/policy-registry.ts';
 import type {
   ApprovalStore,
   ClientStore,
@@ -14,7 +15,6 @@ import type {
   UsageStore,
   WriteTurn,
 } from '../domain/ports.ts';
-import type { PolicyRegistry } from './policy-registry.ts';
 
 export interface Logger {
   info(obj: object, msg?: string): void;

@@ -1,6 +1,6 @@
 // Policy dry run: what a candidate policy set would do to every live grant, changing nothing.
 import type { Client } from '../domain/client.ts';
-import type { PolicyProblem } from '../policy/cedar-policy-set.ts';
+import type { PolicyProblem } from '../domain/policy-registry.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { actionHistoriesByClient } from './policy-facts-of.ts';
 import { reevaluate } from './reevaluate-grants.ts';

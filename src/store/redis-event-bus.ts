@@ -1,17 +1,8 @@
 // Invalidation events between broker processes over Redis pub/sub.
 import type { Redis } from 'ioredis';
+import type { BusEvent, EventBus } from '../domain/event-bus.ts';
 
-export type BusEvent =
-  | { readonly type: 'client'; readonly id: string }
-  | { readonly type: 'policy'; readonly version: number }
-  | { readonly type: 'keys' }
-  | { readonly type: 'grant'; readonly id: string; readonly status: string };
-
-export interface EventBus {
-  publish(event: BusEvent): Promise<void>;
-  subscribe(handler: (event: BusEvent) => void): void;
-  close(): Promise<void>;
-}
+export type { BusEvent, EventBus } from '../domain/event-bus.ts';
 
 /**
  * `publisher` is a request-path client; `subscriber` a dedicated connection (a subscribed

@@ -1,21 +1,8 @@
 // Signing keys in Redis, shared by every broker process: one JSON record per kid plus the active kid.
 import type { Redis } from 'ioredis';
+import type { KeyRecord, KeyStore } from '../domain/key-store.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
-
-/** A signing key as stored. The private JWK never leaves the broker (nor this hash). */
-export interface KeyRecord {
-  readonly kid: string;
-  readonly alg: string;
-  readonly private_jwk: Record<string, unknown>;
-  readonly public_jwk: Record<string, unknown>;
-  /** Epoch seconds. */
-  readonly created_at: number;
-  /** Epoch seconds: when a newer key took over signing. */
-  readonly retired_at?: number;
-  /** Epoch seconds: after this no token it signed can be valid; the key is dropped. */
-  readonly remove_after?: number;
-}
 
 /** KEYS: 1 keys hash. ARGV: 1 kid, 2 record JSON. Makes the key active unless one already is. Returns the active kid. */
 const ENSURE_SCRIPT = `
@@ -55,20 +42,6 @@ interface ScriptedRedis extends Redis {
     now: string,
     removeAfter: string,
   ): Promise<string>;
-}
-
-export interface KeyStore {
-  /** Every stored key and the active kid. */
-  load(): Promise<{ active: string | undefined; keys: KeyRecord[] }>;
-  ensureActive(record: KeyRecord): Promise<string>;
-  rotate(
-    expectedKid: string,
-    record: KeyRecord,
-    nowSec: number,
-    removeAfterSec: number,
-  ): Promise<string>;
-  /** Drops keys whose remove_after has passed. */
-  prune(nowSec: number): Promise<number>;
 }
 
 export function createRedisKeyStore(redis: Redis, keys: KeyNames): KeyStore {

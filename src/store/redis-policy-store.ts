@@ -1,16 +1,9 @@
 // The policy set in force, shared by every process: text and version in one Redis hash.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { PolicyStore } from '../domain/policy-store.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
-
-export interface StoredPolicy {
-  readonly version: number;
-  readonly text: string;
-  readonly sha256: string;
-  /** Epoch seconds. */
-  readonly updated_at: number;
-}
 
 /**
  * KEYS: 1 policy hash, 2 version counter. ARGV: 1 text, 2 sha256, 3 now, 4 '1' to store only when empty.
@@ -32,15 +25,6 @@ interface ScriptedRedis extends Redis {
     now: string,
     onlyIfEmpty: string,
   ): Promise<number>;
-}
-
-export interface PolicyStore {
-  get(): Promise<StoredPolicy | undefined>;
-  version(): Promise<number>;
-  /** Stores a new version; returns it. */
-  put(text: string, nowSec: number): Promise<number>;
-  /** Stores `text` as version 1 unless a policy set is stored already; returns the version in force. */
-  seed(text: string, nowSec: number): Promise<number>;
 }
 
 export function createRedisPolicyStore(redis: Redis, keys: KeyNames): PolicyStore {

@@ -1,31 +1,9 @@
 // The policy set in force in this process: loaded from the store, replaced on change everywhere.
+import type { EventBus } from '../domain/event-bus.ts';
 import type { PolicyDecider } from '../domain/policy-facts.ts';
-import type { PolicySource } from '../domain/ports.ts';
-import {
-  type CompiledPolicySet,
-  compilePolicySet,
-  type PolicyProblem,
-} from '../policy/cedar-policy-set.ts';
-import type { EventBus } from '../store/redis-event-bus.ts';
-import type { PolicyStore, StoredPolicy } from '../store/redis-policy-store.ts';
-
-export interface PolicyRegistry extends PolicySource {
-  /** Loads the stored set (seeding it with `defaultText` when Redis has none). */
-  load(defaultText: string, nowSec: number): Promise<void>;
-  /** Validates and stores a new set; every process switches to it. The old set stays on failure. */
-  replace(
-    text: string,
-    nowSec: number,
-  ): Promise<{ ok: true; version: number } | { ok: false; problems: PolicyProblem[] }>;
-  /** Compiles a candidate without storing it (for dry runs). */
-  candidate(
-    text: string,
-  ): { ok: true; set: CompiledPolicySet } | { ok: false; problems: PolicyProblem[] };
-  /** Re-reads the store when its version moved (missed events, periodic check). */
-  refresh(): Promise<void>;
-  stored(): StoredPolicy | undefined;
-  readonly loaded: boolean;
-}
+import type { CompiledPolicySet, PolicyRegistry } from '../domain/policy-registry.ts';
+import type { PolicyStore, StoredPolicy } from '../domain/policy-store.ts';
+import { compilePolicySet } from './cedar-policy-set.ts';
 
 export function createPolicyRegistry(
   store: PolicyStore,
