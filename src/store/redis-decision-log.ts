@@ -16,7 +16,7 @@ import type { AuditVerdict, DecisionLog, EvaluationGuard } from '../domain/ports
 import { GRANT_FIELDS } from './grant-fields.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
-import { GUARD_ARG_COUNT, guardArgs } from './redis-usage-store.ts';
+import { GUARD_ARG_COUNT, guardArgs, guardKeys } from './redis-usage-store.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 import { atTurnEnd, sendHeldWrites } from './turn-end.ts';
 
@@ -62,12 +62,14 @@ interface Pending {
 }
 
 interface ScriptedRedis extends Redis {
+  /** The key count first: four fixed keys, then each record's (see scripts/appendDecisions.lua). */
   mandateAppendDecisions(
+    numberOfKeys: number,
     stream: string,
     heads: string,
     bytes: string,
     marks: string,
-    ...argv: string[]
+    ...keysThenArgv: string[]
   ): Promise<string[]>;
 }
 
@@ -118,11 +120,12 @@ export function createRedisDecisionLog(
     // follower (whose write is sent before the reply) has landed.
     const batch = [...taken.filter((p) => !p.guard), ...taken.filter((p) => p.guard)];
     const [seqBefore, prevBefore] = [seq, prev];
-    // The append script's ARGV (scripts/appendDecisions-4.lua): nine header fields, then the records.
+    // The append script's (scripts/appendDecisions.lua) KEYS after its first four, and its ARGV:
+    // eight header fields, then the records.
+    const recordKeys: string[] = [];
     const argv: string[] = [
       chain,
       String(opts.maxRecords),
-      keys.prefix,
       String(UNSTORED_GRANT_TTL_SEC),
       '',
       String(maxBytes),
@@ -178,18 +181,21 @@ export function createRedisDecisionLog(
         }
         const record = { ...body, hash: sha256(canonical) } as DecisionRecord;
         // Stored as the hashed text plus its hash: one serialisation per record, not two.
+        const grantId = record.grant_id ?? '';
         argv.push(
           `${canonical.slice(0, -1)},"hash":${JSON.stringify(record.hash)}}`,
-          record.grant_id ?? '',
+          grantId,
           p.clearsPendingOf ? record.id : '',
         );
-        if (p.guard)
+        if (grantId || p.guard) recordKeys.push(keys.grant(grantId), keys.grantHistory(grantId));
+        if (p.guard) {
+          recordKeys.push(...guardKeys(keys, p.guard));
           argv.push(
             String(1 + GUARD_ARG_COUNT),
             JSON.stringify({ seq: seq - 1, hash: body.prev }),
-            ...guardArgs(keys, p.guard),
+            ...guardArgs(p.guard),
           );
-        else argv.push('0');
+        } else argv.push('0');
         prev = record.hash;
         return record;
       });
@@ -212,16 +218,18 @@ export function createRedisDecisionLog(
       if (queue.length) void flush();
       return;
     }
-    argv[4] = JSON.stringify({ seq, hash: prev });
+    argv[3] = JSON.stringify({ seq, hash: prev });
     try {
       // The append leaves with the turn's held commands in one socket write, and the writes that
       // follow it in a second one: Redis starts on the append while they are built. Started in
       // the same tick, the followers run after the append.
       const appending = r.mandateAppendDecisions(
+        4 + recordKeys.length,
         keys.decisions,
         keys.auditHeads,
         keys.auditBytes,
         keys.auditByteMarks,
+        ...recordKeys,
         ...argv,
       );
       sendHeldWrites();

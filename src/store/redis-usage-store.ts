@@ -27,16 +27,14 @@ const USED_ACTIONS_TTL_SEC = 90 * 86_400;
 const WINDOW_SPAN = Math.max(CALLS_WINDOW.buckets, DENIED_WINDOW.buckets);
 
 /**
- * The guard's fields for scripts/includes/evaluationGuard.lua, which the decision log's append
- * script carries after each guarded record (see guardArgs).
+ * The guard's keys and fields for scripts/includes/evaluationGuard.lua, which the decision log's
+ * append script carries after each guarded record (see guardKeys and guardArgs).
  */
-export const GUARD_ARG_COUNT = 21;
+export const GUARD_KEY_COUNT = 6;
+export const GUARD_ARG_COUNT = 15;
 
-/** The guard's fields for scripts/includes/evaluationGuard.lua, in its order. */
-export function guardArgs(keys: KeyNames, g: EvaluationGuard): string[] {
-  const bound = (n: number | undefined) => (n === undefined ? '' : String(n));
-  const range = (r: CountRange) => [bound(r.min), bound(r.max)];
-  const calls = windowAt(CALLS_WINDOW, g.nowSec);
+/** The guard's keys for scripts/includes/evaluationGuard.lua, in its order. */
+export function guardKeys(keys: KeyNames, g: EvaluationGuard): string[] {
   return [
     keys.grantData(g.grantId),
     keys.grantSignalSummary(g.grantId),
@@ -44,6 +42,15 @@ export function guardArgs(keys: KeyNames, g: EvaluationGuard): string[] {
     keys.grantCalls(g.grantId),
     keys.grantDenied(g.grantId),
     keys.usedActions(g.clientId),
+  ];
+}
+
+/** The guard's fields for scripts/includes/evaluationGuard.lua, in its order. */
+export function guardArgs(g: EvaluationGuard): string[] {
+  const bound = (n: number | undefined) => (n === undefined ? '' : String(n));
+  const range = (r: CountRange) => [bound(r.min), bound(r.max)];
+  const calls = windowAt(CALLS_WINDOW, g.nowSec);
+  return [
     g.jti,
     g.action,
     String(g.expiresAt),

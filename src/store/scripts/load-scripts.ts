@@ -3,19 +3,21 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
 /**
- * A script file is `<name>-<nkeys>.lua` (BullMQ's layout); its ioredis command is `mandate<Name>`.
+ * A script file is `<name>-<nkeys>.lua` (BullMQ's layout), or `<name>.lua` for a script whose key
+ * count varies (the caller passes it first); its ioredis command is `mandate<Name>`.
  * A line `--@include <file>` is replaced by `includes/<file>.lua`, once per script (an include
  * may include others). Read beside this module, so it works from src/ (tsx) and from dist/ (the
  * build copies the .lua files).
  */
 const DIR = new URL('./', import.meta.url);
-const SCRIPT_FILE = /^([a-zA-Z]+)-(\d+)\.lua$/;
+const SCRIPT_FILE = /^([a-zA-Z]+)(?:-(\d+))?\.lua$/;
 const INCLUDE_LINE = /^--@include\s+([a-zA-Z]+)\s*$/gm;
 
 export interface Script {
   /** The ioredis command name, `mandate<Name>`. */
   readonly command: string;
-  readonly numberOfKeys: number;
+  /** Undefined where the key count varies: the command then takes it as its first argument. */
+  readonly numberOfKeys: number | undefined;
   /** The script text with its includes in place. */
   readonly lua: string;
 }
@@ -41,10 +43,10 @@ function loadScripts(): ReadonlyMap<string, Script> {
   for (const file of readdirSync(DIR).sort()) {
     const m = SCRIPT_FILE.exec(file);
     if (!m) continue;
-    const [, name = '', nkeys = '0'] = m;
+    const [, name = '', nkeys] = m;
     out.set(name, {
       command: `mandate${name[0]?.toUpperCase()}${name.slice(1)}`,
-      numberOfKeys: Number(nkeys),
+      numberOfKeys: nkeys === undefined ? undefined : Number(nkeys),
       lua: withIncludes(readText(file), new Set(), file),
     });
   }
@@ -57,7 +59,7 @@ export const SCRIPTS = loadScripts();
 /** The script `name`; throws on a name with no file, so a typo fails at startup. */
 export function script(name: string): Script {
   const found = SCRIPTS.get(name);
-  if (!found) throw new Error(`no Lua script ${name}-<nkeys>.lua in src/store/scripts`);
+  if (!found) throw new Error(`no Lua script ${name}[-<nkeys>].lua in src/store/scripts`);
   return found;
 }
 
@@ -67,6 +69,6 @@ export function defineScripts(redis: Redis, ...names: string[]): void {
   for (const name of names) {
     const { command, numberOfKeys, lua } = script(name);
     if (typeof commands[command] !== 'function')
-      redis.defineCommand(command, { numberOfKeys, lua });
+      redis.defineCommand(command, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
   }
 }

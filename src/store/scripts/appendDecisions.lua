@@ -17,16 +17,19 @@
     KEYS[2] chain heads hash
     KEYS[3] bytes-appended counter
     KEYS[4] byte marks list
+    then per record, in order: for one with a grant id or a guard, its grant hash and the grant's
+    history string (KeyNames.grant, grantHistory); for a guarded one then the guard's
+    GUARD_KEY_COUNT keys (see includes/evaluationGuard.lua). The key count varies: the caller
+    passes it first.
     ARGV[1] chain id
     ARGV[2] max records (approximate trim)
-    ARGV[3] key prefix
-    ARGV[4] lifetime (s) of a grant hash the record creates
-    ARGV[5] head JSON {seq, hash}
-    ARGV[6] max bytes
-    ARGV[7] bytes between byte marks
-    ARGV[8] history bytes past which a grant's history string is cut back
-    ARGV[9] history bytes kept when it is
-    then per record (from ARGV[10]): its JSON, grant id or '', record id whose pending-record
+    ARGV[3] lifetime (s) of a grant hash the record creates
+    ARGV[4] head JSON {seq, hash}
+    ARGV[5] max bytes
+    ARGV[6] bytes between byte marks
+    ARGV[7] history bytes past which a grant's history string is cut back
+    ARGV[8] history bytes kept when it is
+    then per record (from ARGV[9]): its JSON, grant id or '', record id whose pending-record
     marker on the grant this append clears or '', the number of fields that follow (0, or for a
     guarded record 1 + GUARD_ARG_COUNT: the chain head before it, JSON {seq, hash}, then the
     guard's fields, see includes/evaluationGuard.lua)
@@ -35,19 +38,19 @@
     does not hold (guarded records come last in a batch; the head is then the one before it, and
     no record is decoded here: a record's own text may hold what cjson cannot read)
   Grant hash fields (GRANT_FIELDS in grant-fields.ts): h first record's stream id,
-  pr pending-record marker; the history string is the grant key plus ':hist' (KeyNames.grantHistory).
-  Not Redis Cluster safe yet: the grant keys (hash, history) are built here from ARGV[3] and the
-  grant id, and the guard's keys arrive in ARGV; the stream and the grants' keys are in different
-  slots anyway. What is left: pass each record's grant hash, history and guard keys in KEYS (a
-  variable key count), then split the append (stream slot) from the per-grant index and guard
-  (grant slot) into two scripts, as the create script's header describes for the client mark.
+  pr pending-record marker.
+  Redis Cluster: every key arrives in KEYS, but the stream's keys and each grant's (`{g:<id>}`)
+  lie in different slots, so this is one script on a single Redis only. Under Cluster it becomes
+  two: the guard, the grant's `h`, history and marker in the grant's slot, one script per grant,
+  then the append to the stream in its own; a guard that holds there must then stay true until
+  the append lands (today one script makes the two atomic), which is what is left to design.
 ]]
 --@include evaluationGuard
 local stream_key, heads_key, bytes_key, marks_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local chain_id, max_records, prefix, unstored_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local head_json, max_bytes, mark_step = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-local history_max, history_keep = tonumber(ARGV[8]), tonumber(ARGV[9])
-local FIRST_RECORD = 10
+local chain_id, max_records, unstored_ttl, head_json = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local max_bytes, mark_step = tonumber(ARGV[5]), tonumber(ARGV[6])
+local history_max, history_keep = tonumber(ARGV[7]), tonumber(ARGV[8])
+local FIRST_RECORD = 9
 
 local sid
 local sids = {}
@@ -56,10 +59,20 @@ local total = tonumber(redis.call('GET', bytes_key) or '0')
 local last_mark = redis.call('LINDEX', marks_key, -1)
 local last_off = last_mark and tonumber(string.match(last_mark, ' (%d+)$'))
 local i = FIRST_RECORD
+-- The next record's first key.
+local k = 5
 while i <= #ARGV do
   local record, gid, clears_pending_of, n_fields = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local gk = prefix .. '{g:' .. gid .. '}'
-  if n_fields ~= '0' and not guard_holds(gk, i + 5) then break end
+  local guarded = n_fields ~= '0'
+  local gk, hk
+  if gid ~= '' or guarded then
+    gk, hk = KEYS[k], KEYS[k + 1]
+    k = k + 2
+  end
+  if guarded then
+    if not guard_holds(gk, k, i + 5) then break end
+    k = k + GUARD_KEY_COUNT
+  end
   sid = redis.call('XADD', stream_key, 'MAXLEN', '~', max_records, '*', 'r', record)
   sids[#sids + 1] = sid
   if not last_off or total - last_off >= mark_step then
@@ -71,7 +84,6 @@ while i <= #ARGV do
     if redis.call('HSETNX', gk, 'h', sid) == 1 then
       redis.call('EXPIRE', gk, unstored_ttl, 'NX')
     else
-      local hk = gk .. ':hist'
       local n = redis.call('APPEND', hk, sid .. ',')
       if n == #sid + 1 then
         -- A new string ends with the grant (stored by now: a grant's second record follows its mint's answer).
