@@ -47,7 +47,7 @@ export const windowTtlSec = (window: UsageWindow) => (window.buckets + 1) * wind
 /**
  * The count of a window stored as bucket -> count pairs (a Redis hash's fields), from bucket
  * `oldest` on. A bucket ahead of now (another process' clock runs ahead) counts too. The Lua
- * scripts of the usage store compute the same sum (see WINDOW_LUA in redis-usage-store.ts).
+ * scripts of the usage store compute the same sum (see store/scripts/includes/trailingWindow.lua).
  */
 export function windowCount(buckets: Readonly<Record<string, string>>, oldest: number): number {
   let n = 0;

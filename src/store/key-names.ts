@@ -24,11 +24,12 @@ export function createKeyNames(prefix: string) {
   return {
     prefix,
     /**
-     * Hash: one grant. Fields: `s` status, `e` deadline (epoch s), `c` client id, `t` task id,
-     * `v` policy version, `r` reason, `rt` current refresh-token hash, `ru` marks of used refresh
-     * hashes, `pr` pending-record marker (JSON), `h` stream id of the grant's first decision record
-     * (its mint: the decision log writes it, and the hash exists from then on; the grant is
-     * stored only where it is present), and one field per access token minted from the
+     * Hash: one grant. Fields are named in GRANT_FIELDS (grant-fields.ts): `s` status, `e` deadline
+     * (epoch s), `c` client id, `t` task id, `v` policy version, `r` reason, `rt` current
+     * refresh-token hash, `ru` marks of used refresh hashes, `pr` pending-record marker (JSON), `h`
+     * stream id of the grant's first decision record (its mint: the decision log writes it, and the
+     * hash exists from then on; the grant is stored only where it is present), and one field per
+     * access token minted from the
      * grant and not yet pruned: its jti without the grant id (`.<random>`; `=<jti>` for a jti not
      * of the `<grant id>.<random>` form) -> its exp. Small enough for Redis' compact listpack
      * encoding, which is why tokens are fields here and not a sorted set of their own.
@@ -88,7 +89,7 @@ export function createKeyNames(prefix: string) {
      * the client's grants are revoked and read by the scripts that create grants and approvals, so
      * nothing new is created for the client once it is there. The client's keys share the hash tag
      * `{c:<id>}`: under Redis Cluster the mark, the live-grant set and the pending-approval set stay
-     * in one slot (see the grant store's CREATE_SCRIPT on how the check maps onto Cluster).
+     * in one slot (see scripts/createGrant-7.lua on how the check maps onto Cluster).
      */
     clientState: (id: string) => `${prefix}{c:${id}}:state`,
     /** Sorted set: the client's grants neither revoked nor known to have ended: grant id -> deadline (the per-agent cap counts it). */

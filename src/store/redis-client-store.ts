@@ -5,38 +5,10 @@ import type { ClientStore } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
 import type { EventBus } from './redis-event-bus.ts';
+import { defineScripts } from './scripts/load-scripts.ts';
 
 /** Longest a cached client may be served without re-reading Redis, should an event be lost. */
 const CACHE_TTL_MS = 5000;
-
-/**
- * KEYS: 1 client JSON, 2 set of client ids, 3 client's kill-switch mark (KeyNames.clientState)
- * ARGV: 1 client JSON, 2 client id, 3 '1' when the client is disabled, 4 '1' to revive a deleted id
- * Returns 1, or 0 (nothing written) when the client is marked deleted and ARGV[4] is not '1'.
- * The record and its mark change together, so the mark the grant-creating scripts read never
- * disagrees with the record; a PATCH racing a DELETE cannot bring the client back.
- * (Cross-slot on Redis Cluster: there the record would move under the client's `{c:<id>}` tag
- * beside its mark, and the id set be updated after the script.)
- */
-const PUT_SCRIPT = `
-if ARGV[4] ~= '1' and redis.call('GET', KEYS[3]) == 'deleted' then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[2])
-if ARGV[3] == '1' then redis.call('SET', KEYS[3], 'disabled') else redis.call('DEL', KEYS[3]) end
-return 1
-`;
-
-/**
- * KEYS: 1 client JSON, 2 set of client ids, 3 client's kill-switch mark. ARGV: 1 client JSON, 2 client id.
- * Creates a client whose id is free; a deletion mark left by an earlier client of that id goes
- * (the new client has its own secret). Returns 1, or 0 when the id is taken.
- */
-const CREATE_SCRIPT = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX') == false then return 0 end
-redis.call('SADD', KEYS[2], ARGV[2])
-redis.call('DEL', KEYS[3])
-return 1
-`;
 
 interface ScriptedRedis extends Redis {
   mandateClientPut(
@@ -59,10 +31,7 @@ interface ScriptedRedis extends Redis {
 
 export function createRedisClientStore(redis: Redis, keys: KeyNames, bus: EventBus): ClientStore {
   const r = redis as ScriptedRedis;
-  if (typeof r.mandateClientPut !== 'function') {
-    r.defineCommand('mandateClientPut', { numberOfKeys: 3, lua: PUT_SCRIPT });
-    r.defineCommand('mandateClientCreate', { numberOfKeys: 3, lua: CREATE_SCRIPT });
-  }
+  defineScripts(redis, 'clientPut', 'clientCreate');
   const cache = new Map<string, { client: Client; atMs: number }>();
   bus.subscribe((e) => {
     if (e.type === 'client') cache.delete(e.id);

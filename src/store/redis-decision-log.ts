@@ -13,9 +13,11 @@ import {
 } from '../domain/decision-record.ts';
 import { StateChanged, StoreUnavailable } from '../domain/errors.ts';
 import type { AuditVerdict, DecisionLog, EvaluationGuard } from '../domain/ports.ts';
+import { GRANT_FIELDS } from './grant-fields.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
-import { EVALUATION_GUARD_LUA, GUARD_ARG_COUNT, guardArgs } from './redis-usage-store.ts';
+import { GUARD_ARG_COUNT, guardArgs, guardKeys } from './redis-usage-store.ts';
+import { defineScripts } from './scripts/load-scripts.ts';
 import { atTurnEnd, sendHeldWrites } from './turn-end.ts';
 
 /**
@@ -25,93 +27,6 @@ import { atTurnEnd, sendHeldWrites } from './turn-end.ts';
  */
 const HISTORY_KEEP_BYTES = 24 * 1024;
 const HISTORY_MAX_BYTES = 2 * HISTORY_KEEP_BYTES;
-
-/**
- * KEYS: 1 stream, 2 chain heads hash, 3 bytes-appended counter, 4 byte marks list
- * ARGV: 1 chain id, 2 max records (approximate trim), 3 key prefix, 4 lifetime (s) of a grant hash
- *       the record creates, 5 head JSON {seq, hash}, 6 max bytes, 7 bytes between byte marks,
- *       then per record: its JSON, grant id or '',
- *       record id whose pending-record marker on the grant this append clears or '', the number
- *       of fields that follow (0, or for a guarded record 1 + GUARD_ARG_COUNT: the chain head
- *       before it, JSON {seq, hash}, then the guard's fields, see EVALUATION_GUARD_LUA)
- * Returns the stream ids of the records appended: all of them, or those before the first whose guard
- * does not hold (guarded records come last in a batch; the head is then the one before it, and
- * no record is decoded here: a record's own text may hold what cjson cannot read).
- * Appends the records in order and indexes each under its grant: a grant's first record (its
- * mint) as the grant hash's `h`, which creates the hash (the grant store fills it, and sets its
- * deadline, once this has landed), and each later one in the grant's history string, which ends
- * when the grant does and is cut back to its newest HISTORY_KEEP_BYTES when it outgrows
- * HISTORY_MAX_BYTES. Clears the grant's pending-record marker when it names this record
- * (atomically with the append), and moves the chain head (adding `sid`, the stream id of the
- * chain's last record, so retention trimming can be told apart from deletion).
- * The stream is capped in bytes of record text as well as in count: the counter holds the bytes
- * ever appended, and the marks list holds "<stream id> <counter before it>" for a record every
- * ARGV[7] bytes or more. The records from a mark on hold (counter - its offset) bytes, so marks are
- * dropped from the front while that exceeds the cap, and the stream is trimmed to the first mark
- * left (MINID): what stays is at most the cap, and at most one mark's spacing under it. Marks left
- * behind by the count trim only make that trim earlier, never later.
- * (The grant keys are derived here, so this script is not Redis Cluster safe yet.)
- */
-const APPEND_SCRIPT = `${EVALUATION_GUARD_LUA}
-local sid
-local sids = {}
-local appended = 0
-local total = tonumber(redis.call('GET', KEYS[3]) or '0')
-local last_mark = redis.call('LINDEX', KEYS[4], -1)
-local last_off = last_mark and tonumber(string.match(last_mark, ' (%d+)$'))
-local i = 8
-while i <= #ARGV do
-  local gid = ARGV[i + 1]
-  local gk = ARGV[3] .. '{g:' .. gid .. '}'
-  if ARGV[i + 3] ~= '0' and not guard_holds(gk, i + 5) then break end
-  sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i])
-  sids[#sids + 1] = sid
-  if not last_off or total - last_off >= tonumber(ARGV[7]) then
-    redis.call('RPUSH', KEYS[4], sid .. ' ' .. total)
-    last_off = total
-  end
-  total = total + #ARGV[i]
-  if gid ~= '' then
-    if redis.call('HSETNX', gk, 'h', sid) == 1 then
-      redis.call('EXPIRE', gk, ARGV[4], 'NX')
-    else
-      local hk = gk .. ':hist'
-      local n = redis.call('APPEND', hk, sid .. ',')
-      if n == #sid + 1 then
-        -- A new string ends with the grant (stored by now: a grant's second record follows its mint's answer).
-        local ends = redis.call('EXPIRETIME', gk)
-        if ends > 0 then redis.call('EXPIREAT', hk, ends) else redis.call('EXPIRE', hk, ARGV[4]) end
-      elseif n > ${HISTORY_MAX_BYTES} then
-        local kept = redis.call('GETRANGE', hk, -${HISTORY_KEEP_BYTES}, -1)
-        redis.call('SET', hk, string.sub(kept, string.find(kept, ',', 1, true) + 1), 'KEEPTTL')
-      end
-    end
-    if ARGV[i + 2] ~= '' then
-      local pr = redis.call('HGET', gk, 'pr')
-      if pr and cjson.decode(pr).id == ARGV[i + 2] then redis.call('HDEL', gk, 'pr') end
-    end
-  end
-  appended = appended + 1
-  i = i + 4 + tonumber(ARGV[i + 3])
-end
-if appended == 0 then return sids end
-local head = cjson.decode(i > #ARGV and ARGV[5] or ARGV[i + 4])
-head.sid = sid
-redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(head))
-redis.call('SET', KEYS[3], total)
-local max_bytes = tonumber(ARGV[6])
-local first = redis.call('LINDEX', KEYS[4], 0)
-local dropped = false
-while first and total - tonumber(string.match(first, ' (%d+)$')) > max_bytes do
-  redis.call('LPOP', KEYS[4])
-  dropped = true
-  first = redis.call('LINDEX', KEYS[4], 0)
-end
--- Only once a mark is dropped: records older than the first mark ever set (a log written before
--- the byte cap) are kept until then. With every mark dropped, only the last record stays.
-if dropped then redis.call('XTRIM', KEYS[1], 'MINID', first and string.match(first, '^(%S+) ') or sid) end
-return sids
-`;
 
 /**
  * How long a grant hash created by a record lives until the grant store sets the grant's deadline
@@ -147,12 +62,14 @@ interface Pending {
 }
 
 interface ScriptedRedis extends Redis {
+  /** The key count first: four fixed keys, then each record's (see scripts/appendDecisions.lua). */
   mandateAppendDecisions(
+    numberOfKeys: number,
     stream: string,
     heads: string,
     bytes: string,
     marks: string,
-    ...argv: string[]
+    ...keysThenArgv: string[]
   ): Promise<string[]>;
 }
 
@@ -183,8 +100,7 @@ export function createRedisDecisionLog(
   opts: DecisionLogLimits,
 ): DecisionLog {
   const r = redis as ScriptedRedis;
-  if (typeof r.mandateAppendDecisions !== 'function')
-    r.defineCommand('mandateAppendDecisions', { numberOfKeys: 4, lua: APPEND_SCRIPT });
+  defineScripts(redis, 'appendDecisions');
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const markStep = String(Math.max(1, Math.floor(maxBytes / MARKS_PER_CAP)));
@@ -204,14 +120,18 @@ export function createRedisDecisionLog(
     // follower (whose write is sent before the reply) has landed.
     const batch = [...taken.filter((p) => !p.guard), ...taken.filter((p) => p.guard)];
     const [seqBefore, prevBefore] = [seq, prev];
+    // The append script's (scripts/appendDecisions.lua) KEYS after its first four, and its ARGV:
+    // eight header fields, then the records.
+    const recordKeys: string[] = [];
     const argv: string[] = [
       chain,
       String(opts.maxRecords),
-      keys.prefix,
       String(UNSTORED_GRANT_TTL_SEC),
       '',
       String(maxBytes),
       markStep,
+      String(HISTORY_MAX_BYTES),
+      String(HISTORY_KEEP_BYTES),
     ];
     let sealed: DecisionRecord[];
     try {
@@ -261,18 +181,21 @@ export function createRedisDecisionLog(
         }
         const record = { ...body, hash: sha256(canonical) } as DecisionRecord;
         // Stored as the hashed text plus its hash: one serialisation per record, not two.
+        const grantId = record.grant_id ?? '';
         argv.push(
           `${canonical.slice(0, -1)},"hash":${JSON.stringify(record.hash)}}`,
-          record.grant_id ?? '',
+          grantId,
           p.clearsPendingOf ? record.id : '',
         );
-        if (p.guard)
+        if (grantId || p.guard) recordKeys.push(keys.grant(grantId), keys.grantHistory(grantId));
+        if (p.guard) {
+          recordKeys.push(...guardKeys(keys, p.guard));
           argv.push(
             String(1 + GUARD_ARG_COUNT),
             JSON.stringify({ seq: seq - 1, hash: body.prev }),
-            ...guardArgs(keys, p.guard),
+            ...guardArgs(p.guard),
           );
-        else argv.push('0');
+        } else argv.push('0');
         prev = record.hash;
         return record;
       });
@@ -295,16 +218,18 @@ export function createRedisDecisionLog(
       if (queue.length) void flush();
       return;
     }
-    argv[4] = JSON.stringify({ seq, hash: prev });
+    argv[3] = JSON.stringify({ seq, hash: prev });
     try {
       // The append leaves with the turn's held commands in one socket write, and the writes that
       // follow it in a second one: Redis starts on the append while they are built. Started in
       // the same tick, the followers run after the append.
       const appending = r.mandateAppendDecisions(
+        4 + recordKeys.length,
         keys.decisions,
         keys.auditHeads,
         keys.auditBytes,
         keys.auditByteMarks,
+        ...recordKeys,
         ...argv,
       );
       sendHeldWrites();
@@ -439,7 +364,7 @@ export function createRedisDecisionLog(
           const index =
             (await redis
               .pipeline()
-              .hget(keys.grant(query.grant_id), 'h')
+              .hget(keys.grant(query.grant_id), GRANT_FIELDS.firstRecord)
               .get(keys.grantHistory(query.grant_id))
               .exec()) ?? [];
           const [first, rest] = index.map(([err, value]) => {

@@ -4,17 +4,7 @@ import type { Redis } from 'ioredis';
 import type { PolicyStore } from '../domain/policy-store.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
-
-/**
- * KEYS: 1 policy hash, 2 version counter. ARGV: 1 text, 2 sha256, 3 now, 4 '1' to store only when empty.
- * Returns the version in force afterwards.
- */
-const PUT_SCRIPT = `
-if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return tonumber(redis.call('HGET', KEYS[1], 'version')) end
-local v = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], 'version', v, 'text', ARGV[1], 'sha256', ARGV[2], 'updated_at', ARGV[3])
-return v
-`;
+import { defineScripts } from './scripts/load-scripts.ts';
 
 interface ScriptedRedis extends Redis {
   mandatePutPolicy(
@@ -29,8 +19,7 @@ interface ScriptedRedis extends Redis {
 
 export function createRedisPolicyStore(redis: Redis, keys: KeyNames): PolicyStore {
   const r = redis as ScriptedRedis;
-  if (typeof r.mandatePutPolicy !== 'function')
-    r.defineCommand('mandatePutPolicy', { numberOfKeys: 2, lua: PUT_SCRIPT });
+  defineScripts(redis, 'putPolicy');
   const put = (text: string, nowSec: number, onlyIfEmpty: boolean) =>
     guard(async () => {
       const sha = createHash('sha256').update(text).digest('hex');

@@ -1,0 +1,74 @@
+// The Lua scripts in this folder, read once at module load with their `--@include` lines resolved.
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+/**
+ * A script file is `<name>-<nkeys>.lua` (BullMQ's layout), or `<name>.lua` for a script whose key
+ * count varies (the caller passes it first); its ioredis command is `mandate<Name>`.
+ * A line `--@include <file>` is replaced by `includes/<file>.lua`, once per script (an include
+ * may include others). Read beside this module, so it works from src/ (tsx) and from dist/ (the
+ * build copies the .lua files).
+ */
+const DIR = new URL('./', import.meta.url);
+const SCRIPT_FILE = /^([a-zA-Z]+)(?:-(\d+))?\.lua$/;
+const INCLUDE_LINE = /^--@include\s+([a-zA-Z]+)\s*$/gm;
+
+export interface Script {
+  /** The ioredis command name, `mandate<Name>`. */
+  readonly command: string;
+  /** Undefined where the key count varies: the command then takes it as its first argument. */
+  readonly numberOfKeys: number | undefined;
+  /** The script text with its includes in place. */
+  readonly lua: string;
+}
+
+const readText = (path: string) => readFileSync(new URL(path, DIR), 'utf8');
+
+function withIncludes(text: string, seen: Set<string>, from: string): string {
+  return text.replace(INCLUDE_LINE, (_line, name: string) => {
+    if (seen.has(name)) return '';
+    seen.add(name);
+    let included: string;
+    try {
+      included = readText(`includes/${name}.lua`);
+    } catch (err) {
+      throw new Error(`${from}: --@include ${name}: no includes/${name}.lua`, { cause: err });
+    }
+    return withIncludes(included, seen, `includes/${name}.lua`);
+  });
+}
+
+function loadScripts(): ReadonlyMap<string, Script> {
+  const out = new Map<string, Script>();
+  for (const file of readdirSync(DIR).sort()) {
+    const m = SCRIPT_FILE.exec(file);
+    if (!m) continue;
+    const [, name = '', nkeys] = m;
+    out.set(name, {
+      command: `mandate${name[0]?.toUpperCase()}${name.slice(1)}`,
+      numberOfKeys: nkeys === undefined ? undefined : Number(nkeys),
+      lua: withIncludes(readText(file), new Set(), file),
+    });
+  }
+  return out;
+}
+
+/** Every script by its name (the file name without `-<nkeys>.lua`). */
+export const SCRIPTS = loadScripts();
+
+/** The script `name`; throws on a name with no file, so a typo fails at startup. */
+export function script(name: string): Script {
+  const found = SCRIPTS.get(name);
+  if (!found) throw new Error(`no Lua script ${name}[-<nkeys>].lua in src/store/scripts`);
+  return found;
+}
+
+/** Defines the named scripts on the connection as `mandate<Name>` commands, once per connection. */
+export function defineScripts(redis: Redis, ...names: string[]): void {
+  const commands = redis as unknown as Record<string, unknown>;
+  for (const name of names) {
+    const { command, numberOfKeys, lua } = script(name);
+    if (typeof commands[command] !== 'function')
+      redis.defineCommand(command, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
+  }
+}
