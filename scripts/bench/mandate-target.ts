@@ -1,5 +1,6 @@
 // Mandate itself as a benchmark target: started with `src/cli.ts serve`, set up over the admin API (contract v1).
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   benchPolicies,
@@ -57,12 +58,12 @@ export async function startMandate(
       // One bench agent holds every grant a run mints; a build from before the per-agent cap has no such key.
       MANDATE_CONFIG: await writeConfigFile(
         ctx.workDir,
-        name === 'baseline'
-          ? { policy: await benchPolicies(ctx.workDir) }
-          : {
+        hasAgentCap(build.repo)
+          ? {
               policy: await benchPolicies(ctx.workDir),
               limits: { max_live_grants_per_agent: 1_000_000 },
-            },
+            }
+          : { policy: await benchPolicies(ctx.workDir) },
         `${name}.yaml`,
       ),
     },
@@ -173,6 +174,13 @@ export async function startMandate(
     await server.stop();
     throw new Error(`${(err as Error).message}\n--- ${name} log tail ---\n${server.logTail()}`);
   }
+}
+
+/** Whether the build in `repo` caps live grants per agent (its config schema then knows the key). */
+function hasAgentCap(repo: string): boolean {
+  return readFileSync(join(repo, 'src/config/schema.ts'), 'utf8').includes(
+    'max_live_grants_per_agent',
+  );
 }
 
 /** An AuthZEN evaluation of `read` on the bench resource with `token`. */
