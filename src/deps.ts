@@ -10,6 +10,7 @@ import { type AppLogger, createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createPolicyRegistry } from './policy/policy-registry.ts';
 import type { Broker } from './services/broker.ts';
+import { GrantSnapshots } from './services/grant-snapshots.ts';
 import { seedReceivers } from './services/manage-receivers.ts';
 import { createKeyNames, type KeyNames } from './store/key-names.ts';
 import { createRedisAdminTokens } from './store/redis-admin-tokens.ts';
@@ -141,6 +142,7 @@ export function createDeps(
     signer: keyRing,
     verifier: keyRing,
     writes: { afterWritesSent: afterTurnWrites },
+    snapshots: new GrantSnapshots(),
     policy,
     settings: {
       issuer,
@@ -176,6 +178,7 @@ export function createDeps(
     usage: createRedisUsageStore(workerRedis, keys),
     approvals: createRedisApprovalStore(workerRedis, keys),
     decisions: createRedisDecisionLog(workerRedis, keys, auditLimits),
+    snapshots: new GrantSnapshots(),
   };
   const adminTokens = createRedisAdminTokens(redis, keys, config.admin.token);
   const timers: NodeJS.Timeout[] = [];

@@ -1,6 +1,8 @@
 // The facts policy decides over: the contract's entity and context model, free of Cedar syntax.
+import type { Client } from './client.ts';
 import type { PairDecision } from './decision.ts';
-import type { Pair } from './intent.ts';
+import type { ContextSnapshot } from './grant.ts';
+import { type AgentTask, datatypesOf, type Pair } from './intent.ts';
 
 export interface AgentFacts {
   readonly id: string;
@@ -177,4 +179,30 @@ export function sameRank(
     if (l > value && (max === undefined || l - 1 < max)) max = l - 1;
   }
   return { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
+}
+
+const NO_USAGE: UsageFacts = { calls_last_minute: 0, denied_last_hour: 0 };
+
+/** The facts policy decides over, from a client, a task's entries and a decision's context. */
+export function factsOf(
+  client: Client,
+  entries: readonly AgentTask[],
+  context: ContextSnapshot,
+  nowSec: number,
+  usage: UsageFacts = NO_USAGE,
+): PolicyFacts {
+  const first = entries[0];
+  return {
+    agent: { id: client.client_id, groups: client.groups, attributes: client.attributes },
+    task: { id: first?.task_id ?? '', purpose: first?.purpose ?? '' },
+    datatypes: datatypesOf(entries),
+    nowSec,
+    ip: context.ip,
+    risk: context.risk,
+    usage,
+    approved: context.approved,
+    delegated: context.delegated,
+    sender_constrained: context.sender_constrained,
+    signals: context.signals,
+  };
 }

@@ -15,6 +15,7 @@ import type {
   UsageStore,
   WriteTurn,
 } from '../domain/ports.ts';
+import type { GrantSnapshots } from './grant-snapshots.ts';
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -65,6 +66,8 @@ export interface Broker {
   readonly signer: TokenSigner;
   readonly verifier: TokenVerifier;
   readonly writes: WriteTurn;
+  /** What the last full evaluation of each grant read, for deciding the next ones (see decideFromSnapshot). */
+  readonly snapshots: GrantSnapshots;
   readonly policy: PolicyRegistry;
   readonly settings: BrokerSettings;
   readonly log: Logger;

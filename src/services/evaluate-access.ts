@@ -7,15 +7,20 @@ import { randomBase64url } from '../crypto/random-id.ts';
 import { type AccessTokenClaims, audiences, InvalidToken } from '../domain/access-token.ts';
 import { type Client, servesAudience } from '../domain/client.ts';
 import type { SharedInputsRef } from '../domain/decision-record.ts';
-import { BEHAVIOUR_SIGNALS, summarizedContext } from '../domain/drift.ts';
+import { BEHAVIOUR_SIGNALS } from '../domain/drift.ts';
 import { StateChanged, StoreUnavailable } from '../domain/errors.ts';
+import {
+  type EvaluationQuestion,
+  type EvaluationVerdict,
+  entryFor,
+  evaluationVerdict,
+  liveContext,
+} from '../domain/evaluation.ts';
 import type { Grant } from '../domain/grant.ts';
 import { type CountRange, sameRank } from '../domain/policy-facts.ts';
 import type { EvaluationState } from '../domain/ports.ts';
-import { checkStep } from '../domain/steps.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { GrantSnapshots, predictedCounts } from './grant-snapshots.ts';
-import { factsOf } from './policy-facts-of.ts';
+import { predictedCounts } from './grant-snapshots.ts';
 import { reevaluateGrants } from './reevaluate-grants.ts';
 
 const Name = z.string().min(1).max(200);
@@ -72,24 +77,14 @@ const deny = (
   context: { decision_id, reason_admin: { en, code, ...(policies?.length ? { policies } : {}) } },
 });
 
-/** Each broker's snapshots (a process may run several brokers: tests). */
-const snapshotsByBroker = new WeakMap<Broker, GrantSnapshots>();
-function snapshotsOf(broker: Broker): GrantSnapshots {
-  const known = snapshotsByBroker.get(broker);
-  if (known) return known;
-  const snapshots = new GrantSnapshots();
-  snapshotsByBroker.set(broker, snapshots);
-  return snapshots;
-}
-
-/** The live context of a decision: the grant's, with this request's ip and the signals reported since. */
-function liveContext(state: EvaluationState, ip: string | undefined) {
-  return {
-    ...state.grant.context,
-    ...summarizedContext(state.grant, state.signals),
-    ...(ip === undefined ? {} : { ip }),
-  };
-}
+/** The question a request asks. */
+const questionOf = (req: EvaluationRequest): EvaluationQuestion => ({
+  action: req.action.name,
+  resource: req.resource.id,
+  subject: req.subject.id,
+  step: req.context?.step,
+  ip: req.context?.ip,
+});
 
 /**
  * The request's context as its record keeps it: a copy, or, when it is its batch's shared context
@@ -121,14 +116,12 @@ async function decideFromSnapshot(
   nowSec: number,
   shared: SharedInputsRef | undefined,
 ): Promise<EvaluationResponse | undefined> {
-  const snapshots = snapshotsOf(broker);
+  const { snapshots } = broker;
   const snapshot = snapshots.get(claims.grant_id);
   if (!snapshot) return undefined;
   const action = req.action.name;
   const resource = req.resource.id;
-  const entry = claims.authorization_details.find(
-    (e) => e.actions.includes(action) && e.locations.includes(resource),
-  );
+  const entry = entryFor(claims, action, resource);
   if (!entry || entry.steps?.length || !snapshot.usedActions.has(action)) return undefined;
   if (snapshot.clientId !== claims.client_id || snapshot.expiresAt <= nowSec) return undefined;
   if (
@@ -146,20 +139,31 @@ async function decideFromSnapshot(
   const reevaluateAt = broker.settings.reevaluateAtCallsPerMinute + 1;
   if (calls === reevaluateAt) return undefined;
   const policy = broker.policy.current();
-  const ip = req.context?.ip;
-  const facts = factsOf(
+  // The same verdict as after a read, over the grant as the snapshot remembers it (the guard
+  // checks that it still is): only a permit is answered here.
+  const decision = evaluationVerdict({
+    question: questionOf(req),
+    claims,
+    caller,
     agent,
-    [entry],
-    ip === undefined ? snapshot.context : { ...snapshot.context, ip },
-    nowSec,
-    {
-      calls_last_minute: calls,
-      denied_last_hour: denied,
-      used_actions: snapshot.usedActions,
+    grant: {
+      status: 'active',
+      expires_at: snapshot.expiresAt,
+      client_id: snapshot.clientId,
+      jtiRevoked: false,
+      lastStep: -1,
+      context: snapshot.context,
+      usage: {
+        calls_last_minute: calls,
+        denied_last_hour: denied,
+        used_actions: snapshot.usedActions,
+      },
     },
-  );
-  const [decision] = policy.decide(facts, [{ entry: 0, action, location: resource }]);
-  if (decision?.effect !== 'permit') return undefined;
+    entry,
+    policy,
+    nowSec,
+  });
+  if (!decision.allowed) return undefined;
   snapshot.callsAtSec = nowSec;
   snapshot.calls = calls;
 
@@ -186,7 +190,7 @@ async function decideFromSnapshot(
       {
         kind: 'evaluation',
         outcome: 'permit',
-        reasons: ['permit', ...decision.reasons],
+        reasons: ['permit', ...(decision.policies ?? [])],
         client_id: claims.client_id,
         grant_id: claims.grant_id,
         task_id: snapshot.taskId,
@@ -243,13 +247,7 @@ export async function evaluateAccess(
   const nowSec = nowSecOf(broker);
   const action = req.action.name;
   const resource = req.resource.id;
-  let verdict: {
-    allowed: boolean;
-    code: string;
-    en: string;
-    policies?: string[];
-    step?: number | undefined;
-  };
+  let verdict: EvaluationVerdict;
   let grant: Omit<Grant, 'status' | 'reason'> | undefined;
   let usage: Record<string, unknown> = {};
   let clientId: string | undefined;
@@ -269,9 +267,7 @@ export async function evaluateAccess(
       if (answered) return answered;
       broker.metrics.evaluationPath('read');
       clientId = claims.client_id;
-      const entry = claims.authorization_details.find(
-        (e) => e.actions.includes(action) && e.locations.includes(resource),
-      );
+      const entry = entryFor(claims, action, resource);
       const state = await broker.usage.readForEvaluation(
         claims.grant_id,
         claims.jti,
@@ -288,82 +284,29 @@ export async function evaluateAccess(
         };
       }
       const agent = await broker.clients.get(claims.client_id);
-      if (!servesAudience(caller, audiences(claims)))
-        verdict = {
-          allowed: false,
-          code: 'foreign_audience',
-          en: 'the token is not meant for your resources',
-        };
-      else if (!caller.resources.includes(resource))
-        verdict = {
-          allowed: false,
-          code: 'foreign_resource',
-          en: 'you do not serve this resource',
-        };
-      else if (req.subject.id !== claims.sub)
-        verdict = {
-          allowed: false,
-          code: 'subject_mismatch',
-          en: 'the subject is not the token holder',
-        };
-      else if (!state || state.client_id !== claims.client_id)
-        verdict = { allowed: false, code: 'grant_missing', en: 'the grant does not exist' };
-      else if (state.status !== 'active' || state.expires_at <= nowSec)
-        verdict = {
-          allowed: false,
-          code: `grant_${state.status === 'active' ? 'expired' : state.status}`,
-          en: 'the grant is not active',
-        };
-      else if (state.jtiRevoked)
-        verdict = { allowed: false, code: 'token_revoked', en: 'the token was revoked' };
-      else if (!agent || agent.disabled)
-        verdict = {
-          allowed: false,
-          code: 'agent_disabled',
-          en: 'the agent is disabled or deleted',
-        };
-      else if (!entry)
-        verdict = {
-          allowed: false,
-          code: 'outside_grant',
-          en: `the grant does not cover ${action} on this resource`,
-        };
-      else {
-        const stepCheck = entry.steps?.length
-          ? checkStep(entry.steps, state.lastStep, req.context?.step)
-          : undefined;
-        if (stepCheck && !stepCheck.ok)
-          verdict = {
-            allowed: false,
-            code: stepCheck.reason,
-            en: `step ${req.context?.step ?? '(none)'} is not allowed now`,
-          };
-        else {
-          const policy = broker.policy.current();
-          policyVersion = policy.version;
-          const facts = factsOf(agent, [entry], liveContext(state, req.context?.ip), nowSec, {
+      verdict = evaluationVerdict({
+        question: questionOf(req),
+        claims,
+        caller,
+        agent,
+        grant: state && {
+          status: state.status,
+          expires_at: state.expires_at,
+          client_id: state.client_id,
+          jtiRevoked: state.jtiRevoked,
+          lastStep: state.lastStep,
+          context: liveContext(state.grant, state.signals),
+          usage: {
             calls_last_minute: state.callsLastMinute,
             denied_last_hour: state.deniedLastHour,
             used_actions: state.actionUsedBefore ? new Set([action]) : new Set(),
-          });
-          const [decision] = policy.decide(facts, [{ entry: 0, action, location: resource }]);
-          verdict =
-            decision?.effect === 'permit'
-              ? {
-                  allowed: true,
-                  code: 'permit',
-                  en: 'permitted',
-                  policies: decision.reasons,
-                  step: stepCheck?.ok ? stepCheck.index : undefined,
-                }
-              : {
-                  allowed: false,
-                  code: decision?.effect === 'approval' ? 'approval_required' : 'policy_denied',
-                  en: 'policy does not permit this now',
-                  policies: decision?.reasons,
-                };
-        }
-      }
+          },
+        },
+        entry,
+        policy: broker.policy.current(),
+        nowSec,
+      });
+      policyVersion = verdict.policyVersion;
       if (state) {
         const denied = await broker.usage.recordOutcome({
           grantId: claims.grant_id,
@@ -450,7 +393,7 @@ function rememberSnapshot(
   denied: number,
   nowSec: number,
 ): void {
-  const snapshots = snapshotsOf(broker);
+  const { snapshots } = broker;
   if (state.status !== 'active' || state.jtiRevoked) {
     snapshots.delete(grantId);
     return;
@@ -463,7 +406,7 @@ function rememberSnapshot(
     expiresAt: state.expires_at,
     policyVersion: state.grant.policy_version,
     digest: state.digest,
-    context: liveContext(state, undefined),
+    context: liveContext(state.grant, state.signals),
     callsAtSec: nowSec,
     calls: state.callsLastMinute,
     deniedAtSec: nowSec,
