@@ -7,6 +7,7 @@ import type {
   ClientStore,
   Clock,
   DecisionLog,
+  EvaluationStore,
   GrantNotifier,
   GrantStore,
   Reevaluator,
@@ -63,6 +64,8 @@ export interface Broker {
   readonly usage: UsageStore;
   readonly approvals: ApprovalStore;
   readonly decisions: DecisionLog;
+  /** Evaluation state, one owner: a grant's evaluation facts, outcomes, and the decision's commit. */
+  readonly evaluations: EvaluationStore;
   readonly signer: TokenSigner;
   readonly verifier: TokenVerifier;
   readonly writes: WriteTurn;

@@ -186,7 +186,7 @@ async function decideFromSnapshot(
   };
   let decisionId: string;
   try {
-    const record = await broker.decisions.record(
+    const record = await broker.evaluations.commit(
       {
         kind: 'evaluation',
         outcome: 'permit',
@@ -198,18 +198,16 @@ async function decideFromSnapshot(
         inputs,
       },
       {
-        guard: {
-          grantId: claims.grant_id,
-          jti: claims.jti,
-          clientId: claims.client_id,
-          action,
-          expiresAt: snapshot.expiresAt,
-          policyVersion: snapshot.policyVersion,
-          digest: snapshot.digest,
-          calls: usage.calls_last_minute,
-          denied: usage.denied_last_hour,
-          nowSec,
-        },
+        grantId: claims.grant_id,
+        jti: claims.jti,
+        clientId: claims.client_id,
+        action,
+        expiresAt: snapshot.expiresAt,
+        policyVersion: snapshot.policyVersion,
+        digest: snapshot.digest,
+        calls: usage.calls_last_minute,
+        denied: usage.denied_last_hour,
+        nowSec,
       },
     );
     decisionId = record.id;
@@ -268,7 +266,7 @@ export async function evaluateAccess(
       broker.metrics.evaluationPath('read');
       clientId = claims.client_id;
       const entry = entryFor(claims, action, resource);
-      const state = await broker.usage.readForEvaluation(
+      const state = await broker.evaluations.read(
         claims.grant_id,
         claims.jti,
         claims.client_id,
@@ -308,7 +306,7 @@ export async function evaluateAccess(
       });
       policyVersion = verdict.policyVersion;
       if (state) {
-        const denied = await broker.usage.recordOutcome({
+        const denied = await broker.evaluations.recordOutcome({
           grantId: claims.grant_id,
           clientId: claims.client_id,
           action,
@@ -359,7 +357,7 @@ export async function evaluateAccess(
   };
   let decisionId: string | undefined;
   try {
-    const record = await broker.decisions.record({
+    const record = await broker.evaluations.commit({
       kind: 'evaluation',
       outcome: final.allowed ? 'permit' : 'deny',
       reasons: [final.code, ...(final.policies ?? [])],
