@@ -17,10 +17,8 @@ import {
   liveContext,
 } from '../domain/evaluation.ts';
 import type { Grant } from '../domain/grant.ts';
-import { type CountRange, sameRank } from '../domain/policy-facts.ts';
-import type { EvaluationState } from '../domain/ports.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { predictedCounts } from './grant-snapshots.ts';
+import { grantFactsOf, guardOf, predictedCounts } from './grant-snapshots.ts';
 import { reevaluateGrants } from './reevaluate-grants.ts';
 
 const Name = z.string().min(1).max(200);
@@ -94,12 +92,6 @@ function contextInputs(req: EvaluationRequest, shared: SharedInputsRef | undefin
   return shared ? { shared_context: shared } : { context: { ...(req.context ?? {}) } };
 }
 
-/** `range` with its lower end raised to `lowest`, the least a count can be. */
-const from = (lowest: number, range: CountRange): CountRange => ({
-  ...range,
-  min: Math.max(range.min ?? lowest, lowest),
-});
-
 /**
  * Decides from the grant as the last full evaluation read it, in one Redis round trip: the
  * record's append re-checks atomically that the grant is unchanged and counts the call (see
@@ -146,19 +138,7 @@ async function decideFromSnapshot(
     claims,
     caller,
     agent,
-    grant: {
-      status: 'active',
-      expires_at: snapshot.expiresAt,
-      client_id: snapshot.clientId,
-      jtiRevoked: false,
-      lastStep: -1,
-      context: snapshot.context,
-      usage: {
-        calls_last_minute: calls,
-        denied_last_hour: denied,
-        used_actions: snapshot.usedActions,
-      },
-    },
+    grant: grantFactsOf(snapshot, calls, denied),
     entry,
     policy,
     nowSec,
@@ -167,15 +147,15 @@ async function decideFromSnapshot(
   snapshot.callsAtSec = nowSec;
   snapshot.calls = calls;
 
-  const usage = {
-    // This call counts, so at least 1; denials at least 0.
-    calls_last_minute: from(
-      1,
-      sameRank(policy.reads, 'usage.calls_last_minute', calls, [reevaluateAt]),
-    ),
-    denied_last_hour: from(0, sameRank(policy.reads, 'usage.denied_last_hour', denied)),
-    new_action: false,
-  };
+  const { usage, guard } = guardOf(snapshot, {
+    claims,
+    action,
+    reads: policy.reads,
+    calls,
+    denied,
+    reevaluateAt,
+    nowSec,
+  });
   const inputs = {
     action,
     caller: caller.client_id,
@@ -197,18 +177,7 @@ async function decideFromSnapshot(
         policy_version: policy.version,
         inputs,
       },
-      {
-        grantId: claims.grant_id,
-        jti: claims.jti,
-        clientId: claims.client_id,
-        action,
-        expiresAt: snapshot.expiresAt,
-        policyVersion: snapshot.policyVersion,
-        digest: snapshot.digest,
-        calls: usage.calls_last_minute,
-        denied: usage.denied_last_hour,
-        nowSec,
-      },
+      guard,
     );
     decisionId = record.id;
   } catch (err) {
@@ -316,7 +285,7 @@ export async function evaluateAccess(
           expiresAt: state.expires_at,
           nowSec,
         });
-        rememberSnapshot(broker, claims.grant_id, state, action, verdict.allowed, denied, nowSec);
+        broker.snapshots.remember(state, action, verdict.allowed, denied, nowSec);
         // Off-intent behaviour is drift: recorded on the grant and decided again now.
         const behaviour =
           verdict.code === 'step_out_of_order'
@@ -379,38 +348,4 @@ export async function evaluateAccess(
   return final.allowed
     ? { decision: true, context: { decision_id: decisionId } }
     : deny(decisionId, final.code, final.en, final.policies);
-}
-
-/** Keeps what this full evaluation read (and its outcome changed) for deciding the next ones. */
-function rememberSnapshot(
-  broker: Broker,
-  grantId: string,
-  state: EvaluationState,
-  action: string,
-  allowed: boolean,
-  denied: number,
-  nowSec: number,
-): void {
-  const { snapshots } = broker;
-  if (state.status !== 'active' || state.jtiRevoked) {
-    snapshots.delete(grantId);
-    return;
-  }
-  const known = snapshots.get(grantId)?.usedActions;
-  const used = state.actionUsedBefore || allowed;
-  snapshots.set(grantId, {
-    clientId: state.client_id,
-    taskId: state.grant.task_id,
-    expiresAt: state.expires_at,
-    policyVersion: state.grant.policy_version,
-    digest: state.digest,
-    context: liveContext(state.grant, state.signals),
-    callsAtSec: nowSec,
-    calls: state.callsLastMinute,
-    deniedAtSec: nowSec,
-    // recordOutcome answers 0 for an allowed call (it counts only denials).
-    denied: allowed ? state.deniedLastHour : denied,
-    usedActions:
-      used && !known?.has(action) ? new Set([...(known ?? []), action]) : (known ?? new Set()),
-  });
 }
