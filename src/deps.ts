@@ -10,6 +10,7 @@ import { type AppLogger, createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createPolicyRegistry } from './policy/policy-registry.ts';
 import type { Broker } from './services/broker.ts';
+import { GrantSnapshots } from './services/grant-snapshots.ts';
 import { seedReceivers } from './services/manage-receivers.ts';
 import { createKeyNames, type KeyNames } from './store/key-names.ts';
 import { createRedisAdminTokens } from './store/redis-admin-tokens.ts';
@@ -21,6 +22,7 @@ import {
   readRedisSettings,
 } from './store/redis-connection.ts';
 import { createRedisDecisionLog } from './store/redis-decision-log.ts';
+import { createRedisEvaluationStore } from './store/redis-evaluation-store.ts';
 import { createRedisEventBus, type EventBus } from './store/redis-event-bus.ts';
 import { createRedisGrantStore } from './store/redis-grant-store.ts';
 import { createRedisKeyStore } from './store/redis-key-store.ts';
@@ -129,6 +131,7 @@ export function createDeps(
   });
   const notifier: GrantNotifier = caepNotifier;
   let caepWorker: Awaited<ReturnType<typeof startCaepWorker>> | undefined;
+  const decisions = createRedisDecisionLog(redis, keys, auditLimits);
   const broker: Broker = {
     reevaluator,
     notifier,
@@ -137,10 +140,12 @@ export function createDeps(
     grants: createRedisGrantStore(redis, keys, { signals: signalLimits }),
     usage: createRedisUsageStore(redis, keys),
     approvals: createRedisApprovalStore(redis, keys),
-    decisions: createRedisDecisionLog(redis, keys, auditLimits),
+    decisions,
+    evaluations: createRedisEvaluationStore(redis, keys, decisions),
     signer: keyRing,
     verifier: keyRing,
     writes: { afterWritesSent: afterTurnWrites },
+    snapshots: new GrantSnapshots(),
     policy,
     settings: {
       issuer,
@@ -169,13 +174,16 @@ export function createDeps(
   workerRedis.on('error', (err: Error) =>
     log.warn({ err: err.message }, 'redis connection error (worker)'),
   );
+  const workerDecisions = createRedisDecisionLog(workerRedis, keys, auditLimits);
   const workerBroker: Broker = {
     ...broker,
     clients: createRedisClientStore(workerRedis, keys, bus),
     grants: createRedisGrantStore(workerRedis, keys, { signals: signalLimits }),
     usage: createRedisUsageStore(workerRedis, keys),
     approvals: createRedisApprovalStore(workerRedis, keys),
-    decisions: createRedisDecisionLog(workerRedis, keys, auditLimits),
+    decisions: workerDecisions,
+    evaluations: createRedisEvaluationStore(workerRedis, keys, workerDecisions),
+    snapshots: new GrantSnapshots(),
   };
   const adminTokens = createRedisAdminTokens(redis, keys, config.admin.token);
   const timers: NodeJS.Timeout[] = [];

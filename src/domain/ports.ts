@@ -211,7 +211,8 @@ export interface DecisionLog {
    * `followedBy` is a store write started right after the append is sent, on the same connection,
    * so it lands after the record or, should the process die in between, not at all (a new grant
    * never exists without its mint record); the record then resolves once both are done.
-   * `guard` (not with `followedBy`) makes the append conditional (see EvaluationGuard).
+   * `guard` (not with `followedBy`) makes the append conditional (see EvaluationGuard): what
+   * EvaluationStore.commit does with one; the store adapter owns the guard, the log only runs it.
    */
   record(
     input: DecisionInput,
@@ -296,7 +297,8 @@ export interface EvaluationState {
 
 /**
  * What an evaluation decided without reading first (from the state an earlier one read) assumed.
- * The decision log checks it atomically with the record's append, and only then counts the call:
+ * The evaluation store's commit checks it atomically with the record's append (the guard is the
+ * append's precondition), and only then counts the call:
  * the grant is still active with the same deadline, policy version and digest, the token is not
  * revoked, the agent used the action before, and this call and the denials this hour fall in the
  * ranges the decision holds for. Otherwise nothing is written and the record fails with StateChanged.
@@ -316,9 +318,28 @@ export interface EvaluationGuard {
   readonly nowSec: number;
 }
 
-export interface UsageStore {
+/** What an evaluation decided, as the usage counters take it (see EvaluationStore.recordOutcome). */
+export interface EvaluationOutcome {
+  readonly grantId: string;
+  readonly clientId: string;
+  readonly action: string;
+  readonly allowed: boolean;
+  /** The agent had not used this action before (from the read): an allowed call adds it. */
+  readonly newAction: boolean;
+  readonly step: number | undefined;
+  readonly expiresAt: number;
+  readonly nowSec: number;
+}
+
+/**
+ * The state of action-time evaluations, one owner: an evaluation reads a grant's facts (counting
+ * the call), records its outcome, and commits its decision record. A decision taken without
+ * reading (from a snapshot of an earlier read) commits with an EvaluationGuard: the record is
+ * appended, and the call counted, only if the guard holds.
+ */
+export interface EvaluationStore {
   /** Reads the grant and usage and counts this call. Undefined when the grant is gone. */
-  readForEvaluation(
+  read(
     grantId: string,
     jti: string,
     clientId: string,
@@ -326,17 +347,19 @@ export interface UsageStore {
     nowSec: number,
   ): Promise<EvaluationState | undefined>;
   /** Records the outcome: an allowed action is now used, a step taken; a denial counted. Returns denials this hour. */
-  recordOutcome(outcome: {
-    readonly grantId: string;
-    readonly clientId: string;
-    readonly action: string;
-    readonly allowed: boolean;
-    /** The agent had not used this action before (from readForEvaluation): an allowed call adds it. */
-    readonly newAction: boolean;
-    readonly step: number | undefined;
-    readonly expiresAt: number;
-    readonly nowSec: number;
-  }): Promise<number>;
+  recordOutcome(outcome: EvaluationOutcome): Promise<number>;
+  /**
+   * Commits the decision record (see DecisionLog.record). With `guard`, only if it holds, atomically
+   * with the append; otherwise nothing is written and it rejects with StateChanged.
+   */
+  commit(input: DecisionInput, guard?: EvaluationGuard): Promise<DecisionRecord>;
+}
+
+export interface UsageStore {
+  /** EvaluationStore.read, handed through by the usage store (it reads the same counters). */
+  readForEvaluation: EvaluationStore['read'];
+  /** EvaluationStore.recordOutcome, handed through likewise. */
+  recordOutcome: EvaluationStore['recordOutcome'];
   /** Current counters of many grants (for re-evaluation). */
   countersOf(
     ids: readonly string[],

@@ -5,14 +5,14 @@ import type { PairDecision } from '../domain/decision.ts';
 import type { Pair } from '../domain/intent.ts';
 import {
   calendarOf,
-  memoizeDecider,
   newActionOf,
   type PolicyDecider,
   type PolicyFacts,
   type PolicyReads,
 } from '../domain/policy-facts.ts';
-import { policyReads } from '../domain/policy-reads.ts';
 import type { CompiledPolicySet, PolicyProblem } from '../domain/policy-registry.ts';
+import { memoizeDecider } from './memoize-decider.ts';
+import { policyReads } from './policy-reads.ts';
 
 export type { CompiledPolicySet, PolicyProblem } from '../domain/policy-registry.ts';
 

@@ -7,6 +7,7 @@ import type {
   ClientStore,
   Clock,
   DecisionLog,
+  EvaluationStore,
   GrantNotifier,
   GrantStore,
   Reevaluator,
@@ -15,6 +16,7 @@ import type {
   UsageStore,
   WriteTurn,
 } from '../domain/ports.ts';
+import type { GrantSnapshots } from './grant-snapshots.ts';
 
 export interface Logger {
   info(obj: object, msg?: string): void;
@@ -62,9 +64,13 @@ export interface Broker {
   readonly usage: UsageStore;
   readonly approvals: ApprovalStore;
   readonly decisions: DecisionLog;
+  /** Evaluation state, one owner: a grant's evaluation facts, outcomes, and the decision's commit. */
+  readonly evaluations: EvaluationStore;
   readonly signer: TokenSigner;
   readonly verifier: TokenVerifier;
   readonly writes: WriteTurn;
+  /** What the last full evaluation of each grant read, for deciding the next ones (see decideFromSnapshot). */
+  readonly snapshots: GrantSnapshots;
   readonly policy: PolicyRegistry;
   readonly settings: BrokerSettings;
   readonly log: Logger;

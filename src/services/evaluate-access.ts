@@ -7,15 +7,18 @@ import { randomBase64url } from '../crypto/random-id.ts';
 import { type AccessTokenClaims, audiences, InvalidToken } from '../domain/access-token.ts';
 import { type Client, servesAudience } from '../domain/client.ts';
 import type { SharedInputsRef } from '../domain/decision-record.ts';
-import { BEHAVIOUR_SIGNALS, summarizedContext } from '../domain/drift.ts';
+import { BEHAVIOUR_SIGNALS } from '../domain/drift.ts';
 import { StateChanged, StoreUnavailable } from '../domain/errors.ts';
+import {
+  type EvaluationQuestion,
+  type EvaluationVerdict,
+  entryFor,
+  evaluationVerdict,
+  liveContext,
+} from '../domain/evaluation.ts';
 import type { Grant } from '../domain/grant.ts';
-import { type CountRange, sameRank } from '../domain/policy-facts.ts';
-import type { EvaluationState } from '../domain/ports.ts';
-import { checkStep } from '../domain/steps.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { GrantSnapshots, predictedCounts } from './grant-snapshots.ts';
-import { factsOf } from './policy-facts-of.ts';
+import { grantFactsOf, guardOf, predictedCounts } from './grant-snapshots.ts';
 import { reevaluateGrants } from './reevaluate-grants.ts';
 
 const Name = z.string().min(1).max(200);
@@ -72,24 +75,14 @@ const deny = (
   context: { decision_id, reason_admin: { en, code, ...(policies?.length ? { policies } : {}) } },
 });
 
-/** Each broker's snapshots (a process may run several brokers: tests). */
-const snapshotsByBroker = new WeakMap<Broker, GrantSnapshots>();
-function snapshotsOf(broker: Broker): GrantSnapshots {
-  const known = snapshotsByBroker.get(broker);
-  if (known) return known;
-  const snapshots = new GrantSnapshots();
-  snapshotsByBroker.set(broker, snapshots);
-  return snapshots;
-}
-
-/** The live context of a decision: the grant's, with this request's ip and the signals reported since. */
-function liveContext(state: EvaluationState, ip: string | undefined) {
-  return {
-    ...state.grant.context,
-    ...summarizedContext(state.grant, state.signals),
-    ...(ip === undefined ? {} : { ip }),
-  };
-}
+/** The question a request asks. */
+const questionOf = (req: EvaluationRequest): EvaluationQuestion => ({
+  action: req.action.name,
+  resource: req.resource.id,
+  subject: req.subject.id,
+  step: req.context?.step,
+  ip: req.context?.ip,
+});
 
 /**
  * The request's context as its record keeps it: a copy, or, when it is its batch's shared context
@@ -98,12 +91,6 @@ function liveContext(state: EvaluationState, ip: string | undefined) {
 function contextInputs(req: EvaluationRequest, shared: SharedInputsRef | undefined) {
   return shared ? { shared_context: shared } : { context: { ...(req.context ?? {}) } };
 }
-
-/** `range` with its lower end raised to `lowest`, the least a count can be. */
-const from = (lowest: number, range: CountRange): CountRange => ({
-  ...range,
-  min: Math.max(range.min ?? lowest, lowest),
-});
 
 /**
  * Decides from the grant as the last full evaluation read it, in one Redis round trip: the
@@ -121,14 +108,12 @@ async function decideFromSnapshot(
   nowSec: number,
   shared: SharedInputsRef | undefined,
 ): Promise<EvaluationResponse | undefined> {
-  const snapshots = snapshotsOf(broker);
+  const { snapshots } = broker;
   const snapshot = snapshots.get(claims.grant_id);
   if (!snapshot) return undefined;
   const action = req.action.name;
   const resource = req.resource.id;
-  const entry = claims.authorization_details.find(
-    (e) => e.actions.includes(action) && e.locations.includes(resource),
-  );
+  const entry = entryFor(claims, action, resource);
   if (!entry || entry.steps?.length || !snapshot.usedActions.has(action)) return undefined;
   if (snapshot.clientId !== claims.client_id || snapshot.expiresAt <= nowSec) return undefined;
   if (
@@ -146,32 +131,31 @@ async function decideFromSnapshot(
   const reevaluateAt = broker.settings.reevaluateAtCallsPerMinute + 1;
   if (calls === reevaluateAt) return undefined;
   const policy = broker.policy.current();
-  const ip = req.context?.ip;
-  const facts = factsOf(
+  // The same verdict as after a read, over the grant as the snapshot remembers it (the guard
+  // checks that it still is): only a permit is answered here.
+  const decision = evaluationVerdict({
+    question: questionOf(req),
+    claims,
+    caller,
     agent,
-    [entry],
-    ip === undefined ? snapshot.context : { ...snapshot.context, ip },
+    grant: grantFactsOf(snapshot, calls, denied),
+    entry,
+    policy,
     nowSec,
-    {
-      calls_last_minute: calls,
-      denied_last_hour: denied,
-      used_actions: snapshot.usedActions,
-    },
-  );
-  const [decision] = policy.decide(facts, [{ entry: 0, action, location: resource }]);
-  if (decision?.effect !== 'permit') return undefined;
+  });
+  if (!decision.allowed) return undefined;
   snapshot.callsAtSec = nowSec;
   snapshot.calls = calls;
 
-  const usage = {
-    // This call counts, so at least 1; denials at least 0.
-    calls_last_minute: from(
-      1,
-      sameRank(policy.reads, 'usage.calls_last_minute', calls, [reevaluateAt]),
-    ),
-    denied_last_hour: from(0, sameRank(policy.reads, 'usage.denied_last_hour', denied)),
-    new_action: false,
-  };
+  const { usage, guard } = guardOf(snapshot, {
+    claims,
+    action,
+    reads: policy.reads,
+    calls,
+    denied,
+    reevaluateAt,
+    nowSec,
+  });
   const inputs = {
     action,
     caller: caller.client_id,
@@ -182,31 +166,18 @@ async function decideFromSnapshot(
   };
   let decisionId: string;
   try {
-    const record = await broker.decisions.record(
+    const record = await broker.evaluations.commit(
       {
         kind: 'evaluation',
         outcome: 'permit',
-        reasons: ['permit', ...decision.reasons],
+        reasons: ['permit', ...(decision.policies ?? [])],
         client_id: claims.client_id,
         grant_id: claims.grant_id,
         task_id: snapshot.taskId,
         policy_version: policy.version,
         inputs,
       },
-      {
-        guard: {
-          grantId: claims.grant_id,
-          jti: claims.jti,
-          clientId: claims.client_id,
-          action,
-          expiresAt: snapshot.expiresAt,
-          policyVersion: snapshot.policyVersion,
-          digest: snapshot.digest,
-          calls: usage.calls_last_minute,
-          denied: usage.denied_last_hour,
-          nowSec,
-        },
-      },
+      guard,
     );
     decisionId = record.id;
   } catch (err) {
@@ -243,13 +214,7 @@ export async function evaluateAccess(
   const nowSec = nowSecOf(broker);
   const action = req.action.name;
   const resource = req.resource.id;
-  let verdict: {
-    allowed: boolean;
-    code: string;
-    en: string;
-    policies?: string[];
-    step?: number | undefined;
-  };
+  let verdict: EvaluationVerdict;
   let grant: Omit<Grant, 'status' | 'reason'> | undefined;
   let usage: Record<string, unknown> = {};
   let clientId: string | undefined;
@@ -269,10 +234,8 @@ export async function evaluateAccess(
       if (answered) return answered;
       broker.metrics.evaluationPath('read');
       clientId = claims.client_id;
-      const entry = claims.authorization_details.find(
-        (e) => e.actions.includes(action) && e.locations.includes(resource),
-      );
-      const state = await broker.usage.readForEvaluation(
+      const entry = entryFor(claims, action, resource);
+      const state = await broker.evaluations.read(
         claims.grant_id,
         claims.jti,
         claims.client_id,
@@ -288,84 +251,31 @@ export async function evaluateAccess(
         };
       }
       const agent = await broker.clients.get(claims.client_id);
-      if (!servesAudience(caller, audiences(claims)))
-        verdict = {
-          allowed: false,
-          code: 'foreign_audience',
-          en: 'the token is not meant for your resources',
-        };
-      else if (!caller.resources.includes(resource))
-        verdict = {
-          allowed: false,
-          code: 'foreign_resource',
-          en: 'you do not serve this resource',
-        };
-      else if (req.subject.id !== claims.sub)
-        verdict = {
-          allowed: false,
-          code: 'subject_mismatch',
-          en: 'the subject is not the token holder',
-        };
-      else if (!state || state.client_id !== claims.client_id)
-        verdict = { allowed: false, code: 'grant_missing', en: 'the grant does not exist' };
-      else if (state.status !== 'active' || state.expires_at <= nowSec)
-        verdict = {
-          allowed: false,
-          code: `grant_${state.status === 'active' ? 'expired' : state.status}`,
-          en: 'the grant is not active',
-        };
-      else if (state.jtiRevoked)
-        verdict = { allowed: false, code: 'token_revoked', en: 'the token was revoked' };
-      else if (!agent || agent.disabled)
-        verdict = {
-          allowed: false,
-          code: 'agent_disabled',
-          en: 'the agent is disabled or deleted',
-        };
-      else if (!entry)
-        verdict = {
-          allowed: false,
-          code: 'outside_grant',
-          en: `the grant does not cover ${action} on this resource`,
-        };
-      else {
-        const stepCheck = entry.steps?.length
-          ? checkStep(entry.steps, state.lastStep, req.context?.step)
-          : undefined;
-        if (stepCheck && !stepCheck.ok)
-          verdict = {
-            allowed: false,
-            code: stepCheck.reason,
-            en: `step ${req.context?.step ?? '(none)'} is not allowed now`,
-          };
-        else {
-          const policy = broker.policy.current();
-          policyVersion = policy.version;
-          const facts = factsOf(agent, [entry], liveContext(state, req.context?.ip), nowSec, {
+      verdict = evaluationVerdict({
+        question: questionOf(req),
+        claims,
+        caller,
+        agent,
+        grant: state && {
+          status: state.status,
+          expires_at: state.expires_at,
+          client_id: state.client_id,
+          jtiRevoked: state.jtiRevoked,
+          lastStep: state.lastStep,
+          context: liveContext(state.grant, state.signals),
+          usage: {
             calls_last_minute: state.callsLastMinute,
             denied_last_hour: state.deniedLastHour,
             used_actions: state.actionUsedBefore ? new Set([action]) : new Set(),
-          });
-          const [decision] = policy.decide(facts, [{ entry: 0, action, location: resource }]);
-          verdict =
-            decision?.effect === 'permit'
-              ? {
-                  allowed: true,
-                  code: 'permit',
-                  en: 'permitted',
-                  policies: decision.reasons,
-                  step: stepCheck?.ok ? stepCheck.index : undefined,
-                }
-              : {
-                  allowed: false,
-                  code: decision?.effect === 'approval' ? 'approval_required' : 'policy_denied',
-                  en: 'policy does not permit this now',
-                  policies: decision?.reasons,
-                };
-        }
-      }
+          },
+        },
+        entry,
+        policy: broker.policy.current(),
+        nowSec,
+      });
+      policyVersion = verdict.policyVersion;
       if (state) {
-        const denied = await broker.usage.recordOutcome({
+        const denied = await broker.evaluations.recordOutcome({
           grantId: claims.grant_id,
           clientId: claims.client_id,
           action,
@@ -375,7 +285,7 @@ export async function evaluateAccess(
           expiresAt: state.expires_at,
           nowSec,
         });
-        rememberSnapshot(broker, claims.grant_id, state, action, verdict.allowed, denied, nowSec);
+        broker.snapshots.remember(state, action, verdict.allowed, denied, nowSec);
         // Off-intent behaviour is drift: recorded on the grant and decided again now.
         const behaviour =
           verdict.code === 'step_out_of_order'
@@ -416,7 +326,7 @@ export async function evaluateAccess(
   };
   let decisionId: string | undefined;
   try {
-    const record = await broker.decisions.record({
+    const record = await broker.evaluations.commit({
       kind: 'evaluation',
       outcome: final.allowed ? 'permit' : 'deny',
       reasons: [final.code, ...(final.policies ?? [])],
@@ -438,38 +348,4 @@ export async function evaluateAccess(
   return final.allowed
     ? { decision: true, context: { decision_id: decisionId } }
     : deny(decisionId, final.code, final.en, final.policies);
-}
-
-/** Keeps what this full evaluation read (and its outcome changed) for deciding the next ones. */
-function rememberSnapshot(
-  broker: Broker,
-  grantId: string,
-  state: EvaluationState,
-  action: string,
-  allowed: boolean,
-  denied: number,
-  nowSec: number,
-): void {
-  const snapshots = snapshotsOf(broker);
-  if (state.status !== 'active' || state.jtiRevoked) {
-    snapshots.delete(grantId);
-    return;
-  }
-  const known = snapshots.get(grantId)?.usedActions;
-  const used = state.actionUsedBefore || allowed;
-  snapshots.set(grantId, {
-    clientId: state.client_id,
-    taskId: state.grant.task_id,
-    expiresAt: state.expires_at,
-    policyVersion: state.grant.policy_version,
-    digest: state.digest,
-    context: liveContext(state, undefined),
-    callsAtSec: nowSec,
-    calls: state.callsLastMinute,
-    deniedAtSec: nowSec,
-    // recordOutcome answers 0 for an allowed call (it counts only denials).
-    denied: allowed ? state.deniedLastHour : denied,
-    usedActions:
-      used && !known?.has(action) ? new Set([...(known ?? []), action]) : (known ?? new Set()),
-  });
 }

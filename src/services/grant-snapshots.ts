@@ -1,11 +1,24 @@
-// What the last full evaluation of each grant read, so the next ones can decide before reading.
+// The snapshot protocol: what the last full evaluation of each grant read, so the next ones can
+// decide before reading (predicted counts, the count ranges a decision holds for, and the guard
+// that has the store check them when the decision is committed).
+import type { AccessTokenClaims } from '../domain/access-token.ts';
+import { type GrantFacts, liveContext } from '../domain/evaluation.ts';
 import type { ContextSnapshot } from '../domain/grant.ts';
-import { CALLS_WINDOW, DENIED_WINDOW, type UsageWindow, windowAt } from '../domain/policy-facts.ts';
+import {
+  CALLS_WINDOW,
+  type CountRange,
+  DENIED_WINDOW,
+  type PolicyReads,
+  sameRank,
+  type UsageWindow,
+  windowAt,
+} from '../domain/policy-facts.ts';
+import type { EvaluationGuard, EvaluationState } from '../domain/ports.ts';
 
 /**
  * What a decision needs of a grant, as an evaluation last read it (kept small: a signal's context
  * is not kept, only what it changed). Nothing here is trusted: an evaluation decided from it holds
- * only if the decision log's guard finds the grant unchanged (see EvaluationGuard).
+ * only if the evaluation store's guard finds the grant unchanged (see EvaluationGuard and guardOf).
  */
 export interface GrantSnapshot {
   readonly clientId: string;
@@ -51,6 +64,76 @@ export function predictedCounts(
   };
 }
 
+/** The grant as `snapshot` remembers it, with the predicted counts (a verdict's GrantFacts). */
+export function grantFactsOf(snapshot: GrantSnapshot, calls: number, denied: number): GrantFacts {
+  return {
+    status: 'active',
+    expires_at: snapshot.expiresAt,
+    client_id: snapshot.clientId,
+    jtiRevoked: false,
+    // Decided from a snapshot only on entries without declared steps.
+    lastStep: -1,
+    context: snapshot.context,
+    usage: {
+      calls_last_minute: calls,
+      denied_last_hour: denied,
+      used_actions: snapshot.usedActions,
+    },
+  };
+}
+
+/** `range` with its lower end raised to `lowest`, the least a count can be. */
+const from = (lowest: number, range: CountRange): CountRange => ({
+  ...range,
+  min: Math.max(range.min ?? lowest, lowest),
+});
+
+/**
+ * The usage a decision from `snapshot` holds for, and the guard that checks it: the ranges of
+ * counts a policy with `reads` cannot tell from the predicted ones (`reevaluateAt`, the count that
+ * starts a re-evaluation, told apart too), not the counts. The record's usage shows the ranges.
+ */
+export function guardOf(
+  snapshot: GrantSnapshot,
+  at: {
+    readonly claims: Pick<AccessTokenClaims, 'grant_id' | 'jti' | 'client_id'>;
+    readonly action: string;
+    readonly reads: PolicyReads;
+    readonly calls: number;
+    readonly denied: number;
+    readonly reevaluateAt: number;
+    readonly nowSec: number;
+  },
+): {
+  usage: { calls_last_minute: CountRange; denied_last_hour: CountRange; new_action: false };
+  guard: EvaluationGuard;
+} {
+  const usage = {
+    // This call counts, so at least 1; denials at least 0.
+    calls_last_minute: from(
+      1,
+      sameRank(at.reads, 'usage.calls_last_minute', at.calls, [at.reevaluateAt]),
+    ),
+    denied_last_hour: from(0, sameRank(at.reads, 'usage.denied_last_hour', at.denied)),
+    new_action: false as const,
+  };
+  return {
+    usage,
+    guard: {
+      grantId: at.claims.grant_id,
+      jti: at.claims.jti,
+      clientId: at.claims.client_id,
+      action: at.action,
+      expiresAt: snapshot.expiresAt,
+      policyVersion: snapshot.policyVersion,
+      digest: snapshot.digest,
+      calls: usage.calls_last_minute,
+      denied: usage.denied_last_hour,
+      nowSec: at.nowSec,
+    },
+  };
+}
+
 /** The snapshots of one broker, newest kept: at most `max` (about 1 KB each), the oldest written dropped first. */
 export class GrantSnapshots {
   readonly #byGrant = new Map<string, GrantSnapshot>();
@@ -75,5 +158,40 @@ export class GrantSnapshots {
 
   delete(grantId: string): void {
     this.#byGrant.delete(grantId);
+  }
+
+  /**
+   * Keeps what a full evaluation read (`state`) and what its outcome changed, for deciding the
+   * next ones; forgets the grant when it is not active or the token was revoked. `denied` is the
+   * outcome's count of denials this hour (0 for an allowed call, which counts none).
+   */
+  remember(
+    state: EvaluationState,
+    action: string,
+    allowed: boolean,
+    denied: number,
+    nowSec: number,
+  ): void {
+    const grantId = state.grant.id;
+    if (state.status !== 'active' || state.jtiRevoked) {
+      this.delete(grantId);
+      return;
+    }
+    const known = this.get(grantId)?.usedActions;
+    const used = state.actionUsedBefore || allowed;
+    this.set(grantId, {
+      clientId: state.client_id,
+      taskId: state.grant.task_id,
+      expiresAt: state.expires_at,
+      policyVersion: state.grant.policy_version,
+      digest: state.digest,
+      context: liveContext(state.grant, state.signals),
+      callsAtSec: nowSec,
+      calls: state.callsLastMinute,
+      deniedAtSec: nowSec,
+      denied: allowed ? state.deniedLastHour : denied,
+      usedActions:
+        used && !known?.has(action) ? new Set([...(known ?? []), action]) : (known ?? new Set()),
+    });
   }
 }

@@ -5,11 +5,10 @@ import {
   detectHardDrift,
   groupsChanged,
   judgePolicy,
-  latestIp,
-  latestRisk,
   type Reevaluation,
   type Signal,
 } from '../domain/drift.ts';
+import { liveContext, summaryOfSignals } from '../domain/evaluation.ts';
 import type { Grant } from '../domain/grant.ts';
 import { pairsOf } from '../domain/intent.ts';
 import type { PolicyDecider, UsageFacts } from '../domain/policy-facts.ts';
@@ -31,13 +30,8 @@ export function reevaluate(
   const hard = detectHardDrift(grant, client, signals, nowSec);
   if (hard) return { outcome: 'revoke', reasons: [hard] };
   const agent = client as Client;
-  const context = {
-    ...grant.context,
-    ip: latestIp(grant, signals),
-    risk: latestRisk(grant, signals),
-    signals: [...new Set([...grant.context.signals, ...signals.map((s) => s.type)])],
-    groups: [...agent.groups],
-  };
+  // The same live context as an evaluation's (the agent's groups come from `agent`, not from it).
+  const context = liveContext(grant, summaryOfSignals(signals));
   const pairs = policy.decide(
     factsOf(agent, grant.granted, context, nowSec, usage),
     pairsOf(grant.granted),

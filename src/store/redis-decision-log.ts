@@ -12,11 +12,15 @@ import {
   sharedRefOf,
 } from '../domain/decision-record.ts';
 import { StateChanged, StoreUnavailable } from '../domain/errors.ts';
-import type { AuditVerdict, DecisionLog, EvaluationGuard } from '../domain/ports.ts';
+import type { AuditVerdict, DecisionLog } from '../domain/ports.ts';
 import { GRANT_FIELDS } from './grant-fields.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
-import { GUARD_ARG_COUNT, guardArgs, guardKeys } from './redis-usage-store.ts';
+import {
+  type AppendPrecondition,
+  type ConditionalAppend,
+  evaluationGuardPrecondition,
+} from './redis-evaluation-store.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 import { atTurnEnd, sendHeldWrites } from './turn-end.ts';
 
@@ -56,7 +60,8 @@ interface Pending {
   readonly input: Omit<DecisionRecord, 'chain' | 'seq' | 'prev' | 'hash'>;
   readonly clearsPendingOf: string;
   readonly followedBy: (() => Promise<unknown>) | undefined;
-  readonly guard: EvaluationGuard | undefined;
+  /** Checked atomically before the append (opaque here: its keys and fields, see AppendPrecondition). */
+  readonly precondition: AppendPrecondition | undefined;
   readonly resolve: (r: DecisionRecord, sid: string) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -98,7 +103,7 @@ export function createRedisDecisionLog(
   redis: Redis,
   keys: KeyNames,
   opts: DecisionLogLimits,
-): DecisionLog {
+): DecisionLog & ConditionalAppend {
   const r = redis as ScriptedRedis;
   defineScripts(redis, 'appendDecisions');
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -116,9 +121,9 @@ export function createRedisDecisionLog(
     flushing = true;
     const taken = queue.slice(0, MAX_BATCH);
     queue = queue.slice(taken.length);
-    // Guarded records last: a guard that fails then stops the append after every record with a
-    // follower (whose write is sent before the reply) has landed.
-    const batch = [...taken.filter((p) => !p.guard), ...taken.filter((p) => p.guard)];
+    // Conditional records last: a precondition that fails then stops the append after every
+    // record with a follower (whose write is sent before the reply) has landed.
+    const batch = [...taken.filter((p) => !p.precondition), ...taken.filter((p) => p.precondition)];
     const [seqBefore, prevBefore] = [seq, prev];
     // The append script's (scripts/appendDecisions.lua) KEYS after its first four, and its ARGV:
     // eight header fields, then the records.
@@ -187,13 +192,16 @@ export function createRedisDecisionLog(
           grantId,
           p.clearsPendingOf ? record.id : '',
         );
-        if (grantId || p.guard) recordKeys.push(keys.grant(grantId), keys.grantHistory(grantId));
-        if (p.guard) {
-          recordKeys.push(...guardKeys(keys, p.guard));
+        const { precondition } = p;
+        if (grantId || precondition)
+          recordKeys.push(keys.grant(grantId), keys.grantHistory(grantId));
+        if (precondition) {
+          recordKeys.push(...precondition.keys);
           argv.push(
-            String(1 + GUARD_ARG_COUNT),
+            String(2 + precondition.args.length),
             JSON.stringify({ seq: seq - 1, hash: body.prev }),
-            ...guardArgs(p.guard),
+            String(precondition.keys.length),
+            ...precondition.args,
           );
         } else argv.push('0');
         prev = record.hash;
@@ -249,13 +257,13 @@ export function createRedisDecisionLog(
       }
       const refused = batch[appended];
       if (refused) {
-        // The chain goes on from the last record appended. The guarded records behind the refused
-        // one that are about the same grant are refused with it (they were decided on the same
-        // state); the others are sealed again, first in the next batch.
+        // The chain goes on from the last record appended. The conditional records behind the
+        // refused one of the same scope (for an evaluation guard, the same grant) are refused with
+        // it (they were decided on the same state); the others are sealed again, first in the next batch.
         seq = seqBefore + appended;
         prev = appended > 0 ? (sealed[appended - 1] as DecisionRecord).hash : prevBefore;
         const rest = batch.slice(appended + 1);
-        const sameGrant = (p: Pending) => p.guard?.grantId === refused.guard?.grantId;
+        const sameGrant = (p: Pending) => p.precondition?.scope === refused.precondition?.scope;
         for (const p of [refused, ...rest.filter(sameGrant)]) p.reject(new StateChanged());
         queue = [...rest.filter((p) => !sameGrant(p)), ...queue];
       }
@@ -312,20 +320,21 @@ export function createRedisDecisionLog(
 
   const enqueue = (
     input: DecisionInput,
-    opts: Parameters<DecisionLog['record']>[1] = {},
+    opts: Omit<NonNullable<Parameters<DecisionLog['record']>[1]>, 'guard'> & {
+      precondition?: AppendPrecondition | undefined;
+    },
     resolve: Pending['resolve'],
     reject: Pending['reject'],
   ) => {
     const clearsPendingOf =
       opts.clearsPendingOf && opts.clearsPendingOf === input.grant_id ? opts.clearsPendingOf : '';
-    if (opts.guard && (opts.followedBy || opts.guard.grantId !== input.grant_id)) {
-      throw new TypeError("a guarded record is about its guard's grant and has no follower");
-    }
+    if (opts.precondition && opts.followedBy)
+      throw new TypeError('a conditional record has no follower');
     queue.push({
       input: { ...input, id: opts.id ?? newRecordId(), at_ms: Date.now() },
       clearsPendingOf,
       followedBy: opts.followedBy,
-      guard: opts.guard,
+      precondition: opts.precondition,
       resolve,
       reject,
     });
@@ -342,11 +351,20 @@ export function createRedisDecisionLog(
 
   return {
     nextId: newRecordId,
-    record(input, opts = {}) {
-      return new Promise<DecisionRecord>((resolve, reject) =>
-        enqueue(input, opts, resolve, reject),
-      );
+    record(input, { guard: evaluationGuard, ...opts } = {}) {
+      return new Promise<DecisionRecord>((resolve, reject) => {
+        if (evaluationGuard && evaluationGuard.grantId !== input.grant_id)
+          throw new TypeError("a guarded record is about its guard's grant");
+        // The port's guard is the evaluation store's precondition (see redis-evaluation-store.ts).
+        const precondition = evaluationGuard && evaluationGuardPrecondition(keys, evaluationGuard);
+        enqueue(input, { ...opts, precondition }, resolve, reject);
+      });
     },
+
+    recordIf: (input, precondition) =>
+      new Promise<DecisionRecord>((resolve, reject) =>
+        enqueue(input, { precondition }, resolve, reject),
+      ),
 
     recordShared: (input) =>
       new Promise<SharedInputsRef>((resolve, reject) =>

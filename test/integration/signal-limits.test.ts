@@ -9,8 +9,9 @@ import type { Grant } from '../../src/domain/grant.ts';
 import type { DecisionLog, GrantStore, UsageStore } from '../../src/domain/ports.ts';
 import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
+import { stateDigest } from '../../src/store/redis-evaluation-store.ts';
 import { createRedisGrantStore } from '../../src/store/redis-grant-store.ts';
-import { createRedisUsageStore, stateDigest } from '../../src/store/redis-usage-store.ts';
+import { createRedisUsageStore } from '../../src/store/redis-usage-store.ts';
 import {
   admin,
   CRM,

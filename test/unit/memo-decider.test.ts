@@ -7,13 +7,12 @@ import type { PairDecision } from '../../src/domain/decision.ts';
 import type { Pair } from '../../src/domain/intent.ts';
 import {
   calendarOf,
-  factsKey,
-  memoizeDecider,
   type PolicyDecider,
   type PolicyFacts,
   sameRank,
 } from '../../src/domain/policy-facts.ts';
 import { type CompiledPolicySet, compilePolicySet } from '../../src/policy/cedar-policy-set.ts';
+import { factsKey, memoizeDecider } from '../../src/policy/memoize-decider.ts';
 
 const schema = readFileSync('config/schema.cedarschema', 'utf8');
 const defaultText = readFileSync('config/policies/default.cedar', 'utf8');

@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONTEXT_KEYS, CONTEXT_LEAVES, type LeafRead } from '../../src/domain/policy-facts.ts';
-import { policyReads } from '../../src/domain/policy-reads.ts';
 import { contextReads } from '../../src/policy/cedar-policy-set.ts';
+import { policyReads } from '../../src/policy/policy-reads.ts';
 
 const when = (condition: string) => `permit (principal, action, resource) when { ${condition} };`;
 const leavesOf = (text: string): Record<string, LeafRead> =>

@@ -5,12 +5,12 @@ import {
   CALLS_WINDOW,
   DENIED_WINDOW,
   newActionOf,
-  pairKey,
   windowAt,
   windowCount,
   windowTtlSec,
 } from '../../src/domain/policy-facts.ts';
 import { compilePolicySet } from '../../src/policy/cedar-policy-set.ts';
+import { pairKey } from '../../src/policy/memoize-decider.ts';
 import { type GrantSnapshot, predictedCounts } from '../../src/services/grant-snapshots.ts';
 import { historyUsage, usageInputs } from '../../src/services/policy-facts-of.ts';
 

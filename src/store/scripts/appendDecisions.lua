@@ -17,10 +17,9 @@
     KEYS[2] chain heads hash
     KEYS[3] bytes-appended counter
     KEYS[4] byte marks list
-    then per record, in order: for one with a grant id or a guard, its grant hash and the grant's
-    history string (KeyNames.grant, grantHistory); for a guarded one then the guard's
-    GUARD_KEY_COUNT keys (see includes/evaluationGuard.lua). The key count varies: the caller
-    passes it first.
+    then per record, in order: for one with a grant id or a precondition, its grant hash and the
+    grant's history string (KeyNames.grant, grantHistory); for a conditional one then its
+    precondition's keys (as many as its ARGV says). The key count varies: the caller passes it first.
     ARGV[1] chain id
     ARGV[2] max records (approximate trim)
     ARGV[3] lifetime (s) of a grant hash the record creates
@@ -31,11 +30,14 @@
     ARGV[8] history bytes kept when it is
     then per record (from ARGV[9]): its JSON, grant id or '', record id whose pending-record
     marker on the grant this append clears or '', the number of fields that follow (0, or for a
-    guarded record 1 + GUARD_ARG_COUNT: the chain head before it, JSON {seq, hash}, then the
-    guard's fields, see includes/evaluationGuard.lua)
+    conditional record 2 + its precondition's fields: the chain head before it, JSON {seq, hash},
+    the precondition's key count, then its fields)
+  The precondition is opaque here: its include defines `precondition_holds(k, a)` over its keys
+  from KEYS[k] and its fields from ARGV[a] (today the one kind is the evaluation store's guard,
+  includes/evaluationGuard.lua).
   Output:
-    the stream ids of the records appended: all of them, or those before the first whose guard
-    does not hold (guarded records come last in a batch; the head is then the one before it, and
+    the stream ids of the records appended: all of them, or those before the first whose
+    precondition does not hold (conditional records come last in a batch; the head is then the one before it, and
     no record is decoded here: a record's own text may hold what cjson cannot read)
   Grant hash fields (GRANT_FIELDS in grant-fields.ts): h first record's stream id,
   pr pending-record marker.
@@ -70,8 +72,8 @@ while i <= #ARGV do
     k = k + 2
   end
   if guarded then
-    if not guard_holds(gk, k, i + 5) then break end
-    k = k + GUARD_KEY_COUNT
+    if not precondition_holds(k, i + 6) then break end
+    k = k + tonumber(ARGV[i + 5])
   end
   sid = redis.call('XADD', stream_key, 'MAXLEN', '~', max_records, '*', 'r', record)
   sids[#sids + 1] = sid

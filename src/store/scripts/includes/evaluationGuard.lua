@@ -1,10 +1,11 @@
 --[[
-  The evaluation guard (see EvaluationGuard in domain/ports.ts) for the decision log's append
-  script: `guard_holds(gk, k, a)` checks the grant hash `gk`, the guard's GUARD_KEY_COUNT keys
-  from KEYS[k] on (see guardKeys in redis-usage-store.ts, in this order):
-    k+0 grant data, k+1 signal summary, k+2 revoked-jti set, k+3 calls window,
-    k+4 denials window, k+5 the agent's used actions
-  and its GUARD_ARG_COUNT fields from ARGV[a] on (see guardArgs, in this order):
+  The evaluation guard (see EvaluationGuard in domain/ports.ts): the precondition the evaluation
+  store (redis-evaluation-store.ts, evaluationGuardPrecondition) contributes to the decision log's
+  append script, which calls `precondition_holds(k, a)` before appending a conditional record.
+  Its keys from KEYS[k] on (evaluationGuardPrecondition's `keys`, in this order):
+    k+0 grant hash, k+1 grant data, k+2 signal summary, k+3 revoked-jti set, k+4 calls window,
+    k+5 denials window, k+6 the agent's used actions
+  and its fields from ARGV[a] on (its `args`, in this order):
     a+0 jti, a+1 action, a+2 deadline (epoch s), a+3 policy version, a+4 state digest,
     a+5/a+6 calls min/max ('' for none), a+7/a+8 denials min/max, a+9 calls window ttl,
     a+10 used-actions ttl, a+11 this call's bucket, a+12 the oldest calls bucket counted,
@@ -18,10 +19,9 @@
 local function within(n, min, max)
   return (min == '' or n >= tonumber(min)) and (max == '' or n <= tonumber(max))
 end
-local GUARD_KEY_COUNT = 6
-local function guard_holds(gk, k, a)
-  local data_key, summary_key, revoked_key = KEYS[k], KEYS[k + 1], KEYS[k + 2]
-  local calls_key, denied_key, used_key = KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
+local function precondition_holds(k, a)
+  local gk, data_key, summary_key, revoked_key = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+  local calls_key, denied_key, used_key = KEYS[k + 4], KEYS[k + 5], KEYS[k + 6]
   local jti, action, deadline, version, digest = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
   local calls_min, calls_max = ARGV[a + 5], ARGV[a + 6]
   local denied_min, denied_max = ARGV[a + 7], ARGV[a + 8]

@@ -6,7 +6,7 @@ import {
   type ContextLeaf,
   type LeafRead,
   type PolicyReads,
-} from './policy-facts.ts';
+} from '../domain/policy-facts.ts';
 
 type Node = Record<string, unknown>;
 
