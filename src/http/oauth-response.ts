@@ -30,3 +30,23 @@ export function renderOAuthError(c: Context, err: unknown, log: AppLogger): Resp
     headers: { 'Content-Type': 'application/json', ...headers },
   });
 }
+
+/** 413 on an OAuth endpoint: invalid_request, as RFC 6749 has no other code for it. */
+export function oauthTooLarge(c: Context, log: AppLogger): Response {
+  return renderOAuthError(c, new OAuthError('invalid_request', 'request body too large'), log);
+}
+
+/** 429 on an OAuth endpoint: temporarily_unavailable with Retry-After. */
+export function oauthTooMany(why: string, retryAfterSec: number): Response {
+  return new Response(
+    JSON.stringify({ error: 'temporarily_unavailable', error_description: why }),
+    {
+      status: 429,
+      headers: {
+        'Content-Type': 'application/json',
+        ...NO_STORE,
+        'Retry-After': String(retryAfterSec),
+      },
+    },
+  );
+}

@@ -5,18 +5,15 @@ import { AgentTaskSchema } from '../domain/intent.ts';
 import { ReceiverInputSchema } from '../domain/receiver.ts';
 import { EvaluationSchema } from '../services/evaluate-access.ts';
 import { SignalRequestSchema } from '../services/report-signal.ts';
-import { BatchSchema } from './routes/access-evaluation.ts';
-import {
-  ApprovalDecisionSchema,
-  QuerySchema as ApprovalQuerySchema,
-} from './routes/admin-approvals.ts';
-import { QuerySchema as DecisionQuerySchema } from './routes/admin-decisions.ts';
-import { QuerySchema as GrantQuerySchema } from './routes/admin-grants.ts';
-import { PolicyRequestSchema } from './routes/admin-policies.ts';
-import { RevocationRequestSchema } from './routes/admin-revocations.ts';
-import { IntrospectionRequestFormSchema } from './routes/oauth-introspect.ts';
-import { TokenRevocationFormSchema } from './routes/oauth-revoke.ts';
-import { TokenRequestFormSchema } from './routes/oauth-token.ts';
+import { ApprovalDecisionSchema, QuerySchema as ApprovalQuerySchema } from './admin/approvals.ts';
+import { QuerySchema as DecisionQuerySchema } from './admin/decisions.ts';
+import { QuerySchema as GrantQuerySchema } from './admin/grants.ts';
+import { PolicyRequestSchema } from './admin/policies.ts';
+import { RevocationRequestSchema } from './admin/revocations.ts';
+import { BatchSchema } from './authzen/evaluations.ts';
+import { IntrospectionRequestFormSchema } from './oauth/introspect.ts';
+import { TokenRevocationFormSchema } from './oauth/revoke.ts';
+import { TokenRequestFormSchema } from './oauth/token.ts';
 
 // Response shapes. The routes build these by hand, so they are described here, once.
 

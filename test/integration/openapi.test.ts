@@ -2,10 +2,10 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ClientInputSchema } from '../../src/domain/client.ts';
+import { RevocationRequestSchema } from '../../src/http/admin/revocations.ts';
 import { createApp } from '../../src/http/app.ts';
+import { TokenRequestFormSchema } from '../../src/http/oauth/token.ts';
 import { documentedRoutes, jsonSchemaOf } from '../../src/http/openapi.ts';
-import { RevocationRequestSchema } from '../../src/http/routes/admin-revocations.ts';
-import { TokenRequestFormSchema } from '../../src/http/routes/oauth-token.ts';
 import { EvaluationSchema } from '../../src/services/evaluate-access.ts';
 import {
   type Credentials,

@@ -1,11 +1,13 @@
 // RFC 8414 metadata and the JWKS (public keys only).
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import type { HttpDeps } from '../http-deps.ts';
-import { GRANT_TYPES } from './oauth-token.ts';
+import { GRANT_TYPES } from './token.ts';
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'];
 
-export function discoveryRoutes(deps: HttpDeps): Hono {
+/** The discovery documents, mounted at `/` (no middleware of its own, so it leaks none to other paths). */
+export function discoveryRoutes(deps: HttpDeps, bodyLimit: MiddlewareHandler): OpenAPIHono {
   const issuer = deps.broker.settings.issuer;
   const metadata = {
     issuer,
@@ -23,11 +25,12 @@ export function discoveryRoutes(deps: HttpDeps): Hono {
     scopes_supported: [],
     service_documentation: `${issuer}/docs`,
   };
-  return new Hono()
-    .get('/.well-known/oauth-authorization-server', (c) =>
-      c.json(metadata, 200, { 'Cache-Control': 'public, max-age=300' }),
-    )
-    .get('/.well-known/jwks.json', (c) =>
-      c.json(deps.keyRing.jwks(), 200, { 'Cache-Control': 'public, max-age=60' }),
-    );
+  const app = new OpenAPIHono();
+  app.get('/.well-known/oauth-authorization-server', bodyLimit, (c) =>
+    c.json(metadata, 200, { 'Cache-Control': 'public, max-age=300' }),
+  );
+  app.get('/.well-known/jwks.json', bodyLimit, (c) =>
+    c.json(deps.keyRing.jwks(), 200, { 'Cache-Control': 'public, max-age=60' }),
+  );
+  return app;
 }

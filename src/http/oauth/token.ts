@@ -1,5 +1,6 @@
 // POST /oauth/token: client_credentials with agent_task authorization_details, and refresh_token.
-import { Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { pollApproval } from '../../services/approvals.ts';
 import { approvedIntentHandlers } from '../../services/approved-intents.ts';
@@ -7,7 +8,7 @@ import { mintToken } from '../../services/mint-token.ts';
 import { refreshToken } from '../../services/refresh-token.ts';
 import { authenticate } from '../client-auth.ts';
 import { clientIp, type HttpDeps } from '../http-deps.ts';
-import { oauthJson, renderOAuthError } from '../oauth-response.ts';
+import { oauthJson } from '../oauth-response.ts';
 import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
 
 export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
@@ -65,51 +66,52 @@ export const TokenRequestFormSchema = z
   });
 export type TokenRequestForm = z.infer<typeof TokenRequestFormSchema>;
 
-export function tokenRoute(deps: HttpDeps): Hono {
+/** Registers `POST /oauth/token` on the OAuth sub-app (errors go to its RFC 6749 renderer). */
+export function registerToken(
+  app: OpenAPIHono,
+  deps: HttpDeps,
+  rateLimit: MiddlewareHandler,
+): void {
   const { broker } = deps;
-  return new Hono().post('/oauth/token', async function token(c) {
-    try {
-      const form = await readOAuthForm(c);
-      const client = await authenticate(c, form, broker);
-      const params = parseOAuthForm(form, TokenRequestFormSchema, {
-        grant_type: 'unsupported_grant_type',
-      });
-      const ip = clientIp(c, deps);
-      if (params.grant_type === 'client_credentials') {
-        return oauthJson(
-          c,
-          await mintToken(broker, client, {
-            authorizationDetails: params.authorization_details,
-            resources: params.resource ?? [],
-            scope: params.scope,
-            ip,
-          }),
-        );
-      }
-      if (params.grant_type === 'refresh_token') {
-        return oauthJson(
-          c,
-          await refreshToken(broker, client, {
-            refreshToken: params.refresh_token,
-            ip,
-            authorizationDetails: params.authorization_details,
-            resources: params.resource ?? [],
-            scope: params.scope,
-          }),
-        );
-      }
+  app.post('/token', rateLimit, async function token(c) {
+    const form = await readOAuthForm(c);
+    const client = await authenticate(c, form, broker);
+    const params = parseOAuthForm(form, TokenRequestFormSchema, {
+      grant_type: 'unsupported_grant_type',
+    });
+    const ip = clientIp(c, deps);
+    if (params.grant_type === 'client_credentials') {
       return oauthJson(
         c,
-        await pollApproval(
-          broker,
-          client,
-          params.auth_req_id,
+        await mintToken(broker, client, {
+          authorizationDetails: params.authorization_details,
+          resources: params.resource ?? [],
+          scope: params.scope,
           ip,
-          approvedIntentHandlers(broker, ip),
-        ),
+        }),
       );
-    } catch (err) {
-      return renderOAuthError(c, err, deps.log);
     }
+    if (params.grant_type === 'refresh_token') {
+      return oauthJson(
+        c,
+        await refreshToken(broker, client, {
+          refreshToken: params.refresh_token,
+          ip,
+          authorizationDetails: params.authorization_details,
+          resources: params.resource ?? [],
+          scope: params.scope,
+        }),
+      );
+    }
+    return oauthJson(
+      c,
+      await pollApproval(
+        broker,
+        client,
+        params.auth_req_id,
+        ip,
+        approvedIntentHandlers(broker, ip),
+      ),
+    );
   });
 }

@@ -1,13 +1,11 @@
 // POST /admin/keys/rotate: a new signing key; the old one verifies until its tokens have expired.
-import { Hono } from 'hono';
-import type { AdminEnv } from '../admin-auth.ts';
-import type { HttpDeps } from '../http-deps.ts';
-import { renderProblem } from '../problem-response.ts';
 
-export function adminKeyRoutes(deps: HttpDeps): Hono<AdminEnv> {
-  const app = new Hono<AdminEnv>();
-  app.onError((err, c) => renderProblem(c, err, deps.log));
-  app.post('/admin/keys/rotate', async (c) => {
+import type { HttpDeps } from '../http-deps.ts';
+import type { AdminApp } from './admin-auth.ts';
+
+/** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
+export function registerKeys(app: AdminApp, deps: HttpDeps): void {
+  app.post('/keys/rotate', async (c) => {
     const kid = await deps.keyRing.rotate();
     await deps.broker.decisions.record({
       kind: 'policy',
@@ -17,5 +15,4 @@ export function adminKeyRoutes(deps: HttpDeps): Hono<AdminEnv> {
     });
     return c.json({ kid });
   });
-  return app;
 }

@@ -1,11 +1,9 @@
 // /admin/decisions and /admin/audit/verify: the decision log and its chain check.
-import { Hono } from 'hono';
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
 import { MAX_DECISIONS_PER_QUERY } from '../../domain/ports.ts';
-import type { AdminEnv } from '../admin-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { renderProblem } from '../problem-response.ts';
+import type { AdminApp } from './admin-auth.ts';
 
 export const QuerySchema = z.object({
   grant_id: z.string().max(200).optional(),
@@ -13,10 +11,9 @@ export const QuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_DECISIONS_PER_QUERY).default(100),
 });
 
-export function adminDecisionRoutes(deps: HttpDeps): Hono<AdminEnv> {
-  const app = new Hono<AdminEnv>();
-  app.onError((err, c) => renderProblem(c, err, deps.log));
-  app.get('/admin/decisions', async (c) => {
+/** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
+export function registerDecisions(app: AdminApp, deps: HttpDeps): void {
+  app.get('/decisions', async (c) => {
     const q = QuerySchema.safeParse(c.req.query());
     if (!q.success)
       throw new ProblemError(
@@ -31,6 +28,5 @@ export function adminDecisionRoutes(deps: HttpDeps): Hono<AdminEnv> {
       shared_inputs: await deps.broker.decisions.sharedInputs(decisions),
     });
   });
-  app.get('/admin/audit/verify', async (c) => c.json(await deps.broker.decisions.verify()));
-  return app;
+  app.get('/audit/verify', async (c) => c.json(await deps.broker.decisions.verify()));
 }

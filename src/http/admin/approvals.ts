@@ -1,13 +1,11 @@
 // /admin/approvals: pending human approvals, and an approver's decision on one.
-import { Hono } from 'hono';
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
 import { decideApproval } from '../../services/approvals.ts';
 import { nowSecOf } from '../../services/broker.ts';
-import type { AdminEnv } from '../admin-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { renderProblem } from '../problem-response.ts';
 import { readJson } from '../read-body.ts';
+import type { AdminApp } from './admin-auth.ts';
 
 export const QuerySchema = z.object({
   status: z.enum(['pending', 'approved', 'denied', 'consumed']).optional(),
@@ -17,11 +15,10 @@ export const ApprovalDecisionSchema = z
   .object({ decision: z.enum(['approve', 'deny']), note: z.string().max(1000).optional() })
   .strict();
 
-export function adminApprovalRoutes(deps: HttpDeps): Hono<AdminEnv> {
+/** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
+export function registerApprovals(app: AdminApp, deps: HttpDeps): void {
   const { broker } = deps;
-  const app = new Hono<AdminEnv>();
-  app.onError((err, c) => renderProblem(c, err, deps.log));
-  app.get('/admin/approvals', async (c) => {
+  app.get('/approvals', async (c) => {
     const q = QuerySchema.safeParse(c.req.query());
     if (!q.success)
       throw new ProblemError(
@@ -37,7 +34,7 @@ export function adminApprovalRoutes(deps: HttpDeps): Hono<AdminEnv> {
       .map(({ intent_key: _k, ...a }) => a);
     return c.json({ approvals: shown });
   });
-  app.post('/admin/approvals/:id', async (c) => {
+  app.post('/approvals/:id', async (c) => {
     const { decision, note } = await readJson(c, ApprovalDecisionSchema);
     const { intent_key: _k, ...decided } = await decideApproval(
       broker,
@@ -48,5 +45,4 @@ export function adminApprovalRoutes(deps: HttpDeps): Hono<AdminEnv> {
     );
     return c.json(decided);
   });
-  return app;
 }

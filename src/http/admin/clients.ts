@@ -1,5 +1,4 @@
 // /admin/clients: register, list, show, change (disable = kill switch) and delete clients.
-import { Hono } from 'hono';
 import {
   ClientIdSchema,
   ClientInputSchema,
@@ -13,10 +12,9 @@ import {
   getClient,
   updateClient,
 } from '../../services/manage-clients.ts';
-import type { AdminEnv } from '../admin-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { renderProblem } from '../problem-response.ts';
 import { readJson } from '../read-body.ts';
+import type { AdminApp } from './admin-auth.ts';
 
 function clientId(raw: string): string {
   const parsed = ClientIdSchema.safeParse(raw);
@@ -24,29 +22,27 @@ function clientId(raw: string): string {
   return parsed.data;
 }
 
-export function adminClientRoutes(deps: HttpDeps): Hono<AdminEnv> {
+/** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
+export function registerClients(app: AdminApp, deps: HttpDeps): void {
   const { broker } = deps;
-  const app = new Hono<AdminEnv>();
-  app.onError((err, c) => renderProblem(c, err, deps.log));
-  app.post('/admin/clients', async (c) =>
+  app.post('/clients', async (c) =>
     c.json(await createClient(broker, await readJson(c, ClientInputSchema), c.var.admin), 201, {
       'Cache-Control': 'no-store',
     }),
   );
-  app.get('/admin/clients', async (c) =>
+  app.get('/clients', async (c) =>
     c.json({ clients: (await broker.clients.list()).map(publicClient) }),
   );
-  app.get('/admin/clients/:id', async (c) =>
+  app.get('/clients/:id', async (c) =>
     c.json(publicClient(await getClient(broker, clientId(c.req.param('id'))))),
   );
-  app.patch('/admin/clients/:id', async (c) => {
+  app.patch('/clients/:id', async (c) => {
     const id = clientId(c.req.param('id'));
     return c.json(
       await updateClient(broker, id, await readJson(c, ClientPatchSchema), c.var.admin),
     );
   });
-  app.delete('/admin/clients/:id', async (c) =>
+  app.delete('/clients/:id', async (c) =>
     c.json(await deleteClient(broker, clientId(c.req.param('id')), c.var.admin)),
   );
-  return app;
 }

@@ -1,11 +1,9 @@
 // /admin/grants: live grants by client, task or status, and one grant with its decision history.
-import { Hono } from 'hono';
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
 import { nowSecOf } from '../../services/broker.ts';
-import type { AdminEnv } from '../admin-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { renderProblem } from '../problem-response.ts';
+import type { AdminApp } from './admin-auth.ts';
 
 export const QuerySchema = z.object({
   client_id: z.string().max(200).optional(),
@@ -14,11 +12,10 @@ export const QuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-export function adminGrantRoutes(deps: HttpDeps): Hono<AdminEnv> {
+/** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
+export function registerGrants(app: AdminApp, deps: HttpDeps): void {
   const { broker } = deps;
-  const app = new Hono<AdminEnv>();
-  app.onError((err, c) => renderProblem(c, err, deps.log));
-  app.get('/admin/grants', async (c) => {
+  app.get('/grants', async (c) => {
     const q = QuerySchema.safeParse(c.req.query());
     if (!q.success)
       throw new ProblemError(
@@ -28,7 +25,7 @@ export function adminGrantRoutes(deps: HttpDeps): Hono<AdminEnv> {
       );
     return c.json({ grants: await broker.grants.list(q.data, nowSecOf(broker)) });
   });
-  app.get('/admin/grants/:id', async (c) => {
+  app.get('/grants/:id', async (c) => {
     const id = c.req.param('id');
     const grant = id.length <= 200 ? await broker.grants.get(id) : undefined;
     if (!grant) throw new ProblemError(404, 'Grant not found', `no grant ${id.slice(0, 200)}`);
@@ -40,5 +37,4 @@ export function adminGrantRoutes(deps: HttpDeps): Hono<AdminEnv> {
       shared_inputs: await broker.decisions.sharedInputs(history),
     });
   });
-  return app;
 }

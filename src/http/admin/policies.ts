@@ -1,23 +1,20 @@
 // /admin/policies: the Cedar policy set in force, and replacing it (validated; the old set stays on error).
-import { Hono } from 'hono';
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
 import { nowSecOf } from '../../services/broker.ts';
 import { simulatePolicy } from '../../services/simulate-policy.ts';
-import type { AdminEnv } from '../admin-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { renderProblem } from '../problem-response.ts';
 import { readJson } from '../read-body.ts';
+import type { AdminApp } from './admin-auth.ts';
 
 export const PolicyRequestSchema = z
   .object({ policies: z.string().min(1).max(1_000_000) })
   .strict();
 
-export function adminPolicyRoutes(deps: HttpDeps): Hono<AdminEnv> {
+/** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
+export function registerPolicies(app: AdminApp, deps: HttpDeps): void {
   const { broker } = deps;
-  const app = new Hono<AdminEnv>();
-  app.onError((err, c) => renderProblem(c, err, deps.log));
-  app.get('/admin/policies', (c) => {
+  app.get('/policies', (c) => {
     const stored = broker.policy.stored();
     if (!stored) throw new ProblemError(503, 'No policy loaded');
     return c.json({
@@ -27,7 +24,7 @@ export function adminPolicyRoutes(deps: HttpDeps): Hono<AdminEnv> {
       policies: stored.text,
     });
   });
-  app.put('/admin/policies', async (c) => {
+  app.put('/policies', async (c) => {
     const { policies } = await readJson(c, PolicyRequestSchema);
     const result = await broker.policy.replace(policies, nowSecOf(broker));
     if (!result.ok) {
@@ -50,7 +47,7 @@ export function adminPolicyRoutes(deps: HttpDeps): Hono<AdminEnv> {
     await broker.reevaluator.enqueueAll(`policy_change:v${result.version}`);
     return c.json({ version: result.version });
   });
-  app.post('/admin/policies/simulate', async (c) => {
+  app.post('/policies/simulate', async (c) => {
     const { policies } = await readJson(c, PolicyRequestSchema);
     const result = await simulatePolicy(broker, policies);
     if (!result.ok) {
@@ -65,7 +62,6 @@ export function adminPolicyRoutes(deps: HttpDeps): Hono<AdminEnv> {
     const { ok: _ok, ...report } = result;
     return c.json({ policy_version_in_force: broker.policy.current().version, ...report });
   });
-  return app;
 }
 
 function dedupe(

@@ -1,5 +1,4 @@
 // /admin/receivers: register, list and remove CAEP receivers (RFC 8935 push endpoints).
-import { Hono } from 'hono';
 import { ProblemError } from '../../domain/errors.ts';
 import {
   ReceiverIdSchema,
@@ -7,10 +6,9 @@ import {
   type ReceiverStore,
 } from '../../domain/receiver.ts';
 import { createReceiver, deleteReceiver, listReceivers } from '../../services/manage-receivers.ts';
-import type { AdminEnv } from '../admin-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { renderProblem } from '../problem-response.ts';
 import { readJson } from '../read-body.ts';
+import type { AdminApp } from './admin-auth.ts';
 
 function receiverId(raw: string): string {
   const parsed = ReceiverIdSchema.safeParse(raw);
@@ -19,20 +17,21 @@ function receiverId(raw: string): string {
 }
 
 /** The routes; receiver URLs are held to `deps.receiverTargets` (https and public addresses when absent). */
-export function adminReceiverRoutes(deps: HttpDeps & { receivers: ReceiverStore }): Hono<AdminEnv> {
+/** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
+export function registerReceivers(
+  app: AdminApp,
+  deps: HttpDeps & { receivers: ReceiverStore },
+): void {
   const { receivers } = deps;
-  const app = new Hono<AdminEnv>();
-  app.onError((err, c) => renderProblem(c, err, deps.log));
-  app.post('/admin/receivers', async (c) =>
+  app.post('/receivers', async (c) =>
     c.json(
       await createReceiver(receivers, await readJson(c, ReceiverInputSchema), deps.receiverTargets),
       201,
       { 'Cache-Control': 'no-store' },
     ),
   );
-  app.get('/admin/receivers', async (c) => c.json(await listReceivers(receivers)));
-  app.delete('/admin/receivers/:id', async (c) =>
+  app.get('/receivers', async (c) => c.json(await listReceivers(receivers)));
+  app.delete('/receivers/:id', async (c) =>
     c.json(await deleteReceiver(receivers, receiverId(c.req.param('id')))),
   );
-  return app;
 }

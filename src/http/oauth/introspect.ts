@@ -1,11 +1,12 @@
 // POST /oauth/introspect (RFC 7662): resource clients only; inactive for anything doubtful.
-import { Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { StoreUnavailable } from '../../domain/errors.ts';
 import { introspectToken } from '../../services/introspect-token.ts';
 import { authenticate } from '../client-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { oauthJson, renderOAuthError } from '../oauth-response.ts';
+import { oauthJson } from '../oauth-response.ts';
 import { reportInvalidTokens } from '../rate-limit.ts';
 import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
 
@@ -23,8 +24,13 @@ export const IntrospectionRequestFormSchema = z.object({
     .describe('client_secret_post: the resource client secret (omit with HTTP Basic)'),
 });
 
-export function introspectRoute(deps: HttpDeps): Hono {
-  return new Hono().post('/oauth/introspect', async function introspect(c) {
+/** Registers `POST /oauth/introspect` on the OAuth sub-app. */
+export function registerIntrospect(
+  app: OpenAPIHono,
+  deps: HttpDeps,
+  rateLimit: MiddlewareHandler,
+): void {
+  app.post('/introspect', rateLimit, async function introspect(c) {
     try {
       const form = await readOAuthForm(c);
       const caller = await authenticate(c, form, deps.broker);
@@ -34,11 +40,9 @@ export function introspectRoute(deps: HttpDeps): Hono {
       return oauthJson(c, answer);
     } catch (err) {
       // Fail closed in the answer a careless caller reads: no store, no "active" (and nothing revealed).
-      if (err instanceof StoreUnavailable) {
-        reportInvalidTokens(c, 1);
-        return oauthJson(c, { active: false });
-      }
-      return renderOAuthError(c, err, deps.log);
+      if (!(err instanceof StoreUnavailable)) throw err;
+      reportInvalidTokens(c, 1);
+      return oauthJson(c, { active: false });
     }
   });
 }

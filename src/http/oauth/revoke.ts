@@ -1,10 +1,10 @@
 // POST /oauth/revoke (RFC 7009): a client revokes its own access or refresh token; 200 either way.
-import { Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { revokeOwnToken } from '../../services/revoke.ts';
 import { authenticate } from '../client-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { renderOAuthError } from '../oauth-response.ts';
 import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
 
 /** The form parameters of `POST /oauth/revoke` (RFC 7009 2.1). */
@@ -27,18 +27,19 @@ export const TokenRevocationFormSchema = z.object({
     .describe('client_secret_post: the client secret (omit with HTTP Basic)'),
 });
 
-export function revokeRoute(deps: HttpDeps): Hono {
-  return new Hono().post('/oauth/revoke', async function revoke(c) {
-    try {
-      const form = await readOAuthForm(c);
-      const client = await authenticate(c, form, deps.broker);
-      const { token, token_type_hint: hint } = parseOAuthForm(form, TokenRevocationFormSchema, {
-        token_type_hint: 'unsupported_token_type',
-      });
-      if (token.length <= 16_384) await revokeOwnToken(deps.broker, client, token, hint);
-      return c.body(null, 200, { 'Cache-Control': 'no-store' });
-    } catch (err) {
-      return renderOAuthError(c, err, deps.log);
-    }
+/** Registers `POST /oauth/revoke` on the OAuth sub-app. */
+export function registerRevoke(
+  app: OpenAPIHono,
+  deps: HttpDeps,
+  rateLimit: MiddlewareHandler,
+): void {
+  app.post('/revoke', rateLimit, async function revoke(c) {
+    const form = await readOAuthForm(c);
+    const client = await authenticate(c, form, deps.broker);
+    const { token, token_type_hint: hint } = parseOAuthForm(form, TokenRevocationFormSchema, {
+      token_type_hint: 'unsupported_token_type',
+    });
+    if (token.length <= 16_384) await revokeOwnToken(deps.broker, client, token, hint);
+    return c.body(null, 200, { 'Cache-Control': 'no-store' });
   });
 }

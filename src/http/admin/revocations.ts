@@ -1,11 +1,9 @@
 // POST /admin/revocations: revoke by jti, grant, task or client; returns what it revoked.
-import { Hono } from 'hono';
 import { z } from 'zod';
 import { type RevocationTarget, revokeByAdmin } from '../../services/revoke.ts';
-import type { AdminEnv } from '../admin-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { renderProblem } from '../problem-response.ts';
 import { readJson } from '../read-body.ts';
+import type { AdminApp } from './admin-auth.ts';
 
 const Id = z.string().min(1).max(200);
 
@@ -25,15 +23,13 @@ export const RevocationRequestSchema = z
     },
   );
 
-export function adminRevocationRoutes(deps: HttpDeps): Hono<AdminEnv> {
-  const app = new Hono<AdminEnv>();
-  app.onError((err, c) => renderProblem(c, err, deps.log));
-  app.post('/admin/revocations', async (c) => {
+/** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
+export function registerRevocations(app: AdminApp, deps: HttpDeps): void {
+  app.post('/revocations', async (c) => {
     const { reason, ...rest } = await readJson(c, RevocationRequestSchema);
     const target = Object.fromEntries(
       Object.entries(rest).filter(([, v]) => v !== undefined),
     ) as RevocationTarget;
     return c.json(await revokeByAdmin(deps.broker, target, reason, c.var.admin));
   });
-  return app;
 }
