@@ -4,13 +4,15 @@ import { routePath } from 'hono/route';
 import type { BlankEnv } from 'hono/types';
 import { DEFAULT_JSON_LIMITS } from '../domain/json-bounds.ts';
 import { createAdminApp } from './admin/app.ts';
-import { apiDocRoutes } from './api-docs.ts';
+import { registerApiDocs } from './api-docs.ts';
 import { createAuthZenApp } from './authzen/app.ts';
 import { authzenConfigurationRoutes } from './authzen/configuration.ts';
 import { createBodyLimit, refuseOversized } from './body-limit.ts';
 import type { HttpDeps } from './http-deps.ts';
 import { createOAuthApp } from './oauth/app.ts';
 import { discoveryRoutes } from './oauth/discovery.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+import { registerOperations } from './operations.ts';
 import { problem, problemNotFound, problemTooLarge } from './problem-response.ts';
 import { createRateLimit, NO_RATE_LIMIT } from './rate-limit.ts';
 import { createSignalsApp } from './signals/app.ts';
@@ -48,19 +50,10 @@ export function createApp(deps: HttpDeps): OpenAPIHono<BlankEnv> {
   // The plain routes below take the default limit too, answered in problem+json.
   const limit = createBodyLimit(deps, deps.bodyLimitBytes, (_c, max) => problemTooLarge(max));
 
-  app.get('/healthz', limit, (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', limit, async (c) => {
-    const checks = await deps.readiness();
-    const ready = Object.values(checks).every(Boolean);
-    return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
-  });
-  app.get('/metrics', limit, async (c) =>
-    c.text(await deps.metrics.registry.metrics(), 200, {
-      'Content-Type': deps.metrics.registry.contentType,
-    }),
+  registerOperations(app, deps, limit);
+  registerApiDocs(app, limit, () =>
+    buildOpenApiDocument(app, { issuer: deps.broker.settings.issuer }),
   );
-
-  app.route('/', apiDocRoutes(deps, limit));
   app.route('/', discoveryRoutes(deps, limit));
   app.route('/', authzenConfigurationRoutes(deps, limit));
   app.route('/', createOAuthApp(deps, limiter));

@@ -5,8 +5,9 @@ import type { AppLogger } from '../observability/logger.ts';
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
-export function oauthJson(c: Context, body: object, status: 200 = 200): Response {
-  return c.json(body, status, NO_STORE);
+/** A successful OAuth answer: 200 JSON, never cached. */
+export function oauthJson<T extends object>(c: Context, body: T) {
+  return c.json(body, 200, NO_STORE);
 }
 
 /**
