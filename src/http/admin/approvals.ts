@@ -1,7 +1,6 @@
 // /admin/approvals: pending human approvals, and an approver's decision on one.
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { ProblemError } from '../../domain/errors.ts';
 import { decideApproval } from '../../services/approvals.ts';
 import { nowSecOf } from '../../services/broker.ts';
 import type { HttpDeps } from '../http-deps.ts';
@@ -16,7 +15,7 @@ import {
   queryParameters,
   requestBody,
 } from '../openapi.ts';
-import { readJson } from '../read-body.ts';
+import { readJson, readQuery } from '../read-body.ts';
 import type { AdminApp } from './admin-auth.ts';
 
 export const QuerySchema = z.object({
@@ -121,18 +120,12 @@ export function registerApprovals(app: AdminApp, deps: HttpDeps): void {
     note: 'ok for this invoice run',
   });
   app.openapi(listApprovalsRoute, async (c) => {
-    const q = QuerySchema.safeParse(c.req.query());
-    if (!q.success)
-      throw new ProblemError(
-        400,
-        'Invalid query',
-        q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-      );
+    const query = readQuery(c, QuerySchema);
     const nowSec = nowSecOf(broker);
-    const approvals = await broker.approvals.list(q.data.status, nowSec, q.data.limit);
+    const approvals = await broker.approvals.list(query.status, nowSec, query.limit);
     // A pending request past its expiry is not pending any more.
     const shown = approvals
-      .filter((a) => q.data.status !== 'pending' || a.expires_at > nowSec)
+      .filter((a) => query.status !== 'pending' || a.expires_at > nowSec)
       .map(({ intent_key: _k, ...a }) => a);
     return c.json({ approvals: shown });
   });

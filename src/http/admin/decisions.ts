@@ -1,10 +1,10 @@
 // /admin/decisions and /admin/audit/verify: the decision log and its chain check.
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { ProblemError } from '../../domain/errors.ts';
 import { MAX_DECISIONS_PER_QUERY } from '../../domain/ports.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { ADMIN_AUTH, ADMIN_ERRORS, jsonReply, problemReply, queryParameters } from '../openapi.ts';
+import { readQuery } from '../read-body.ts';
 import type { AdminApp } from './admin-auth.ts';
 import { DECISION_EXAMPLE, DecisionRecordSchema, SharedInputsSchema } from './schemas.ts';
 
@@ -59,14 +59,8 @@ const verifyRoute = createRoute({
 /** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
 export function registerDecisions(app: AdminApp, deps: HttpDeps): void {
   app.openapi(decisionsRoute, async (c) => {
-    const q = QuerySchema.safeParse(c.req.query());
-    if (!q.success)
-      throw new ProblemError(
-        400,
-        'Invalid query',
-        q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-      );
-    const decisions = await deps.broker.decisions.list(q.data);
+    const query = readQuery(c, QuerySchema);
+    const decisions = await deps.broker.decisions.list(query);
     // A batch's shared inputs once, by record id, beside the decisions that name them (`inputs.shared_context`).
     return c.json({
       decisions,

@@ -13,6 +13,7 @@ import {
   problemReply,
   queryParameters,
 } from '../openapi.ts';
+import { readQuery } from '../read-body.ts';
 import type { AdminApp } from './admin-auth.ts';
 import { DECISION_EXAMPLE, DecisionRecordSchema, SharedInputsSchema } from './schemas.ts';
 
@@ -105,14 +106,8 @@ const showGrantRoute = createRoute({
 export function registerGrants(app: AdminApp, deps: HttpDeps): void {
   const { broker } = deps;
   app.openapi(listGrantsRoute, async (c) => {
-    const q = QuerySchema.safeParse(c.req.query());
-    if (!q.success)
-      throw new ProblemError(
-        400,
-        'Invalid query',
-        q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-      );
-    return c.json({ grants: await broker.grants.list(q.data, nowSecOf(broker)) });
+    const query = readQuery(c, QuerySchema);
+    return c.json({ grants: await broker.grants.list(query, nowSecOf(broker)) });
   });
   app.openapi(showGrantRoute, async (c) => {
     const id = c.req.param('id');

@@ -14,6 +14,14 @@ export const PolicyRequestSchema = z
   .strict();
 
 const TAGS = ['Admin: policy'];
+
+const SimulatedChangeSchema = z.object({
+  grant_id: z.string(),
+  client_id: z.string(),
+  task_id: z.string(),
+  reasons: z.array(z.string()),
+  granted: z.unknown().optional().describe('narrow: what the grant would keep'),
+});
 const POLICY_EXAMPLE =
   '@id("allow-read")\npermit (principal, action == Action::"read", resource);\n';
 
@@ -74,11 +82,37 @@ const simulatePolicyRoute = createRoute({
   responses: {
     200: jsonReply(
       'what would change',
-      z.object({ policy_version_in_force: z.number().int() }).loose().meta({
-        id: 'PolicySimulation',
-        description: 'what the new set would narrow or revoke among live grants',
-      }),
-      { policy_version_in_force: 3, grants: 12, unchanged: 10, narrowed: [], revoked: [] },
+      z
+        .object({
+          policy_version_in_force: z.number().int(),
+          counts: z.object({
+            keep: z.number().int(),
+            narrow: z.number().int(),
+            suspend: z.number().int(),
+            revoke: z.number().int(),
+          }),
+          narrow: z.array(SimulatedChangeSchema),
+          suspend: z.array(SimulatedChangeSchema),
+          revoke: z.array(SimulatedChangeSchema),
+        })
+        .meta({
+          id: 'PolicySimulation',
+          description: 'what the new set would narrow, suspend or revoke among live grants',
+        }),
+      {
+        policy_version_in_force: 3,
+        counts: { keep: 11, narrow: 1, suspend: 0, revoke: 0 },
+        narrow: [
+          {
+            grant_id: 'g_01HZY3K9Q4W8',
+            client_id: 'agent-1',
+            task_id: 'task-42',
+            reasons: ['forbid-write-invoices'],
+          },
+        ],
+        suspend: [],
+        revoke: [],
+      },
     ),
     ...ADMIN_BODY_ERRORS,
   },

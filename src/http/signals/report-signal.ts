@@ -20,7 +20,18 @@ import { readJson } from '../read-body.ts';
 const SignalAcceptedSchema = z
   .object({
     accepted: z.number().int(),
-    reevaluated: z.unknown(),
+    reevaluated: z
+      .object({
+        keep: z.number().int(),
+        narrow: z.number().int(),
+        suspend: z.number().int(),
+        revoke: z.number().int(),
+        missing: z.number().int(),
+        ended: z.number().int().describe('grants that left the live index in this call'),
+      })
+      .describe(
+        'what re-evaluating the named grants (up to 100 inline; the rest by the worker) did',
+      ),
     refused_too_many_types: z
       .array(z.string())
       .optional()
@@ -39,7 +50,7 @@ export const reportSignalRoute = createRoute({
   responses: {
     202: jsonReply('accepted and re-evaluated', SignalAcceptedSchema, {
       accepted: 1,
-      reevaluated: { grants: 1, suspended: 0, revoked: 0, narrowed: 0 },
+      reevaluated: { keep: 0, narrow: 0, suspend: 1, revoke: 0, missing: 0, ended: 1 },
     }),
     ...ADMIN_BODY_ERRORS,
     403: problemReply('only resource clients and admins report signals'),
