@@ -1,6 +1,7 @@
 // GET /openapi.json and GET /docs: the API's own reference, generated from the routes, unauthenticated.
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
+import type { BlankEnv } from 'hono/types';
 import { z } from 'zod';
 import { renderDocsPage } from './docs-page.ts';
 import { NO_AUTH } from './openapi.ts';
@@ -51,7 +52,7 @@ const docsRoute = createRoute({
  * sub-app has been mounted: the document is generated from all of them.
  */
 export function registerApiDocs(
-  app: OpenAPIHono<never> | OpenAPIHono,
+  app: OpenAPIHono<BlankEnv>,
   bodyLimit: MiddlewareHandler,
   document: () => Record<string, unknown>,
 ): void {
@@ -63,11 +64,10 @@ export function registerApiDocs(
     }
     return built;
   };
-  const root = app as OpenAPIHono;
-  root.openapi({ ...openApiRoute, middleware: [bodyLimit] as const }, (c) =>
+  app.openapi({ ...openApiRoute, middleware: [bodyLimit] as const }, (c) =>
     c.json(docs().doc, 200, { 'Cache-Control': 'public, max-age=300' }),
   );
-  root.openapi({ ...docsRoute, middleware: [bodyLimit] as const }, (c) =>
+  app.openapi({ ...docsRoute, middleware: [bodyLimit] as const }, (c) =>
     c.html(docs().html, 200, {
       'Cache-Control': 'public, max-age=300',
       // Nothing on the page runs or loads: only the inline stylesheet.
