@@ -38,6 +38,9 @@ const STATUS: Record<OAuthErrorCode, number> = {
   server_error: 500,
 };
 
+/** Every OAuth error code, in declaration order (what /openapi.json lists). */
+export const OAUTH_ERROR_CODES = Object.keys(STATUS) as readonly OAuthErrorCode[];
+
 /** An OAuth endpoint's error: rendered as RFC 6749 JSON with only RFC fields. */
 export class OAuthError extends Error {
   readonly code: OAuthErrorCode;

@@ -1,34 +1,24 @@
-// The Hono app: every route, body limits, request metrics and logs, health and readiness.
-import type { IncomingMessage } from 'node:http';
-import { type Context, Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+// The Hono app: request metrics and logs, health and readiness, the documents, and one sub-app per wire format.
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { routePath } from 'hono/route';
-import { OAuthError } from '../domain/errors.ts';
+import type { BlankEnv } from 'hono/types';
 import { DEFAULT_JSON_LIMITS } from '../domain/json-bounds.ts';
-import { requireAdmin } from './admin-auth.ts';
-import { discardBody } from './discard-body.ts';
+import { createAdminApp } from './admin/app.ts';
+import { registerApiDocs } from './api-docs.ts';
+import { createAuthZenApp } from './authzen/app.ts';
+import { authzenConfigurationRoutes } from './authzen/configuration.ts';
+import { createBodyLimit, refuseOversized } from './body-limit.ts';
 import type { HttpDeps } from './http-deps.ts';
-import { renderOAuthError } from './oauth-response.ts';
-import { problem } from './problem-response.ts';
-import { createRateLimit } from './rate-limit.ts';
-import { accessEvaluationRoutes } from './routes/access-evaluation.ts';
-import { adminApprovalRoutes } from './routes/admin-approvals.ts';
-import { adminClientRoutes } from './routes/admin-clients.ts';
-import { adminDecisionRoutes } from './routes/admin-decisions.ts';
-import { adminGrantRoutes } from './routes/admin-grants.ts';
-import { adminKeyRoutes } from './routes/admin-keys.ts';
-import { adminPolicyRoutes } from './routes/admin-policies.ts';
-import { adminReceiverRoutes } from './routes/admin-receivers.ts';
-import { adminRevocationRoutes } from './routes/admin-revocations.ts';
-import { apiDocRoutes } from './routes/api-docs.ts';
-import { discoveryRoutes } from './routes/discovery.ts';
-import { introspectRoute } from './routes/oauth-introspect.ts';
-import { revokeRoute } from './routes/oauth-revoke.ts';
-import { tokenRoute } from './routes/oauth-token.ts';
-import { signalRoutes } from './routes/signals.ts';
+import { createOAuthApp } from './oauth/app.ts';
+import { discoveryRoutes } from './oauth/discovery.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+import { registerOperations } from './operations.ts';
+import { problem, problemNotFound, problemTooLarge } from './problem-response.ts';
+import { createRateLimit, NO_RATE_LIMIT } from './rate-limit.ts';
+import { createSignalsApp } from './signals/app.ts';
 
-export function createApp(deps: HttpDeps): Hono {
-  const app = new Hono();
+export function createApp(deps: HttpDeps): OpenAPIHono<BlankEnv> {
+  const app = new OpenAPIHono<BlankEnv>();
 
   app.use('*', async function observe(c, next) {
     const start = performance.now();
@@ -48,97 +38,40 @@ export function createApp(deps: HttpDeps): Hono {
       );
   });
 
-  const tooLarge = (limit: number) => (c: Context) =>
-    c.req.path.startsWith('/oauth/')
-      ? renderOAuthError(c, new OAuthError('invalid_request', 'request body too large'), deps.log)
-      : c.req.path.startsWith('/access/')
-        ? c.json(
-            {
-              decision: false,
-              context: { reason_admin: { en: 'request body too large', code: 'invalid_request' } },
-            },
-            413,
-          )
-        : problem(413, 'Payload too large', `the body must be at most ${limit} bytes`);
-  /**
-   * The refusal of a body declared larger than the limit. A body within the drain bound is read
-   * and dropped first, so a client that writes it all before reading sees the answer rather than
-   * a reset; the connection then stays usable. A larger one is answered at once and closed.
-   */
-  const refuseOversized = async (
-    c: Context,
-    declaredBytes: number,
-    res: Response | Promise<Response>,
-  ): Promise<Response> => {
-    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-    if (!incoming) return res;
-    const drained =
-      declaredBytes <= (deps.oversizedBodyDrainBytes ?? 0) &&
-      (await discardBody(incoming, declaredBytes));
-    const answer = await res;
-    if (!drained) answer.headers.set('Connection', 'close');
-    return answer;
-  };
-  const batchLimit = bodyLimit({
-    maxSize: deps.batchBodyLimitBytes,
-    onError: tooLarge(deps.batchBodyLimitBytes),
-  });
-  const limit = bodyLimit({ maxSize: deps.bodyLimitBytes, onError: tooLarge(deps.bodyLimitBytes) });
   const jsonLimits = deps.jsonLimits ?? DEFAULT_JSON_LIMITS;
-  app.use('*', async function limitBody(c, next) {
+  app.use('*', async function setJsonLimits(c, next) {
     // Read by every JSON body reader (read-body.ts), so all routes share the configured bounds.
     c.set('jsonLimits', jsonLimits);
-    const max =
-      c.req.path === '/access/v1/evaluations' ? deps.batchBodyLimitBytes : deps.bodyLimitBytes;
-    // With a Content-Length (and no chunking) Node's parser already holds the body to that length:
-    // the header decides, and the body stays on node-server's fast path (no web stream built).
+    await next();
+  });
+
+  // One rate limit (one set of counters and blocks) whose guards each sub-app places before it authenticates.
+  const limiter = deps.rateLimit ? createRateLimit(deps, deps.rateLimit) : NO_RATE_LIMIT;
+  // The plain routes below take the default limit too, answered in problem+json.
+  const limit = createBodyLimit(deps, deps.bodyLimitBytes, (_c, max) => problemTooLarge(max));
+
+  registerOperations(app, deps, limit);
+  registerApiDocs(app, limit, () =>
+    buildOpenApiDocument(app, { issuer: deps.broker.settings.issuer }),
+  );
+  app.route('/', discoveryRoutes(deps, limit));
+  app.route('/', authzenConfigurationRoutes(deps, limit));
+  app.route('/', createOAuthApp(deps, limiter));
+  app.route('/', createSignalsApp(deps, limiter));
+  app.route('/', createAuthZenApp(deps, limiter));
+  app.route('/', createAdminApp(deps, limiter));
+
+  app.notFound((c) => {
+    // Nothing serves this path, but a body declared over the limit is still refused as such.
     const length = c.req.header('content-length');
-    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (Number(length) > max) return refuseOversized(c, Number(length), tooLarge(max)(c));
-      return next();
-    }
-    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
-    return max === deps.batchBodyLimitBytes ? batchLimit(c, next) : limit(c, next);
+    if (
+      length !== undefined &&
+      c.req.header('transfer-encoding') === undefined &&
+      Number(length) > deps.bodyLimitBytes
+    )
+      return refuseOversized(deps, c, Number(length), problemTooLarge(deps.bodyLimitBytes));
+    return problemNotFound(c);
   });
-
-  // Before every authenticating route (and the admin guard), so a blocked caller is refused before any secret is compared.
-  if (deps.rateLimit) app.use('*', createRateLimit(deps, deps.rateLimit));
-
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
-    const checks = await deps.readiness();
-    const ready = Object.values(checks).every(Boolean);
-    return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
-  });
-  app.get('/metrics', async (c) =>
-    c.text(await deps.metrics.registry.metrics(), 200, {
-      'Content-Type': deps.metrics.registry.contentType,
-    }),
-  );
-
-  app.route('/', apiDocRoutes(deps));
-  app.route('/', discoveryRoutes(deps));
-  app.route('/', tokenRoute(deps));
-  app.route('/', introspectRoute(deps));
-  app.route('/', revokeRoute(deps));
-  app.route('/', signalRoutes(deps));
-  app.route('/', accessEvaluationRoutes(deps));
-
-  app.use('/admin/*', requireAdmin(deps));
-  app.route('/', adminClientRoutes(deps));
-  app.route('/', adminRevocationRoutes(deps));
-  app.route('/', adminPolicyRoutes(deps));
-  app.route('/', adminDecisionRoutes(deps));
-  app.route('/', adminGrantRoutes(deps));
-  app.route('/', adminKeyRoutes(deps));
-  app.route('/', adminApprovalRoutes(deps));
-  if (deps.receivers) app.route('/', adminReceiverRoutes({ ...deps, receivers: deps.receivers }));
-
-  app.notFound((c) =>
-    c.req.path.startsWith('/oauth/')
-      ? renderOAuthError(c, new OAuthError('invalid_request', 'no such endpoint'), deps.log)
-      : problem(404, 'Not found', `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`),
-  );
   app.onError((err, c) => {
     deps.log.error({ err, path: c.req.path }, 'unhandled error');
     return problem(500, 'Internal error');

@@ -4,6 +4,7 @@ import type { Client } from '../domain/client.ts';
 import { OAuthError } from '../domain/errors.ts';
 import { authenticateClient, type PresentedCredentials } from '../services/authenticate-client.ts';
 import type { Broker } from '../services/broker.ts';
+import { readBasicCredentials } from './basic-credentials.ts';
 import { noteAuthenticated } from './rate-limit.ts';
 import type { OAuthForm } from './read-body.ts';
 
@@ -16,14 +17,12 @@ export function presentedCredentials(c: Context, form: OAuthForm): PresentedCred
   if (header !== undefined) {
     if (bodySecret !== undefined)
       throw new OAuthError('invalid_request', 'use one client authentication method, not two');
-    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim());
-    if (!match?.[1])
+    const basic = readBasicCredentials(header);
+    if (basic === 'not_basic')
       throw new OAuthError('invalid_client', 'unsupported or malformed Authorization header');
-    const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 1) throw new OAuthError('invalid_client', 'malformed Basic credentials');
-    const clientId = formDecode(decoded.slice(0, colon));
-    const secret = formDecode(decoded.slice(colon + 1));
+    if (basic === 'malformed')
+      throw new OAuthError('invalid_client', 'malformed Basic credentials');
+    const { clientId, secret } = basic;
     if (bodyId !== undefined && bodyId !== clientId)
       throw new OAuthError('invalid_request', 'client_id does not match the authenticated client');
     return checkLength({ clientId, secret, method: 'client_secret_basic' });
@@ -43,14 +42,6 @@ async function verify(c: Context, broker: Broker, creds: PresentedCredentials): 
   const client = await authenticateClient(broker, creds);
   noteAuthenticated(c, { kind: 'client', clientId: creds.clientId, secret: creds.secret });
   return client;
-}
-
-function formDecode(v: string): string {
-  try {
-    return decodeURIComponent(v.replace(/\+/g, ' '));
-  } catch {
-    throw new OAuthError('invalid_client', 'malformed Basic credentials');
-  }
 }
 
 function checkLength(creds: PresentedCredentials): PresentedCredentials {

@@ -77,6 +77,14 @@ function rowsOf(doc: Json, raw: Json, prefix = '', depth = 0): Row[] {
       required: required.has(name),
       notes: String(notes),
     });
+    // A JSON value carried in a string field (authorization_details in a form): the shape it decodes to.
+    const decoded = field['x-decoded-schema'] as Json | undefined;
+    if (decoded && depth < 3) {
+      const d = resolve(doc, decoded);
+      const inner = d.type === 'array' ? resolve(doc, (d.items as Json) ?? {}) : d;
+      const at = `${prefix}${name} (JSON)${d.type === 'array' ? '[]' : ''}.`;
+      rows.push(...rowsOf(doc, inner, at, depth + 1));
+    }
     if (depth < 3) {
       const inner = field.type === 'array' ? resolve(doc, (field.items as Json) ?? {}) : field;
       rows.push(
@@ -143,6 +151,8 @@ function operationHtml(doc: Json, method: string, path: string, op: Json): strin
     const name = typeof schema.$ref === 'string' ? schema.$ref.split('/').pop() : '';
     out.push(`<h4>Request body <code>${esc(type)}</code> (${esc(name)})</h4>`);
     out.push(table(rowsOf(doc, schema)));
+    if (media.example !== undefined) out.push('<h4>Example request</h4>');
+    out.push(exampleHtml(media.example));
   }
   out.push('<h4>Responses</h4><dl>');
   for (const [status, resp] of Object.entries((op.responses as Record<string, Json>) ?? {}).sort(
@@ -156,8 +166,22 @@ function operationHtml(doc: Json, method: string, path: string, op: Json): strin
       `<dt><b>${esc(status)}</b> ${prose(resp.description)}${type ? ` — <code>${esc(type)}</code>` : ''}${name ? ` <a href="#schema-${anchor(name)}">${esc(name)}</a>` : ''}</dt>`,
     );
   }
-  out.push('</dl></section>');
+  out.push('</dl>');
+  const success = Object.entries((op.responses as Record<string, Json>) ?? {}).find(([status]) =>
+    status.startsWith('2'),
+  );
+  const media = Object.values((success?.[1].content as Record<string, Json> | undefined) ?? {})[0];
+  if (media?.example !== undefined) out.push(`<h4>Example answer (${esc(success?.[0])})</h4>`);
+  out.push(exampleHtml(media?.example));
+  out.push('</section>');
   return out.join('\n');
+}
+
+/** An example value, pretty-printed (a string as it is). */
+function exampleHtml(example: unknown): string {
+  if (example === undefined) return '';
+  const text = typeof example === 'string' ? example : JSON.stringify(example, null, 2);
+  return `<pre><code>${esc(text)}</code></pre>`;
 }
 
 const STYLE = `body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}

@@ -5,8 +5,9 @@ import type { AppLogger } from '../observability/logger.ts';
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
-export function oauthJson(c: Context, body: object, status: 200 = 200): Response {
-  return c.json(body, status, NO_STORE);
+/** A successful OAuth answer: 200 JSON, never cached. */
+export function oauthJson<T extends object>(c: Context, body: T) {
+  return c.json(body, 200, NO_STORE);
 }
 
 /**
@@ -29,4 +30,24 @@ export function renderOAuthError(c: Context, err: unknown, log: AppLogger): Resp
     status: e.status,
     headers: { 'Content-Type': 'application/json', ...headers },
   });
+}
+
+/** 413 on an OAuth endpoint: invalid_request, as RFC 6749 has no other code for it. */
+export function oauthTooLarge(c: Context, log: AppLogger): Response {
+  return renderOAuthError(c, new OAuthError('invalid_request', 'request body too large'), log);
+}
+
+/** 429 on an OAuth endpoint: temporarily_unavailable with Retry-After. */
+export function oauthTooMany(why: string, retryAfterSec: number): Response {
+  return new Response(
+    JSON.stringify({ error: 'temporarily_unavailable', error_description: why }),
+    {
+      status: 429,
+      headers: {
+        'Content-Type': 'application/json',
+        ...NO_STORE,
+        'Retry-After': String(retryAfterSec),
+      },
+    },
+  );
 }

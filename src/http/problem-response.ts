@@ -26,3 +26,20 @@ export function renderProblem(c: Context, err: unknown, log: AppLogger): Respons
   log.error({ err, path: c.req.path }, 'unexpected error on the admin API');
   return problem(500, 'Internal error');
 }
+
+/** 413 problem+json naming the limit. */
+export function problemTooLarge(maxBytes: number): Response {
+  return problem(413, 'Payload too large', `the body must be at most ${maxBytes} bytes`);
+}
+
+/** 429 problem+json with Retry-After. */
+export function problemTooMany(why: string, retryAfterSec: number): Response {
+  const res = problem(429, 'Too many requests', why);
+  res.headers.set('Retry-After', String(retryAfterSec));
+  return res;
+}
+
+/** 404 problem+json for a path no route serves. */
+export function problemNotFound(c: Context): Response {
+  return problem(404, 'Not found', `no route for ${c.req.method} ${c.req.path.slice(0, 200)}`);
+}

@@ -1,11 +1,11 @@
 // Throttles failed authentications (per client id and source, per source) and floods of invalid tokens (per resource client), without refusing correct credentials for others' failures.
 // Over 350 lines on purpose: one middleware, its three counters and the credential digest they share; splitting would scatter one throttling policy.
 import { hash } from 'node:crypto';
-import type { Context, Next } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import { sourceKey } from '../domain/client-address.ts';
+import { readBasicCredentials } from './basic-credentials.ts';
 import type { HttpDeps } from './http-deps.ts';
 import { clientIp } from './http-deps.ts';
-import { problem } from './problem-response.ts';
 
 /** Counts one event in the current minute, shared by every broker process; undefined when it cannot count. */
 export interface RateCounter {
@@ -46,24 +46,29 @@ type Rule = 'client_source' | 'source' | 'invalid_tokens';
 /** Longest a failed or invalid-token answer waits for its count to land in Redis. */
 const COUNT_WAIT_MS = 50;
 
-/** Endpoints that authenticate a client or an admin. */
-function isGuarded(path: string): boolean {
-  return (
-    path === '/oauth/token' ||
-    path === '/oauth/introspect' ||
-    path === '/oauth/revoke' ||
-    path === '/access/v1/evaluation' ||
-    path === '/access/v1/evaluations' ||
-    path === '/v1/signals' ||
-    path.startsWith('/admin/')
-  );
+/** How a sub-app answers 429 in its own wire format (`retryAfterSec` is for its Retry-After header). */
+export type TooManyRenderer = (why: string, retryAfterSec: number) => Response;
+
+/** Where a sub-app puts the rate limit: before it authenticates anyone. */
+export interface RateLimitGuardOptions {
+  /** The 429 in the sub-app's wire format. */
+  readonly tooMany: TooManyRenderer;
+  /** The route answers about tokens (introspection, evaluation): floods of invalid ones are throttled too. */
+  readonly checksTokens?: boolean;
 }
 
-const TOKEN_CHECKS = new Set([
-  '/oauth/introspect',
-  '/access/v1/evaluation',
-  '/access/v1/evaluations',
-]);
+/** The rate limit shared by every sub-app (one set of counters and blocks); each places its own guards. */
+export interface RateLimiter {
+  guard(opts: RateLimitGuardOptions): MiddlewareHandler;
+}
+
+/** No rate limit (config without `rateLimit`): every guard lets everything through. */
+export const NO_RATE_LIMIT: RateLimiter = {
+  guard: () =>
+    async function noRateLimit(_c, next) {
+      await next();
+    },
+};
 
 /**
  * The rate-limit middleware (OWASP Authentication Cheat Sheet: nobody's correct credentials are
@@ -79,7 +84,7 @@ const TOKEN_CHECKS = new Set([
  *   or admin already working behind a shared address keeps working while a guesser there is refused.
  * Successful callers are never counted; the common path costs one digest of the verified credential.
  */
-export function createRateLimit(deps: HttpDeps, opts: RateLimitOptions) {
+export function createRateLimit(deps: HttpDeps, opts: RateLimitOptions): RateLimiter {
   for (const n of [
     opts.authFailuresPerMinute,
     opts.authFailuresPerSourcePerMinute,
@@ -166,92 +171,84 @@ export function createRateLimit(deps: HttpDeps, opts: RateLimitOptions) {
     }
   };
 
-  const refuse = (
-    rule: Rule,
-    path: string,
-    why: string,
-    untilMs: number,
-    nowMs: number,
-  ): Response => {
-    deps.metrics.rateLimited?.(rule);
-    return tooMany(path, why, untilMs, nowMs);
-  };
+  const guard = ({ tooMany, checksTokens = false }: RateLimitGuardOptions): MiddlewareHandler =>
+    async function rateLimit(c: Context, next: Next) {
+      const refuse = (rule: Rule, why: string, untilMs: number, nowMs: number): Response => {
+        deps.metrics.rateLimited?.(rule);
+        return tooMany(why, Math.max(1, Math.ceil((untilMs - nowMs) / 1000)));
+      };
+      // Both read lazily: a request while nothing is blocked that does not fail parses neither.
+      let sourceMemo: string | undefined;
+      const sourceOf = () => {
+        sourceMemo ??= sourceKey(clientIp(c, deps) ?? 'unknown');
+        return sourceMemo;
+      };
+      let presented: Promise<PresentedCredential | undefined> | undefined;
+      const credential = () => {
+        presented ??= presentedCredential(c);
+        return presented;
+      };
 
-  return async function rateLimit(c: Context, next: Next) {
-    const path = c.req.path;
-    if (c.req.method !== 'POST' && !path.startsWith('/admin/')) return next();
-    if (!isGuarded(path)) return next();
-    // Both read lazily: a request while nothing is blocked that does not fail parses neither.
-    let sourceMemo: string | undefined;
-    const sourceOf = () => {
-      sourceMemo ??= sourceKey(clientIp(c, deps) ?? 'unknown');
-      return sourceMemo;
+      if (blocked.size > 0) {
+        const nowMs = now();
+        const cred = await credential();
+        const source = sourceOf();
+        const clientId = cred?.kind === 'client' ? cred.clientId : undefined;
+        if (clientId !== undefined) {
+          const until = blockedUntil(`client_source:${pairKey(clientId, source)}`, nowMs);
+          if (until !== undefined)
+            return refuse('client_source', 'too many failed attempts', until, nowMs);
+        }
+        const sourceUntil = blockedUntil(`source:${source}`, nowMs);
+        if (sourceUntil !== undefined && !(cred && isKnown(credentialDigest(cred), nowMs))) {
+          return refuse('source', 'too many failed attempts', sourceUntil, nowMs);
+        }
+        if (clientId !== undefined && checksTokens) {
+          const until = blockedUntil(`invalid_tokens:${clientId}`, nowMs);
+          if (until !== undefined)
+            return refuse('invalid_tokens', 'too many invalid tokens', until, nowMs);
+        }
+      }
+
+      await next();
+
+      const verified = c.get('authenticatedCredential');
+      if (verified !== undefined) remember(verified, now());
+
+      const status = c.res.status;
+      if (status === 401) {
+        // Only a presented credential is a guess; a request without any is not counted.
+        const cred = await credential();
+        if (!cred) return;
+        const source = sourceOf();
+        deps.metrics.authFailure?.(cred.kind);
+        const work = [count('source', source, opts.authFailuresPerSourcePerMinute)];
+        if (cred.kind === 'client') {
+          const { clientId } = cred;
+          work.push(count('client_source', pairKey(clientId, source), opts.authFailuresPerMinute));
+          // Across every source: never a block (that would let anyone lock the client out), only a warning.
+          work.push(
+            count('client', clientId, undefined, 1, (n) => {
+              if (n === opts.authFailuresPerMinute)
+                deps.log.warn(
+                  { client_id: clientId, failures: n },
+                  'many failed authentications for one client id this minute (all sources)',
+                );
+            }),
+          );
+        }
+        await Promise.all(work);
+        return;
+      }
+      if (status === 200 && checksTokens) {
+        const invalid = c.get('invalidTokenAnswers') ?? 0;
+        if (invalid === 0) return;
+        const cred = await credential();
+        if (cred?.kind !== 'client') return;
+        await count('invalid_tokens', cred.clientId, opts.invalidTokensPerMinute, invalid);
+      }
     };
-    let presented: Promise<PresentedCredential | undefined> | undefined;
-    const credential = () => {
-      presented ??= presentedCredential(c);
-      return presented;
-    };
-
-    if (blocked.size > 0) {
-      const nowMs = now();
-      const cred = await credential();
-      const source = sourceOf();
-      const clientId = cred?.kind === 'client' ? cred.clientId : undefined;
-      if (clientId !== undefined) {
-        const until = blockedUntil(`client_source:${pairKey(clientId, source)}`, nowMs);
-        if (until !== undefined)
-          return refuse('client_source', path, 'too many failed attempts', until, nowMs);
-      }
-      const sourceUntil = blockedUntil(`source:${source}`, nowMs);
-      if (sourceUntil !== undefined && !(cred && isKnown(credentialDigest(cred), nowMs))) {
-        return refuse('source', path, 'too many failed attempts', sourceUntil, nowMs);
-      }
-      if (clientId !== undefined && TOKEN_CHECKS.has(path)) {
-        const until = blockedUntil(`invalid_tokens:${clientId}`, nowMs);
-        if (until !== undefined)
-          return refuse('invalid_tokens', path, 'too many invalid tokens', until, nowMs);
-      }
-    }
-
-    await next();
-
-    const verified = c.get('authenticatedCredential');
-    if (verified !== undefined) remember(verified, now());
-
-    const status = c.res.status;
-    if (status === 401) {
-      // Only a presented credential is a guess; a request without any is not counted.
-      const cred = await credential();
-      if (!cred) return;
-      const source = sourceOf();
-      deps.metrics.authFailure?.(cred.kind);
-      const work = [count('source', source, opts.authFailuresPerSourcePerMinute)];
-      if (cred.kind === 'client') {
-        const { clientId } = cred;
-        work.push(count('client_source', pairKey(clientId, source), opts.authFailuresPerMinute));
-        // Across every source: never a block (that would let anyone lock the client out), only a warning.
-        work.push(
-          count('client', clientId, undefined, 1, (n) => {
-            if (n === opts.authFailuresPerMinute)
-              deps.log.warn(
-                { client_id: clientId, failures: n },
-                'many failed authentications for one client id this minute (all sources)',
-              );
-          }),
-        );
-      }
-      await Promise.all(work);
-      return;
-    }
-    if (status === 200 && TOKEN_CHECKS.has(path)) {
-      const invalid = c.get('invalidTokenAnswers') ?? 0;
-      if (invalid === 0) return;
-      const cred = await credential();
-      if (cred?.kind !== 'client') return;
-      await count('invalid_tokens', cred.clientId, opts.invalidTokensPerMinute, invalid);
-    }
-  };
+  return { guard };
 }
 
 declare module 'hono' {
@@ -311,21 +308,9 @@ async function presentedCredential(c: Context): Promise<PresentedCredential | un
   if (header !== undefined) {
     const bearer = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header)?.[1];
     if (bearer) return { kind: 'admin', token: bearer };
-    const b64 = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim())?.[1];
-    if (!b64) return undefined;
-    const decoded = Buffer.from(b64, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 1) return undefined;
-    try {
-      const clientId = cap(decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')));
-      return {
-        kind: 'client',
-        clientId,
-        secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
-      };
-    } catch {
-      return undefined;
-    }
+    const basic = readBasicCredentials(header);
+    if (typeof basic === 'string') return undefined;
+    return { kind: 'client', clientId: cap(basic.clientId), secret: basic.secret };
   }
   const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') return undefined;
@@ -342,31 +327,4 @@ async function presentedCredential(c: Context): Promise<PresentedCredential | un
 /** Client ids are short; a longer one is refused by authentication anyway, so one bucket holds them all. */
 function cap(id: string): string {
   return id.length <= 512 ? id : '(too-long)';
-}
-
-function tooMany(path: string, why: string, untilMs: number, nowMs: number): Response {
-  const retryAfter = String(Math.max(1, Math.ceil((untilMs - nowMs) / 1000)));
-  const headers = {
-    'Content-Type': 'application/json',
-    'Cache-Control': 'no-store',
-    'Retry-After': retryAfter,
-  };
-  if (path.startsWith('/oauth/')) {
-    return new Response(
-      JSON.stringify({ error: 'temporarily_unavailable', error_description: why }),
-      { status: 429, headers: { ...headers, Pragma: 'no-cache' } },
-    );
-  }
-  if (path.startsWith('/access/')) {
-    return new Response(
-      JSON.stringify({
-        decision: false,
-        context: { reason_admin: { en: why, code: 'rate_limited' } },
-      }),
-      { status: 429, headers },
-    );
-  }
-  const res = problem(429, 'Too many requests', why);
-  res.headers.set('Retry-After', retryAfter);
-  return res;
 }

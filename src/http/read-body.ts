@@ -108,3 +108,15 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   }
   return parsed.data;
 }
+
+/** Reads the query string against a schema; problem+json 400 `Invalid query` naming each failing parameter. */
+export function readQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
+  const q = schema.safeParse(c.req.query());
+  if (!q.success)
+    throw new ProblemError(
+      400,
+      'Invalid query',
+      q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    );
+  return q.data;
+}

@@ -1,11 +1,12 @@
-// /openapi.json is a valid OpenAPI 3.1 document of every route the app serves, built from the validating schemas; /docs renders it.
+// /openapi.json is a valid OpenAPI 3.1 document generated from the route declarations, of every route the app serves, each with an example; /docs renders it.
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ClientInputSchema } from '../../src/domain/client.ts';
+import { OAUTH_ERROR_CODES } from '../../src/domain/errors.ts';
+import { RevocationRequestSchema } from '../../src/http/admin/revocations.ts';
 import { createApp } from '../../src/http/app.ts';
-import { documentedRoutes, jsonSchemaOf } from '../../src/http/openapi.ts';
-import { RevocationRequestSchema } from '../../src/http/routes/admin-revocations.ts';
-import { TokenRequestFormSchema } from '../../src/http/routes/oauth-token.ts';
+import { TokenRequestFormSchema } from '../../src/http/oauth/token.ts';
+import { jsonSchemaOf } from '../../src/http/openapi.ts';
 import { EvaluationSchema } from '../../src/services/evaluate-access.ts';
 import {
   type Credentials,
@@ -23,7 +24,7 @@ type Doc = {
     Record<
       string,
       {
-        requestBody?: { content: Record<string, { schema: { $ref: string } }> };
+        requestBody?: { content: Record<string, { schema: { $ref: string }; example?: unknown }> };
         responses: Record<string, unknown>;
       }
     >
@@ -59,7 +60,7 @@ describe('OpenAPI document and reference page', () => {
     expect(result.valid).toBe(true);
   });
 
-  it('lists exactly the routes the app serves', () => {
+  it('documents every route the app serves, each operation with an example', () => {
     const d = broker.mandate.deps;
     const app = createApp({
       broker: d.broker,
@@ -78,35 +79,61 @@ describe('OpenAPI document and reference page', () => {
       app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`),
     );
     expect(served.size).toBeGreaterThan(30);
-    expect([...new Set(documentedRoutes())].sort()).toEqual([...served].sort());
     const inDoc = Object.entries(doc.paths).flatMap(([path, item]) =>
       Object.keys(item).map((m) => `${m.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`),
     );
     expect(inDoc.sort()).toEqual([...served].sort());
+    for (const [path, item] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(item)) {
+        const contents = [
+          ...Object.values(op.requestBody?.content ?? {}),
+          ...Object.values(op.responses).flatMap((r) =>
+            Object.values((r as { content?: Record<string, unknown> }).content ?? {}),
+          ),
+        ] as Array<{ example?: unknown }>;
+        expect(
+          contents.some((c) => c.example !== undefined),
+          `${method} ${path} has an example`,
+        ).toBe(true);
+      }
   });
 
   it('describes request bodies with the schemas the routes validate with', () => {
     const bodyRef = (path: string, method: string, type = 'application/json') => {
       const ref = doc.paths[path]?.[method]?.requestBody?.content[type]?.schema.$ref ?? '';
-      return doc.components.schemas[ref.split('/').pop() ?? ''];
+      return doc.components.schemas[ref.split('/').pop() ?? ''] as {
+        properties: Record<string, { enum?: string[]; 'x-decoded-schema'?: { $ref: string } }>;
+        required?: string[];
+      };
     };
-    expect(bodyRef('/admin/clients', 'post')).toEqual(jsonSchemaOf(ClientInputSchema, 'input'));
-    expect(bodyRef('/admin/revocations', 'post')).toEqual(
-      jsonSchemaOf(RevocationRequestSchema, 'input'),
+    const keysOf = (schema: Record<string, unknown>) =>
+      Object.keys((schema as { properties: object }).properties).sort();
+    expect(keysOf(bodyRef('/admin/clients', 'post'))).toEqual(
+      keysOf(jsonSchemaOf(ClientInputSchema, 'input')),
     );
-    expect(bodyRef('/access/v1/evaluation', 'post')).toEqual(
-      jsonSchemaOf(EvaluationSchema, 'input'),
+    expect(keysOf(bodyRef('/admin/revocations', 'post'))).toEqual(
+      keysOf(jsonSchemaOf(RevocationRequestSchema, 'input')),
     );
-    const token = bodyRef('/oauth/token', 'post', 'application/x-www-form-urlencoded') as {
-      properties: Record<string, { enum?: string[] }>;
-      required: string[];
-    };
-    expect(token).toEqual(jsonSchemaOf(TokenRequestFormSchema, 'input'));
+    expect(keysOf(bodyRef('/access/v1/evaluation', 'post'))).toEqual(
+      keysOf(jsonSchemaOf(EvaluationSchema, 'input')),
+    );
+    const token = bodyRef('/oauth/token', 'post', 'application/x-www-form-urlencoded');
+    expect(keysOf(token)).toEqual(keysOf(jsonSchemaOf(TokenRequestFormSchema, 'input')));
     expect(token.required).toEqual(['grant_type']);
     expect(token.properties.grant_type?.enum).toContain('client_credentials');
+    // authorization_details is JSON inside a form field: its decoded shape is a schema of its own.
+    const decoded = token.properties.authorization_details?.['x-decoded-schema']?.$ref ?? '';
+    const details = doc.components.schemas[decoded.split('/').pop() ?? ''] as {
+      type: string;
+      items: { properties: Record<string, unknown> };
+    };
+    expect(details.type).toBe('array');
+    expect(Object.keys(details.items.properties)).toEqual(
+      expect.arrayContaining(['type', 'task_id', 'actions', 'locations']),
+    );
   });
 
-  it('gives every response of an error wire format its shape', () => {
+  it('gives every response of an error wire format its shape, with the OAuth codes of the domain', () => {
     const ref = (path: string, method: string, status: string) =>
       JSON.stringify(doc.paths[path]?.[method]?.responses[status]);
     expect(ref('/oauth/token', 'post', '400')).toContain('#/components/schemas/OAuthError');
@@ -114,6 +141,14 @@ describe('OpenAPI document and reference page', () => {
     expect(ref('/access/v1/evaluation', 'post', '401')).toContain(
       '#/components/schemas/AuthZenDecision',
     );
+    const oauthError = doc.components.schemas.OAuthError as {
+      properties: { error: { enum: string[] } };
+    };
+    expect(oauthError.properties.error.enum).toEqual([...OAUTH_ERROR_CODES]);
+    const tokenResponse = doc.components.schemas.TokenResponse as {
+      properties: { token_type: Record<string, unknown> };
+    };
+    expect(JSON.stringify(tokenResponse.properties.token_type)).not.toContain('DPoP');
   });
 
   it('renders /docs as one self-contained HTML page naming every path', async () => {

@@ -1,10 +1,15 @@
 // Bearer admin token for /admin/*: problem+json 401 without it.
+
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, Next } from 'hono';
-import type { HttpDeps } from './http-deps.ts';
-import { problem, renderProblem } from './problem-response.ts';
-import { noteAuthenticated } from './rate-limit.ts';
+import type { HttpDeps } from '../http-deps.ts';
+import { problem, renderProblem } from '../problem-response.ts';
+import { noteAuthenticated } from '../rate-limit.ts';
 
 export type AdminEnv = { Variables: { admin: string } };
+
+/** The admin sub-app: every route sees who the admin is. */
+export type AdminApp = OpenAPIHono<AdminEnv>;
 
 export function requireAdmin(deps: HttpDeps) {
   return async function adminAuth(c: Context<AdminEnv>, next: Next) {

@@ -1,13 +1,22 @@
 // POST /oauth/token: client_credentials with agent_task authorization_details, and refresh_token.
-import { Hono } from 'hono';
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
+import type { AgentTask } from '../../domain/intent.ts';
 import { pollApproval } from '../../services/approvals.ts';
 import { approvedIntentHandlers } from '../../services/approved-intents.ts';
 import { mintToken } from '../../services/mint-token.ts';
 import { refreshToken } from '../../services/refresh-token.ts';
 import { authenticate } from '../client-auth.ts';
 import { clientIp, type HttpDeps } from '../http-deps.ts';
-import { oauthJson, renderOAuthError } from '../oauth-response.ts';
+import { oauthJson } from '../oauth-response.ts';
+import {
+  AuthorizationDetailsSchema,
+  CLIENT_AUTH,
+  jsonReply,
+  OAUTH_ERRORS,
+  requestBody,
+} from '../openapi.ts';
 import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
 
 export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
@@ -28,8 +37,9 @@ export const TokenRequestFormSchema = z
       .string()
       .optional()
       .describe(
-        'RFC 9396 JSON array of agent_task entries (type, task_id, purpose, actions, locations, datatypes, steps, ttl); required for client_credentials unless scope and resource are both given; with refresh_token it asks to widen the grant. At most limits.max_pairs_per_request (default 64) (action, location) pairs, and limits.max_pairs_per_grant (default 64), else invalid_authorization_details',
-      ),
+        'RFC 9396 authorization_details as JSON: an array of agent_task entries, see the AuthorizationDetails schema (`x-decoded-schema`); required for client_credentials unless scope and resource are both given; with refresh_token it asks to widen the grant. At most limits.max_pairs_per_request (default 64) (action, location) pairs, and limits.max_pairs_per_grant (default 64), else invalid_authorization_details',
+      )
+      .meta({ 'x-decoded-schema': { $ref: '#/components/schemas/AuthorizationDetails' } }),
     resource: z
       .array(z.string())
       .optional()
@@ -65,10 +75,81 @@ export const TokenRequestFormSchema = z
   });
 export type TokenRequestForm = z.infer<typeof TokenRequestFormSchema>;
 
-export function tokenRoute(deps: HttpDeps): Hono {
+/** The JSON a token request answers with (RFC 6749 5.1 + RFC 9396). */
+export const TokenResponseSchema = z
+  .object({
+    access_token: z.string().describe('RFC 9068 JWT (typ at+jwt)'),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int().describe('seconds; at most 900'),
+    scope: z.string().describe('the granted actions, space-separated'),
+    authorization_details: AuthorizationDetailsSchema.describe(
+      'exactly what was granted (may be narrower than asked)',
+    ),
+    refresh_token: z
+      .string()
+      .optional()
+      .describe(
+        "the grant's handle; rotated on every use, a reused one revokes the grant (absent when an approved elevation keeps the current one)",
+      ),
+    grant_id: z.string(),
+  })
+  .meta({ id: 'TokenResponse' });
+
+const TASK: AgentTask = {
+  type: 'agent_task',
+  task_id: 'task-42',
+  purpose: 'summarise the Q3 invoices',
+  actions: ['read'],
+  locations: ['https://files.example.com/invoices/'],
+};
+
+export const tokenRoute = createRoute({
+  method: 'post',
+  path: '/token',
+  tags: ['OAuth'],
+  summary: 'Get a task-bound token',
+  description:
+    '`client_credentials` with `agent_task` authorization_details: each (action, location) pair is decided by policy; the grant is created as asked, narrowed, or refused (`access_denied`), or needs a human (`approval_required` with `auth_req_id`). `refresh_token` re-evaluates policy before issuing a new token for the same grant. `urn:openid:params:grant-type:ciba` polls an approval (`authorization_pending`, `slow_down`, `access_denied`, `expired_token`). Parameters may not be repeated (except `resource`).',
+  security: CLIENT_AUTH,
+  responses: {
+    200: jsonReply('token issued', TokenResponseSchema, {
+      access_token: 'eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJhZ2VudC0xIn0.c2ln',
+      token_type: 'Bearer',
+      expires_in: 300,
+      scope: 'read',
+      authorization_details: [TASK],
+      refresh_token: 'rt_8Jx2YqLw0mN5vB7cZ3kP',
+      grant_id: 'g_01HZY3K9Q4W8',
+    }),
+    ...OAUTH_ERRORS,
+  },
+});
+
+/** Registers `POST /oauth/token` on the OAuth sub-app (errors go to its RFC 6749 renderer). */
+export function registerToken(
+  app: OpenAPIHono,
+  deps: HttpDeps,
+  rateLimit: MiddlewareHandler,
+): void {
   const { broker } = deps;
-  return new Hono().post('/oauth/token', async function token(c) {
-    try {
+  app.openapi(
+    {
+      ...tokenRoute,
+      request: {
+        body: requestBody(
+          app,
+          'TokenRequest',
+          TokenRequestFormSchema,
+          'application/x-www-form-urlencoded',
+          {
+            grant_type: 'client_credentials',
+            authorization_details: JSON.stringify([TASK]),
+          },
+        ),
+      },
+      middleware: [rateLimit] as const,
+    },
+    async function token(c) {
       const form = await readOAuthForm(c);
       const client = await authenticate(c, form, broker);
       const params = parseOAuthForm(form, TokenRequestFormSchema, {
@@ -108,8 +189,6 @@ export function tokenRoute(deps: HttpDeps): Hono {
           approvedIntentHandlers(broker, ip),
         ),
       );
-    } catch (err) {
-      return renderOAuthError(c, err, deps.log);
-    }
-  });
+    },
+  );
 }

@@ -1,10 +1,11 @@
 // POST /oauth/revoke (RFC 7009): a client revokes its own access or refresh token; 200 either way.
-import { Hono } from 'hono';
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { revokeOwnToken } from '../../services/revoke.ts';
 import { authenticate } from '../client-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { renderOAuthError } from '../oauth-response.ts';
+import { CLIENT_AUTH, OAUTH_ERRORS, requestBody } from '../openapi.ts';
 import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
 
 /** The form parameters of `POST /oauth/revoke` (RFC 7009 2.1). */
@@ -27,9 +28,33 @@ export const TokenRevocationFormSchema = z.object({
     .describe('client_secret_post: the client secret (omit with HTTP Basic)'),
 });
 
-export function revokeRoute(deps: HttpDeps): Hono {
-  return new Hono().post('/oauth/revoke', async function revoke(c) {
-    try {
+export const revokeRoute = createRoute({
+  method: 'post',
+  path: '/revoke',
+  tags: ['OAuth'],
+  summary: 'Revoke an own token (RFC 7009)',
+  description:
+    'A client revokes its own access or refresh token; revoking the refresh token ends the grant. 200 even for unknown tokens.',
+  security: CLIENT_AUTH,
+  responses: { 200: { description: 'revoked (or unknown): empty body' }, ...OAUTH_ERRORS },
+});
+
+/** Registers `POST /oauth/revoke` on the OAuth sub-app. */
+export function registerRevoke(
+  app: OpenAPIHono,
+  deps: HttpDeps,
+  rateLimit: MiddlewareHandler,
+): void {
+  const body = requestBody(
+    app,
+    'TokenRevocationRequest',
+    TokenRevocationFormSchema,
+    'application/x-www-form-urlencoded',
+    { token: 'rt_8Jx2YqLw0mN5vB7cZ3kP', token_type_hint: 'refresh_token' },
+  );
+  app.openapi(
+    { ...revokeRoute, request: { body }, middleware: [rateLimit] as const },
+    async function revoke(c) {
       const form = await readOAuthForm(c);
       const client = await authenticate(c, form, deps.broker);
       const { token, token_type_hint: hint } = parseOAuthForm(form, TokenRevocationFormSchema, {
@@ -37,8 +62,6 @@ export function revokeRoute(deps: HttpDeps): Hono {
       });
       if (token.length <= 16_384) await revokeOwnToken(deps.broker, client, token, hint);
       return c.body(null, 200, { 'Cache-Control': 'no-store' });
-    } catch (err) {
-      return renderOAuthError(c, err, deps.log);
-    }
-  });
+    },
+  );
 }

@@ -1,0 +1,143 @@
+// /admin/approvals: pending human approvals, and an approver's decision on one.
+import { createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { decideApproval } from '../../services/approvals.ts';
+import { nowSecOf } from '../../services/broker.ts';
+import type { HttpDeps } from '../http-deps.ts';
+import {
+  ADMIN_AUTH,
+  ADMIN_BODY_ERRORS,
+  ADMIN_ERRORS,
+  AuthorizationDetailsSchema,
+  jsonReply,
+  pathParameter,
+  problemReply,
+  queryParameters,
+  requestBody,
+} from '../openapi.ts';
+import { readJson, readQuery } from '../read-body.ts';
+import type { AdminApp } from './admin-auth.ts';
+
+export const QuerySchema = z.object({
+  status: z.enum(['pending', 'approved', 'denied', 'consumed']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+export const ApprovalDecisionSchema = z
+  .object({ decision: z.enum(['approve', 'deny']), note: z.string().max(1000).optional() })
+  .strict();
+
+/** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
+const ApprovalSchema = z
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    client_id: z.string(),
+    task_id: z.string(),
+    grant_id: z.string().optional(),
+    intent: AuthorizationDetailsSchema,
+    pairs: z.array(
+      z.object({ action: z.string(), location: z.string(), reasons: z.array(z.string()) }),
+    ),
+    status: z.enum(['pending', 'approved', 'denied', 'consumed']),
+    created_at: z.number().int(),
+    expires_at: z.number().int(),
+    interval: z.number().int(),
+    decided_by: z.string().optional(),
+    decided_at: z.number().int().optional(),
+    note: z.string().optional(),
+  })
+  .loose()
+  .meta({ id: 'Approval' });
+
+const APPROVAL_EXAMPLE = {
+  id: 'ar_01HZY3KF0A9V',
+  kind: 'mint',
+  client_id: 'agent-1',
+  task_id: 'task-42',
+  intent: [
+    {
+      type: 'agent_task' as const,
+      task_id: 'task-42',
+      actions: ['pay'],
+      locations: ['https://pay.example.com/invoices/'],
+    },
+  ],
+  pairs: [
+    { action: 'pay', location: 'https://pay.example.com/invoices/', reasons: ['needs-approval'] },
+  ],
+  status: 'pending' as const,
+  created_at: 1767225600,
+  expires_at: 1767226200,
+  interval: 5,
+};
+
+const listApprovalsRoute = createRoute({
+  method: 'get',
+  path: '/approvals',
+  tags: ['Admin: approvals'],
+  summary: 'Approval requests',
+  description: 'Tasks that policy sent to a human (`@remedy("approval")`).',
+  security: ADMIN_AUTH,
+  parameters: queryParameters(QuerySchema),
+  responses: {
+    200: jsonReply(
+      'the requests',
+      z.object({ approvals: z.array(ApprovalSchema) }).meta({ id: 'ApprovalList' }),
+      { approvals: [APPROVAL_EXAMPLE] },
+    ),
+    ...ADMIN_ERRORS,
+    400: problemReply('invalid query'),
+  },
+});
+
+const decideApprovalRoute = createRoute({
+  method: 'post',
+  path: '/approvals/{id}',
+  tags: ['Admin: approvals'],
+  summary: 'Decide an approval request',
+  description: 'The polling agent then gets its token (approve) or access_denied (deny).',
+  security: ADMIN_AUTH,
+  parameters: [pathParameter('id', 'approval id (the auth_req_id)')],
+  responses: {
+    200: jsonReply('the decided request', ApprovalSchema, {
+      ...APPROVAL_EXAMPLE,
+      status: 'approved',
+      decided_by: 'admin',
+      decided_at: 1767225660,
+      note: 'ok for this invoice run',
+    }),
+    ...ADMIN_BODY_ERRORS,
+    404: problemReply('no such approval request'),
+    409: problemReply('already decided'),
+    410: problemReply('the request expired before a decision'),
+  },
+});
+
+export function registerApprovals(app: AdminApp, deps: HttpDeps): void {
+  const { broker } = deps;
+  const body = requestBody(app, 'ApprovalDecision', ApprovalDecisionSchema, 'application/json', {
+    decision: 'approve',
+    note: 'ok for this invoice run',
+  });
+  app.openapi(listApprovalsRoute, async (c) => {
+    const query = readQuery(c, QuerySchema);
+    const nowSec = nowSecOf(broker);
+    const approvals = await broker.approvals.list(query.status, nowSec, query.limit);
+    // A pending request past its expiry is not pending any more.
+    const shown = approvals
+      .filter((a) => query.status !== 'pending' || a.expires_at > nowSec)
+      .map(({ intent_key: _k, ...a }) => a);
+    return c.json({ approvals: shown });
+  });
+  app.openapi({ ...decideApprovalRoute, request: { body } }, async (c) => {
+    const { decision, note } = await readJson(c, ApprovalDecisionSchema);
+    const { intent_key: _k, ...decided } = await decideApproval(
+      broker,
+      c.req.param('id'),
+      decision,
+      note,
+      c.var.admin,
+    );
+    return c.json(decided);
+  });
+}

@@ -1,0 +1,204 @@
+// /admin/clients: register, list, show, change (disable = kill switch) and delete clients.
+import { createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import {
+  ClientIdSchema,
+  ClientInputSchema,
+  ClientPatchSchema,
+  publicClient,
+} from '../../domain/client.ts';
+import { ProblemError } from '../../domain/errors.ts';
+import {
+  createClient,
+  deleteClient,
+  getClient,
+  updateClient,
+} from '../../services/manage-clients.ts';
+import type { HttpDeps } from '../http-deps.ts';
+import {
+  ADMIN_AUTH,
+  ADMIN_BODY_ERRORS,
+  ADMIN_ERRORS,
+  jsonReply,
+  pathParameter,
+  problemReply,
+  requestBody,
+} from '../openapi.ts';
+import { readJson } from '../read-body.ts';
+import type { AdminApp } from './admin-auth.ts';
+import { RevokedCountSchema } from './schemas.ts';
+
+function clientId(raw: string): string {
+  const parsed = ClientIdSchema.safeParse(raw);
+  if (!parsed.success) throw new ProblemError(404, 'Client not found', 'no such client');
+  return parsed.data;
+}
+
+const PublicClientSchema = z
+  .object({
+    client_id: z.string(),
+    name: z.string(),
+    kind: z.enum(['agent', 'resource']),
+    groups: z.array(z.string()),
+    attributes: z.record(
+      z.string(),
+      z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]),
+    ),
+    resources: z.array(z.string()),
+    token_endpoint_auth_method: z.string(),
+    jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
+    max_token_ttl: z.number().int().optional(),
+    max_grant_ttl: z.number().int().optional(),
+    disabled: z.boolean(),
+    created_at: z.number().int().describe('epoch seconds'),
+    updated_at: z.number().int().describe('epoch seconds'),
+  })
+  .meta({ id: 'Client', description: 'a client as the admin API shows it: never its secret hash' });
+
+const CLIENT_EXAMPLE = {
+  client_id: 'agent-1',
+  name: 'Invoice summariser',
+  kind: 'agent' as const,
+  groups: ['finance'],
+  attributes: { team: 'finance' },
+  resources: [],
+  token_endpoint_auth_method: 'client_secret_basic',
+  disabled: false,
+  created_at: 1767225600,
+  updated_at: 1767225600,
+};
+const REVOKED_EXAMPLE = { grants: 2, tokens: 3 };
+const CLIENT_ID = pathParameter('id', 'client_id');
+const TAGS = ['Admin: clients'];
+
+const createClientRoute = createRoute({
+  method: 'post',
+  path: '/clients',
+  tags: TAGS,
+  summary: 'Register a client',
+  description:
+    'An agent or a resource server. The generated `client_secret` is returned once; only its hash is kept.',
+  security: ADMIN_AUTH,
+  responses: {
+    201: jsonReply(
+      'created',
+      z
+        .object({
+          client: PublicClientSchema,
+          client_secret: z.string().optional().describe('shown once; only its hash is kept'),
+        })
+        .meta({ id: 'ClientCreated' }),
+      { client: CLIENT_EXAMPLE, client_secret: 'cs_Jq8vTz2WmR5xK0pLb7nY3dHf' },
+    ),
+    ...ADMIN_BODY_ERRORS,
+    409: problemReply('the client_id is taken'),
+  },
+});
+
+const listClientsRoute = createRoute({
+  method: 'get',
+  path: '/clients',
+  tags: TAGS,
+  summary: 'List clients',
+  description: 'Every registered client (never a secret hash).',
+  security: ADMIN_AUTH,
+  responses: {
+    200: jsonReply(
+      'the clients',
+      z.object({ clients: z.array(PublicClientSchema) }).meta({ id: 'ClientList' }),
+      { clients: [CLIENT_EXAMPLE] },
+    ),
+    ...ADMIN_ERRORS,
+  },
+});
+
+const showClientRoute = createRoute({
+  method: 'get',
+  path: '/clients/{id}',
+  tags: TAGS,
+  summary: 'Show a client',
+  description: 'One client.',
+  security: ADMIN_AUTH,
+  parameters: [CLIENT_ID],
+  responses: {
+    200: jsonReply('the client', PublicClientSchema, CLIENT_EXAMPLE),
+    ...ADMIN_ERRORS,
+    404: problemReply('no such client'),
+  },
+});
+
+const updateClientRoute = createRoute({
+  method: 'patch',
+  path: '/clients/{id}',
+  tags: TAGS,
+  summary: 'Change a client',
+  description:
+    'Any field but the id and kind. `{"disabled": true}` is the kill switch: every live grant of a disabled agent is revoked.',
+  security: ADMIN_AUTH,
+  parameters: [CLIENT_ID],
+  responses: {
+    200: jsonReply(
+      'changed',
+      z
+        .object({ client: PublicClientSchema, revoked: RevokedCountSchema })
+        .meta({ id: 'ClientUpdated' }),
+      { client: { ...CLIENT_EXAMPLE, disabled: true }, revoked: REVOKED_EXAMPLE },
+    ),
+    ...ADMIN_BODY_ERRORS,
+    404: problemReply('no such client'),
+  },
+});
+
+const deleteClientRoute = createRoute({
+  method: 'delete',
+  path: '/clients/{id}',
+  tags: TAGS,
+  summary: 'Delete a client',
+  description: 'Revokes every grant of the client, then deletes it.',
+  security: ADMIN_AUTH,
+  parameters: [CLIENT_ID],
+  responses: {
+    200: jsonReply(
+      'deleted',
+      z.object({ revoked: RevokedCountSchema }).meta({ id: 'ClientDeleted' }),
+      { revoked: REVOKED_EXAMPLE },
+    ),
+    ...ADMIN_ERRORS,
+    404: problemReply('no such client'),
+  },
+});
+
+/** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
+export function registerClients(app: AdminApp, deps: HttpDeps): void {
+  const { broker } = deps;
+  const inputBody = requestBody(app, 'ClientInput', ClientInputSchema, 'application/json', {
+    client_id: 'agent-1',
+    name: 'Invoice summariser',
+    kind: 'agent',
+    groups: ['finance'],
+  });
+  const patchBody = requestBody(app, 'ClientPatch', ClientPatchSchema, 'application/json', {
+    disabled: true,
+  });
+  app.openapi({ ...createClientRoute, request: { body: inputBody } }, async (c) =>
+    c.json(await createClient(broker, await readJson(c, ClientInputSchema), c.var.admin), 201, {
+      'Cache-Control': 'no-store',
+    }),
+  );
+  app.openapi(listClientsRoute, async (c) =>
+    c.json({ clients: (await broker.clients.list()).map(publicClient) }, 200),
+  );
+  app.openapi(showClientRoute, async (c) =>
+    c.json(publicClient(await getClient(broker, clientId(c.req.param('id')))), 200),
+  );
+  app.openapi({ ...updateClientRoute, request: { body: patchBody } }, async (c) => {
+    const id = clientId(c.req.param('id'));
+    return c.json(
+      await updateClient(broker, id, await readJson(c, ClientPatchSchema), c.var.admin),
+      200,
+    );
+  });
+  app.openapi(deleteClientRoute, async (c) =>
+    c.json(await deleteClient(broker, clientId(c.req.param('id')), c.var.admin), 200),
+  );
+}

@@ -1,0 +1,124 @@
+// /admin/grants: live grants by client, task or status, and one grant with its decision history.
+import { createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { ProblemError } from '../../domain/errors.ts';
+import { nowSecOf } from '../../services/broker.ts';
+import type { HttpDeps } from '../http-deps.ts';
+import {
+  ADMIN_AUTH,
+  ADMIN_ERRORS,
+  AuthorizationDetailsSchema,
+  jsonReply,
+  pathParameter,
+  problemReply,
+  queryParameters,
+} from '../openapi.ts';
+import { readQuery } from '../read-body.ts';
+import type { AdminApp } from './admin-auth.ts';
+import { DECISION_EXAMPLE, DecisionRecordSchema, SharedInputsSchema } from './schemas.ts';
+
+export const QuerySchema = z.object({
+  client_id: z.string().max(200).optional(),
+  task_id: z.string().max(200).optional(),
+  status: z.enum(['active', 'suspended', 'revoked']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+const GrantSchema = z
+  .object({
+    id: z.string(),
+    client_id: z.string(),
+    task_id: z.string(),
+    status: z.enum(['active', 'suspended', 'revoked']),
+    requested: AuthorizationDetailsSchema,
+    granted: AuthorizationDetailsSchema,
+    context: z.record(z.string(), z.unknown()),
+    policy_version: z.number().int(),
+    created_at: z.number().int(),
+    expires_at: z.number().int(),
+    reason: z.string().optional().describe('why it was suspended or revoked'),
+  })
+  .loose()
+  .meta({ id: 'Grant' });
+
+const TASK = {
+  type: 'agent_task' as const,
+  task_id: 'task-42',
+  actions: ['read'],
+  locations: ['https://files.example.com/invoices/'],
+};
+const GRANT_EXAMPLE = {
+  id: 'g_01HZY3K9Q4W8',
+  client_id: 'agent-1',
+  task_id: 'task-42',
+  status: 'active' as const,
+  requested: [TASK],
+  granted: [TASK],
+  context: { ip: '203.0.113.7' },
+  policy_version: 3,
+  created_at: 1767225600,
+  expires_at: 1767229200,
+};
+
+const listGrantsRoute = createRoute({
+  method: 'get',
+  path: '/grants',
+  tags: ['Admin: grants'],
+  summary: 'List grants',
+  description: 'Grants by client, task or status.',
+  security: ADMIN_AUTH,
+  parameters: queryParameters(QuerySchema),
+  responses: {
+    200: jsonReply(
+      'the grants',
+      z.object({ grants: z.array(GrantSchema) }).meta({ id: 'GrantList' }),
+      { grants: [GRANT_EXAMPLE] },
+    ),
+    ...ADMIN_ERRORS,
+    400: problemReply('invalid query'),
+  },
+});
+
+const showGrantRoute = createRoute({
+  method: 'get',
+  path: '/grants/{id}',
+  tags: ['Admin: grants'],
+  summary: 'Show a grant with its decision history',
+  description:
+    'The grant (requested and granted intent, context, status and reason) and every decision record about it: the history explains why it was narrowed, suspended or revoked.',
+  security: ADMIN_AUTH,
+  parameters: [pathParameter('id', 'grant id')],
+  responses: {
+    200: jsonReply(
+      'the grant and its history',
+      GrantSchema.extend({
+        history: z.array(DecisionRecordSchema),
+        shared_inputs: SharedInputsSchema,
+      }).meta({ id: 'GrantWithHistory' }),
+      { ...GRANT_EXAMPLE, history: [DECISION_EXAMPLE], shared_inputs: {} },
+    ),
+    ...ADMIN_ERRORS,
+    404: problemReply('no such grant'),
+  },
+});
+
+/** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
+export function registerGrants(app: AdminApp, deps: HttpDeps): void {
+  const { broker } = deps;
+  app.openapi(listGrantsRoute, async (c) => {
+    const query = readQuery(c, QuerySchema);
+    return c.json({ grants: await broker.grants.list(query, nowSecOf(broker)) });
+  });
+  app.openapi(showGrantRoute, async (c) => {
+    const id = c.req.param('id');
+    const grant = id.length <= 200 ? await broker.grants.get(id) : undefined;
+    if (!grant) throw new ProblemError(404, 'Grant not found', `no grant ${id.slice(0, 200)}`);
+    const { refresh_hash: _r, used_refresh_hashes: _u, ...shown } = grant;
+    const history = await broker.decisions.list({ grant_id: id, limit: 1000 });
+    return c.json({
+      ...shown,
+      history,
+      shared_inputs: await broker.decisions.sharedInputs(history),
+    });
+  });
+}
