@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { generateKeyPair, type JWK, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAttackTokens, rawEs256Signer } from '../support/attack-tokens.ts';
 import {
   ADMIN_TOKEN,
@@ -20,11 +20,10 @@ import {
   keysUnder,
   mintToken,
   oauthPost,
-  startBroker,
-  type TestBroker,
   type TokenBody,
   task,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const RFC_ERROR_FIELDS = new Set(['error', 'error_description', 'error_uri']);
 
@@ -95,7 +94,7 @@ describe('bad input', () => {
   let publicJwk: JWK;
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl: inject('redisUrl') });
+    broker = await startTestBroker();
     ({ agent, resource } = await createClients(broker.url));
     valid = await mintToken(broker.url, agent, [task(['read'], { taskId: 'T-valid' })]);
     const jwks = (await (await fetch(`${broker.url}/.well-known/jwks.json`)).json()) as {
@@ -461,8 +460,7 @@ describe('bad input', () => {
   describe('an expired token', () => {
     let short: TestBroker;
     beforeAll(async () => {
-      short = await startBroker({
-        redisUrl: inject('redisUrl'),
+      short = await startTestBroker({
         config: 'tokens:\n  access_ttl: 2\n  clock_tolerance: 0\n',
       });
     });

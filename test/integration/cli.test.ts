@@ -4,15 +4,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.ts';
-import {
-  ADMIN_TOKEN,
-  CRM,
-  deleteKeysUnder,
-  startBroker,
-  type TestBroker,
-} from '../support/broker.ts';
+import { ADMIN_TOKEN, CRM, deleteKeysUnder } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 let broker: TestBroker;
 let dir: string;
@@ -47,7 +42,7 @@ async function mandateJson<T = Record<string, unknown>>(
 }
 
 beforeAll(async () => {
-  broker = await startBroker({ redisUrl: inject('redisUrl') });
+  broker = await startTestBroker();
   dir = await mkdtemp(join(tmpdir(), 'mandate-cli-'));
 });
 

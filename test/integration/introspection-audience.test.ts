@@ -1,5 +1,5 @@
 // Who may introspect what, admin revocation by every target, and the client kill switch.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   admin,
   type Credentials,
@@ -11,10 +11,9 @@ import {
   mintToken,
   refresh,
   requestToken,
-  startBroker,
-  type TestBroker,
   task,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 type Revoked = { revoked: { grants: number; tokens: number } };
 
@@ -24,7 +23,7 @@ describe('introspection audience and admin revocation', () => {
   let resource: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl: inject('redisUrl') });
+    broker = await startTestBroker();
     ({ agent, resource } = await createClients(broker.url));
   });
 

@@ -1,5 +1,5 @@
 // Policy at the token endpoint: narrowing, denial with nothing stored, malformed intents, and a policy change on refresh.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   admin,
   CRM,
@@ -12,10 +12,9 @@ import {
   oauthPost,
   refresh,
   requestToken,
-  startBroker,
-  type TestBroker,
   task,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 describe('narrowing and denial', () => {
   let broker: TestBroker;
@@ -23,7 +22,7 @@ describe('narrowing and denial', () => {
   let resource: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl: inject('redisUrl') });
+    broker = await startTestBroker();
     ({ agent: writer, resource } = await createClients(broker.url, { groups: ['writers'] }));
   });
 

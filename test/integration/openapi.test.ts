@@ -1,20 +1,14 @@
 // /openapi.json is a valid OpenAPI 3.1 document of every route the app serves, built from the validating schemas; /docs renders it.
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientInputSchema } from '../../src/domain/client.ts';
 import { createApp } from '../../src/http/app.ts';
 import { documentedRoutes, jsonSchemaOf } from '../../src/http/openapi.ts';
 import { RevocationRequestSchema } from '../../src/http/routes/admin-revocations.ts';
 import { TokenRequestFormSchema } from '../../src/http/routes/oauth-token.ts';
 import { EvaluationSchema } from '../../src/services/evaluate-access.ts';
-import {
-  type Credentials,
-  createClients,
-  deleteKeysUnder,
-  oauthPost,
-  startBroker,
-  type TestBroker,
-} from '../support/broker.ts';
+import { type Credentials, createClients, deleteKeysUnder, oauthPost } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 type Doc = {
   openapi: string;
@@ -37,7 +31,7 @@ describe('OpenAPI document and reference page', () => {
   let agent: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl: inject('redisUrl') });
+    broker = await startTestBroker();
     const res = await fetch(`${broker.url}/openapi.json`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('application/json');

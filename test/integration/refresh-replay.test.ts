@@ -1,5 +1,5 @@
 // Refresh-token replay (RFC 9700): a second use revokes the grant; another client's token changes nothing.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   admin,
   type Credentials,
@@ -9,10 +9,9 @@ import {
   isActive,
   mintToken,
   refresh,
-  startBroker,
-  type TestBroker,
   task,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 interface GrantView {
   status: string;
@@ -26,7 +25,7 @@ describe('refresh token replay', () => {
   let resource: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl: inject('redisUrl') });
+    broker = await startTestBroker();
     ({ agent, resource } = await createClients(broker.url));
   });
 

@@ -1,6 +1,6 @@
 // The agent SDK and the resource guard against a real broker and Redis, over sockets.
 import { Hono } from 'hono';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MandateVariables, requireMandate } from '../../src/client/hono.ts';
 import { createMandateClient } from '../../src/client/mandate-client.ts';
 import { GrantRevokedError, MandateError } from '../../src/client/mandate-error.ts';
@@ -12,9 +12,8 @@ import {
   createClient,
   deleteKeysUnder,
   isActive,
-  startBroker,
-  type TestBroker,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const MAIL = 'https://mail.example.com';
 
@@ -24,7 +23,7 @@ let reader: Credentials;
 let crm: Credentials;
 
 beforeAll(async () => {
-  broker = await startBroker({ redisUrl: inject('redisUrl') });
+  broker = await startTestBroker();
   writer = await createClient(broker.url, {
     name: 'writer agent',
     kind: 'agent',

@@ -1,7 +1,7 @@
 // Forwarded headers (issue 16 item 5): behind trusted proxies the client is the rightmost untrusted X-Forwarded-For hop, so a spoofed entry neither passes an IP policy nor evades the throttle.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
   admin,
@@ -10,12 +10,11 @@ import {
   deleteKeysUnder,
   type HttpResult,
   oauthPost,
-  startBroker,
-  type TestBroker,
   type TokenBody,
   task,
 } from '../support/broker.ts';
 import { freshWindow } from '../support/rate-window.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const DEFAULT_POLICY = readFileSync(
   resolve(import.meta.dirname, '../../config/policies/default.cedar'),
@@ -29,8 +28,7 @@ describe('X-Forwarded-For behind configured trusted proxies', () => {
   let agent: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({
-      redisUrl: inject('redisUrl'),
+    broker = await startTestBroker({
       // The test connects over loopback: that is the proxy next to Mandate; 10.0.0.0/8 is a proxy tier in front of it.
       config: [
         'server:',
@@ -122,8 +120,7 @@ describe('X-Forwarded-For without trust_proxy', () => {
   let agent: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({
-      redisUrl: inject('redisUrl'),
+    broker = await startTestBroker({
       env: { MANDATE_LOG_LEVEL: 'silent' },
     });
     ({ agent } = await createClients(broker.url));

@@ -11,17 +11,9 @@ import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
 import { createRedisGrantStore } from '../../src/store/redis-grant-store.ts';
 import { createRedisUsageStore, stateDigest } from '../../src/store/redis-usage-store.ts';
-import {
-  admin,
-  CRM,
-  createClients,
-  deleteKeysUnder,
-  mintToken,
-  startBroker,
-  type TestBroker,
-  task,
-} from '../support/broker.ts';
+import { admin, CRM, createClients, deleteKeysUnder, mintToken, task } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const redisUrl = () => inject('redisUrl');
 const nowSec = Math.floor(Date.now() / 1000);
@@ -178,8 +170,7 @@ describe('signal bounds over HTTP', () => {
   let grantId: string;
 
   beforeAll(async () => {
-    broker = await startBroker({
-      redisUrl: redisUrl(),
+    broker = await startTestBroker({
       config: 'signals: { max_per_grant: 3, max_context_bytes: 1024, max_types_per_grant: 2 }\n',
     });
     const { agent } = await createClients(broker.url, { resources: [CRM] });
@@ -187,7 +178,6 @@ describe('signal bounds over HTTP', () => {
   });
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(redisUrl(), broker.prefix);
   });
 
   const signal = (body: Record<string, unknown>) =>
