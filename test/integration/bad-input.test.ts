@@ -13,7 +13,6 @@ import {
   CRM,
   type Credentials,
   createClients,
-  deleteKeysUnder,
   type HttpResult,
   introspect,
   isActive,
@@ -109,7 +108,6 @@ describe('bad input', () => {
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   describe('token endpoint', () => {
@@ -466,7 +464,6 @@ describe('bad input', () => {
     });
     afterAll(async () => {
       await short?.close();
-      if (short) await deleteKeysUnder(short.redisUrl, short.prefix);
     });
 
     it('is inactive once exp has passed, though its grant lives on', async () => {

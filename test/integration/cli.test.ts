@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.ts';
-import { ADMIN_TOKEN, CRM, deleteKeysUnder } from '../support/broker.ts';
+import { ADMIN_TOKEN, CRM } from '../support/broker.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 let broker: TestBroker;
@@ -48,7 +48,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await broker?.close();
-  if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

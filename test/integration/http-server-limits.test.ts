@@ -107,7 +107,6 @@ describe('HTTP server limits', () => {
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   it('max_connections: a connection beyond the limit is closed at once, and the server serves again once they go', async () => {

@@ -35,7 +35,6 @@ describe('health, readiness and metrics', () => {
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   it('GET /healthz is 200', async () => {

@@ -6,7 +6,6 @@ import {
   type Credentials,
   createClient,
   createClients,
-  deleteKeysUnder,
   isActive,
   mintToken,
   oauthPost,
@@ -28,7 +27,6 @@ describe('narrowing and denial', () => {
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   it('narrows read+write+export to exactly read+write for a writer', async () => {

@@ -2,7 +2,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CRM, type Credentials, createClients, deleteKeysUnder, task } from '../support/broker.ts';
+import { CRM, type Credentials, createClients, task } from '../support/broker.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
@@ -25,7 +25,6 @@ describe('OAuth flow with oauth4webapi and jose', () => {
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   const asClient = (c: Credentials): oauth.Client => ({ client_id: c.client_id });

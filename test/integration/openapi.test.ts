@@ -7,7 +7,7 @@ import { documentedRoutes, jsonSchemaOf } from '../../src/http/openapi.ts';
 import { RevocationRequestSchema } from '../../src/http/routes/admin-revocations.ts';
 import { TokenRequestFormSchema } from '../../src/http/routes/oauth-token.ts';
 import { EvaluationSchema } from '../../src/services/evaluate-access.ts';
-import { type Credentials, createClients, deleteKeysUnder, oauthPost } from '../support/broker.ts';
+import { type Credentials, createClients, oauthPost } from '../support/broker.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 type Doc = {
@@ -41,7 +41,6 @@ describe('OpenAPI document and reference page', () => {
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   it('is a valid OpenAPI 3.1 document', async () => {

@@ -5,7 +5,6 @@ import {
   type Credentials,
   createClient,
   createClients,
-  deleteKeysUnder,
   isActive,
   mintToken,
   refresh,
@@ -31,7 +30,6 @@ describe('refresh token replay', () => {
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   it('a refresh token used twice is invalid_grant and revokes the grant', async () => {

@@ -393,7 +393,6 @@ describe('the decision log behind the bounds', () => {
       ).resolves.toMatchObject({ outcome: 'z' });
     } finally {
       await broker.close();
-      await deleteKeysUnder(broker.redisUrl, broker.prefix);
     }
   });
 });

@@ -5,14 +5,7 @@ import { type MandateVariables, requireMandate } from '../../src/client/hono.ts'
 import { createMandateClient } from '../../src/client/mandate-client.ts';
 import { GrantRevokedError, MandateError } from '../../src/client/mandate-error.ts';
 import { createMandateGuard } from '../../src/client/mandate-guard.ts';
-import {
-  admin,
-  CRM,
-  type Credentials,
-  createClient,
-  deleteKeysUnder,
-  isActive,
-} from '../support/broker.ts';
+import { admin, CRM, type Credentials, createClient, isActive } from '../support/broker.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const MAIL = 'https://mail.example.com';
@@ -35,7 +28,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await broker?.close();
-  if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
 });
 
 const sdkFor = (agent: Credentials, now?: () => number) =>

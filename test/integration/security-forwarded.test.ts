@@ -7,7 +7,6 @@ import {
   admin,
   type Credentials,
   createClients,
-  deleteKeysUnder,
   type HttpResult,
   oauthPost,
   type TokenBody,
@@ -46,7 +45,6 @@ describe('X-Forwarded-For behind configured trusted proxies', () => {
   });
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   const mintVia = (xff: string) =>
@@ -127,7 +125,6 @@ describe('X-Forwarded-For without trust_proxy', () => {
   });
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   it('is ignored: the socket peer is the client', async () => {

@@ -8,7 +8,6 @@ import {
   type Credentials,
   createClient,
   createClients,
-  deleteKeysUnder,
   type HttpResult,
   isActive,
   mintToken,
@@ -209,7 +208,6 @@ describe('wrong, missing and foreign credentials on every authenticated endpoint
   afterAll(async () => {
     await broker?.close();
     await other?.close();
-    for (const b of [broker, other]) if (b) await deleteKeysUnder(b.redisUrl, b.prefix);
   });
 
   it('every case is 401 in the endpoint shape, and nothing happened', async () => {
@@ -457,7 +455,6 @@ describe('rate limits', () => {
   });
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   const params = () => ({

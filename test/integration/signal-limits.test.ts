@@ -11,9 +11,10 @@ import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
 import { createRedisGrantStore } from '../../src/store/redis-grant-store.ts';
 import { createRedisUsageStore, stateDigest } from '../../src/store/redis-usage-store.ts';
-import { admin, CRM, createClients, deleteKeysUnder, mintToken, task } from '../support/broker.ts';
+import { admin, CRM, createClients, mintToken, task } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
+import { connectTestRedis, type TestRedis } from '../support/test-redis.ts';
 
 const redisUrl = () => inject('redisUrl');
 const nowSec = Math.floor(Date.now() / 1000);
@@ -26,8 +27,11 @@ describe('signal bounds in the grant store', () => {
   let log: DecisionLog;
   const prefix = uniquePrefix('signal-limits');
 
+  let db: TestRedis;
+
   beforeAll(async () => {
-    redis = new Redis(redisUrl());
+    db = await connectTestRedis(prefix);
+    redis = db.redis;
     keys = createKeyNames(prefix);
     store = createRedisGrantStore(redis, keys, {
       signals: { maxPerGrant: 5, maxTypesPerGrant: 4 },
@@ -36,8 +40,7 @@ describe('signal bounds in the grant store', () => {
     log = createRedisDecisionLog(redis, keys, { maxRecords: 10_000 });
   });
   afterAll(async () => {
-    redis?.disconnect();
-    await deleteKeysUnder(redisUrl(), prefix);
+    await db?.close();
   });
 
   async function mint(): Promise<{ id: string; jti: string }> {

@@ -7,7 +7,6 @@ import {
   CRM,
   type Credentials,
   createClients,
-  deleteKeysUnder,
   isActive,
   mintToken,
   type TokenBody,
@@ -81,7 +80,6 @@ describe('HTTP fuzz', () => {
   });
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   const authorization = () =>
