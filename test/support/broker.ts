@@ -12,7 +12,8 @@ export interface HttpResult<T = Record<string, unknown>> {
   readonly text: string;
 }
 
-async function toResult<T>(res: Response): Promise<HttpResult<T>> {
+/** Reads a Response whole: status, headers, text, and the body parsed as JSON when it is JSON. */
+export async function toResult<T>(res: Response): Promise<HttpResult<T>> {
   const text = await res.text();
   let body: unknown = {};
   try {

@@ -13,7 +13,9 @@ import {
   deleteKeysUnder,
   type HttpResult,
   type TokenBody,
+  toResult,
 } from './broker.ts';
+import type { ClientFixture } from './client-fixture.ts';
 import { uniquePrefix } from './prefix.ts';
 import { tempConfig } from './temp-config.ts';
 
@@ -29,7 +31,7 @@ export interface TestAppOptions {
   readonly clock?: Clock;
 }
 
-export interface TestApp {
+export interface TestApp extends ClientFixture {
   readonly deps: Deps;
   readonly prefix: string;
   readonly issuer: string;
@@ -54,28 +56,8 @@ export interface TestApp {
     body?: unknown,
     token?: string,
   ): Promise<HttpResult<T>>;
-  /** Registers a client through the admin API and returns its one-time credentials. */
-  client(input: Record<string, unknown>): Promise<Credentials>;
-  /** An agent (groups as given, default writers) and a resource client (default the CRM). */
-  clients(opts?: {
-    groups?: string[];
-    resources?: string[];
-  }): Promise<{ agent: Credentials; resource: Credentials }>;
-  /** client_credentials with `details`; throws unless 200. */
-  mint(agent: Credentials, details: unknown[]): Promise<TokenBody>;
   /** Closes the deps and deletes every key under the prefix. */
   close(): Promise<void>;
-}
-
-async function toResult<T>(res: Response): Promise<HttpResult<T>> {
-  const text = await res.text();
-  let body: unknown = {};
-  try {
-    body = text ? JSON.parse(text) : {};
-  } catch {
-    body = { raw: text };
-  }
-  return { status: res.status, headers: res.headers, body: body as T, text };
 }
 
 /**

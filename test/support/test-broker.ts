@@ -3,15 +3,8 @@ import { inject } from 'vitest';
 import type { Deps } from '../../src/deps.ts';
 import type { Clock } from '../../src/domain/ports.ts';
 import { type RunningMandate, startMandate } from '../../src/main.ts';
-import {
-  ADMIN_TOKEN,
-  type Credentials,
-  createClient,
-  createClients,
-  deleteKeysUnder,
-  mintToken,
-  type TokenBody,
-} from './broker.ts';
+import { ADMIN_TOKEN, createClient, createClients, deleteKeysUnder, mintToken } from './broker.ts';
+import type { ClientFixture } from './client-fixture.ts';
 import { uniquePrefix } from './prefix.ts';
 import { freePort } from './redis-server.ts';
 import { tempConfig } from './temp-config.ts';
@@ -40,7 +33,7 @@ export interface TestBrokerOptions {
   readonly deleteKeysOnClose?: boolean;
 }
 
-export interface TestBroker {
+export interface TestBroker extends ClientFixture {
   /** Base URL of the API ('' when started without it). */
   readonly url: string;
   readonly issuer: string;
@@ -48,15 +41,6 @@ export interface TestBroker {
   readonly redisUrl: string;
   readonly mandate: RunningMandate;
   readonly deps: Deps;
-  /** Registers a client through the admin API and returns its one-time credentials. */
-  client(input: Record<string, unknown>): Promise<Credentials>;
-  /** An agent (groups as given, default writers) and a resource client (default the CRM). */
-  clients(opts?: {
-    groups?: string[];
-    resources?: string[];
-  }): Promise<{ agent: Credentials; resource: Credentials }>;
-  /** client_credentials with `details`; throws unless 200. */
-  mint(agent: Credentials, details: unknown[]): Promise<TokenBody>;
   /** Stops the broker, removes its config file and (see deleteKeysOnClose) its keys. */
   close(): Promise<void>;
 }
