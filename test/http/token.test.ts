@@ -41,6 +41,12 @@ describe('POST /oauth/token: happy', () => {
     expect(res.body.authorization_details[0]?.actions.sort()).toEqual(['read', 'write']);
   });
 
+  it('authenticates with client_secret_post as with HTTP Basic', async () => {
+    const res = await t.form<TokenBody>('/oauth/token', params(), agent, 'post');
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.token_type).toBe('Bearer');
+  });
+
   it('rotates the refresh token on refresh', async () => {
     const first = await t.mint(agent, [task(['read'])]);
     const res = await t.form<TokenBody>(

@@ -37,11 +37,13 @@ export interface TestApp extends ClientFixture {
   readonly issuer: string;
   /** One request through app.request(); the body parsed as JSON when it is JSON. */
   request<T = Record<string, unknown>>(path: string, init?: RequestInit): Promise<HttpResult<T>>;
-  /** A form POST (OAuth endpoints); `creds` sends HTTP Basic. */
+  /** A form POST to an OAuth endpoint; `auth` picks Basic (default), body credentials, or none. */
   form<T = Record<string, unknown>>(
     path: string,
-    params: Record<string, string>,
+    params: Record<string, string> | URLSearchParams,
     creds?: Credentials,
+    auth?: 'basic' | 'post' | 'none',
+    extraHeaders?: Record<string, string>,
   ): Promise<HttpResult<T>>;
   /** A JSON POST; `auth` is the Authorization header (none when undefined). */
   json<T = Record<string, unknown>>(
@@ -120,15 +122,25 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
 
   const request = async <T>(path: string, init?: RequestInit) =>
     toResult<T>(await app.request(`${TEST_APP_ISSUER}${path}`, init));
-  const form = <T>(path: string, params: Record<string, string>, creds?: Credentials) =>
-    request<T>(path, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        ...(creds ? { authorization: basicAuth(creds) } : {}),
-      },
-      body: new URLSearchParams(params).toString(),
-    });
+  const form = <T>(
+    path: string,
+    params: Record<string, string> | URLSearchParams,
+    creds?: Credentials,
+    auth: 'basic' | 'post' | 'none' = 'basic',
+    extraHeaders: Record<string, string> = {},
+  ) => {
+    const body = new URLSearchParams(params);
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...extraHeaders,
+    };
+    if (creds && auth === 'basic') headers.authorization = basicAuth(creds);
+    if (creds && auth === 'post') {
+      body.set('client_id', creds.client_id);
+      body.set('client_secret', creds.client_secret);
+    }
+    return request<T>(path, { method: 'POST', headers, body: body.toString() });
+  };
   const json = <T>(path: string, body: unknown, auth?: string) =>
     request<T>(path, {
       method: 'POST',
