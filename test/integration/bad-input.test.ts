@@ -1,5 +1,5 @@
 // Hostile and malformed input at every endpoint: RFC error codes, fail-closed introspection, nothing stored.
-import { createServer, request } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -22,6 +22,7 @@ import {
   type TokenBody,
   task,
 } from '../support/broker.ts';
+import { postOnFreshConnection } from '../support/post-on-fresh-connection.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const RFC_ERROR_FIELDS = new Set(['error', 'error_description', 'error_uri']);
@@ -34,44 +35,6 @@ function expectOAuthError(res: HttpResult, status: number, code: string) {
   expect(res.body.error).toBe(code);
   for (const k of Object.keys(res.body)) expect(RFC_ERROR_FIELDS.has(k)).toBe(true);
   expect(res.body).not.toHaveProperty('access_token');
-}
-
-/**
- * POSTs on a connection of its own (`chunked`: without Content-Length), so a server that hangs up
- * after refusing a large body cannot break the next request; 'closed' when it hung up before answering.
- */
-function postOnFreshConnection(
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-  chunked = false,
-): Promise<{ status: number; type: string; body: string } | 'closed'> {
-  return new Promise((resolve) => {
-    const req = request(url, {
-      method: 'POST',
-      agent: false,
-      headers: chunked
-        ? headers
-        : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => {
-        text += c.toString();
-      });
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          type: String(res.headers['content-type']),
-          body: text,
-        }),
-      );
-      res.on('error', () => resolve('closed'));
-    });
-    req.on('error', () => resolve('closed'));
-    if (chunked) for (let i = 0; i < body.length; i += 8192) req.write(body.slice(i, i + 8192));
-    req.end(chunked ? undefined : body);
-  });
 }
 
 const decode = (seg: string) =>
