@@ -1,39 +1,36 @@
 // Per-agent caps: live grants and pending approval requests, checked atomically where they are
 // created; beyond a cap the token endpoint answers 400 access_denied and creates nothing.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { POLICY_CONFIG, type RunningBroker, startInstance } from '../support/action-time.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { POLICY_CONFIG } from '../support/action-time.ts';
 import {
   admin,
   CRM,
   type Credentials,
   createClient,
-  deleteKeysUnder,
   mintToken,
   oauthPost,
   refresh,
   requestToken,
   task,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
-const redisUrl = inject('redisUrl');
 const MAX_GRANTS = 3;
 const MAX_PENDING = 2;
 
-let broker: RunningBroker;
+let broker: TestBroker;
 let base: string;
 
 beforeAll(async () => {
-  broker = await startInstance({
-    redisUrl,
-    yaml: `${POLICY_CONFIG}\nlimits: { max_live_grants_per_agent: ${MAX_GRANTS}, max_pending_approvals_per_agent: ${MAX_PENDING} }\napprovals: { ttl: 30, interval: 1 }\n`,
+  broker = await startTestBroker({
+    config: `${POLICY_CONFIG}\nlimits: { max_live_grants_per_agent: ${MAX_GRANTS}, max_pending_approvals_per_agent: ${MAX_PENDING} }\napprovals: { ttl: 30, interval: 1 }\n`,
   });
   base = broker.url;
 });
 
 afterAll(async () => {
   await broker?.close();
-  if (broker) await deleteKeysUnder(redisUrl, broker.prefix);
 });
 
 const agentNamed = (name: string, groups: string[] = ['writers']) =>

@@ -2,7 +2,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventLoopYielder } from '../../src/services/event-loop-yielder.ts';
 import { reevaluateGrants } from '../../src/services/reevaluate-grants.ts';
 import { sweep } from '../../src/worker/reevaluation-worker.ts';
@@ -11,19 +11,15 @@ import {
   type Credentials,
   createClient,
   createClients,
-  deleteKeysUnder,
   type HttpResult,
   introspect,
   keysUnder,
   mintToken,
   oauthPost,
   requestToken,
-  startBroker,
-  type TestBroker,
   task,
 } from '../support/broker.ts';
-
-const redisUrl = inject('redisUrl');
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 /** The configured default of limits.max_pairs_per_request and limits.max_pairs_per_grant. */
 const CAP = 64;
@@ -61,12 +57,11 @@ describe('pair caps on token requests', () => {
   let resource: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl });
+    broker = await startTestBroker();
     ({ agent, resource } = await createClients(broker.url, { resources: urls(32) }));
   });
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(redisUrl, broker.prefix);
   });
 
   it('answers the 16 x 32 x 32 request with 400 invalid_authorization_details at once, storing nothing', async () => {
@@ -162,7 +157,7 @@ describe('a sweep over many grants at the cap', () => {
   let ids: string[];
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl, config: 'policy: { decision_cache_entries: 0 }\n' });
+    broker = await startTestBroker({ config: 'policy: { decision_cache_entries: 0 }\n' });
     const agents: Credentials[] = [];
     for (let i = 0; i < AGENTS; i += 1) {
       agents.push(
@@ -185,7 +180,6 @@ describe('a sweep over many grants at the cap', () => {
   }, 120_000);
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(redisUrl, broker.prefix);
   });
 
   /** CPU time of this thread (ms); process-wide where Node lacks threadCpuUsage (still blind to descheduling). */

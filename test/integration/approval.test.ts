@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   actionsOf,
   cibaPoller,
@@ -10,22 +10,19 @@ import {
   grantView,
   POLICY_CONFIG,
   type PollResult,
-  type RunningBroker,
-  startInstance,
 } from '../support/action-time.ts';
 import {
   admin,
   CRM,
   type Credentials,
   createClient,
-  deleteKeysUnder,
   isActive,
   refresh,
   requestToken,
   waitFor,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
-const redisUrl = inject('redisUrl');
 const DEFAULT_POLICY = readFileSync(
   resolve(import.meta.dirname, '../../config/policies/default.cedar'),
   'utf8',
@@ -56,17 +53,16 @@ interface ApprovalRequired {
   interval: number;
 }
 
-let broker: RunningBroker;
+let broker: TestBroker;
 let base: string;
 let agent: Credentials;
 let resource: Credentials;
 let poll: (authReqId: string) => Promise<PollResult>;
 
 beforeAll(async () => {
-  broker = await startInstance({
-    redisUrl,
+  broker = await startTestBroker({
     worker: true,
-    yaml: `${POLICY_CONFIG}\napprovals: { ttl: ${TTL_SEC}, interval: ${INTERVAL_SEC} }\nworker: { sweep_every_ms: 1000 }\n`,
+    config: `${POLICY_CONFIG}\napprovals: { ttl: ${TTL_SEC}, interval: ${INTERVAL_SEC} }\nworker: { sweep_every_ms: 1000 }\n`,
   });
   base = broker.url;
   agent = await createClient(base, {
@@ -80,7 +76,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await broker?.close();
-  if (broker) await deleteKeysUnder(redisUrl, broker.prefix);
 });
 
 function exportTask(

@@ -12,12 +12,10 @@ import {
   CRM,
   type Credentials,
   createClients,
-  deleteKeysUnder,
   mintToken,
-  startBroker,
-  type TestBroker,
   task,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const redisUrl = () => inject('redisUrl');
 
@@ -37,7 +35,7 @@ describe('batch evaluation with a shared context', () => {
   let token: { access_token: string; grant_id: string };
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl: redisUrl() });
+    broker = await startTestBroker();
     ({ agent, resource } = await createClients(broker.url, { resources: [CRM] }));
     token = await mintToken(broker.url, agent, [task(['read', 'write'])]);
     redis = new Redis(redisUrl());
@@ -45,7 +43,6 @@ describe('batch evaluation with a shared context', () => {
   afterAll(async () => {
     redis?.disconnect();
     await broker?.close();
-    if (broker) await deleteKeysUnder(redisUrl(), broker.prefix);
   });
 
   const stream = () => createKeyNames(broker.prefix).decisions;

@@ -6,22 +6,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConfigError } from '../../src/config/load-config.ts';
-import { type RunningMandate, startMandate } from '../../src/main.ts';
 import { createKeyNames } from '../../src/store/key-names.ts';
 import { createRedisReceiverStore } from '../../src/store/redis-receiver-store.ts';
 import {
-  ADMIN_TOKEN,
   admin,
   type Credentials,
   createClients,
-  deleteKeysUnder,
   mintToken,
   task,
-  tempConfig,
   waitFor,
 } from '../support/broker.ts';
-import { uniquePrefix } from '../support/prefix.ts';
-import { freePort } from '../support/redis-server.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const POLICY = `policy: { dir: ${JSON.stringify(resolve(ROOT, 'config/policies'))}, schema: ${JSON.stringify(resolve(ROOT, 'config/schema.cedarschema'))} }`;
@@ -85,35 +80,22 @@ class Receiver {
 }
 
 const redisUrl = inject('redisUrl');
-const prefixes: string[] = [];
-const started: RunningMandate[] = [];
+const started: TestBroker[] = [];
 const receivers: Receiver[] = [];
-const configs: Array<{ remove(): void }> = [];
 
 async function start(
   yaml: string,
   opts: { api?: boolean; worker?: boolean; prefix?: string } = {},
 ) {
-  const cfg = tempConfig(`${POLICY}\n${yaml}\n`);
-  configs.push(cfg);
-  const prefix = opts.prefix ?? uniquePrefix('caep-aud');
-  prefixes.push(prefix);
-  const mandate = await startMandate({
+  const broker = await startTestBroker({
+    name: 'caep-aud',
+    config: `${POLICY}\n${yaml}\n`,
     api: opts.api ?? true,
     worker: opts.worker ?? true,
-    handleSignals: false,
-    env: {
-      REDIS_URL: redisUrl,
-      MANDATE_PORT: String(await freePort()),
-      MANDATE_HOST: '127.0.0.1',
-      MANDATE_ADMIN_TOKEN: ADMIN_TOKEN,
-      MANDATE_REDIS_PREFIX: prefix,
-      MANDATE_CONFIG: cfg.path,
-      MANDATE_LOG_LEVEL: 'silent',
-    },
+    ...(opts.prefix ? { prefix: opts.prefix } : {}),
   });
-  started.push(mandate);
-  return { mandate, base: mandate.url as string, prefix };
+  started.push(broker);
+  return { mandate: broker.mandate, base: broker.url, prefix: broker.prefix };
 }
 
 async function receiver(hang = false) {
@@ -124,15 +106,14 @@ async function receiver(hang = false) {
 
 afterAll(async () => {
   for (const r of receivers) await r.close();
-  for (const m of started) await m.close();
-  for (const c of configs) c.remove();
-  for (const p of prefixes) await deleteKeysUnder(redisUrl, p);
+  // The last started first: a broker that shares another's prefix stops before that one deletes its keys.
+  for (const b of started.reverse()) await b.close();
 });
 
 describe('delivery by audience, isolated per receiver', () => {
   let base: string;
   let agent: Credentials;
-  let mandate: RunningMandate;
+  let mandate: TestBroker['mandate'];
 
   beforeAll(async () => {
     // A long per-push timeout and two pushes per receiver: a hang would hold any shared slot for
@@ -274,7 +255,7 @@ describe('delivery by audience, isolated per receiver', () => {
 describe('receiver targets under the default config (https, public addresses only)', () => {
   let base: string;
   let strictPrefix: string;
-  let strict: RunningMandate;
+  let strict: TestBroker['mandate'];
 
   beforeAll(async () => {
     ({ base, prefix: strictPrefix, mandate: strict } = await start(''));
@@ -318,35 +299,12 @@ describe('receiver targets under the default config (https, public addresses onl
   });
 
   it('refuses a config file listing a loopback http receiver without the allow flags', async () => {
-    const cfg = tempConfig(
-      `${POLICY}\nreceivers:\n  - { id: local, url: "http://127.0.0.1:9/events" }\n`,
-    );
-    configs.push(cfg);
+    const loopbackReceiver = `${POLICY}\nreceivers:\n  - { id: local, url: "http://127.0.0.1:9/events" }\n`;
     await expect(
-      startMandate({
-        api: false,
-        worker: false,
-        handleSignals: false,
-        env: {
-          REDIS_URL: redisUrl,
-          MANDATE_CONFIG: cfg.path,
-          MANDATE_REDIS_PREFIX: strictPrefix,
-          MANDATE_LOG_LEVEL: 'silent',
-        },
-      }),
+      startTestBroker({ api: false, prefix: strictPrefix, config: loopbackReceiver }),
     ).rejects.toThrow(ConfigError);
     await expect(
-      startMandate({
-        api: false,
-        worker: false,
-        handleSignals: false,
-        env: {
-          REDIS_URL: redisUrl,
-          MANDATE_CONFIG: cfg.path,
-          MANDATE_REDIS_PREFIX: strictPrefix,
-          MANDATE_LOG_LEVEL: 'silent',
-        },
-      }),
+      startTestBroker({ api: false, prefix: strictPrefix, config: loopbackReceiver }),
     ).rejects.toThrow(/receivers\.0\.url: must be an https URL/);
   });
 

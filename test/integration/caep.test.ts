@@ -5,23 +5,20 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type RunningMandate, startMandate } from '../../src/main.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { POLICY_CONFIG } from '../support/action-time.ts';
 import {
   ADMIN_TOKEN,
   admin,
   CRM,
   type Credentials,
-  createClients,
-  deleteKeysUnder,
   isActive,
   mintToken,
   task,
-  tempConfig,
   waitFor,
 } from '../support/broker.ts';
-import { uniquePrefix } from '../support/prefix.ts';
 import { freePort } from '../support/redis-server.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const DEFAULT_POLICY = readFileSync(resolve(ROOT, 'config/policies/default.cedar'), 'utf8');
@@ -67,11 +64,16 @@ class Receiver {
   }
 }
 
-const redisUrl = inject('redisUrl');
-const prefix = uniquePrefix('caep');
-let mandate: RunningMandate;
+const CONFIG = [
+  POLICY_CONFIG,
+  // The receivers here listen on http://127.0.0.1: allowed only by these flags.
+  'caep: { allow_http: true, allow_private_targets: true }',
+  'receivers:',
+  `  - { id: from-config, url: "http://127.0.0.1:9/never", events: [session-revoked], authorization: ${CONFIG_RECEIVER_SECRET} }`,
+  '',
+].join('\n');
+let broker: TestBroker;
 let base: string;
-let cfg: { path: string; remove(): void };
 let agent: Credentials;
 let resource: Credentials;
 let jwks: ReturnType<typeof createRemoteJWKSet>;
@@ -117,59 +119,23 @@ async function revoke(grantId: string) {
 }
 
 beforeAll(async () => {
-  cfg = tempConfig(
-    [
-      `policy: { dir: ${JSON.stringify(resolve(ROOT, 'config/policies'))}, schema: ${JSON.stringify(resolve(ROOT, 'config/schema.cedarschema'))} }`,
-      // The receivers here listen on http://127.0.0.1: allowed only by these flags.
-      'caep: { allow_http: true, allow_private_targets: true }',
-      'receivers:',
-      `  - { id: from-config, url: "http://127.0.0.1:9/never", events: [session-revoked], authorization: ${CONFIG_RECEIVER_SECRET} }`,
-      '',
-    ].join('\n'),
-  );
-  mandate = await startMandate({
-    api: true,
-    worker: true,
-    handleSignals: false,
-    env: {
-      REDIS_URL: redisUrl,
-      MANDATE_PORT: String(await freePort()),
-      MANDATE_HOST: '127.0.0.1',
-      MANDATE_ADMIN_TOKEN: ADMIN_TOKEN,
-      MANDATE_REDIS_PREFIX: prefix,
-      MANDATE_CONFIG: cfg.path,
-      MANDATE_LOG_LEVEL: 'silent',
-    },
-  });
-  base = mandate.url as string;
+  broker = await startTestBroker({ name: 'caep', worker: true, config: CONFIG });
+  base = broker.url;
   jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`));
-  ({ agent, resource } = await createClients(base, { groups: ['writers'] }));
+  ({ agent, resource } = await broker.clients({ groups: ['writers'] }));
   // The config receiver points at a dead port; it is not under test here, so take it away.
   expect((await admin(base, 'DELETE', '/admin/receivers/from-config')).status).toBe(200);
 });
 
 afterAll(async () => {
-  await mandate?.close();
+  await broker?.close();
   for (const r of receivers) await r.close();
-  cfg?.remove();
-  await deleteKeysUnder(redisUrl, prefix);
 });
 
 describe('admin API for receivers', () => {
   it('seeds config receivers, lists without the bearer token, deletes', async () => {
     // Re-seeding happens at start; a second start against the same prefix restores the deleted one.
-    const again = await startMandate({
-      api: false,
-      worker: false,
-      handleSignals: false,
-      env: {
-        REDIS_URL: redisUrl,
-        MANDATE_REDIS_PREFIX: prefix,
-        MANDATE_CONFIG: cfg.path,
-        MANDATE_ADMIN_TOKEN: ADMIN_TOKEN,
-        MANDATE_LOG_LEVEL: 'silent',
-      },
-    });
+    const again = await startTestBroker({ prefix: broker.prefix, api: false, config: CONFIG });
     await again.close();
     await register('listed', 'https://rs.example.com/caep', {
       authorization: 'listed-secret-abcdef',

@@ -4,15 +4,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run-cli.ts';
-import {
-  ADMIN_TOKEN,
-  CRM,
-  deleteKeysUnder,
-  startBroker,
-  type TestBroker,
-} from '../support/broker.ts';
+import { ADMIN_TOKEN, CRM } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 let broker: TestBroker;
 let dir: string;
@@ -47,13 +42,12 @@ async function mandateJson<T = Record<string, unknown>>(
 }
 
 beforeAll(async () => {
-  broker = await startBroker({ redisUrl: inject('redisUrl') });
+  broker = await startTestBroker();
   dir = await mkdtemp(join(tmpdir(), 'mandate-cli-'));
 });
 
 afterAll(async () => {
   await broker?.close();
-  if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

@@ -1,19 +1,18 @@
 // A decision record's `followedBy` write on a real Redis: started right behind the record's append
 // (so Redis runs it after the record), and the record settles only once both have.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionLog } from '../../src/domain/ports.ts';
 import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
-import { deleteKeysUnder } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
+import { connectTestRedis, type TestRedis } from '../support/test-redis.ts';
 
 describe('decision log followers', () => {
   let redis: Redis;
   let keys: KeyNames;
   let log: DecisionLog;
   const prefix = uniquePrefix('log-followers');
-  const redisUrl = () => inject('redisUrl');
   const input = (grant_id: string) => ({
     kind: 'mint' as const,
     outcome: 'permit',
@@ -22,15 +21,16 @@ describe('decision log followers', () => {
     inputs: {},
   });
 
+  let db: TestRedis;
+
   beforeAll(async () => {
-    redis = new Redis(redisUrl(), { lazyConnect: true });
-    await redis.connect();
+    db = await connectTestRedis(prefix);
+    redis = db.redis;
     keys = createKeyNames(prefix);
     log = createRedisDecisionLog(redis, keys, { maxRecords: 1000 });
   });
   afterAll(async () => {
-    redis?.disconnect();
-    await deleteKeysUnder(redisUrl(), prefix);
+    await db?.close();
   });
 
   it('starts the follower only once the append is sent, so Redis runs it after the record', async () => {

@@ -1,13 +1,13 @@
 // Guarded decision records on a real Redis (see EvaluationGuard): appended only while their guard
 // holds, after the rest of their batch, with the hash chain unbroken when one is refused.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateChanged } from '../../src/domain/errors.ts';
 import type { DecisionLog, EvaluationGuard } from '../../src/domain/ports.ts';
 import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
-import { deleteKeysUnder } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
+import { connectTestRedis, type TestRedis } from '../support/test-redis.ts';
 
 describe('decision log guards', () => {
   let redis: Redis;
@@ -15,7 +15,6 @@ describe('decision log guards', () => {
   let log: DecisionLog;
   let appends = 0;
   const prefix = uniquePrefix('log-guards');
-  const redisUrl = () => inject('redisUrl');
   const input = (grant_id: string) => ({
     kind: 'mint' as const,
     outcome: 'permit',
@@ -42,9 +41,11 @@ describe('decision log guards', () => {
       { guard: { ...guard, grantId, jti: `${grantId}.x` } },
     );
 
+  let db: TestRedis;
+
   beforeAll(async () => {
-    redis = new Redis(redisUrl(), { lazyConnect: true });
-    await redis.connect();
+    db = await connectTestRedis(prefix);
+    redis = db.redis;
     keys = createKeyNames(prefix);
     log = createRedisDecisionLog(redis, keys, { maxRecords: 10_000 });
     // Counts the append script's calls.
@@ -58,8 +59,7 @@ describe('decision log guards', () => {
     };
   });
   afterAll(async () => {
-    redis?.disconnect();
-    await deleteKeysUnder(redisUrl(), prefix);
+    await db?.close();
   });
 
   it('appends guarded records after the rest of their batch, and one whose guard fails stops only itself', async () => {

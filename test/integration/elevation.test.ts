@@ -1,5 +1,5 @@
 // Just-in-time elevation: refresh_token with a wider authorization_details, with and without a human approval.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   actionsOf,
   cibaPoller,
@@ -7,15 +7,12 @@ import {
   grantView,
   POLICY_CONFIG,
   type PollResult,
-  type RunningBroker,
-  startInstance,
 } from '../support/action-time.ts';
 import {
   admin,
   CRM,
   type Credentials,
   createClient,
-  deleteKeysUnder,
   type HttpResult,
   introspect,
   mintToken,
@@ -23,10 +20,9 @@ import {
   refresh,
   type TokenBody,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
-const redisUrl = inject('redisUrl');
-
-let broker: RunningBroker;
+let broker: TestBroker;
 let base: string;
 let writer: Credentials;
 let exporter: Credentials;
@@ -34,9 +30,8 @@ let resource: Credentials;
 let poll: (authReqId: string) => Promise<PollResult>;
 
 beforeAll(async () => {
-  broker = await startInstance({
-    redisUrl,
-    yaml: `${POLICY_CONFIG}\napprovals: { ttl: 60, interval: 1 }\n`,
+  broker = await startTestBroker({
+    config: `${POLICY_CONFIG}\napprovals: { ttl: 60, interval: 1 }\n`,
   });
   base = broker.url;
   writer = await createClient(base, { name: 'writer', kind: 'agent', groups: ['writers'] });
@@ -47,7 +42,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await broker?.close();
-  if (broker) await deleteKeysUnder(redisUrl, broker.prefix);
 });
 
 function entry(taskId: string, actions: string[], extra: Record<string, unknown> = {}) {

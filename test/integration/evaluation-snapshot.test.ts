@@ -11,18 +11,9 @@ import {
   evaluate,
   evaluationRequest,
   POLICY_CONFIG,
-  type RunningBroker,
-  startInstance,
 } from '../support/action-time.ts';
-import {
-  admin,
-  CRM,
-  type Credentials,
-  createClients,
-  deleteKeysUnder,
-  mintToken,
-  task,
-} from '../support/broker.ts';
+import { admin, CRM, type Credentials, createClients, mintToken, task } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const redisUrl = inject('redisUrl');
 const DEFAULT_POLICY = readFileSync(
@@ -30,7 +21,7 @@ const DEFAULT_POLICY = readFileSync(
   'utf8',
 );
 
-let broker: RunningBroker;
+let broker: TestBroker;
 let base: string;
 let agent: Credentials;
 let resource: Credentials;
@@ -38,9 +29,8 @@ let redis: Redis;
 
 beforeAll(async () => {
   // Re-evaluation at the 8th call in a minute: a count the snapshot path must tell apart.
-  broker = await startInstance({
-    redisUrl,
-    yaml: `${POLICY_CONFIG}\nusage: { reevaluate_at_calls_per_minute: 7 }\n`,
+  broker = await startTestBroker({
+    config: `${POLICY_CONFIG}\nusage: { reevaluate_at_calls_per_minute: 7 }\n`,
   });
   base = broker.url;
   ({ agent, resource } = await createClients(base, { groups: ['writers'], resources: [CRM] }));
@@ -50,7 +40,6 @@ beforeAll(async () => {
 afterAll(async () => {
   redis?.disconnect();
   await broker?.close();
-  if (broker) await deleteKeysUnder(redisUrl, broker.prefix);
 });
 
 /** The broker's evaluations by path so far (mandate_evaluation_paths_total). */
@@ -208,9 +197,8 @@ describe('evaluation from a grant snapshot', () => {
 
   it('two broker processes on one grant: each counts into the same counter, and a revocation on one holds on the other', async () => {
     // Behind one load balancer: one issuer, one Redis prefix.
-    const other = await startInstance({
-      redisUrl,
-      yaml: `${POLICY_CONFIG}\nserver: { issuer: ${JSON.stringify(base)} }\nusage: { reevaluate_at_calls_per_minute: 7 }\n`,
+    const other = await startTestBroker({
+      config: `${POLICY_CONFIG}\nserver: { issuer: ${JSON.stringify(base)} }\nusage: { reevaluate_at_calls_per_minute: 7 }\n`,
       prefix: broker.prefix,
     });
     try {

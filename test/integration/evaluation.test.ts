@@ -1,6 +1,6 @@
 // AuthZEN action-time decisions over real HTTP and Redis: scope, step order, liveness, records, batches, bad input.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   decisionsOfGrant,
   evaluate,
@@ -8,8 +8,6 @@ import {
   latestDecisions,
   POLICY_CONFIG,
   postAuthzen,
-  type RunningBroker,
-  startInstance,
 } from '../support/action-time.ts';
 import {
   admin,
@@ -18,28 +16,26 @@ import {
   type Credentials,
   createClient,
   createClients,
-  deleteKeysUnder,
   mintToken,
 } from '../support/broker.ts';
 import { postOnFreshConnection } from '../support/post-on-fresh-connection.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
-const redisUrl = inject('redisUrl');
 const OTHER = 'https://other.example.com';
 
-let broker: RunningBroker;
+let broker: TestBroker;
 let base: string;
 let agent: Credentials;
 let resource: Credentials;
 
 beforeAll(async () => {
-  broker = await startInstance({ redisUrl, yaml: `${POLICY_CONFIG}\n` });
+  broker = await startTestBroker({ config: `${POLICY_CONFIG}\n` });
   base = broker.url;
   ({ agent, resource } = await createClients(base, { groups: ['writers'], resources: [CRM] }));
 });
 
 afterAll(async () => {
   await broker?.close();
-  if (broker) await deleteKeysUnder(redisUrl, broker.prefix);
 });
 
 /** A fresh grant for search then read on the CRM, with that declared step order. */
@@ -237,16 +233,14 @@ describe('single evaluation', () => {
 });
 
 describe('an expired token', () => {
-  let short: RunningBroker;
+  let short: TestBroker;
   beforeAll(async () => {
-    short = await startInstance({
-      redisUrl,
-      yaml: `${POLICY_CONFIG}\ntokens: { access_ttl: 1, clock_tolerance: 0 }\n`,
+    short = await startTestBroker({
+      config: `${POLICY_CONFIG}\ntokens: { access_ttl: 1, clock_tolerance: 0 }\n`,
     });
   });
   afterAll(async () => {
     await short?.close();
-    if (short) await deleteKeysUnder(redisUrl, short.prefix);
   });
 
   it('is denied once its exp has passed, and the call is still recorded', async () => {

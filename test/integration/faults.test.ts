@@ -4,7 +4,6 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   admin,
-  type BrokerProcess,
   basicAuth,
   type Credentials,
   createClients,
@@ -12,14 +11,13 @@ import {
   isActive,
   mintToken,
   requestToken,
-  spawnBrokerProcess,
-  startBroker,
-  type TestBroker,
   task,
   waitFor,
 } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
 import { RedisServer } from '../support/redis-server.ts';
+import { type BrokerProcess, spawnBrokerProcess } from '../support/spawn-broker-process.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 async function connect(url: string): Promise<Redis> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -59,7 +57,7 @@ describe('Redis that may evict keys', () => {
   });
 
   it('the broker refuses to start, naming maxmemory-policy', async () => {
-    await expect(startBroker({ redisUrl: redis.url })).rejects.toThrow(/maxmemory-policy/);
+    await expect(startTestBroker({ redisUrl: redis.url })).rejects.toThrow(/maxmemory-policy/);
   });
 });
 
@@ -93,7 +91,7 @@ describe('a paused Redis (CLIENT PAUSE 3000)', () => {
   let resource: Credentials;
   beforeAll(async () => {
     redis = await RedisServer.start();
-    b = await startBroker({ redisUrl: redis.url });
+    b = await startTestBroker({ redisUrl: redis.url });
     ({ agent, resource } = await createClients(b.url));
   });
   afterAll(async () => {
@@ -144,7 +142,7 @@ describe('Redis out of memory (noeviction)', () => {
   let resource: Credentials;
   beforeAll(async () => {
     redis = await RedisServer.start();
-    b = await startBroker({ redisUrl: redis.url });
+    b = await startTestBroker({ redisUrl: redis.url });
     ({ agent, resource } = await createClients(b.url));
   });
   afterAll(async () => {
@@ -191,7 +189,7 @@ describe('signing-key rotation under load', () => {
   let resource: Credentials;
   beforeAll(async () => {
     redis = await RedisServer.start();
-    b = await startBroker({ redisUrl: redis.url });
+    b = await startTestBroker({ redisUrl: redis.url });
     ({ agent, resource } = await createClients(b.url));
   });
   afterAll(async () => {
@@ -295,7 +293,7 @@ describe('a broker SIGKILLed right after POST /oauth/token was sent', () => {
     }
     expect(sent).toBe(120);
     // A fresh broker on the same Redis and prefix reads what the killed ones left.
-    b = await startBroker({ redisUrl: redis.url, prefix });
+    b = await startTestBroker({ redisUrl: redis.url, prefix });
     const { live, missing } = await grantsWithoutMintRecord(b);
     expect(missing).toEqual([]);
     expect((await admin<{ ok: boolean }>(b.url, 'GET', '/admin/audit/verify')).body.ok).toBe(true);

@@ -1,8 +1,8 @@
 // The Redis grant store on a real Redis: tokens kept as fields of the grant hash, the per-client
 // task index, and every path that reads or revokes them (jti, grant, task, client, narrowing, refresh).
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jtiFor } from '../../src/domain/access-token.ts';
 import type { Grant } from '../../src/domain/grant.ts';
 import type { AgentTask } from '../../src/domain/intent.ts';
@@ -14,8 +14,8 @@ import {
 import { clientIndexBucket, createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
 import { createRedisGrantStore, tokenField } from '../../src/store/redis-grant-store.ts';
-import { deleteKeysUnder } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
+import { connectTestRedis, type TestRedis } from '../support/test-redis.ts';
 
 const CRM = 'https://crm.example.com';
 const entry = (task_id: string, actions: string[]): AgentTask => ({
@@ -33,19 +33,18 @@ describe('redis grant store', () => {
   let store: GrantStore;
   let log: DecisionLog;
   const nowSec = Math.floor(Date.now() / 1000);
-  const redisUrl = () => inject('redisUrl');
+
+  let db: TestRedis;
 
   beforeAll(async () => {
-    prefix = uniquePrefix('grant-store');
-    redis = new Redis(redisUrl(), { lazyConnect: true });
-    await redis.connect();
+    db = await connectTestRedis(uniquePrefix('grant-store'));
+    ({ redis, prefix } = db);
     keys = createKeyNames(prefix);
     store = createRedisGrantStore(redis, keys);
     log = createRedisDecisionLog(redis, keys, { maxRecords: 10_000 });
   });
   afterAll(async () => {
-    redis?.disconnect();
-    await deleteKeysUnder(redisUrl(), prefix);
+    await db?.close();
   });
 
   /** Stores a read+write grant with one token; returns it with that token's jti and its refresh hash. */

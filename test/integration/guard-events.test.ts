@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createMandateGuard,
   type MandateGuard,
@@ -14,18 +14,18 @@ import {
   mandateEventReceiver,
   requireMandate,
 } from '../../src/client/hono.ts';
-import { POLICY_CONFIG, type RunningBroker, startInstance } from '../support/action-time.ts';
+import { POLICY_CONFIG } from '../support/action-time.ts';
 import {
   admin,
   CRM,
   type Credentials,
   createClients,
-  deleteKeysUnder,
   mintToken,
   task,
   waitFor,
 } from '../support/broker.ts';
 import { freePort } from '../support/redis-server.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 const RECEIVER_BEARER = 'guard-events-bearer-0123456789';
@@ -39,8 +39,7 @@ interface Received {
   readonly result: SecurityEventResult;
 }
 
-const redisUrl = inject('redisUrl');
-let broker: RunningBroker;
+let broker: TestBroker;
 let agent: Credentials;
 let resource: Credentials;
 let guard: MandateGuard;
@@ -64,9 +63,8 @@ const guardOptions = () => ({
 
 beforeAll(async () => {
   // The receiver below listens on http://127.0.0.1: allowed only by the caep flags.
-  broker = await startInstance({
-    redisUrl,
-    yaml: `${POLICY_CONFIG}\ncaep: { allow_http: true, allow_private_targets: true }\n`,
+  broker = await startTestBroker({
+    config: `${POLICY_CONFIG}\ncaep: { allow_http: true, allow_private_targets: true }\n`,
     api: true,
     worker: true,
   });
@@ -120,7 +118,6 @@ afterAll(async () => {
   guard?.close();
   await closeResource?.();
   await broker?.close();
-  if (broker) await deleteKeysUnder(redisUrl, broker.prefix);
 });
 
 const getRecord = (token: string) =>

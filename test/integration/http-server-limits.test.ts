@@ -9,12 +9,11 @@ import {
   type Credentials,
   createClients,
   deleteKeysUnder,
-  startBroker,
-  type TestBroker,
-  tempConfig,
 } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
 import { freePort } from '../support/redis-server.ts';
+import { tempConfig } from '../support/temp-config.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 /** What a raw client saw: every byte it wrote went out, and what it read once done writing. */
 interface RawExchange {
@@ -100,8 +99,7 @@ describe('HTTP server limits', () => {
   let resource: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({
-      redisUrl: inject('redisUrl'),
+    broker = await startTestBroker({
       config:
         'server:\n  headers_timeout_ms: 1500\n  request_timeout_ms: 20000\n  max_connections: 4\n',
     });
@@ -109,7 +107,6 @@ describe('HTTP server limits', () => {
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   it('max_connections: a connection beyond the limit is closed at once, and the server serves again once they go', async () => {

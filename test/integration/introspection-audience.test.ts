@@ -1,20 +1,18 @@
 // Who may introspect what, admin revocation by every target, and the client kill switch.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   admin,
   type Credentials,
   createClient,
   createClients,
-  deleteKeysUnder,
   introspect,
   isActive,
   mintToken,
   refresh,
   requestToken,
-  startBroker,
-  type TestBroker,
   task,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 type Revoked = { revoked: { grants: number; tokens: number } };
 
@@ -24,13 +22,12 @@ describe('introspection audience and admin revocation', () => {
   let resource: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl: inject('redisUrl') });
+    broker = await startTestBroker();
     ({ agent, resource } = await createClients(broker.url));
   });
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   const jtiOf = (token: string) =>

@@ -1,15 +1,15 @@
 // The key ring on a real Redis: signatures with every algorithm (ES256 and EdDSA on the event loop,
 // RS256 on the thread pool) that jose accepts too, and the verified-token memory that lets a
 // resource check one token again without its signature, never past expiry or key removal.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeyRing, type SigningAlg } from '../../src/crypto/key-ring.ts';
 import { type AccessTokenClaims, InvalidToken } from '../../src/domain/access-token.ts';
 import { createKeyNames } from '../../src/store/key-names.ts';
 import { createRedisKeyStore } from '../../src/store/redis-key-store.ts';
-import { deleteKeysUnder } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
+import { connectTestRedis, type TestRedis } from '../support/test-redis.ts';
 
 const ISSUER = 'https://mandate.test';
 const T0 = 1_800_000_000;
@@ -49,16 +49,15 @@ async function reason(p: Promise<unknown>): Promise<string> {
 describe('key ring', () => {
   let redis: Redis;
   let prefix: string;
-  const redisUrl = () => inject('redisUrl');
+
+  let db: TestRedis;
 
   beforeAll(async () => {
-    prefix = uniquePrefix('key-ring');
-    redis = new Redis(redisUrl(), { lazyConnect: true });
-    await redis.connect();
+    db = await connectTestRedis(uniquePrefix('key-ring'));
+    ({ redis, prefix } = db);
   });
   afterAll(async () => {
-    redis?.disconnect();
-    await deleteKeysUnder(redisUrl(), prefix);
+    await db?.close();
   });
 
   const ring = (clock: { nowMs(): number }, keyPrefix: string, verifiedCacheEntries = 100) =>

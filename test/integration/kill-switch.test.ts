@@ -7,20 +7,18 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { latestDecisions } from '../support/action-time.ts';
 import {
   admin,
-  type BrokerProcess,
   type Credentials,
   createClient,
   deleteKeysUnder,
   introspect,
   mintToken,
   requestToken,
-  spawnBrokerProcess,
-  startBroker,
-  type TestBroker,
   task,
   waitFor,
 } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
+import { type BrokerProcess, spawnBrokerProcess } from '../support/spawn-broker-process.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 /** Concurrent mint loops against broker B: enough to keep mints in flight across the admin call. */
 const LOOPS = 12;
@@ -108,7 +106,7 @@ describe('kill switch with concurrent minting through a second broker process', 
   let redis: Redis;
 
   beforeAll(async () => {
-    a = await startBroker({ redisUrl, prefix, config: CONFIG });
+    a = await startTestBroker({ prefix, config: CONFIG });
     b = await spawnBrokerProcess({
       redisUrl,
       prefix,

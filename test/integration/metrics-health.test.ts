@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   ADMIN_TOKEN,
   admin,
-  type BrokerProcess,
   createClients,
   deleteKeysUnder,
   introspect,
@@ -11,12 +10,11 @@ import {
   oauthPost,
   refresh,
   requestToken,
-  spawnBrokerProcess,
-  startBroker,
-  type TestBroker,
   task,
 } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
+import { type BrokerProcess, spawnBrokerProcess } from '../support/spawn-broker-process.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 /** The value of one Prometheus sample line, e.g. `name{a="b"}`; undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
@@ -32,12 +30,11 @@ describe('health, readiness and metrics', () => {
   let broker: TestBroker;
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl: inject('redisUrl') });
+    broker = await startTestBroker();
   });
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   it('GET /healthz is 200', async () => {

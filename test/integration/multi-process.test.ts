@@ -2,22 +2,19 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   admin,
-  type BrokerProcess,
   type Credentials,
   createClient,
   createClients,
-  deleteKeysUnder,
   isActive,
   mintToken,
   oauthPost,
   refresh,
   requestToken,
-  spawnBrokerProcess,
-  startBroker,
-  type TestBroker,
   task,
 } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
+import { type BrokerProcess, spawnBrokerProcess } from '../support/spawn-broker-process.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 describe('multi-process revocation', () => {
   let a: TestBroker;
@@ -29,7 +26,7 @@ describe('multi-process revocation', () => {
     const redisUrl = inject('redisUrl');
     const prefix = uniquePrefix('multi-process');
     // Both share the issuer, as processes behind one load balancer would.
-    a = await startBroker({ redisUrl, prefix });
+    a = await startTestBroker({ prefix });
     b = await spawnBrokerProcess({ redisUrl, prefix, env: { MANDATE_ISSUER: a.issuer } });
     ({ agent, resource } = await createClients(a.url));
   });
@@ -37,7 +34,6 @@ describe('multi-process revocation', () => {
   afterAll(async () => {
     await b?.stop();
     await a?.close();
-    if (a) await deleteKeysUnder(a.redisUrl, a.prefix);
   });
 
   it('B serves the same keys and accepts a token minted by A', async () => {

@@ -1,21 +1,19 @@
 // Policy at the token endpoint: narrowing, denial with nothing stored, malformed intents, and a policy change on refresh.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   admin,
   CRM,
   type Credentials,
   createClient,
   createClients,
-  deleteKeysUnder,
   isActive,
   mintToken,
   oauthPost,
   refresh,
   requestToken,
-  startBroker,
-  type TestBroker,
   task,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 describe('narrowing and denial', () => {
   let broker: TestBroker;
@@ -23,13 +21,12 @@ describe('narrowing and denial', () => {
   let resource: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl: inject('redisUrl') });
+    broker = await startTestBroker();
     ({ agent: writer, resource } = await createClients(broker.url, { groups: ['writers'] }));
   });
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   it('narrows read+write+export to exactly read+write for a writer', async () => {

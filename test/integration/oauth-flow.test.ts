@@ -1,16 +1,9 @@
 // The whole OAuth flow through oauth4webapi over a socket, tokens verified offline with jose as a resource server would.
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  CRM,
-  type Credentials,
-  createClients,
-  deleteKeysUnder,
-  startBroker,
-  type TestBroker,
-  task,
-} from '../support/broker.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CRM, type Credentials, createClients, task } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
 
@@ -21,7 +14,7 @@ describe('OAuth flow with oauth4webapi and jose', () => {
   let resource: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl: inject('redisUrl') });
+    broker = await startTestBroker();
     ({ agent, resource } = await createClients(broker.url, { groups: ['writers'] }));
     const issuer = new URL(broker.issuer);
     as = await oauth.processDiscoveryResponse(
@@ -32,7 +25,6 @@ describe('OAuth flow with oauth4webapi and jose', () => {
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   const asClient = (c: Credentials): oauth.Client => ({ client_id: c.client_id });

@@ -1,6 +1,6 @@
 // /openapi.json is a valid OpenAPI 3.1 document generated from the route declarations, of every route the app serves, each with an example; /docs renders it.
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientInputSchema } from '../../src/domain/client.ts';
 import { OAUTH_ERROR_CODES } from '../../src/domain/errors.ts';
 import { RevocationRequestSchema } from '../../src/http/admin/revocations.ts';
@@ -8,14 +8,8 @@ import { createApp } from '../../src/http/app.ts';
 import { TokenRequestFormSchema } from '../../src/http/oauth/token.ts';
 import { jsonSchemaOf } from '../../src/http/openapi.ts';
 import { EvaluationSchema } from '../../src/services/evaluate-access.ts';
-import {
-  type Credentials,
-  createClients,
-  deleteKeysUnder,
-  oauthPost,
-  startBroker,
-  type TestBroker,
-} from '../support/broker.ts';
+import { type Credentials, createClients, oauthPost } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 type Doc = {
   openapi: string;
@@ -38,7 +32,7 @@ describe('OpenAPI document and reference page', () => {
   let agent: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl: inject('redisUrl') });
+    broker = await startTestBroker();
     const res = await fetch(`${broker.url}/openapi.json`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('application/json');
@@ -48,7 +42,6 @@ describe('OpenAPI document and reference page', () => {
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   it('is a valid OpenAPI 3.1 document', async () => {

@@ -3,21 +3,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   admin,
-  type BrokerProcess,
   type Credentials,
   createClients,
   introspect,
   isActive,
   mintToken,
   requestToken,
-  spawnBrokerProcess,
-  startBroker,
-  type TestBroker,
   type TokenBody,
   task,
   waitFor,
 } from '../support/broker.ts';
 import { RedisServer } from '../support/redis-server.ts';
+import { type BrokerProcess, spawnBrokerProcess } from '../support/spawn-broker-process.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const jtiOf = (token: string) =>
   JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).jti as string;
@@ -39,7 +37,7 @@ function privateSetup() {
   };
   beforeAll(async () => {
     s.redis = await RedisServer.start({ appendonly: true });
-    s.broker = await startBroker({ redisUrl: s.redis.url });
+    s.broker = await startTestBroker({ redisUrl: s.redis.url });
     ({ agent: s.agent, resource: s.resource } = await createClients(s.broker.url));
   });
   afterAll(async () => {

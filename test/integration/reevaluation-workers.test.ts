@@ -12,13 +12,12 @@ import {
   deleteKeysUnder,
   introspect,
   mintToken,
-  startBroker,
-  type TestBroker,
   task,
-  tempConfig,
   waitFor,
 } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
+import { tempConfig } from '../support/temp-config.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const DEFAULT_POLICY = readFileSync(resolve(ROOT, 'config/policies/default.cedar'), 'utf8');
@@ -123,7 +122,7 @@ interface Scenario {
 
 async function scenario(name: string, grants: number): Promise<Scenario> {
   const prefix = uniquePrefix(name);
-  const broker = await startBroker({ redisUrl, prefix, config: CONFIG });
+  const broker = await startTestBroker({ prefix, config: CONFIG });
   const { agent, resource } = await createClients(broker.url, { groups: ['writers'] });
   const tokens = await pool(
     Array.from({ length: grants }, (_, i) => i),

@@ -2,28 +2,23 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type RunningMandate, startMandate } from '../../src/main.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweep } from '../../src/worker/reevaluation-worker.ts';
+import { POLICY_CONFIG } from '../support/action-time.ts';
 import {
-  ADMIN_TOKEN,
   admin,
   basicAuth,
   CRM,
   type Credentials,
   createClient,
-  createClients,
-  deleteKeysUnder,
   type HttpResult,
   isActive,
   mintToken,
   refresh,
   task,
-  tempConfig,
   waitFor,
 } from '../support/broker.ts';
-import { uniquePrefix } from '../support/prefix.ts';
-import { freePort } from '../support/redis-server.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const DEFAULT_POLICY = readFileSync(resolve(ROOT, 'config/policies/default.cedar'), 'utf8');
@@ -45,45 +40,28 @@ interface GrantView {
   history: DecisionRecordView[];
 }
 
-const redisUrl = inject('redisUrl');
-const prefix = uniquePrefix('reevaluation');
-let mandate: RunningMandate;
+let broker: TestBroker;
 let base: string;
-let cfg: { path: string; remove(): void };
 let agent: Credentials;
 let resource: Credentials;
 
 beforeAll(async () => {
-  cfg = tempConfig(
-    [
+  broker = await startTestBroker({
+    name: 'reevaluation',
+    worker: true,
+    config: [
       'worker: { sweep_every_ms: 1000 }',
       'usage: { reevaluate_at_calls_per_minute: 5 }',
-      `policy: { dir: ${JSON.stringify(resolve(ROOT, 'config/policies'))}, schema: ${JSON.stringify(resolve(ROOT, 'config/schema.cedarschema'))} }`,
+      POLICY_CONFIG,
       '',
     ].join('\n'),
-  );
-  mandate = await startMandate({
-    api: true,
-    worker: true,
-    handleSignals: false,
-    env: {
-      REDIS_URL: redisUrl,
-      MANDATE_PORT: String(await freePort()),
-      MANDATE_HOST: '127.0.0.1',
-      MANDATE_ADMIN_TOKEN: ADMIN_TOKEN,
-      MANDATE_REDIS_PREFIX: prefix,
-      MANDATE_CONFIG: cfg.path,
-      MANDATE_LOG_LEVEL: 'silent',
-    },
   });
-  base = mandate.url as string;
-  ({ agent, resource } = await createClients(base, { groups: ['writers'], resources: [CRM] }));
+  base = broker.url;
+  ({ agent, resource } = await broker.clients({ groups: ['writers'], resources: [CRM] }));
 });
 
 afterAll(async () => {
-  await mandate?.close();
-  cfg?.remove();
-  await deleteKeysUnder(redisUrl, prefix);
+  await broker?.close();
 });
 
 /** POSTs a signal; `auth` null sends no Authorization header. */
@@ -255,7 +233,7 @@ describe('client and deadline changes', () => {
     const gone = await admin(base, 'GET', `/admin/grants/${t.grant_id}`);
     expect(gone.status).toBe(404);
     // The sweep walks the live index right over the expired grant without throwing.
-    const summary = await sweep(mandate.deps.broker, 100, 'test');
+    const summary = await sweep(broker.deps.broker, 100, 'test');
     expect(summary.revoke).toBe(0);
     const recs = await admin<{ decisions: DecisionRecordView[] }>(
       base,

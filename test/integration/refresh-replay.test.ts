@@ -1,18 +1,16 @@
 // Refresh-token replay (RFC 9700): a second use revokes the grant; another client's token changes nothing.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   admin,
   type Credentials,
   createClient,
   createClients,
-  deleteKeysUnder,
   isActive,
   mintToken,
   refresh,
-  startBroker,
-  type TestBroker,
   task,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 interface GrantView {
   status: string;
@@ -26,13 +24,12 @@ describe('refresh token replay', () => {
   let resource: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl: inject('redisUrl') });
+    broker = await startTestBroker();
     ({ agent, resource } = await createClients(broker.url));
   });
 
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   it('a refresh token used twice is invalid_grant and revokes the grant', async () => {

@@ -3,19 +3,18 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   ADMIN_TOKEN,
-  type BrokerProcess,
   basicAuth,
   CRM,
   type Credentials,
   createClients,
   deleteKeysUnder,
   mintToken,
-  spawnBrokerProcess,
-  startBroker,
   type TokenBody,
   task,
 } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
+import { type BrokerProcess, spawnBrokerProcess } from '../support/spawn-broker-process.ts';
+import { startTestBroker } from '../support/test-broker.ts';
 
 /** Body limits high enough that a 100k-deep value reaches the JSON parser instead of the 413. */
 const BODY_LIMIT = 1_000_000;
@@ -375,7 +374,7 @@ describe('JSON bounds on a real broker process', () => {
 
 describe('the decision log behind the bounds', () => {
   it('a record too deep to serialise is refused alone: the log is not left stuck and the process does not crash', async () => {
-    const broker = await startBroker({ redisUrl: inject('redisUrl') });
+    const broker = await startTestBroker();
     try {
       const log = broker.mandate.deps.broker.decisions;
       let deep: unknown = [];
@@ -394,7 +393,6 @@ describe('the decision log behind the bounds', () => {
       ).resolves.toMatchObject({ outcome: 'z' });
     } finally {
       await broker.close();
-      await deleteKeysUnder(broker.redisUrl, broker.prefix);
     }
   });
 });

@@ -1,20 +1,12 @@
 // The agent SDK and the resource guard against a real broker and Redis, over sockets.
 import { Hono } from 'hono';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MandateVariables, requireMandate } from '../../src/client/hono.ts';
 import { createMandateClient } from '../../src/client/mandate-client.ts';
 import { GrantRevokedError, MandateError } from '../../src/client/mandate-error.ts';
 import { createMandateGuard } from '../../src/client/mandate-guard.ts';
-import {
-  admin,
-  CRM,
-  type Credentials,
-  createClient,
-  deleteKeysUnder,
-  isActive,
-  startBroker,
-  type TestBroker,
-} from '../support/broker.ts';
+import { admin, CRM, type Credentials, createClient, isActive } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const MAIL = 'https://mail.example.com';
 
@@ -24,7 +16,7 @@ let reader: Credentials;
 let crm: Credentials;
 
 beforeAll(async () => {
-  broker = await startBroker({ redisUrl: inject('redisUrl') });
+  broker = await startTestBroker();
   writer = await createClient(broker.url, {
     name: 'writer agent',
     kind: 'agent',
@@ -36,7 +28,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await broker?.close();
-  if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
 });
 
 const sdkFor = (agent: Credentials, now?: () => number) =>

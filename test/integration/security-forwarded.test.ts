@@ -1,21 +1,19 @@
 // Forwarded headers (issue 16 item 5): behind trusted proxies the client is the rightmost untrusted X-Forwarded-For hop, so a spoofed entry neither passes an IP policy nor evades the throttle.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
   admin,
   type Credentials,
   createClients,
-  deleteKeysUnder,
   type HttpResult,
   oauthPost,
-  startBroker,
-  type TestBroker,
   type TokenBody,
   task,
 } from '../support/broker.ts';
 import { freshWindow } from '../support/rate-window.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const DEFAULT_POLICY = readFileSync(
   resolve(import.meta.dirname, '../../config/policies/default.cedar'),
@@ -29,8 +27,7 @@ describe('X-Forwarded-For behind configured trusted proxies', () => {
   let agent: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({
-      redisUrl: inject('redisUrl'),
+    broker = await startTestBroker({
       // The test connects over loopback: that is the proxy next to Mandate; 10.0.0.0/8 is a proxy tier in front of it.
       config: [
         'server:',
@@ -48,7 +45,6 @@ describe('X-Forwarded-For behind configured trusted proxies', () => {
   });
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   const mintVia = (xff: string) =>
@@ -122,15 +118,13 @@ describe('X-Forwarded-For without trust_proxy', () => {
   let agent: Credentials;
 
   beforeAll(async () => {
-    broker = await startBroker({
-      redisUrl: inject('redisUrl'),
+    broker = await startTestBroker({
       env: { MANDATE_LOG_LEVEL: 'silent' },
     });
     ({ agent } = await createClients(broker.url));
   });
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   it('is ignored: the socket peer is the client', async () => {

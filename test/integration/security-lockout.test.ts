@@ -1,20 +1,18 @@
 // Lockout as a weapon (issue 16 item 3): others' failures never refuse correct credentials, while guessers and sprayers get 429 before any comparison.
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
   basicAuth,
   type Credentials,
   createClient,
   createClients,
-  deleteKeysUnder,
   introspect,
   mintToken,
   oauthPost,
-  startBroker,
-  type TestBroker,
   task,
 } from '../support/broker.ts';
 import { freshWindow } from '../support/rate-window.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const LIMIT = 5;
 const SOURCE_LIMIT = 10;
@@ -29,8 +27,7 @@ describe('failed authentications throttle the guesser, not the victim', () => {
   let token: string;
 
   beforeAll(async () => {
-    broker = await startBroker({
-      redisUrl: inject('redisUrl'),
+    broker = await startTestBroker({
       config: [
         'server:',
         '  trust_proxy: true',
@@ -48,7 +45,6 @@ describe('failed authentications throttle the guesser, not the victim', () => {
   beforeEach(freshWindow);
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   const introspectFrom = (creds: Credentials, ip: string) =>

@@ -1,5 +1,5 @@
 // Client-authentication abuse on every authenticated endpoint, cross-client revocation, brute force and token floods (429), and over-wide requests.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
   admin,
@@ -8,17 +8,15 @@ import {
   type Credentials,
   createClient,
   createClients,
-  deleteKeysUnder,
   type HttpResult,
   isActive,
   mintToken,
   oauthPost,
   requestToken,
-  startBroker,
-  type TestBroker,
   type TokenBody,
   task,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 type Shape = 'oauth' | 'authzen' | 'problem';
 
@@ -107,8 +105,8 @@ describe('wrong, missing and foreign credentials on every authenticated endpoint
   beforeAll(async () => {
     // Generous limits: this block counts failures on purpose, the limiter has its own block below.
     const config = 'rate_limit:\n  auth_failures_per_minute: 100000\n';
-    broker = await startBroker({ redisUrl: inject('redisUrl'), config });
-    other = await startBroker({ redisUrl: inject('redisUrl'), config });
+    broker = await startTestBroker({ config });
+    other = await startTestBroker({ config });
     ({ agent, resource } = await createClients(broker.url));
     // A valid client of another Mandate (another prefix on the same Redis): unknown here.
     foreign = (await createClients(other.url)).resource;
@@ -210,7 +208,6 @@ describe('wrong, missing and foreign credentials on every authenticated endpoint
   afterAll(async () => {
     await broker?.close();
     await other?.close();
-    for (const b of [broker, other]) if (b) await deleteKeysUnder(b.redisUrl, b.prefix);
   });
 
   it('every case is 401 in the endpoint shape, and nothing happened', async () => {
@@ -445,8 +442,7 @@ describe('rate limits', () => {
   const attackerIp = { 'x-forwarded-for': '198.51.100.66' };
 
   beforeAll(async () => {
-    broker = await startBroker({
-      redisUrl: inject('redisUrl'),
+    broker = await startTestBroker({
       config: `server:\n  trust_proxy: true\nrate_limit:\n  auth_failures_per_minute: ${LIMIT}\n  auth_failures_per_source_per_minute: ${SOURCE_LIMIT}\n  invalid_tokens_per_minute: ${INVALID_LIMIT}\n`,
     });
     ({ agent: victim, resource } = await createClients(broker.url));
@@ -459,7 +455,6 @@ describe('rate limits', () => {
   });
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   const params = () => ({

@@ -1,6 +1,6 @@
 // The attack-token catalogue against AuthZEN evaluation, the refresh_token grant and RFC 7009 revocation: all refused, nothing stored.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AttackToken } from '../support/attack-tokens.ts';
 import {
   ADMIN_TOKEN,
@@ -8,14 +8,11 @@ import {
   CRM,
   type Credentials,
   createClients,
-  deleteKeysUnder,
   isActive,
   keysUnder,
   mintToken,
   oauthPost,
   refresh,
-  startBroker,
-  type TestBroker,
   type TokenBody,
   task,
 } from '../support/broker.ts';
@@ -25,6 +22,7 @@ import {
   watchKeyUrl,
 } from '../support/broker-attack-tokens.ts';
 import { postOnFreshConnection } from '../support/post-on-fresh-connection.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 /**
  * Keys that checking a token may legitimately create: rate-limit and usage counters, and a grant's
@@ -73,7 +71,7 @@ describe('attack tokens at every endpoint that takes a token', () => {
   const bodyLimit = () => broker.mandate.deps.loaded.config.server.body_limit_bytes;
 
   beforeAll(async () => {
-    broker = await startBroker({ redisUrl: inject('redisUrl') });
+    broker = await startTestBroker();
     ({ agent, resource } = await createClients(broker.url));
     valid = await mintToken(broker.url, agent, [task(['read'], { taskId: 'T-attack' })]);
     watch = await watchKeyUrl();
@@ -84,7 +82,6 @@ describe('attack tokens at every endpoint that takes a token', () => {
   afterAll(async () => {
     await watch?.close();
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   it('the valid token is permitted (control)', async () => {

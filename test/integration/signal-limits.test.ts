@@ -12,17 +12,10 @@ import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
 import { stateDigest } from '../../src/store/redis-evaluation-store.ts';
 import { createRedisGrantStore } from '../../src/store/redis-grant-store.ts';
 import { createRedisUsageStore } from '../../src/store/redis-usage-store.ts';
-import {
-  admin,
-  CRM,
-  createClients,
-  deleteKeysUnder,
-  mintToken,
-  startBroker,
-  type TestBroker,
-  task,
-} from '../support/broker.ts';
+import { admin, CRM, createClients, mintToken, task } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
+import { connectTestRedis, type TestRedis } from '../support/test-redis.ts';
 
 const redisUrl = () => inject('redisUrl');
 const nowSec = Math.floor(Date.now() / 1000);
@@ -35,8 +28,11 @@ describe('signal bounds in the grant store', () => {
   let log: DecisionLog;
   const prefix = uniquePrefix('signal-limits');
 
+  let db: TestRedis;
+
   beforeAll(async () => {
-    redis = new Redis(redisUrl());
+    db = await connectTestRedis(prefix);
+    redis = db.redis;
     keys = createKeyNames(prefix);
     store = createRedisGrantStore(redis, keys, {
       signals: { maxPerGrant: 5, maxTypesPerGrant: 4 },
@@ -45,8 +41,7 @@ describe('signal bounds in the grant store', () => {
     log = createRedisDecisionLog(redis, keys, { maxRecords: 10_000 });
   });
   afterAll(async () => {
-    redis?.disconnect();
-    await deleteKeysUnder(redisUrl(), prefix);
+    await db?.close();
   });
 
   async function mint(): Promise<{ id: string; jti: string }> {
@@ -179,8 +174,7 @@ describe('signal bounds over HTTP', () => {
   let grantId: string;
 
   beforeAll(async () => {
-    broker = await startBroker({
-      redisUrl: redisUrl(),
+    broker = await startTestBroker({
       config: 'signals: { max_per_grant: 3, max_context_bytes: 1024, max_types_per_grant: 2 }\n',
     });
     const { agent } = await createClients(broker.url, { resources: [CRM] });
@@ -188,7 +182,6 @@ describe('signal bounds over HTTP', () => {
   });
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(redisUrl(), broker.prefix);
   });
 
   const signal = (body: Record<string, unknown>) =>

@@ -6,15 +6,12 @@ import {
   evaluationRequest,
   grantView,
   POLICY_CONFIG,
-  type RunningBroker,
-  startInstance,
 } from '../support/action-time.ts';
 import {
   admin,
   CRM,
   type Credentials,
   createClient,
-  deleteKeysUnder,
   isActive,
   keysUnder,
   mintToken,
@@ -23,6 +20,7 @@ import {
   task,
   waitFor,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const redisUrl = inject('redisUrl');
 const READ_ONLY = '@id("read-only")\npermit (principal, action == Action::"read", resource);\n';
@@ -44,8 +42,8 @@ interface Simulation {
   revoke: Change[];
 }
 
-let api: RunningBroker;
-let worker: RunningBroker | undefined;
+let api: TestBroker;
+let worker: TestBroker | undefined;
 let base: string;
 let writer: Credentials;
 let reader: Credentials;
@@ -54,7 +52,7 @@ const readWrite: TokenBody[] = [];
 const readOnly: TokenBody[] = [];
 
 beforeAll(async () => {
-  api = await startInstance({ redisUrl, yaml: YAML });
+  api = await startTestBroker({ config: YAML });
   base = api.url;
   writer = await createClient(base, { name: 'writer', kind: 'agent', groups: ['writers'] });
   reader = await createClient(base, { name: 'reader', kind: 'agent' });
@@ -68,7 +66,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.close();
   await api?.close();
-  if (api) await deleteKeysUnder(redisUrl, api.prefix);
 });
 
 async function policyVersion(): Promise<number> {
@@ -127,9 +124,8 @@ describe('simulate, then apply', () => {
   }, async () => {
     expect(predicted).toBeDefined();
     const versionBefore = await policyVersion();
-    worker = await startInstance({
-      redisUrl,
-      yaml: YAML,
+    worker = await startTestBroker({
+      config: YAML,
       api: false,
       worker: true,
       prefix: api.prefix,

@@ -1,34 +1,19 @@
 // The request path's Redis cost per evaluation, counted on the broker's own request connection:
 // commands sent in one event-loop turn leave in one write (see turn-end.ts), so each turn that
 // sends commands is one round trip. Guards the usage windows' "same cost" promise.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  evaluate,
-  evaluationRequest,
-  POLICY_CONFIG,
-  type RunningBroker,
-  startInstance,
-} from '../support/action-time.ts';
-import {
-  admin,
-  CRM,
-  type Credentials,
-  createClients,
-  deleteKeysUnder,
-  mintToken,
-  task,
-} from '../support/broker.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluate, evaluationRequest, POLICY_CONFIG } from '../support/action-time.ts';
+import { admin, CRM, type Credentials, createClients, mintToken, task } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
-const redisUrl = inject('redisUrl');
-
-let broker: RunningBroker;
+let broker: TestBroker;
 let agent: Credentials;
 let resource: Credentials;
 /** Round trips and commands seen on the request connection since the last reset. */
 const seen = { trips: 0, commands: [] as string[] };
 
 beforeAll(async () => {
-  broker = await startInstance({ redisUrl, yaml: `${POLICY_CONFIG}\n` });
+  broker = await startTestBroker({ config: `${POLICY_CONFIG}\n` });
   ({ agent, resource } = await createClients(broker.url, {
     groups: ['writers'],
     resources: [CRM],
@@ -53,7 +38,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await broker?.close();
-  if (broker) await deleteKeysUnder(redisUrl, broker.prefix);
 });
 
 async function measured(

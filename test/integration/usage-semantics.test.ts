@@ -1,7 +1,7 @@
 // The contract's usage facts over real HTTP and Redis with a broker clock the test moves:
 // `usage.new_action` holds its meaning at mint, approval and re-evaluation, and
 // `calls_last_minute` / `denied_last_hour` are trailing windows, not calendar minutes and hours.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type DecisionRecordView,
   decisionsOfGrant,
@@ -9,23 +9,20 @@ import {
   evaluationRequest,
   grantView,
   POLICY_CONFIG,
-  type RunningBroker,
-  startInstance,
 } from '../support/action-time.ts';
 import {
   admin,
   CRM,
   type Credentials,
   createClients,
-  deleteKeysUnder,
   mintToken,
   oauthPost,
   refresh,
   requestToken,
   task,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
-const redisUrl = inject('redisUrl');
 const HOUR_MS = 3_600_000;
 
 /** The broker's clock: epoch ms the test sets; it only moves forward. */
@@ -36,17 +33,16 @@ const setClock = (ms: number) => {
   nowMs = ms;
 };
 
-let broker: RunningBroker;
+let broker: TestBroker;
 let base: string;
 
 beforeAll(async () => {
-  broker = await startInstance({ redisUrl, yaml: `${POLICY_CONFIG}\n`, clock });
+  broker = await startTestBroker({ config: `${POLICY_CONFIG}\n`, clock });
   base = broker.url;
 });
 
 afterAll(async () => {
   await broker?.close();
-  if (broker) await deleteKeysUnder(redisUrl, broker.prefix);
 });
 
 async function putPolicy(lines: string[]): Promise<void> {

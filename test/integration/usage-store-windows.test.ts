@@ -1,31 +1,31 @@
 // The usage store's trailing windows on a real Redis: the Lua scripts count what the domain's
 // windowCount counts, prune what left the window, and read agents' used actions in one round trip.
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DENIED_WINDOW, windowAt } from '../../src/domain/policy-facts.ts';
 import type { UsageStore } from '../../src/domain/ports.ts';
 import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisUsageStore } from '../../src/store/redis-usage-store.ts';
-import { deleteKeysUnder } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
+import { connectTestRedis, type TestRedis } from '../support/test-redis.ts';
 
-const redisUrl = () => inject('redisUrl');
 const prefix = uniquePrefix('usage-windows');
 const H = 1_800_000_000 - (1_800_000_000 % 3600);
 let redis: Redis;
 let keys: KeyNames;
 let usage: UsageStore;
 
+let db: TestRedis;
+
 beforeAll(async () => {
-  redis = new Redis(redisUrl(), { lazyConnect: true });
-  await redis.connect();
+  db = await connectTestRedis(prefix);
+  redis = db.redis;
   keys = createKeyNames(prefix);
   usage = createRedisUsageStore(redis, keys);
 });
 
 afterAll(async () => {
-  redis?.disconnect();
-  await deleteKeysUnder(redisUrl(), prefix);
+  await db?.close();
 });
 
 const deny = (grantId: string, nowSec: number) =>

@@ -1,70 +1,12 @@
 // Helpers for the action-time decision tests: AuthZEN calls, decision and grant views, CIBA polling through oauth4webapi.
 import { resolve } from 'node:path';
 import * as oauth from 'oauth4webapi';
-import { type RunningMandate, startMandate } from '../../src/main.ts';
-import {
-  ADMIN_TOKEN,
-  admin,
-  basicAuth,
-  type Credentials,
-  type HttpResult,
-  tempConfig,
-} from './broker.ts';
-import { uniquePrefix } from './prefix.ts';
-import { freePort } from './redis-server.ts';
+import { admin, basicAuth, type Credentials, type HttpResult } from './broker.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
 /** The `policy:` config line pointing at the repository's default policy set and schema. */
 export const POLICY_CONFIG = `policy: { dir: ${JSON.stringify(resolve(ROOT, 'config/policies'))}, schema: ${JSON.stringify(resolve(ROOT, 'config/schema.cedarschema'))} }`;
-
-export interface RunningBroker {
-  readonly url: string;
-  readonly prefix: string;
-  readonly mandate: RunningMandate;
-  close(): Promise<void>;
-}
-
-/**
- * Starts Mandate in this process with the given parts (API and/or worker), on a free port, with
- * `yaml` as its config file. Several instances may share one prefix (an API and a worker).
- */
-export async function startInstance(opts: {
-  redisUrl: string;
-  yaml: string;
-  api?: boolean;
-  worker?: boolean;
-  prefix?: string;
-  /** The broker's clock (default: the system's). */
-  clock?: { nowMs(): number };
-}): Promise<RunningBroker> {
-  const prefix = opts.prefix ?? uniquePrefix('action-time');
-  const cfg = tempConfig(opts.yaml);
-  const mandate = await startMandate({
-    api: opts.api ?? true,
-    worker: opts.worker ?? false,
-    handleSignals: false,
-    ...(opts.clock ? { clock: opts.clock } : {}),
-    env: {
-      REDIS_URL: opts.redisUrl,
-      MANDATE_PORT: String(await freePort()),
-      MANDATE_HOST: '127.0.0.1',
-      MANDATE_ADMIN_TOKEN: ADMIN_TOKEN,
-      MANDATE_REDIS_PREFIX: prefix,
-      MANDATE_CONFIG: cfg.path,
-      MANDATE_LOG_LEVEL: 'silent',
-    },
-  });
-  return {
-    url: mandate.url ?? '',
-    prefix,
-    mandate,
-    async close() {
-      await mandate.close();
-      cfg.remove();
-    },
-  };
-}
 
 export interface EvaluationBody {
   decision: boolean;

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import type { JWK } from 'jose';
 import { type AttackToken, buildAttackTokens, rawEs256Signer } from './attack-tokens.ts';
-import { CRM, type TestBroker } from './broker.ts';
+import { CRM } from './broker.ts';
+import type { TestBroker } from './test-broker.ts';
 
 const decode = (seg: string) =>
   JSON.parse(Buffer.from(seg, 'base64url').toString()) as Record<string, unknown>;

@@ -1,79 +1,9 @@
-// Integration harness: a real broker (in-process or spawned) on a free port, its clients, and raw HTTP helpers.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// HTTP helpers for tests against a running broker: admin calls, client registration, OAuth posts, key scans.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { type RunningMandate, startMandate } from '../../src/main.ts';
-import { uniquePrefix } from './prefix.ts';
-import { freePort } from './redis-server.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const CRM = 'https://crm.example.com';
-
-// In-process brokers log JSON to this process's stdout; keep test output readable unless asked.
-process.env.MANDATE_LOG_LEVEL ??= 'silent';
-
-export interface BrokerOptions {
-  readonly redisUrl: string;
-  /** Key prefix; a fresh one by default. */
-  readonly prefix?: string;
-  /** YAML text of the config file (default `{}`). */
-  readonly config?: string;
-  /** Extra env entries. */
-  readonly env?: Record<string, string>;
-}
-
-export interface TestBroker {
-  readonly url: string;
-  readonly issuer: string;
-  readonly prefix: string;
-  readonly redisUrl: string;
-  readonly mandate: RunningMandate;
-  close(): Promise<void>;
-}
-
-/** Writes `yaml` to a fresh temp file; returns its path and a remover. */
-export function tempConfig(yaml: string): { path: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'mandate-cfg-'));
-  const path = join(dir, 'mandate.yaml');
-  writeFileSync(path, yaml);
-  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** Starts the API in this process on a free port, so the issuer equals the URL. */
-export async function startBroker(opts: BrokerOptions): Promise<TestBroker> {
-  const prefix = opts.prefix ?? uniquePrefix('broker');
-  const cfg = tempConfig(opts.config ?? '{}\n');
-  const port = await freePort();
-  const mandate = await startMandate({
-    api: true,
-    worker: false,
-    handleSignals: false,
-    env: {
-      REDIS_URL: opts.redisUrl,
-      MANDATE_PORT: String(port),
-      MANDATE_HOST: '127.0.0.1',
-      MANDATE_ADMIN_TOKEN: ADMIN_TOKEN,
-      MANDATE_REDIS_PREFIX: prefix,
-      MANDATE_CONFIG: cfg.path,
-      ...opts.env,
-    },
-  });
-  const url = mandate.url as string;
-  return {
-    url,
-    issuer: mandate.deps.loaded.issuer,
-    prefix,
-    redisUrl: opts.redisUrl,
-    mandate,
-    async close() {
-      await mandate.close();
-      cfg.remove();
-    },
-  };
-}
 
 export interface HttpResult<T = Record<string, unknown>> {
   readonly status: number;
@@ -82,7 +12,8 @@ export interface HttpResult<T = Record<string, unknown>> {
   readonly text: string;
 }
 
-async function toResult<T>(res: Response): Promise<HttpResult<T>> {
+/** Reads a Response whole: status, headers, text, and the body parsed as JSON when it is JSON. */
+export async function toResult<T>(res: Response): Promise<HttpResult<T>> {
   const text = await res.text();
   let body: unknown = {};
   try {
@@ -313,80 +244,5 @@ export async function waitFor(
     }
     if (Date.now() > deadline) return false;
     await sleep(everyMs);
-  }
-}
-
-export interface BrokerProcess {
-  readonly url: string;
-  readonly child: ChildProcess;
-  /** Everything the process wrote to stdout and stderr so far. */
-  output(): string;
-  /** SIGTERM, then SIGKILL after 5 s; resolves once it exited. */
-  stop(): Promise<void>;
-}
-
-/**
- * Spawns `mandate serve` as its own Node 22 process (API only) and resolves once it prints
- * `mandate listening on <url>`.
- */
-export async function spawnBrokerProcess(opts: {
-  redisUrl: string;
-  prefix: string;
-  config?: string;
-  env?: Record<string, string>;
-  timeoutMs?: number;
-}): Promise<BrokerProcess> {
-  const cfg = tempConfig(opts.config ?? '{}\n');
-  const port = await freePort();
-  const child = spawn(
-    'node_modules/.bin/node',
-    [
-      '--import',
-      'tsx',
-      '-e',
-      "import('./src/main.ts').then((m) => m.startMandate({ api: true, worker: false }))",
-    ],
-    {
-      cwd: process.cwd(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        REDIS_URL: opts.redisUrl,
-        MANDATE_PORT: String(port),
-        MANDATE_HOST: '127.0.0.1',
-        MANDATE_ADMIN_TOKEN: ADMIN_TOKEN,
-        MANDATE_REDIS_PREFIX: opts.prefix,
-        MANDATE_CONFIG: cfg.path,
-        ...opts.env,
-      },
-    },
-  );
-  let out = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    cfg.remove();
-  };
-  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
-  for (;;) {
-    const m = /mandate listening on (\S+)/.exec(out);
-    if (m?.[1]) return { url: m[1], child, output: () => out, stop };
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`broker process did not start:\n${out.slice(-4000)}`);
-    }
-    await sleep(50);
   }
 }

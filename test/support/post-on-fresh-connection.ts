@@ -1,17 +1,23 @@
 // A POST on a connection of its own, for bodies a server may refuse and hang up on mid-upload.
 import { request } from 'node:http';
 
-/** Resolves with status, content type and body, or 'closed' when the server hung up before answering. */
+/**
+ * Resolves with status, content type and body, or 'closed' when the server hung up before
+ * answering. `chunked` sends the body in 8 KiB chunks without Content-Length.
+ */
 export function postOnFreshConnection(
   url: string,
   body: string,
   headers: Record<string, string>,
+  chunked = false,
 ): Promise<{ status: number; type: string; body: string } | 'closed'> {
   return new Promise((resolve) => {
     const req = request(url, {
       method: 'POST',
       agent: false,
-      headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+      headers: chunked
+        ? headers
+        : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
     });
     req.on('response', (res) => {
       let text = '';
@@ -28,6 +34,7 @@ export function postOnFreshConnection(
       res.on('error', () => resolve('closed'));
     });
     req.on('error', () => resolve('closed'));
-    req.end(body);
+    if (chunked) for (let i = 0; i < body.length; i += 8192) req.write(body.slice(i, i + 8192));
+    req.end(chunked ? undefined : body);
   });
 }

@@ -1,20 +1,18 @@
 // Random bodies, content types and header values at every write endpoint: never a 5xx, and the broker stays healthy.
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
   basicAuth,
   CRM,
   type Credentials,
   createClients,
-  deleteKeysUnder,
   isActive,
   mintToken,
-  startBroker,
-  type TestBroker,
   type TokenBody,
   task,
 } from '../support/broker.ts';
+import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const RUNS = 200;
 const ENDPOINTS = [
@@ -72,8 +70,7 @@ describe('HTTP fuzz', () => {
   let valid: TokenBody;
 
   beforeAll(async () => {
-    broker = await startBroker({
-      redisUrl: inject('redisUrl'),
+    broker = await startTestBroker({
       // Failures are the point here: keep the limiter out of the way so every request reaches its handler.
       config:
         'rate_limit:\n  auth_failures_per_minute: 1000000\n  invalid_tokens_per_minute: 1000000\n',
@@ -83,7 +80,6 @@ describe('HTTP fuzz', () => {
   });
   afterAll(async () => {
     await broker?.close();
-    if (broker) await deleteKeysUnder(broker.redisUrl, broker.prefix);
   });
 
   const authorization = () =>
