@@ -22,7 +22,7 @@ import {
   evaluationGuardPrecondition,
 } from './redis-evaluation-store.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
-import { atTurnEnd, sendHeldWrites } from './turn-end.ts';
+import { atTurnEnd } from './turn-end.ts';
 
 /**
  * A grant's history string keeps at least the newest MAX_DECISIONS_PER_QUERY (1000) ids (a stream
@@ -228,9 +228,7 @@ export function createRedisDecisionLog(
     }
     argv[3] = JSON.stringify({ seq, hash: prev });
     try {
-      // The append leaves with the turn's held commands in one socket write, and the writes that
-      // follow it in a second one: Redis starts on the append while they are built. Started in
-      // the same tick, the followers run after the append.
+      // Started in the same tick as the append (one pipeline), the followers run after it.
       const appending = r.mandateAppendDecisions(
         4 + recordKeys.length,
         keys.decisions,
@@ -240,9 +238,7 @@ export function createRedisDecisionLog(
         ...recordKeys,
         ...argv,
       );
-      sendHeldWrites();
       const followers = batch.map((p) => (p.followedBy ? settle(p.followedBy) : undefined));
-      sendHeldWrites();
       const sids = await appending;
       const appended = sids.length;
       for (const [i, p] of batch.slice(0, appended).entries()) {

@@ -1,15 +1,15 @@
-// The end of an event-loop turn: where Redis writes of every request handled in the turn leave together.
-import type { Writable } from 'node:stream';
+// The end of an event-loop turn: where the decision log's group commit runs, and where CPU work waits for the turn's Redis commands to leave.
 
 const work: Array<() => void> = [];
 const after: Array<() => void> = [];
-const corked = new Set<Writable>();
 let scheduled = false;
+let afterScheduled = false;
 
 /**
  * Runs `task` at the end of this event-loop turn (in one immediate, queued by the turn's first
- * task or held write), before the held writes are sent and before the after-write work (see
- * afterTurnWrites). Tasks queued by a task run in the same pass.
+ * task), before the after-write work (see afterTurnWrites). Tasks queued by a task run in the same
+ * pass. The request-path Redis client pipelines automatically (ioredis' enableAutoPipelining): the
+ * commands a pass issues leave together once it ends.
  */
 export function atTurnEnd(task: () => void): void {
   work.push(task);
@@ -17,39 +17,14 @@ export function atTurnEnd(task: () => void): void {
 }
 
 /**
- * Runs `task` at the end of this event-loop turn, once the held writes have been sent: CPU work
- * placed here (a signature) overlaps Redis running the turn's commands instead of delaying them.
+ * Runs `task` once the end-of-turn work has run and the commands it issued have been sent: in the
+ * immediate after the end-of-turn one (ioredis sends its pipeline on process.nextTick, which runs
+ * between two immediates). CPU work placed here (a signature) overlaps Redis running the turn's
+ * commands instead of delaying them.
  */
 export function afterTurnWrites(task: () => void): void {
   after.push(task);
   schedule();
-}
-
-/**
- * Holds the socket's writes until the end of the turn (see atTurnEnd), then sends them as one.
- * On loopback every write costs the sender the receiver's TCP work and Redis' wake-up, which made
- * sending commands one by one a large part of the broker's CPU per request.
- */
-export function holdWritesUntilTurnEnd(socket: Writable): void {
-  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  socket.write = ((...args: unknown[]) => {
-    if (!corked.has(socket)) {
-      corked.add(socket);
-      socket.cork();
-      schedule();
-    }
-    return write(...args);
-  }) as typeof socket.write;
-}
-
-/**
- * Sends every write held so far in this turn now, in one socket write per connection, instead of
- * at the turn's end: for the decision log's append, which other writes wait behind, and when
- * chained from the previous append's reply mid-turn, where holding would only keep Redis idle.
- */
-export function sendHeldWrites(): void {
-  for (const socket of corked) socket.uncork();
-  corked.clear();
 }
 
 function schedule(): void {
@@ -59,10 +34,16 @@ function schedule(): void {
 }
 
 function endTurn(): void {
-  runAll(work);
   scheduled = false;
-  sendHeldWrites();
-  // A write made from here on is held for the next turn's end.
+  runAll(work);
+  if (after.length > 0 && !afterScheduled) {
+    afterScheduled = true;
+    setImmediate(endAfter);
+  }
+}
+
+function endAfter(): void {
+  afterScheduled = false;
   runAll(after);
 }
 

@@ -1,89 +1,53 @@
-// Held writes: a turn's writes to a socket leave together at the turn's end, between the work
-// queued for that end and the work queued for after it.
-import { Writable } from 'node:stream';
+// The end of a turn: end-of-turn work runs once per turn, and after-write work only once what the end-of-turn work sent has left.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import {
-  afterTurnWrites,
-  atTurnEnd,
-  holdWritesUntilTurnEnd,
-  sendHeldWrites,
-} from '../../src/store/turn-end.ts';
-
-/** A socket stand-in that logs each write the OS would see (a writev counts once). */
-function fakeSocket(events: string[]) {
-  const socket = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      events.push(`send ${chunk.toString()}`);
-      done();
-    },
-    writev(chunks, done) {
-      events.push(`send ${chunks.map((c) => String(c.chunk)).join('')}`);
-      done();
-    },
-  });
-  holdWritesUntilTurnEnd(socket);
-  return socket;
-}
+import { afterTurnWrites, atTurnEnd } from '../../src/store/turn-end.ts';
 
 describe('turn end', () => {
-  it("sends a turn's writes as one, after the turn's end work and before the after work", async () => {
+  it("runs the turn's end work in one pass, its own queued tasks included, then the after work", async () => {
     const events: string[] = [];
-    const socket = fakeSocket(events);
     afterTurnWrites(() => events.push('after'));
-    socket.write('a');
     atTurnEnd(() => {
-      events.push('end');
-      socket.write('c');
+      events.push('end 1');
+      atTurnEnd(() => events.push('end 3'));
     });
-    socket.write('b');
+    atTurnEnd(() => events.push('end 2'));
     expect(events).toEqual([]);
     await nextTurn();
-    expect(events).toEqual(['end', 'send abc', 'after']);
+    await nextTurn();
+    expect(events).toEqual(['end 1', 'end 2', 'end 3', 'after']);
   });
 
-  it('holds a write made in the after work for the next turn', async () => {
+  it('runs the after work once a flush the end work scheduled on process.nextTick has run (as ioredis sends its pipeline)', async () => {
     const events: string[] = [];
-    const socket = fakeSocket(events);
-    afterTurnWrites(() => socket.write('late'));
+    atTurnEnd(() => {
+      events.push('append issued');
+      process.nextTick(() => events.push('pipeline sent'));
+    });
+    afterTurnWrites(() => events.push('signature'));
     await nextTurn();
-    expect(events).toEqual([]);
     await nextTurn();
-    expect(events).toEqual(['send late']);
+    expect(events).toEqual(['append issued', 'pipeline sent', 'signature']);
   });
 
-  it('sendHeldWrites sends what is held at once, and later writes are held again', async () => {
+  it('still runs the other tasks when one throws, and surfaces the error', async () => {
     const events: string[] = [];
-    const socket = fakeSocket(events);
-    socket.write('held');
-    socket.write('x');
-    sendHeldWrites();
-    expect(events).toEqual(['send heldx']);
-    socket.write('y');
-    socket.write('z');
-    expect(events).toHaveLength(1);
-    await nextTurn();
-    expect(events).toEqual(['send heldx', 'send yz']);
-  });
-
-  it('still sends the held writes when a task throws', async () => {
-    const events: string[] = [];
-    const socket = fakeSocket(events);
     const uncaught: unknown[] = [];
     const onUncaught = (err: unknown) => uncaught.push(err);
     process.prependListener('uncaughtException', onUncaught);
     try {
-      socket.write('kept');
       atTurnEnd(() => {
         throw new Error('task failed');
       });
       atTurnEnd(() => events.push('next task'));
+      afterTurnWrites(() => events.push('after'));
+      await nextTurn();
       await nextTurn();
       await nextTurn();
     } finally {
       process.removeListener('uncaughtException', onUncaught);
     }
-    expect(events).toEqual(['next task', 'send kept']);
+    expect(events).toEqual(['next task', 'after']);
     expect(String(uncaught[0])).toMatch(/task failed/);
   });
 });
