@@ -1,6 +1,6 @@
 // The request path's Redis cost per evaluation, counted on the broker's own request connection:
-// commands sent in one event-loop turn leave in one write (see turn-end.ts), so each turn that
-// sends commands is one round trip. Guards the usage windows' "same cost" promise.
+// the client pipelines the commands one turn issues, so each turn that sends commands is one round
+// trip. Guards the usage windows' "same cost" promise.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluate, evaluationRequest, POLICY_CONFIG } from '../support/action-time.ts';
 import { admin, CRM, type Credentials, createClients, mintToken, task } from '../support/broker.ts';
@@ -86,9 +86,14 @@ describe('Redis round trips per evaluation', () => {
     console.log(JSON.stringify({ snapshot, full, denied, mint, mintReadingHistory }));
     // As before trailing windows: the snapshot path one script; the full path the read script,
     // the outcome (used action or denial) and the record's append.
+    // Budgets, not exact counts: the client pipelines what one turn issues, so the full path's
+    // outcome (sadd, expire) may leave with the record's append (2 trips) or just before it (3).
     expect(snapshot).toEqual({ trips: 1, commands: ['evalsha'] });
-    expect(full.trips).toBe(3);
-    expect(denied).toEqual({ trips: 3, commands: ['evalsha', 'evalsha', 'evalsha'] });
+    expect(full.trips).toBeGreaterThanOrEqual(2);
+    expect(full.trips).toBeLessThanOrEqual(3);
+    expect(full.commands).toEqual(['evalsha', 'sadd', 'expire', 'evalsha']);
+    expect(denied.commands).toEqual(['evalsha', 'evalsha', 'evalsha']);
+    expect(denied.trips).toBeLessThanOrEqual(3);
     expect(mint.trips).toBe(1);
     expect(mintReadingHistory.trips).toBe(2);
     expect(mintReadingHistory.commands[0]).toBe('smismember');
