@@ -3,9 +3,11 @@ import type { Redis } from 'ioredis';
 import { ConfigError, type LoadedConfig } from './config/load-config.ts';
 import { readPolicyFiles } from './config/read-policy-files.ts';
 import { createKeyRing, type KeyRing } from './crypto/key-ring.ts';
+import { trustRangeTexts } from './domain/client-address.ts';
 import type { PolicyRegistry } from './domain/policy-registry.ts';
 import { type Clock, type GrantNotifier, systemClock } from './domain/ports.ts';
 import type { ReceiverStore } from './domain/receiver.ts';
+import type { HttpDeps } from './http/http-deps.ts';
 import { type AppLogger, createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createPolicyRegistry } from './policy/policy-registry.ts';
@@ -285,5 +287,45 @@ export function createDeps(
       workerRedis.disconnect();
       redis.disconnect();
     },
+  };
+}
+
+/**
+ * What the HTTP app is given: the deps' services and the config's HTTP limits. `remoteAddress`
+ * reads the caller's address from the connection (the server's own; none under app.request).
+ */
+export function httpDepsOf(deps: Deps, remoteAddress: HttpDeps['remoteAddress']): HttpDeps {
+  const { config } = deps.loaded;
+  return {
+    broker: deps.broker,
+    keyRing: deps.keyRing,
+    metrics: deps.metrics,
+    log: deps.log,
+    adminIdentity: (t) => deps.adminIdentity(t),
+    readiness: () => deps.readiness(),
+    receivers: deps.receivers,
+    receiverTargets: {
+      allowHttp: config.caep.allow_http,
+      allowPrivateTargets: config.caep.allow_private_targets,
+    },
+    rateLimit: {
+      counter: deps.rateLimiter,
+      authFailuresPerMinute: config.rate_limit.auth_failures_per_minute,
+      authFailuresPerSourcePerMinute: config.rate_limit.auth_failures_per_source_per_minute,
+      knownCredentialTtlMs: config.rate_limit.known_credential_ttl_sec * 1000,
+      invalidTokensPerMinute: config.rate_limit.invalid_tokens_per_minute,
+    },
+    bodyLimitBytes: config.server.body_limit_bytes,
+    batchBodyLimitBytes: config.server.batch_body_limit_bytes,
+    jsonLimits: {
+      maxDepth: config.server.json_max_depth,
+      maxNodes: config.server.json_max_nodes,
+      maxMembers: config.server.json_max_members,
+      maxStringLength: config.server.json_max_string_length,
+    },
+    oversizedBodyDrainBytes: config.server.oversized_body_drain_bytes,
+    trustProxy: config.server.trust_proxy,
+    trustedProxies: trustRangeTexts(config.server.trusted_proxies),
+    remoteAddress,
   };
 }

@@ -4,8 +4,7 @@ import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { loadConfig } from './config/load-config.ts';
 import type { Config } from './config/schema.ts';
-import { createDeps, type Deps } from './deps.ts';
-import { trustRangeTexts } from './domain/client-address.ts';
+import { createDeps, type Deps, httpDepsOf } from './deps.ts';
 import type { Clock } from './domain/ports.ts';
 import { createApp } from './http/app.ts';
 import { seedClients } from './services/manage-clients.ts';
@@ -144,44 +143,15 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
   let server: ReturnType<typeof serve> | undefined;
   let url: string | undefined;
   if (opts.api) {
-    const app = createApp({
-      broker: deps.broker,
-      keyRing: deps.keyRing,
-      metrics: deps.metrics,
-      log: deps.log,
-      adminIdentity: (t) => deps.adminIdentity(t),
-      readiness: () => deps.readiness(),
-      receivers: deps.receivers,
-      receiverTargets: {
-        allowHttp: config.caep.allow_http,
-        allowPrivateTargets: config.caep.allow_private_targets,
-      },
-      rateLimit: {
-        counter: deps.rateLimiter,
-        authFailuresPerMinute: config.rate_limit.auth_failures_per_minute,
-        authFailuresPerSourcePerMinute: config.rate_limit.auth_failures_per_source_per_minute,
-        knownCredentialTtlMs: config.rate_limit.known_credential_ttl_sec * 1000,
-        invalidTokensPerMinute: config.rate_limit.invalid_tokens_per_minute,
-      },
-      bodyLimitBytes: config.server.body_limit_bytes,
-      batchBodyLimitBytes: config.server.batch_body_limit_bytes,
-      jsonLimits: {
-        maxDepth: config.server.json_max_depth,
-        maxNodes: config.server.json_max_nodes,
-        maxMembers: config.server.json_max_members,
-        maxStringLength: config.server.json_max_string_length,
-      },
-      oversizedBodyDrainBytes: config.server.oversized_body_drain_bytes,
-      trustProxy: config.server.trust_proxy,
-      trustedProxies: trustRangeTexts(config.server.trusted_proxies),
-      remoteAddress: (c) => {
+    const app = createApp(
+      httpDepsOf(deps, (c) => {
         try {
           return getConnInfo(c).remote.address;
         } catch {
           return undefined;
         }
-      },
-    });
+      }),
+    );
     server = await listen(app, config.server, deps.log).catch(async (err: unknown) => {
       await deps.close().catch(() => undefined);
       throw new StartupError(

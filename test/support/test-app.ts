@@ -2,7 +2,7 @@
 // through app.request() with no listening socket.
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.ts';
-import { createDeps, type Deps } from '../../src/deps.ts';
+import { createDeps, type Deps, httpDepsOf } from '../../src/deps.ts';
 import type { Clock } from '../../src/domain/ports.ts';
 import { createApp } from '../../src/http/app.ts';
 import {
@@ -87,38 +87,8 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     cfg.remove();
     throw err;
   }
-  const { config } = loaded;
-  // The same HTTP deps as src/main.ts gives the app, less the socket: no peer address here.
-  const app = createApp({
-    broker: deps.broker,
-    keyRing: deps.keyRing,
-    metrics: deps.metrics,
-    log: deps.log,
-    adminIdentity: (t) => deps.adminIdentity(t),
-    readiness: () => deps.readiness(),
-    receivers: deps.receivers,
-    receiverTargets: {
-      allowHttp: config.caep.allow_http,
-      allowPrivateTargets: config.caep.allow_private_targets,
-    },
-    rateLimit: {
-      counter: deps.rateLimiter,
-      authFailuresPerMinute: config.rate_limit.auth_failures_per_minute,
-      authFailuresPerSourcePerMinute: config.rate_limit.auth_failures_per_source_per_minute,
-      knownCredentialTtlMs: config.rate_limit.known_credential_ttl_sec * 1000,
-      invalidTokensPerMinute: config.rate_limit.invalid_tokens_per_minute,
-    },
-    bodyLimitBytes: config.server.body_limit_bytes,
-    batchBodyLimitBytes: config.server.batch_body_limit_bytes,
-    jsonLimits: {
-      maxDepth: config.server.json_max_depth,
-      maxNodes: config.server.json_max_nodes,
-      maxMembers: config.server.json_max_members,
-      maxStringLength: config.server.json_max_string_length,
-    },
-    trustProxy: false,
-    remoteAddress: () => undefined,
-  });
+  // The deps src/main.ts gives the app, less the socket: no peer address here.
+  const app = createApp(httpDepsOf(deps, () => undefined));
 
   const request = async <T>(path: string, init?: RequestInit) =>
     toResult<T>(await app.request(`${TEST_APP_ISSUER}${path}`, init));

@@ -7,6 +7,7 @@ import { authenticate } from '../client-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { CLIENT_AUTH, OAUTH_ERRORS, requestBody } from '../openapi.ts';
 import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
+import { CLIENT_POST_FIELDS } from './client-post-fields.ts';
 
 /** The form parameters of `POST /oauth/revoke` (RFC 7009 2.1). */
 export const TokenRevocationFormSchema = z.object({
@@ -18,14 +19,7 @@ export const TokenRevocationFormSchema = z.object({
     .enum(['access_token', 'refresh_token'])
     .optional()
     .describe('which kind of token this is (a hint)'),
-  client_id: z
-    .string()
-    .optional()
-    .describe('client_secret_post: the client id (omit with HTTP Basic)'),
-  client_secret: z
-    .string()
-    .optional()
-    .describe('client_secret_post: the client secret (omit with HTTP Basic)'),
+  ...CLIENT_POST_FIELDS,
 });
 
 export const revokeRoute = createRoute({

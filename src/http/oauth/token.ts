@@ -18,6 +18,7 @@ import {
   requestBody,
 } from '../openapi.ts';
 import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
+import { CLIENT_POST_FIELDS } from './client-post-fields.ts';
 
 export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
 export const GRANT_TYPES = ['client_credentials', 'refresh_token', CIBA_GRANT_TYPE] as const;
@@ -58,14 +59,7 @@ export const TokenRequestFormSchema = z
       .string()
       .optional()
       .describe('CIBA poll: the auth_req_id of an approval_required answer'),
-    client_id: z
-      .string()
-      .optional()
-      .describe('client_secret_post: the client id (omit with HTTP Basic)'),
-    client_secret: z
-      .string()
-      .optional()
-      .describe('client_secret_post: the client secret (omit with HTTP Basic)'),
+    ...CLIENT_POST_FIELDS,
   })
   .superRefine((f, ctx) => {
     if (f.grant_type === 'refresh_token' && f.refresh_token === undefined)
