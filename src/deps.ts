@@ -28,6 +28,7 @@ import { createRedisEvaluationStore } from './store/redis-evaluation-store.ts';
 import { createRedisEventBus, type EventBus } from './store/redis-event-bus.ts';
 import { createRedisGrantStore } from './store/redis-grant-store.ts';
 import { createRedisKeyStore } from './store/redis-key-store.ts';
+import { createRedisOneTimeUses } from './store/redis-one-time-uses.ts';
 import { createRedisPolicyStore } from './store/redis-policy-store.ts';
 import { createRedisRateLimiter, type RedisRateLimiter } from './store/redis-rate-limiter.ts';
 import { createRedisReceiverStore } from './store/redis-receiver-store.ts';
@@ -144,6 +145,7 @@ export function createDeps(
     approvals: createRedisApprovalStore(redis, keys),
     decisions,
     evaluations: createRedisEvaluationStore(redis, keys, decisions),
+    oneTimeUses: createRedisOneTimeUses(redis, keys, () => Math.floor(clock.nowMs() / 1000)),
     signer: keyRing,
     verifier: keyRing,
     writes: { afterWritesSent: afterTurnWrites },
@@ -185,6 +187,7 @@ export function createDeps(
     approvals: createRedisApprovalStore(workerRedis, keys),
     decisions: workerDecisions,
     evaluations: createRedisEvaluationStore(workerRedis, keys, workerDecisions),
+    oneTimeUses: createRedisOneTimeUses(workerRedis, keys, () => Math.floor(clock.nowMs() / 1000)),
     snapshots: new GrantSnapshots(),
   };
   const adminTokens = createRedisAdminTokens(redis, keys, config.admin.token);

@@ -241,6 +241,20 @@ export interface DecisionLog {
   verify(): Promise<AuditVerdict>;
 }
 
+/**
+ * Single-use marks (RFC 7523 client assertion `jti`s, RFC 9449 DPoP proof `jti`s): the first use
+ * of a value within its lifetime claims it, every later use is a replay.
+ */
+export interface OneTimeUses {
+  /**
+   * Claims `value` in `kind` until `untilSec` (epoch s). True for the first claim; false when it
+   * was claimed before and has not expired. Values are hashed before they are stored.
+   */
+  claim(kind: OneTimeUseKind, value: string, untilSec: number): Promise<boolean>;
+}
+
+export type OneTimeUseKind = 'client_assertion' | 'dpop_proof';
+
 export interface TokenSigner {
   /** Signs an access token with the active key (`typ: at+jwt`, `kid`). */
   sign(claims: AccessTokenClaims): Promise<string>;

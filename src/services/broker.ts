@@ -10,6 +10,7 @@ import type {
   EvaluationStore,
   GrantNotifier,
   GrantStore,
+  OneTimeUses,
   Reevaluator,
   TokenSigner,
   TokenVerifier,
@@ -66,6 +67,8 @@ export interface Broker {
   readonly decisions: DecisionLog;
   /** Evaluation state, one owner: a grant's evaluation facts, outcomes, and the decision's commit. */
   readonly evaluations: EvaluationStore;
+  /** Single-use marks: client assertion and DPoP proof jtis. */
+  readonly oneTimeUses: OneTimeUses;
   readonly signer: TokenSigner;
   readonly verifier: TokenVerifier;
   readonly writes: WriteTurn;

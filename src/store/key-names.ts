@@ -118,6 +118,8 @@ export function createKeyNames(prefix: string) {
     auditBytes: `${prefix}audit:bytes`,
     /** List: "<stream id> <bytes appended before it>" every so many bytes, oldest first: where to trim the stream by bytes. */
     auditByteMarks: `${prefix}audit:marks`,
+    /** String with expiry: one claimed single-use value (an assertion's or a proof's jti, hashed) of one kind. */
+    oneTimeUse: (kind: string, digest: string) => `${prefix}once:${kind}:${digest}`,
     /** Set: SHA-256 of generated admin tokens. */
     adminTokens: `${prefix}admin:tokens`,
     /** String counter with expiry: failures or calls in one window. */
