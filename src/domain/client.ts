@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { MAX_GRANT_TTL_SEC } from './intent.ts';
 import { MAX_ACCESS_TTL_SEC } from './ttl.ts';
+import type { PublicClient } from './wire/admin.ts';
 
 export const ClientKindSchema = z.enum(['agent', 'resource']);
 export type ClientKind = z.infer<typeof ClientKindSchema>;
@@ -88,7 +89,7 @@ export interface Client {
 }
 
 /** The client as the admin API shows it: never its secret hash. */
-export function publicClient(client: Client): Omit<Client, 'secret_hash'> {
+export function publicClient(client: Client): PublicClient {
   const { secret_hash: _hidden, ...rest } = client;
   return rest;
 }

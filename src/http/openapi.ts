@@ -2,7 +2,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { OAUTH_ERROR_CODES } from '../domain/errors.ts';
-import { AuthorizationDetailsSchema as DecodedAuthorizationDetails } from '../domain/intent.ts';
+import { AuthZenDecisionSchema } from '../domain/wire/authzen.ts';
 
 // Shared shapes: each wire format's error body, named once as a component.
 
@@ -43,37 +43,6 @@ export const ProblemSchema = z
       .describe('one entry per failing field (or policy line and column)'),
   })
   .meta({ id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' });
-
-const ReasonAdminSchema = z.object({
-  en: z.string().describe('why, in English'),
-  code: z
-    .string()
-    .describe('stable reason code, e.g. outside_grant, token_revoked, foreign_resource'),
-  policies: z.array(z.string()).optional().describe('@id of the Cedar policies that decided'),
-});
-
-export const AuthZenDecisionSchema = z
-  .object({
-    decision: z.boolean(),
-    context: z.object({
-      decision_id: z.string().optional().describe('id of the decision record'),
-      reason_admin: ReasonAdminSchema.optional(),
-    }),
-  })
-  .meta({
-    id: 'AuthZenDecision',
-    description: 'OpenID AuthZEN 1.0 decision; errors keep this shape with decision: false',
-  });
-
-/**
- * The decoded `authorization_details` form field (RFC 9396): a JSON array of `agent_task`
- * entries. The field itself is a string; this is what it holds.
- */
-export const AuthorizationDetailsSchema = DecodedAuthorizationDetails.meta({
-  id: 'AuthorizationDetails',
-  description:
-    'RFC 9396 authorization_details: a JSON array of agent_task entries. In a form body it is this array serialised as JSON in one field.',
-});
 
 // Security: who may call an operation.
 

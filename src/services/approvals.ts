@@ -1,13 +1,19 @@
 // Human approval: requests bound to one intent, CIBA polling by the agent, decisions by approvers.
 import { randomBase64url } from '../crypto/random-id.ts';
-import { type Approval, type ApprovalKind, intentKey } from '../domain/approval.ts';
+import {
+  type Approval,
+  type ApprovalKind,
+  type ApprovalStatus,
+  intentKey,
+} from '../domain/approval.ts';
 import type { Client } from '../domain/client.ts';
 import { combineDecisions, type PairDecision, reasonsOf } from '../domain/decision.ts';
 import { OAuthError, ProblemError } from '../domain/errors.ts';
 import type { Grant } from '../domain/grant.ts';
 import { type AgentTask, pairsOf } from '../domain/intent.ts';
+import type { ApprovalList, ApprovalView } from '../domain/wire/admin.ts';
+import type { TokenResponse } from '../domain/wire/oauth.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import type { TokenResponse } from './issue-access-token.ts';
 import { actionHistoryOf, factsOf, historyUsage, requestContext } from './policy-facts-of.ts';
 
 export interface ApprovalRequest {
@@ -115,6 +121,26 @@ export async function pollApproval(
   return handlers.mint(client, approval.intent, pairs, approval);
 }
 
+/** An approval as the admin API shows it: without its intent key. */
+function approvalView({ intent_key: _key, ...shown }: Approval): ApprovalView {
+  return shown;
+}
+
+/** Approval requests for an approver; a pending one past its expiry is not pending any more. */
+export async function listApprovals(
+  broker: Broker,
+  status: ApprovalStatus | undefined,
+  limit: number,
+): Promise<ApprovalList> {
+  const nowSec = nowSecOf(broker);
+  const approvals = await broker.approvals.list(status, nowSec, limit);
+  return {
+    approvals: approvals
+      .filter((a) => status !== 'pending' || a.expires_at > nowSec)
+      .map(approvalView),
+  };
+}
+
 /** An approver's decision. Approving a suspended grant resumes it. */
 export async function decideApproval(
   broker: Broker,
@@ -122,7 +148,7 @@ export async function decideApproval(
   decision: 'approve' | 'deny',
   note: string | undefined,
   by: string,
-) {
+): Promise<ApprovalView> {
   const approval = await broker.approvals.get(id);
   if (!approval)
     throw new ProblemError(404, 'Approval not found', `no approval ${id.slice(0, 128)}`);
@@ -182,7 +208,7 @@ export async function decideApproval(
       resumed,
     },
   });
-  return { ...decided, ...(resumed !== undefined ? { resumed } : {}) };
+  return { ...approvalView(decided), ...(resumed !== undefined ? { resumed } : {}) };
 }
 
 /** What an approved intent grants when decided again with `approved: true`. */

@@ -17,6 +17,7 @@ import {
   liveContext,
 } from '../domain/evaluation.ts';
 import type { Grant } from '../domain/grant.ts';
+import type { AuthZenDecision } from '../domain/wire/authzen.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { grantFactsOf, guardOf, predictedCounts } from './grant-snapshots.ts';
 import { reevaluateGrants } from './reevaluate-grants.ts';
@@ -57,20 +58,12 @@ export const EvaluationSchema = z
   .strict();
 export type EvaluationRequest = z.infer<typeof EvaluationSchema>;
 
-export interface EvaluationResponse {
-  decision: boolean;
-  context: {
-    decision_id: string;
-    reason_admin?: { en: string; code: string; policies?: string[] };
-  };
-}
-
 const deny = (
   decision_id: string,
   code: string,
   en: string,
   policies?: string[],
-): EvaluationResponse => ({
+): AuthZenDecision => ({
   decision: false,
   context: { decision_id, reason_admin: { en, code, ...(policies?.length ? { policies } : {}) } },
 });
@@ -107,7 +100,7 @@ async function decideFromSnapshot(
   claims: AccessTokenClaims,
   nowSec: number,
   shared: SharedInputsRef | undefined,
-): Promise<EvaluationResponse | undefined> {
+): Promise<AuthZenDecision | undefined> {
   const { snapshots } = broker;
   const snapshot = snapshots.get(claims.grant_id);
   if (!snapshot) return undefined;
@@ -210,7 +203,7 @@ export async function evaluateAccess(
   caller: Client,
   req: EvaluationRequest,
   shared?: SharedInputsRef,
-): Promise<EvaluationResponse> {
+): Promise<AuthZenDecision> {
   const nowSec = nowSecOf(broker);
   const action = req.action.name;
   const resource = req.resource.id;

@@ -8,13 +8,8 @@ import {
 import { type Client, servesAudience } from '../domain/client.ts';
 import { OAuthError, StoreUnavailable } from '../domain/errors.ts';
 import { isGrantLive } from '../domain/grant.ts';
+import type { IntrospectionResponse } from '../domain/wire/oauth.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-
-export type IntrospectionResponse =
-  | { active: false }
-  | ({ active: true; token_type: 'Bearer' } & Omit<AccessTokenClaims, 'act'> & {
-        act?: Record<string, unknown>;
-      });
 
 /** Only resource clients check tokens. */
 export function requireResourceClient(client: Client): void {

@@ -6,6 +6,7 @@ import type { Grant } from '../domain/grant.ts';
 import { type AgentTask, audienceOf, scopeOf } from '../domain/intent.ts';
 import type { IssuedToken } from '../domain/ports.ts';
 import { clampAccessTtl } from '../domain/ttl.ts';
+import type { TokenResponse } from '../domain/wire/oauth.ts';
 import type { Broker } from './broker.ts';
 
 export interface SignedToken extends IssuedToken {
@@ -82,18 +83,6 @@ export function issueAccessToken(
   nowSec: number,
 ): Promise<SignedToken> {
   return signAccessToken(broker, prepareAccessToken(broker, client, grant, granted, nowSec));
-}
-
-/** The JSON a token request answers with (RFC 6749 5.1 + RFC 9396). */
-export interface TokenResponse {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  scope: string;
-  authorization_details: AgentTask[];
-  /** Absent when the grant's current refresh token stays in use (an approved elevation). */
-  refresh_token?: string;
-  grant_id: string;
 }
 
 /** The token response for a grant's new access token, with the rotated refresh token when there is one. */

@@ -3,6 +3,7 @@ import { randomBase64url } from '../crypto/random-id.ts';
 import { type Client, type ClientInput, type ClientPatch, publicClient } from '../domain/client.ts';
 import { ProblemError } from '../domain/errors.ts';
 import { MAX_GRANT_TTL_SEC } from '../domain/intent.ts';
+import type { ClientCreated, ClientDeleted, ClientUpdated } from '../domain/wire/admin.ts';
 import { generateSecret, hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { revokeByAdmin } from './revoke.ts';
@@ -42,7 +43,7 @@ export async function createClient(
   broker: Broker,
   input: ClientInput,
   by: string,
-): Promise<{ client: ReturnType<typeof publicClient>; client_secret: string }> {
+): Promise<ClientCreated> {
   const now = nowSecOf(broker);
   const secret = generateSecret();
   const client: Client = {
@@ -87,7 +88,12 @@ export async function getClient(broker: Broker, id: string): Promise<Client> {
  * before the mark. When this returns, every process answers inactive for its tokens. Sending
  * `disabled: true` again finishes a revocation an earlier call could not.
  */
-export async function updateClient(broker: Broker, id: string, patch: ClientPatch, by: string) {
+export async function updateClient(
+  broker: Broker,
+  id: string,
+  patch: ClientPatch,
+  by: string,
+): Promise<ClientUpdated> {
   const current = await getClient(broker, id);
   const next: Client = {
     ...current,
@@ -114,7 +120,7 @@ export async function updateClient(broker: Broker, id: string, patch: ClientPatc
  * Deletes a client: marks it deleted first (a tombstone outliving its grants, so no process creates
  * one for it any more), then revokes every grant it holds, then removes its record.
  */
-export async function deleteClient(broker: Broker, id: string, by: string) {
+export async function deleteClient(broker: Broker, id: string, by: string): Promise<ClientDeleted> {
   await getClient(broker, id);
   await broker.clients.markDeleted(id, DELETED_MARK_TTL_SEC);
   const { revoked } = await revokeByAdmin(broker, { client_id: id }, 'client_deleted', by);

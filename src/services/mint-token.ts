@@ -15,6 +15,7 @@ import {
 import { parseJsonWithin } from '../domain/json-bounds.ts';
 import type { GrantCreateOutcome } from '../domain/ports.ts';
 import { clampGrantTtl } from '../domain/ttl.ts';
+import type { TokenResponse } from '../domain/wire/oauth.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
@@ -22,7 +23,6 @@ import {
   prepareAccessToken,
   type SignedToken,
   signAfterWritesSent,
-  type TokenResponse,
   tokenResponse,
 } from './issue-access-token.ts';
 import {

@@ -6,15 +6,11 @@ import { combineDecisions, reasonsOf } from '../domain/decision.ts';
 import { OAuthError } from '../domain/errors.ts';
 import { type ContextSnapshot, type Grant, isGrantLive } from '../domain/grant.ts';
 import { allowsPair, isWithin, pairsOf } from '../domain/intent.ts';
+import type { TokenResponse } from '../domain/wire/oauth.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import {
-  prepareAccessToken,
-  signAfterWritesSent,
-  type TokenResponse,
-  tokenResponse,
-} from './issue-access-token.ts';
+import { prepareAccessToken, signAfterWritesSent, tokenResponse } from './issue-access-token.ts';
 import { parseIntent } from './mint-token.ts';
 import { actionHistoryOf, factsOf, historyUsage, usageInputs } from './policy-facts-of.ts';
 

@@ -2,6 +2,7 @@
 import { InvalidToken, parseRefreshToken, refreshHashMark } from '../domain/access-token.ts';
 import type { Client } from '../domain/client.ts';
 import { ProblemError } from '../domain/errors.ts';
+import type { RevocationResult } from '../domain/wire/admin.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 
@@ -77,7 +78,7 @@ export async function revokeByAdmin(
   target: RevocationTarget,
   reason: string,
   by: string,
-): Promise<{ revoked: { grants: number; tokens: number } }> {
+): Promise<RevocationResult> {
   const nowSec = nowSecOf(broker);
   let grants = 0;
   let tokens = 0;

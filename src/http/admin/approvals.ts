@@ -1,14 +1,13 @@
 // /admin/approvals: pending human approvals, and an approver's decision on one.
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { decideApproval } from '../../services/approvals.ts';
-import { nowSecOf } from '../../services/broker.ts';
+import { ApprovalListSchema, ApprovalViewSchema } from '../../domain/wire/admin.ts';
+import { decideApproval, listApprovals } from '../../services/approvals.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import {
   ADMIN_AUTH,
   ADMIN_BODY_ERRORS,
   ADMIN_ERRORS,
-  AuthorizationDetailsSchema,
   jsonReply,
   pathParameter,
   problemReply,
@@ -25,29 +24,6 @@ export const QuerySchema = z.object({
 export const ApprovalDecisionSchema = z
   .object({ decision: z.enum(['approve', 'deny']), note: z.string().max(1000).optional() })
   .strict();
-
-/** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
-const ApprovalSchema = z
-  .object({
-    id: z.string(),
-    kind: z.string(),
-    client_id: z.string(),
-    task_id: z.string(),
-    grant_id: z.string().optional(),
-    intent: AuthorizationDetailsSchema,
-    pairs: z.array(
-      z.object({ action: z.string(), location: z.string(), reasons: z.array(z.string()) }),
-    ),
-    status: z.enum(['pending', 'approved', 'denied', 'consumed']),
-    created_at: z.number().int(),
-    expires_at: z.number().int(),
-    interval: z.number().int(),
-    decided_by: z.string().optional(),
-    decided_at: z.number().int().optional(),
-    note: z.string().optional(),
-  })
-  .loose()
-  .meta({ id: 'Approval' });
 
 const APPROVAL_EXAMPLE = {
   id: 'ar_01HZY3KF0A9V',
@@ -80,11 +56,7 @@ const listApprovalsRoute = createRoute({
   security: ADMIN_AUTH,
   parameters: queryParameters(QuerySchema),
   responses: {
-    200: jsonReply(
-      'the requests',
-      z.object({ approvals: z.array(ApprovalSchema) }).meta({ id: 'ApprovalList' }),
-      { approvals: [APPROVAL_EXAMPLE] },
-    ),
+    200: jsonReply('the requests', ApprovalListSchema, { approvals: [APPROVAL_EXAMPLE] }),
     ...ADMIN_ERRORS,
     400: problemReply('invalid query'),
   },
@@ -99,7 +71,7 @@ const decideApprovalRoute = createRoute({
   security: ADMIN_AUTH,
   parameters: [pathParameter('id', 'approval id (the auth_req_id)')],
   responses: {
-    200: jsonReply('the decided request', ApprovalSchema, {
+    200: jsonReply('the decided request', ApprovalViewSchema, {
       ...APPROVAL_EXAMPLE,
       status: 'approved',
       decided_by: 'admin',
@@ -113,6 +85,7 @@ const decideApprovalRoute = createRoute({
   },
 });
 
+/** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
 export function registerApprovals(app: AdminApp, deps: HttpDeps): void {
   const { broker } = deps;
   const body = requestBody(app, 'ApprovalDecision', ApprovalDecisionSchema, 'application/json', {
@@ -121,23 +94,10 @@ export function registerApprovals(app: AdminApp, deps: HttpDeps): void {
   });
   app.openapi(listApprovalsRoute, async (c) => {
     const query = readQuery(c, QuerySchema);
-    const nowSec = nowSecOf(broker);
-    const approvals = await broker.approvals.list(query.status, nowSec, query.limit);
-    // A pending request past its expiry is not pending any more.
-    const shown = approvals
-      .filter((a) => query.status !== 'pending' || a.expires_at > nowSec)
-      .map(({ intent_key: _k, ...a }) => a);
-    return c.json({ approvals: shown });
+    return c.json(await listApprovals(broker, query.status, query.limit));
   });
   app.openapi({ ...decideApprovalRoute, request: { body } }, async (c) => {
     const { decision, note } = await readJson(c, ApprovalDecisionSchema);
-    const { intent_key: _k, ...decided } = await decideApproval(
-      broker,
-      c.req.param('id'),
-      decision,
-      note,
-      c.var.admin,
-    );
-    return c.json(decided);
+    return c.json(await decideApproval(broker, c.req.param('id'), decision, note, c.var.admin));
   });
 }

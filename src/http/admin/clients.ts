@@ -9,6 +9,12 @@ import {
 } from '../../domain/client.ts';
 import { ProblemError } from '../../domain/errors.ts';
 import {
+  ClientCreatedSchema,
+  ClientDeletedSchema,
+  ClientUpdatedSchema,
+  PublicClientSchema,
+} from '../../domain/wire/admin.ts';
+import {
   createClient,
   deleteClient,
   getClient,
@@ -26,34 +32,12 @@ import {
 } from '../openapi.ts';
 import { readJson } from '../read-body.ts';
 import type { AdminApp } from './admin-auth.ts';
-import { RevokedCountSchema } from './schemas.ts';
 
 function clientId(raw: string): string {
   const parsed = ClientIdSchema.safeParse(raw);
   if (!parsed.success) throw new ProblemError(404, 'Client not found', 'no such client');
   return parsed.data;
 }
-
-const PublicClientSchema = z
-  .object({
-    client_id: z.string(),
-    name: z.string(),
-    kind: z.enum(['agent', 'resource']),
-    groups: z.array(z.string()),
-    attributes: z.record(
-      z.string(),
-      z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]),
-    ),
-    resources: z.array(z.string()),
-    token_endpoint_auth_method: z.string(),
-    jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
-    max_token_ttl: z.number().int().optional(),
-    max_grant_ttl: z.number().int().optional(),
-    disabled: z.boolean(),
-    created_at: z.number().int().describe('epoch seconds'),
-    updated_at: z.number().int().describe('epoch seconds'),
-  })
-  .meta({ id: 'Client', description: 'a client as the admin API shows it: never its secret hash' });
 
 const CLIENT_EXAMPLE = {
   client_id: 'agent-1',
@@ -80,16 +64,10 @@ const createClientRoute = createRoute({
     'An agent or a resource server. The generated `client_secret` is returned once; only its hash is kept.',
   security: ADMIN_AUTH,
   responses: {
-    201: jsonReply(
-      'created',
-      z
-        .object({
-          client: PublicClientSchema,
-          client_secret: z.string().optional().describe('shown once; only its hash is kept'),
-        })
-        .meta({ id: 'ClientCreated' }),
-      { client: CLIENT_EXAMPLE, client_secret: 'cs_Jq8vTz2WmR5xK0pLb7nY3dHf' },
-    ),
+    201: jsonReply('created', ClientCreatedSchema, {
+      client: CLIENT_EXAMPLE,
+      client_secret: 'cs_Jq8vTz2WmR5xK0pLb7nY3dHf',
+    }),
     ...ADMIN_BODY_ERRORS,
     409: problemReply('the client_id is taken'),
   },
@@ -137,13 +115,10 @@ const updateClientRoute = createRoute({
   security: ADMIN_AUTH,
   parameters: [CLIENT_ID],
   responses: {
-    200: jsonReply(
-      'changed',
-      z
-        .object({ client: PublicClientSchema, revoked: RevokedCountSchema })
-        .meta({ id: 'ClientUpdated' }),
-      { client: { ...CLIENT_EXAMPLE, disabled: true }, revoked: REVOKED_EXAMPLE },
-    ),
+    200: jsonReply('changed', ClientUpdatedSchema, {
+      client: { ...CLIENT_EXAMPLE, disabled: true },
+      revoked: REVOKED_EXAMPLE,
+    }),
     ...ADMIN_BODY_ERRORS,
     404: problemReply('no such client'),
   },
@@ -158,11 +133,7 @@ const deleteClientRoute = createRoute({
   security: ADMIN_AUTH,
   parameters: [CLIENT_ID],
   responses: {
-    200: jsonReply(
-      'deleted',
-      z.object({ revoked: RevokedCountSchema }).meta({ id: 'ClientDeleted' }),
-      { revoked: REVOKED_EXAMPLE },
-    ),
+    200: jsonReply('deleted', ClientDeletedSchema, { revoked: REVOKED_EXAMPLE }),
     ...ADMIN_ERRORS,
     404: problemReply('no such client'),
   },

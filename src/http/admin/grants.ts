@@ -2,12 +2,12 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
+import { AuthorizationDetailsSchema } from '../../domain/wire/oauth.ts';
 import { nowSecOf } from '../../services/broker.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import {
   ADMIN_AUTH,
   ADMIN_ERRORS,
-  AuthorizationDetailsSchema,
   jsonReply,
   pathParameter,
   problemReply,

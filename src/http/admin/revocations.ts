@@ -1,12 +1,12 @@
 // POST /admin/revocations: revoke by jti, grant, task or client; returns what it revoked.
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
+import { RevocationResultSchema } from '../../domain/wire/admin.ts';
 import { type RevocationTarget, revokeByAdmin } from '../../services/revoke.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { ADMIN_AUTH, ADMIN_BODY_ERRORS, jsonReply, requestBody } from '../openapi.ts';
 import { readJson } from '../read-body.ts';
 import type { AdminApp } from './admin-auth.ts';
-import { RevokedCountSchema } from './schemas.ts';
 
 const Id = z.string().min(1).max(200);
 
@@ -35,11 +35,9 @@ const revocationsRoute = createRoute({
     'Exactly one of jti, grant_id, task_id, client_id. When the call returns every broker process already refuses what it revoked.',
   security: ADMIN_AUTH,
   responses: {
-    200: jsonReply(
-      'what was revoked',
-      z.object({ revoked: RevokedCountSchema }).meta({ id: 'RevocationResult' }),
-      { revoked: { grants: 1, tokens: 2 } },
-    ),
+    200: jsonReply('what was revoked', RevocationResultSchema, {
+      revoked: { grants: 1, tokens: 2 },
+    }),
     ...ADMIN_BODY_ERRORS,
   },
 });

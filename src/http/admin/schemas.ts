@@ -1,9 +1,5 @@
-// Response shapes more than one admin route answers with: decision records, shared inputs, revocation counts.
+// Response shapes more than one admin route answers with: decision records and shared inputs.
 import { z } from 'zod';
-
-export const RevokedCountSchema = z
-  .object({ grants: z.number().int(), tokens: z.number().int() })
-  .meta({ id: 'RevokedCount' });
 
 export const DecisionRecordSchema = z
   .object({

@@ -1,15 +1,10 @@
 // POST /access/v1/evaluation (OpenID AuthZEN 1.0): one decision, now.
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
+import { AuthZenDecisionSchema } from '../../domain/wire/authzen.ts';
 import { EvaluationSchema, evaluateAccess } from '../../services/evaluate-access.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import {
-  AUTHZEN_ERRORS,
-  AuthZenDecisionSchema,
-  CLIENT_AUTH,
-  jsonReply,
-  requestBody,
-} from '../openapi.ts';
+import { AUTHZEN_ERRORS, CLIENT_AUTH, jsonReply, requestBody } from '../openapi.ts';
 import { invalidTokenAnswers, reportInvalidTokens } from '../rate-limit.ts';
 import { authenticateResource, issuesOf, readEvaluationBody } from './caller.ts';
 import { AuthZenRefusal } from './refusal.ts';

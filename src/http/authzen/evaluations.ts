@@ -4,20 +4,11 @@ import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { SharedInputsRef } from '../../domain/decision-record.ts';
 import { StoreUnavailable } from '../../domain/errors.ts';
-import {
-  type EvaluationResponse,
-  EvaluationSchema,
-  evaluateAccess,
-} from '../../services/evaluate-access.ts';
+import { type AuthZenDecision, AuthZenDecisionsSchema } from '../../domain/wire/authzen.ts';
+import { EvaluationSchema, evaluateAccess } from '../../services/evaluate-access.ts';
 import { shareBatchContext } from '../../services/share-batch-context.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import {
-  AUTHZEN_ERRORS,
-  AuthZenDecisionSchema,
-  CLIENT_AUTH,
-  jsonReply,
-  requestBody,
-} from '../openapi.ts';
+import { AUTHZEN_ERRORS, CLIENT_AUTH, jsonReply, requestBody } from '../openapi.ts';
 import { invalidTokenAnswers, reportInvalidTokens } from '../rate-limit.ts';
 import { authenticateResource, issuesOf, readEvaluationBody } from './caller.ts';
 import { EVALUATION_EXAMPLE } from './evaluation.ts';
@@ -43,10 +34,6 @@ export const BatchSchema = z
       .optional(),
   })
   .strict();
-
-const AuthZenDecisionsSchema = z
-  .object({ evaluations: z.array(AuthZenDecisionSchema) })
-  .meta({ id: 'AuthZenDecisions' });
 
 export const evaluationsRoute = createRoute({
   method: 'post',
@@ -119,7 +106,7 @@ export function registerEvaluations(
         if (err instanceof StoreUnavailable) throw unavailable();
         throw err;
       }
-      const results: EvaluationResponse[] = [];
+      const results: AuthZenDecision[] = [];
       for (const [i, item] of items.entries()) {
         const usesShared = evaluations[i]?.context === undefined ? shared : undefined;
         const result = await evaluateAccess(

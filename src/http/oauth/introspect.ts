@@ -3,17 +3,12 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { StoreUnavailable } from '../../domain/errors.ts';
+import { IntrospectionResponseSchema } from '../../domain/wire/oauth.ts';
 import { introspectToken } from '../../services/introspect-token.ts';
 import { authenticate } from '../client-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { oauthJson } from '../oauth-response.ts';
-import {
-  AuthorizationDetailsSchema,
-  CLIENT_AUTH,
-  jsonReply,
-  OAUTH_ERRORS,
-  requestBody,
-} from '../openapi.ts';
+import { CLIENT_AUTH, jsonReply, OAUTH_ERRORS, requestBody } from '../openapi.ts';
 import { reportInvalidTokens } from '../rate-limit.ts';
 import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
 
@@ -30,28 +25,6 @@ export const IntrospectionRequestFormSchema = z.object({
     .optional()
     .describe('client_secret_post: the resource client secret (omit with HTTP Basic)'),
 });
-
-/** The answer of `POST /oauth/introspect` (RFC 7662 2.2): inactive for anything doubtful. */
-export const IntrospectionResponseSchema = z
-  .object({
-    active: z
-      .boolean()
-      .describe('false for anything expired, revoked, foreign, unknown or uncheckable'),
-    iss: z.string().optional(),
-    sub: z.string().optional(),
-    client_id: z.string().optional(),
-    aud: z.union([z.string(), z.array(z.string())]).optional(),
-    exp: z.number().int().optional(),
-    iat: z.number().int().optional(),
-    jti: z.string().optional(),
-    scope: z.string().optional(),
-    token_type: z.literal('Bearer').optional(),
-    authorization_details: AuthorizationDetailsSchema.optional(),
-    grant_id: z.string().optional(),
-    cnf: z.object({ jkt: z.string() }).loose().optional(),
-  })
-  .loose()
-  .meta({ id: 'IntrospectionResponse' });
 
 export const introspectRoute = createRoute({
   method: 'post',

@@ -3,6 +3,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { AgentTask } from '../../domain/intent.ts';
+import { TokenResponseSchema } from '../../domain/wire/oauth.ts';
 import { pollApproval } from '../../services/approvals.ts';
 import { approvedIntentHandlers } from '../../services/approved-intents.ts';
 import { mintToken } from '../../services/mint-token.ts';
@@ -10,13 +11,7 @@ import { refreshToken } from '../../services/refresh-token.ts';
 import { authenticate } from '../client-auth.ts';
 import { clientIp, type HttpDeps } from '../http-deps.ts';
 import { oauthJson } from '../oauth-response.ts';
-import {
-  AuthorizationDetailsSchema,
-  CLIENT_AUTH,
-  jsonReply,
-  OAUTH_ERRORS,
-  requestBody,
-} from '../openapi.ts';
+import { CLIENT_AUTH, jsonReply, OAUTH_ERRORS, requestBody } from '../openapi.ts';
 import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
 import { CLIENT_POST_FIELDS } from './client-post-fields.ts';
 
@@ -68,26 +63,6 @@ export const TokenRequestFormSchema = z
       ctx.addIssue({ code: 'custom', path: ['auth_req_id'], message: 'required' });
   });
 export type TokenRequestForm = z.infer<typeof TokenRequestFormSchema>;
-
-/** The JSON a token request answers with (RFC 6749 5.1 + RFC 9396). */
-export const TokenResponseSchema = z
-  .object({
-    access_token: z.string().describe('RFC 9068 JWT (typ at+jwt)'),
-    token_type: z.literal('Bearer'),
-    expires_in: z.number().int().describe('seconds; at most 900'),
-    scope: z.string().describe('the granted actions, space-separated'),
-    authorization_details: AuthorizationDetailsSchema.describe(
-      'exactly what was granted (may be narrower than asked)',
-    ),
-    refresh_token: z
-      .string()
-      .optional()
-      .describe(
-        "the grant's handle; rotated on every use, a reused one revokes the grant (absent when an approved elevation keeps the current one)",
-      ),
-    grant_id: z.string(),
-  })
-  .meta({ id: 'TokenResponse' });
 
 const TASK: AgentTask = {
   type: 'agent_task',

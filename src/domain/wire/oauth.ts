@@ -1,0 +1,57 @@
+// The JSON the OAuth endpoints answer with (RFC 6749 5.1, RFC 7662, RFC 9396): built by the services, documented by the routes.
+import { z } from 'zod';
+import { AuthorizationDetailsSchema as DecodedAuthorizationDetails } from '../intent.ts';
+
+/**
+ * The decoded `authorization_details` (RFC 9396): a JSON array of `agent_task` entries, named
+ * once as a component. In a form field it is this array serialised as JSON.
+ */
+export const AuthorizationDetailsSchema = DecodedAuthorizationDetails.meta({
+  id: 'AuthorizationDetails',
+  description:
+    'RFC 9396 authorization_details: a JSON array of agent_task entries. In a form body it is this array serialised as JSON in one field.',
+});
+
+/** The JSON a token request answers with (RFC 6749 5.1 + RFC 9396). */
+export const TokenResponseSchema = z
+  .object({
+    access_token: z.string().describe('RFC 9068 JWT (typ at+jwt)'),
+    token_type: z.literal('Bearer'),
+    expires_in: z.number().int().describe('seconds; at most 900'),
+    scope: z.string().describe('the granted actions, space-separated'),
+    authorization_details: AuthorizationDetailsSchema.describe(
+      'exactly what was granted (may be narrower than asked)',
+    ),
+    refresh_token: z
+      .string()
+      .optional()
+      .describe(
+        "the grant's handle; rotated on every use, a reused one revokes the grant (absent when an approved elevation keeps the current one)",
+      ),
+    grant_id: z.string(),
+  })
+  .meta({ id: 'TokenResponse' });
+export type TokenResponse = z.infer<typeof TokenResponseSchema>;
+
+/** The answer of `POST /oauth/introspect` (RFC 7662 2.2): inactive for anything doubtful. */
+export const IntrospectionResponseSchema = z
+  .object({
+    active: z
+      .boolean()
+      .describe('false for anything expired, revoked, foreign, unknown or uncheckable'),
+    iss: z.string().optional(),
+    sub: z.string().optional(),
+    client_id: z.string().optional(),
+    aud: z.union([z.string(), z.array(z.string())]).optional(),
+    exp: z.number().int().optional(),
+    iat: z.number().int().optional(),
+    jti: z.string().optional(),
+    scope: z.string().optional(),
+    token_type: z.literal('Bearer').optional(),
+    authorization_details: AuthorizationDetailsSchema.optional(),
+    grant_id: z.string().optional(),
+    cnf: z.object({ jkt: z.string() }).loose().optional(),
+  })
+  .loose()
+  .meta({ id: 'IntrospectionResponse' });
+export type IntrospectionResponse = z.infer<typeof IntrospectionResponseSchema>;
