@@ -211,17 +211,11 @@ export interface DecisionLog {
    * `followedBy` is a store write started right after the append is sent, on the same connection,
    * so it lands after the record or, should the process die in between, not at all (a new grant
    * never exists without its mint record); the record then resolves once both are done.
-   * `guard` (not with `followedBy`) makes the append conditional (see EvaluationGuard): what
-   * EvaluationStore.commit does with one; the store adapter owns the guard, the log only runs it.
+   * A decision conditional on an evaluation's guard is committed by EvaluationStore.commit.
    */
   record(
     input: DecisionInput,
-    opts?: {
-      id?: string;
-      clearsPendingOf?: string;
-      followedBy?: () => Promise<unknown>;
-      guard?: EvaluationGuard;
-    },
+    opts?: { id?: string; clearsPendingOf?: string; followedBy?: () => Promise<unknown> },
   ): Promise<DecisionRecord>;
   /**
    * Appends the inputs a batch of decisions shares as one record (kind 'inputs'), so that each
@@ -363,17 +357,15 @@ export interface EvaluationStore {
   /** Records the outcome: an allowed action is now used, a step taken; a denial counted. Returns denials this hour. */
   recordOutcome(outcome: EvaluationOutcome): Promise<number>;
   /**
-   * Commits the decision record (see DecisionLog.record). With `guard`, only if it holds, atomically
-   * with the append; otherwise nothing is written and it rejects with StateChanged.
+   * Commits the decision record to the decision log. With `guard` (about the record's own grant),
+   * only if it holds, atomically with the append and in the same round trip; otherwise nothing is
+   * written and it rejects with StateChanged.
    */
   commit(input: DecisionInput, guard?: EvaluationGuard): Promise<DecisionRecord>;
 }
 
+/** Usage counters read outside an evaluation (an evaluation's own are the EvaluationStore's). */
 export interface UsageStore {
-  /** EvaluationStore.read, handed through by the usage store (it reads the same counters). */
-  readForEvaluation: EvaluationStore['read'];
-  /** EvaluationStore.recordOutcome, handed through likewise. */
-  recordOutcome: EvaluationStore['recordOutcome'];
   /** Current counters of many grants (for re-evaluation). */
   countersOf(
     ids: readonly string[],

@@ -16,11 +16,6 @@ import type { AuditVerdict, DecisionLog } from '../domain/ports.ts';
 import { GRANT_FIELDS } from './grant-fields.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
-import {
-  type AppendPrecondition,
-  type ConditionalAppend,
-  evaluationGuardPrecondition,
-} from './redis-evaluation-store.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 import { atTurnEnd } from './turn-end.ts';
 
@@ -52,6 +47,28 @@ const PAGE_RECORD_GUESS = 128 * 1024;
 const MAX_SCANNED = 100_000;
 /** Records of a grant's history read per pipeline. */
 const HISTORY_CHUNK = 64;
+
+/**
+ * A condition a record's append checks atomically before appending it (see the append script):
+ * the keys and fields of its Lua include's `precondition_holds`, in its order. Opaque to the log,
+ * which only passes them through (the evaluation store contributes the evaluation guard's);
+ * `scope` names what the condition is about (records of one scope behind a refused one are
+ * refused with it: decided on the same state).
+ */
+export interface AppendPrecondition {
+  readonly scope: string;
+  readonly keys: readonly string[];
+  readonly args: readonly string[];
+}
+
+/** What the Redis decision log adds to the port: an append on a precondition. */
+export interface ConditionalAppend {
+  /**
+   * Appends the record only if `precondition` holds, atomically with the append (the same
+   * batched round trip as any record); rejects with StateChanged (nothing written) when it does not.
+   */
+  recordIf(input: DecisionInput, precondition: AppendPrecondition): Promise<DecisionRecord>;
+}
 
 /** One-shot hashing: no Hash object per record. */
 export const sha256 = (text: string) => hash('sha256', text, 'base64url');
@@ -316,7 +333,7 @@ export function createRedisDecisionLog(
 
   const enqueue = (
     input: DecisionInput,
-    opts: Omit<NonNullable<Parameters<DecisionLog['record']>[1]>, 'guard'> & {
+    opts: NonNullable<Parameters<DecisionLog['record']>[1]> & {
       precondition?: AppendPrecondition | undefined;
     },
     resolve: Pending['resolve'],
@@ -324,8 +341,6 @@ export function createRedisDecisionLog(
   ) => {
     const clearsPendingOf =
       opts.clearsPendingOf && opts.clearsPendingOf === input.grant_id ? opts.clearsPendingOf : '';
-    if (opts.precondition && opts.followedBy)
-      throw new TypeError('a conditional record has no follower');
     queue.push({
       input: { ...input, id: opts.id ?? newRecordId(), at_ms: Date.now() },
       clearsPendingOf,
@@ -347,15 +362,8 @@ export function createRedisDecisionLog(
 
   return {
     nextId: newRecordId,
-    record(input, { guard: evaluationGuard, ...opts } = {}) {
-      return new Promise<DecisionRecord>((resolve, reject) => {
-        if (evaluationGuard && evaluationGuard.grantId !== input.grant_id)
-          throw new TypeError("a guarded record is about its guard's grant");
-        // The port's guard is the evaluation store's precondition (see redis-evaluation-store.ts).
-        const precondition = evaluationGuard && evaluationGuardPrecondition(keys, evaluationGuard);
-        enqueue(input, { ...opts, precondition }, resolve, reject);
-      });
-    },
+    record: (input, opts = {}) =>
+      new Promise<DecisionRecord>((resolve, reject) => enqueue(input, opts, resolve, reject)),
 
     recordIf: (input, precondition) =>
       new Promise<DecisionRecord>((resolve, reject) =>

@@ -4,7 +4,6 @@
 // (includes/evaluationGuard.lua) that this module contributes to the decision log's append.
 import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { DecisionInput, DecisionRecord } from '../domain/decision-record.ts';
 import type { GrantStatus } from '../domain/grant.ts';
 import {
   CALLS_WINDOW,
@@ -16,6 +15,7 @@ import {
 import type { DecisionLog, EvaluationGuard, EvaluationStore } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
+import type { AppendPrecondition, ConditionalAppend } from './redis-decision-log.ts';
 import { decodeData, decodeSignalSummary } from './redis-grant-store.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 
@@ -29,18 +29,6 @@ export const USED_ACTIONS_TTL_SEC = 90 * 86_400;
  * by bucket (scripts/includes/trailingWindow.lua). Every script that counts takes it as an argument.
  */
 export const WINDOW_SPAN = Math.max(CALLS_WINDOW.buckets, DENIED_WINDOW.buckets);
-
-/**
- * A condition a record's append checks atomically before appending it (see the decision log's
- * append script): the keys and fields of its Lua include's `precondition_holds`, in its order.
- * Opaque to the log, which only passes them through; `scope` names what the condition is about
- * (records of one scope behind a refused one are refused with it: decided on the same state).
- */
-export interface AppendPrecondition {
-  readonly scope: string;
-  readonly keys: readonly string[];
-  readonly args: readonly string[];
-}
 
 /**
  * The evaluation guard as the append's precondition, for scripts/includes/evaluationGuard.lua:
@@ -118,11 +106,17 @@ interface ScriptedRedis extends Redis {
   ): Promise<number>;
 }
 
-/** The store's read and outcome, without the commit (the usage store hands these two through). */
-export function createRedisEvaluationReads(
+/**
+ * The evaluation store: reads and counts on `redis`, commits through `log`; a guarded commit is
+ * the log's append with the guard as the precondition this store contributes (its keys, its
+ * fields, and includes/evaluationGuard.lua, see evaluationGuardPrecondition), so it stays one
+ * round trip, batched with the other records of the turn.
+ */
+export function createRedisEvaluationStore(
   redis: Redis,
   keys: KeyNames,
-): Pick<EvaluationStore, 'read' | 'recordOutcome'> {
+  log: DecisionLog & ConditionalAppend,
+): EvaluationStore {
   const r = redis as ScriptedRedis;
   defineScripts(redis, 'advanceStep', 'readForEvaluation', 'countDenial');
 
@@ -198,30 +192,7 @@ export function createRedisEvaluationReads(
           ),
         );
       }),
-  };
-}
 
-/** A decision log that can append a record on a precondition (the Redis decision log can). */
-export interface ConditionalAppend {
-  /**
-   * Appends the record only if `precondition` holds, atomically with the append; rejects with
-   * StateChanged (nothing written) when it does not.
-   */
-  recordIf(input: DecisionInput, precondition: AppendPrecondition): Promise<DecisionRecord>;
-}
-
-/**
- * The evaluation store: reads and counts on `redis`, commits through `log`; a guarded commit is
- * the log's append with the guard as the precondition this store contributes (its keys, its
- * fields, and includes/evaluationGuard.lua, see evaluationGuardPrecondition).
- */
-export function createRedisEvaluationStore(
-  redis: Redis,
-  keys: KeyNames,
-  log: DecisionLog & ConditionalAppend,
-): EvaluationStore {
-  return {
-    ...createRedisEvaluationReads(redis, keys),
     commit: (input, evaluationGuard) => {
       if (!evaluationGuard) return log.record(input);
       if (evaluationGuard.grantId !== input.grant_id)

@@ -4,18 +4,11 @@ import { CALLS_WINDOW, DENIED_WINDOW, windowAt, windowCount } from '../domain/po
 import type { UsageStore } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
-import { createRedisEvaluationReads } from './redis-evaluation-store.ts';
 
 /** The usage counters of many grants and the agents' action histories, read outside an evaluation. */
 export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore {
-  // An evaluation's read and outcome are the evaluation store's (redis-evaluation-store.ts),
-  // handed through here: the usage counters they count are read below.
-  const { read, recordOutcome } = createRedisEvaluationReads(redis, keys);
-
+  // An evaluation counts these counters through the evaluation store (redis-evaluation-store.ts).
   return {
-    readForEvaluation: read,
-    recordOutcome,
-
     countersOf: (ids, nowSec) =>
       guard(async () => {
         if (!ids.length) return [];

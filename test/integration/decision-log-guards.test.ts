@@ -1,11 +1,14 @@
-// Guarded decision records on a real Redis (see EvaluationGuard): appended only while their guard
-// holds, after the rest of their batch, with the hash chain unbroken when one is refused.
+// Guarded decision records on a real Redis (see EvaluationGuard), committed by the evaluation store
+// through the decision log's append: appended only while their guard holds, after the rest of their
+// batch, with the hash chain unbroken when one is refused.
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import type { DecisionInput } from '../../src/domain/decision-record.ts';
 import { StateChanged } from '../../src/domain/errors.ts';
-import type { DecisionLog, EvaluationGuard } from '../../src/domain/ports.ts';
+import type { DecisionLog, EvaluationGuard, EvaluationStore } from '../../src/domain/ports.ts';
 import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
+import { createRedisEvaluationStore } from '../../src/store/redis-evaluation-store.ts';
 import { uniquePrefix } from '../support/prefix.ts';
 import { connectTestRedis, type TestRedis } from '../support/test-redis.ts';
 
@@ -13,6 +16,7 @@ describe('decision log guards', () => {
   let redis: Redis;
   let keys: KeyNames;
   let log: DecisionLog;
+  let evaluations: EvaluationStore;
   let appends = 0;
   const prefix = uniquePrefix('log-guards');
   const input = (grant_id: string) => ({
@@ -36,9 +40,9 @@ describe('decision log guards', () => {
     nowSec: Math.floor(Date.now() / 1000),
   };
   const guarded = (grantId = 'g_absent') =>
-    log.record(
+    evaluations.commit(
       { ...input(grantId), kind: 'evaluation' },
-      { guard: { ...guard, grantId, jti: `${grantId}.x` } },
+      { ...guard, grantId, jti: `${grantId}.x` },
     );
 
   let db: TestRedis;
@@ -47,7 +51,9 @@ describe('decision log guards', () => {
     db = await connectTestRedis(prefix);
     redis = db.redis;
     keys = createKeyNames(prefix);
-    log = createRedisDecisionLog(redis, keys, { maxRecords: 10_000 });
+    const conditional = createRedisDecisionLog(redis, keys, { maxRecords: 10_000 });
+    log = conditional;
+    evaluations = createRedisEvaluationStore(redis, keys, conditional);
     // Counts the append script's calls.
     const scripted = redis as unknown as {
       mandateAppendDecisions: (...args: string[]) => Promise<number>;
@@ -124,9 +130,12 @@ describe('decision log guards', () => {
   });
 
   it("takes a guard only for the record's own grant, and never with a follower", async () => {
-    await expect(log.record(input('g_other'), { guard })).rejects.toThrow(TypeError);
-    await expect(
-      log.record(input('g_absent'), { guard, followedBy: async () => undefined }),
-    ).rejects.toThrow(TypeError);
+    await expect(evaluations.commit(input('g_other'), guard)).rejects.toThrow(TypeError);
+    // A guarded record is made only by the evaluation store's commit, which has no place for a
+    // follower, and the log's own record takes no guard (checked by the type checker).
+    expectTypeOf<Parameters<EvaluationStore['commit']>>().toEqualTypeOf<
+      [input: DecisionInput, guard?: EvaluationGuard]
+    >();
+    expectTypeOf<NonNullable<Parameters<DecisionLog['record']>[1]>>().not.toHaveProperty('guard');
   });
 });

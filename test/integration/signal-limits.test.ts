@@ -6,12 +6,11 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { jtiFor } from '../../src/domain/access-token.ts';
 import type { Grant } from '../../src/domain/grant.ts';
-import type { DecisionLog, GrantStore, UsageStore } from '../../src/domain/ports.ts';
+import type { DecisionLog, EvaluationStore, GrantStore } from '../../src/domain/ports.ts';
 import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
 import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
-import { stateDigest } from '../../src/store/redis-evaluation-store.ts';
+import { createRedisEvaluationStore, stateDigest } from '../../src/store/redis-evaluation-store.ts';
 import { createRedisGrantStore } from '../../src/store/redis-grant-store.ts';
-import { createRedisUsageStore } from '../../src/store/redis-usage-store.ts';
 import { admin, CRM, createClients, mintToken, task } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
@@ -24,7 +23,7 @@ describe('signal bounds in the grant store', () => {
   let redis: Redis;
   let keys: KeyNames;
   let store: GrantStore;
-  let usage: UsageStore;
+  let evaluations: EvaluationStore;
   let log: DecisionLog;
   const prefix = uniquePrefix('signal-limits');
 
@@ -37,8 +36,9 @@ describe('signal bounds in the grant store', () => {
     store = createRedisGrantStore(redis, keys, {
       signals: { maxPerGrant: 5, maxTypesPerGrant: 4 },
     });
-    usage = createRedisUsageStore(redis, keys);
-    log = createRedisDecisionLog(redis, keys, { maxRecords: 10_000 });
+    const decisions = createRedisDecisionLog(redis, keys, { maxRecords: 10_000 });
+    log = decisions;
+    evaluations = createRedisEvaluationStore(redis, keys, decisions);
   });
   afterAll(async () => {
     await db?.close();
@@ -117,7 +117,7 @@ describe('signal bounds in the grant store', () => {
     expect(list.every((s) => JSON.parse(s).type === 'heartbeat')).toBe(true);
 
     // An evaluation reads the summary (never the list): the type, risk and ip still count.
-    const state = await usage.readForEvaluation(id, jti, 'agent', 'read', nowSec);
+    const state = await evaluations.read(id, jti, 'agent', 'read', nowSec);
     expect(state?.signals).toEqual({
       version: 21,
       types: ['quarantine', 'heartbeat'],
@@ -160,11 +160,11 @@ describe('signal bounds in the grant store', () => {
       await store.addSignal(id, { type: 'heartbeat', context: bulky, at: nowSec });
     const summaryBytes = Buffer.byteLength((await redis.get(keys.grantSignalSummary(id))) ?? '');
     expect(summaryBytes).toBeLessThan(200);
-    const state = await usage.readForEvaluation(id, jti, 'agent', 'read', nowSec);
+    const state = await evaluations.read(id, jti, 'agent', 'read', nowSec);
     expect(state?.signals.version).toBe(50);
     // A signal since changes the digest an evaluation guard compares (so a snapshot is not reused).
     await store.addSignal(id, { type: 'heartbeat', at: nowSec });
-    const after = await usage.readForEvaluation(id, jti, 'agent', 'read', nowSec);
+    const after = await evaluations.read(id, jti, 'agent', 'read', nowSec);
     expect(after?.digest).not.toBe(state?.digest);
   });
 });

@@ -3,8 +3,10 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DENIED_WINDOW, windowAt } from '../../src/domain/policy-facts.ts';
-import type { UsageStore } from '../../src/domain/ports.ts';
+import type { EvaluationStore, UsageStore } from '../../src/domain/ports.ts';
 import { createKeyNames, type KeyNames } from '../../src/store/key-names.ts';
+import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
+import { createRedisEvaluationStore } from '../../src/store/redis-evaluation-store.ts';
 import { createRedisUsageStore } from '../../src/store/redis-usage-store.ts';
 import { uniquePrefix } from '../support/prefix.ts';
 import { connectTestRedis, type TestRedis } from '../support/test-redis.ts';
@@ -14,6 +16,7 @@ const H = 1_800_000_000 - (1_800_000_000 % 3600);
 let redis: Redis;
 let keys: KeyNames;
 let usage: UsageStore;
+let evaluations: EvaluationStore;
 
 let db: TestRedis;
 
@@ -22,6 +25,8 @@ beforeAll(async () => {
   redis = db.redis;
   keys = createKeyNames(prefix);
   usage = createRedisUsageStore(redis, keys);
+  const decisions = createRedisDecisionLog(redis, keys, { maxRecords: 1000 });
+  evaluations = createRedisEvaluationStore(redis, keys, decisions);
 });
 
 afterAll(async () => {
@@ -29,7 +34,7 @@ afterAll(async () => {
 });
 
 const deny = (grantId: string, nowSec: number) =>
-  usage.recordOutcome({
+  evaluations.recordOutcome({
     grantId,
     clientId: 'agent',
     action: 'read',
