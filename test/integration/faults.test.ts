@@ -17,7 +17,7 @@ import {
 import { uniquePrefix } from '../support/prefix.ts';
 import { RedisServer } from '../support/redis-server.ts';
 import { type BrokerProcess, spawnBrokerProcess } from '../support/spawn-broker-process.ts';
-import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
+import { privateBroker, startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 async function connect(url: string): Promise<Redis> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -85,21 +85,10 @@ describe('Redis without AOF', () => {
 });
 
 describe('a paused Redis (CLIENT PAUSE 3000)', () => {
-  let redis: RedisServer;
-  let b: TestBroker;
-  let agent: Credentials;
-  let resource: Credentials;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    b = await startTestBroker({ redisUrl: redis.url });
-    ({ agent, resource } = await createClients(b.url));
-  });
-  afterAll(async () => {
-    await b?.close();
-    await redis?.stop();
-  });
+  const s = privateBroker();
 
   it('introspection answers active:false within ~1.5 s, the token endpoint 503, nothing minted', async () => {
+    const { redis, broker: b, agent, resource } = s;
     const token = await mintToken(b.url, agent, [task(['read'])]);
     const before = await grantsWithoutMintRecord(b);
     const control = await connect(redis.url);
@@ -136,24 +125,16 @@ describe('a paused Redis (CLIENT PAUSE 3000)', () => {
 });
 
 describe('Redis out of memory (noeviction)', () => {
-  let redis: RedisServer;
-  let b: TestBroker;
-  let agent: Credentials;
-  let resource: Credentials;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    b = await startTestBroker({ redisUrl: redis.url });
-    ({ agent, resource } = await createClients(b.url));
-  });
-  afterAll(async () => {
-    const r = await connect(redis.url).catch(() => undefined);
-    await r?.config('SET', 'maxmemory', '0').catch(() => undefined);
-    r?.disconnect();
-    await b?.close();
-    await redis?.stop();
+  const s = privateBroker({
+    beforeClose: async ({ redis }) => {
+      const r = await connect(redis.url).catch(() => undefined);
+      await r?.config('SET', 'maxmemory', '0').catch(() => undefined);
+      r?.disconnect();
+    },
   });
 
   it('minting is refused with 503; introspection of an existing token still answers', async () => {
+    const { redis, broker: b, agent, resource } = s;
     const token = await mintToken(b.url, agent, [task(['read'])]);
     const before = await grantsWithoutMintRecord(b);
     const control = await connect(redis.url);
@@ -183,21 +164,10 @@ describe('Redis out of memory (noeviction)', () => {
 });
 
 describe('signing-key rotation under load', () => {
-  let redis: RedisServer;
-  let b: TestBroker;
-  let agent: Credentials;
-  let resource: Credentials;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-    b = await startTestBroker({ redisUrl: redis.url });
-    ({ agent, resource } = await createClients(b.url));
-  });
-  afterAll(async () => {
-    await b?.close();
-    await redis?.stop();
-  });
+  const s = privateBroker();
 
   it('no valid token is rejected, and the JWKS keeps the old keys', async () => {
+    const { broker: b, agent, resource } = s;
     const kidOf = (t: string) =>
       JSON.parse(Buffer.from(t.split('.')[0] as string, 'base64url').toString()).kid as string;
     const first = await mintToken(b.url, agent, [task(['read'])]);

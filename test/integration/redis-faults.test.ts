@@ -3,8 +3,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   admin,
-  type Credentials,
-  createClients,
   introspect,
   isActive,
   mintToken,
@@ -15,7 +13,7 @@ import {
 } from '../support/broker.ts';
 import { RedisServer } from '../support/redis-server.ts';
 import { type BrokerProcess, spawnBrokerProcess } from '../support/spawn-broker-process.ts';
-import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
+import { privateBroker, type TestBroker } from '../support/test-broker.ts';
 
 const jtiOf = (token: string) =>
   JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).jti as string;
@@ -27,30 +25,8 @@ async function redisReady(broker: TestBroker): Promise<boolean> {
   return res.status === 200 && body.checks?.redis === true;
 }
 
-/** A private AOF Redis and a broker on it, for one describe block. */
-function privateSetup() {
-  const s = {} as {
-    redis: RedisServer;
-    broker: TestBroker;
-    agent: Credentials;
-    resource: Credentials;
-  };
-  beforeAll(async () => {
-    s.redis = await RedisServer.start({ appendonly: true });
-    s.broker = await startTestBroker({ redisUrl: s.redis.url });
-    ({ agent: s.agent, resource: s.resource } = await createClients(s.broker.url));
-  });
-  afterAll(async () => {
-    // The broker may be closed only once Redis answers (its queue closes over it).
-    if (s.redis && !s.redis.running) await s.redis.restart();
-    await s.broker?.close();
-    await s.redis?.stop();
-  });
-  return s;
-}
-
 describe('Redis kill -9 after a revocation', () => {
-  const s = privateSetup();
+  const s = privateBroker();
 
   it('the revocation survives: the token is still inactive after Redis replays its AOF', async () => {
     const { broker: b, agent, resource } = s;
@@ -86,7 +62,7 @@ describe('Redis kill -9 after a revocation', () => {
 });
 
 describe('Redis down', () => {
-  const s = privateSetup();
+  const s = privateBroker();
   let tr: TokenBody;
 
   beforeAll(async () => {

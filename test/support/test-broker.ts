@@ -1,12 +1,19 @@
 // The one broker fixture: Mandate started in this process on a private prefix of the shared test Redis.
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import type { Deps } from '../../src/deps.ts';
 import type { Clock } from '../../src/domain/ports.ts';
 import { type RunningMandate, startMandate } from '../../src/main.ts';
-import { ADMIN_TOKEN, createClient, createClients, deleteKeysUnder, mintToken } from './broker.ts';
+import {
+  ADMIN_TOKEN,
+  type Credentials,
+  createClient,
+  createClients,
+  deleteKeysUnder,
+  mintToken,
+} from './broker.ts';
 import type { ClientFixture } from './client-fixture.ts';
 import { uniquePrefix } from './prefix.ts';
-import { freePort } from './redis-server.ts';
+import { freePort, RedisServer, type RedisServerOptions } from './redis-server.ts';
 import { tempConfig } from './temp-config.ts';
 
 // In-process brokers log JSON to this process's stdout; keep test output readable unless asked.
@@ -96,4 +103,41 @@ export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<Tes
         if (deleteKeys) await deleteKeysUnder(redisUrl, prefix);
       })()),
   };
+}
+
+/** A broker on a redis-server of its own, with an agent and a resource client (see privateBroker). */
+export interface PrivateBroker {
+  readonly redis: RedisServer;
+  readonly broker: TestBroker;
+  readonly agent: Credentials;
+  readonly resource: Credentials;
+}
+
+export interface PrivateBrokerOptions {
+  /** Options of the private redis-server (AOF on by default). */
+  readonly redis?: RedisServerOptions;
+  /** Runs after the block, before the broker closes (e.g. to undo a fault a test left in Redis). */
+  readonly beforeClose?: (s: PrivateBroker) => Promise<void>;
+}
+
+/**
+ * For the calling describe block, whose tests may crash, pause or starve Redis: starts a private
+ * redis-server, a broker on it and two clients (agent, resource) in beforeAll, and fills the
+ * returned object then. After the block the broker closes, once Redis answers again if a test
+ * left it stopped (its queue closes over it), and the server stops.
+ */
+export function privateBroker(opts: PrivateBrokerOptions = {}): PrivateBroker {
+  const s = {} as { -readonly [K in keyof PrivateBroker]: PrivateBroker[K] };
+  beforeAll(async () => {
+    s.redis = await RedisServer.start(opts.redis);
+    s.broker = await startTestBroker({ redisUrl: s.redis.url });
+    ({ agent: s.agent, resource: s.resource } = await createClients(s.broker.url));
+  });
+  afterAll(async () => {
+    if (s.redis && !s.redis.running) await s.redis.restart();
+    if (s.redis) await opts.beforeClose?.(s);
+    await s.broker?.close();
+    await s.redis?.stop();
+  });
+  return s;
 }
