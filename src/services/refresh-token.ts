@@ -3,12 +3,14 @@ import { randomBase64url } from '../crypto/random-id.ts';
 import { parseRefreshToken, refreshHashMark } from '../domain/access-token.ts';
 import type { Client } from '../domain/client.ts';
 import { combineDecisions, reasonsOf } from '../domain/decision.ts';
+import type { DpopProofFacts } from '../domain/dpop.ts';
 import { OAuthError } from '../domain/errors.ts';
 import { type ContextSnapshot, type Grant, isGrantLive } from '../domain/grant.ts';
 import { allowsPair, isWithin, pairsOf } from '../domain/intent.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
+import { bindProof } from './dpop-binding.ts';
 import {
   prepareAccessToken,
   signAfterWritesSent,
@@ -25,6 +27,8 @@ export interface RefreshRequest {
   readonly authorizationDetails?: string | undefined;
   readonly resources?: readonly string[];
   readonly scope?: string | undefined;
+  /** The request's checked DPoP proof (jti not yet claimed); a bound grant needs one by its key. */
+  readonly dpop?: DpopProofFacts | undefined;
 }
 
 const invalidGrant = () =>
@@ -51,10 +55,16 @@ export async function refreshToken(
     throw invalidGrant();
   }
   if (!isGrantLive(grant, nowSec)) throw invalidGrant();
+  // A bound grant's refresh token works only with a proof by its key: a refusal rotates nothing.
+  const jkt = await bindProof(broker, client, req.dpop, grant.jkt);
 
-  const context = { ...grant.context, ip: req.ip ?? grant.context.ip };
+  const context = {
+    ...grant.context,
+    ip: req.ip ?? grant.context.ip,
+    sender_constrained: jkt !== undefined,
+  };
   if (req.authorizationDetails !== undefined) {
-    return elevate(broker, client, grant, presentedHash, context, nowSec, {
+    return elevate(broker, client, grant, presentedHash, context, nowSec, jkt, {
       authorizationDetails: req.authorizationDetails,
       resources: req.resources ?? [],
       scope: req.scope,
@@ -107,7 +117,7 @@ export async function refreshToken(
 
   const narrowed = decision.outcome === 'narrow';
   const nextSecret = randomBase64url(32);
-  const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
+  const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec, jkt);
   const rotation = broker.grants.refresh(
     grant.id,
     presentedHash,
@@ -191,6 +201,7 @@ async function elevate(
   presentedHash: string,
   context: ContextSnapshot,
   nowSec: number,
+  jkt: string | undefined,
   req: { authorizationDetails: string; resources: readonly string[]; scope: string | undefined },
 ): Promise<TokenResponse> {
   const requested = parseIntent(req, broker.settings.intentLimits);
@@ -265,7 +276,7 @@ async function elevate(
     );
   }
   const nextSecret = randomBase64url(32);
-  const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
+  const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec, jkt);
   const widened = isWithin(grant.granted, decision.granted);
   const rotation = broker.grants.refresh(
     grant.id,

@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { SharedInputsRef } from '../../domain/decision-record.ts';
 import { StoreUnavailable } from '../../domain/errors.ts';
+import type { ProofMemo } from '../../services/dpop-binding.ts';
 import {
   type EvaluationResponse,
   EvaluationSchema,
@@ -120,6 +121,8 @@ export function registerEvaluations(
         throw err;
       }
       const results: EvaluationResponse[] = [];
+      // One forwarded DPoP proof may back every evaluation of the request it came with.
+      const proofs: ProofMemo = new Map();
       for (const [i, item] of items.entries()) {
         const usesShared = evaluations[i]?.context === undefined ? shared : undefined;
         const result = await evaluateAccess(
@@ -127,6 +130,7 @@ export function registerEvaluations(
           caller,
           (item as { data: z.infer<typeof EvaluationSchema> }).data,
           usesShared,
+          proofs,
         );
         results.push(result);
         if (semantic === 'deny_on_first_deny' && !result.decision) break;

@@ -45,10 +45,14 @@ export const IntrospectionResponseSchema = z
     iat: z.number().int().optional(),
     jti: z.string().optional(),
     scope: z.string().optional(),
-    token_type: z.literal('Bearer').optional(),
+    token_type: z.enum(['Bearer', 'DPoP']).optional(),
     authorization_details: AuthorizationDetailsSchema.optional(),
     grant_id: z.string().optional(),
-    cnf: z.object({ jkt: z.string() }).loose().optional(),
+    cnf: z
+      .object({ jkt: z.string() })
+      .loose()
+      .optional()
+      .describe('RFC 9449: the thumbprint of the key a DPoP-bound token is bound to'),
   })
   .loose()
   .meta({ id: 'IntrospectionResponse' });
