@@ -46,8 +46,24 @@ export function jwkThumbprint(jwk: DpopJwk): string {
   return createHash('sha256').update(thumbprintInput(jwk)).digest('base64url');
 }
 
+/** Proof keys imported lately, by their thumbprint input: an agent proves every request with one key. */
+const KEY_CACHE_ENTRIES = 1000;
+
 export function createDpopProofs(opts: DpopProofsOptions, clock: Clock): DpopProofs {
   let secret: Buffer | undefined;
+  const imported = new Map<string, KeyObject>();
+  const keyOf = (jwk: DpopJwk) => {
+    const id = thumbprintInput(jwk);
+    const known = imported.get(id);
+    if (known) return known;
+    const key = publicKeyOf(jwk);
+    if (key) {
+      if (imported.size >= KEY_CACHE_ENTRIES)
+        imported.delete(imported.keys().next().value as string);
+      imported.set(id, key);
+    }
+    return key;
+  };
   const slotOf = (nowMs: number) => Math.floor(nowMs / 1000 / opts.nonceSlotSec);
   const nonceFor = (slot: number) => {
     if (!secret) throw new Error('the DPoP nonce secret is not loaded');
@@ -77,7 +93,7 @@ export function createDpopProofs(opts: DpopProofsOptions, clock: Clock): DpopPro
       const checked = checkProofHeader(header);
       if (!checked.ok) return checked;
       const { alg, jwk } = checked.header;
-      const key = publicKeyOf(jwk);
+      const key = keyOf(jwk);
       if (!key) return refuse('bad_key');
       if (!(await verifySignature(alg, key, `${h}.${p}`, Buffer.from(s, 'base64url'))))
         return refuse('bad_signature');
