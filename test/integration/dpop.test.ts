@@ -269,6 +269,25 @@ describe('DPoP at a broker with default settings', () => {
       const stated = await evaluate(broker, resource, agent.client_id, token, { jkt: key.jkt });
       expect(stated.decision).toBe(false);
     });
+
+    it('lets one forwarded proof back every evaluation of a batch for its request', async () => {
+      const proof = await forwarded();
+      const res = await fetch(`${broker.url}/access/v1/evaluations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: basicAuth(resource) },
+        body: JSON.stringify({
+          subject: { type: 'agent', id: agent.client_id, properties: { token, dpop: proof } },
+          resource: { type: 'resource', id: CRM },
+          context: { http: CALL },
+          evaluations: [{ action: { name: 'read' } }, { action: { name: 'read' } }],
+        }),
+      });
+      const body = (await res.json()) as { evaluations: Array<{ decision: boolean }> };
+      expect(body.evaluations.map((e) => e.decision)).toEqual([true, true]);
+      // The batch spent the proof: alone, it is a replay.
+      const again = await evaluate(broker, resource, agent.client_id, token, { proof, http: CALL });
+      expect(again.decision).toBe(false);
+    });
   });
 });
 
@@ -306,6 +325,13 @@ describe('DPoP at a broker requiring nonces and trusting resource verification',
   });
 
   it('refuses a proof without a nonce with the RFC body and header, creating nothing', async () => {
+    const grantsBefore = (
+      await admin<{ grants: unknown[] }>(
+        broker.url,
+        'GET',
+        `/admin/grants?client_id=${agent.client_id}`,
+      )
+    ).body.grants.length;
     const key = await proofKey();
     const proof = await makeProof(key, { method: 'POST', url: `${broker.issuer}/oauth/token` });
     const res = await tokenWithProof(broker, agent, ['read'], proof);
@@ -313,6 +339,12 @@ describe('DPoP at a broker requiring nonces and trusting resource verification',
     expect(res.body.error).toBe('use_dpop_nonce');
     expect(res.headers.get('dpop-nonce')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(res.text).not.toContain(proof);
+    const grants = await admin<{ grants: unknown[] }>(
+      broker.url,
+      'GET',
+      `/admin/grants?client_id=${agent.client_id}`,
+    );
+    expect(grants.body.grants.length).toBe(grantsBefore);
   });
 
   it('takes the key the resource says it verified (trust_resource_verification)', async () => {
