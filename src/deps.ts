@@ -2,6 +2,7 @@
 import type { Redis } from 'ioredis';
 import { ConfigError, type LoadedConfig } from './config/load-config.ts';
 import { readPolicyFiles } from './config/read-policy-files.ts';
+import { createDpopProofs } from './crypto/dpop-proofs.ts';
 import { createKeyRing, type KeyRing } from './crypto/key-ring.ts';
 import { trustRangeTexts } from './domain/client-address.ts';
 import type { PolicyRegistry } from './domain/policy-registry.ts';
@@ -32,6 +33,7 @@ import { createRedisOneTimeUses } from './store/redis-one-time-uses.ts';
 import { createRedisPolicyStore } from './store/redis-policy-store.ts';
 import { createRedisRateLimiter, type RedisRateLimiter } from './store/redis-rate-limiter.ts';
 import { createRedisReceiverStore } from './store/redis-receiver-store.ts';
+import { loadSharedSecret } from './store/redis-shared-secret.ts';
 import { createRedisUsageStore } from './store/redis-usage-store.ts';
 import { afterTurnWrites } from './store/turn-end.ts';
 import { createCaepNotifier } from './worker/caep-delivery.ts';
@@ -109,6 +111,11 @@ export function createDeps(
     },
     clock,
   );
+  const dpopWindowSec = config.dpop.proof_max_age_sec + config.tokens.clock_tolerance;
+  const dpop = createDpopProofs(
+    { windowSec: dpopWindowSec, nonceSlotSec: config.dpop.nonce_slot_sec },
+    clock,
+  );
   const metrics = createMetrics();
   const queueOpts = {
     connection: queueConnection,
@@ -148,6 +155,7 @@ export function createDeps(
     oneTimeUses: createRedisOneTimeUses(redis, keys, () => Math.floor(clock.nowMs() / 1000)),
     signer: keyRing,
     verifier: keyRing,
+    dpop,
     writes: { afterWritesSent: afterTurnWrites },
     snapshots: new GrantSnapshots(),
     policy,
@@ -168,6 +176,11 @@ export function createDeps(
       signalMaxContextBytes: config.signals.max_context_bytes,
       maxLiveGrantsPerAgent: config.limits.max_live_grants_per_agent,
       maxPendingApprovalsPerAgent: config.limits.max_pending_approvals_per_agent,
+      dpop: {
+        requireNonce: config.dpop.require_nonce,
+        windowSec: dpopWindowSec,
+        trustResourceVerification: config.dpop.trust_resource_verification,
+      },
     },
     log,
     metrics,
@@ -249,6 +262,7 @@ export function createDeps(
       }
       await keyRing.load();
       await keyRing.maintain();
+      dpop.useNonceSecret(await loadSharedSecret(redis, keys, 'dpop_nonce'));
       await policy.load(defaultPolicyText, Math.floor(clock.nowMs() / 1000));
       await seedReceivers(receivers, config.receivers);
       // Fallbacks for missed pub/sub messages and time-based key rotation.

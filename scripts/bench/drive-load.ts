@@ -19,6 +19,11 @@ export interface Scenario {
   /** For requests that use something up (a rotating refresh token, a jti to revoke): `count` fresh bodies. */
   readonly bodies?: (count: number) => Promise<string[]>;
   /**
+   * Likewise for headers (a single-use DPoP proof): `count` sets of extra headers, one per request,
+   * made before the round so that making them is not measured.
+   */
+  readonly headerPool?: (count: number) => Promise<Array<Record<string, string>>>;
+  /**
    * For requests that carry a token: a body built anew before each round (rounds of every server
    * are interleaved, so a run outlasts a 300 s token minted at start).
    */
@@ -66,7 +71,9 @@ export async function probeScenario(baseUrl: string, scenario: Scenario): Promis
     : scenario.fleet
       ? await scenario.fleet()
       : [scenario.freshBody ? await scenario.freshBody() : scenario.request.body];
-  const { method, path, headers } = scenario.request;
+  const { method, path } = scenario.request;
+  const [extra] = scenario.headerPool ? await scenario.headerPool(1) : [];
+  const headers = { ...scenario.request.headers, ...extra };
   const res = await fetch(baseUrl + path, { method, headers, body });
   const text = await res.text();
   if (res.status === 404) throw new NotAvailable(`${method} ${path} answered 404`);
@@ -90,18 +97,22 @@ export async function runRound(scenario: Scenario, options: RoundOptions): Promi
   const body = scenario.freshBody ? await scenario.freshBody() : scenario.request.body;
   let amount: number | undefined;
   let pool: string[] = [];
-  if (scenario.bodies) {
+  let headerPool: Array<Record<string, string>> = [];
+  if (scenario.bodies || scenario.headerPool) {
     const rate = options.expectedRate ?? 100;
     amount = Math.min(MAX_BODY_POOL, Math.max(connections * 20, Math.ceil(rate * durationSec)));
     // autocannon builds a connection's first request before sending: a little slack keeps the pool from running dry.
-    pool = await scenario.bodies(amount + connections * 2 + 10);
+    const size = amount + connections * 2 + 10;
+    if (scenario.bodies) pool = await scenario.bodies(size);
+    if (scenario.headerPool) headerPool = await scenario.headerPool(size);
   }
   let mismatches = 0;
   const request: autocannon.Request = { method, path, headers };
   if (body !== undefined) request.body = body;
-  if (scenario.bodies) {
+  if (scenario.bodies || scenario.headerPool) {
     request.setupRequest = (req) => {
-      req.body = pool.pop() ?? '';
+      if (scenario.bodies) req.body = pool.pop() ?? '';
+      if (scenario.headerPool) req.headers = { ...headers, ...headerPool.pop() };
       return req;
     };
   }

@@ -9,6 +9,7 @@ import {
   registerClient,
   writeConfigFile,
 } from './broker-processes.ts';
+import { createBenchProver } from './dpop-prover.ts';
 import type { Scenario } from './drive-load.ts';
 import { freePort } from './free-port.ts';
 import { startServerProcess } from './server-process.ts';
@@ -93,6 +94,19 @@ export async function startMandate(
     };
     const mint = () => postForm(`${baseUrl}/oauth/token`, mintForm, agentAuth);
     const freshToken = async () => String((await mint()).access_token);
+    // DPoP: proofs name the token endpoint by the issuer's URL (here the base URL) and are single-use.
+    const prover = createBenchProver();
+    const tokenUrl = `${baseUrl}/oauth/token`;
+    const freshBoundToken = async () =>
+      String(
+        (
+          await postForm(tokenUrl, mintForm, {
+            ...agentAuth,
+            DPoP: prover.proof('POST', tokenUrl),
+          })
+        ).access_token,
+      );
+    const CALL = { method: 'GET', uri: `${RESOURCE}/records/1` };
     const scenarios: Scenario[] = [
       {
         id: `${name}.token`,
@@ -133,6 +147,47 @@ export async function startMandate(
           headers: { 'content-type': JSON_TYPE, authorization: rsAuth },
         },
         freshBody: async () => evaluationBody(await freshToken()),
+        okBody: '"decision":true',
+      },
+      {
+        id: `${name}.token-dpop`,
+        request: {
+          method: 'POST',
+          path: '/oauth/token',
+          headers: agentAuth,
+          body: new URLSearchParams(mintForm).toString(),
+        },
+        headerPool: async (n) =>
+          Array.from({ length: n }, () => ({ DPoP: prover.proof('POST', tokenUrl) })),
+        okBody: '"token_type":"DPoP"',
+      },
+      {
+        id: `${name}.introspection-dpop`,
+        request: {
+          method: 'POST',
+          path: '/oauth/introspect',
+          headers: { 'content-type': FORM, authorization: rsAuth },
+        },
+        freshBody: async () => new URLSearchParams({ token: await freshBoundToken() }).toString(),
+        okBody: '"cnf":{"jkt"',
+      },
+      {
+        id: `${name}.evaluation-dpop`,
+        request: {
+          method: 'POST',
+          path: '/access/v1/evaluation',
+          headers: { 'content-type': JSON_TYPE, authorization: rsAuth },
+        },
+        // One bound token; each request forwards a proof of its own for the guarded call.
+        bodies: async (n) => {
+          const token = await freshBoundToken();
+          return Array.from({ length: n }, () =>
+            evaluationBody(token, {
+              dpop: prover.proof(CALL.method, CALL.uri, token),
+              http: CALL,
+            }),
+          );
+        },
         okBody: '"decision":true',
       },
       {
@@ -183,13 +238,20 @@ function hasAgentCap(repo: string): boolean {
   );
 }
 
-/** An AuthZEN evaluation of `read` on the bench resource with `token`. */
-function evaluationBody(token: string): string {
+/** An AuthZEN evaluation of `read` on the bench resource with `token` (and a forwarded DPoP proof). */
+function evaluationBody(
+  token: string,
+  dpop?: { dpop: string; http: { method: string; uri: string } },
+): string {
   return JSON.stringify({
-    subject: { type: 'agent', id: 'bench-agent', properties: { token } },
+    subject: {
+      type: 'agent',
+      id: 'bench-agent',
+      properties: dpop ? { token, dpop: dpop.dpop } : { token },
+    },
     action: { name: 'read' },
     resource: { type: 'resource', id: RESOURCE },
-    context: { ip: '203.0.113.9', step: 'read' },
+    context: { ip: '203.0.113.9', step: 'read', ...(dpop ? { http: dpop.http } : {}) },
   });
 }
 

@@ -38,6 +38,9 @@ const RATIOS: [string, string, string][] = [
   ['introspection mandate/floor', 'mandate.introspection', 'floor.introspection'],
   ['introspection mandate/ceiling', 'mandate.introspection', 'ceiling.hello'],
   ['mandate evaluation/introspection', 'mandate.evaluation', 'mandate.introspection'],
+  ['token dpop/bearer', 'mandate.token-dpop', 'mandate.token'],
+  ['introspection dpop/bearer', 'mandate.introspection-dpop', 'mandate.introspection'],
+  ['evaluation dpop/bearer', 'mandate.evaluation-dpop', 'mandate.evaluation'],
 ];
 
 /** With BENCH_BASELINE: this build against the other checkout, scenario by scenario. */

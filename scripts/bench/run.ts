@@ -253,7 +253,9 @@ async function measure(
       // ramp-up: it is run again, sized from the rate it just measured.
       const seconds = result.reqPerSec > 0 ? result.requests / result.reqPerSec : 0;
       const undersized =
-        scenario.bodies && seconds < 0.8 * settings.durationSec && result.requests < MAX_BODY_POOL;
+        (scenario.bodies || scenario.headerPool) &&
+        seconds < 0.8 * settings.durationSec &&
+        result.requests < MAX_BODY_POOL;
       if (!undersized || attempt === MAX_ROUND_ATTEMPTS) return result;
     }
   } catch (err) {

@@ -1,10 +1,12 @@
-// RFC 6750 on the resource side: reading the Bearer token and refusing with its challenge.
+// RFC 6750 and RFC 9449 7.1 on the resource side: reading the access token and refusing with a challenge.
+import { DPOP_ALGORITHMS } from '../domain/dpop.ts';
 
-/** Error codes of a refused check (RFC 6750 section 3.1 plus the fail-closed case). */
+/** Error codes of a refused check (RFC 6750 section 3.1, RFC 9449 7.1, plus the fail-closed case). */
 export type GuardError =
   | 'invalid_request'
   | 'invalid_token'
   | 'insufficient_scope'
+  | 'invalid_dpop_proof'
   | 'temporarily_unavailable';
 
 /** A refused check: the status, the code and the challenge to answer with. */
@@ -27,13 +29,37 @@ export function bearerChallenge(
   status: 401 | 403 | 503,
   error: GuardError,
   description: string,
+  scheme: 'Bearer' | 'DPoP' = 'Bearer',
 ): GuardRefusal {
   const desc = description.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, ' ');
+  // A DPoP challenge names the proof algorithms the resource accepts (RFC 9449 7.1).
+  const head =
+    scheme === 'DPoP'
+      ? `DPoP realm="${quote(realm)}", algs="${DPOP_ALGORITHMS.join(' ')}"`
+      : `Bearer realm="${quote(realm)}"`;
   const wwwAuthenticate =
     error === 'invalid_request' || status === 503
-      ? `Bearer realm="${quote(realm)}"`
-      : `Bearer realm="${quote(realm)}", error="${error}", error_description="${desc}"`;
+      ? head
+      : `${head}, error="${error}", error_description="${desc}"`;
   return { ok: false, status, error, errorDescription: desc, wwwAuthenticate };
+}
+
+/** The access token of an `Authorization: Bearer` or `Authorization: DPoP` header, with its scheme. */
+export interface PresentedToken {
+  readonly scheme: 'Bearer' | 'DPoP';
+  /** '' when the header names the scheme but its credential is malformed. */
+  readonly token: string;
+}
+
+/** Reads a Bearer (RFC 6750) or DPoP (RFC 9449 7.1) credential; undefined when there is neither. */
+export function presentedToken(header: string | null | undefined): PresentedToken | undefined {
+  if (!header) return undefined;
+  if (/^DPoP(\s|$)/i.test(header)) {
+    const match = /^DPoP +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+    return { scheme: 'DPoP', token: match?.[1] ?? '' };
+  }
+  const token = bearerToken(header);
+  return token === undefined ? undefined : { scheme: 'Bearer', token };
 }
 
 /** The token of a `Bearer` header; undefined when there is none, '' when it is malformed. */

@@ -1,5 +1,6 @@
 // Public entry `mandate/guard`: the framework-free resource guard for any Node server.
 export type { GuardError } from './bearer-challenge.ts';
+export type { GuardedRequest } from './dpop-proof.ts';
 export {
   handleSecurityEventRequest,
   type SecurityEventReceiverOptions,

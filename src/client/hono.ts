@@ -28,17 +28,22 @@ export type RequireMandateOptions = (
    * the leftmost `x-forwarded-for` entry): a policy would then check an address the agent chose.
    */
   readonly context?: (c: Context) => Record<string, unknown> | undefined;
+  /**
+   * The URL the client called, which a DPoP proof's `htu` must name (default `c.req.url`). Behind
+   * a proxy that rewrites host or scheme, give the public URL.
+   */
+  readonly requestUrl?: (c: Context) => string;
 };
 
 /**
- * Creates a middleware that checks the request's Bearer token with a Mandate guard. A refusal
- * answers 401/403 with the RFC 6750 `WWW-Authenticate` challenge, or 503 when Mandate cannot
- * be asked; a permit sets `c.var.mandate`.
+ * Creates a middleware that checks the request's Bearer or DPoP-bound token (with its `DPoP`
+ * proof) with a Mandate guard. A refusal answers 401/403 with the RFC 6750 or RFC 9449
+ * `WWW-Authenticate` challenge, or 503 when Mandate cannot be asked; a permit sets `c.var.mandate`.
  */
 export function requireMandate(
   options: RequireMandateOptions,
 ): MiddlewareHandler<{ Variables: MandateVariables }> {
-  const { action, context } = options;
+  const { action, context, requestUrl } = options;
   // A guard built here has no default action of its own, so the route must name one.
   if (!('guard' in options) && action === undefined)
     throw new TypeError('requireMandate: action is required');
@@ -51,6 +56,11 @@ export function requireMandate(
     const result = await guard.check(c.req.header('authorization'), {
       ...(name !== undefined ? { action: name } : {}),
       ...(ctx ? { context: ctx } : {}),
+      request: {
+        method: c.req.method,
+        url: requestUrl ? requestUrl(c) : c.req.url,
+        dpop: c.req.header('dpop'),
+      },
     });
     if (!result.ok) {
       const headers: Record<string, string> = { 'cache-control': 'no-store' };

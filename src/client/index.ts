@@ -1,4 +1,5 @@
 // Public entry `mandate/client`: the agent SDK.
+export type { CryptoKeyPair, DpopKeyOption } from './dpop-proof.ts';
 export {
   createMandateClient,
   type GrantedTask,

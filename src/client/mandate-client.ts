@@ -3,7 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as oauth from 'oauth4webapi';
 import type { AgentTask } from '../domain/intent.ts';
 import { type DiscoveredIssuer, discoverIssuer, type FetchLike } from './discover-issuer.ts';
-import { ApprovalRequiredError, GrantRevokedError, MandateError } from './mandate-error.ts';
+import { createDpopProver, type DpopKeyOption } from './dpop-proof.ts';
+import {
+  ApprovalRequiredError,
+  GrantRevokedError,
+  MandateError,
+  toMandateError,
+} from './mandate-error.ts';
 
 /** What a task asks for: one `agent_task` authorization_details entry without its `type`. */
 export type TaskIntent = Omit<AgentTask, 'type'>;
@@ -22,6 +28,11 @@ export interface MandateTask {
    * @throws {GrantRevokedError} once the broker refuses to refresh the grant.
    */
   getToken(): Promise<string>;
+  /**
+   * The headers of one call to a resource: `Authorization: Bearer <token>`, or for a DPoP client
+   * `Authorization: DPoP <token>` with a fresh `DPoP` proof for this method and URL (RFC 9449 7).
+   */
+  headersFor(method: string, url: string | URL): Promise<Record<string, string>>;
 }
 
 /** A task started with {@link MandateClient.startTask}: the caller ends it. */
@@ -35,6 +46,12 @@ export interface MandateClientOptions {
   readonly issuer: string | URL;
   readonly clientId: string;
   readonly clientSecret: string;
+  /**
+   * DPoP (RFC 9449): `true` makes an ES256 key pair for this client, or pass your own WebCrypto
+   * pair (ES256, EdDSA, PS256, RS256). Token requests then carry proofs (a `use_dpop_nonce`
+   * answer is retried once with the nonce) and tokens are bound to the key.
+   */
+  readonly dpop?: DpopKeyOption;
   readonly fetch?: FetchLike;
   /** Refresh this many seconds before the access token expires (default 30). */
   readonly refreshSkewSec?: number;
@@ -66,6 +83,11 @@ export interface MandateClient {
     approval: ApprovalRequiredError,
     options?: { signal?: AbortSignal },
   ): Promise<MandateTaskHandle>;
+  /**
+   * A DPoP proof by this client's key for one request (with `ath` for the access token it goes
+   * with). Throws a TypeError when the client was created without `dpop`.
+   */
+  dpopProof(method: string, url: string | URL, accessToken?: string): Promise<string>;
 }
 
 const REFUSED_ON_REFRESH = new Set([
@@ -90,6 +112,13 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
   const now = options.now ?? Date.now;
   const client: oauth.Client = { client_id: clientId };
   const auth = oauth.ClientSecretBasic(clientSecret);
+  const prover = options.dpop ? createDpopProver(options.dpop) : undefined;
+  let dpopHandle: Promise<oauth.DPoPHandle> | undefined;
+  const dpop = () => {
+    if (!prover) return undefined;
+    dpopHandle ??= prover.keyPair().then((p) => oauth.DPoP(client, p));
+    return dpopHandle;
+  };
 
   let discovery: Promise<DiscoveredIssuer> | undefined;
   const discover = (): Promise<DiscoveredIssuer> => {
@@ -100,15 +129,22 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
     return discovery;
   };
 
+  /** One token request, with a DPoP proof when the client has a key; a nonce demand is met once. */
   async function callToken(
-    request: (d: DiscoveredIssuer) => Promise<Response>,
+    request: (d: DiscoveredIssuer, http: DiscoveredIssuer['http']) => Promise<Response>,
     parse: (d: DiscoveredIssuer, r: Response) => Promise<oauth.TokenEndpointResponse>,
   ): Promise<oauth.TokenEndpointResponse> {
     const d = await discover();
-    try {
-      return await parse(d, await request(d));
-    } catch (err) {
-      throw toMandateError(err);
+    const handle = await dpop();
+    const http = handle ? { ...d.http, DPoP: handle } : d.http;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await parse(d, await request(d, http));
+      } catch (err) {
+        // The handle keeps the DPoP-Nonce the broker answered with: the next proof carries it.
+        if (handle && attempt === 0 && oauth.isDPoPNonceError(err)) continue;
+        throw toMandateError(err);
+      }
     }
   }
 
@@ -122,7 +158,7 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
     async function refresh(): Promise<string> {
       try {
         const next = await callToken(
-          (d) => oauth.refreshTokenGrantRequest(d.as, client, auth, state.refreshToken, d.http),
+          (d, http) => oauth.refreshTokenGrantRequest(d.as, client, auth, state.refreshToken, http),
           (d, r) => oauth.processRefreshTokenResponse(d.as, client, r),
         );
         state = readTokenResponse(next, now(), state.refreshToken);
@@ -155,6 +191,14 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
           inflight = undefined;
         });
         return inflight;
+      },
+      async headersFor(method, url): Promise<Record<string, string>> {
+        const token = await task.getToken();
+        if (!prover || state.tokenType !== 'dpop') return { authorization: `Bearer ${token}` };
+        return {
+          authorization: `DPoP ${token}`,
+          dpop: await prover.proof(method, url, { accessToken: token }),
+        };
       },
       async end() {
         if (dead) return;
@@ -193,6 +237,7 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
     if (!refreshToken) throw new MandateError('unavailable', 'token response has no refresh_token');
     return {
       accessToken: res.access_token,
+      tokenType: res.token_type,
       refreshToken,
       details: (res.authorization_details ?? []) as unknown as GrantedTask[],
       expiresAtMs: atMs + lifetimeMs,
@@ -208,7 +253,7 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
     }));
     const parameters = { authorization_details: JSON.stringify(entries) };
     const first = await callToken(
-      (d) => oauth.clientCredentialsGrantRequest(d.as, client, auth, parameters, d.http),
+      (d, http) => oauth.clientCredentialsGrantRequest(d.as, client, auth, parameters, http),
       (d, r) => oauth.processClientCredentialsResponse(d.as, client, r),
     );
     return startFrom(first);
@@ -224,13 +269,13 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
       await sleep(intervalSec * 1000, undefined, opts.signal ? { signal: opts.signal } : undefined);
       try {
         const res = await callToken(
-          (d) =>
+          (d, http) =>
             oauth.backchannelAuthenticationGrantRequest(
               d.as,
               client,
               auth,
               approval.authReqId,
-              d.http,
+              http,
             ),
           (d, r) => oauth.processBackchannelAuthenticationGrantResponse(d.as, client, r),
         );
@@ -273,11 +318,18 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
     return result;
   }
 
-  return { startTask, withTask, awaitApproval };
+  async function dpopProof(method: string, url: string | URL, accessToken?: string) {
+    if (!prover) throw new TypeError('dpopProof: the client was created without a dpop key');
+    return prover.proof(method, url, accessToken ? { accessToken } : {});
+  }
+
+  return { startTask, withTask, awaitApproval, dpopProof };
 }
 
 interface TokenState {
   readonly accessToken: string;
+  /** As oauth4webapi hands it: lower-cased (`bearer`, `dpop`). */
+  readonly tokenType: string;
   readonly refreshToken: string;
   readonly details: GrantedTask[];
   readonly expiresAtMs: number;
@@ -289,39 +341,4 @@ function requireString(value: unknown, name: string): string {
     throw new MandateError('unavailable', `token response has no ${name}`);
   }
   return value;
-}
-
-/** Maps oauth4webapi's and fetch's failures onto the SDK's error classes. */
-function toMandateError(err: unknown): MandateError {
-  if (err instanceof MandateError) return err;
-  if (err instanceof oauth.ResponseBodyError) {
-    const body = err.cause;
-    if (err.error === 'approval_required' && typeof body.auth_req_id === 'string') {
-      return new ApprovalRequiredError(
-        body.auth_req_id,
-        typeof body.expires_in === 'number' ? body.expires_in : 300,
-        typeof body.interval === 'number' ? body.interval : 5,
-        { cause: err },
-      );
-    }
-    const message = err.error_description ? `${err.error}: ${err.error_description}` : err.error;
-    return new MandateError('request_refused', message, {
-      cause: err,
-      error: err.error,
-      status: err.status,
-    });
-  }
-  if (err instanceof oauth.WWWAuthenticateChallengeError) {
-    const code =
-      err.cause[0]?.parameters.error ?? (err.status === 401 ? 'invalid_client' : 'invalid_request');
-    return new MandateError('request_refused', code, {
-      cause: err,
-      error: code,
-      status: err.status,
-    });
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return new MandateError('unavailable', `Mandate could not be reached: ${message}`, {
-    cause: err,
-  });
 }

@@ -16,7 +16,15 @@ export type MandateDecider = (
   claims: MandateClaims,
   action: string,
   context?: Record<string, unknown>,
+  forwarded?: ForwardedProof,
 ) => Promise<Verdict>;
+
+/** A DPoP-bound token's proof and the request it names, forwarded to the evaluation (RFC 9449). */
+export interface ForwardedProof {
+  readonly proof: string;
+  readonly method: string;
+  readonly url: string;
+}
 
 /**
  * Creates the decider of a resource client. It POSTs to `<issuer>/access/v1/evaluation`; once
@@ -44,12 +52,15 @@ export function createMandateDecider(options: {
     claims: MandateClaims,
     action: string,
     context?: Record<string, unknown>,
+    forwarded?: ForwardedProof,
   ): Promise<Verdict | 'missing'> {
+    const properties = forwarded ? { token, dpop: forwarded.proof } : { token };
+    const http = forwarded ? { http: { method: forwarded.method, uri: forwarded.url } } : {};
     const body = {
-      subject: { type: 'agent', id: claims.client_id ?? claims.sub ?? '', properties: { token } },
+      subject: { type: 'agent', id: claims.client_id ?? claims.sub ?? '', properties },
       action: { name: action },
       resource: { type: 'resource', id: resource },
-      ...(context ? { context } : {}),
+      ...(context || forwarded ? { context: { ...context, ...http } } : {}),
     };
     const response = await fetchImpl(evaluationUrl, {
       method: 'POST',
@@ -94,8 +105,10 @@ export function createMandateDecider(options: {
       : { decision: false, inactive: false };
   }
 
-  return async function decide(d, token, claims, action, context) {
-    const answer = evaluationMissing ? 'missing' : await evaluate(token, claims, action, context);
+  return async function decide(d, token, claims, action, context, forwarded) {
+    const answer = evaluationMissing
+      ? 'missing'
+      : await evaluate(token, claims, action, context, forwarded);
     if (answer !== 'missing') return answer;
     // A broker without AuthZEN still answers RFC 7662; remember so each call costs one request.
     evaluationMissing = true;

@@ -1,4 +1,5 @@
 // Errors the agent SDK throws, each with a stable string `code` callers can switch on.
+import * as oauth from 'oauth4webapi';
 
 /** Every `code` a {@link MandateError} may carry. */
 export type MandateErrorCode =
@@ -72,4 +73,39 @@ export class ApprovalRequiredError extends MandateError {
     this.expiresInSec = expiresInSec;
     this.intervalSec = intervalSec;
   }
+}
+
+/** Maps oauth4webapi's and fetch's failures onto the SDK's error classes. */
+export function toMandateError(err: unknown): MandateError {
+  if (err instanceof MandateError) return err;
+  if (err instanceof oauth.ResponseBodyError) {
+    const body = err.cause;
+    if (err.error === 'approval_required' && typeof body.auth_req_id === 'string') {
+      return new ApprovalRequiredError(
+        body.auth_req_id,
+        typeof body.expires_in === 'number' ? body.expires_in : 300,
+        typeof body.interval === 'number' ? body.interval : 5,
+        { cause: err },
+      );
+    }
+    const message = err.error_description ? `${err.error}: ${err.error_description}` : err.error;
+    return new MandateError('request_refused', message, {
+      cause: err,
+      error: err.error,
+      status: err.status,
+    });
+  }
+  if (err instanceof oauth.WWWAuthenticateChallengeError) {
+    const code =
+      err.cause[0]?.parameters.error ?? (err.status === 401 ? 'invalid_client' : 'invalid_request');
+    return new MandateError('request_refused', code, {
+      cause: err,
+      error: code,
+      status: err.status,
+    });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new MandateError('unavailable', `Mandate could not be reached: ${message}`, {
+    cause: err,
+  });
 }

@@ -4,11 +4,12 @@ import { createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey, jwtVerif
 import { canonicalJson } from '../domain/decision-record.ts';
 import {
   bearerChallenge,
-  bearerToken,
   type GuardError,
   type GuardRefusal,
+  presentedToken,
 } from './bearer-challenge.ts';
 import { type DiscoveredIssuer, discoverIssuer, type FetchLike } from './discover-issuer.ts';
+import { createBindingCheck, type GuardedRequest } from './dpop-proof.ts';
 import type { MandateClaims } from './mandate-claims.ts';
 import { createMandateDecider, type Verdict } from './mandate-decider.ts';
 import { isTokenFault, MANDATE_ALGORITHMS } from './mandate-jwt.ts';
@@ -31,6 +32,11 @@ export interface CheckOptions {
    * caller sets.
    */
   readonly context?: Record<string, unknown>;
+  /**
+   * The request being guarded (method, full URL, its `DPoP` header): needed for DPoP-bound tokens
+   * (RFC 9449), which are refused without a valid proof for it.
+   */
+  readonly request?: GuardedRequest;
 }
 
 export interface MandateGuardOptions {
@@ -64,12 +70,17 @@ export interface MandateGuardOptions {
    * registered with at `POST /admin/receivers` (default: `resource`).
    */
   readonly eventAudience?: string;
+  /** How far a DPoP proof's `iat` may lie from now, either side (default 65 s). */
+  readonly dpopWindowSec?: number;
   /** Clock in epoch milliseconds (tests). */
   readonly now?: () => number;
 }
 
 export interface MandateGuard {
-  /** Decides one request from its `Authorization` header. Never throws for a bad token. */
+  /**
+   * Decides one request from its `Authorization` header (`Bearer`, or `DPoP` with `options.request`
+   * carrying the proof). Never throws for a bad token.
+   */
   check(authorization: string | null | undefined, options?: CheckOptions): Promise<GuardResult>;
   /** Drops cached permits matching the filter (all of them without one); returns how many. */
   invalidate(filter?: InvalidateFilter): number;
@@ -122,6 +133,10 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     fetch: fetchImpl,
   });
   const cache = createPermitCache({ ttlMs, max: cacheMax, now });
+  const dpopWindowSec = options.dpopWindowSec ?? 65;
+  if (!(dpopWindowSec > 0 && dpopWindowSec <= 600))
+    throw new RangeError('createMandateGuard: dpopWindowSec must be between 1 and 600');
+  const bindingFault = createBindingCheck({ windowSec: dpopWindowSec, maxSeen: 100_000 });
   const invalidate = (filter?: InvalidateFilter): number => cache.invalidate(filter);
 
   let closed = false;
@@ -149,8 +164,12 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     return discovery;
   };
 
-  const refuse = (status: 401 | 403 | 503, error: GuardError, description: string) =>
-    bearerChallenge(realm, status, error, description);
+  const refuse = (
+    status: 401 | 403 | 503,
+    error: GuardError,
+    description: string,
+    scheme: 'Bearer' | 'DPoP' = 'Bearer',
+  ) => bearerChallenge(realm, status, error, description, scheme);
 
   async function check(
     authorization: string | null | undefined,
@@ -162,18 +181,26 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
         'MandateGuard.check: no action given and the guard has no default action',
       );
     if (closed) return refuse(503, 'temporarily_unavailable', 'the guard is closed');
-    const token = bearerToken(authorization);
-    if (token === undefined) return refuse(401, 'invalid_request', 'a Bearer token is required');
+    const presented = presentedToken(authorization);
+    if (presented === undefined)
+      return refuse(401, 'invalid_request', 'a Bearer or DPoP token is required');
+    const { scheme, token } = presented;
     if (token === '')
       return refuse(
         401,
         'invalid_token',
-        'the Authorization header is not a valid Bearer credential',
+        `the Authorization header is not a valid ${scheme} credential`,
+        scheme,
       );
+    /** The token's binding holds for this request (checked on every call, cached permit or not). */
+    const bindingRefusal = async (claims: MandateClaims) => {
+      const fault = await bindingFault(scheme, token, claims.cnf?.jkt, opts.request, now() / 1000);
+      return fault && refuse(401, fault.error, fault.description, 'DPoP');
+    };
 
     const key = `${createHash('sha256').update(token).digest('base64url')}\u0000${action}\u0000${canonicalJson(opts.context ?? null)}`;
     const cached = cache.recall(key);
-    if (cached) return { ok: true, claims: cached };
+    if (cached) return (await bindingRefusal(cached)) ?? { ok: true, claims: cached };
     const askedAt = cache.generation;
 
     let d: Discovered;
@@ -205,21 +232,30 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
       }
       return refuse(503, 'temporarily_unavailable', 'the signing keys could not be fetched');
     }
+    const unbound = await bindingRefusal(claims);
+    if (unbound) return unbound;
+    const challenge = claims.cnf?.jkt === undefined ? 'Bearer' : 'DPoP';
+    // Mandate checks a bound token's proof again (and spends its jti for every broker process).
+    const forwarded =
+      challenge === 'DPoP' && opts.request?.dpop
+        ? { proof: opts.request.dpop, method: opts.request.method, url: opts.request.url }
+        : undefined;
 
     let verdict: Verdict;
     try {
-      verdict = await decide(d, token, claims, action, opts.context);
+      verdict = await decide(d, token, claims, action, opts.context, forwarded);
     } catch {
       return refuse(503, 'temporarily_unavailable', 'Mandate could not decide the request');
     }
     if (closed) return refuse(503, 'temporarily_unavailable', 'the guard is closed');
     if (!verdict.decision) {
       return verdict.inactive
-        ? refuse(401, 'invalid_token', 'the token is not active')
+        ? refuse(401, 'invalid_token', 'the token is not active', challenge)
         : refuse(
             403,
             'insufficient_scope',
             `the grant does not permit ${action} on this resource now`,
+            challenge,
           );
     }
     if (askedAt === cache.generation) cache.remember(key, claims);

@@ -261,6 +261,34 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ max_per_grant: 100, max_context_bytes: 4096, max_types_per_grant: 64 }),
+    dpop: z
+      .object({
+        /**
+         * Token requests with a DPoP proof must carry a server nonce (RFC 9449 8): a proof without a
+         * current one gets 400 `use_dpop_nonce` with a `DPoP-Nonce` header to retry with. Nonces are
+         * stateless (an HMAC of the time slot with a secret every broker process shares).
+         */
+        require_nonce: z.boolean().default(false),
+        /** How long a nonce is good for: the slot it was made in and the next (seconds). */
+        nonce_slot_sec: z.number().int().min(10).max(3600).default(60),
+        /**
+         * How far a proof's `iat` may lie from the broker's clock, either side (seconds; the
+         * `tokens.clock_tolerance` is added). A proof's jti is single-use within that window.
+         */
+        proof_max_age_sec: z.number().int().min(5).max(600).default(60),
+        /**
+         * AuthZEN evaluation of a DPoP-bound token takes, instead of a forwarded proof, the resource
+         * client's word (`subject.properties.jkt`) that it verified a proof by the token's key itself.
+         */
+        trust_resource_verification: z.boolean().default(false),
+      })
+      .strict()
+      .default({
+        require_nonce: false,
+        nonce_slot_sec: 60,
+        proof_max_age_sec: 60,
+        trust_resource_verification: false,
+      }),
     approvals: z
       .object({
         /** How long an approval request waits for an approver (seconds). */

@@ -50,6 +50,8 @@ const ClientFields = z
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).max(16) }).optional(),
     max_token_ttl: z.number().int().positive().max(MAX_ACCESS_TTL_SEC).optional(),
     max_grant_ttl: z.number().int().positive().max(MAX_GRANT_TTL_SEC).optional(),
+    /** RFC 9449 5.2: every token request of this client must carry a DPoP proof. */
+    dpop_bound_access_tokens: z.boolean().optional(),
   })
   .strict();
 
@@ -81,6 +83,8 @@ export interface Client {
   readonly jwks?: { keys: Record<string, unknown>[] } | undefined;
   readonly max_token_ttl?: number | undefined;
   readonly max_grant_ttl?: number | undefined;
+  /** Every token request must carry a DPoP proof (RFC 9449 5.2). */
+  readonly dpop_bound_access_tokens?: boolean | undefined;
   readonly disabled: boolean;
   readonly created_at: number;
   readonly updated_at: number;

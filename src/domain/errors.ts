@@ -1,6 +1,6 @@
 // Errors the caller caused or a dependency failed with; expected outcomes are values, not these.
 
-/** RFC 6749 5.2, RFC 7009, RFC 9396, OpenID CIBA and Mandate's own OAuth error codes. */
+/** RFC 6749 5.2, RFC 7009, RFC 9396, RFC 9449, OpenID CIBA and Mandate's own OAuth error codes. */
 export type OAuthErrorCode =
   | 'invalid_request'
   | 'invalid_client'
@@ -16,6 +16,8 @@ export type OAuthErrorCode =
   | 'authorization_pending'
   | 'slow_down'
   | 'expired_token'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'temporarily_unavailable'
   | 'server_error';
 
@@ -34,6 +36,8 @@ const STATUS: Record<OAuthErrorCode, number> = {
   authorization_pending: 400,
   slow_down: 400,
   expired_token: 400,
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
   temporarily_unavailable: 503,
   server_error: 500,
 };
@@ -47,17 +51,21 @@ export class OAuthError extends Error {
   readonly status: number;
   /** Extra members of the error body (e.g. `auth_req_id` for approval_required). */
   readonly extra: Readonly<Record<string, string | number>>;
+  /** Response headers the error carries (e.g. `DPoP-Nonce` with use_dpop_nonce). */
+  readonly headers: Readonly<Record<string, string>>;
 
   constructor(
     code: OAuthErrorCode,
     description?: string,
     extra: Record<string, string | number> = {},
+    headers: Record<string, string> = {},
   ) {
     super(description ?? code);
     this.name = 'OAuthError';
     this.code = code;
     this.status = STATUS[code];
     this.extra = extra;
+    this.headers = headers;
   }
 }
 

@@ -59,6 +59,8 @@ export interface EvaluationQuestion {
   readonly subject: string;
   readonly step?: string | undefined;
   readonly ip?: string | undefined;
+  /** The call's token is DPoP-bound and its proof checked: `context.sender_constrained` is true. */
+  readonly senderConstrained?: boolean | undefined;
 }
 
 /** An evaluation's verdict: allowed or not, with its reason code, the policies behind it and the step taken. */
@@ -115,7 +117,11 @@ export function evaluationVerdict(args: {
     : undefined;
   if (stepCheck && !stepCheck.ok)
     return refuse(stepCheck.reason, `step ${q.step ?? '(none)'} is not allowed now`);
-  const context = q.ip === undefined ? grant.context : { ...grant.context, ip: q.ip };
+  const context = {
+    ...grant.context,
+    ...(q.ip === undefined ? {} : { ip: q.ip }),
+    ...(q.senderConstrained ? { sender_constrained: true } : {}),
+  };
   const [decision] = policy.decide(factsOf(agent, [entry], context, nowSec, grant.usage), [
     { entry: 0, action: q.action, location: q.resource },
   ]);

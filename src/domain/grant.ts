@@ -32,6 +32,8 @@ export interface Grant {
   readonly expires_at: number;
   /** Why the grant was suspended or revoked. */
   readonly reason?: string | undefined;
+  /** RFC 9449: the thumbprint of the key its tokens are bound to; its refresh needs a proof by that key. */
+  readonly jkt?: string | undefined;
 }
 
 /** True when tokens of the grant may be used at `nowSec`. */

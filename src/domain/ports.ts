@@ -4,6 +4,7 @@ import type { AccessTokenClaims } from './access-token.ts';
 import type { Approval, ApprovalStatus } from './approval.ts';
 import type { Client } from './client.ts';
 import type { DecisionInput, DecisionRecord, SharedInputsRef } from './decision-record.ts';
+import type { DpopCheck } from './dpop.ts';
 import type { Signal, SignalSummary } from './drift.ts';
 import type { Grant, GrantStatus } from './grant.ts';
 import type { AgentTask } from './intent.ts';
@@ -248,6 +249,24 @@ export interface OneTimeUses {
 }
 
 export type OneTimeUseKind = 'client_assertion' | 'dpop_proof';
+
+/** What a DPoP proof must show for the request it came with (see ProofExpectation in dpop.ts). */
+export interface DpopExpectation {
+  readonly method: string;
+  readonly uri: string;
+  /** The access token the proof comes with: its `ath` must be this token's hash. */
+  readonly accessToken?: string | undefined;
+  /** The proof must carry a current server nonce. */
+  readonly requireNonce: boolean;
+}
+
+/** RFC 9449 proofs: verified statelessly (the jti's single use is claimed through OneTimeUses). */
+export interface DpopVerifier {
+  /** Checks form, header, signature and claims; the refusal names the first check that failed. */
+  verify(proof: string, expected: DpopExpectation): Promise<DpopCheck>;
+  /** A server nonce every broker process accepts for a while (RFC 9449 8). */
+  nonce(): string;
+}
 
 export interface TokenSigner {
   /** Signs an access token with the active key (`typ: at+jwt`, `kid`). */

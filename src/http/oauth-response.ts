@@ -23,7 +23,7 @@ export function renderOAuthError(c: Context, err: unknown, log: AppLogger): Resp
     log.error({ err, path: c.req.path }, 'unexpected error on an OAuth endpoint');
     e = new OAuthError('server_error', 'internal error');
   }
-  const headers: Record<string, string> = { ...NO_STORE };
+  const headers: Record<string, string> = { ...e.headers, ...NO_STORE };
   if (e.status === 401) headers['WWW-Authenticate'] = 'Basic realm="mandate", charset="UTF-8"';
   if (e.status === 503) headers['Retry-After'] = '1';
   return new Response(JSON.stringify({ error: e.code, error_description: e.message, ...e.extra }), {

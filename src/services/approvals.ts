@@ -8,12 +8,14 @@ import {
 } from '../domain/approval.ts';
 import type { Client } from '../domain/client.ts';
 import { combineDecisions, type PairDecision, reasonsOf } from '../domain/decision.ts';
+import type { DpopProofFacts } from '../domain/dpop.ts';
 import { OAuthError, ProblemError } from '../domain/errors.ts';
 import type { Grant } from '../domain/grant.ts';
 import { type AgentTask, pairsOf } from '../domain/intent.ts';
 import type { ApprovalList, ApprovalView } from '../domain/wire/admin.ts';
 import type { TokenResponse } from '../domain/wire/oauth.ts';
 import { type Broker, nowSecOf } from './broker.ts';
+import { bindProof } from './dpop-binding.ts';
 import { actionHistoryOf, factsOf, historyUsage, requestContext } from './policy-facts-of.ts';
 
 export interface ApprovalRequest {
@@ -64,20 +66,26 @@ export async function requestApproval(broker: Broker, req: ApprovalRequest): Pro
   return approval;
 }
 
-/** Hooks the approval flow needs from minting and elevation (kept there to avoid a cycle). */
+/**
+ * Hooks the approval flow needs from minting and elevation (kept there to avoid a cycle). `jkt`
+ * is the DPoP key the issued tokens are bound to (the poll's proof, or the grant's own key).
+ */
 export interface ApprovedIntentHandlers {
   mint(
     client: Client,
     intent: AgentTask[],
     pairs: PairDecision[],
     approval: Approval,
+    jkt: string | undefined,
   ): Promise<TokenResponse>;
-  elevate(client: Client, approval: Approval): Promise<TokenResponse>;
+  elevate(client: Client, approval: Approval, jkt: string | undefined): Promise<TokenResponse>;
 }
 
 /**
  * The agent's CIBA poll (`grant_type=urn:openid:params:grant-type:ciba`): pending, slow_down when
  * polling faster than `interval`, access_denied, expired_token, or the tokens once approved (once).
+ * With a DPoP proof (checked, jti not yet claimed) the tokens are bound to its key; an elevation
+ * of a bound grant needs a proof by the grant's key.
  */
 export async function pollApproval(
   broker: Broker,
@@ -85,6 +93,7 @@ export async function pollApproval(
   authReqId: string | undefined,
   ip: string | undefined,
   handlers: ApprovedIntentHandlers,
+  dpop?: DpopProofFacts,
 ): Promise<TokenResponse> {
   if (!authReqId) throw new OAuthError('invalid_request', 'auth_req_id is required');
   const approval = authReqId.length <= 128 ? await broker.approvals.get(authReqId) : undefined;
@@ -96,6 +105,11 @@ export async function pollApproval(
   // An approval not collected in time expires too, approved or not (CIBA).
   if (approval.expires_at <= nowSec)
     throw new OAuthError('expired_token', 'the approval request expired');
+  const boundJkt =
+    approval.kind === 'elevation' && approval.grant_id
+      ? (await broker.grants.get(approval.grant_id))?.jkt
+      : undefined;
+  const jkt = await bindProof(broker, client, dpop, boundJkt);
   if (!(await broker.approvals.pace(approval.id, approval.interval)))
     throw new OAuthError('slow_down', `poll at most every ${approval.interval} s`);
   if (approval.status === 'pending')
@@ -106,10 +120,10 @@ export async function pollApproval(
     status: 'consumed',
   });
   if (!consumed) throw new OAuthError('invalid_grant', 'auth_req_id was already used');
-  if (approval.kind === 'elevation') return handlers.elevate(client, approval);
+  if (approval.kind === 'elevation') return handlers.elevate(client, approval, jkt);
 
   // Decided again now, with the approval in the context: it covers this intent, not policy changes since.
-  const context = { ...requestContext(client, ip), approved: true };
+  const context = { ...requestContext(client, ip, jkt !== undefined), approved: true };
   const policy = broker.policy.current();
   const usage = historyUsage(
     await actionHistoryOf(broker.usage, policy.reads, client.client_id, approval.intent),
@@ -118,7 +132,7 @@ export async function pollApproval(
     factsOf(client, approval.intent, context, nowSec, usage),
     pairsOf(approval.intent),
   );
-  return handlers.mint(client, approval.intent, pairs, approval);
+  return handlers.mint(client, approval.intent, pairs, approval, jkt);
 }
 
 /** An approval as the admin API shows it: without its intent key. */

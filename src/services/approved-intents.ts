@@ -15,9 +15,9 @@ export function approvedIntentHandlers(
   ip: string | undefined,
 ): ApprovedIntentHandlers {
   return {
-    async mint(client, intent, pairs, approval: Approval) {
+    async mint(client, intent, pairs, approval: Approval, jkt) {
       const { decision } = approvedOutcome(intent, pairs);
-      const context = { ...requestContext(client, ip), approved: true };
+      const context = { ...requestContext(client, ip, jkt !== undefined), approved: true };
       const inputs = {
         request: {
           grant_type: 'urn:openid:params:grant-type:ciba',
@@ -40,6 +40,7 @@ export function approvedIntentHandlers(
         broker.policy.current().version,
         inputs,
         'ciba',
+        jkt,
       );
       // The grant's own history names its approver, so "who allowed this?" has a direct answer.
       await broker.decisions.record({
@@ -60,7 +61,7 @@ export function approvedIntentHandlers(
       return response;
     },
 
-    async elevate(client: Client, approval: Approval) {
+    async elevate(client: Client, approval: Approval, jkt) {
       const grant = approval.grant_id ? await broker.grants.get(approval.grant_id) : undefined;
       const nowSec = nowSecOf(broker);
       if (!grant || grant.client_id !== client.client_id || !isGrantLive(grant, nowSec))
@@ -75,7 +76,7 @@ export function approvedIntentHandlers(
         pairsOf(approval.intent),
       );
       const { decision } = approvedOutcome(approval.intent, pairs);
-      const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec);
+      const access = await issueAccessToken(broker, client, grant, decision.granted, nowSec, jkt);
       const changed = await broker.grants.update(
         grant.id,
         'active',

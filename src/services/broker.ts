@@ -7,6 +7,7 @@ import type {
   ClientStore,
   Clock,
   DecisionLog,
+  DpopVerifier,
   EvaluationStore,
   GrantNotifier,
   GrantStore,
@@ -56,6 +57,17 @@ export interface BrokerSettings {
   readonly maxLiveGrantsPerAgent: number;
   /** Mint and elevation approvals one agent may have pending (config `limits.max_pending_approvals_per_agent`). */
   readonly maxPendingApprovalsPerAgent: number;
+  /** RFC 9449 (config `dpop`). */
+  readonly dpop: DpopSettings;
+}
+
+export interface DpopSettings {
+  /** Token-request proofs must carry a current server nonce. */
+  readonly requireNonce: boolean;
+  /** How far a proof's iat may lie from now, either side, clock tolerance included (s): its jti is claimed that long. */
+  readonly windowSec: number;
+  /** Evaluation takes the caller's `subject.properties.jkt` instead of a forwarded proof. */
+  readonly trustResourceVerification: boolean;
 }
 
 export interface Broker {
@@ -71,6 +83,8 @@ export interface Broker {
   readonly oneTimeUses: OneTimeUses;
   readonly signer: TokenSigner;
   readonly verifier: TokenVerifier;
+  /** RFC 9449 proof checks and server nonces. */
+  readonly dpop: DpopVerifier;
   readonly writes: WriteTurn;
   /** What the last full evaluation of each grant read, for deciding the next ones (see decideFromSnapshot). */
   readonly snapshots: GrantSnapshots;

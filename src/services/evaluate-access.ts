@@ -19,6 +19,7 @@ import {
 import type { Grant } from '../domain/grant.ts';
 import type { AuthZenDecision } from '../domain/wire/authzen.ts';
 import { type Broker, nowSecOf } from './broker.ts';
+import { type ForwardedProof, forwardedProofRejection, type ProofMemo } from './dpop-binding.ts';
 import { grantFactsOf, guardOf, predictedCounts } from './grant-snapshots.ts';
 import { reevaluateGrants } from './reevaluate-grants.ts';
 
@@ -30,7 +31,22 @@ export const EvaluationSchema = z
       .object({
         type: Name,
         id: Name,
-        properties: z.object({ token: z.string().min(1).max(16_384) }).passthrough(),
+        properties: z
+          .object({
+            token: z.string().min(1).max(16_384),
+            dpop: z
+              .string()
+              .optional()
+              .describe('the DPoP proof the resource received with a DPoP-bound token (RFC 9449)'),
+            jkt: z
+              .string()
+              .max(128)
+              .optional()
+              .describe(
+                'the key thumbprint of a proof the resource verified itself (only with dpop.trust_resource_verification)',
+              ),
+          })
+          .passthrough(),
       })
       .strict(),
     action: z
@@ -51,6 +67,11 @@ export const EvaluationSchema = z
           .refine((v) => isIP(v) !== 0, 'must be an IP address')
           .optional(),
         step: Name.optional(),
+        http: z
+          .object({ method: z.string().min(1).max(16), uri: z.string().min(1).max(2048) })
+          .strict()
+          .optional()
+          .describe('the guarded request, which a forwarded DPoP proof must name (htm, htu)'),
       })
       .passthrough()
       .optional(),
@@ -68,13 +89,22 @@ const deny = (
   context: { decision_id, reason_admin: { en, code, ...(policies?.length ? { policies } : {}) } },
 });
 
-/** The question a request asks. */
-const questionOf = (req: EvaluationRequest): EvaluationQuestion => ({
+/** The question a request asks; the token's binding (checked before) makes the call sender-constrained. */
+const questionOf = (req: EvaluationRequest, claims: AccessTokenClaims): EvaluationQuestion => ({
   action: req.action.name,
   resource: req.resource.id,
   subject: req.subject.id,
   step: req.context?.step,
   ip: req.context?.ip,
+  senderConstrained: claims.cnf !== undefined,
+});
+
+/** What the resource forwarded of a DPoP-bound call. */
+const forwardedOf = (req: EvaluationRequest): ForwardedProof => ({
+  proof: req.subject.properties.dpop,
+  jkt: req.subject.properties.jkt,
+  method: req.context?.http?.method,
+  uri: req.context?.http?.uri,
 });
 
 /**
@@ -127,7 +157,7 @@ async function decideFromSnapshot(
   // The same verdict as after a read, over the grant as the snapshot remembers it (the guard
   // checks that it still is): only a permit is answered here.
   const decision = evaluationVerdict({
-    question: questionOf(req),
+    question: questionOf(req, claims),
     claims,
     caller,
     agent,
@@ -194,15 +224,17 @@ async function decideFromSnapshot(
 }
 
 /**
- * True only if the token is live (as introspection checks it), the caller serves the resource,
- * the pair is inside the grant, the declared step order holds, and policy permits it with the
- * live context and usage. Every call is counted and recorded.
+ * True only if the token is live (as introspection checks it), a DPoP-bound token comes with a
+ * valid forwarded proof, the caller serves the resource, the pair is inside the grant, the
+ * declared step order holds, and policy permits it with the live context and usage. Every call is
+ * recorded; every call with a usable token is counted. `proofs` shares proof checks in a batch.
  */
 export async function evaluateAccess(
   broker: Broker,
   caller: Client,
   req: EvaluationRequest,
   shared?: SharedInputsRef,
+  proofs?: ProofMemo,
 ): Promise<AuthZenDecision> {
   const nowSec = nowSecOf(broker);
   const action = req.action.name;
@@ -211,6 +243,7 @@ export async function evaluateAccess(
   let grant: Omit<Grant, 'status' | 'reason'> | undefined;
   let usage: Record<string, unknown> = {};
   let clientId: string | undefined;
+  let grantId: string | undefined;
   let policyVersion: number | undefined;
 
   try {
@@ -222,7 +255,25 @@ export async function evaluateAccess(
       if (!(err instanceof InvalidToken)) throw err;
       verdict = { allowed: false, code: `token_${err.reason}`, en: 'the token is not valid' };
     }
-    if (claims) {
+    // A bound token without a valid proof by its key is refused before the grant is read or counted.
+    const unproven =
+      claims &&
+      (await forwardedProofRejection(
+        broker,
+        claims,
+        req.subject.properties.token,
+        forwardedOf(req),
+        proofs,
+      ));
+    if (claims && unproven) {
+      clientId = claims.client_id;
+      grantId = claims.grant_id;
+      verdict = {
+        allowed: false,
+        code: unproven === 'missing' ? 'dpop_proof_missing' : 'dpop_proof_invalid',
+        en: 'the DPoP-bound token needs a valid proof by its key for this request',
+      };
+    } else if (claims) {
       const answered = await decideFromSnapshot(broker, caller, req, claims, nowSec, shared);
       if (answered) return answered;
       broker.metrics.evaluationPath('read');
@@ -245,7 +296,7 @@ export async function evaluateAccess(
       }
       const agent = await broker.clients.get(claims.client_id);
       verdict = evaluationVerdict({
-        question: questionOf(req),
+        question: questionOf(req, claims),
         claims,
         caller,
         agent,
@@ -324,7 +375,7 @@ export async function evaluateAccess(
       outcome: final.allowed ? 'permit' : 'deny',
       reasons: [final.code, ...(final.policies ?? [])],
       client_id: clientId,
-      grant_id: grant?.id,
+      grant_id: grant?.id ?? grantId,
       task_id: grant?.task_id,
       policy_version: policyVersion,
       inputs,

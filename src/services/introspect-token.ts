@@ -63,7 +63,12 @@ export async function introspectToken(
   const result = await checkAccessToken(broker, caller, token);
   if (result.ok) {
     broker.metrics.decision('introspection', 'active');
-    return { active: true, token_type: 'Bearer', ...result.claims };
+    // A DPoP-bound token shows its binding (`cnf.jkt`, RFC 9449 6.2) and its type.
+    return {
+      active: true,
+      token_type: result.claims.cnf ? 'DPoP' : 'Bearer',
+      ...result.claims,
+    };
   }
   broker.metrics.decision('introspection', 'inactive');
   if (result.reason === 'unavailable') {

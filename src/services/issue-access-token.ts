@@ -13,19 +13,25 @@ export interface SignedToken extends IssuedToken {
   readonly token: string;
   readonly expiresIn: number;
   readonly scope: string;
+  /** `DPoP` when the token carries `cnf.jkt` (RFC 9449 5), else `Bearer`. */
+  readonly tokenType: TokenType;
 }
+
+export type TokenType = 'Bearer' | 'DPoP';
 
 /** A token's claims, decided before it is signed: its jti and exp can be stored while it is signed. */
 export interface PreparedToken extends Omit<SignedToken, 'token'> {
   readonly claims: AccessTokenClaims;
 }
 
+/** A token's claims for a grant; with `jkt` it is bound to that DPoP key (`cnf.jkt`). */
 export function prepareAccessToken(
   broker: Pick<Broker, 'settings'>,
   client: Client,
   grant: Pick<Grant, 'id' | 'expires_at'>,
   granted: AgentTask[],
   nowSec: number,
+  jkt?: string,
 ): PreparedToken {
   const expiresIn = clampAccessTtl(grant.expires_at - nowSec, {
     defaultGrantTtlSec: broker.settings.grantTtlSec,
@@ -47,8 +53,10 @@ export function prepareAccessToken(
     grant_id: grant.id,
     scope,
     authorization_details: granted,
+    ...(jkt ? { cnf: { jkt } } : {}),
   };
-  return { jti, exp: claims.exp, expiresIn, scope, claims };
+  const tokenType = jkt ? 'DPoP' : 'Bearer';
+  return { jti, exp: claims.exp, expiresIn, scope, tokenType, claims };
 }
 
 export async function signAccessToken(
@@ -81,8 +89,9 @@ export function issueAccessToken(
   grant: Pick<Grant, 'id' | 'expires_at'>,
   granted: AgentTask[],
   nowSec: number,
+  jkt?: string,
 ): Promise<SignedToken> {
-  return signAccessToken(broker, prepareAccessToken(broker, client, grant, granted, nowSec));
+  return signAccessToken(broker, prepareAccessToken(broker, client, grant, granted, nowSec, jkt));
 }
 
 /** The token response for a grant's new access token, with the rotated refresh token when there is one. */
@@ -94,7 +103,7 @@ export function tokenResponse(
 ): TokenResponse {
   return {
     access_token: access.token,
-    token_type: 'Bearer',
+    token_type: access.tokenType,
     expires_in: access.expiresIn,
     scope: access.scope,
     authorization_details: granted,

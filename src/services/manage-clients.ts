@@ -57,6 +57,7 @@ export async function createClient(
     jwks: input.jwks as Client['jwks'],
     max_token_ttl: input.max_token_ttl,
     max_grant_ttl: input.max_grant_ttl,
+    ...(input.dpop_bound_access_tokens ? { dpop_bound_access_tokens: true } : {}),
     disabled: false,
     created_at: now,
     updated_at: now,

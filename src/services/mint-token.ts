@@ -2,6 +2,7 @@
 import { randomBase64url } from '../crypto/random-id.ts';
 import type { Client } from '../domain/client.ts';
 import { combineDecisions, type PairDecision, reasonsOf } from '../domain/decision.ts';
+import type { DpopProofFacts } from '../domain/dpop.ts';
 import { OAuthError } from '../domain/errors.ts';
 import type { ContextSnapshot, Grant } from '../domain/grant.ts';
 import {
@@ -19,6 +20,7 @@ import type { TokenResponse } from '../domain/wire/oauth.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
+import { bindProof } from './dpop-binding.ts';
 import {
   prepareAccessToken,
   type SignedToken,
@@ -39,6 +41,8 @@ export interface MintRequest {
   readonly resources: readonly string[];
   readonly scope: string | undefined;
   readonly ip: string | undefined;
+  /** The request's checked DPoP proof (its jti not yet claimed): the grant's tokens are bound to its key. */
+  readonly dpop?: DpopProofFacts | undefined;
 }
 
 /**
@@ -127,8 +131,9 @@ export async function mintToken(
   if (client.kind !== 'agent')
     throw new OAuthError('unauthorized_client', 'only agent clients may request tokens');
   const requested = parseIntent(req, broker.settings.intentLimits);
+  const jkt = await bindProof(broker, client, req.dpop);
   const nowSec = nowSecOf(broker);
-  const context = requestContext(client, req.ip);
+  const context = requestContext(client, req.ip, jkt !== undefined);
   const policy = broker.policy.current();
   const usage = historyUsage(
     await actionHistoryOf(broker.usage, policy.reads, client.client_id, requested),
@@ -207,6 +212,7 @@ export async function mintToken(
     policy.version,
     inputs,
     'client_credentials',
+    jkt,
   );
 }
 
@@ -220,6 +226,7 @@ export async function createGrant(
   policyVersion: number,
   inputs: Record<string, unknown>,
   grantType: string,
+  jkt?: string,
 ): Promise<TokenResponse> {
   const nowSec = nowSecOf(broker);
   const task_id = requested[0]?.task_id as string;
@@ -240,9 +247,10 @@ export async function createGrant(
     policy_version: policyVersion,
     created_at: nowSec,
     expires_at: nowSec + ttl,
+    ...(jkt ? { jkt } : {}),
   };
   const refreshSecret = randomBase64url(32);
-  const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
+  const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec, jkt);
   const created: { outcome: GrantCreateOutcome } = { outcome: 'created' };
   // The grant goes out right behind its record, so it never exists without one, even if this
   // process dies. The token is signed once this turn's writes have been sent, so the signature
@@ -262,6 +270,7 @@ export async function createGrant(
         granted: decision.granted,
         jti: prepared.jti,
         grant_expires_at: grant.expires_at,
+        ...(jkt ? { jkt } : {}),
       },
     },
     {

@@ -10,15 +10,19 @@ const NO_USAGE: UsageFacts = { calls_last_minute: 0, denied_last_hour: 0 };
 /** Moved to domain/policy-facts.ts (pure); re-exported for the use-cases that build facts. */
 export { factsOf } from '../domain/policy-facts.ts';
 
-/** The context of a fresh request: nothing known but the caller's address. */
-export function requestContext(client: Client, ip: string | undefined): ContextSnapshot {
+/** The context of a fresh request: nothing known but the caller's address and whether its token is DPoP-bound. */
+export function requestContext(
+  client: Client,
+  ip: string | undefined,
+  senderConstrained = false,
+): ContextSnapshot {
   return {
     ip,
     risk: 0,
     signals: [],
     approved: false,
     delegated: false,
-    sender_constrained: false,
+    sender_constrained: senderConstrained,
     groups: [...client.groups],
   };
 }

@@ -3,6 +3,7 @@ import { randomBase64url } from '../crypto/random-id.ts';
 import { parseRefreshToken, refreshHashMark } from '../domain/access-token.ts';
 import type { Client } from '../domain/client.ts';
 import { combineDecisions, reasonsOf } from '../domain/decision.ts';
+import type { DpopProofFacts } from '../domain/dpop.ts';
 import { OAuthError } from '../domain/errors.ts';
 import { type ContextSnapshot, type Grant, isGrantLive } from '../domain/grant.ts';
 import { allowsPair, isWithin, pairsOf } from '../domain/intent.ts';
@@ -10,6 +11,7 @@ import type { TokenResponse } from '../domain/wire/oauth.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
+import { bindProof } from './dpop-binding.ts';
 import { prepareAccessToken, signAfterWritesSent, tokenResponse } from './issue-access-token.ts';
 import { parseIntent } from './mint-token.ts';
 import { actionHistoryOf, factsOf, historyUsage, usageInputs } from './policy-facts-of.ts';
@@ -21,6 +23,8 @@ export interface RefreshRequest {
   readonly authorizationDetails?: string | undefined;
   readonly resources?: readonly string[];
   readonly scope?: string | undefined;
+  /** The request's checked DPoP proof (jti not yet claimed); a bound grant needs one by its key. */
+  readonly dpop?: DpopProofFacts | undefined;
 }
 
 const invalidGrant = () =>
@@ -47,10 +51,16 @@ export async function refreshToken(
     throw invalidGrant();
   }
   if (!isGrantLive(grant, nowSec)) throw invalidGrant();
+  // A bound grant's refresh token works only with a proof by its key: a refusal rotates nothing.
+  const jkt = await bindProof(broker, client, req.dpop, grant.jkt);
 
-  const context = { ...grant.context, ip: req.ip ?? grant.context.ip };
+  const context = {
+    ...grant.context,
+    ip: req.ip ?? grant.context.ip,
+    sender_constrained: jkt !== undefined,
+  };
   if (req.authorizationDetails !== undefined) {
-    return elevate(broker, client, grant, presentedHash, context, nowSec, {
+    return elevate(broker, client, grant, presentedHash, context, nowSec, jkt, {
       authorizationDetails: req.authorizationDetails,
       resources: req.resources ?? [],
       scope: req.scope,
@@ -103,7 +113,7 @@ export async function refreshToken(
 
   const narrowed = decision.outcome === 'narrow';
   const nextSecret = randomBase64url(32);
-  const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
+  const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec, jkt);
   const rotation = broker.grants.refresh(
     grant.id,
     presentedHash,
@@ -187,6 +197,7 @@ async function elevate(
   presentedHash: string,
   context: ContextSnapshot,
   nowSec: number,
+  jkt: string | undefined,
   req: { authorizationDetails: string; resources: readonly string[]; scope: string | undefined },
 ): Promise<TokenResponse> {
   const requested = parseIntent(req, broker.settings.intentLimits);
@@ -261,7 +272,7 @@ async function elevate(
     );
   }
   const nextSecret = randomBase64url(32);
-  const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec);
+  const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec, jkt);
   const widened = isWithin(grant.granted, decision.granted);
   const rotation = broker.grants.refresh(
     grant.id,

@@ -120,6 +120,8 @@ export function createKeyNames(prefix: string) {
     auditByteMarks: `${prefix}audit:marks`,
     /** String with expiry: one claimed single-use value (an assertion's or a proof's jti, hashed) of one kind. */
     oneTimeUse: (kind: string, digest: string) => `${prefix}once:${kind}:${digest}`,
+    /** String: a random secret every broker process shares, by name (`dpop_nonce`: the DPoP nonces' HMAC key). */
+    sharedSecret: (name: string) => `${prefix}secret:${name}`,
     /** Set: SHA-256 of generated admin tokens. */
     adminTokens: `${prefix}admin:tokens`,
     /** String counter with expiry: failures or calls in one window. */

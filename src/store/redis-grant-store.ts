@@ -78,6 +78,7 @@ interface ScriptedRedis extends Redis {
 /** What the data key holds: the rest lives in the grant hash, `requested` only when it differs. */
 type StoredGrantData = Pick<Grant, 'granted' | 'context' | 'created_at'> & {
   requested?: Grant['requested'];
+  jkt?: string;
 };
 
 /** The grant hash fields a reader needs, in parse's order (the token fields are left to the scripts). */
@@ -94,7 +95,7 @@ const READ_FIELDS = [
 ] as const;
 
 function encodeData(
-  grant: Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at'>,
+  grant: Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at' | 'jkt'>,
 ): string {
   const same = JSON.stringify(grant.requested) === JSON.stringify(grant.granted);
   const c = grant.context;
@@ -113,13 +114,14 @@ function encodeData(
     context,
     created_at: grant.created_at,
     ...(same ? {} : { requested: grant.requested }),
+    ...(grant.jkt ? { jkt: grant.jkt } : {}),
   };
   return JSON.stringify(data);
 }
 
 export function decodeData(
   raw: string,
-): Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at'> {
+): Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at' | 'jkt'> {
   const data = JSON.parse(raw) as StoredGrantData & { context: Partial<ContextSnapshot> };
   const c = data.context;
   const context: ContextSnapshot = {
@@ -136,6 +138,7 @@ export function decodeData(
     requested: data.requested ?? data.granted,
     context,
     created_at: data.created_at,
+    ...(data.jkt ? { jkt: data.jkt } : {}),
   };
 }
 

@@ -141,7 +141,7 @@ describe('OpenAPI document and reference page', () => {
     const tokenResponse = doc.components.schemas.TokenResponse as {
       properties: { token_type: Record<string, unknown> };
     };
-    expect(JSON.stringify(tokenResponse.properties.token_type)).not.toContain('DPoP');
+    expect(JSON.stringify(tokenResponse.properties.token_type)).toContain('DPoP');
   });
 
   it('renders /docs as one self-contained HTML page naming every path', async () => {

@@ -29,6 +29,10 @@ export const PublicClientSchema = z
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
     max_token_ttl: z.number().int().optional(),
     max_grant_ttl: z.number().int().optional(),
+    dpop_bound_access_tokens: z
+      .boolean()
+      .optional()
+      .describe('every token request must carry a DPoP proof (RFC 9449)'),
     disabled: z.boolean(),
     created_at: z.number().int().describe('epoch seconds'),
     updated_at: z.number().int().describe('epoch seconds'),

@@ -16,7 +16,9 @@ export const AuthorizationDetailsSchema = DecodedAuthorizationDetails.meta({
 export const TokenResponseSchema = z
   .object({
     access_token: z.string().describe('RFC 9068 JWT (typ at+jwt)'),
-    token_type: z.literal('Bearer'),
+    token_type: z
+      .enum(['Bearer', 'DPoP'])
+      .describe('DPoP when the request carried a DPoP proof: the token has cnf.jkt (RFC 9449)'),
     expires_in: z.number().int().describe('seconds; at most 900'),
     scope: z.string().describe('the granted actions, space-separated'),
     authorization_details: AuthorizationDetailsSchema.describe(
@@ -47,10 +49,14 @@ export const IntrospectionResponseSchema = z
     iat: z.number().int().optional(),
     jti: z.string().optional(),
     scope: z.string().optional(),
-    token_type: z.literal('Bearer').optional(),
+    token_type: z.enum(['Bearer', 'DPoP']).optional(),
     authorization_details: AuthorizationDetailsSchema.optional(),
     grant_id: z.string().optional(),
-    cnf: z.object({ jkt: z.string() }).loose().optional(),
+    cnf: z
+      .object({ jkt: z.string() })
+      .loose()
+      .optional()
+      .describe('RFC 9449: the thumbprint of the key a DPoP-bound token is bound to'),
   })
   .loose()
   .meta({ id: 'IntrospectionResponse' });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { SharedInputsRef } from '../../domain/decision-record.ts';
 import { StoreUnavailable } from '../../domain/errors.ts';
 import { type AuthZenDecision, AuthZenDecisionsSchema } from '../../domain/wire/authzen.ts';
+import type { ProofMemo } from '../../services/dpop-binding.ts';
 import { EvaluationSchema, evaluateAccess } from '../../services/evaluate-access.ts';
 import { shareBatchContext } from '../../services/share-batch-context.ts';
 import type { HttpDeps } from '../http-deps.ts';
@@ -107,6 +108,8 @@ export function registerEvaluations(
         throw err;
       }
       const results: AuthZenDecision[] = [];
+      // One forwarded DPoP proof may back every evaluation of the request it came with.
+      const proofs: ProofMemo = new Map();
       for (const [i, item] of items.entries()) {
         const usesShared = evaluations[i]?.context === undefined ? shared : undefined;
         const result = await evaluateAccess(
@@ -114,6 +117,7 @@ export function registerEvaluations(
           caller,
           (item as { data: z.infer<typeof EvaluationSchema> }).data,
           usesShared,
+          proofs,
         );
         results.push(result);
         if (semantic === 'deny_on_first_deny' && !result.decision) break;

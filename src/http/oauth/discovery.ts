@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
+import { DPOP_ALGORITHMS } from '../../domain/dpop.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { jsonReply, NO_AUTH } from '../openapi.ts';
 import { GRANT_TYPES } from './token.ts';
@@ -23,6 +24,7 @@ const ServerMetadataSchema = z
     authorization_details_types_supported: z.array(z.string()),
     backchannel_token_delivery_modes_supported: z.array(z.string()),
     scopes_supported: z.array(z.string()),
+    dpop_signing_alg_values_supported: z.array(z.string()),
     service_documentation: z.string(),
   })
   .meta({ id: 'ServerMetadata' });
@@ -50,6 +52,7 @@ function metadataOf(issuer: string): z.infer<typeof ServerMetadataSchema> {
     authorization_details_types_supported: ['agent_task'],
     backchannel_token_delivery_modes_supported: ['poll'],
     scopes_supported: [],
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
     service_documentation: `${issuer}/docs`,
   };
 }

@@ -1,4 +1,4 @@
-// POST /oauth/token: client_credentials with agent_task authorization_details, and refresh_token.
+// POST /oauth/token: client_credentials with agent_task authorization_details, refresh_token and the CIBA poll; DPoP-bound on a proof.
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
@@ -6,6 +6,7 @@ import type { AgentTask } from '../../domain/intent.ts';
 import { TokenResponseSchema } from '../../domain/wire/oauth.ts';
 import { pollApproval } from '../../services/approvals.ts';
 import { approvedIntentHandlers } from '../../services/approved-intents.ts';
+import { tokenRequestProof } from '../../services/dpop-binding.ts';
 import { mintToken } from '../../services/mint-token.ts';
 import { refreshToken } from '../../services/refresh-token.ts';
 import { authenticate } from '../client-auth.ts';
@@ -78,7 +79,7 @@ export const tokenRoute = createRoute({
   tags: ['OAuth'],
   summary: 'Get a task-bound token',
   description:
-    '`client_credentials` with `agent_task` authorization_details: each (action, location) pair is decided by policy; the grant is created as asked, narrowed, or refused (`access_denied`), or needs a human (`approval_required` with `auth_req_id`). `refresh_token` re-evaluates policy before issuing a new token for the same grant. `urn:openid:params:grant-type:ciba` polls an approval (`authorization_pending`, `slow_down`, `access_denied`, `expired_token`). Parameters may not be repeated (except `resource`).',
+    '`client_credentials` with `agent_task` authorization_details: each (action, location) pair is decided by policy; the grant is created as asked, narrowed, or refused (`access_denied`), or needs a human (`approval_required` with `auth_req_id`). `refresh_token` re-evaluates policy before issuing a new token for the same grant. `urn:openid:params:grant-type:ciba` polls an approval (`authorization_pending`, `slow_down`, `access_denied`, `expired_token`). Parameters may not be repeated (except `resource`). A `DPoP` header (RFC 9449 proof, `htu` = this endpoint) binds the token to its key (`token_type: DPoP`, `cnf.jkt`); a bad proof is `invalid_dpop_proof`, a missing or stale nonce (config `dpop.require_nonce`) `use_dpop_nonce` with a `DPoP-Nonce` header.',
   security: CLIENT_AUTH,
   responses: {
     200: jsonReply('token issued', TokenResponseSchema, {
@@ -124,6 +125,9 @@ export function registerToken(
       const params = parseOAuthForm(form, TokenRequestFormSchema, {
         grant_type: 'unsupported_grant_type',
       });
+      const dpop = await tokenRequestProof(broker, c.req.header('dpop'));
+      // A client that uses nonces gets the next one with every answer (RFC 9449 8.2): no extra round trip.
+      if (broker.settings.dpop.requireNonce && dpop) c.header('DPoP-Nonce', broker.dpop.nonce());
       const ip = clientIp(c, deps);
       if (params.grant_type === 'client_credentials') {
         return oauthJson(
@@ -133,6 +137,7 @@ export function registerToken(
             resources: params.resource ?? [],
             scope: params.scope,
             ip,
+            dpop,
           }),
         );
       }
@@ -145,6 +150,7 @@ export function registerToken(
             authorizationDetails: params.authorization_details,
             resources: params.resource ?? [],
             scope: params.scope,
+            dpop,
           }),
         );
       }
@@ -156,6 +162,7 @@ export function registerToken(
           params.auth_req_id,
           ip,
           approvedIntentHandlers(broker, ip),
+          dpop,
         ),
       );
     },

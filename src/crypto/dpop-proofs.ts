@@ -1,0 +1,162 @@
+// RFC 9449 proof verification (signature by the embedded key, thumbprint, ath) and stateless server nonces.
+import {
+  constants,
+  createHash,
+  createHmac,
+  createPublicKey,
+  verify as cryptoVerify,
+  type KeyObject,
+  timingSafeEqual,
+} from 'node:crypto';
+import {
+  checkProofClaims,
+  checkProofHeader,
+  type DpopAlg,
+  type DpopCheck,
+  type DpopJwk,
+  type DpopRefusal,
+  MAX_DPOP_PROOF_BYTES,
+  MIN_RSA_BITS,
+  thumbprintInput,
+} from '../domain/dpop.ts';
+import type { Clock, DpopExpectation, DpopVerifier } from '../domain/ports.ts';
+
+export interface DpopProofsOptions {
+  /** How far a proof's `iat` may lie from now, either side, clock tolerance included (s). */
+  readonly windowSec: number;
+  /** A nonce is valid in the slot it was made in and the next: between one and two slots (s). */
+  readonly nonceSlotSec: number;
+}
+
+export interface DpopProofs extends DpopVerifier {
+  /** The secret every process derives nonces from (shared through the store); nonces fail until set. */
+  useNonceSecret(secret: Buffer): void;
+}
+
+const B64URL = /^[A-Za-z0-9_-]+$/;
+const refuse = (reason: DpopRefusal['reason']): DpopRefusal => ({ ok: false, reason });
+
+/** base64url(SHA-256(access token)): a proof's `ath` (RFC 9449 4.2). */
+export function accessTokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/** The RFC 7638 SHA-256 thumbprint of a proof key (`cnf.jkt`). */
+export function jwkThumbprint(jwk: DpopJwk): string {
+  return createHash('sha256').update(thumbprintInput(jwk)).digest('base64url');
+}
+
+/** Proof keys imported lately, by their thumbprint input: an agent proves every request with one key. */
+const KEY_CACHE_ENTRIES = 1000;
+
+export function createDpopProofs(opts: DpopProofsOptions, clock: Clock): DpopProofs {
+  let secret: Buffer | undefined;
+  const imported = new Map<string, KeyObject>();
+  const keyOf = (jwk: DpopJwk) => {
+    const id = thumbprintInput(jwk);
+    const known = imported.get(id);
+    if (known) return known;
+    const key = publicKeyOf(jwk);
+    if (key) {
+      if (imported.size >= KEY_CACHE_ENTRIES)
+        imported.delete(imported.keys().next().value as string);
+      imported.set(id, key);
+    }
+    return key;
+  };
+  const slotOf = (nowMs: number) => Math.floor(nowMs / 1000 / opts.nonceSlotSec);
+  const nonceFor = (slot: number) => {
+    if (!secret) throw new Error('the DPoP nonce secret is not loaded');
+    return createHmac('sha256', secret).update(`dpop-nonce:${slot}`).digest('base64url');
+  };
+  const isCurrentNonce = (nonce: string) => {
+    if (!/^[A-Za-z0-9_-]{43}$/.test(nonce)) return false;
+    const slot = slotOf(clock.nowMs());
+    const given = Buffer.from(nonce);
+    return [slot, slot - 1].some((s) => timingSafeEqual(given, Buffer.from(nonceFor(s))));
+  };
+
+  return {
+    useNonceSecret(next) {
+      secret = next;
+    },
+    nonce: () => nonceFor(slotOf(clock.nowMs())),
+
+    async verify(proof: string, expected: DpopExpectation): Promise<DpopCheck> {
+      if (proof.length > MAX_DPOP_PROOF_BYTES) return refuse('too_large');
+      const parts = proof.split('.');
+      if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) return refuse('malformed');
+      const [h, p, s] = parts as [string, string, string];
+      const header = parseSegment(h);
+      const payload = parseSegment(p);
+      if (!header || !payload) return refuse('malformed');
+      const checked = checkProofHeader(header);
+      if (!checked.ok) return checked;
+      const { alg, jwk } = checked.header;
+      const key = keyOf(jwk);
+      if (!key) return refuse('bad_key');
+      if (!(await verifySignature(alg, key, `${h}.${p}`, Buffer.from(s, 'base64url'))))
+        return refuse('bad_signature');
+      const claims = checkProofClaims(payload, {
+        method: expected.method,
+        uri: expected.uri,
+        nowSec: clock.nowMs() / 1000,
+        windowSec: opts.windowSec,
+        ath: expected.accessToken === undefined ? undefined : accessTokenHash(expected.accessToken),
+        nonce: expected.requireNonce ? isCurrentNonce : undefined,
+      });
+      if (!claims.ok) return claims;
+      return { ok: true, jkt: jwkThumbprint(jwk), jti: claims.jti, iat: claims.iat };
+    },
+  };
+}
+
+/** A segment that decodes to a JSON object, or undefined. */
+function parseSegment(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The proof key as node:crypto takes it; undefined for one it cannot read or an RSA key too small. */
+function publicKeyOf(jwk: DpopJwk): KeyObject | undefined {
+  try {
+    const key = createPublicKey({ key: { ...jwk }, format: 'jwk' });
+    if (key.type !== 'public') return undefined;
+    const bits = key.asymmetricKeyDetails?.modulusLength;
+    if (jwk.kty === 'RSA' && !(bits !== undefined && bits >= MIN_RSA_BITS)) return undefined;
+    return key;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One verification with the header's algorithm, on libuv's thread pool; false for anything odd. */
+function verifySignature(
+  alg: DpopAlg,
+  key: KeyObject,
+  input: string,
+  signature: Buffer,
+): Promise<boolean> {
+  if (alg === 'ES256' && signature.length !== 64) return Promise.resolve(false);
+  const data = Buffer.from(input);
+  const hash = alg === 'EdDSA' ? null : 'sha256';
+  const verifyKey =
+    alg === 'ES256'
+      ? { key, dsaEncoding: 'ieee-p1363' as const }
+      : alg === 'PS256'
+        ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
+        : key;
+  return new Promise((resolve) => {
+    try {
+      cryptoVerify(hash, data, verifyKey, signature, (err, ok) => resolve(!err && ok === true));
+    } catch {
+      resolve(false);
+    }
+  });
+}
