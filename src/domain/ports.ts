@@ -203,6 +203,8 @@ export interface PendingRecord {
   readonly id: string;
   readonly outcome: string;
   readonly reason: string;
+  /** When the change was applied (epoch s); absent on markers written before it was kept. */
+  readonly at?: number;
 }
 
 export interface DecisionLog {

@@ -100,7 +100,7 @@ export async function reevaluateGrants(
     // never before the first, so re-evaluating one grant on a request path adds no turn.
     if (i > 0) await yielder.pause();
     // A change whose record a crashed worker never wrote: write it now, once.
-    if (pending) changes.push(recoverRecord(broker, grant, pending));
+    if (pending) changes.push(recoverRecord(broker, grant, pending, nowSec));
     if (grant.status !== 'active') {
       ended.push(grant.id);
       continue;
@@ -161,6 +161,7 @@ async function change(
     id: broker.decisions.nextId(),
     outcome: result.outcome,
     reason: result.reasons[0] ?? 'reevaluation',
+    at: ctx.nowSec,
   };
   if (!(await apply(broker, grant, result, ctx.policyVersion, ctx.nowSec, pendingRecord)))
     return false;
@@ -190,8 +191,21 @@ async function change(
   return true;
 }
 
-async function recoverRecord(broker: Broker, grant: Grant, pending: PendingRecord): Promise<void> {
-  const next = { ...pending, id: broker.decisions.nextId() };
+/**
+ * How long a pending-record marker belongs to the worker that wrote it (s). Its record is appended
+ * within milliseconds of the change; a sweep that reads the grant in between must not write a
+ * second one, so only a marker older than this is taken for a crashed worker's.
+ */
+export const PENDING_RECORD_GRACE_SEC = 5;
+
+async function recoverRecord(
+  broker: Broker,
+  grant: Grant,
+  pending: PendingRecord,
+  nowSec: number,
+): Promise<void> {
+  if (pending.at !== undefined && nowSec - pending.at < PENDING_RECORD_GRACE_SEC) return;
+  const next = { ...pending, id: broker.decisions.nextId(), at: nowSec };
   if (!(await broker.grants.claimPending(grant.id, pending.id, next))) return;
   await broker.decisions.record(
     {

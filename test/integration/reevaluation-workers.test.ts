@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PENDING_RECORD_GRACE_SEC } from '../../src/services/reevaluate-grants.ts';
 import {
   ADMIN_TOKEN,
   admin,
@@ -221,6 +222,12 @@ describe('re-evaluation across worker processes', () => {
     expect(killedAt.length).toBeGreaterThan(0);
     for (const n of killedAt) expect(n).toBeGreaterThan(0);
     expect(await waitFor(async () => (await activeCount(s)) === 0, 25_000, 250)).toBe(true);
+    // A killed worker's records are written by a later sweep once its markers outlive their grace.
+    await waitFor(
+      async () => (await reevaluationsPerGrant(s)).every((p) => p.count > 0),
+      (PENDING_RECORD_GRACE_SEC + 10) * 1000,
+      500,
+    );
     await sleep(1500);
     const per = await reevaluationsPerGrant(s);
     expect(per.filter((p) => p.status !== 200)).toEqual([]);
@@ -240,5 +247,5 @@ describe('re-evaluation across worker processes', () => {
       .toEqual({ missing: 0, doubled: 0, unrecorded: [] });
     // A grant revoked by a worker killed before it left the live index stays indexed: re-evaluation skips non-active grants.
     expect.soft(await live(), 'revoked grants left in the live-grant index').toBe(0);
-  }, 80_000);
+  }, 100_000);
 });
