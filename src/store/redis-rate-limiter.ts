@@ -1,6 +1,11 @@
-// Fixed-window counters in Redis (one INCR + EXPIRE pipeline per hit), shared by every broker process.
+// Fixed-window counters in Redis (one script per hit: rateHit-1.lua), shared by every broker process.
 import type { Redis } from 'ioredis';
 import type { KeyNames } from './key-names.ts';
+import { defineScripts } from './scripts/load-scripts.ts';
+
+interface RateCommands {
+  mandateRateHit(counter: string, amount: number, ttlSec: number): Promise<number>;
+}
 
 /** Length of one counting window. */
 export const RATE_WINDOW_SEC = 60;
@@ -23,18 +28,17 @@ export interface RedisRateLimiter {
 
 /** Keys live through their window plus a margin for clock skew between processes, then expire. */
 export function createRedisRateLimiter(redis: Redis, keys: KeyNames): RedisRateLimiter {
+  defineScripts(redis, 'rateHit');
+  const r = redis as Redis & RateCommands;
   return {
     async hit(name, key, nowMs, amount = 1) {
       const window = Math.floor(nowMs / 1000 / RATE_WINDOW_SEC);
       const redisKey = keys.rate(name, key, window);
       try {
-        const replies = await redis
-          .multi()
-          .incrby(redisKey, amount)
-          .expire(redisKey, RATE_WINDOW_SEC * 2)
-          .exec();
-        const [incrErr, count] = replies?.[0] ?? [new Error('no reply'), 0];
-        if (incrErr || typeof count !== 'number') return undefined;
+        // One script rather than MULTI INCRBY EXPIRE EXEC: 3x the counts per second on one client
+        // (docs/performance.md, "Rate limiter").
+        const count = await r.mandateRateHit(redisKey, amount, RATE_WINDOW_SEC * 2);
+        if (typeof count !== 'number') return undefined;
         return { count, windowEndMs: (window + 1) * RATE_WINDOW_SEC * 1000 };
       } catch {
         return undefined;
