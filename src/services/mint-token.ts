@@ -14,6 +14,7 @@ import {
 } from '../domain/intent.ts';
 import { parseJsonWithin } from '../domain/json-bounds.ts';
 import type { GrantCreateOutcome } from '../domain/ports.ts';
+import type { WorkloadContext } from '../domain/trusted-issuer.ts';
 import { clampGrantTtl } from '../domain/ttl.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
@@ -39,6 +40,8 @@ export interface MintRequest {
   readonly resources: readonly string[];
   readonly scope: string | undefined;
   readonly ip: string | undefined;
+  /** The workload identity the agent authenticated with (a trusted issuer's token), if any. */
+  readonly workload?: WorkloadContext | undefined;
 }
 
 /**
@@ -128,7 +131,9 @@ export async function mintToken(
     throw new OAuthError('unauthorized_client', 'only agent clients may request tokens');
   const requested = parseIntent(req, broker.settings.intentLimits);
   const nowSec = nowSecOf(broker);
-  const context = requestContext(client, req.ip);
+  const context = req.workload
+    ? { ...requestContext(client, req.ip), workload: req.workload }
+    : requestContext(client, req.ip);
   const policy = broker.policy.current();
   const usage = historyUsage(
     await actionHistoryOf(broker.usage, policy.reads, client.client_id, requested),

@@ -47,6 +47,7 @@ const PublicClientSchema = z
     resources: z.array(z.string()),
     token_endpoint_auth_method: z.string(),
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
+    jwks_uri: z.string().optional(),
     max_token_ttl: z.number().int().optional(),
     max_grant_ttl: z.number().int().optional(),
     disabled: z.boolean(),
@@ -77,7 +78,7 @@ const createClientRoute = createRoute({
   tags: TAGS,
   summary: 'Register a client',
   description:
-    'An agent or a resource server. The generated `client_secret` is returned once; only its hash is kept.',
+    'An agent or a resource server. The generated `client_secret` is returned once; only its hash is kept. A `private_key_jwt` client registers its public keys (`jwks` inline, or `jwks_uri`: https) instead and gets no secret at all.',
   security: ADMIN_AUTH,
   responses: {
     201: jsonReply(
@@ -85,7 +86,10 @@ const createClientRoute = createRoute({
       z
         .object({
           client: PublicClientSchema,
-          client_secret: z.string().optional().describe('shown once; only its hash is kept'),
+          client_secret: z
+            .string()
+            .optional()
+            .describe('shown once; only its hash is kept; absent for private_key_jwt clients'),
         })
         .meta({ id: 'ClientCreated' }),
       { client: CLIENT_EXAMPLE, client_secret: 'cs_Jq8vTz2WmR5xK0pLb7nY3dHf' },
