@@ -4,6 +4,12 @@ import * as oauth from 'oauth4webapi';
 import type { AgentTask } from '../domain/intent.ts';
 import { type DiscoveredIssuer, discoverIssuer, type FetchLike } from './discover-issuer.ts';
 import { ApprovalRequiredError, GrantRevokedError, MandateError } from './mandate-error.ts';
+import {
+  type AssertionAlgorithm,
+  type AssertionSigner,
+  createAssertionSigner,
+  type PrivateKeyInput,
+} from './private-key-jwt.ts';
 
 /** What a task asks for: one `agent_task` authorization_details entry without its `type`. */
 export type TaskIntent = Omit<AgentTask, 'type'>;
@@ -34,7 +40,16 @@ export interface MandateClientOptions {
   /** The broker's issuer identifier, e.g. `https://mandate.example.com`. */
   readonly issuer: string | URL;
   readonly clientId: string;
-  readonly clientSecret: string;
+  /** The client secret (HTTP Basic). Give this or `privateKey`. */
+  readonly clientSecret?: string;
+  /**
+   * private_key_jwt: the client's private key (CryptoKey, KeyObject, private JWK or PKCS#8 PEM);
+   * each token request carries a fresh assertion signed with it. Give this or `clientSecret`.
+   */
+  readonly privateKey?: PrivateKeyInput;
+  /** With `privateKey`: the `kid` to send (default the JWK's) and the algorithm (default from the key). */
+  readonly keyId?: string;
+  readonly algorithm?: AssertionAlgorithm;
   readonly fetch?: FetchLike;
   /** Refresh this many seconds before the access token expires (default 30). */
   readonly refreshSkewSec?: number;
@@ -81,15 +96,32 @@ const DEFAULT_EXPIRES_IN_SEC = 60;
  * retried after a failure.
  */
 export function createMandateClient(options: MandateClientOptions): MandateClient {
-  const { clientId, clientSecret } = options;
-  if (!clientId || !clientSecret)
-    throw new TypeError('createMandateClient: clientId and clientSecret are required');
+  const { clientId, clientSecret, privateKey } = options;
+  if (
+    !clientId ||
+    (clientSecret === undefined) === (privateKey === undefined) ||
+    clientSecret === ''
+  )
+    throw new TypeError(
+      'createMandateClient: clientId and one of clientSecret or privateKey are required',
+    );
   const issuer = new URL(options.issuer);
   const skewMs = (options.refreshSkewSec ?? 30) * 1000;
   if (!(skewMs >= 0)) throw new RangeError('createMandateClient: refreshSkewSec must be >= 0');
   const now = options.now ?? Date.now;
   const client: oauth.Client = { client_id: clientId };
-  const auth = oauth.ClientSecretBasic(clientSecret);
+  const auth: oauth.ClientAuth =
+    privateKey === undefined
+      ? oauth.ClientSecretBasic(clientSecret as string)
+      : privateKeyJwt(
+          createAssertionSigner({
+            clientId,
+            privateKey,
+            algorithm: options.algorithm,
+            keyId: options.keyId,
+            now,
+          }),
+        );
 
   let discovery: Promise<DiscoveredIssuer> | undefined;
   const discover = (): Promise<DiscoveredIssuer> => {
@@ -274,6 +306,15 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
   }
 
   return { startTask, withTask, awaitApproval };
+}
+
+/** oauth4webapi client authentication sending a fresh jose-signed assertion (aud: the issuer) with every request. */
+function privateKeyJwt(sign: AssertionSigner): oauth.ClientAuth {
+  return async (as, client, body) => {
+    body.set('client_id', client.client_id);
+    body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    body.set('client_assertion', await sign(as.issuer));
+  };
 }
 
 interface TokenState {
