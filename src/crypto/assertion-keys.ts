@@ -11,6 +11,22 @@ import type { KeySource, PublicJwks } from '../domain/key-source.ts';
 import type { AssertionKeys, ForeignSignature } from '../domain/ports.ts';
 import type { RemoteJwks } from './remote-jwks.ts';
 
+/** Names of one algorithm: EdDSA and its fully-specified name Ed25519 (RFC 9864) find each other's keys. */
+const ALG_ALIASES: Readonly<Record<string, string>> = { Ed25519: 'EdDSA', EdDSA: 'Ed25519' };
+
+/** A key getter that, finding no key for the header's alg, looks again under its alias. */
+function withAliases(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, token) => {
+    try {
+      return await getKey(header, token);
+    } catch (err) {
+      const alias = ALG_ALIASES[header.alg ?? ''];
+      if (!alias || !(err instanceof errors.JWKSNoMatchingKey)) throw err;
+      return getKey({ ...header, alg: alias }, token);
+    }
+  };
+}
+
 /** Most inline key sets kept imported (by their JSON), oldest dropped first. */
 const MAX_LOCAL_SETS = 1000;
 
@@ -34,8 +50,9 @@ export function createAssertionKeys(remote: RemoteJwks): AssertionKeys {
 
   return {
     async verify(jwt, keys: KeySource, algorithms): Promise<ForeignSignature> {
-      const getKey = keys.jwks ? localSet(keys.jwks) : remote.get(keys.jwks_uri);
-      if (!getKey) return 'no_keys';
+      const set = keys.jwks ? localSet(keys.jwks) : remote.get(keys.jwks_uri);
+      if (!set) return 'no_keys';
+      const getKey = withAliases(set);
       const options = { algorithms: [...algorithms] };
       try {
         await compactVerify(jwt, getKey, options);

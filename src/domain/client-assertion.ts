@@ -4,8 +4,11 @@
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** `grant_type` of the JWT bearer grant (RFC 7523 2.1). */
 export const JWT_BEARER_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-/** Signature algorithms an assertion may use: asymmetric only, never `none` or HMAC. */
-export const ASSERTION_ALGS = ['ES256', 'EdDSA', 'PS256', 'RS256'] as const;
+/**
+ * Signature algorithms an assertion may use: asymmetric only, never `none` or HMAC. `Ed25519` is
+ * EdDSA's fully-specified name (RFC 9864), which oauth4webapi sends for Ed25519 keys.
+ */
+export const ASSERTION_ALGS = ['ES256', 'EdDSA', 'Ed25519', 'PS256', 'RS256'] as const;
 /** The furthest ahead a private_key_jwt assertion's `exp` may lie (seconds). */
 export const MAX_ASSERTION_LIFETIME_SEC = 300;
 /** The longest assertion even looked at (a real one is 0.5-2 KB; a Kubernetes token about 1.5 KB). */
