@@ -94,14 +94,15 @@ export interface Client {
 
 /**
  * Why a client's authentication settings do not fit together, or undefined: a private_key_jwt
- * client has keys (jwks or jwks_uri, one) and a secret client has a secret.
+ * client has at most one of jwks and jwks_uri (none: an agent that authenticates only with a
+ * trusted issuer's workload token), and a secret client has no keys.
  */
 export function authSettingsProblem(
   c: Pick<Client, 'token_endpoint_auth_method' | 'jwks' | 'jwks_uri' | 'secret_hash'>,
 ): { path: string; message: string } | undefined {
   if (c.token_endpoint_auth_method === 'private_key_jwt') {
-    if ((c.jwks === undefined) === (c.jwks_uri === undefined))
-      return { path: 'jwks', message: 'private_key_jwt needs jwks or jwks_uri (one of them)' };
+    if (c.jwks !== undefined && c.jwks_uri !== undefined)
+      return { path: 'jwks', message: 'give jwks or jwks_uri, not both' };
     return undefined;
   }
   if (c.jwks !== undefined || c.jwks_uri !== undefined)
