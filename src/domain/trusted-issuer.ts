@@ -57,7 +57,7 @@ export interface TrustedIssuerStore {
   list(): Promise<TrustedIssuer[]>;
   /** The entry for an `iss` value, if trusted. */
   byIssuer(issuer: string): Promise<TrustedIssuer | undefined>;
-  /** False when the id or the issuer is taken. */
+  /** Registers a new entry; nothing is written when its id or its issuer is already registered. */
   create(entry: TrustedIssuer): Promise<'created' | 'id_taken' | 'issuer_taken'>;
   /** Creates or replaces (config entries at start). */
   put(entry: TrustedIssuer): Promise<void>;

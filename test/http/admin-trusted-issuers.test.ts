@@ -1,6 +1,6 @@
 // /admin/trusted-issuers through app.request(): create, list, delete, and RFC 9457 refusals of bad input; private_key_jwt client registration rules.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HttpResult } from '../support/broker.ts';
+import { expectProblem } from '../support/expect-problem.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 
 let t: TestApp;
@@ -12,12 +12,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-function expectProblem(res: HttpResult, status: number): void {
-  expect(res.status, res.text).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body.status).toBe(status);
-}
 
 const JWK = {
   kty: 'EC',

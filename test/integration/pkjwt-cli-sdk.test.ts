@@ -1,36 +1,19 @@
 // Agents without a secret end to end: `mandate clients add --auth-method private_key_jwt --jwks-file`, `token get --private-key-file`, and createMandateClient({ clientId, privateKey }).
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/run-cli.ts';
 import { createMandateClient } from '../../src/client/mandate-client.ts';
 import { ADMIN_TOKEN, CRM, createClient, isActive } from '../support/broker.ts';
+import { runMandate } from '../support/run-cli.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 let broker: TestBroker;
 let dir: string;
 
-async function mandate(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(
-    args,
-    {
-      out: (t) => out.push(t),
-      err: (t) => err.push(t),
-      env: { MANDATE_URL: broker.url, MANDATE_ADMIN_TOKEN: ADMIN_TOKEN },
-      fetch: (input, init) => fetch(input, init),
-      readFile: (path) => readFile(path, 'utf8'),
-    },
-    async () => {
-      throw new Error('not in this test');
-    },
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const mandate = (args: string[]) => runMandate(broker.url, args);
 
 beforeAll(async () => {
   broker = await startTestBroker();

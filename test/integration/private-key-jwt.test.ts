@@ -79,15 +79,8 @@ describe('private_key_jwt with real OAuth clients', () => {
     expect(as.grant_types_supported).toContain('urn:ietf:params:oauth:grant-type:jwt-bearer');
   });
 
-  const introspect = async (token: string) =>
-    oauth.processIntrospectionResponse(
-      as,
-      resource,
-      await oauth.introspectionRequest(as, resource, resourceAuth, token, insecure),
-    );
-
-  it('runs client_credentials, refresh, introspection and revocation with private_key_jwt', async () => {
-    const first = await oauth.processClientCredentialsResponse(
+  const agentToken = async () =>
+    oauth.processClientCredentialsResponse(
       as,
       agent,
       await oauth.clientCredentialsGrantRequest(
@@ -98,6 +91,16 @@ describe('private_key_jwt with real OAuth clients', () => {
         insecure,
       ),
     );
+
+  const introspect = async (token: string) =>
+    oauth.processIntrospectionResponse(
+      as,
+      resource,
+      await oauth.introspectionRequest(as, resource, resourceAuth, token, insecure),
+    );
+
+  it('runs client_credentials, refresh, introspection and revocation with private_key_jwt', async () => {
+    const first = await agentToken();
     expect(first.token_type).toBe('bearer');
     expect(typeof first.refresh_token).toBe('string');
     // The resource authenticates with an EdDSA key fetched from its jwks_uri, once for both calls.
@@ -144,17 +147,7 @@ describe('private_key_jwt with real OAuth clients', () => {
   });
 
   it('gives a resource client a caller token for AuthZEN and signals (no secret needed)', async () => {
-    const agentToken = await oauth.processClientCredentialsResponse(
-      as,
-      agent,
-      await oauth.clientCredentialsGrantRequest(
-        as,
-        agent,
-        agentAuth,
-        { authorization_details: JSON.stringify([task(['read'])]) },
-        insecure,
-      ),
-    );
+    const agentTokens = await agentToken();
     const caller = await oauth.processClientCredentialsResponse(
       as,
       resource,
@@ -176,7 +169,7 @@ describe('private_key_jwt with real OAuth clients', () => {
           subject: {
             type: 'agent',
             id: agent.client_id,
-            properties: { token: agentToken.access_token },
+            properties: { token: agentTokens.access_token },
           },
           action: { name: 'read' },
           resource: { type: 'resource', id: CRM },
@@ -187,7 +180,7 @@ describe('private_key_jwt with real OAuth clients', () => {
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { decision: boolean }).decision).toBe(true);
     // An agent's access token is no caller token, and a caller token is no access token.
-    expect((await evaluate(`Bearer ${agentToken.access_token}`)).status).toBe(401);
+    expect((await evaluate(`Bearer ${agentTokens.access_token}`)).status).toBe(401);
     expect((await introspect(caller.access_token)).active).toBe(false);
     const signal = await fetch(`${broker.url}/v1/signals`, {
       method: 'POST',
