@@ -2,8 +2,10 @@
 import type { Redis } from 'ioredis';
 import { ConfigError, type LoadedConfig } from './config/load-config.ts';
 import { readPolicyFiles } from './config/read-policy-files.ts';
+import { createAssertionKeys } from './crypto/assertion-keys.ts';
 import { createDpopProofs } from './crypto/dpop-proofs.ts';
 import { createKeyRing, type KeyRing } from './crypto/key-ring.ts';
+import { createRemoteJwks } from './crypto/remote-jwks.ts';
 import { trustRangeTexts } from './domain/client-address.ts';
 import type { PolicyRegistry } from './domain/policy-registry.ts';
 import { type Clock, type GrantNotifier, systemClock } from './domain/ports.ts';
@@ -34,6 +36,7 @@ import { createRedisPolicyStore } from './store/redis-policy-store.ts';
 import { createRedisRateLimiter, type RedisRateLimiter } from './store/redis-rate-limiter.ts';
 import { createRedisReceiverStore } from './store/redis-receiver-store.ts';
 import { loadSharedSecret } from './store/redis-shared-secret.ts';
+import { createRedisTrustedIssuers } from './store/redis-trusted-issuers.ts';
 import { createRedisUsageStore } from './store/redis-usage-store.ts';
 import { afterTurnWrites } from './store/turn-end.ts';
 import { createCaepNotifier } from './worker/caep-delivery.ts';
@@ -142,6 +145,17 @@ export function createDeps(
   const notifier: GrantNotifier = caepNotifier;
   let caepWorker: Awaited<ReturnType<typeof startCaepWorker>> | undefined;
   const decisions = createRedisDecisionLog(redis, keys, auditLimits);
+  const { federation } = config;
+  // One cache of remote key sets for client and trusted-issuer jwks_uris alike.
+  const assertionKeys = createAssertionKeys(
+    createRemoteJwks({
+      timeoutMs: federation.jwks_timeout_ms,
+      maxBytes: federation.jwks_max_bytes,
+      cacheMaxAgeMs: federation.jwks_cache_max_age_sec * 1000,
+      cooldownMs: federation.jwks_cooldown_sec * 1000,
+      allowHttpLoopback: federation.allow_http_loopback,
+    }),
+  );
   const broker: Broker = {
     reevaluator,
     notifier,
@@ -156,6 +170,9 @@ export function createDeps(
     signer: keyRing,
     verifier: keyRing,
     dpop,
+    callerTokens: keyRing,
+    assertionKeys,
+    trustedIssuers: createRedisTrustedIssuers(redis, keys),
     writes: { afterWritesSent: afterTurnWrites },
     snapshots: new GrantSnapshots(),
     policy,
@@ -181,6 +198,7 @@ export function createDeps(
         windowSec: dpopWindowSec,
         trustResourceVerification: config.dpop.trust_resource_verification,
       },
+      jwksAllowHttpLoopback: federation.allow_http_loopback,
     },
     log,
     metrics,

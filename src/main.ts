@@ -8,6 +8,7 @@ import { createDeps, type Deps, httpDepsOf } from './deps.ts';
 import type { Clock } from './domain/ports.ts';
 import { createApp } from './http/app.ts';
 import { seedClients } from './services/manage-clients.ts';
+import { seedTrustedIssuers } from './services/manage-trusted-issuers.ts';
 
 export interface StartOptions {
   readonly api: boolean;
@@ -134,6 +135,7 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
     );
   }
   await seedClients(deps.broker, config.clients);
+  await seedTrustedIssuers(deps.broker, config.federation.issuers);
   const adminToken = await deps.bootstrapAdminToken();
   if (adminToken)
     process.stderr.write(

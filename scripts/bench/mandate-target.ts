@@ -1,5 +1,5 @@
 // Mandate itself as a benchmark target: started with `src/cli.ts serve`, set up over the admin API (contract v1).
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
@@ -93,6 +93,7 @@ export async function startMandate(
       authorization_details: AUTHORIZATION_DETAILS,
     };
     const mint = () => postForm(`${baseUrl}/oauth/token`, mintForm, agentAuth);
+    const keyed = await registerKeyedAgent(baseUrl, adminToken);
     const freshToken = async () => String((await mint()).access_token);
     // DPoP: proofs name the token endpoint by the issuer's URL (here the base URL) and are single-use.
     const prover = createBenchProver();
@@ -117,6 +118,24 @@ export async function startMandate(
           body: new URLSearchParams(mintForm).toString(),
         },
       },
+      // private_key_jwt: every request a fresh assertion (its own jti), all signed before the timed
+      // run, so the client's signing is not measured; a build without private_key_jwt has none.
+      ...(keyed
+        ? [
+            {
+              id: `${name}.token-pkjwt`,
+              request: { method: 'POST', path: '/oauth/token', headers: { 'content-type': FORM } },
+              bodies: async (n: number) =>
+                Array.from({ length: n }, () =>
+                  new URLSearchParams({
+                    ...mintForm,
+                    client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+                    client_assertion: keyed.assertion(baseUrl),
+                  }).toString(),
+                ),
+            } satisfies Scenario,
+          ]
+        : []),
       {
         id: `${name}.refresh`,
         request: { method: 'POST', path: '/oauth/token', headers: agentAuth },
@@ -229,6 +248,51 @@ export async function startMandate(
     await server.stop();
     throw new Error(`${(err as Error).message}\n--- ${name} log tail ---\n${server.logTail()}`);
   }
+}
+
+const KEYED_AGENT = 'bench-keyed-agent';
+
+/**
+ * Registers a private_key_jwt agent with a fresh ES256 key; undefined when the build refuses it
+ * (a baseline from before private_key_jwt). `assertion(aud)` signs one with node:crypto.
+ */
+async function registerKeyedAgent(
+  baseUrl: string,
+  adminToken: string,
+): Promise<{ assertion: (aud: string) => string } | undefined> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'bench-1', alg: 'ES256' };
+  const res = await fetch(`${baseUrl}/admin/clients`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': JSON_TYPE },
+    body: JSON.stringify({
+      client_id: KEYED_AGENT,
+      name: 'bench keyed agent',
+      kind: 'agent',
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [jwk] },
+    }),
+  });
+  await res.text();
+  if (res.status !== 201) return undefined;
+  const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid: 'bench-1' })).toString(
+    'base64url',
+  );
+  return {
+    assertion(aud) {
+      const now = Math.floor(Date.now() / 1000);
+      const claims = { iss: KEYED_AGENT, sub: KEYED_AGENT, aud, iat: now, exp: now + 290 };
+      const payload = Buffer.from(
+        JSON.stringify({ ...claims, jti: randomBytes(12).toString('base64url') }),
+      ).toString('base64url');
+      const input = `${header}.${payload}`;
+      const sig = sign('sha256', Buffer.from(input), {
+        key: privateKey,
+        dsaEncoding: 'ieee-p1363',
+      });
+      return `${input}.${sig.toString('base64url')}`;
+    },
+  };
 }
 
 /** Whether the build in `repo` caps live grants per agent (its config schema then knows the key). */

@@ -2,6 +2,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { hashSecret } from '../services/authenticate-client.ts';
 import { asRecord, listOf } from './answer-shape.ts';
+import { usageError } from './cli-error.ts';
 import type { CommandContext } from './command-context.ts';
 import { type Column, formatFields, formatTable } from './format-table.ts';
 import { commaList, compact, enc, positiveInt } from './option-values.ts';
@@ -25,7 +26,9 @@ export function addClientCommands(program: Command, ctx: CommandContext): void {
 
   clients
     .command('add')
-    .description('register a client; prints its client_secret once')
+    .description(
+      'register a client; prints its client_secret once (none for private_key_jwt: it has keys instead)',
+    )
     .requiredOption('--name <name>', 'display name')
     .addOption(
       new Option('--kind <kind>', 'what the client is')
@@ -52,9 +55,24 @@ export function addClientCommands(program: Command, ctx: CommandContext): void {
         'private_key_jwt',
       ]),
     )
+    .option(
+      '--jwks-file <file>',
+      "private_key_jwt: the client's key as a JWK or JWKS file (private members are dropped: only public keys are sent)",
+    )
+    .option(
+      '--jwks-uri <url>',
+      'private_key_jwt: where the client publishes its public keys (https)',
+    )
     .option('--max-token-ttl <sec>', 'longest access token lifetime', positiveInt)
     .option('--max-grant-ttl <sec>', 'longest grant lifetime', positiveInt)
     .action(async (opts: Row, cmd: Command) => {
+      const jwks =
+        typeof opts.jwksFile === 'string'
+          ? publicJwks(await ctx.io.readFile(opts.jwksFile))
+          : undefined;
+      const keyed = jwks !== undefined || opts.jwksUri !== undefined;
+      if (keyed && opts.authMethod !== undefined && opts.authMethod !== 'private_key_jwt')
+        throw usageError('--jwks-file and --jwks-uri go with --auth-method private_key_jwt');
       const body = compact({
         client_id: opts.clientId,
         name: opts.name,
@@ -62,7 +80,9 @@ export function addClientCommands(program: Command, ctx: CommandContext): void {
         groups: opts.groups,
         resources: opts.resources,
         attributes: Object.keys(opts.attr as Row).length > 0 ? opts.attr : undefined,
-        token_endpoint_auth_method: opts.authMethod,
+        token_endpoint_auth_method: keyed ? 'private_key_jwt' : opts.authMethod,
+        jwks,
+        jwks_uri: opts.jwksUri,
         max_token_ttl: opts.maxTokenTtl,
         max_grant_ttl: opts.maxGrantTtl,
       });
@@ -72,7 +92,8 @@ export function addClientCommands(program: Command, ctx: CommandContext): void {
         const shown = formatFields(
           typeof client === 'object' && client !== null ? (client as Row) : rest,
         );
-        if (typeof secret !== 'string') return shown;
+        if (typeof secret !== 'string')
+          return `${shown}\n\n(no secret: the client signs each request with its private key)`;
         return [
           shown,
           '',
@@ -125,6 +146,28 @@ export function addClientCommands(program: Command, ctx: CommandContext): void {
         return `client ${id} deleted; revoked ${Number(revoked.grants ?? 0)} grant(s)`;
       });
     });
+}
+
+/** Members only a private key holds: dropped, so a private JWK file registers its public half. */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/** A JWKS of public keys from a file holding a JWK or a JWKS (private or public). */
+function publicJwks(text: string): { keys: Row[] } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw usageError('--jwks-file: not JSON (want a JWK or a JWKS)');
+  }
+  const record = asRecord(parsed);
+  const keys = Array.isArray(record.keys) ? record.keys.map(asRecord) : [record];
+  if (keys.length === 0 || keys.some((k) => typeof k.kty !== 'string'))
+    throw usageError('--jwks-file: want a JWK or a JWKS (each key with kty)');
+  return {
+    keys: keys.map((k) =>
+      Object.fromEntries(Object.entries(k).filter(([m]) => !PRIVATE_MEMBERS.includes(m))),
+    ),
+  };
 }
 
 function collectAttribute(value: string, previous: Row): Row {

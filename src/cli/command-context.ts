@@ -1,6 +1,7 @@
 // What every CLI command shares: I/O, the broker's URL and credentials, and output mode.
 import type { Command } from 'commander';
 import { basicCredentials } from '../client/basic-credentials.ts';
+import { createAssertionSigner, type PrivateKeyInput } from '../client/private-key-jwt.ts';
 import { usageError } from './cli-error.ts';
 import { type FetchLike, requestBroker } from './request-broker.ts';
 
@@ -30,10 +31,10 @@ export interface CommandContext {
   print(cmd: Command, body: unknown, human: () => string): void;
 }
 
-export interface ClientCredentials {
-  readonly clientId: string;
-  readonly clientSecret: string;
-}
+/** A client secret (sent as HTTP Basic), or a private key file (PEM or JWK) to sign a client assertion with. */
+export type ClientCredentials =
+  | { readonly clientId: string; readonly clientSecret: string }
+  | { readonly clientId: string; readonly privateKeyFile: string };
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
@@ -64,11 +65,36 @@ export function createCommandContext(io: CliIo): CommandContext {
     },
     async oauth(cmd, path, credentials, form) {
       const url = baseUrl(cmd);
-      const authorization = basicCredentials(credentials.clientId, credentials.clientSecret);
-      return requestBroker(io.fetch, url, { method: 'POST', path, authorization, body: form });
+      if ('clientSecret' in credentials) {
+        const authorization = basicCredentials(credentials.clientId, credentials.clientSecret);
+        return requestBroker(io.fetch, url, { method: 'POST', path, authorization, body: form });
+      }
+      const sign = createAssertionSigner({
+        clientId: credentials.clientId,
+        privateKey: readPrivateKey(await io.readFile(credentials.privateKeyFile)),
+      });
+      // The broker's URL is its issuer (the assertion's audience) unless a proxy says otherwise.
+      const audience = url.href.replace(/\/$/, '');
+      const signed = new URLSearchParams(form);
+      signed.set('client_assertion_type', CLIENT_ASSERTION_TYPE);
+      signed.set('client_assertion', await sign(audience));
+      return requestBroker(io.fetch, url, { method: 'POST', path, body: signed });
     },
     print(cmd, body, human) {
       io.out(cmd.optsWithGlobals().json ? JSON.stringify(body, null, 2) : human());
     },
   };
+}
+
+const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/** A private key file's text: a JWK (JSON) or PKCS#8 PEM. */
+function readPrivateKey(text: string): PrivateKeyInput {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('{')) return trimmed;
+  try {
+    return JSON.parse(trimmed) as PrivateKeyInput;
+  } catch {
+    throw usageError('the private key file is neither a JWK (JSON) nor PKCS#8 PEM');
+  }
 }

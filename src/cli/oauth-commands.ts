@@ -20,6 +20,10 @@ export function addOAuthCommands(program: Command, ctx: CommandContext): void {
       '--client-secret <secret>',
       'agent client_secret (or MANDATE_CLIENT_SECRET; keeps it out of ps)',
     )
+    .option(
+      '--private-key-file <file>',
+      'private_key_jwt: the private key (JWK or PKCS#8 PEM) to sign a client assertion with (or MANDATE_CLIENT_KEY_FILE)',
+    )
     .requiredOption('--task <task_id>', 'the task the token is for')
     .requiredOption('--action <a,b>', 'actions (comma-separated, repeatable)', commaList)
     .requiredOption('--location <uri>', 'resource URI (comma-separated, repeatable)', commaList)
@@ -60,6 +64,10 @@ export function addOAuthCommands(program: Command, ctx: CommandContext): void {
     .description('introspect a token as a resource server (RFC 7662)')
     .option('--client-id <id>', 'resource client_id (or MANDATE_CLIENT_ID)')
     .option('--client-secret <secret>', 'resource client_secret (or MANDATE_CLIENT_SECRET)')
+    .option(
+      '--private-key-file <file>',
+      'private_key_jwt: the private key (JWK or PKCS#8 PEM) (or MANDATE_CLIENT_KEY_FILE)',
+    )
     .action(async (tokenValue: string, opts: Row, cmd: Command) => {
       if (tokenValue.trim() === '') throw usageError('introspect: the token is empty');
       const form = new URLSearchParams({ token: tokenValue });
@@ -74,9 +82,12 @@ function credentials(ctx: CommandContext, opts: Row): ClientCredentials {
   const clientId = (opts.clientId as string | undefined) ?? ctx.io.env.MANDATE_CLIENT_ID;
   const clientSecret =
     (opts.clientSecret as string | undefined) ?? ctx.io.env.MANDATE_CLIENT_SECRET;
+  const privateKeyFile =
+    (opts.privateKeyFile as string | undefined) ?? ctx.io.env.MANDATE_CLIENT_KEY_FILE;
+  if (clientId && privateKeyFile && !opts.clientSecret) return { clientId, privateKeyFile };
   if (!clientId || !clientSecret) {
     throw usageError(
-      'client credentials missing: pass --client-id/--client-secret or set MANDATE_CLIENT_ID/MANDATE_CLIENT_SECRET',
+      'client credentials missing: pass --client-id with --client-secret or --private-key-file (or set MANDATE_CLIENT_ID with MANDATE_CLIENT_SECRET or MANDATE_CLIENT_KEY_FILE)',
     );
   }
   return { clientId, clientSecret };

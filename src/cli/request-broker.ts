@@ -7,7 +7,8 @@ export interface BrokerRequest {
   readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path under the broker's URL, query included. */
   readonly path: string;
-  readonly authorization: string;
+  /** The Authorization header; none for a form that carries its own client assertion. */
+  readonly authorization?: string | undefined;
   /** A JSON body, or a form (URLSearchParams) for the OAuth endpoints. */
   readonly body?: unknown;
 }
@@ -26,10 +27,8 @@ export async function requestBroker(
     req.path.replace(/^\//, ''),
     baseUrl.href.endsWith('/') ? baseUrl : `${baseUrl.href}/`,
   );
-  const headers: Record<string, string> = {
-    authorization: req.authorization,
-    accept: 'application/json',
-  };
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (req.authorization !== undefined) headers.authorization = req.authorization;
   let body: string | undefined;
   if (req.body instanceof URLSearchParams) {
     headers['content-type'] = 'application/x-www-form-urlencoded';

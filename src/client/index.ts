@@ -16,3 +16,9 @@ export {
   MandateError,
   type MandateErrorCode,
 } from './mandate-error.ts';
+export {
+  type AssertionAlgorithm,
+  type AssertionSigner,
+  createAssertionSigner,
+  type PrivateKeyInput,
+} from './private-key-jwt.ts';

@@ -10,6 +10,12 @@ import {
   MandateError,
   toMandateError,
 } from './mandate-error.ts';
+import {
+  type AssertionAlgorithm,
+  type AssertionSigner,
+  createAssertionSigner,
+  type PrivateKeyInput,
+} from './private-key-jwt.ts';
 
 /** What a task asks for: one `agent_task` authorization_details entry without its `type`. */
 export type TaskIntent = Omit<AgentTask, 'type'>;
@@ -45,7 +51,16 @@ export interface MandateClientOptions {
   /** The broker's issuer identifier, e.g. `https://mandate.example.com`. */
   readonly issuer: string | URL;
   readonly clientId: string;
-  readonly clientSecret: string;
+  /** The client secret (HTTP Basic). Give this or `privateKey`. */
+  readonly clientSecret?: string;
+  /**
+   * private_key_jwt: the client's private key (CryptoKey, KeyObject, private JWK or PKCS#8 PEM);
+   * each token request carries a fresh assertion signed with it. Give this or `clientSecret`.
+   */
+  readonly privateKey?: PrivateKeyInput;
+  /** With `privateKey`: the `kid` to send (default the JWK's) and the algorithm (default from the key). */
+  readonly keyId?: string;
+  readonly algorithm?: AssertionAlgorithm;
   /**
    * DPoP (RFC 9449): `true` makes an ES256 key pair for this client, or pass your own WebCrypto
    * pair (ES256, EdDSA, PS256, RS256). Token requests then carry proofs (a `use_dpop_nonce`
@@ -103,15 +118,32 @@ const DEFAULT_EXPIRES_IN_SEC = 60;
  * retried after a failure.
  */
 export function createMandateClient(options: MandateClientOptions): MandateClient {
-  const { clientId, clientSecret } = options;
-  if (!clientId || !clientSecret)
-    throw new TypeError('createMandateClient: clientId and clientSecret are required');
+  const { clientId, clientSecret, privateKey } = options;
+  if (
+    !clientId ||
+    (clientSecret === undefined) === (privateKey === undefined) ||
+    clientSecret === ''
+  )
+    throw new TypeError(
+      'createMandateClient: clientId and one of clientSecret or privateKey are required',
+    );
   const issuer = new URL(options.issuer);
   const skewMs = (options.refreshSkewSec ?? 30) * 1000;
   if (!(skewMs >= 0)) throw new RangeError('createMandateClient: refreshSkewSec must be >= 0');
   const now = options.now ?? Date.now;
   const client: oauth.Client = { client_id: clientId };
-  const auth = oauth.ClientSecretBasic(clientSecret);
+  const auth: oauth.ClientAuth =
+    privateKey === undefined
+      ? oauth.ClientSecretBasic(clientSecret as string)
+      : privateKeyJwt(
+          createAssertionSigner({
+            clientId,
+            privateKey,
+            algorithm: options.algorithm,
+            keyId: options.keyId,
+            now,
+          }),
+        );
   const prover = options.dpop ? createDpopProver(options.dpop) : undefined;
   let dpopHandle: Promise<oauth.DPoPHandle> | undefined;
   const dpop = () => {
@@ -324,6 +356,15 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
   }
 
   return { startTask, withTask, awaitApproval, dpopProof };
+}
+
+/** oauth4webapi client authentication sending a fresh jose-signed assertion (aud: the issuer) with every request. */
+function privateKeyJwt(sign: AssertionSigner): oauth.ClientAuth {
+  return async (as, client, body) => {
+    body.set('client_id', client.client_id);
+    body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    body.set('client_assertion', await sign(as.issuer));
+  };
 }
 
 interface TokenState {

@@ -3,6 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { authSettingsProblem } from '../domain/client.ts';
+import { jwksUriProblem } from '../domain/key-source.ts';
 import { receiverUrlProblem } from '../domain/receiver-target.ts';
 import { type Config, ConfigSchema } from './schema.ts';
 
@@ -121,6 +123,19 @@ function checkCrossFields(config: Config, file: string): void {
     }
     if (c.kind === 'resource' && c.resources.length === 0)
       problems.push(`clients.${i}.resources: a resource client must serve at least one resource`);
+    const auth = authSettingsProblem(c);
+    if (auth) problems.push(`clients.${i}.${auth.path}: ${auth.message}`);
+    if (
+      c.token_endpoint_auth_method === 'private_key_jwt' &&
+      (c.client_secret || c.client_secret_hash)
+    )
+      problems.push(`clients.${i}: a private_key_jwt client has no secret`);
+    const uri = c.jwks_uri && jwksUriProblem(c.jwks_uri, config.federation.allow_http_loopback);
+    if (uri) problems.push(`clients.${i}.jwks_uri: ${uri}`);
+  });
+  config.federation.issuers.forEach((t, i) => {
+    const uri = t.jwks_uri && jwksUriProblem(t.jwks_uri, config.federation.allow_http_loopback);
+    if (uri) problems.push(`federation.issuers.${i}.jwks_uri: ${uri}`);
   });
   const targets = {
     allowHttp: config.caep.allow_http,

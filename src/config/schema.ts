@@ -5,6 +5,7 @@ import { ClientInputSchema } from '../domain/client.ts';
 import { parseIpRange } from '../domain/client-address.ts';
 import { MAX_GRANT_TTL_SEC } from '../domain/intent.ts';
 import { ReceiverInputSchema } from '../domain/receiver.ts';
+import { TrustedIssuerIdSchema, TrustedIssuerInputSchema } from '../domain/trusted-issuer.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
 
 const Seconds = z.number().int().positive();
@@ -374,6 +375,44 @@ export const ConfigSchema = z
         'receiver ids must be unique',
       )
       .default([]),
+    /**
+     * Workload identity federation and remote key sets (client `jwks_uri`, issuers' `jwks_uri`).
+     * `issuers` are created or replaced at every start: `{ id, issuer, jwks_uri | jwks, audience,
+     * subject_map: [{ match: { <claim>: <value> }, client_id }], claims? }`.
+     */
+    federation: z
+      .object({
+        issuers: z
+          .array(TrustedIssuerInputSchema.safeExtend({ id: TrustedIssuerIdSchema }))
+          .refine(
+            (is) => new Set(is.map((i) => i.id)).size === is.length,
+            'trusted issuer ids must be unique',
+          )
+          .refine(
+            (is) => new Set(is.map((i) => i.issuer)).size === is.length,
+            'each issuer may be listed once',
+          )
+          .default([]),
+        /** Allow a jwks_uri on http to a loopback host (tests, a local sidecar); otherwise https only. */
+        allow_http_loopback: z.boolean().default(false),
+        /** Longest a JWKS fetch may take (ms). */
+        jwks_timeout_ms: z.number().int().min(100).max(10_000).default(2000),
+        /** Largest JWKS document accepted (bytes). */
+        jwks_max_bytes: z.number().int().min(1024).max(1_048_576).default(65_536),
+        /** How long a fetched JWKS is used before it is fetched again (s). */
+        jwks_cache_max_age_sec: z.number().int().min(1).max(86_400).default(600),
+        /** After a fetch (or a failed one), an unknown `kid` fetches again no sooner than this (s). */
+        jwks_cooldown_sec: z.number().int().min(1).max(3600).default(60),
+      })
+      .strict()
+      .default({
+        issuers: [],
+        allow_http_loopback: false,
+        jwks_timeout_ms: 2000,
+        jwks_max_bytes: 65_536,
+        jwks_cache_max_age_sec: 600,
+        jwks_cooldown_sec: 60,
+      }),
     /** CAEP push delivery: where receivers may be, and how one receiver's trouble is kept from the others. */
     caep: z
       .object({

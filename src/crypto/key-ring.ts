@@ -13,10 +13,12 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import {
   type AccessTokenClaims,
   AccessTokenClaimsSchema,
+  type CallerTokenClaims,
+  CallerTokenClaimsSchema,
   InvalidToken,
 } from '../domain/access-token.ts';
 import type { KeyRecord, KeyStore } from '../domain/key-store.ts';
-import type { Clock, TokenSigner, TokenVerifier } from '../domain/ports.ts';
+import type { CallerTokens, Clock, TokenSigner, TokenVerifier } from '../domain/ports.ts';
 import type { SecurityEventSigner } from '../domain/security-event.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
 import { derToJose, joseToDer } from './ecdsa-signature.ts';
@@ -35,7 +37,7 @@ export interface KeyRingOptions {
   readonly onRotated?: (kid: string) => Promise<void>;
 }
 
-export interface KeyRing extends TokenSigner, TokenVerifier, SecurityEventSigner {
+export interface KeyRing extends TokenSigner, TokenVerifier, CallerTokens, SecurityEventSigner {
   /** Reads the keys from the store, creating the first one if there is none. */
   load(): Promise<void>;
   /** Makes a new key active; the old one keeps verifying until its tokens have expired. */
@@ -126,8 +128,30 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
     return verifiers.get(kid);
   };
 
+  /** One of our own JWTs (`typ: at+jwt`) whose signature checks out with a key of the ring. */
+  const verifyOwnSignature = async (token: string) => {
+    const parts = compactParts(token);
+    const header = parseSegment(parts[0]);
+    const kid = header.kid;
+    if (typeof kid !== 'string' || kid.length > 128) throw new InvalidToken('unknown_key');
+    const key = await keyFor(kid);
+    if (!key) throw new InvalidToken('unknown_key');
+    // Only the key's own algorithm (no "none", no HMAC with a public key), only our token type,
+    // and no JWS extension we would have to understand (crit, b64).
+    if (header.alg !== key.alg) throw new InvalidToken('bad_signature');
+    if (typeof header.typ !== 'string' || !/^(application\/)?at\+jwt$/i.test(header.typ))
+      throw new InvalidToken('wrong_type');
+    if ('crit' in header || 'b64' in header) throw new InvalidToken('malformed');
+    if (!(await verifySignature(key, `${parts[0]}.${parts[1]}`, parts[2])))
+      throw new InvalidToken('bad_signature');
+    return { kid, payload: parseSegment(parts[1]) };
+  };
+
   /** exp, iat and nbf against the clock, with the configured tolerance. */
-  const checkTimes = (claims: AccessTokenClaims, nbf: number | undefined): AccessTokenClaims => {
+  const checkTimes = <T extends { exp: number; iat: number }>(
+    claims: T,
+    nbf: number | undefined,
+  ): T => {
     const now = clock.nowMs() / 1000;
     const tolerance = opts.clockToleranceSec;
     if (claims.exp <= now - tolerance) throw new InvalidToken('expired');
@@ -166,21 +190,7 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
       const known = verified.get(token);
       // Seen before, byte for byte, and its key still verifies: only the times can have changed.
       if (known && verifiers.has(known.kid)) return checkTimes(known.claims, known.nbf);
-      const parts = compactParts(token);
-      const header = parseSegment(parts[0]);
-      const kid = header.kid;
-      if (typeof kid !== 'string' || kid.length > 128) throw new InvalidToken('unknown_key');
-      const key = await keyFor(kid);
-      if (!key) throw new InvalidToken('unknown_key');
-      // Only the key's own algorithm (no "none", no HMAC with a public key), only our token type,
-      // and no JWS extension we would have to understand (crit, b64).
-      if (header.alg !== key.alg) throw new InvalidToken('bad_signature');
-      if (typeof header.typ !== 'string' || !/^(application\/)?at\+jwt$/i.test(header.typ))
-        throw new InvalidToken('wrong_type');
-      if ('crit' in header || 'b64' in header) throw new InvalidToken('malformed');
-      if (!(await verifySignature(key, `${parts[0]}.${parts[1]}`, parts[2])))
-        throw new InvalidToken('bad_signature');
-      const payload = parseSegment(parts[1]);
+      const { kid, payload } = await verifyOwnSignature(token);
       const claims = AccessTokenClaimsSchema.safeParse(payload);
       if (!claims.success) throw new InvalidToken('bad_claims');
       if (claims.data.iss !== opts.issuer) throw new InvalidToken('wrong_issuer');
@@ -191,6 +201,22 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
       const frozen = deepFreeze(claims.data);
       verified.set(token, { kid, claims: frozen, nbf });
       return frozen;
+    },
+
+    signCallerToken(claims) {
+      if (!active) return Promise.reject(new Error('no signing key loaded'));
+      return signCompact(active, 'at+jwt', claims);
+    },
+
+    /** A caller token: no grant, `aud` the issuer itself; never cached with (nor mistaken for) access tokens. */
+    async verifyCallerToken(token): Promise<CallerTokenClaims> {
+      const { payload } = await verifyOwnSignature(token);
+      const claims = CallerTokenClaimsSchema.safeParse(payload);
+      if (!claims.success || 'grant_id' in payload) throw new InvalidToken('bad_claims');
+      if (claims.data.iss !== opts.issuer) throw new InvalidToken('wrong_issuer');
+      if (claims.data.aud !== opts.issuer) throw new InvalidToken('foreign_audience');
+      checkTimes(claims.data, undefined);
+      return claims.data;
     },
   };
 }

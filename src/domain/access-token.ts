@@ -2,6 +2,9 @@
 import { z } from 'zod';
 import { AgentTaskSchema } from './intent.ts';
 
+/** The scope of a caller token: Mandate's own API, as a resource client. */
+export const CALLER_SCOPE = 'mandate:resource';
+
 /** Claims every access token Mandate issues carries; anything else is not ours. */
 export const AccessTokenClaimsSchema = z.object({
   iss: z.string(),
@@ -18,6 +21,19 @@ export const AccessTokenClaimsSchema = z.object({
   act: z.record(z.string(), z.unknown()).optional(),
 });
 export type AccessTokenClaims = z.infer<typeof AccessTokenClaimsSchema>;
+
+/** A resource client's own token for Mandate's JSON API (see CallerTokens): no grant, `aud` = the issuer. */
+export const CallerTokenClaimsSchema = z.object({
+  iss: z.string(),
+  sub: z.string().min(1),
+  client_id: z.string().min(1),
+  aud: z.string().min(1),
+  iat: z.number().int(),
+  exp: z.number().int(),
+  jti: z.string().min(1).max(128),
+  scope: z.literal(CALLER_SCOPE),
+});
+export type CallerTokenClaims = z.infer<typeof CallerTokenClaimsSchema>;
 
 /** The audiences of a token as a list. */
 export function audiences(claims: Pick<AccessTokenClaims, 'aud'>): string[] {

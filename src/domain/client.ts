@@ -1,6 +1,7 @@
 // Clients: agents that ask for tokens and resource servers that check them.
 import { z } from 'zod';
 import { MAX_GRANT_TTL_SEC } from './intent.ts';
+import { JwksUriSchema, type PublicJwks, PublicJwksSchema } from './key-source.ts';
 import { MAX_ACCESS_TTL_SEC } from './ttl.ts';
 import type { PublicClient } from './wire/admin.ts';
 
@@ -47,7 +48,10 @@ const ClientFields = z
     attributes: Attributes,
     resources: Resources,
     token_endpoint_auth_method: AuthMethodSchema,
-    jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).max(16) }).optional(),
+    /** private_key_jwt: the client's public keys, inline (or give jwks_uri). */
+    jwks: PublicJwksSchema.optional(),
+    /** private_key_jwt: where the client publishes its public keys (https). */
+    jwks_uri: JwksUriSchema.optional(),
     max_token_ttl: z.number().int().positive().max(MAX_ACCESS_TTL_SEC).optional(),
     max_grant_ttl: z.number().int().positive().max(MAX_GRANT_TTL_SEC).optional(),
     /** RFC 9449 5.2: every token request of this client must carry a DPoP proof. */
@@ -80,7 +84,8 @@ export interface Client {
   readonly attributes: Record<string, string | number | boolean | string[]>;
   readonly resources: string[];
   readonly token_endpoint_auth_method: AuthMethod;
-  readonly jwks?: { keys: Record<string, unknown>[] } | undefined;
+  readonly jwks?: PublicJwks | undefined;
+  readonly jwks_uri?: string | undefined;
   readonly max_token_ttl?: number | undefined;
   readonly max_grant_ttl?: number | undefined;
   /** Every token request must carry a DPoP proof (RFC 9449 5.2). */
@@ -88,8 +93,26 @@ export interface Client {
   readonly disabled: boolean;
   readonly created_at: number;
   readonly updated_at: number;
-  /** `sha256:<base64url>` of the secret; absent for private_key_jwt clients. */
+  /** `sha256:<base64url>` of the secret; absent for private_key_jwt clients (they have none). */
   readonly secret_hash?: string | undefined;
+}
+
+/**
+ * Why a client's authentication settings do not fit together, or undefined: a private_key_jwt
+ * client has at most one of jwks and jwks_uri (none: an agent that authenticates only with a
+ * trusted issuer's workload token), and a secret client has no keys.
+ */
+export function authSettingsProblem(
+  c: Pick<Client, 'token_endpoint_auth_method' | 'jwks' | 'jwks_uri' | 'secret_hash'>,
+): { path: string; message: string } | undefined {
+  if (c.token_endpoint_auth_method === 'private_key_jwt') {
+    if (c.jwks !== undefined && c.jwks_uri !== undefined)
+      return { path: 'jwks', message: 'give jwks or jwks_uri, not both' };
+    return undefined;
+  }
+  if (c.jwks !== undefined || c.jwks_uri !== undefined)
+    return { path: 'jwks', message: 'keys are for private_key_jwt clients only' };
+  return undefined;
 }
 
 /** The client as the admin API shows it: never its secret hash. */

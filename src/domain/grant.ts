@@ -1,5 +1,6 @@
 // Grants: the approved intent of one task, stored while the task may run.
 import type { AgentTask } from './intent.ts';
+import type { WorkloadContext } from './trusted-issuer.ts';
 
 export type GrantStatus = 'active' | 'suspended' | 'revoked';
 
@@ -13,6 +14,8 @@ export interface ContextSnapshot {
   readonly sender_constrained: boolean;
   /** Groups the agent had when the grant was approved (group drift is a reason to re-decide). */
   readonly groups: string[];
+  /** The workload identity the grant was minted with (a trusted issuer's token), if any. */
+  readonly workload?: WorkloadContext | undefined;
 }
 
 export interface Grant {

@@ -3,6 +3,7 @@ import type { Client } from './client.ts';
 import type { PairDecision } from './decision.ts';
 import type { ContextSnapshot } from './grant.ts';
 import { type AgentTask, datatypesOf, type Pair } from './intent.ts';
+import type { WorkloadContext } from './trusted-issuer.ts';
 
 export interface AgentFacts {
   readonly id: string;
@@ -72,6 +73,8 @@ export interface PolicyFacts {
   readonly delegated: boolean;
   readonly sender_constrained: boolean;
   readonly signals: readonly string[];
+  /** The workload identity (trusted issuer's token) the grant was minted with; absent otherwise. */
+  readonly workload?: WorkloadContext | undefined;
 }
 
 /** The context attributes of the contract's model. */
@@ -86,6 +89,7 @@ export const CONTEXT_KEYS = [
   'delegated',
   'sender_constrained',
   'signals',
+  'workload',
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -106,6 +110,8 @@ export const CONTEXT_LEAVES = [
   'delegated',
   'sender_constrained',
   'signals',
+  /** Read whole: its claims are the issuer entry's to name. */
+  'workload',
 ] as const;
 export type ContextLeaf = (typeof CONTEXT_LEAVES)[number];
 
@@ -204,5 +210,6 @@ export function factsOf(
     delegated: context.delegated,
     sender_constrained: context.sender_constrained,
     signals: context.signals,
+    workload: context.workload,
   };
 }

@@ -1,6 +1,6 @@
 // The interfaces services depend on; the store, crypto and policy adapters implement them.
 // Over 350 lines on purpose: every port in one file, so the contract the adapters implement reads in one place.
-import type { AccessTokenClaims } from './access-token.ts';
+import type { AccessTokenClaims, CallerTokenClaims } from './access-token.ts';
 import type { Approval, ApprovalStatus } from './approval.ts';
 import type { Client } from './client.ts';
 import type { DecisionInput, DecisionRecord, SharedInputsRef } from './decision-record.ts';
@@ -8,6 +8,7 @@ import type { DpopCheck } from './dpop.ts';
 import type { Signal, SignalSummary } from './drift.ts';
 import type { Grant, GrantStatus } from './grant.ts';
 import type { AgentTask } from './intent.ts';
+import type { KeySource } from './key-source.ts';
 import type { CountRange, PolicyDecider } from './policy-facts.ts';
 import type { NotifiedGrant } from './security-event.ts';
 
@@ -278,6 +279,31 @@ export interface TokenSigner {
 export interface TokenVerifier {
   /** Verifies signature, type, issuer and times; throws InvalidToken with the reason. */
   verify(token: string): Promise<AccessTokenClaims>;
+}
+
+/**
+ * A resource client's own access token for Mandate's JSON API (AuthZEN, signals): `aud` is
+ * Mandate's issuer and it names no grant, so it is never an access token for a resource.
+ */
+export interface CallerTokens {
+  /** Signs a caller token with the active key (`typ: at+jwt`). */
+  signCallerToken(claims: CallerTokenClaims): Promise<string>;
+  /** Verifies signature, type, issuer, audience and times; throws InvalidToken with the reason. */
+  verifyCallerToken(token: string): Promise<CallerTokenClaims>;
+}
+
+/** How a JWT signed by someone else (a client assertion, a workload token) fared against its keys. */
+export type ForeignSignature = 'verified' | 'bad_signature' | 'no_keys';
+
+/** Verifies signatures of JWTs signed by clients and trusted issuers, with their registered keys. */
+export interface AssertionKeys {
+  /**
+   * Checks `jwt`'s signature with a key of `keys` for its header's `alg`, which must be one of
+   * `algorithms`: the key of its `kid`, or without one each key of that algorithm in turn. A
+   * jwks_uri is fetched within bounds (timeout, size, https) and cached; an unknown `kid` fetches
+   * it again at most once a minute. 'no_keys' when no key could be had or none fits.
+   */
+  verify(jwt: string, keys: KeySource, algorithms: readonly string[]): Promise<ForeignSignature>;
 }
 
 export interface PolicySource {

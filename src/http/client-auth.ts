@@ -1,19 +1,50 @@
-// Reads client credentials from HTTP Basic (RFC 6749 2.3.1) or the form body, never both.
+// Reads client credentials (HTTP Basic, client_secret_post, or a JWT client assertion: one of them) and has them verified.
 import type { Context } from 'hono';
 import type { Client } from '../domain/client.ts';
+import { CLIENT_ASSERTION_TYPE, MAX_ASSERTION_LENGTH } from '../domain/client-assertion.ts';
 import { OAuthError } from '../domain/errors.ts';
+import {
+  type AssertedCaller,
+  AssertionRefused,
+  authenticateAssertion,
+} from '../services/authenticate-assertion.ts';
 import { authenticateClient, type PresentedCredentials } from '../services/authenticate-client.ts';
 import type { Broker } from '../services/broker.ts';
+import { authenticateCallerToken } from '../services/caller-token.ts';
 import { readBasicCredentials } from './basic-credentials.ts';
-import { noteAuthenticated } from './rate-limit.ts';
+import { noteAuthenticated, noteCredentialRefused } from './rate-limit.ts';
 import type { OAuthForm } from './read-body.ts';
 
 const MAX_CREDENTIAL_LENGTH = 512;
 
-export function presentedCredentials(c: Context, form: OAuthForm): PresentedCredentials {
+/** A JWT client assertion (RFC 7523 2.2): private_key_jwt, or a workload token of a trusted issuer. */
+export interface PresentedAssertion {
+  readonly method: 'private_key_jwt';
+  readonly assertion: string;
+  /** `client_id` sent beside it, if any: it must be the client the assertion authenticates. */
+  readonly clientId: string | undefined;
+}
+
+/** The client credentials a form request presents, read and shape-checked, not verified. */
+export function presentedCredentials(
+  c: Context,
+  form: OAuthForm,
+): PresentedCredentials | PresentedAssertion {
   const header = c.req.header('authorization');
   const bodyId = form.get('client_id');
   const bodySecret = form.get('client_secret');
+  const assertionType = form.get('client_assertion_type');
+  const assertion = form.get('client_assertion');
+  if (assertionType !== undefined || assertion !== undefined) {
+    if (header !== undefined || bodySecret !== undefined)
+      throw new OAuthError('invalid_request', 'use one client authentication method, not two');
+    if (assertionType !== CLIENT_ASSERTION_TYPE)
+      throw new OAuthError('invalid_client', 'unsupported client_assertion_type');
+    if (!assertion) throw new OAuthError('invalid_request', 'client_assertion is required');
+    if (assertion.length > MAX_ASSERTION_LENGTH)
+      throw new OAuthError('invalid_client', 'client_assertion is too long');
+    return { method: 'private_key_jwt', assertion, clientId: bodyId };
+  }
   if (header !== undefined) {
     if (bodySecret !== undefined)
       throw new OAuthError('invalid_request', 'use one client authentication method, not two');
@@ -32,9 +63,60 @@ export function presentedCredentials(c: Context, form: OAuthForm): PresentedCred
   throw new OAuthError('invalid_client', 'client authentication is required');
 }
 
+/** True when the form request carries any client credential (a jwt-bearer grant may come without). */
+export function hasClientCredentials(c: Context, form: OAuthForm): boolean {
+  return (
+    c.req.header('authorization') !== undefined ||
+    form.get('client_secret') !== undefined ||
+    form.get('client_assertion') !== undefined ||
+    form.get('client_assertion_type') !== undefined
+  );
+}
+
+/** The audiences a client assertion sent to this request may name: the issuer, this endpoint, the token endpoint. */
+export function assertionAudiences(c: Context, broker: Broker): string[] {
+  const { issuer } = broker.settings;
+  return [issuer, `${issuer}${new URL(c.req.url).pathname}`, `${issuer}/oauth/token`];
+}
+
+/** Authenticates the caller of an OAuth endpoint; a workload token's caller carries its workload. */
+export async function authenticateCaller(
+  c: Context,
+  form: OAuthForm,
+  broker: Broker,
+): Promise<AssertedCaller> {
+  const creds = presentedCredentials(c, form);
+  if (creds.method !== 'private_key_jwt') return { client: await verify(c, broker, creds) };
+  const caller = await refusalsCounted(c, () =>
+    authenticateAssertion(broker, creds.assertion, {
+      audiences: assertionAudiences(c, broker),
+      clientId: creds.clientId,
+    }),
+  );
+  noteAuthenticated(c, {
+    kind: 'client',
+    clientId: caller.client.client_id,
+    secret: creds.assertion,
+  });
+  return caller;
+}
+
 /** Authenticates the caller of an OAuth endpoint. */
-export function authenticate(c: Context, form: OAuthForm, broker: Broker): Promise<Client> {
-  return verify(c, broker, presentedCredentials(c, form));
+export async function authenticate(c: Context, form: OAuthForm, broker: Broker): Promise<Client> {
+  return (await authenticateCaller(c, form, broker)).client;
+}
+
+/**
+ * Runs an assertion check; a refusal is told to the rate limit as a failed authentication (a
+ * jwt-bearer grant's refusal is a 400, which it would not count by itself).
+ */
+export async function refusalsCounted<T>(c: Context, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (err) {
+    if (err instanceof AssertionRefused) noteCredentialRefused(c);
+    throw err;
+  }
 }
 
 /** Verifies the credentials and tells the rate limit they succeeded (it then lets them through a blocked source). */
@@ -58,7 +140,29 @@ function checkLength(creds: PresentedCredentials): PresentedCredentials {
 /** The form of a JSON request: it carries no credentials. */
 const NO_FORM: OAuthForm = { get: () => undefined, all: () => [] };
 
-/** Authenticates a client by HTTP Basic alone (JSON endpoints have no form body to carry credentials). */
-export function authenticateBasic(c: Context, broker: Broker): Promise<Client> {
-  return verify(c, broker, presentedCredentials(c, NO_FORM));
+/** A caller token (`Authorization: Bearer <JWT>`): three base64url segments. */
+const CALLER_TOKEN = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
+
+/** True when the request presents a caller token rather than an opaque admin token. */
+export function presentsCallerToken(c: Context): boolean {
+  return CALLER_TOKEN.test(c.req.header('authorization') ?? '');
+}
+
+/**
+ * Authenticates the client calling a JSON endpoint (AuthZEN, signals): HTTP Basic, or a caller
+ * token it obtained for itself with client_credentials (`resource` = Mandate's issuer).
+ */
+export async function authenticateJsonCaller(c: Context, broker: Broker): Promise<Client> {
+  const bearer = CALLER_TOKEN.exec(c.req.header('authorization') ?? '')?.[1];
+  if (bearer === undefined) return verify(c, broker, presentedBasic(c));
+  const client = await authenticateCallerToken(broker, bearer);
+  noteAuthenticated(c, { kind: 'admin', token: bearer });
+  return client;
+}
+
+function presentedBasic(c: Context): PresentedCredentials {
+  const creds = presentedCredentials(c, NO_FORM);
+  if (creds.method === 'private_key_jwt')
+    throw new OAuthError('invalid_client', 'client authentication is required');
+  return creds;
 }

@@ -3,6 +3,7 @@
 import { hash } from 'node:crypto';
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import { sourceKey } from '../domain/client-address.ts';
+import { decodeCompactJwt } from '../domain/client-assertion.ts';
 import { readBasicCredentials } from './basic-credentials.ts';
 import type { HttpDeps } from './http-deps.ts';
 import { clientIp } from './http-deps.ts';
@@ -216,7 +217,8 @@ export function createRateLimit(deps: HttpDeps, opts: RateLimitOptions): RateLim
       if (verified !== undefined) remember(verified, now());
 
       const status = c.res.status;
-      if (status === 401) {
+      // A refused assertion grant answers 400 invalid_grant, yet is a failed credential all the same.
+      if (status === 401 || c.get('credentialRefused') === true) {
         // Only a presented credential is a guess; a request without any is not counted.
         const cred = await credential();
         if (!cred) return;
@@ -257,6 +259,8 @@ declare module 'hono' {
     invalidTokenAnswers: number;
     /** Digest of the credential this request was authenticated with (set by client and admin authentication). */
     authenticatedCredential: string;
+    /** The request's credential (an assertion) was refused, whatever the status says. */
+    credentialRefused: boolean;
   }
 }
 
@@ -271,6 +275,11 @@ export function reportInvalidTokens(c: Context, count: number): void {
  */
 export function noteAuthenticated(c: Context, credential: PresentedCredential): void {
   c.set('authenticatedCredential', credentialDigest(credential));
+}
+
+/** Called when an assertion is refused: the rate limit counts it as a failed authentication even when the answer is not 401. */
+export function noteCredentialRefused(c: Context): void {
+  c.set('credentialRefused', true);
 }
 
 /** SHA-256 of the exact credential, separated by kind: what the rate limit keeps instead of the secret. */
@@ -300,8 +309,8 @@ function pairKey(clientId: string, source: string): string {
 }
 
 /**
- * The credential a request presents (HTTP Basic, an admin Bearer token, or client_id +
- * client_secret in a form body), decoded as authentication decodes it; never verified here.
+ * The credential a request presents (HTTP Basic, a Bearer token, client_id + client_secret in a
+ * form body, or a JWT assertion in one), decoded as authentication decodes it; never verified here.
  */
 async function presentedCredential(c: Context): Promise<PresentedCredential | undefined> {
   const header = c.req.header('authorization');
@@ -318,7 +327,14 @@ async function presentedCredential(c: Context): Promise<PresentedCredential | un
     const form = new URLSearchParams(await c.req.text());
     const id = form.get('client_id');
     const secret = form.get('client_secret');
-    return id && secret !== null ? { kind: 'client', clientId: cap(id), secret } : undefined;
+    if (id && secret !== null) return { kind: 'client', clientId: cap(id), secret };
+    // A JWT assertion (client_assertion, or a jwt-bearer grant's assertion) is the credential
+    // itself; its unverified `sub` (private_key_jwt: the client id) names whose it claims to be.
+    const assertion = form.get('client_assertion') ?? form.get('assertion');
+    if (!assertion) return undefined;
+    const sub = decodeCompactJwt(assertion)?.payload.sub;
+    const claimed = id ?? (typeof sub === 'string' ? sub : '(assertion)');
+    return { kind: 'client', clientId: cap(claimed), secret: assertion };
   } catch {
     return undefined;
   }

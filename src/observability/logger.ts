@@ -9,11 +9,15 @@ export const REDACT_PATHS = [
   'access_token',
   'refresh_token',
   'client_secret',
+  'client_assertion',
+  'assertion',
   'password',
   '*.token',
   '*.access_token',
   '*.refresh_token',
   '*.client_secret',
+  '*.client_assertion',
+  '*.assertion',
   '*.private_jwk',
 ];
 

@@ -207,6 +207,11 @@ function baseContext(
   if (attributes.has('sender_constrained')) context.sender_constrained = facts.sender_constrained;
   if (attributes.has('signals')) context.signals = [...facts.signals];
   if (attributes.has('ip') && facts.ip) context.ip = { __extn: { fn: 'ip', arg: facts.ip } };
+  // Optional in the schema: present only for a grant minted with a workload token.
+  if (attributes.has('workload') && facts.workload) {
+    const { issuer, subject, claims } = facts.workload;
+    context.workload = { issuer, subject, claims: { ...claims } };
+  }
   return context;
 }
 

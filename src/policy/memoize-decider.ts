@@ -35,6 +35,7 @@ const LEAF_VALUES: Record<
   delegated: (f) => f.delegated,
   sender_constrained: (f) => f.sender_constrained,
   signals: (f) => f.signals,
+  workload: (f) => f.workload ?? null,
 };
 const NUMERIC_LEAVES: ReadonlySet<ContextLeaf> = new Set([
   'now.unix',

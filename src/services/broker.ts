@@ -4,6 +4,8 @@ import type { IntentLimits } from '../domain/intent.ts';
 import type { PolicyRegistry } from '../domain/policy-registry.ts';
 import type {
   ApprovalStore,
+  AssertionKeys,
+  CallerTokens,
   ClientStore,
   Clock,
   DecisionLog,
@@ -18,6 +20,7 @@ import type {
   UsageStore,
   WriteTurn,
 } from '../domain/ports.ts';
+import type { TrustedIssuerStore } from '../domain/trusted-issuer.ts';
 import type { GrantSnapshots } from './grant-snapshots.ts';
 
 export interface Logger {
@@ -57,6 +60,8 @@ export interface BrokerSettings {
   readonly maxLiveGrantsPerAgent: number;
   /** Mint and elevation approvals one agent may have pending (config `limits.max_pending_approvals_per_agent`). */
   readonly maxPendingApprovalsPerAgent: number;
+  /** A jwks_uri may be plain http on a loopback host (config `federation.allow_http_loopback`). */
+  readonly jwksAllowHttpLoopback: boolean;
   /** RFC 9449 (config `dpop`). */
   readonly dpop: DpopSettings;
 }
@@ -85,6 +90,12 @@ export interface Broker {
   readonly verifier: TokenVerifier;
   /** RFC 9449 proof checks and server nonces. */
   readonly dpop: DpopVerifier;
+  /** Resource clients' own tokens for the JSON API (AuthZEN, signals). */
+  readonly callerTokens: CallerTokens;
+  /** Signature checks of client assertions and workload tokens, with registered or fetched keys. */
+  readonly assertionKeys: AssertionKeys;
+  /** Workload identity federation: the issuers whose tokens authenticate mapped agents. */
+  readonly trustedIssuers: TrustedIssuerStore;
   readonly writes: WriteTurn;
   /** What the last full evaluation of each grant read, for deciding the next ones (see decideFromSnapshot). */
   readonly snapshots: GrantSnapshots;

@@ -1,8 +1,15 @@
 // Admin use-cases for clients: register with a generated secret, change, disable (kill switch), delete.
 import { randomBase64url } from '../crypto/random-id.ts';
-import { type Client, type ClientInput, type ClientPatch, publicClient } from '../domain/client.ts';
+import {
+  authSettingsProblem,
+  type Client,
+  type ClientInput,
+  type ClientPatch,
+  publicClient,
+} from '../domain/client.ts';
 import { ProblemError } from '../domain/errors.ts';
 import { MAX_GRANT_TTL_SEC } from '../domain/intent.ts';
+import { jwksUriProblem } from '../domain/key-source.ts';
 import type { ClientCreated, ClientDeleted, ClientUpdated } from '../domain/wire/admin.ts';
 import { generateSecret, hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
@@ -14,7 +21,13 @@ import { revokeByAdmin } from './revoke.ts';
  */
 const DELETED_MARK_TTL_SEC = MAX_GRANT_TTL_SEC + 3600;
 
-function checkShape(c: Pick<Client, 'kind' | 'resources' | 'token_endpoint_auth_method'>): void {
+function checkShape(
+  c: Pick<
+    Client,
+    'kind' | 'resources' | 'token_endpoint_auth_method' | 'jwks' | 'jwks_uri' | 'secret_hash'
+  >,
+  allowHttpLoopback: boolean,
+): void {
   if (c.kind === 'resource' && c.resources.length === 0) {
     throw new ProblemError(
       400,
@@ -23,29 +36,27 @@ function checkShape(c: Pick<Client, 'kind' | 'resources' | 'token_endpoint_auth_
       [{ path: 'resources', message: 'required for kind resource' }],
     );
   }
-  if (c.token_endpoint_auth_method === 'private_key_jwt') {
-    throw new ProblemError(
-      400,
-      'Unsupported authentication method',
-      'private_key_jwt is not supported yet',
-      [
-        {
-          path: 'token_endpoint_auth_method',
-          message: 'use client_secret_basic or client_secret_post',
-        },
-      ],
-    );
-  }
+  const auth = authSettingsProblem(c);
+  if (auth) throw new ProblemError(400, 'Invalid client', `${auth.path}: ${auth.message}`, [auth]);
+  const uriProblem = c.jwks_uri ? jwksUriProblem(c.jwks_uri, allowHttpLoopback) : undefined;
+  if (uriProblem)
+    throw new ProblemError(400, 'Invalid client', `jwks_uri: ${uriProblem}`, [
+      { path: 'jwks_uri', message: uriProblem },
+    ]);
 }
 
-/** Registers a client; the secret is returned once and only its hash is kept. */
+/**
+ * Registers a client; the secret is returned once and only its hash is kept. A private_key_jwt
+ * client gets no secret at all: it proves itself with its keys.
+ */
 export async function createClient(
   broker: Broker,
   input: ClientInput,
   by: string,
 ): Promise<ClientCreated> {
   const now = nowSecOf(broker);
-  const secret = generateSecret();
+  const secret =
+    input.token_endpoint_auth_method === 'private_key_jwt' ? undefined : generateSecret();
   const client: Client = {
     client_id: input.client_id ?? `${input.kind}-${randomBase64url(9)}`,
     name: input.name,
@@ -54,16 +65,17 @@ export async function createClient(
     attributes: input.attributes,
     resources: input.resources,
     token_endpoint_auth_method: input.token_endpoint_auth_method,
-    jwks: input.jwks as Client['jwks'],
+    jwks: input.jwks,
+    jwks_uri: input.jwks_uri,
     max_token_ttl: input.max_token_ttl,
     max_grant_ttl: input.max_grant_ttl,
     ...(input.dpop_bound_access_tokens ? { dpop_bound_access_tokens: true } : {}),
     disabled: false,
     created_at: now,
     updated_at: now,
-    secret_hash: hashSecret(secret),
+    secret_hash: secret === undefined ? undefined : hashSecret(secret),
   };
-  checkShape(client);
+  checkShape(client, broker.settings.jwksAllowHttpLoopback);
   if (!(await broker.clients.create(client)))
     throw new ProblemError(409, 'Client exists', `client_id ${client.client_id} is taken`);
   await broker.decisions.record({
@@ -73,7 +85,10 @@ export async function createClient(
     client_id: client.client_id,
     inputs: { by, client: publicClient(client) },
   });
-  return { client: publicClient(client), client_secret: secret };
+  return {
+    client: publicClient(client),
+    ...(secret === undefined ? {} : { client_secret: secret }),
+  };
 }
 
 export async function getClient(broker: Broker, id: string): Promise<Client> {
@@ -96,12 +111,20 @@ export async function updateClient(
   by: string,
 ): Promise<ClientUpdated> {
   const current = await getClient(broker, id);
-  const next: Client = {
-    ...current,
-    ...stripUndefined(patch),
-    updated_at: nowSecOf(broker),
-  } as Client;
-  checkShape(next);
+  const merged = { ...current, ...stripUndefined(patch), updated_at: nowSecOf(broker) } as Client;
+  // A client moving to private_key_jwt has no secret any more; one moving off it has none to use.
+  const next: Client =
+    merged.token_endpoint_auth_method === 'private_key_jwt'
+      ? { ...merged, secret_hash: undefined }
+      : merged;
+  if (next.token_endpoint_auth_method !== 'private_key_jwt' && !next.secret_hash)
+    throw new ProblemError(
+      400,
+      'Invalid client',
+      'token_endpoint_auth_method: this client has no secret; register a new client instead',
+      [{ path: 'token_endpoint_auth_method', message: 'the client has no secret' }],
+    );
+  checkShape(next, broker.settings.jwksAllowHttpLoopback);
   if (!(await broker.clients.put(next)))
     throw new ProblemError(404, 'Client not found', `no client ${id}`);
   let revoked = { grants: 0, tokens: 0 };
@@ -153,7 +176,6 @@ export async function seedClients(
     const { client_secret, client_secret_hash, ...rest } = c;
     const client: Client = {
       ...rest,
-      jwks: rest.jwks as Client['jwks'],
       disabled: existing?.disabled ?? false,
       created_at: existing?.created_at ?? now,
       updated_at: now,

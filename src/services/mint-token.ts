@@ -15,6 +15,7 @@ import {
 } from '../domain/intent.ts';
 import { parseJsonWithin } from '../domain/json-bounds.ts';
 import type { GrantCreateOutcome } from '../domain/ports.ts';
+import type { WorkloadContext } from '../domain/trusted-issuer.ts';
 import { clampGrantTtl } from '../domain/ttl.ts';
 import type { TokenResponse } from '../domain/wire/oauth.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
@@ -43,6 +44,8 @@ export interface MintRequest {
   readonly ip: string | undefined;
   /** The request's checked DPoP proof (its jti not yet claimed): the grant's tokens are bound to its key. */
   readonly dpop?: DpopProofFacts | undefined;
+  /** The workload identity the agent authenticated with (a trusted issuer's token), if any. */
+  readonly workload?: WorkloadContext | undefined;
 }
 
 /**
@@ -133,7 +136,9 @@ export async function mintToken(
   const requested = parseIntent(req, broker.settings.intentLimits);
   const jkt = await bindProof(broker, client, req.dpop);
   const nowSec = nowSecOf(broker);
-  const context = requestContext(client, req.ip, jkt !== undefined);
+  const context = req.workload
+    ? { ...requestContext(client, req.ip, jkt !== undefined), workload: req.workload }
+    : requestContext(client, req.ip, jkt !== undefined);
   const policy = broker.policy.current();
   const usage = historyUsage(
     await actionHistoryOf(broker.usage, policy.reads, client.client_id, requested),

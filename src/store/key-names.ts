@@ -128,6 +128,10 @@ export function createKeyNames(prefix: string) {
     rate: (name: string, key: string, window: number) => `${prefix}rate:${name}:${key}:${window}`,
     /** Pub/sub channel: invalidations for every broker process. */
     events: `${prefix}events`,
+    /** Hash: trusted issuer id -> its `iss` (shares a slot with trustedIssuersByIssuer). */
+    trustedIssuerIds: `${prefix}{trusted}:ids`,
+    /** Hash: trusted issuer `iss` -> the entry's JSON (one read per workload token). */
+    trustedIssuersByIssuer: `${prefix}{trusted}:by-issuer`,
     /** Hash: CAEP receiver id -> JSON. */
     receivers: `${prefix}receivers`,
     /** BullMQ queue of CAEP deliveries (one job per receiver and event); no longer filled, see caepReceiverQueue. */

@@ -108,6 +108,7 @@ function encodeData(
     ...(c.delegated ? { delegated: true } : {}),
     ...(c.sender_constrained ? { sender_constrained: true } : {}),
     ...(c.groups.length ? { groups: c.groups } : {}),
+    ...(c.workload ? { workload: c.workload } : {}),
   };
   const data = {
     granted: grant.granted,
@@ -132,6 +133,7 @@ export function decodeData(
     delegated: c.delegated ?? false,
     sender_constrained: c.sender_constrained ?? false,
     groups: c.groups ?? [],
+    ...(c.workload ? { workload: c.workload } : {}),
   };
   return {
     granted: data.granted,

@@ -1,6 +1,6 @@
 // /admin/clients through app.request(): registration and listing, RFC 9457 refusals, the admin bearer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HttpResult } from '../support/broker.ts';
+import { expectProblem } from '../support/expect-problem.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
 
 let t: TestApp;
@@ -12,14 +12,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-/** An RFC 9457 problem: problem+json with the status repeated in the body. */
-function expectProblem(res: HttpResult, status: number): void {
-  expect(res.status, res.text).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body.status).toBe(status);
-  expect(typeof res.body.title).toBe('string');
-}
 
 describe('/admin/clients: happy', () => {
   it('registers an agent, shows its secret once, and lists it without the secret', async () => {

@@ -8,15 +8,8 @@ import {
   type TokenBody,
   task,
 } from '../support/broker.ts';
+import { expectProblem } from '../support/expect-problem.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
-
-/** An RFC 9457 problem: problem+json with status and title. */
-function expectProblem(res: HttpResult, status: number) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body.status).toBe(status);
-  expect(typeof res.body.title).toBe('string');
-}
 
 let t: TestApp;
 let agent: Credentials;

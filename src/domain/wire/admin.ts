@@ -27,6 +27,7 @@ export const PublicClientSchema = z
     resources: z.array(z.string()),
     token_endpoint_auth_method: z.string(),
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
+    jwks_uri: z.string().optional(),
     max_token_ttl: z.number().int().optional(),
     max_grant_ttl: z.number().int().optional(),
     dpop_bound_access_tokens: z
@@ -43,7 +44,10 @@ export type PublicClient = z.infer<typeof PublicClientSchema>;
 export const ClientCreatedSchema = z
   .object({
     client: PublicClientSchema,
-    client_secret: z.string().optional().describe('shown once; only its hash is kept'),
+    client_secret: z
+      .string()
+      .optional()
+      .describe('shown once; only its hash is kept; absent for private_key_jwt clients'),
   })
   .meta({ id: 'ClientCreated' });
 export type ClientCreated = z.infer<typeof ClientCreatedSchema>;

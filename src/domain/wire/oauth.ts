@@ -20,9 +20,11 @@ export const TokenResponseSchema = z
       .enum(['Bearer', 'DPoP'])
       .describe('DPoP when the request carried a DPoP proof: the token has cnf.jkt (RFC 9449)'),
     expires_in: z.number().int().describe('seconds; at most 900'),
-    scope: z.string().describe('the granted actions, space-separated'),
-    authorization_details: AuthorizationDetailsSchema.describe(
-      'exactly what was granted (may be narrower than asked)',
+    scope: z
+      .string()
+      .describe('the granted actions, space-separated (a caller token: mandate:resource)'),
+    authorization_details: AuthorizationDetailsSchema.optional().describe(
+      'exactly what was granted (may be narrower than asked); absent for a caller token',
     ),
     refresh_token: z
       .string()
@@ -30,7 +32,7 @@ export const TokenResponseSchema = z
       .describe(
         "the grant's handle; rotated on every use, a reused one revokes the grant (absent when an approved elevation keeps the current one)",
       ),
-    grant_id: z.string(),
+    grant_id: z.string().optional().describe('absent for a caller token'),
   })
   .meta({ id: 'TokenResponse' });
 export type TokenResponse = z.infer<typeof TokenResponseSchema>;

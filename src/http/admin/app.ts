@@ -13,6 +13,7 @@ import { registerKeys } from './keys.ts';
 import { registerPolicies } from './policies.ts';
 import { registerReceivers } from './receivers.ts';
 import { registerRevocations } from './revocations.ts';
+import { registerTrustedIssuers } from './trusted-issuers.ts';
 
 /** The admin API under /admin; mounted at `/` by the app. Unknown admin paths fall to the app's problem+json 404. */
 export function createAdminApp(deps: HttpDeps, limiter: RateLimiter): OpenAPIHono<AdminEnv> {
@@ -31,6 +32,7 @@ export function createAdminApp(deps: HttpDeps, limiter: RateLimiter): OpenAPIHon
   registerGrants(app, deps);
   registerKeys(app, deps);
   registerApprovals(app, deps);
+  registerTrustedIssuers(app, deps);
   if (deps.receivers) registerReceivers(app, { ...deps, receivers: deps.receivers });
   app.onError((err, c) => renderProblem(c, err, deps.log));
   return app;

@@ -61,7 +61,7 @@ const createClientRoute = createRoute({
   tags: TAGS,
   summary: 'Register a client',
   description:
-    'An agent or a resource server. The generated `client_secret` is returned once; only its hash is kept.',
+    'An agent or a resource server. The generated `client_secret` is returned once; only its hash is kept. A `private_key_jwt` client registers its public keys (`jwks` inline, or `jwks_uri`: https) instead and gets no secret at all.',
   security: ADMIN_AUTH,
   responses: {
     201: jsonReply('created', ClientCreatedSchema, {

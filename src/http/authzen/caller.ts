@@ -6,14 +6,17 @@ import { OAuthError, StoreUnavailable } from '../../domain/errors.ts';
 import { parseJsonWithin } from '../../domain/json-bounds.ts';
 import type { Broker } from '../../services/broker.ts';
 import { requireResourceClient } from '../../services/introspect-token.ts';
-import { authenticateBasic } from '../client-auth.ts';
+import { authenticateJsonCaller } from '../client-auth.ts';
 import { jsonLimitsOf } from '../read-body.ts';
 import { AuthZenRefusal, unavailable } from './refusal.ts';
 
-/** The resource client asking, by HTTP Basic; 401, 403 or 503 in AuthZEN's shape otherwise. */
+/**
+ * The resource client asking, by HTTP Basic or its caller token (`Authorization: Bearer`); 401,
+ * 403 or 503 in AuthZEN's shape otherwise.
+ */
 export async function authenticateResource(c: Context, broker: Broker): Promise<Client> {
   try {
-    const caller = await authenticateBasic(c, broker);
+    const caller = await authenticateJsonCaller(c, broker);
     requireResourceClient(caller);
     return caller;
   } catch (err) {
@@ -21,7 +24,7 @@ export async function authenticateResource(c: Context, broker: Broker): Promise<
     if (err instanceof OAuthError && err.code === 'unauthorized_client')
       throw new AuthZenRefusal(403, 'forbidden', 'only resource clients may ask for decisions');
     throw new AuthZenRefusal(401, 'unauthenticated', 'resource client authentication is required', {
-      'WWW-Authenticate': 'Basic realm="mandate"',
+      'WWW-Authenticate': 'Basic realm="mandate", Bearer realm="mandate"',
     });
   }
 }

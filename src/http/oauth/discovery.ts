@@ -2,12 +2,14 @@
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
+import { ASSERTION_ALGS } from '../../domain/client-assertion.ts';
 import { DPOP_ALGORITHMS } from '../../domain/dpop.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { jsonReply, NO_AUTH } from '../openapi.ts';
 import { GRANT_TYPES } from './token.ts';
 
-const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'];
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+const SIGNING_ALGS = [...ASSERTION_ALGS];
 
 const ServerMetadataSchema = z
   .object({
@@ -21,6 +23,9 @@ const ServerMetadataSchema = z
     token_endpoint_auth_methods_supported: z.array(z.string()),
     introspection_endpoint_auth_methods_supported: z.array(z.string()),
     revocation_endpoint_auth_methods_supported: z.array(z.string()),
+    token_endpoint_auth_signing_alg_values_supported: z.array(z.string()),
+    introspection_endpoint_auth_signing_alg_values_supported: z.array(z.string()),
+    revocation_endpoint_auth_signing_alg_values_supported: z.array(z.string()),
     authorization_details_types_supported: z.array(z.string()),
     backchannel_token_delivery_modes_supported: z.array(z.string()),
     scopes_supported: z.array(z.string()),
@@ -49,6 +54,9 @@ function metadataOf(issuer: string): z.infer<typeof ServerMetadataSchema> {
     token_endpoint_auth_methods_supported: AUTH_METHODS,
     introspection_endpoint_auth_methods_supported: AUTH_METHODS,
     revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+    token_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
+    introspection_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
+    revocation_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
     authorization_details_types_supported: ['agent_task'],
     backchannel_token_delivery_modes_supported: ['poll'],
     scopes_supported: [],

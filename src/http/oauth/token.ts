@@ -2,14 +2,25 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
+import { JWT_BEARER_GRANT_TYPE } from '../../domain/client-assertion.ts';
 import type { AgentTask } from '../../domain/intent.ts';
 import { TokenResponseSchema } from '../../domain/wire/oauth.ts';
 import { pollApproval } from '../../services/approvals.ts';
 import { approvedIntentHandlers } from '../../services/approved-intents.ts';
+import {
+  type AssertedCaller,
+  authenticateAssertion,
+} from '../../services/authenticate-assertion.ts';
+import { asksForCallerToken, issueCallerToken } from '../../services/caller-token.ts';
 import { tokenRequestProof } from '../../services/dpop-binding.ts';
 import { mintToken } from '../../services/mint-token.ts';
 import { refreshToken } from '../../services/refresh-token.ts';
-import { authenticate } from '../client-auth.ts';
+import {
+  assertionAudiences,
+  authenticateCaller,
+  hasClientCredentials,
+  refusalsCounted,
+} from '../client-auth.ts';
 import { clientIp, type HttpDeps } from '../http-deps.ts';
 import { oauthJson } from '../oauth-response.ts';
 import { CLIENT_AUTH, jsonReply, OAUTH_ERRORS, requestBody } from '../openapi.ts';
@@ -17,7 +28,12 @@ import { parseOAuthForm, readOAuthForm } from '../read-body.ts';
 import { CLIENT_POST_FIELDS } from './client-post-fields.ts';
 
 export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
-export const GRANT_TYPES = ['client_credentials', 'refresh_token', CIBA_GRANT_TYPE] as const;
+export const GRANT_TYPES = [
+  'client_credentials',
+  'refresh_token',
+  CIBA_GRANT_TYPE,
+  JWT_BEARER_GRANT_TYPE,
+] as const;
 
 /**
  * The form parameters of `POST /oauth/token`: what the route validates and what /openapi.json
@@ -28,7 +44,7 @@ export const TokenRequestFormSchema = z
     grant_type: z
       .enum(GRANT_TYPES)
       .describe(
-        'client_credentials for a new task, refresh_token for a new access token of the same grant, or the OpenID CIBA poll',
+        'client_credentials for a new task, refresh_token for a new access token of the same grant, the OpenID CIBA poll, or the RFC 7523 JWT bearer grant (a workload token of a trusted issuer as `assertion`)',
       ),
     authorization_details: z
       .string()
@@ -55,6 +71,12 @@ export const TokenRequestFormSchema = z
       .string()
       .optional()
       .describe('CIBA poll: the auth_req_id of an approval_required answer'),
+    assertion: z
+      .string()
+      .optional()
+      .describe(
+        'JWT bearer grant (RFC 7523 2.1): a workload token (Kubernetes service account, GitHub Actions OIDC, SPIFFE JWT-SVID) of a trusted issuer; client authentication is then optional',
+      ),
     ...CLIENT_POST_FIELDS,
   })
   .superRefine((f, ctx) => {
@@ -62,6 +84,8 @@ export const TokenRequestFormSchema = z
       ctx.addIssue({ code: 'custom', path: ['refresh_token'], message: 'required' });
     if (f.grant_type === CIBA_GRANT_TYPE && f.auth_req_id === undefined)
       ctx.addIssue({ code: 'custom', path: ['auth_req_id'], message: 'required' });
+    if (f.grant_type === JWT_BEARER_GRANT_TYPE && f.assertion === undefined)
+      ctx.addIssue({ code: 'custom', path: ['assertion'], message: 'required' });
   });
 export type TokenRequestForm = z.infer<typeof TokenRequestFormSchema>;
 
@@ -79,7 +103,7 @@ export const tokenRoute = createRoute({
   tags: ['OAuth'],
   summary: 'Get a task-bound token',
   description:
-    '`client_credentials` with `agent_task` authorization_details: each (action, location) pair is decided by policy; the grant is created as asked, narrowed, or refused (`access_denied`), or needs a human (`approval_required` with `auth_req_id`). `refresh_token` re-evaluates policy before issuing a new token for the same grant. `urn:openid:params:grant-type:ciba` polls an approval (`authorization_pending`, `slow_down`, `access_denied`, `expired_token`). Parameters may not be repeated (except `resource`). A `DPoP` header (RFC 9449 proof, `htu` = this endpoint) binds the token to its key (`token_type: DPoP`, `cnf.jkt`); a bad proof is `invalid_dpop_proof`, a missing or stale nonce (config `dpop.require_nonce`) `use_dpop_nonce` with a `DPoP-Nonce` header.',
+    "`client_credentials` with `agent_task` authorization_details: each (action, location) pair is decided by policy; the grant is created as asked, narrowed, or refused (`access_denied`), or needs a human (`approval_required` with `auth_req_id`). `refresh_token` re-evaluates policy before issuing a new token for the same grant. `urn:openid:params:grant-type:ciba` polls an approval (`authorization_pending`, `slow_down`, `access_denied`, `expired_token`). `urn:ietf:params:oauth:grant-type:jwt-bearer` takes a trusted issuer's workload token as `assertion` (RFC 7523 2.1) with `authorization_details`; a refused assertion is `invalid_grant`. Clients authenticate with HTTP Basic, client_secret_post, or a JWT `client_assertion` (private_key_jwt, or a workload token). A resource client asking `client_credentials` with `resource` = the issuer and no authorization_details gets a caller token for the AuthZEN and signals endpoints (no grant, no refresh token). Parameters may not be repeated (except `resource`). A `DPoP` header (RFC 9449 proof, `htu` = this endpoint) binds the token to its key (`token_type: DPoP`, `cnf.jkt`); a bad proof is `invalid_dpop_proof`, a missing or stale nonce (config `dpop.require_nonce`) `use_dpop_nonce` with a `DPoP-Nonce` header.",
   security: CLIENT_AUTH,
   responses: {
     200: jsonReply('token issued', TokenResponseSchema, {
@@ -121,7 +145,10 @@ export function registerToken(
     },
     async function token(c) {
       const form = await readOAuthForm(c);
-      const client = await authenticate(c, form, broker);
+      // The JWT bearer grant's assertion authenticates by itself; client credentials are optional there.
+      const bare =
+        form.get('grant_type') === JWT_BEARER_GRANT_TYPE && !hasClientCredentials(c, form);
+      const authenticated = bare ? undefined : await authenticateCaller(c, form, broker);
       const params = parseOAuthForm(form, TokenRequestFormSchema, {
         grant_type: 'unsupported_grant_type',
       });
@@ -129,23 +156,37 @@ export function registerToken(
       // A client that uses nonces gets the next one with every answer (RFC 9449 8.2): no extra round trip.
       if (broker.settings.dpop.requireNonce && dpop) c.header('DPoP-Nonce', broker.dpop.nonce());
       const ip = clientIp(c, deps);
-      if (params.grant_type === 'client_credentials') {
-        return oauthJson(
-          c,
-          await mintToken(broker, client, {
-            authorizationDetails: params.authorization_details,
-            resources: params.resource ?? [],
-            scope: params.scope,
-            ip,
-            dpop,
+      const mint = {
+        authorizationDetails: params.authorization_details,
+        resources: params.resource ?? [],
+        scope: params.scope,
+        ip,
+        dpop,
+      };
+      if (params.grant_type === JWT_BEARER_GRANT_TYPE) {
+        const asserted = await refusalsCounted(c, () =>
+          authenticateAssertion(broker, params.assertion as string, {
+            audiences: assertionAudiences(c, broker),
+            clientId: authenticated?.client.client_id ?? params.client_id,
+            asGrant: true,
           }),
         );
+        return oauthJson(
+          c,
+          await mintToken(broker, asserted.client, { ...mint, workload: asserted.workload }),
+        );
+      }
+      const { client, workload } = authenticated as AssertedCaller;
+      if (params.grant_type === 'client_credentials') {
+        if (asksForCallerToken(broker, client, mint))
+          return oauthJson(c, await issueCallerToken(broker, client, params.scope));
+        return oauthJson(c, await mintToken(broker, client, { ...mint, workload }));
       }
       if (params.grant_type === 'refresh_token') {
         return oauthJson(
           c,
           await refreshToken(broker, client, {
-            refreshToken: params.refresh_token,
+            refreshToken: params.refresh_token as string,
             ip,
             authorizationDetails: params.authorization_details,
             resources: params.resource ?? [],

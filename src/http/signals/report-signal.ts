@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Client } from '../../domain/client.ts';
 import { ProblemError } from '../../domain/errors.ts';
 import { reportSignal, SignalRequestSchema } from '../../services/report-signal.ts';
-import { authenticateBasic } from '../client-auth.ts';
+import { authenticateJsonCaller, presentsCallerToken } from '../client-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import {
   ADMIN_AUTH,
@@ -77,12 +77,13 @@ export function registerReportSignal(
       const header = c.req.header('authorization') ?? '';
       let caller: Client | undefined;
       const bearer = /^Bearer (.{1,512})$/.exec(header)?.[1];
-      if (bearer) {
+      if (bearer && !presentsCallerToken(c)) {
         if (!(await deps.adminIdentity(bearer)))
           throw new ProblemError(401, 'Unauthorized', 'invalid admin token');
       } else {
-        caller = await authenticateBasic(c, deps.broker);
-        if (caller.kind !== 'resource')
+        const client = await authenticateJsonCaller(c, deps.broker);
+        caller = client;
+        if (client.kind !== 'resource')
           throw new ProblemError(
             403,
             'Forbidden',
