@@ -4,6 +4,7 @@ import { ConfigError, type LoadedConfig } from './config/load-config.ts';
 import { readPolicyFiles } from './config/read-policy-files.ts';
 import { createKeyRing, type KeyRing } from './crypto/key-ring.ts';
 import { trustRangeTexts } from './domain/client-address.ts';
+import type { OperatorSessionStore } from './domain/operator-session.ts';
 import type { PolicyRegistry } from './domain/policy-registry.ts';
 import { type Clock, type GrantNotifier, systemClock } from './domain/ports.ts';
 import type { ReceiverStore } from './domain/receiver.ts';
@@ -29,6 +30,7 @@ import { createRedisEventBus, type EventBus } from './store/redis-event-bus.ts';
 import { createRedisGrantStore } from './store/redis-grant-store.ts';
 import { createRedisKeyStore } from './store/redis-key-store.ts';
 import { createRedisOneTimeUses } from './store/redis-one-time-uses.ts';
+import { createRedisOperatorSessions } from './store/redis-operator-sessions.ts';
 import { createRedisPolicyStore } from './store/redis-policy-store.ts';
 import { createRedisRateLimiter, type RedisRateLimiter } from './store/redis-rate-limiter.ts';
 import { createRedisReceiverStore } from './store/redis-receiver-store.ts';
@@ -54,6 +56,8 @@ export interface Deps {
   readonly receivers: ReceiverStore;
   /** Fixed-window counters behind the HTTP rate limits. */
   readonly rateLimiter: RedisRateLimiter;
+  /** Console sign-in sessions. */
+  readonly operatorSessions: OperatorSessionStore;
   readonly defaultPolicyText: string;
   /** Who an admin bearer token belongs to, or undefined. */
   adminIdentity(token: string): Promise<string | undefined>;
@@ -213,6 +217,7 @@ export function createDeps(
     log,
     receivers,
     rateLimiter: createRedisRateLimiter(redis, keys),
+    operatorSessions: createRedisOperatorSessions(redis, keys),
     defaultPolicyText,
     adminIdentity: (token) => adminTokens.identify(token),
     bootstrapAdminToken: () => adminTokens.bootstrap(),
@@ -307,6 +312,11 @@ export function httpDepsOf(deps: Deps, remoteAddress: HttpDeps['remoteAddress'])
     adminIdentity: (t) => deps.adminIdentity(t),
     readiness: () => deps.readiness(),
     receivers: deps.receivers,
+    console: {
+      sessions: deps.operatorSessions,
+      sessionTtlSec: config.console.session_ttl,
+      idleTtlSec: config.console.idle_ttl,
+    },
     receiverTargets: {
       allowHttp: config.caep.allow_http,
       allowPrivateTargets: config.caep.allow_private_targets,

@@ -326,6 +326,15 @@ export const ConfigSchema = z
         known_credential_ttl_sec: 3600,
         invalid_tokens_per_minute: 600,
       }),
+    console: z
+      .object({
+        /** Longest a console session lasts, whatever the activity (seconds). */
+        session_ttl: z.number().int().min(300).max(604_800).default(28_800),
+        /** A console session ends after this long without a request (seconds). */
+        idle_ttl: z.number().int().min(60).max(86_400).default(1800),
+      })
+      .strict()
+      .default({ session_ttl: 28_800, idle_ttl: 1800 }),
     admin: z
       .object({
         /** Bootstrap admin bearer token (env MANDATE_ADMIN_TOKEN); generated and printed once when unset. */

@@ -170,6 +170,8 @@ export interface GrantStore {
   ): Promise<Array<{ grant: Grant; signals: Signal[]; pending?: PendingRecord | undefined }>>;
   /** Live grant ids in deadline order, a page at a time; expired ones are dropped from the index. */
   liveGrantIds(offset: number, count: number, nowSec: number, prune?: boolean): Promise<string[]>;
+  /** How many grants are live (not ended, not revoked) at `nowSec`. */
+  countLive(nowSec: number): Promise<number>;
   /** The grant an access token belongs to, while the token may be valid. */
   grantIdOfToken(jti: string): Promise<string | undefined>;
   /** The ids of a client's grants that may be alive at `nowSec` (an index: ended ones may be among them). */

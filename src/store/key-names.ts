@@ -122,6 +122,8 @@ export function createKeyNames(prefix: string) {
     oneTimeUse: (kind: string, digest: string) => `${prefix}once:${kind}:${digest}`,
     /** Set: SHA-256 of generated admin tokens. */
     adminTokens: `${prefix}admin:tokens`,
+    /** String (JSON) with expiry: one console session, under the SHA-256 of its id (never the id itself). */
+    operatorSession: (digest: string) => `${prefix}console:session:${digest}`,
     /** String counter with expiry: failures or calls in one window. */
     rate: (name: string, key: string, window: number) => `${prefix}rate:${name}:${key}:${window}`,
     /** Pub/sub channel: invalidations for every broker process. */
