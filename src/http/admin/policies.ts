@@ -1,5 +1,4 @@
 // /admin/policies: the Cedar policy set in force, and replacing it (validated; the old set stays on error).
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
 import { nowSecOf } from '../../services/broker.ts';
@@ -7,7 +6,7 @@ import { simulatePolicy } from '../../services/simulate-policy.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { ADMIN_AUTH, ADMIN_BODY_ERRORS, ADMIN_ERRORS, jsonReply, requestBody } from '../openapi.ts';
 import { readJson } from '../read-body.ts';
-import type { AdminApp } from './admin-auth.ts';
+import { type AdminApp, adminRoute } from './admin-auth.ts';
 
 export const PolicyRequestSchema = z
   .object({ policies: z.string().min(1).max(1_000_000) })
@@ -25,7 +24,7 @@ const SimulatedChangeSchema = z.object({
 const POLICY_EXAMPLE =
   '@id("allow-read")\npermit (principal, action == Action::"read", resource);\n';
 
-const showPolicyRoute = createRoute({
+const showPolicyRoute = adminRoute('policies:read', {
   method: 'get',
   path: '/policies',
   tags: TAGS,
@@ -54,7 +53,7 @@ const showPolicyRoute = createRoute({
   },
 });
 
-const replacePolicyRoute = createRoute({
+const replacePolicyRoute = adminRoute('policies:write', {
   method: 'put',
   path: '/policies',
   tags: TAGS,
@@ -72,7 +71,7 @@ const replacePolicyRoute = createRoute({
   },
 });
 
-const simulatePolicyRoute = createRoute({
+const simulatePolicyRoute = adminRoute('policies:simulate', {
   method: 'post',
   path: '/policies/simulate',
   tags: TAGS,
@@ -151,7 +150,7 @@ export function registerPolicies(app: AdminApp, deps: HttpDeps): void {
       outcome: 'replaced',
       reasons: [],
       policy_version: result.version,
-      inputs: { by: c.var.admin },
+      inputs: { by: c.var.operator.id },
     });
     // Every live grant is decided again against the new version, now rather than at the next sweep.
     await broker.reevaluator.enqueueAll(`policy_change:v${result.version}`);
