@@ -134,10 +134,11 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
     );
   }
   await seedClients(deps.broker, config.clients);
-  const adminToken = await deps.bootstrapAdminToken();
-  if (adminToken)
+  // Only a process that serves the API may mint the first operator token; a worker never does.
+  const generated = opts.api ? await deps.bootstrapAdminToken() : undefined;
+  if (generated)
     process.stderr.write(
-      `mandate admin token (shown once; set MANDATE_ADMIN_TOKEN to choose your own): ${adminToken}\n`,
+      `mandate admin token for operator ${generated.id} (shown once; no other operator credential exists yet; create more with \`mandate tokens create\`): ${generated.token}\n`,
     );
 
   let server: ReturnType<typeof serve> | undefined;

@@ -1,15 +1,9 @@
 // Console sessions: who signed in, the form token that proves a post came from our own page, and when it ends.
-
-/** An operator as the console knows one: the id recorded on what they decide, and their roles. */
-export interface SessionOperator {
-  readonly id: string;
-  readonly name: string;
-  readonly roles: readonly string[];
-}
+import type { Operator } from './operator.ts';
 
 /** One signed-in operator. The cookie holds only the session id; this stays in the store. */
 export interface OperatorSession {
-  readonly operator: SessionOperator;
+  readonly operator: Operator;
   /** Synchronizer token every state-changing console form carries (random, per session). */
   readonly csrf: string;
   /** Epoch seconds. */

@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { KeyRing } from '../crypto/key-ring.ts';
 import { clientAddress, type HopTrust, TRUST_PEER_ONLY } from '../domain/client-address.ts';
 import type { JsonLimits } from '../domain/json-bounds.ts';
+import type { Operator } from '../domain/operator.ts';
 import type { OperatorSessionStore } from '../domain/operator-session.ts';
 import type { ReceiverStore } from '../domain/receiver.ts';
 import type { ReceiverTargetPolicy } from '../domain/receiver-target.ts';
@@ -16,8 +17,10 @@ export interface HttpDeps {
   readonly keyRing: Pick<KeyRing, 'jwks' | 'rotate' | 'activeKid'>;
   readonly metrics: Metrics;
   readonly log: AppLogger;
-  /** Returns who the admin bearer token belongs to, or undefined when it is not valid. */
-  readonly adminIdentity: (token: string) => Promise<string | undefined>;
+  /** The operator (id, name, roles) an admin bearer token belongs to, or undefined when it is not valid. */
+  readonly adminIdentity: (token: string) => Promise<Operator | undefined>;
+  /** True when MANDATE_ADMIN_TOKEN (admin.token) is set: the operator `bootstrap` is listed among the tokens. */
+  readonly bootstrapConfigured?: boolean | undefined;
   /** Readiness of Redis, keys and policy. */
   readonly readiness: () => Promise<Record<string, boolean>>;
   readonly bodyLimitBytes: number;

@@ -1,6 +1,7 @@
 // What every use-case needs: the ports, the settings and the loggers, built once in deps.ts.
 
 import type { IntentLimits } from '../domain/intent.ts';
+import type { OperatorTokenStore } from '../domain/operator.ts';
 import type { PolicyRegistry } from '../domain/policy-registry.ts';
 import type {
   ApprovalStore,
@@ -82,6 +83,8 @@ export interface Broker {
   readonly reevaluator: Reevaluator;
   /** Pushes revocations and narrowings to registered receivers (CAEP). */
   readonly notifier: GrantNotifier;
+  /** Operator tokens of the admin API (kept as hashes). */
+  readonly operators: OperatorTokenStore;
 }
 
 export const nowSecOf = (broker: Pick<Broker, 'clock'>) => Math.floor(broker.clock.nowMs() / 1000);

@@ -269,3 +269,54 @@ describe('console: Content-Security-Policy and pages', () => {
     }
   });
 });
+
+describe('console: operator roles', () => {
+  async function operatorToken(roles: string[]): Promise<{ id: string; token: string }> {
+    const res = await t.admin<{ id: string; token: string }>('POST', '/admin/tokens', {
+      name: `console ${roles.join('+')}`,
+      roles,
+    });
+    expect(res.status, res.text).toBe(201);
+    return res.body;
+  }
+
+  it('a viewer sees what viewers read, and is refused (403) the kill switch and the policies', async () => {
+    const { client_id } = await t.client({ name: 'viewer target', kind: 'agent' });
+    const viewer = await signIn(t, (await operatorToken(['viewer'])).token);
+    const agents = await viewer.get('/console/agents');
+    expect(agents.status).toBe(200);
+    expect(agents.text).not.toContain('href="/console/policies"');
+    expect(agents.text).not.toContain('href="/console/audit"');
+    expect((await viewer.get('/console/policies')).status).toBe(403);
+    expect((await viewer.get('/console/audit')).status).toBe(403);
+    expect((await viewer.get(`/console/agents/${client_id}/disable`)).status).toBe(403);
+    const csrf = hiddenField(agents.text, 'csrf') ?? '';
+    const res = await viewer.post(`/console/agents/${client_id}/disable`, { csrf });
+    expect(res.status).toBe(403);
+    expect(await agentState(client_id)).toBe(false);
+  });
+
+  it('an approver decides approvals but cannot revoke grants', async () => {
+    const approver = await signIn(t, (await operatorToken(['approver'])).token);
+    const { agent } = await t.clients();
+    const minted = await t.mint(agent, [task(['read'])]);
+    const page = await approver.get(`/console/grants/${minted.grant_id}`);
+    expect(page.status).toBe(200);
+    expect(page.text).not.toContain('/revoke"');
+    const res = await approver.post(`/console/grants/${minted.grant_id}/revoke`, {
+      csrf: hiddenField(page.text, 'csrf') ?? '',
+      reason: 'not mine to revoke',
+    });
+    expect(res.status).toBe(403);
+  });
+
+  it('revoking an operator token ends its console sessions at once', async () => {
+    const { id, token } = await operatorToken(['auditor']);
+    const auditor = await signIn(t, token);
+    expect((await auditor.get('/console/audit')).status).toBe(200);
+    expect((await t.admin('DELETE', `/admin/tokens/${id}`)).status).toBeLessThan(300);
+    const res = await auditor.get('/console/audit');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toMatch(/^\/console\/sign-in/);
+  });
+});

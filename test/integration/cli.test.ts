@@ -1,36 +1,20 @@
 // The `mandate` CLI against a real broker and Redis: admin commands, token get, introspect, exit codes.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/run-cli.ts';
 import { ADMIN_TOKEN, CRM } from '../support/broker.ts';
+import { runMandate } from '../support/run-mandate.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 let broker: TestBroker;
 let dir: string;
 
 /** Runs one command line in-process with real fetch; returns its exit code and output. */
-async function mandate(args: string[], env: Record<string, string> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(
-    args,
-    {
-      out: (t) => out.push(t),
-      err: (t) => err.push(t),
-      env: { MANDATE_URL: broker.url, MANDATE_ADMIN_TOKEN: ADMIN_TOKEN, ...env },
-      fetch: (input, init) => fetch(input, init),
-      readFile: (path) => readFile(path, 'utf8'),
-    },
-    async () => {
-      throw new Error('not in this test');
-    },
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const mandate = (args: string[], env: Record<string, string> = {}) =>
+  runMandate(broker.url, args, env);
 
 async function mandateJson<T = Record<string, unknown>>(
   args: string[],

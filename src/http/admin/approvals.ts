@@ -1,5 +1,4 @@
 // /admin/approvals: pending human approvals, and an approver's decision on one.
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { decideApproval } from '../../services/approvals.ts';
 import { nowSecOf } from '../../services/broker.ts';
@@ -16,7 +15,7 @@ import {
   requestBody,
 } from '../openapi.ts';
 import { readJson, readQuery } from '../read-body.ts';
-import type { AdminApp } from './admin-auth.ts';
+import { type AdminApp, adminRoute } from './admin-auth.ts';
 
 export const QuerySchema = z.object({
   status: z.enum(['pending', 'approved', 'denied', 'consumed']).optional(),
@@ -71,7 +70,7 @@ const APPROVAL_EXAMPLE = {
   interval: 5,
 };
 
-const listApprovalsRoute = createRoute({
+const listApprovalsRoute = adminRoute('approvals:read', {
   method: 'get',
   path: '/approvals',
   tags: ['Admin: approvals'],
@@ -90,7 +89,7 @@ const listApprovalsRoute = createRoute({
   },
 });
 
-const decideApprovalRoute = createRoute({
+const decideApprovalRoute = adminRoute('approvals:decide', {
   method: 'post',
   path: '/approvals/{id}',
   tags: ['Admin: approvals'],
@@ -102,7 +101,7 @@ const decideApprovalRoute = createRoute({
     200: jsonReply('the decided request', ApprovalSchema, {
       ...APPROVAL_EXAMPLE,
       status: 'approved',
-      decided_by: 'admin',
+      decided_by: 'op_Zk3Qw9Xr2LmP',
       decided_at: 1767225660,
       note: 'ok for this invoice run',
     }),
@@ -136,7 +135,7 @@ export function registerApprovals(app: AdminApp, deps: HttpDeps): void {
       c.req.param('id'),
       decision,
       note,
-      c.var.admin,
+      c.var.operator.id,
     );
     return c.json(decided);
   });

@@ -1,11 +1,10 @@
 // /admin/decisions and /admin/audit/verify: the decision log and its chain check.
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { MAX_DECISIONS_PER_QUERY } from '../../domain/ports.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { ADMIN_AUTH, ADMIN_ERRORS, jsonReply, problemReply, queryParameters } from '../openapi.ts';
 import { readQuery } from '../read-body.ts';
-import type { AdminApp } from './admin-auth.ts';
+import { type AdminApp, adminRoute } from './admin-auth.ts';
 import { DECISION_EXAMPLE, DecisionRecordSchema, SharedInputsSchema } from './schemas.ts';
 
 export const QuerySchema = z.object({
@@ -14,7 +13,7 @@ export const QuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_DECISIONS_PER_QUERY).default(100),
 });
 
-const decisionsRoute = createRoute({
+const decisionsRoute = adminRoute('decisions:read', {
   method: 'get',
   path: '/decisions',
   tags: ['Admin: audit'],
@@ -35,7 +34,7 @@ const decisionsRoute = createRoute({
   },
 });
 
-const verifyRoute = createRoute({
+const verifyRoute = adminRoute('audit:verify', {
   method: 'get',
   path: '/audit/verify',
   tags: ['Admin: audit'],

@@ -1,5 +1,4 @@
 // /admin/policies: the Cedar policy set in force, and replacing it (validated; the old set stays on error).
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
 import type { PolicyProblem } from '../../domain/policy-registry.ts';
@@ -8,7 +7,7 @@ import { simulatePolicy } from '../../services/simulate-policy.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { ADMIN_AUTH, ADMIN_BODY_ERRORS, ADMIN_ERRORS, jsonReply, requestBody } from '../openapi.ts';
 import { readJson } from '../read-body.ts';
-import type { AdminApp } from './admin-auth.ts';
+import { type AdminApp, adminRoute } from './admin-auth.ts';
 
 export const PolicyRequestSchema = z
   .object({ policies: z.string().min(1).max(1_000_000) })
@@ -26,7 +25,7 @@ const SimulatedChangeSchema = z.object({
 const POLICY_EXAMPLE =
   '@id("allow-read")\npermit (principal, action == Action::"read", resource);\n';
 
-const showPolicyRoute = createRoute({
+const showPolicyRoute = adminRoute('policies:read', {
   method: 'get',
   path: '/policies',
   tags: TAGS,
@@ -55,7 +54,7 @@ const showPolicyRoute = createRoute({
   },
 });
 
-const replacePolicyRoute = createRoute({
+const replacePolicyRoute = adminRoute('policies:write', {
   method: 'put',
   path: '/policies',
   tags: TAGS,
@@ -73,7 +72,7 @@ const replacePolicyRoute = createRoute({
   },
 });
 
-const simulatePolicyRoute = createRoute({
+const simulatePolicyRoute = adminRoute('policies:simulate', {
   method: 'post',
   path: '/policies/simulate',
   tags: TAGS,
@@ -137,7 +136,7 @@ export function registerPolicies(app: AdminApp, deps: HttpDeps): void {
   });
   app.openapi({ ...replacePolicyRoute, request: { body } }, async (c) => {
     const { policies } = await readJson(c, PolicyRequestSchema);
-    const result = await applyPolicy(broker, policies, c.var.admin);
+    const result = await applyPolicy(broker, policies, c.var.operator.id);
     if (!result.ok) throw invalidPolicy(result.problems);
     return c.json({ version: result.version }, 200);
   });

@@ -62,7 +62,7 @@ export function registerAgents(app: ConsoleApp, deps: HttpDeps): void {
       ? await broker.grants.list({ client_id: client.client_id, limit: 100 }, nowSecOf(broker))
       : [];
     const live = grants.filter((g) => g.status !== 'revoked');
-    const canSwitch = client.kind === 'agent' && permits(operator, 'clients:disable');
+    const canSwitch = client.kind === 'agent' && permits(operator, 'clients:write');
     return renderPage(
       c,
       deps,
@@ -119,7 +119,7 @@ export function registerAgents(app: ConsoleApp, deps: HttpDeps): void {
 
   // The confirmation step: a page of its own, so the kill switch is one deliberate click away.
   app.get('/agents/:id/disable', async (c) => {
-    requirePermission(c.var.session.operator, 'clients:disable');
+    requirePermission(c.var.session.operator, 'clients:write');
     const client = await clientOf(deps, c.req.param('id'));
     const ids = await broker.grants.grantIdsOfClient(client.client_id, nowSecOf(broker));
     return renderPage(
@@ -153,7 +153,7 @@ export function registerAgents(app: ConsoleApp, deps: HttpDeps): void {
   ] as const) {
     app.post(`/agents/:id/${action}`, async (c) => {
       const { operator } = c.var.session;
-      requirePermission(operator, 'clients:disable');
+      requirePermission(operator, 'clients:write');
       const form = await readForm(c, SwitchFormSchema);
       checkCsrf(c, deps, form.csrf);
       const client = await clientOf(deps, c.req.param('id'));

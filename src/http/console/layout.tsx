@@ -1,13 +1,14 @@
 // The console's page frame: navigation by permission, live counts, notices, the sign-out form.
 import type { Context } from 'hono';
 import type { Child } from 'hono/jsx';
+import type { Permission } from '../../domain/operator.ts';
 import type { OperatorSession } from '../../domain/operator-session.ts';
 import { type LiveCounts, liveCounts } from '../../services/live-counts.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { type ConsolePermission, permits } from './operator.ts';
+import { permits } from './operator.ts';
 import type { ConsoleEnv } from './session.ts';
 
-const NAV: Array<{ href: string; label: string; needs: ConsolePermission }> = [
+const NAV: Array<{ href: string; label: string; needs: Permission }> = [
   { href: '/console/approvals', label: 'Approvals', needs: 'approvals:read' },
   { href: '/console/grants', label: 'Grants', needs: 'grants:read' },
   { href: '/console/agents', label: 'Agents', needs: 'clients:read' },

@@ -95,7 +95,9 @@ function Editor(props: {
         {`\n${props.text}`}
       </textarea>
       <div class="buttons">
-        <button type="submit">Validate and simulate</button>
+        {permits(session.operator, 'policies:simulate') ? (
+          <button type="submit">Validate and simulate</button>
+        ) : null}
         {props.simulated && permits(session.operator, 'policies:write') ? (
           <button type="submit" class="approve" formaction="/console/policies/apply">
             Apply this policy set
@@ -134,7 +136,7 @@ export function registerPolicies(app: ConsoleApp, deps: HttpDeps): void {
   });
 
   app.post('/policies/check', async (c) => {
-    requirePermission(c.var.session.operator, 'policies:read');
+    requirePermission(c.var.session.operator, 'policies:simulate');
     const form = await readForm(c, CheckFormSchema);
     checkCsrf(c, deps, form.csrf);
     const stored = inForce();

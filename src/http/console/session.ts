@@ -3,9 +3,11 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Hono, Next } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { ProblemError } from '../../domain/errors.ts';
-import type { OperatorSession, SessionOperator } from '../../domain/operator-session.ts';
+import type { Operator } from '../../domain/operator.ts';
+import type { OperatorSession } from '../../domain/operator-session.ts';
 import { nowSecOf } from '../../services/broker.ts';
 import type { ConsoleSettings, HttpDeps } from '../http-deps.ts';
+import { operatorStillLive } from './operator.ts';
 
 export type ConsoleEnv = {
   Variables: { session: OperatorSession; sessionId: string };
@@ -66,7 +68,7 @@ export function signInTokenMatches(c: Context, deps: ConsoleDeps, presented: str
 export async function startSession(
   c: Context,
   deps: ConsoleDeps,
-  operator: SessionOperator,
+  operator: Operator,
 ): Promise<void> {
   const nowSec = nowSecOf(deps.broker);
   const id = randomToken();
@@ -97,16 +99,20 @@ export function requireSession(deps: ConsoleDeps) {
       id && id.length <= 128
         ? await deps.console.sessions.touch(id, deps.console.idleTtlSec, nowSecOf(deps.broker))
         : undefined;
-    if (!id || !session) {
-      if (c.req.method === 'GET' || c.req.method === 'HEAD') {
-        const back = encodeURIComponent(c.req.path + new URL(c.req.url).search);
-        return c.redirect(`/console/sign-in?next=${back}`, 303);
+    if (id && session) {
+      // Revoking (or the expiry of) the operator's token ends the session too.
+      if (await operatorStillLive(deps, session.operator)) {
+        c.set('session', session);
+        c.set('sessionId', id);
+        return next();
       }
-      throw new ProblemError(403, 'Signed out', 'your session ended: sign in again');
+      await deps.console.sessions.delete(id);
     }
-    c.set('session', session);
-    c.set('sessionId', id);
-    await next();
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') {
+      const back = encodeURIComponent(c.req.path + new URL(c.req.url).search);
+      return c.redirect(`/console/sign-in?next=${back}`, 303);
+    }
+    throw new ProblemError(403, 'Signed out', 'your session ended: sign in again');
   };
 }
 
