@@ -158,24 +158,24 @@ export function registerGrants(app: ConsoleApp, deps: HttpDeps): void {
         {grant.status !== 'active' ? (
           <section class="why-box" aria-labelledby="why">
             <h2 id="why">Why it is {grant.status}</h2>
-            <p>
-              <Status value={grant.status} /> reason <code>{grant.reason ?? 'unknown'}</code>
-              {ending ? (
-                <>
-                  {' '}
-                  by {ending.kind} at <Time sec={Math.floor(ending.at_ms / 1000)} />
-                  {actorOf(ending) ? (
-                    <>
-                      {' '}
-                      (operator or client <code>{actorOf(ending)}</code>)
-                    </>
-                  ) : (
-                    ' (the broker, on policy)'
-                  )}
-                  ; policies: <Reasons reasons={ending.reasons} />
-                </>
-              ) : null}
+            <p class="why-reason">
+              Reason: <code>{grant.reason ?? 'unknown'}</code>
             </p>
+            {ending ? (
+              <div>
+                {ending.kind} ({ending.outcome}) at <Time sec={Math.floor(ending.at_ms / 1000)} />{' '}
+                by{' '}
+                {actorOf(ending) ? (
+                  <code>{actorOf(ending)}</code>
+                ) : (
+                  'the broker (re-evaluation against the policy)'
+                )}
+                {ending.policy_version !== undefined ? `, policy v${ending.policy_version}` : ''}.
+                Reasons and policy ids: <Reasons reasons={ending.reasons} />
+              </div>
+            ) : (
+              <p class="muted">No decision record of the change was found.</p>
+            )}
           </section>
         ) : null}
         <dl class="facts">

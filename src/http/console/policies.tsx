@@ -19,7 +19,15 @@ const Text = z
   .min(1)
   .max(1_000_000)
   .transform((t) => t.replace(/\r\n?/g, '\n'));
-const CheckFormSchema = z.object({ csrf: z.string(), policies: Text }).strict();
+// The editor posts the same fields to check and to apply; checking ignores the apply-only ones.
+const CheckFormSchema = z
+  .object({
+    csrf: z.string(),
+    policies: Text,
+    simulated: z.string().max(100).optional(),
+    base_version: z.string().max(20).optional(),
+  })
+  .strict();
 const ApplyFormSchema = z
   .object({
     csrf: z.string(),
