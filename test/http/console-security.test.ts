@@ -320,3 +320,30 @@ describe('console: operator roles', () => {
     expect(res.headers.get('location')).toMatch(/^\/console\/sign-in/);
   });
 });
+
+describe('console: sign-in guessing', () => {
+  it('failed sign-ins count against the source like failed admin tokens: then 429', async () => {
+    const limited = await createTestApp({
+      name: 'http-console-limit',
+      config: 'rate_limit: { auth_failures_per_source_per_minute: 3 }\n',
+    });
+    try {
+      const client = consoleClient(limited);
+      let page = await client.get('/console/sign-in');
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await client.post('/console/sign-in', {
+          operator_token: `guess-${i}-0123456789abcdef`,
+          signin: hiddenField(page.text, 'signin') ?? '',
+        });
+        statuses.push(res.status);
+        if (res.status === 401) page = res;
+      }
+      expect(statuses.slice(0, 3)).toEqual([401, 401, 401]);
+      expect(statuses.at(-1)).toBe(429);
+      expect(client.cookies.has('mandate_console')).toBe(false);
+    } finally {
+      await limited.close();
+    }
+  });
+});
