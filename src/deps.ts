@@ -12,6 +12,7 @@ import type { ReceiverStore } from './domain/receiver.ts';
 import type { HttpDeps } from './http/http-deps.ts';
 import { type AppLogger, createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
+import { createOperations } from './operations-deps.ts';
 import { createPolicyRegistry } from './policy/policy-registry.ts';
 import type { Broker } from './services/broker.ts';
 import { GrantSnapshots } from './services/grant-snapshots.ts';
@@ -20,6 +21,7 @@ import { seedReceivers } from './services/manage-receivers.ts';
 import { createKeyNames, type KeyNames } from './store/key-names.ts';
 import { createRedisAdminTokens } from './store/redis-admin-tokens.ts';
 import { createRedisApprovalStore } from './store/redis-approval-store.ts';
+import { createRedisAuditFeed } from './store/redis-audit-feed.ts';
 import { createRedisClientStore } from './store/redis-client-store.ts';
 import {
   createRequestClient,
@@ -69,6 +71,8 @@ export interface Deps {
    */
   bootstrapAdminToken(): Promise<CreatedOperatorToken | undefined>;
   readiness(): Promise<Record<string, boolean>>;
+  /** Checks that degrade /readyz (still 200) when false: audit sinks behind or failing. */
+  degradations(): Promise<Record<string, boolean>>;
   /** Connects, checks Redis settings, loads keys and policy. */
   start(): Promise<void>;
   /** Runs the re-evaluation worker in this process. */
@@ -143,10 +147,31 @@ export function createDeps(
   });
   const notifier: GrantNotifier = caepNotifier;
   let caepWorker: Awaited<ReturnType<typeof startCaepWorker>> | undefined;
+  const auditRedis = createWorkerClient(conn, 'mandate-audit');
+  auditRedis.on('error', (err: Error) =>
+    log.warn({ err: err.message }, 'redis connection error (audit sinks)'),
+  );
+  const operations = createOperations(
+    {
+      config,
+      issuer,
+      keys,
+      log,
+      metrics,
+      queueConnection,
+      receivers,
+      keyRing,
+      sinkFeed: createRedisAuditFeed(auditRedis, keys),
+      readinessFeed: createRedisAuditFeed(redis, keys),
+      nowSec: () => Math.floor(clock.nowMs() / 1000),
+    },
+    () => broker,
+  );
   const decisions = createRedisDecisionLog(redis, keys, auditLimits);
   const operators = createRedisAdminTokens(redis, keys, config.admin.token);
   const broker: Broker = {
     operators,
+    approvalNotifier: operations.approvalNotifier,
     reevaluator,
     notifier,
     clock,
@@ -234,6 +259,7 @@ export function createDeps(
       );
       return { redis: ping, keys: keyRing.activeKid !== undefined, policy: policy.loaded };
     },
+    degradations: () => operations.degradations(),
     async start() {
       // Subscribing (done while wiring) may already have opened the subscriber connection.
       for (const r of [redis, subscriber]) if (r.status === 'wait') await r.connect();
@@ -279,9 +305,11 @@ export function createDeps(
       worker = await startReevaluationWorker(workerBroker, {
         ...queueOpts,
         sweepEveryMs: config.worker.sweep_every_ms,
+        onSweepDone: (seconds, atSec) => metrics.sweepDone(seconds, atSec),
         batchSize: config.worker.batch_size,
         concurrency: config.worker.concurrency,
       });
+      await operations.startWorker();
       caepWorker = await startCaepWorker({
         ...caepOpts,
         receivers,
@@ -298,12 +326,14 @@ export function createDeps(
     },
     async close() {
       for (const t of timers) clearInterval(t);
+      await operations.close();
       await worker?.close();
       await caepWorker?.close();
       await caepNotifier.close();
       await reevaluator.close();
       await bus.close();
       queueConnection.disconnect();
+      auditRedis.disconnect();
       workerRedis.disconnect();
       redis.disconnect();
     },
@@ -324,6 +354,7 @@ export function httpDepsOf(deps: Deps, remoteAddress: HttpDeps['remoteAddress'])
     adminIdentity: (t) => deps.adminIdentity(t),
     bootstrapConfigured: config.admin.token !== undefined,
     readiness: () => deps.readiness(),
+    degradations: () => deps.degradations(),
     receivers: deps.receivers,
     console: {
       sessions: deps.operatorSessions,

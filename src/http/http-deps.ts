@@ -23,6 +23,8 @@ export interface HttpDeps {
   readonly bootstrapConfigured?: boolean | undefined;
   /** Readiness of Redis, keys and policy. */
   readonly readiness: () => Promise<Record<string, boolean>>;
+  /** Checks that only degrade readiness (200 `degraded`): audit sinks behind or failing. */
+  readonly degradations?: (() => Promise<Record<string, boolean>>) | undefined;
   readonly bodyLimitBytes: number;
   /** Body limit of the batch evaluation endpoint. */
   readonly batchBodyLimitBytes: number;

@@ -55,6 +55,7 @@ export async function requestApproval(broker: Broker, req: ApprovalRequest): Pro
   }
   // Disabled or deleted since it authenticated (another process may still hold it in cache).
   if (created !== 'created') throw new OAuthError('invalid_client', 'client authentication failed');
+  await broker.approvalNotifier.opened(approval);
   return approval;
 }
 

@@ -4,6 +4,7 @@ import type { IntentLimits } from '../domain/intent.ts';
 import type { OperatorTokenStore } from '../domain/operator.ts';
 import type { PolicyRegistry } from '../domain/policy-registry.ts';
 import type {
+  ApprovalNotifier,
   ApprovalStore,
   ClientStore,
   Clock,
@@ -83,6 +84,8 @@ export interface Broker {
   readonly reevaluator: Reevaluator;
   /** Pushes revocations and narrowings to registered receivers (CAEP). */
   readonly notifier: GrantNotifier;
+  /** Posts each new approval request to the configured notify targets (queued, retried). */
+  readonly approvalNotifier: ApprovalNotifier;
   /** Operator tokens of the admin API (kept as hashes). */
   readonly operators: OperatorTokenStore;
 }

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { POLICY_CONFIG } from '../support/action-time.ts';
+import { CRM, createClient, requestToken } from '../support/broker.ts';
 import { runMandate } from '../support/run-mandate.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
@@ -9,7 +11,7 @@ const mandate = (args: string[], env: Record<string, string> = {}) =>
   runMandate(broker.url, args, env);
 
 beforeAll(async () => {
-  broker = await startTestBroker({ name: 'cli-ops' });
+  broker = await startTestBroker({ name: 'cli-ops', config: `${POLICY_CONFIG}\n` });
 });
 
 afterAll(async () => {
@@ -65,5 +67,78 @@ describe('mandate tokens', () => {
     const r = await mandate(['tokens', 'create', '--name', 'x', '--roles', 'root']);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/unknown role root/);
+  });
+});
+
+describe('mandate approvals', () => {
+  it('lists pending requests with what was requested and why, and shows one in full', async () => {
+    const agent = await createClient(broker.url, {
+      name: 'exporter',
+      kind: 'agent',
+      groups: ['exporters', 'writers'],
+    });
+    const asked = await requestToken(broker.url, agent, [
+      {
+        type: 'agent_task',
+        task_id: 'T-cli',
+        purpose: 'quarterly export',
+        actions: ['read', 'export'],
+        locations: [CRM],
+        datatypes: ['customer_record'],
+      },
+    ]);
+    const id = String(asked.body.auth_req_id);
+    const ls = await mandate(['approvals', 'ls']);
+    expect(ls.code, ls.err).toBe(0);
+    const row = ls.out.split('\n').find((l) => l.startsWith(id)) ?? '';
+    expect(row).toContain(`read,export@${CRM}`);
+    expect(row).not.toMatch(/\s-\s+-$/);
+    expect(row).toMatch(/export\S*$/);
+
+    const show = await mandate(['approvals', 'show', id]);
+    expect(show.code, show.err).toBe(0);
+    expect(show.out).toMatch(new RegExp(`^id\\s+${id}$`, 'm'));
+    expect(show.out).toMatch(/^status\s+pending$/m);
+    expect(show.out).toMatch(/^expires_at\s+\d{4}-\d\d-\d\dT/m);
+    expect(show.out).toContain(
+      `task T-cli (quarterly export): read,export@${CRM} datatypes customer_record`,
+    );
+    expect(show.out).toMatch(new RegExp(`needs approval:\\n  export on ${CRM}: \\S+`));
+    expect(show.out).toContain(`/console/approvals/${id}`);
+    expect((await mandate(['approvals', 'show', 'ar_nope'])).code).toBe(1);
+  });
+});
+
+describe('mandate audit export', () => {
+  it('prints the records since a time as JSON lines, exactly as stored, oldest first', async () => {
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const all = await mandate(['audit', 'export', '--since', since, '--format', 'jsonl']);
+    expect(all.code, all.err).toBe(0);
+    const lines = all.out.split('\n').filter(Boolean);
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    const records = lines.map((l) => JSON.parse(l) as { at_ms: number; hash: string; seq: number });
+    for (const r of records) expect(r.hash).toMatch(/^\S{43}$/);
+    const times = records.map((r) => r.at_ms);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    // A later --since prints a suffix; --limit cuts it; a time in the future prints nothing.
+    const later = await mandate([
+      'audit',
+      'export',
+      '--since',
+      String(records[1]?.at_ms),
+      '--limit',
+      '1',
+    ]);
+    expect(later.out.split('\n').filter(Boolean)).toHaveLength(1);
+    const none = await mandate([
+      'audit',
+      'export',
+      '--since',
+      new Date(Date.now() + 3_600_000).toISOString(),
+    ]);
+    expect(none.code).toBe(0);
+    expect(none.out).toBe('');
+    expect((await mandate(['audit', 'export', '--since', 'yesterday-ish'])).code).toBe(2);
+    expect((await mandate(['audit', 'export', '--since', '1h', '--format', 'csv'])).code).toBe(2);
   });
 });

@@ -1,5 +1,8 @@
 // /admin/approvals: pending human approvals, and an approver's decision on one.
 import { z } from 'zod';
+import type { Approval } from '../../domain/approval.ts';
+import { approvalLink, approvalReasons } from '../../domain/approval-notice.ts';
+import { ProblemError } from '../../domain/errors.ts';
 import { decideApproval } from '../../services/approvals.ts';
 import { nowSecOf } from '../../services/broker.ts';
 import type { HttpDeps } from '../http-deps.ts';
@@ -44,6 +47,11 @@ const ApprovalSchema = z
     decided_by: z.string().optional(),
     decided_at: z.number().int().optional(),
     note: z.string().optional(),
+    requested: AuthorizationDetailsSchema.describe(
+      'the intent as the agent asked for it (the same as `intent`)',
+    ),
+    reasons: z.array(z.string()).describe('the distinct policy ids that asked for a human'),
+    link: z.string().describe('its page in the console'),
   })
   .loose()
   .meta({ id: 'Approval' });
@@ -68,7 +76,33 @@ const APPROVAL_EXAMPLE = {
   created_at: 1767225600,
   expires_at: 1767226200,
   interval: 5,
+  requested: [
+    {
+      type: 'agent_task' as const,
+      task_id: 'task-42',
+      actions: ['pay'],
+      locations: ['https://pay.example.com/invoices/'],
+    },
+  ],
+  reasons: ['needs-approval'],
+  link: 'https://mandate.example.com/console/approvals/ar_01HZY3KF0A9V',
 };
+
+const showApprovalRoute = adminRoute('approvals:read', {
+  method: 'get',
+  path: '/approvals/{id}',
+  tags: ['Admin: approvals'],
+  summary: 'Show an approval request',
+  description:
+    'One request with its full intent (agent, task, purpose, pairs, the policies that asked for a human, expiry) and, once decided, who decided it.',
+  security: ADMIN_AUTH,
+  parameters: [pathParameter('id', 'approval id (the auth_req_id)')],
+  responses: {
+    200: jsonReply('the request', ApprovalSchema, APPROVAL_EXAMPLE),
+    ...ADMIN_ERRORS,
+    404: problemReply('no such approval request'),
+  },
+});
 
 const listApprovalsRoute = adminRoute('approvals:read', {
   method: 'get',
@@ -114,6 +148,13 @@ const decideApprovalRoute = adminRoute('approvals:decide', {
 
 export function registerApprovals(app: AdminApp, deps: HttpDeps): void {
   const { broker } = deps;
+  /** The stored approval as answered: without its intent key, with `requested`, `reasons` and `link`. */
+  const shown = ({ intent_key: _k, ...a }: Approval) => ({
+    ...a,
+    requested: a.intent,
+    reasons: approvalReasons(a),
+    link: approvalLink(broker.settings.issuer, a.id),
+  });
   const body = requestBody(app, 'ApprovalDecision', ApprovalDecisionSchema, 'application/json', {
     decision: 'approve',
     note: 'ok for this invoice run',
@@ -123,20 +164,28 @@ export function registerApprovals(app: AdminApp, deps: HttpDeps): void {
     const nowSec = nowSecOf(broker);
     const approvals = await broker.approvals.list(query.status, nowSec, query.limit);
     // A pending request past its expiry is not pending any more.
-    const shown = approvals
-      .filter((a) => query.status !== 'pending' || a.expires_at > nowSec)
-      .map(({ intent_key: _k, ...a }) => a);
-    return c.json({ approvals: shown });
+    return c.json({
+      approvals: approvals
+        .filter((a) => query.status !== 'pending' || a.expires_at > nowSec)
+        .map(shown),
+    });
+  });
+  app.openapi(showApprovalRoute, async (c) => {
+    const id = c.req.param('id');
+    const approval = id.length <= 128 ? await broker.approvals.get(id) : undefined;
+    if (!approval)
+      throw new ProblemError(404, 'Approval not found', `no approval ${id.slice(0, 128)}`);
+    return c.json(shown(approval), 200);
   });
   app.openapi({ ...decideApprovalRoute, request: { body } }, async (c) => {
     const { decision, note } = await readJson(c, ApprovalDecisionSchema);
-    const { intent_key: _k, ...decided } = await decideApproval(
+    const { resumed, ...decided } = await decideApproval(
       broker,
       c.req.param('id'),
       decision,
       note,
       c.var.operator.id,
     );
-    return c.json(decided);
+    return c.json({ ...shown(decided), ...(resumed !== undefined ? { resumed } : {}) });
   });
 }
