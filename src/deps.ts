@@ -7,19 +7,24 @@ import { createDpopProofs } from './crypto/dpop-proofs.ts';
 import { createKeyRing, type KeyRing } from './crypto/key-ring.ts';
 import { createRemoteJwks } from './crypto/remote-jwks.ts';
 import { trustRangeTexts } from './domain/client-address.ts';
+import type { Operator } from './domain/operator.ts';
+import type { OperatorSessionStore } from './domain/operator-session.ts';
 import type { PolicyRegistry } from './domain/policy-registry.ts';
 import { type Clock, type GrantNotifier, systemClock } from './domain/ports.ts';
 import type { ReceiverStore } from './domain/receiver.ts';
 import type { HttpDeps } from './http/http-deps.ts';
 import { type AppLogger, createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
+import { createOperations } from './operations-deps.ts';
 import { createPolicyRegistry } from './policy/policy-registry.ts';
 import type { Broker } from './services/broker.ts';
 import { GrantSnapshots } from './services/grant-snapshots.ts';
+import { bootstrapOperatorToken, type CreatedOperatorToken } from './services/manage-operators.ts';
 import { seedReceivers } from './services/manage-receivers.ts';
 import { createKeyNames, type KeyNames } from './store/key-names.ts';
 import { createRedisAdminTokens } from './store/redis-admin-tokens.ts';
 import { createRedisApprovalStore } from './store/redis-approval-store.ts';
+import { createRedisAuditFeed } from './store/redis-audit-feed.ts';
 import { createRedisClientStore } from './store/redis-client-store.ts';
 import {
   createRequestClient,
@@ -32,6 +37,7 @@ import { createRedisEventBus, type EventBus } from './store/redis-event-bus.ts';
 import { createRedisGrantStore } from './store/redis-grant-store.ts';
 import { createRedisKeyStore } from './store/redis-key-store.ts';
 import { createRedisOneTimeUses } from './store/redis-one-time-uses.ts';
+import { createRedisOperatorSessions } from './store/redis-operator-sessions.ts';
 import { createRedisPolicyStore } from './store/redis-policy-store.ts';
 import { createRedisRateLimiter, type RedisRateLimiter } from './store/redis-rate-limiter.ts';
 import { createRedisReceiverStore } from './store/redis-receiver-store.ts';
@@ -59,12 +65,19 @@ export interface Deps {
   readonly receivers: ReceiverStore;
   /** Fixed-window counters behind the HTTP rate limits. */
   readonly rateLimiter: RedisRateLimiter;
+  /** Console sign-in sessions. */
+  readonly operatorSessions: OperatorSessionStore;
   readonly defaultPolicyText: string;
-  /** Who an admin bearer token belongs to, or undefined. */
-  adminIdentity(token: string): Promise<string | undefined>;
-  /** Generates and registers an admin token when none is configured; returns it once. */
-  bootstrapAdminToken(): Promise<string | undefined>;
+  /** The operator an admin bearer token belongs to, or undefined. */
+  adminIdentity(token: string): Promise<Operator | undefined>;
+  /**
+   * Generates and stores an admin operator token when no operator credential exists (none
+   * configured, none stored); returns it once. Never called by a worker-only process.
+   */
+  bootstrapAdminToken(): Promise<CreatedOperatorToken | undefined>;
   readiness(): Promise<Record<string, boolean>>;
+  /** Checks that degrade /readyz (still 200) when false: audit sinks behind or failing. */
+  degradations(): Promise<Record<string, boolean>>;
   /** Connects, checks Redis settings, loads keys and policy. */
   start(): Promise<void>;
   /** Runs the re-evaluation worker in this process. */
@@ -144,6 +157,26 @@ export function createDeps(
   });
   const notifier: GrantNotifier = caepNotifier;
   let caepWorker: Awaited<ReturnType<typeof startCaepWorker>> | undefined;
+  const auditRedis = createWorkerClient(conn, 'mandate-audit');
+  auditRedis.on('error', (err: Error) =>
+    log.warn({ err: err.message }, 'redis connection error (audit sinks)'),
+  );
+  const operations = createOperations(
+    {
+      config,
+      issuer,
+      keys,
+      log,
+      metrics,
+      queueConnection,
+      receivers,
+      keyRing,
+      sinkFeed: createRedisAuditFeed(auditRedis, keys),
+      readinessFeed: createRedisAuditFeed(redis, keys),
+      nowSec: () => Math.floor(clock.nowMs() / 1000),
+    },
+    () => broker,
+  );
   const decisions = createRedisDecisionLog(redis, keys, auditLimits);
   const { federation } = config;
   // One cache of remote key sets for client and trusted-issuer jwks_uris alike.
@@ -156,7 +189,10 @@ export function createDeps(
       allowHttpLoopback: federation.allow_http_loopback,
     }),
   );
+  const operators = createRedisAdminTokens(redis, keys, config.admin.token);
   const broker: Broker = {
+    operators,
+    approvalNotifier: operations.approvalNotifier,
     reevaluator,
     notifier,
     clock,
@@ -221,7 +257,6 @@ export function createDeps(
     oneTimeUses: createRedisOneTimeUses(workerRedis, keys, () => Math.floor(clock.nowMs() / 1000)),
     snapshots: new GrantSnapshots(),
   };
-  const adminTokens = createRedisAdminTokens(redis, keys, config.admin.token);
   const timers: NodeJS.Timeout[] = [];
 
   bus.subscribe((e) => {
@@ -244,9 +279,10 @@ export function createDeps(
     log,
     receivers,
     rateLimiter: createRedisRateLimiter(redis, keys),
+    operatorSessions: createRedisOperatorSessions(redis, keys),
     defaultPolicyText,
-    adminIdentity: (token) => adminTokens.identify(token),
-    bootstrapAdminToken: () => adminTokens.bootstrap(),
+    adminIdentity: (token) => operators.identify(token, Math.floor(clock.nowMs() / 1000)),
+    bootstrapAdminToken: () => bootstrapOperatorToken(broker, config.admin.token !== undefined),
     async readiness() {
       const ping = await redis.ping().then(
         (r) => r === 'PONG',
@@ -254,6 +290,7 @@ export function createDeps(
       );
       return { redis: ping, keys: keyRing.activeKid !== undefined, policy: policy.loaded };
     },
+    degradations: () => operations.degradations(),
     async start() {
       // Subscribing (done while wiring) may already have opened the subscriber connection.
       for (const r of [redis, subscriber]) if (r.status === 'wait') await r.connect();
@@ -283,6 +320,12 @@ export function createDeps(
       dpop.useNonceSecret(await loadSharedSecret(redis, keys, 'dpop_nonce'));
       await policy.load(defaultPolicyText, Math.floor(clock.nowMs() / 1000));
       await seedReceivers(receivers, config.receivers);
+      const moved = await operators.migrateLegacy(Math.floor(clock.nowMs() / 1000));
+      if (moved > 0)
+        log.warn(
+          { tokens: moved },
+          'admin tokens generated by an earlier version are now operator tokens with role admin: list them with `mandate tokens ls` and revoke the ones no longer used',
+        );
       // Fallbacks for missed pub/sub messages and time-based key rotation.
       timers.push(setInterval(() => void policy.refresh().catch(() => undefined), 5000).unref());
       timers.push(
@@ -294,9 +337,11 @@ export function createDeps(
       worker = await startReevaluationWorker(workerBroker, {
         ...queueOpts,
         sweepEveryMs: config.worker.sweep_every_ms,
+        onSweepDone: (seconds, atSec) => metrics.sweepDone(seconds, atSec),
         batchSize: config.worker.batch_size,
         concurrency: config.worker.concurrency,
       });
+      await operations.startWorker();
       caepWorker = await startCaepWorker({
         ...caepOpts,
         receivers,
@@ -313,12 +358,14 @@ export function createDeps(
     },
     async close() {
       for (const t of timers) clearInterval(t);
+      await operations.close();
       await worker?.close();
       await caepWorker?.close();
       await caepNotifier.close();
       await reevaluator.close();
       await bus.close();
       queueConnection.disconnect();
+      auditRedis.disconnect();
       workerRedis.disconnect();
       redis.disconnect();
     },
@@ -337,8 +384,15 @@ export function httpDepsOf(deps: Deps, remoteAddress: HttpDeps['remoteAddress'])
     metrics: deps.metrics,
     log: deps.log,
     adminIdentity: (t) => deps.adminIdentity(t),
+    bootstrapConfigured: config.admin.token !== undefined,
     readiness: () => deps.readiness(),
+    degradations: () => deps.degradations(),
     receivers: deps.receivers,
+    console: {
+      sessions: deps.operatorSessions,
+      sessionTtlSec: config.console.session_ttl,
+      idleTtlSec: config.console.idle_ttl,
+    },
     receiverTargets: {
       allowHttp: config.caep.allow_http,
       allowPrivateTargets: config.caep.allow_private_targets,

@@ -7,6 +7,7 @@ import type { Config } from './config/schema.ts';
 import { createDeps, type Deps, httpDepsOf } from './deps.ts';
 import type { Clock } from './domain/ports.ts';
 import { createApp } from './http/app.ts';
+import { createOperationsApp } from './http/operations.ts';
 import { seedClients } from './services/manage-clients.ts';
 import { seedTrustedIssuers } from './services/manage-trusted-issuers.ts';
 
@@ -136,10 +137,11 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
   }
   await seedClients(deps.broker, config.clients);
   await seedTrustedIssuers(deps.broker, config.federation.issuers);
-  const adminToken = await deps.bootstrapAdminToken();
-  if (adminToken)
+  // Only a process that serves the API may mint the first operator token; a worker never does.
+  const generated = opts.api ? await deps.bootstrapAdminToken() : undefined;
+  if (generated)
     process.stderr.write(
-      `mandate admin token (shown once; set MANDATE_ADMIN_TOKEN to choose your own): ${adminToken}\n`,
+      `mandate admin token for operator ${generated.id} (shown once; no other operator credential exists yet; create more with \`mandate tokens create\`): ${generated.token}\n`,
     );
 
   let server: ReturnType<typeof serve> | undefined;
@@ -168,6 +170,23 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
   if (opts.worker) {
     await deps.startWorker();
     deps.log.info({ sweep_every_ms: config.worker.sweep_every_ms }, 're-evaluation worker running');
+  }
+  // A worker-only process serves its metrics, liveness and readiness on their own port.
+  if (!opts.api && opts.worker && config.worker.metrics_port > 0) {
+    const app = createOperationsApp(httpDepsOf(deps, () => undefined));
+    const where = {
+      ...config.server,
+      host: config.worker.metrics_host,
+      port: config.worker.metrics_port,
+    };
+    server = await listen(app, where, deps.log).catch(async (err: unknown) => {
+      await deps.close().catch(() => undefined);
+      throw new StartupError(
+        `mandate: cannot listen on ${where.host}:${where.port} (worker.metrics_port): ${(err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message}`,
+      );
+    });
+    const { port } = server.address() as AddressInfo;
+    process.stdout.write(`mandate worker metrics on http://${where.host}:${port}/metrics\n`);
   }
 
   let closing: Promise<void> | undefined;

@@ -1,4 +1,4 @@
-// The CLI's admin commands: clients, grants, revoke, approvals, decisions, audit, policy, keys.
+// The CLI's admin commands: clients, grants, revoke, approvals, decisions, audit, policy, keys, tokens.
 import type { Command } from 'commander';
 import { addApprovalCommands } from './approval-commands.ts';
 import { addAuditCommands } from './audit-commands.ts';
@@ -9,6 +9,7 @@ import { addGrantCommands } from './grant-commands.ts';
 import { addKeyCommands } from './key-commands.ts';
 import { addPolicyCommands } from './policy-commands.ts';
 import { addRevokeCommand } from './revoke-command.ts';
+import { addTokenCommands } from './token-commands.ts';
 
 /** Adds every admin API command to `program`, in the order `--help` lists them. */
 export function addAdminCommands(program: Command, ctx: CommandContext): void {
@@ -20,4 +21,5 @@ export function addAdminCommands(program: Command, ctx: CommandContext): void {
   addAuditCommands(program, ctx);
   addPolicyCommands(program, ctx);
   addKeyCommands(program, ctx);
+  addTokenCommands(program, ctx);
 }

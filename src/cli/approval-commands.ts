@@ -1,8 +1,8 @@
 // `mandate approvals`: list approval requests and approve or deny them.
 import type { Command } from 'commander';
-import { listOf, summarizeDetails } from './answer-shape.ts';
+import { asRecord, listOf, summarizeDetails } from './answer-shape.ts';
 import type { CommandContext } from './command-context.ts';
-import { type Column, formatTable, isoTime } from './format-table.ts';
+import { type Column, formatFields, formatTable, isoTime } from './format-table.ts';
 import { compact, enc, queryString } from './option-values.ts';
 
 type Row = Record<string, unknown>;
@@ -17,7 +17,28 @@ const APPROVAL_COLUMNS: Column<Row>[] = [
   { header: 'reasons', value: (r) => r.reasons },
 ];
 
-/** Adds `approvals ls|approve|deny` to `program`. */
+/** One approval in full: its fields, then each requested entry and each pair that needs a human. */
+function formatApproval(body: Row): string {
+  const { intent, requested, pairs, ...rest } = body;
+  const fields = formatFields({
+    ...rest,
+    created_at: isoTime(rest.created_at),
+    expires_at: isoTime(rest.expires_at),
+    decided_at: isoTime(rest.decided_at),
+  });
+  const entries = Array.isArray(requested ?? intent) ? ((requested ?? intent) as unknown[]) : [];
+  const lines = entries.map((e) => {
+    const d = asRecord(e);
+    return `  task ${String(d.task_id ?? '-')}${d.purpose ? ` (${String(d.purpose)})` : ''}: ${summarizeDetails([d])}${Array.isArray(d.datatypes) ? ` datatypes ${d.datatypes.join(',')}` : ''}${Array.isArray(d.steps) ? ` steps ${d.steps.join(',')}` : ''}${typeof d.ttl === 'number' ? ` ttl ${d.ttl}s` : ''}`;
+  });
+  const needs = (Array.isArray(pairs) ? pairs : []).map((p) => {
+    const r = asRecord(p);
+    return `  ${String(r.action)} on ${String(r.location)}: ${Array.isArray(r.reasons) ? r.reasons.join(', ') : '-'}`;
+  });
+  return `${fields}\nrequested:\n${lines.join('\n') || '  -'}\nneeds approval:\n${needs.join('\n') || '  -'}`;
+}
+
+/** Adds `approvals ls|show|approve|deny` to `program`. */
 export function addApprovalCommands(program: Command, ctx: CommandContext): void {
   const approvals = program
     .command('approvals')
@@ -34,6 +55,14 @@ export function addApprovalCommands(program: Command, ctx: CommandContext): void
         `/admin/approvals${queryString({ status: opts.status })}`,
       );
       ctx.print(cmd, body, () => formatTable(listOf(body, 'approvals'), APPROVAL_COLUMNS));
+    });
+
+  approvals
+    .command('show <id>')
+    .description('show one approval request with its full intent')
+    .action(async (id: string, _opts: Row, cmd: Command) => {
+      const body = asRecord(await ctx.admin(cmd, 'GET', `/admin/approvals/${enc(id)}`));
+      ctx.print(cmd, body, () => formatApproval(body));
     });
 
   for (const decision of ['approve', 'deny'] as const) {

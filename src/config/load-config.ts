@@ -27,6 +27,7 @@ const ENV_FIELDS: ReadonlyArray<{ env: string; path: [string, string]; kind: 'st
   { env: 'MANDATE_ADMIN_TOKEN', path: ['admin', 'token'], kind: 'string' },
   { env: 'MANDATE_REDIS_PREFIX', path: ['redis', 'prefix'], kind: 'string' },
   { env: 'REDIS_URL', path: ['redis', 'url'], kind: 'string' },
+  { env: 'MANDATE_WORKER_METRICS_PORT', path: ['worker', 'metrics_port'], kind: 'int' },
 ];
 
 export interface LoadedConfig {
@@ -144,6 +145,14 @@ function checkCrossFields(config: Config, file: string): void {
   config.receivers.forEach((r, i) => {
     const problem = receiverUrlProblem(r.url, targets);
     if (problem) problems.push(`receivers.${i}.url: ${problem}`);
+  });
+  const notifyTargets = {
+    allowHttp: config.approvals.notify_allow_http,
+    allowPrivateTargets: config.approvals.notify_allow_private_targets,
+  };
+  config.approvals.notify.forEach((t, i) => {
+    const problem = receiverUrlProblem(t.url, notifyTargets);
+    if (problem) problems.push(`approvals.notify.${i}.url: ${problem}`);
   });
   if (problems.length)
     throw new ConfigError(`config error in ${file}:\n  ${problems.join('\n  ')}`);

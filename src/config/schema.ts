@@ -7,6 +7,7 @@ import { MAX_GRANT_TTL_SEC } from '../domain/intent.ts';
 import { ReceiverInputSchema } from '../domain/receiver.ts';
 import { TrustedIssuerIdSchema, TrustedIssuerInputSchema } from '../domain/trusted-issuer.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
+import { ApprovalNotifySchema, AuditSinksSchema } from './operations-schema.ts';
 
 const Seconds = z.number().int().positive();
 
@@ -200,9 +201,19 @@ export const ConfigSchema = z
         batch_size: z.number().int().min(1).max(10_000).default(500),
         /** Concurrent jobs per worker process. */
         concurrency: z.number().int().min(1).max(64).default(4),
+        /** Port of `/metrics`, `/healthz` and `/readyz` of a worker-only process (`mandate worker`); 0: none. */
+        metrics_port: z.number().int().min(0).max(65535).default(9464),
+        /** Interface that port listens on. */
+        metrics_host: z.string().default('127.0.0.1'),
       })
       .strict()
-      .default({ sweep_every_ms: 30_000, batch_size: 500, concurrency: 4 }),
+      .default({
+        sweep_every_ms: 30_000,
+        batch_size: 500,
+        concurrency: 4,
+        metrics_port: 9464,
+        metrics_host: '127.0.0.1',
+      }),
     usage: z
       .object({
         /** Evaluations of one grant in the trailing minute (`calls_last_minute`) that trigger its re-evaluation at once. */
@@ -296,9 +307,21 @@ export const ConfigSchema = z
         ttl: z.number().int().min(10).max(86_400).default(600),
         /** Minimum seconds between an agent's polls (CIBA `interval`). */
         interval: z.number().int().min(1).max(60).default(5),
+        /** Where each new approval request is posted (retried with backoff), with a link to its console page. */
+        notify: ApprovalNotifySchema,
+        /** Allow plain http notify URLs (a hook on the same host); otherwise https only. */
+        notify_allow_http: z.boolean().default(false),
+        /** Allow notify URLs on loopback, private, link-local or reserved addresses (checked at each post too). */
+        notify_allow_private_targets: z.boolean().default(false),
       })
       .strict()
-      .default({ ttl: 600, interval: 5 }),
+      .default({
+        ttl: 600,
+        interval: 5,
+        notify: [],
+        notify_allow_http: false,
+        notify_allow_private_targets: false,
+      }),
     audit: z
       .object({
         /** Decision records kept in Redis (approximate; older ones are trimmed). */
@@ -314,13 +337,20 @@ export const ConfigSchema = z
          * `{omitted: {bytes, sha256}}`. 1 MiB: above the batch body limit, so any one request's inputs fit.
          */
         max_record_bytes: z.number().int().min(4096).default(1_048_576),
+        /** Where every decision record is also written, in order, with its chain fields (stdout, file, otlp). */
+        sinks: AuditSinksSchema,
       })
       .strict()
       .refine(
         (a) => a.max_bytes >= 8 * a.max_record_bytes,
         'audit.max_bytes must be at least 8 x audit.max_record_bytes',
       )
-      .default({ max_records: 1_000_000, max_bytes: 1_073_741_824, max_record_bytes: 1_048_576 }),
+      .default({
+        max_records: 1_000_000,
+        max_bytes: 1_073_741_824,
+        max_record_bytes: 1_048_576,
+        sinks: [],
+      }),
     rate_limit: z
       .object({
         /**
@@ -355,6 +385,15 @@ export const ConfigSchema = z
         known_credential_ttl_sec: 3600,
         invalid_tokens_per_minute: 600,
       }),
+    console: z
+      .object({
+        /** Longest a console session lasts, whatever the activity (seconds). */
+        session_ttl: z.number().int().min(300).max(604_800).default(28_800),
+        /** A console session ends after this long without a request (seconds). */
+        idle_ttl: z.number().int().min(60).max(86_400).default(1800),
+      })
+      .strict()
+      .default({ session_ttl: 28_800, idle_ttl: 1800 }),
     admin: z
       .object({
         /** Bootstrap admin bearer token (env MANDATE_ADMIN_TOKEN); generated and printed once when unset. */

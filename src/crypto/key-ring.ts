@@ -47,6 +47,8 @@ export interface KeyRing extends TokenSigner, TokenVerifier, CallerTokens, Secur
   /** Public keys only: the JWKS document. */
   jwks(): { keys: JWK[] };
   readonly activeKid: string | undefined;
+  /** When the active signing key was created (epoch s), for the key-age gauge. */
+  readonly activeKeyCreatedAt: number | undefined;
 }
 
 /** Longest possible life of a token after its key retires, plus skew: then the key may go. */
@@ -165,6 +167,9 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
     rotate,
     get activeKid() {
       return active?.kid;
+    },
+    get activeKeyCreatedAt() {
+      return active?.createdAt;
     },
     jwks: () => ({ keys: published }),
 

@@ -11,6 +11,8 @@ export type DecisionKind =
   | 'approval'
   | 'policy'
   | 'client'
+  /** An operator token created or revoked. */
+  | 'operator'
   /** Inputs shared by the decisions of one batch, stored once; each of them names it (see SharedInputsRef). */
   | 'inputs';
 

@@ -172,6 +172,8 @@ export interface GrantStore {
   ): Promise<Array<{ grant: Grant; signals: Signal[]; pending?: PendingRecord | undefined }>>;
   /** Live grant ids in deadline order, a page at a time; expired ones are dropped from the index. */
   liveGrantIds(offset: number, count: number, nowSec: number, prune?: boolean): Promise<string[]>;
+  /** How many grants are live (active or suspended, before their deadline) at `nowSec`. */
+  countLive(nowSec: number): Promise<number>;
   /** The grant an access token belongs to, while the token may be valid. */
   grantIdOfToken(jti: string): Promise<string | undefined>;
   /** The ids of a client's grants that may be alive at `nowSec` (an index: ended ones may be among them). */
@@ -237,6 +239,47 @@ export interface DecisionLog {
     records: readonly DecisionRecord[],
   ): Promise<Record<string, Record<string, unknown> | null>>;
   verify(): Promise<AuditVerdict>;
+  /**
+   * Records in stream order: from the first at or after `sinceMs`, or after the stream id `after`,
+   * at most `limit`; each with its stream id.
+   */
+  page(
+    from: { sinceMs: number } | { after: string },
+    limit: number,
+  ): Promise<Array<{ sid: string; record: DecisionRecord }>>;
+}
+
+/** One record as an audit sink reads it: undefined when retention trimmed it before it was written. */
+export interface AuditFeedEntry {
+  readonly sid: string;
+  readonly record: DecisionRecord | undefined;
+  /** The record as stored (its exact text: what its hash covers), when there is one. */
+  readonly text: string | undefined;
+}
+
+/**
+ * The decision stream as each audit sink follows it (a consumer group per sink, with a writer
+ * lease so one process writes a sink at a time, in stream order; acknowledged once written).
+ */
+export interface AuditFeed {
+  /** Creates the sink's cursor at the stream's end when it has none (a new sink starts from now). */
+  open(sink: string): Promise<void>;
+  /**
+   * Up to `count` records: `new` ones never handed out, or `pending` ones handed out and not yet
+   * acknowledged, after the stream id `after` (in order).
+   */
+  read(
+    sink: string,
+    from: { new: true } | { pendingAfter: string },
+    count: number,
+  ): Promise<AuditFeedEntry[]>;
+  /** Marks records written: the cursor moves past them. */
+  ack(sink: string, sids: readonly string[]): Promise<void>;
+  /** Records appended and not yet written by the sink (undefined when Redis cannot tell). */
+  lag(sink: string): Promise<number | undefined>;
+  /** Takes or keeps the sink's writer lease for `ttlMs`; false while another process holds it. */
+  lease(sink: string, holder: string, ttlMs: number): Promise<boolean>;
+  release(sink: string, holder: string): Promise<void>;
 }
 
 /**
@@ -332,6 +375,16 @@ export const silentNotifier: GrantNotifier = {
   revoked: async () => undefined,
   narrowed: async () => undefined,
 };
+
+/**
+ * Tells the configured notify targets (config `approvals.notify`) of a new approval request.
+ * Never throws into the caller and never holds it up long: delivery is queued and retried.
+ */
+export interface ApprovalNotifier {
+  opened(approval: Approval): Promise<void>;
+}
+
+export const silentApprovalNotifier: ApprovalNotifier = { opened: async () => undefined };
 
 /** Everything an action-time decision reads, in one round trip (the call is counted on the way). */
 export interface EvaluationState {
@@ -441,6 +494,8 @@ export interface ApprovalStore {
   /** The approval still pending for this exact intent, if any. */
   pendingFor(intentKey: string): Promise<Approval | undefined>;
   list(status: ApprovalStatus | undefined, nowSec: number, limit: number): Promise<Approval[]>;
+  /** How many requests are pending and not yet expired at `nowSec`. */
+  countPending(nowSec: number): Promise<number>;
   /** Changes the approval only if its status is still `expected`; the changed approval, or undefined. */
   transition(
     id: string,

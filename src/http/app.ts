@@ -8,6 +8,7 @@ import { registerApiDocs } from './api-docs.ts';
 import { createAuthZenApp } from './authzen/app.ts';
 import { authzenConfigurationRoutes } from './authzen/configuration.ts';
 import { createBodyLimit, refuseOversized } from './body-limit.ts';
+import { createConsoleApp } from './console/app.ts';
 import type { HttpDeps } from './http-deps.ts';
 import { createOAuthApp } from './oauth/app.ts';
 import { discoveryRoutes } from './oauth/discovery.ts';
@@ -60,6 +61,7 @@ export function createApp(deps: HttpDeps): OpenAPIHono<BlankEnv> {
   app.route('/', createSignalsApp(deps, limiter));
   app.route('/', createAuthZenApp(deps, limiter));
   app.route('/', createAdminApp(deps, limiter));
+  if (deps.console) app.route('/', createConsoleApp({ ...deps, console: deps.console }, limiter));
 
   app.notFound((c) => {
     // Nothing serves this path, but a body declared over the limit is still refused as such.

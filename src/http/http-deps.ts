@@ -3,6 +3,8 @@ import type { Context } from 'hono';
 import type { KeyRing } from '../crypto/key-ring.ts';
 import { clientAddress, type HopTrust, TRUST_PEER_ONLY } from '../domain/client-address.ts';
 import type { JsonLimits } from '../domain/json-bounds.ts';
+import type { Operator } from '../domain/operator.ts';
+import type { OperatorSessionStore } from '../domain/operator-session.ts';
 import type { ReceiverStore } from '../domain/receiver.ts';
 import type { ReceiverTargetPolicy } from '../domain/receiver-target.ts';
 import type { AppLogger } from '../observability/logger.ts';
@@ -15,10 +17,14 @@ export interface HttpDeps {
   readonly keyRing: Pick<KeyRing, 'jwks' | 'rotate' | 'activeKid'>;
   readonly metrics: Metrics;
   readonly log: AppLogger;
-  /** Returns who the admin bearer token belongs to, or undefined when it is not valid. */
-  readonly adminIdentity: (token: string) => Promise<string | undefined>;
+  /** The operator (id, name, roles) an admin bearer token belongs to, or undefined when it is not valid. */
+  readonly adminIdentity: (token: string) => Promise<Operator | undefined>;
+  /** True when MANDATE_ADMIN_TOKEN (admin.token) is set: the operator `bootstrap` is listed among the tokens. */
+  readonly bootstrapConfigured?: boolean | undefined;
   /** Readiness of Redis, keys and policy. */
   readonly readiness: () => Promise<Record<string, boolean>>;
+  /** Checks that only degrade readiness (200 `degraded`): audit sinks behind or failing. */
+  readonly degradations?: (() => Promise<Record<string, boolean>>) | undefined;
   readonly bodyLimitBytes: number;
   /** Body limit of the batch evaluation endpoint. */
   readonly batchBodyLimitBytes: number;
@@ -38,10 +44,20 @@ export interface HttpDeps {
   readonly remoteAddress: (c: Context) => string | undefined;
   /** Rate limits on failed authentications and invalid-token floods (none without it). */
   readonly rateLimit?: RateLimitOptions | undefined;
+  /** The operator console at /console: its sessions and their lifetimes (config `console.*`); absent without it. */
+  readonly console?: ConsoleSettings | undefined;
   /** CAEP receivers for /admin/receivers (the routes are absent without it). */
   readonly receivers?: ReceiverStore | undefined;
   /** Where receivers may be registered (config `caep.*`); https and public addresses only when absent. */
   readonly receiverTargets?: ReceiverTargetPolicy | undefined;
+}
+
+export interface ConsoleSettings {
+  readonly sessions: OperatorSessionStore;
+  /** Absolute session lifetime (s). */
+  readonly sessionTtlSec: number;
+  /** Idle lifetime (s): a session unused this long ends. */
+  readonly idleTtlSec: number;
 }
 
 /**

@@ -1,15 +1,17 @@
 // GET /healthz, /readyz and /metrics: liveness, readiness and Prometheus metrics, unauthenticated.
-import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { BlankEnv } from 'hono/types';
 import { z } from 'zod';
+import { createBodyLimit } from './body-limit.ts';
 import type { HttpDeps } from './http-deps.ts';
 import { jsonReply, NO_AUTH } from './openapi.ts';
+import { problemNotFound, problemTooLarge } from './problem-response.ts';
 
 const HealthSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
 const ReadinessSchema = z
   .object({
-    status: z.enum(['ready', 'not ready']),
+    status: z.enum(['ready', 'degraded', 'not ready']),
     checks: z.record(z.string(), z.boolean()),
   })
   .meta({ id: 'Readiness' });
@@ -29,7 +31,8 @@ const readinessRoute = createRoute({
   path: '/readyz',
   tags: ['Operations'],
   summary: 'Readiness',
-  description: '200 only when Redis, the signing keys and the policy set are loaded.',
+  description:
+    '200 only when Redis, the signing keys and the policy set are loaded; `degraded` (still 200) when an audit sink is further behind than its queue holds or keeps failing (`checks.audit_sinks: false`): decisions go on, the records wait in the stream.',
   security: NO_AUTH,
   responses: {
     200: jsonReply('ready', ReadinessSchema, {
@@ -74,15 +77,31 @@ export function registerOperations(
     c.json({ status: 'ok' as const }, 200),
   );
   app.openapi({ ...readinessRoute, middleware: [bodyLimit] as const }, async (c) => {
-    const checks = await deps.readiness();
-    const ready = Object.values(checks).every(Boolean);
-    return ready
-      ? c.json({ status: 'ready' as const, checks }, 200)
-      : c.json({ status: 'not ready' as const, checks }, 503);
+    const [core, degradations] = await Promise.all([
+      deps.readiness(),
+      deps.degradations?.().catch(() => ({})) ?? {},
+    ]);
+    const checks = { ...core, ...degradations };
+    if (!Object.values(core).every(Boolean))
+      return c.json({ status: 'not ready' as const, checks }, 503);
+    const status = Object.values(degradations).every(Boolean) ? 'ready' : 'degraded';
+    return c.json({ status, checks }, 200);
   });
   app.openapi({ ...metricsRoute, middleware: [bodyLimit] as const }, async (c) =>
     c.text(await deps.metrics.registry.metrics(), 200, {
       'Content-Type': deps.metrics.registry.contentType,
     }),
   );
+}
+
+/** Just /healthz, /readyz and /metrics: what a worker-only process (`mandate worker`) serves on `worker.metrics_port`. */
+export function createOperationsApp(deps: HttpDeps): OpenAPIHono<BlankEnv> {
+  const app = new OpenAPIHono<BlankEnv>();
+  registerOperations(
+    app,
+    deps,
+    createBodyLimit(deps, deps.bodyLimitBytes, (_c, max) => problemTooLarge(max)),
+  );
+  app.notFound((c) => problemNotFound(c));
+  return app;
 }

@@ -310,7 +310,8 @@ function pairKey(clientId: string, source: string): string {
 
 /**
  * The credential a request presents (HTTP Basic, a Bearer token, client_id + client_secret in a
- * form body, or a JWT assertion in one), decoded as authentication decodes it; never verified here.
+ * form body, a JWT assertion in one, or the console sign-in form's operator token), decoded as
+ * authentication decodes it; never verified here.
  */
 async function presentedCredential(c: Context): Promise<PresentedCredential | undefined> {
   const header = c.req.header('authorization');
@@ -325,6 +326,9 @@ async function presentedCredential(c: Context): Promise<PresentedCredential | un
   if (type !== 'application/x-www-form-urlencoded') return undefined;
   try {
     const form = new URLSearchParams(await c.req.text());
+    // The console's sign-in form posts an operator token: counted like an admin bearer token.
+    const operatorToken = form.get('operator_token');
+    if (operatorToken) return { kind: 'admin', token: operatorToken };
     const id = form.get('client_id');
     const secret = form.get('client_secret');
     if (id && secret !== null) return { kind: 'client', clientId: cap(id), secret };

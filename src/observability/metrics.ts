@@ -1,5 +1,5 @@
 // Prometheus metrics: request counts and latency per route, tokens minted, decisions, revocations.
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { BrokerMetrics } from '../services/broker.ts';
 
 export interface Metrics extends BrokerMetrics {
@@ -11,12 +11,19 @@ export interface Metrics extends BrokerMetrics {
   authFailure?(credential: 'client' | 'admin'): void;
   /** One request refused with 429 by a rate-limit rule, before any secret was compared. */
   rateLimited?(rule: 'client_source' | 'source' | 'invalid_tokens'): void;
+  /** One approval notification: queued, delivered, retried, gave_up, skipped. */
+  approvalNotice(outcome: string): void;
+  /** Audit sink progress: records written, records it fell behind on (dropped from its queue), its lag. */
+  auditSink(sink: string, event: { written?: number; dropped?: number; lag?: number }): void;
+  /** One re-evaluation sweep finished (its duration); sets the last-success time. */
+  sweepDone(seconds: number, atSec: number): void;
 }
 
 /** One registry per broker instance, so several can run in one process (tests). */
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'mandate_' });
+  // The standard names (process_*, nodejs_*), so stock dashboards and alerts apply.
+  collectDefaultMetrics({ register: registry });
   const requests = new Counter({
     name: 'mandate_http_requests_total',
     help: 'HTTP requests',
@@ -78,8 +85,52 @@ export function createMetrics(): Metrics {
     labelNames: ['rule'],
     registers: [registry],
   });
+  const approvalNotices = new Counter({
+    name: 'mandate_approval_notifications_total',
+    help: 'Approval notifications by outcome: queued, delivered, retried, gave_up, skipped',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const sinkWritten = new Counter({
+    name: 'mandate_audit_sink_records_total',
+    help: 'Decision records written to each audit sink',
+    labelNames: ['sink'],
+    registers: [registry],
+  });
+  const sinkDropped = new Counter({
+    name: 'mandate_audit_sink_dropped_total',
+    help: 'Decision records an audit sink fell behind on (its queue was full): dropped from the queue, read again from the stream when it catches up',
+    labelNames: ['sink'],
+    registers: [registry],
+  });
+  const sinkLag = new Gauge({
+    name: 'mandate_audit_sink_lag',
+    help: 'Decision records appended to the stream and not yet written to the sink',
+    labelNames: ['sink'],
+    registers: [registry],
+  });
+  const sweepDuration = new Gauge({
+    name: 'mandate_sweep_duration_seconds',
+    help: 'Duration of the last finished re-evaluation sweep',
+    registers: [registry],
+  });
+  const sweepLast = new Gauge({
+    name: 'mandate_sweep_last_success_timestamp_seconds',
+    help: 'When the last re-evaluation sweep finished (epoch seconds)',
+    registers: [registry],
+  });
   return {
     registry,
+    approvalNotice: (outcome) => approvalNotices.inc({ outcome }),
+    auditSink(sink, { written, dropped, lag }) {
+      if (written) sinkWritten.inc({ sink }, written);
+      if (dropped) sinkDropped.inc({ sink }, dropped);
+      if (lag !== undefined) sinkLag.set({ sink }, lag);
+    },
+    sweepDone(seconds, atSec) {
+      sweepDuration.set(seconds);
+      sweepLast.set(atSec);
+    },
     caepEvent: (receiver, outcome) => caepEvents.inc({ receiver, outcome }),
     authFailure: (credential) => authFailures.inc({ credential }),
     rateLimited: (rule) => rateLimited.inc({ rule }),

@@ -6,6 +6,7 @@ import {
   type ApprovalStatus,
   intentKey,
 } from '../domain/approval.ts';
+import { approvalLink, approvalReasons } from '../domain/approval-notice.ts';
 import type { Client } from '../domain/client.ts';
 import { combineDecisions, type PairDecision, reasonsOf } from '../domain/decision.ts';
 import type { DpopProofFacts } from '../domain/dpop.ts';
@@ -63,6 +64,7 @@ export async function requestApproval(broker: Broker, req: ApprovalRequest): Pro
   }
   // Disabled or deleted since it authenticated (another process may still hold it in cache).
   if (created !== 'created') throw new OAuthError('invalid_client', 'client authentication failed');
+  await broker.approvalNotifier.opened(approval);
   return approval;
 }
 
@@ -136,8 +138,25 @@ export async function pollApproval(
 }
 
 /** An approval as the admin API shows it: without its intent key. */
-function approvalView({ intent_key: _key, ...shown }: Approval): ApprovalView {
-  return shown;
+/** An approval as the admin API shows it: without its intent key, with `requested`, `reasons` and its console `link`. */
+function approvalView(
+  broker: Pick<Broker, 'settings'>,
+  { intent_key: _key, ...shown }: Approval,
+): ApprovalView {
+  return {
+    ...shown,
+    requested: shown.intent,
+    reasons: approvalReasons(shown),
+    link: approvalLink(broker.settings.issuer, shown.id),
+  };
+}
+
+/** One approval request, or 404. */
+export async function showApproval(broker: Broker, id: string): Promise<ApprovalView> {
+  const approval = id.length <= 128 ? await broker.approvals.get(id) : undefined;
+  if (!approval)
+    throw new ProblemError(404, 'Approval not found', `no approval ${id.slice(0, 128)}`);
+  return approvalView(broker, approval);
 }
 
 /** Approval requests for an approver; a pending one past its expiry is not pending any more. */
@@ -151,7 +170,7 @@ export async function listApprovals(
   return {
     approvals: approvals
       .filter((a) => status !== 'pending' || a.expires_at > nowSec)
-      .map(approvalView),
+      .map((a) => approvalView(broker, a)),
   };
 }
 
@@ -222,7 +241,7 @@ export async function decideApproval(
       resumed,
     },
   });
-  return { ...approvalView(decided), ...(resumed !== undefined ? { resumed } : {}) };
+  return { ...approvalView(broker, decided), ...(resumed !== undefined ? { resumed } : {}) };
 }
 
 /** What an approved intent grants when decided again with `approved: true`. */

@@ -1,8 +1,10 @@
 // What every use-case needs: the ports, the settings and the loggers, built once in deps.ts.
 
 import type { IntentLimits } from '../domain/intent.ts';
+import type { OperatorTokenStore } from '../domain/operator.ts';
 import type { PolicyRegistry } from '../domain/policy-registry.ts';
 import type {
+  ApprovalNotifier,
   ApprovalStore,
   AssertionKeys,
   CallerTokens,
@@ -107,6 +109,10 @@ export interface Broker {
   readonly reevaluator: Reevaluator;
   /** Pushes revocations and narrowings to registered receivers (CAEP). */
   readonly notifier: GrantNotifier;
+  /** Posts each new approval request to the configured notify targets (queued, retried). */
+  readonly approvalNotifier: ApprovalNotifier;
+  /** Operator tokens of the admin API (kept as hashes). */
+  readonly operators: OperatorTokenStore;
 }
 
 export const nowSecOf = (broker: Pick<Broker, 'clock'>) => Math.floor(broker.clock.nowMs() / 1000);

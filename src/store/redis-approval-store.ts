@@ -19,6 +19,7 @@ interface ScriptedRedis extends Redis {
     k3: string,
     k4: string,
     k5: string,
+    k6: string,
     ...argv: string[]
   ): Promise<ApprovalCreateOutcome>;
 }
@@ -39,6 +40,7 @@ export function createRedisApprovalStore(redis: Redis, keys: KeyNames): Approval
           keys.pendingApprovals,
           keys.clientState(a.client_id),
           keys.clientPendingApprovals(a.client_id),
+          keys.openApprovals,
           JSON.stringify(a),
           a.id,
           String(a.expires_at),
@@ -85,8 +87,23 @@ export function createRedisApprovalStore(redis: Redis, keys: KeyNames): Approval
             .multi()
             .del(byIntent(next.intent_key))
             .zrem(keys.clientPendingApprovals(next.client_id), id)
+            .zrem(keys.openApprovals, id)
             .exec();
         return next;
+      }),
+    countPending: (nowSec) =>
+      guard(async () => {
+        // Expired requests leave the count here (nobody decides them any more).
+        const [, count] = (await redis
+          .multi()
+          .zremrangebyscore(keys.openApprovals, '-inf', nowSec)
+          .zcard(keys.openApprovals)
+          .exec()) ?? [
+          [null, 0],
+          [null, 0],
+        ];
+        if (count?.[0]) throw count[0];
+        return Number(count?.[1] ?? 0);
       }),
     /** True when this poll respects the interval (and starts the next one). */
     pace: (id, intervalSec) =>

@@ -445,6 +445,17 @@ export function createRedisDecisionLog(
         return out;
       }),
 
+    page: (from, limit) =>
+      guard(async () => {
+        const start =
+          'after' in from ? `(${from.after}` : `${Math.max(0, Math.floor(from.sinceMs))}-0`;
+        const entries = await redis.xrange(keys.decisions, start, '+', 'COUNT', limit);
+        return entries.map(([sid, fields]) => ({
+          sid,
+          record: JSON.parse(fields[1] ?? '{}') as DecisionRecord,
+        }));
+      }),
+
     verify: () =>
       guard(async (): Promise<AuditVerdict> => {
         const rawHeads = await redis.hgetall(keys.auditHeads);

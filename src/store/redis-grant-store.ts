@@ -453,6 +453,8 @@ export function createRedisGrantStore(
         return redis.zrangebyscore(keys.liveGrants, nowSec, '+inf', 'LIMIT', offset, count);
       }),
 
+    countLive: (nowSec) => guard(() => redis.zcount(keys.liveGrants, nowSec, '+inf')),
+
     grantIdOfToken: async (jti) => grantIdOfJti(jti),
 
     grantIdsOfClient: (clientId, nowSec) => guard(() => idsOfClient(clientId, nowSec)),

@@ -13,6 +13,7 @@ import {
   type NotifiedGrant,
 } from '../domain/security-event.ts';
 import type { Logger } from '../services/broker.ts';
+import { waitAtMost } from './wait-at-most.ts';
 
 /** What happened to one event for one receiver, counted in `mandate_caep_events_total`. */
 export type CaepOutcome =
@@ -162,19 +163,12 @@ export function createCaepNotifier(
         'caep event not queued',
       );
     });
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((ok) => {
-      timer = setTimeout(() => {
-        opts.log.warn(
-          { grant_id: grant.id, event: kind },
-          'caep enqueue slow; continuing in the background',
-        );
-        ok();
-      }, ENQUEUE_WAIT_MS);
-      timer.unref();
-    });
-    await Promise.race([work, waited]);
-    clearTimeout(timer);
+    await waitAtMost(work, ENQUEUE_WAIT_MS, () =>
+      opts.log.warn(
+        { grant_id: grant.id, event: kind },
+        'caep enqueue slow; continuing in the background',
+      ),
+    );
   };
 
   /** Closes the queues of receivers no longer registered, so the map stays as small as the registry. */

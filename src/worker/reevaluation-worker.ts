@@ -48,6 +48,8 @@ export function createReevaluationQueue(
 
 export interface WorkerOptions extends ReevaluationQueueOptions {
   readonly sweepEveryMs: number;
+  /** Called when a sweep job finished: its duration (s) and when (epoch s). */
+  readonly onSweepDone?: ((seconds: number, atSec: number) => void) | undefined;
   readonly batchSize: number;
   readonly concurrency: number;
 }
@@ -88,6 +90,11 @@ export async function startReevaluationWorker(broker: Broker, opts: WorkerOption
     broker.log.warn({ job: job?.name, err: err.message }, 're-evaluation job failed'),
   );
   worker.on('completed', (job, result) => {
+    if (job.name === 'sweep' && job.processedOn && job.finishedOn)
+      opts.onSweepDone?.(
+        (job.finishedOn - job.processedOn) / 1000,
+        Math.floor(job.finishedOn / 1000),
+      );
     if (result && (result.narrow || result.suspend || result.revoke))
       broker.log.info(
         { job: job.name, cause: job.data.cause, ...result },

@@ -151,7 +151,7 @@ describe('approval_required and CIBA polling', () => {
 
     const decided = await decideApproval(asked.auth_req_id, 'approve', 'ok');
     expect(decided.status, decided.text).toBe(200);
-    expect(decided.body).toMatchObject({ status: 'approved', decided_by: 'admin', note: 'ok' });
+    expect(decided.body).toMatchObject({ status: 'approved', decided_by: 'bootstrap', note: 'ok' });
     expect((await pending()).some((a) => a.id === asked.auth_req_id)).toBe(false);
 
     await waitInterval();
@@ -171,7 +171,7 @@ describe('approval_required and CIBA polling', () => {
     expect(grant.status).toBe('active');
     expect(grant.history.find((r) => r.kind === 'mint')).toMatchObject({
       outcome: 'permit',
-      inputs: { approval: { id: asked.auth_req_id, decided_by: 'admin' } },
+      inputs: { approval: { id: asked.auth_req_id, decided_by: 'bootstrap' } },
     });
 
     await waitInterval();
@@ -191,7 +191,7 @@ describe('approval_required and CIBA polling', () => {
     expect(grant.history.map((r) => r.kind)).toContain('mint');
     expect(grant.history.find((r) => r.kind === 'approval')).toMatchObject({
       grant_id: grant.id,
-      inputs: { by: 'admin', note: 'ok', approval_id: asked.auth_req_id },
+      inputs: { by: 'bootstrap', note: 'ok', approval_id: asked.auth_req_id },
     });
   });
 
@@ -362,7 +362,7 @@ describe('a grant suspended by re-evaluation', () => {
     ]);
     expect(after.history.find((r) => r.kind === 'approval')).toMatchObject({
       outcome: 'approved',
-      inputs: { by: 'admin', approval_kind: 'resume', resumed: true },
+      inputs: { by: 'bootstrap', approval_kind: 'resume', resumed: true },
     });
   });
 });

@@ -210,7 +210,7 @@ describe('elevation that needs a human', () => {
       ]),
     );
     expect(grant.history.find((r) => r.kind === 'approval')?.inputs).toMatchObject({
-      by: 'admin',
+      by: 'bootstrap',
       approval_kind: 'elevation',
     });
     // Collected once.

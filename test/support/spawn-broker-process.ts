@@ -45,6 +45,7 @@ export async function spawnBrokerProcess(opts: {
         MANDATE_PORT: String(port),
         MANDATE_HOST: '127.0.0.1',
         MANDATE_ADMIN_TOKEN: ADMIN_TOKEN,
+        MANDATE_WORKER_METRICS_PORT: '0',
         MANDATE_REDIS_PREFIX: opts.prefix,
         MANDATE_CONFIG: cfg.path,
         ...opts.env,

@@ -19,6 +19,9 @@ import type { ClientFixture } from './client-fixture.ts';
 import { uniquePrefix } from './prefix.ts';
 import { tempConfig } from './temp-config.ts';
 
+// Deps built here log JSON to this process's stdout; keep test output readable unless asked.
+process.env.MANDATE_LOG_LEVEL ??= 'silent';
+
 /** The issuer of every test app: requests go to this origin, tokens name it as `iss`. */
 export const TEST_APP_ISSUER = 'http://mandate.test';
 
@@ -29,6 +32,8 @@ export interface TestAppOptions {
   readonly name?: string;
   /** The clock every decision reads (default: the system's). */
   readonly clock?: Clock;
+  /** The issuer, and the origin requests go to (default TEST_APP_ISSUER). */
+  readonly issuer?: string;
 }
 
 export interface TestApp extends ClientFixture {
@@ -75,7 +80,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     MANDATE_ADMIN_TOKEN: ADMIN_TOKEN,
     MANDATE_REDIS_PREFIX: prefix,
     MANDATE_CONFIG: cfg.path,
-    MANDATE_ISSUER: TEST_APP_ISSUER,
+    MANDATE_ISSUER: opts.issuer ?? TEST_APP_ISSUER,
     MANDATE_LOG_LEVEL: 'silent',
   });
   const deps = createDeps(loaded, opts.clock ? { clock: opts.clock } : {});
@@ -91,7 +96,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   const app = createApp(httpDepsOf(deps, () => undefined));
 
   const request = async <T>(path: string, init?: RequestInit) =>
-    toResult<T>(await app.request(`${TEST_APP_ISSUER}${path}`, init));
+    toResult<T>(await app.request(`${opts.issuer ?? TEST_APP_ISSUER}${path}`, init));
   const form = <T>(
     path: string,
     params: Record<string, string> | URLSearchParams,

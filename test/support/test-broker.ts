@@ -74,6 +74,7 @@ export async function startTestBroker(opts: TestBrokerOptions = {}): Promise<Tes
         MANDATE_PORT: String(await freePort()),
         MANDATE_HOST: '127.0.0.1',
         MANDATE_ADMIN_TOKEN: ADMIN_TOKEN,
+        MANDATE_WORKER_METRICS_PORT: '0',
         MANDATE_REDIS_PREFIX: prefix,
         MANDATE_CONFIG: cfg.path,
         MANDATE_LOG_LEVEL: process.env.MANDATE_LOG_LEVEL ?? 'silent',

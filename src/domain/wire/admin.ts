@@ -81,6 +81,11 @@ export const ApprovalViewSchema = z
     decided_by: z.string().optional(),
     decided_at: z.number().int().optional(),
     note: z.string().optional(),
+    requested: AuthorizationDetailsSchema.describe(
+      'the intent as the agent asked for it (the same as `intent`)',
+    ),
+    reasons: z.array(z.string()).describe('the distinct policy ids that asked for a human'),
+    link: z.string().describe('its page in the console'),
   })
   .loose()
   .meta({ id: 'Approval' });

@@ -1,4 +1,4 @@
-// The admin sub-app (/admin/*): RFC 9457 problem+json, its body limit, the rate limit, then the admin bearer token.
+// The admin sub-app (/admin/*): RFC 9457 problem+json, its body limit, the rate limit, the operator's token, then each route's permission.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { createBodyLimit } from '../body-limit.ts';
 import type { HttpDeps } from '../http-deps.ts';
@@ -13,6 +13,7 @@ import { registerKeys } from './keys.ts';
 import { registerPolicies } from './policies.ts';
 import { registerReceivers } from './receivers.ts';
 import { registerRevocations } from './revocations.ts';
+import { registerTokens } from './tokens.ts';
 import { registerTrustedIssuers } from './trusted-issuers.ts';
 
 /** The admin API under /admin; mounted at `/` by the app. Unknown admin paths fall to the app's problem+json 404. */
@@ -33,6 +34,7 @@ export function createAdminApp(deps: HttpDeps, limiter: RateLimiter): OpenAPIHon
   registerKeys(app, deps);
   registerApprovals(app, deps);
   registerTrustedIssuers(app, deps);
+  registerTokens(app, deps);
   if (deps.receivers) registerReceivers(app, { ...deps, receivers: deps.receivers });
   app.onError((err, c) => renderProblem(c, err, deps.log));
   return app;

@@ -1,8 +1,7 @@
 // /admin/approvals: pending human approvals, and an approver's decision on one.
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { ApprovalListSchema, ApprovalViewSchema } from '../../domain/wire/admin.ts';
-import { decideApproval, listApprovals } from '../../services/approvals.ts';
+import { decideApproval, listApprovals, showApproval } from '../../services/approvals.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import {
   ADMIN_AUTH,
@@ -15,7 +14,7 @@ import {
   requestBody,
 } from '../openapi.ts';
 import { readJson, readQuery } from '../read-body.ts';
-import type { AdminApp } from './admin-auth.ts';
+import { type AdminApp, adminRoute } from './admin-auth.ts';
 
 export const QuerySchema = z.object({
   status: z.enum(['pending', 'approved', 'denied', 'consumed']).optional(),
@@ -45,9 +44,35 @@ const APPROVAL_EXAMPLE = {
   created_at: 1767225600,
   expires_at: 1767226200,
   interval: 5,
+  requested: [
+    {
+      type: 'agent_task' as const,
+      task_id: 'task-42',
+      actions: ['pay'],
+      locations: ['https://pay.example.com/invoices/'],
+    },
+  ],
+  reasons: ['needs-approval'],
+  link: 'https://mandate.example.com/console/approvals/ar_01HZY3KF0A9V',
 };
 
-const listApprovalsRoute = createRoute({
+const showApprovalRoute = adminRoute('approvals:read', {
+  method: 'get',
+  path: '/approvals/{id}',
+  tags: ['Admin: approvals'],
+  summary: 'Show an approval request',
+  description:
+    'One request with its full intent (agent, task, purpose, pairs, the policies that asked for a human, expiry) and, once decided, who decided it.',
+  security: ADMIN_AUTH,
+  parameters: [pathParameter('id', 'approval id (the auth_req_id)')],
+  responses: {
+    200: jsonReply('the request', ApprovalViewSchema, APPROVAL_EXAMPLE),
+    ...ADMIN_ERRORS,
+    404: problemReply('no such approval request'),
+  },
+});
+
+const listApprovalsRoute = adminRoute('approvals:read', {
   method: 'get',
   path: '/approvals',
   tags: ['Admin: approvals'],
@@ -62,7 +87,7 @@ const listApprovalsRoute = createRoute({
   },
 });
 
-const decideApprovalRoute = createRoute({
+const decideApprovalRoute = adminRoute('approvals:decide', {
   method: 'post',
   path: '/approvals/{id}',
   tags: ['Admin: approvals'],
@@ -74,7 +99,7 @@ const decideApprovalRoute = createRoute({
     200: jsonReply('the decided request', ApprovalViewSchema, {
       ...APPROVAL_EXAMPLE,
       status: 'approved',
-      decided_by: 'admin',
+      decided_by: 'op_Zk3Qw9Xr2LmP',
       decided_at: 1767225660,
       note: 'ok for this invoice run',
     }),
@@ -96,8 +121,13 @@ export function registerApprovals(app: AdminApp, deps: HttpDeps): void {
     const query = readQuery(c, QuerySchema);
     return c.json(await listApprovals(broker, query.status, query.limit));
   });
+  app.openapi(showApprovalRoute, async (c) =>
+    c.json(await showApproval(broker, c.req.param('id')), 200),
+  );
   app.openapi({ ...decideApprovalRoute, request: { body } }, async (c) => {
     const { decision, note } = await readJson(c, ApprovalDecisionSchema);
-    return c.json(await decideApproval(broker, c.req.param('id'), decision, note, c.var.admin));
+    return c.json(
+      await decideApproval(broker, c.req.param('id'), decision, note, c.var.operator.id),
+    );
   });
 }

@@ -1,5 +1,4 @@
 // /admin/clients: register, list, show, change (disable = kill switch) and delete clients.
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import {
   ClientIdSchema,
@@ -31,7 +30,7 @@ import {
   requestBody,
 } from '../openapi.ts';
 import { readJson } from '../read-body.ts';
-import type { AdminApp } from './admin-auth.ts';
+import { type AdminApp, adminRoute } from './admin-auth.ts';
 
 function clientId(raw: string): string {
   const parsed = ClientIdSchema.safeParse(raw);
@@ -55,7 +54,7 @@ const REVOKED_EXAMPLE = { grants: 2, tokens: 3 };
 const CLIENT_ID = pathParameter('id', 'client_id');
 const TAGS = ['Admin: clients'];
 
-const createClientRoute = createRoute({
+const createClientRoute = adminRoute('clients:write', {
   method: 'post',
   path: '/clients',
   tags: TAGS,
@@ -73,7 +72,7 @@ const createClientRoute = createRoute({
   },
 });
 
-const listClientsRoute = createRoute({
+const listClientsRoute = adminRoute('clients:read', {
   method: 'get',
   path: '/clients',
   tags: TAGS,
@@ -90,7 +89,7 @@ const listClientsRoute = createRoute({
   },
 });
 
-const showClientRoute = createRoute({
+const showClientRoute = adminRoute('clients:read', {
   method: 'get',
   path: '/clients/{id}',
   tags: TAGS,
@@ -105,7 +104,7 @@ const showClientRoute = createRoute({
   },
 });
 
-const updateClientRoute = createRoute({
+const updateClientRoute = adminRoute('clients:write', {
   method: 'patch',
   path: '/clients/{id}',
   tags: TAGS,
@@ -124,7 +123,7 @@ const updateClientRoute = createRoute({
   },
 });
 
-const deleteClientRoute = createRoute({
+const deleteClientRoute = adminRoute('clients:write', {
   method: 'delete',
   path: '/clients/{id}',
   tags: TAGS,
@@ -152,9 +151,13 @@ export function registerClients(app: AdminApp, deps: HttpDeps): void {
     disabled: true,
   });
   app.openapi({ ...createClientRoute, request: { body: inputBody } }, async (c) =>
-    c.json(await createClient(broker, await readJson(c, ClientInputSchema), c.var.admin), 201, {
-      'Cache-Control': 'no-store',
-    }),
+    c.json(
+      await createClient(broker, await readJson(c, ClientInputSchema), c.var.operator.id),
+      201,
+      {
+        'Cache-Control': 'no-store',
+      },
+    ),
   );
   app.openapi(listClientsRoute, async (c) =>
     c.json({ clients: (await broker.clients.list()).map(publicClient) }, 200),
@@ -165,11 +168,11 @@ export function registerClients(app: AdminApp, deps: HttpDeps): void {
   app.openapi({ ...updateClientRoute, request: { body: patchBody } }, async (c) => {
     const id = clientId(c.req.param('id'));
     return c.json(
-      await updateClient(broker, id, await readJson(c, ClientPatchSchema), c.var.admin),
+      await updateClient(broker, id, await readJson(c, ClientPatchSchema), c.var.operator.id),
       200,
     );
   });
   app.openapi(deleteClientRoute, async (c) =>
-    c.json(await deleteClient(broker, clientId(c.req.param('id')), c.var.admin), 200),
+    c.json(await deleteClient(broker, clientId(c.req.param('id')), c.var.operator.id), 200),
   );
 }

@@ -1,11 +1,10 @@
 // /admin/decisions and /admin/audit/verify: the decision log and its chain check.
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { MAX_DECISIONS_PER_QUERY } from '../../domain/ports.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { ADMIN_AUTH, ADMIN_ERRORS, jsonReply, problemReply, queryParameters } from '../openapi.ts';
 import { readQuery } from '../read-body.ts';
-import type { AdminApp } from './admin-auth.ts';
+import { type AdminApp, adminRoute } from './admin-auth.ts';
 import { DECISION_EXAMPLE, DecisionRecordSchema, SharedInputsSchema } from './schemas.ts';
 
 export const QuerySchema = z.object({
@@ -14,7 +13,7 @@ export const QuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_DECISIONS_PER_QUERY).default(100),
 });
 
-const decisionsRoute = createRoute({
+const decisionsRoute = adminRoute('decisions:read', {
   method: 'get',
   path: '/decisions',
   tags: ['Admin: audit'],
@@ -35,7 +34,7 @@ const decisionsRoute = createRoute({
   },
 });
 
-const verifyRoute = createRoute({
+const verifyRoute = adminRoute('audit:verify', {
   method: 'get',
   path: '/audit/verify',
   tags: ['Admin: audit'],
@@ -56,6 +55,43 @@ const verifyRoute = createRoute({
   },
 });
 
+export const ExportQuerySchema = z.object({
+  since: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe('epoch milliseconds: the first record at or after it (default: the oldest kept)'),
+  after: z
+    .string()
+    .regex(/^\d{1,20}-\d{1,20}$/)
+    .optional()
+    .describe('a stream id (`next` of the previous page): records after it'),
+  limit: z.coerce.number().int().min(1).max(MAX_DECISIONS_PER_QUERY).default(1000),
+});
+
+const exportRoute = adminRoute('decisions:read', {
+  method: 'get',
+  path: '/audit/records',
+  tags: ['Admin: audit'],
+  summary: 'Decision records in stream order',
+  description:
+    'Oldest first, a page at a time, each record exactly as stored (its chain fields included), for `mandate audit export`. `next` is the stream id to pass as `after` for the next page; null at the end.',
+  security: ADMIN_AUTH,
+  parameters: queryParameters(ExportQuerySchema),
+  responses: {
+    200: jsonReply(
+      'a page of records',
+      z
+        .object({ records: z.array(DecisionRecordSchema), next: z.string().nullable() })
+        .meta({ id: 'DecisionPage' }),
+      { records: [DECISION_EXAMPLE], next: '1767225600123-0' },
+    ),
+    ...ADMIN_ERRORS,
+    400: problemReply('invalid query'),
+  },
+});
+
 /** Registers its routes on the admin sub-app (errors go to its problem+json renderer). */
 export function registerDecisions(app: AdminApp, deps: HttpDeps): void {
   app.openapi(decisionsRoute, async (c) => {
@@ -66,6 +102,15 @@ export function registerDecisions(app: AdminApp, deps: HttpDeps): void {
       decisions,
       shared_inputs: await deps.broker.decisions.sharedInputs(decisions),
     });
+  });
+  app.openapi(exportRoute, async (c) => {
+    const query = readQuery(c, ExportQuerySchema);
+    const page = await deps.broker.decisions.page(
+      query.after !== undefined ? { after: query.after } : { sinceMs: query.since ?? 0 },
+      query.limit,
+    );
+    const next = page.length === query.limit ? (page.at(-1)?.sid ?? null) : null;
+    return c.json({ records: page.map((p) => p.record), next }, 200);
   });
   app.openapi(verifyRoute, async (c) => c.json(await deps.broker.decisions.verify(), 200));
 }

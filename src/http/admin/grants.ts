@@ -1,5 +1,4 @@
 // /admin/grants: live grants by client, task or status, and one grant with its decision history.
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
 import { AuthorizationDetailsSchema } from '../../domain/wire/oauth.ts';
@@ -14,7 +13,7 @@ import {
   queryParameters,
 } from '../openapi.ts';
 import { readQuery } from '../read-body.ts';
-import type { AdminApp } from './admin-auth.ts';
+import { type AdminApp, adminRoute } from './admin-auth.ts';
 import { DECISION_EXAMPLE, DecisionRecordSchema, SharedInputsSchema } from './schemas.ts';
 
 export const QuerySchema = z.object({
@@ -60,7 +59,7 @@ const GRANT_EXAMPLE = {
   expires_at: 1767229200,
 };
 
-const listGrantsRoute = createRoute({
+const listGrantsRoute = adminRoute('grants:read', {
   method: 'get',
   path: '/grants',
   tags: ['Admin: grants'],
@@ -79,7 +78,7 @@ const listGrantsRoute = createRoute({
   },
 });
 
-const showGrantRoute = createRoute({
+const showGrantRoute = adminRoute('grants:read', {
   method: 'get',
   path: '/grants/{id}',
   tags: ['Admin: grants'],

@@ -1,11 +1,10 @@
 // POST /admin/keys/rotate: a new signing key; the old one verifies until its tokens have expired.
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import type { HttpDeps } from '../http-deps.ts';
 import { ADMIN_AUTH, ADMIN_ERRORS, jsonReply } from '../openapi.ts';
-import type { AdminApp } from './admin-auth.ts';
+import { type AdminApp, adminRoute } from './admin-auth.ts';
 
-const rotateRoute = createRoute({
+const rotateRoute = adminRoute('keys:rotate', {
   method: 'post',
   path: '/keys/rotate',
   tags: ['Admin: keys'],
@@ -28,7 +27,7 @@ export function registerKeys(app: AdminApp, deps: HttpDeps): void {
       kind: 'policy',
       outcome: 'key_rotated',
       reasons: [],
-      inputs: { by: c.var.admin, kid },
+      inputs: { by: c.var.operator.id, kid },
     });
     return c.json({ kid }, 200);
   });

@@ -1,13 +1,13 @@
 // /admin/policies: the Cedar policy set in force, and replacing it (validated; the old set stays on error).
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
-import { nowSecOf } from '../../services/broker.ts';
+import type { PolicyProblem } from '../../domain/policy-registry.ts';
+import { applyPolicy, distinctProblems } from '../../services/apply-policy.ts';
 import { simulatePolicy } from '../../services/simulate-policy.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { ADMIN_AUTH, ADMIN_BODY_ERRORS, ADMIN_ERRORS, jsonReply, requestBody } from '../openapi.ts';
 import { readJson } from '../read-body.ts';
-import type { AdminApp } from './admin-auth.ts';
+import { type AdminApp, adminRoute } from './admin-auth.ts';
 
 export const PolicyRequestSchema = z
   .object({ policies: z.string().min(1).max(1_000_000) })
@@ -25,7 +25,7 @@ const SimulatedChangeSchema = z.object({
 const POLICY_EXAMPLE =
   '@id("allow-read")\npermit (principal, action == Action::"read", resource);\n';
 
-const showPolicyRoute = createRoute({
+const showPolicyRoute = adminRoute('policies:read', {
   method: 'get',
   path: '/policies',
   tags: TAGS,
@@ -54,7 +54,7 @@ const showPolicyRoute = createRoute({
   },
 });
 
-const replacePolicyRoute = createRoute({
+const replacePolicyRoute = adminRoute('policies:write', {
   method: 'put',
   path: '/policies',
   tags: TAGS,
@@ -72,7 +72,7 @@ const replacePolicyRoute = createRoute({
   },
 });
 
-const simulatePolicyRoute = createRoute({
+const simulatePolicyRoute = adminRoute('policies:simulate', {
   method: 'post',
   path: '/policies/simulate',
   tags: TAGS,
@@ -136,65 +136,32 @@ export function registerPolicies(app: AdminApp, deps: HttpDeps): void {
   });
   app.openapi({ ...replacePolicyRoute, request: { body } }, async (c) => {
     const { policies } = await readJson(c, PolicyRequestSchema);
-    const result = await broker.policy.replace(policies, nowSecOf(broker));
-    if (!result.ok) {
-      const first = result.problems[0];
-      throw new ProblemError(
-        400,
-        'Invalid policy set',
-        first ? `line ${first.line}, column ${first.column}: ${first.message}` : 'invalid',
-        dedupe(result.problems),
-      );
-    }
-    await broker.decisions.record({
-      kind: 'policy',
-      outcome: 'replaced',
-      reasons: [],
-      policy_version: result.version,
-      inputs: { by: c.var.admin },
-    });
-    // Every live grant is decided again against the new version, now rather than at the next sweep.
-    await broker.reevaluator.enqueueAll(`policy_change:v${result.version}`);
+    const result = await applyPolicy(broker, policies, c.var.operator.id);
+    if (!result.ok) throw invalidPolicy(result.problems);
     return c.json({ version: result.version }, 200);
   });
   app.openapi({ ...simulatePolicyRoute, request: { body } }, async (c) => {
     const { policies } = await readJson(c, PolicyRequestSchema);
     const result = await simulatePolicy(broker, policies);
-    if (!result.ok) {
-      const first = result.problems[0];
-      throw new ProblemError(
-        400,
-        'Invalid policy set',
-        first ? `line ${first.line}, column ${first.column}: ${first.message}` : 'invalid',
-        dedupe(result.problems),
-      );
-    }
+    if (!result.ok) throw invalidPolicy(result.problems);
     const { ok: _ok, ...report } = result;
     return c.json({ policy_version_in_force: broker.policy.current().version, ...report }, 200);
   });
 }
 
-function dedupe(
-  problems: Array<{
-    line: number;
-    column: number;
-    message: string;
-    policy_id?: string | undefined;
-  }>,
-) {
-  const seen = new Set<string>();
-  return problems
-    .filter((p) => {
-      const key = `${p.line}:${p.column}:${p.policy_id ?? ''}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    })
-    .map((p) => ({
+/** 400 problem+json locating the first problem, every distinct one in `errors`. */
+function invalidPolicy(problems: PolicyProblem[]): ProblemError {
+  const first = problems[0];
+  return new ProblemError(
+    400,
+    'Invalid policy set',
+    first ? `line ${first.line}, column ${first.column}: ${first.message}` : 'invalid',
+    distinctProblems(problems).map((p) => ({
       path: `line ${p.line}, column ${p.column}`,
       message: p.message,
       line: p.line,
       column: p.column,
       policy_id: p.policy_id,
-    }));
+    })),
+  );
 }

@@ -1,5 +1,4 @@
 // /admin/receivers: register, list and remove CAEP receivers (RFC 8935 push endpoints).
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
 import {
@@ -19,7 +18,7 @@ import {
   requestBody,
 } from '../openapi.ts';
 import { readJson } from '../read-body.ts';
-import type { AdminApp } from './admin-auth.ts';
+import { type AdminApp, adminRoute } from './admin-auth.ts';
 
 function receiverId(raw: string): string {
   const parsed = ReceiverIdSchema.safeParse(raw);
@@ -49,7 +48,7 @@ const RECEIVER_EXAMPLE = {
 };
 const TAGS = ['Admin: CAEP receivers'];
 
-const createReceiverRoute = createRoute({
+const createReceiverRoute = adminRoute('receivers:write', {
   method: 'post',
   path: '/receivers',
   tags: TAGS,
@@ -64,7 +63,7 @@ const createReceiverRoute = createRoute({
   },
 });
 
-const listReceiversRoute = createRoute({
+const listReceiversRoute = adminRoute('receivers:read', {
   method: 'get',
   path: '/receivers',
   tags: TAGS,
@@ -81,7 +80,7 @@ const listReceiversRoute = createRoute({
   },
 });
 
-const deleteReceiverRoute = createRoute({
+const deleteReceiverRoute = adminRoute('receivers:write', {
   method: 'delete',
   path: '/receivers/{id}',
   tags: TAGS,

@@ -1,12 +1,11 @@
 // POST /admin/revocations: revoke by jti, grant, task or client; returns what it revoked.
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { RevocationResultSchema } from '../../domain/wire/admin.ts';
 import { type RevocationTarget, revokeByAdmin } from '../../services/revoke.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { ADMIN_AUTH, ADMIN_BODY_ERRORS, jsonReply, requestBody } from '../openapi.ts';
 import { readJson } from '../read-body.ts';
-import type { AdminApp } from './admin-auth.ts';
+import { type AdminApp, adminRoute } from './admin-auth.ts';
 
 const Id = z.string().min(1).max(200);
 
@@ -26,7 +25,7 @@ export const RevocationRequestSchema = z
     },
   );
 
-const revocationsRoute = createRoute({
+const revocationsRoute = adminRoute('grants:revoke', {
   method: 'post',
   path: '/revocations',
   tags: ['Admin: grants'],
@@ -53,6 +52,6 @@ export function registerRevocations(app: AdminApp, deps: HttpDeps): void {
     const target = Object.fromEntries(
       Object.entries(rest).filter(([, v]) => v !== undefined),
     ) as RevocationTarget;
-    return c.json(await revokeByAdmin(deps.broker, target, reason, c.var.admin), 200);
+    return c.json(await revokeByAdmin(deps.broker, target, reason, c.var.operator.id), 200);
   });
 }

@@ -1,5 +1,4 @@
 // /admin/trusted-issuers: register, list and remove the issuers whose workload tokens authenticate agents.
-import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
 import { TrustedIssuerIdSchema, TrustedIssuerInputSchema } from '../../domain/trusted-issuer.ts';
@@ -19,7 +18,7 @@ import {
   requestBody,
 } from '../openapi.ts';
 import { readJson } from '../read-body.ts';
-import type { AdminApp } from './admin-auth.ts';
+import { type AdminApp, adminRoute } from './admin-auth.ts';
 
 function trustedIssuerId(raw: string): string {
   const parsed = TrustedIssuerIdSchema.safeParse(raw);
@@ -57,7 +56,7 @@ const EXAMPLE = {
 };
 const TAGS = ['Admin: trusted issuers'];
 
-const createRouteDef = createRoute({
+const createRouteDef = adminRoute('trusted-issuers:write', {
   method: 'post',
   path: '/trusted-issuers',
   tags: TAGS,
@@ -72,7 +71,7 @@ const createRouteDef = createRoute({
   },
 });
 
-const listRouteDef = createRoute({
+const listRouteDef = adminRoute('trusted-issuers:read', {
   method: 'get',
   path: '/trusted-issuers',
   tags: TAGS,
@@ -89,7 +88,7 @@ const listRouteDef = createRoute({
   },
 });
 
-const deleteRouteDef = createRoute({
+const deleteRouteDef = adminRoute('trusted-issuers:write', {
   method: 'delete',
   path: '/trusted-issuers/{id}',
   tags: TAGS,
@@ -122,12 +121,19 @@ export function registerTrustedIssuers(app: AdminApp, deps: HttpDeps): void {
   );
   app.openapi({ ...createRouteDef, request: { body } }, async (c) =>
     c.json(
-      await createTrustedIssuer(broker, await readJson(c, TrustedIssuerInputSchema), c.var.admin),
+      await createTrustedIssuer(
+        broker,
+        await readJson(c, TrustedIssuerInputSchema),
+        c.var.operator.id,
+      ),
       201,
     ),
   );
   app.openapi(listRouteDef, async (c) => c.json(await listTrustedIssuers(broker), 200));
   app.openapi(deleteRouteDef, async (c) =>
-    c.json(await deleteTrustedIssuer(broker, trustedIssuerId(c.req.param('id')), c.var.admin), 200),
+    c.json(
+      await deleteTrustedIssuer(broker, trustedIssuerId(c.req.param('id')), c.var.operator.id),
+      200,
+    ),
   );
 }

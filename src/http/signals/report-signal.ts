@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { Client } from '../../domain/client.ts';
 import { ProblemError } from '../../domain/errors.ts';
+import { operatorMay } from '../../domain/operator.ts';
 import { reportSignal, SignalRequestSchema } from '../../services/report-signal.ts';
 import { authenticateJsonCaller, presentsCallerToken } from '../client-auth.ts';
 import type { HttpDeps } from '../http-deps.ts';
@@ -78,8 +79,14 @@ export function registerReportSignal(
       let caller: Client | undefined;
       const bearer = /^Bearer (.{1,512})$/.exec(header)?.[1];
       if (bearer && !presentsCallerToken(c)) {
-        if (!(await deps.adminIdentity(bearer)))
-          throw new ProblemError(401, 'Unauthorized', 'invalid admin token');
+        const operator = await deps.adminIdentity(bearer);
+        if (!operator) throw new ProblemError(401, 'Unauthorized', 'invalid admin token');
+        if (!operatorMay(operator, 'signals:report'))
+          throw new ProblemError(
+            403,
+            'Forbidden',
+            "this operator's roles do not allow signals:report (roles that do: admin)",
+          );
       } else {
         const client = await authenticateJsonCaller(c, deps.broker);
         caller = client;

@@ -10,6 +10,7 @@
     KEYS[3] approvals by expiry
     KEYS[4] client's kill-switch mark (KeyNames.clientState)
     KEYS[5] client's pending approvals
+    KEYS[6] approvals still pending, by expiry (KeyNames.openApprovals; counted by the gauge)
     ARGV[1] approval JSON
     ARGV[2] its id
     ARGV[3] its expiry (epoch s)
@@ -20,7 +21,7 @@
   Output:
     'created' | 'client_disabled' | 'client_deleted' | 'pending_approval_limit'
 ]]
-local approval_key, intent_key, by_expiry_key, mark_key, pending_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local approval_key, intent_key, by_expiry_key, mark_key, pending_key, open_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local json, approval_id, expires_at, record_ends, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local cap = tonumber(ARGV[6])
 
@@ -36,4 +37,5 @@ end
 redis.call('SET', approval_key, json, 'EXAT', record_ends)
 redis.call('SET', intent_key, approval_id, 'EXAT', expires_at)
 redis.call('ZADD', by_expiry_key, expires_at, approval_id)
+redis.call('ZADD', open_key, expires_at, approval_id)
 return 'created'
