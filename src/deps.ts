@@ -9,6 +9,7 @@ import type { PolicyRegistry } from './domain/policy-registry.ts';
 import { type Clock, type GrantNotifier, systemClock } from './domain/ports.ts';
 import type { ReceiverStore } from './domain/receiver.ts';
 import type { HttpDeps } from './http/http-deps.ts';
+import { withDecisionLines } from './observability/decision-lines.ts';
 import { type AppLogger, createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createOperations } from './operations-deps.ts';
@@ -114,7 +115,10 @@ export function createDeps(
       verifiedCacheEntries: config.tokens.verified_cache_entries,
       rotateAfterSec: config.keys.rotate_after,
       // Every process learns of a rotation at once (its JWKS and its signing key), whichever path rotated.
-      onRotated: () => bus.publish({ type: 'keys' }),
+      onRotated: (kid) => {
+        log.info({ event: 'key_rotation', kid }, 'signing key rotated');
+        return bus.publish({ type: 'keys' });
+      },
     },
     clock,
   );
@@ -163,7 +167,7 @@ export function createDeps(
     },
     () => broker,
   );
-  const decisions = createRedisDecisionLog(redis, keys, auditLimits);
+  const decisions = withDecisionLines(log, createRedisDecisionLog(redis, keys, auditLimits));
   const operators = createRedisAdminTokens(redis, keys, config.admin.token);
   const broker: Broker = {
     operators,
@@ -210,7 +214,10 @@ export function createDeps(
   workerRedis.on('error', (err: Error) =>
     log.warn({ err: err.message }, 'redis connection error (worker)'),
   );
-  const workerDecisions = createRedisDecisionLog(workerRedis, keys, auditLimits);
+  const workerDecisions = withDecisionLines(
+    log,
+    createRedisDecisionLog(workerRedis, keys, auditLimits),
+  );
   const workerBroker: Broker = {
     ...broker,
     clients: createRedisClientStore(workerRedis, keys, bus),
