@@ -1,5 +1,7 @@
 // `mandate worker` serves /metrics, /healthz and /readyz on worker.metrics_port, with the state gauges and the standard process metrics.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { waitFor } from '../support/broker.ts';
 import { freePort } from '../support/redis-server.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
@@ -44,5 +46,29 @@ describe('the worker process', () => {
     expect(text).toMatch(/^mandate_signing_key_age_seconds \d+$/m);
     expect(text).toMatch(/^mandate_sweep_duration_seconds [\d.e-]+$/m);
     expect((await fetch(`${base}/oauth/token`, { method: 'POST' })).status).toBe(404);
+  });
+});
+
+describe('the shipped alert rules and dashboard', () => {
+  it('name only metrics Mandate exports', async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const rules = parseYaml(readFileSync('ops/prometheus/mandate-alerts.yml', 'utf8')) as {
+      groups: Array<{ rules: Array<{ alert: string; expr: string }> }>;
+    };
+    const dashboard = readFileSync('ops/grafana/mandate-dashboard.json', 'utf8');
+    const exprs = [
+      ...rules.groups.flatMap((g) => g.rules.map((r) => r.expr)),
+      ...(
+        JSON.parse(dashboard) as { panels: Array<{ targets: Array<{ expr: string }> }> }
+      ).panels.flatMap((p) => p.targets.map((t) => t.expr)),
+    ];
+    expect(exprs.length).toBeGreaterThan(20);
+    const names = new Set(
+      exprs.flatMap((e) => e.match(/\b(mandate|process|nodejs)_[a-z0-9_]+/g) ?? []),
+    );
+    for (const name of names) {
+      const family = name.replace(/_(bucket|count|sum)$/, '');
+      expect(text, name).toContain(`# TYPE ${family} `);
+    }
   });
 });
