@@ -8,9 +8,10 @@ import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 let worker: TestBroker;
 let base: string;
+let port: number;
 
 beforeAll(async () => {
-  const port = await freePort();
+  port = await freePort();
   base = `http://127.0.0.1:${port}`;
   worker = await startTestBroker({
     name: 'wmetrics',
@@ -46,6 +47,17 @@ describe('the worker process', () => {
     expect(text).toMatch(/^mandate_signing_key_age_seconds \d+$/m);
     expect(text).toMatch(/^mandate_sweep_duration_seconds [\d.e-]+$/m);
     expect((await fetch(`${base}/oauth/token`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('a second worker on the same host runs on without the port it finds taken', async () => {
+    const second = await startTestBroker({
+      prefix: worker.prefix,
+      api: false,
+      worker: true,
+      env: { MANDATE_WORKER_METRICS_PORT: String(port) },
+    });
+    await second.close();
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 });
 
