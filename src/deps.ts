@@ -13,6 +13,7 @@ import type { PolicyRegistry } from './domain/policy-registry.ts';
 import { type Clock, type GrantNotifier, systemClock } from './domain/ports.ts';
 import type { ReceiverStore } from './domain/receiver.ts';
 import type { HttpDeps } from './http/http-deps.ts';
+import { withDecisionLines } from './observability/decision-lines.ts';
 import { type AppLogger, createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createOperations } from './operations-deps.ts';
@@ -123,7 +124,10 @@ export function createDeps(
       verifiedCacheEntries: config.tokens.verified_cache_entries,
       rotateAfterSec: config.keys.rotate_after,
       // Every process learns of a rotation at once (its JWKS and its signing key), whichever path rotated.
-      onRotated: () => bus.publish({ type: 'keys' }),
+      onRotated: (kid) => {
+        log.info({ event: 'key_rotation', kid }, 'signing key rotated');
+        return bus.publish({ type: 'keys' });
+      },
     },
     clock,
   );
@@ -177,7 +181,7 @@ export function createDeps(
     },
     () => broker,
   );
-  const decisions = createRedisDecisionLog(redis, keys, auditLimits);
+  const decisions = withDecisionLines(log, createRedisDecisionLog(redis, keys, auditLimits));
   const { federation } = config;
   // One cache of remote key sets for client and trusted-issuer jwks_uris alike.
   const assertionKeys = createAssertionKeys(
@@ -245,7 +249,10 @@ export function createDeps(
   workerRedis.on('error', (err: Error) =>
     log.warn({ err: err.message }, 'redis connection error (worker)'),
   );
-  const workerDecisions = createRedisDecisionLog(workerRedis, keys, auditLimits);
+  const workerDecisions = withDecisionLines(
+    log,
+    createRedisDecisionLog(workerRedis, keys, auditLimits),
+  );
   const workerBroker: Broker = {
     ...broker,
     clients: createRedisClientStore(workerRedis, keys, bus),

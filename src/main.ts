@@ -171,7 +171,8 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
     await deps.startWorker();
     deps.log.info({ sweep_every_ms: config.worker.sweep_every_ms }, 're-evaluation worker running');
   }
-  // A worker-only process serves its metrics, liveness and readiness on their own port.
+  // A worker-only process serves its metrics, liveness and readiness on their own port. Several
+  // workers may share a host: one that finds the port taken runs on without it (logged).
   if (!opts.api && opts.worker && config.worker.metrics_port > 0) {
     const app = createOperationsApp(httpDepsOf(deps, () => undefined));
     const where = {
@@ -179,14 +180,22 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
       host: config.worker.metrics_host,
       port: config.worker.metrics_port,
     };
-    server = await listen(app, where, deps.log).catch(async (err: unknown) => {
-      await deps.close().catch(() => undefined);
-      throw new StartupError(
-        `mandate: cannot listen on ${where.host}:${where.port} (worker.metrics_port): ${(err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the port is in use' : (err as Error).message}`,
+    server = await listen(app, where, deps.log).catch((err: unknown) => {
+      deps.log.error(
+        {
+          host: where.host,
+          port: where.port,
+          err: (err as NodeJS.ErrnoException).code ?? String(err),
+        },
+        'worker metrics not served: cannot listen on worker.metrics_port (set another with MANDATE_WORKER_METRICS_PORT)',
       );
+      return undefined;
     });
-    const { port } = server.address() as AddressInfo;
-    process.stdout.write(`mandate worker metrics on http://${where.host}:${port}/metrics\n`);
+    if (server) {
+      const { port } = server.address() as AddressInfo;
+      const host = where.host.includes(':') ? `[${where.host}]` : where.host;
+      process.stdout.write(`mandate worker metrics on http://${host}:${port}/metrics\n`);
+    }
   }
 
   let closing: Promise<void> | undefined;

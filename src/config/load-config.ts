@@ -28,6 +28,7 @@ const ENV_FIELDS: ReadonlyArray<{ env: string; path: [string, string]; kind: 'st
   { env: 'MANDATE_REDIS_PREFIX', path: ['redis', 'prefix'], kind: 'string' },
   { env: 'REDIS_URL', path: ['redis', 'url'], kind: 'string' },
   { env: 'MANDATE_WORKER_METRICS_PORT', path: ['worker', 'metrics_port'], kind: 'int' },
+  { env: 'MANDATE_WORKER_METRICS_HOST', path: ['worker', 'metrics_host'], kind: 'string' },
 ];
 
 export interface LoadedConfig {

@@ -3,6 +3,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { routePath } from 'hono/route';
 import type { BlankEnv } from 'hono/types';
 import { DEFAULT_JSON_LIMITS } from '../domain/json-bounds.ts';
+import { currentRequest, requestIdOf, runInRequest } from '../observability/request-context.ts';
 import { createAdminApp } from './admin/app.ts';
 import { registerApiDocs } from './api-docs.ts';
 import { createAuthZenApp } from './authzen/app.ts';
@@ -23,20 +24,38 @@ export function createApp(deps: HttpDeps): OpenAPIHono<BlankEnv> {
 
   app.use('*', async function observe(c, next) {
     const start = performance.now();
-    await next();
-    const seconds = (performance.now() - start) / 1000;
-    const route = routePath(c) || 'unmatched';
-    deps.metrics.observeRequest(route, c.req.method, c.res.status, seconds);
-    if (c.res.status >= 500)
-      deps.log.warn(
-        { method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) },
-        'request failed',
-      );
-    else
-      deps.log.debug(
-        { method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) },
-        'request',
-      );
+    // X-Request-Id in and out: a sane incoming one is kept, else one is made; every log line of
+    // the request (its decisions included) names it.
+    const requestId = requestIdOf(c.req.header('x-request-id'));
+    await runInRequest(requestId, async () => {
+      await next();
+      c.res.headers.set('X-Request-Id', requestId);
+      const seconds = (performance.now() - start) / 1000;
+      const route = routePath(c) || 'unmatched';
+      deps.metrics.observeRequest(route, c.req.method, c.res.status, seconds);
+      const decisions = currentRequest()?.decisions ?? [];
+      const line = {
+        request_id: requestId,
+        method: c.req.method,
+        route,
+        status: c.res.status,
+        ms: Math.round(seconds * 1000),
+        ...(decisions.length
+          ? {
+              client_id: decisions[0]?.client_id,
+              grant_id: decisions[0]?.grant_id,
+              decisions: decisions.map((d) => ({
+                id: d.id,
+                kind: d.kind,
+                outcome: d.outcome,
+                reasons: d.reasons,
+              })),
+            }
+          : {}),
+      };
+      if (c.res.status >= 500) deps.log.warn(line, 'request failed');
+      else deps.log.debug(line, 'request');
+    });
   });
 
   const jsonLimits = deps.jsonLimits ?? DEFAULT_JSON_LIMITS;

@@ -27,6 +27,8 @@ export function createLogger(level = process.env.MANDATE_LOG_LEVEL ?? 'info'): A
   return pino({
     level,
     base: { service: 'mandate' },
+    // ISO 8601 times (`"time":"2026-01-01T12:00:00.000Z"`), readable and sortable as text.
+    timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
   });
 }

@@ -1,0 +1,67 @@
+// One log line per decision record: request id, client, grant, decision id, outcome and reason codes; never inputs.
+import type { DecisionRecord } from '../domain/decision-record.ts';
+import type { DecisionLog } from '../domain/ports.ts';
+import type { AppLogger } from './logger.ts';
+import { currentRequest } from './request-context.ts';
+
+/** Kinds too frequent for `info` (one per resource call): logged at `debug`. */
+const DEBUG_KINDS = new Set(['evaluation', 'introspection', 'inputs']);
+
+/** Writes the line of one appended record (and notes it on the request being served). */
+export function logDecision(log: AppLogger, r: DecisionRecord): void {
+  const request = currentRequest();
+  request?.decisions.push({
+    id: r.id,
+    kind: r.kind,
+    outcome: r.outcome,
+    client_id: r.client_id,
+    grant_id: r.grant_id,
+    reasons: r.reasons,
+  });
+  const by = typeof r.inputs.by === 'string' ? r.inputs.by : undefined;
+  const line = {
+    request_id: request?.requestId,
+    decision_id: r.id,
+    kind: r.kind,
+    outcome: r.outcome,
+    client_id: r.client_id,
+    grant_id: r.grant_id,
+    task_id: r.task_id,
+    reasons: r.reasons,
+    policy_version: r.policy_version,
+    ...(by ? { by } : {}),
+  };
+  // A refresh token used twice is a theft signal: said as such, and one level up.
+  if (r.reasons.includes('refresh_token_replay'))
+    log.warn({ ...line, event: 'refresh_replay' }, 'decision: refresh token replay, grant revoked');
+  else if (DEBUG_KINDS.has(r.kind)) log.debug(line, `decision ${r.kind} ${r.outcome}`);
+  else log.info(line, `decision ${r.kind} ${r.outcome}`);
+}
+
+/** Logs the record once appended; the promise is returned unchanged. */
+function logged(log: AppLogger, appended: Promise<DecisionRecord>): Promise<DecisionRecord> {
+  appended.then(
+    (r) => logDecision(log, r),
+    () => undefined,
+  );
+  return appended;
+}
+
+/** The decision log with a line for each record it appends (conditional appends included). */
+export function withDecisionLines<
+  L extends DecisionLog & {
+    recordIf?: (input: never, precondition: never) => Promise<DecisionRecord>;
+  },
+>(log: AppLogger, decisions: L): L {
+  const { recordIf } = decisions;
+  return {
+    ...decisions,
+    record: (input, opts) => logged(log, decisions.record(input, opts)),
+    ...(recordIf
+      ? {
+          recordIf: (input: never, precondition: never) =>
+            logged(log, recordIf(input, precondition)),
+        }
+      : {}),
+  };
+}
