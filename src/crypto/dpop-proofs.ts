@@ -1,17 +1,14 @@
 // RFC 9449 proof verification (signature by the embedded key, thumbprint, ath) and stateless server nonces.
 import {
-  constants,
   createHash,
   createHmac,
   createPublicKey,
-  verify as cryptoVerify,
   type KeyObject,
   timingSafeEqual,
 } from 'node:crypto';
 import {
   checkProofClaims,
   checkProofHeader,
-  type DpopAlg,
   type DpopCheck,
   type DpopJwk,
   type DpopRefusal,
@@ -20,6 +17,7 @@ import {
   thumbprintInput,
 } from '../domain/dpop.ts';
 import type { Clock, DpopExpectation, DpopVerifier } from '../domain/ports.ts';
+import { verifyJwsSignature } from './jws-signature.ts';
 
 export interface DpopProofsOptions {
   /** How far a proof's `iat` may lie from now, either side, clock tolerance included (s). */
@@ -95,7 +93,7 @@ export function createDpopProofs(opts: DpopProofsOptions, clock: Clock): DpopPro
       const { alg, jwk } = checked.header;
       const key = keyOf(jwk);
       if (!key) return refuse('bad_key');
-      if (!(await verifySignature(alg, key, `${h}.${p}`, Buffer.from(s, 'base64url'))))
+      if (!(await verifyJwsSignature(alg, key, `${h}.${p}`, Buffer.from(s, 'base64url'))))
         return refuse('bad_signature');
       const claims = checkProofClaims(payload, {
         method: expected.method,
@@ -134,29 +132,4 @@ function publicKeyOf(jwk: DpopJwk): KeyObject | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** One verification with the header's algorithm, on libuv's thread pool; false for anything odd. */
-function verifySignature(
-  alg: DpopAlg,
-  key: KeyObject,
-  input: string,
-  signature: Buffer,
-): Promise<boolean> {
-  if (alg === 'ES256' && signature.length !== 64) return Promise.resolve(false);
-  const data = Buffer.from(input);
-  const hash = alg === 'EdDSA' ? null : 'sha256';
-  const verifyKey =
-    alg === 'ES256'
-      ? { key, dsaEncoding: 'ieee-p1363' as const }
-      : alg === 'PS256'
-        ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
-        : key;
-  return new Promise((resolve) => {
-    try {
-      cryptoVerify(hash, data, verifyKey, signature, (err, ok) => resolve(!err && ok === true));
-    } catch {
-      resolve(false);
-    }
-  });
 }

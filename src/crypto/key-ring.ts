@@ -5,7 +5,6 @@ import {
   createPrivateKey,
   createPublicKey,
   sign as cryptoSign,
-  verify as cryptoVerify,
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
@@ -21,7 +20,8 @@ import type { KeyRecord, KeyStore } from '../domain/key-store.ts';
 import type { CallerTokens, Clock, TokenSigner, TokenVerifier } from '../domain/ports.ts';
 import type { SecurityEventSigner } from '../domain/security-event.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
-import { derToJose, joseToDer } from './ecdsa-signature.ts';
+import { derToJose } from './ecdsa-signature.ts';
+import { verifyJwsSignature } from './jws-signature.ts';
 
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
 
@@ -250,26 +250,9 @@ function parseSegment(segment: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/**
- * One node:crypto verification with the key's own algorithm, on the thread pool; false for
- * anything odd. Keys go in bare (an options object doubles the cost), ECDSA signatures as DER.
- */
+/** One signature check with the key's own algorithm (see verifyJwsSignature). */
 function verifySignature(key: LoadedKey, input: string, signature: string): Promise<boolean> {
-  let sig: Buffer = Buffer.from(signature, 'base64url');
-  if (key.alg === 'ES256') {
-    if (sig.length !== 64) return Promise.resolve(false);
-    sig = joseToDer(sig, 32);
-  }
-  const data = Buffer.from(input);
-  return new Promise((resolve) => {
-    try {
-      cryptoVerify(key.alg === 'EdDSA' ? null : 'sha256', data, key.key, sig, (err, ok) =>
-        resolve(!err && ok === true),
-      );
-    } catch {
-      resolve(false);
-    }
-  });
+  return verifyJwsSignature(key.alg, key.key, input, Buffer.from(signature, 'base64url'));
 }
 
 /**
