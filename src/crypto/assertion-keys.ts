@@ -1,7 +1,8 @@
-// Signature checks of JWTs signed by clients (private_key_jwt) and trusted issuers (workload tokens), with jose.
+// Signature checks of JWTs signed by clients (private_key_jwt) and trusted issuers (workload tokens):
+// jose finds the key (inline sets, cached jwks_uri sets), node:crypto checks the signature.
+import { KeyObject as NodeKeyObject } from 'node:crypto';
 import {
   type CryptoKey,
-  compactVerify,
   createLocalJWKSet,
   errors,
   type JWTVerifyGetKey,
@@ -9,6 +10,7 @@ import {
 } from 'jose';
 import type { KeySource, PublicJwks } from '../domain/key-source.ts';
 import type { AssertionKeys, ForeignSignature } from '../domain/ports.ts';
+import { type JwsAlg, verifyJwsSignature } from './jws-signature.ts';
 import type { RemoteJwks } from './remote-jwks.ts';
 
 /** Names of one algorithm: EdDSA and its fully-specified name Ed25519 (RFC 9864) find each other's keys. */
@@ -52,24 +54,29 @@ export function createAssertionKeys(remote: RemoteJwks): AssertionKeys {
     async verify(jwt, keys: KeySource, algorithms): Promise<ForeignSignature> {
       const set = keys.jwks ? localSet(keys.jwks) : remote.get(keys.jwks_uri);
       if (!set) return 'no_keys';
-      const getKey = withAliases(set);
-      const options = { algorithms: [...algorithms] };
+      const parsed = parseCompact(jwt, algorithms);
+      if (!parsed) return 'bad_signature';
+      const { header, input, signature } = parsed;
+      const alg = jwsAlg(header.alg);
+      const check = (key: KeyObject | CryptoKey) => {
+        const keyObject = keyObjectOf(key);
+        // RFC 7518 3.3 and 3.5: RSA keys of at least 2048 bits.
+        if (
+          (alg === 'RS256' || alg === 'PS256') &&
+          (keyObject.asymmetricKeyDetails?.modulusLength ?? 0) < 2048
+        )
+          return Promise.resolve(false);
+        return verifyJwsSignature(alg, keyObject, input, signature);
+      };
       try {
-        await compactVerify(jwt, getKey, options);
-        return 'verified';
+        const key = await withAliases(set)(header, { payload: '', signature: '' });
+        return (await check(key as KeyObject | CryptoKey)) ? 'verified' : 'bad_signature';
       } catch (err) {
         if (err instanceof errors.JWKSMultipleMatchingKeys) {
-          for await (const key of err as unknown as AsyncIterable<KeyObject | CryptoKey>) {
-            try {
-              await compactVerify(jwt, key, options);
-              return 'verified';
-            } catch {
-              // the next candidate
-            }
-          }
+          for await (const key of err as unknown as AsyncIterable<KeyObject | CryptoKey>)
+            if (await check(key)) return 'verified';
           return 'bad_signature';
         }
-        if (err instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
         if (
           err instanceof errors.JWKSNoMatchingKey ||
           err instanceof errors.JWKSTimeout ||
@@ -85,4 +92,54 @@ export function createAssertionKeys(remote: RemoteJwks): AssertionKeys {
       }
     },
   };
+}
+
+interface ParsedCompact {
+  readonly header: { alg: string; kid?: string } & Record<string, unknown>;
+  readonly input: string;
+  readonly signature: Buffer;
+}
+
+const B64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * A compact JWS whose protected header is a JSON object with an allowed `alg` and no `crit` or
+ * `b64` (RFC 7515 4.1.11, RFC 7797: extensions we do not understand), or undefined.
+ */
+function parseCompact(jwt: string, algorithms: readonly string[]): ParsedCompact | undefined {
+  const parts = jwt.split('.');
+  if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) return undefined;
+  const [h, p, s] = parts as [string, string, string];
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) return undefined;
+  const { alg, kid } = header as Record<string, unknown>;
+  if (typeof alg !== 'string' || !algorithms.includes(alg)) return undefined;
+  if (kid !== undefined && typeof kid !== 'string') return undefined;
+  if ('crit' in header || 'b64' in header) return undefined;
+  return {
+    header: header as ParsedCompact['header'],
+    input: `${h}.${p}`,
+    signature: Buffer.from(s, 'base64url'),
+  };
+}
+
+/** The signature algorithm of an allowed `alg` (Ed25519 is EdDSA's fully-specified name). */
+function jwsAlg(alg: string): JwsAlg {
+  return alg === 'Ed25519' ? 'EdDSA' : (alg as JwsAlg);
+}
+
+/** jose hands out WebCrypto keys; node:crypto verifies bare KeyObjects without WebCrypto's copies. */
+const keyObjects = new WeakMap<CryptoKey, NodeKeyObject>();
+function keyObjectOf(key: KeyObject | CryptoKey): NodeKeyObject {
+  if (key instanceof NodeKeyObject) return key;
+  const known = keyObjects.get(key as CryptoKey);
+  if (known) return known;
+  const created = NodeKeyObject.from(key as CryptoKey);
+  keyObjects.set(key as CryptoKey, created);
+  return created;
 }
