@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Callable
+from typing import Any, Callable, cast
 
 import jwt
 
@@ -60,7 +60,7 @@ class AssertionSigner:
         headers = {"typ": "JWT"}
         if self._kid:
             headers["kid"] = self._kid
-        return jwt.encode(claims, self._key, algorithm=self._alg, headers=headers)
+        return jwt.encode(claims, cast(Any, self._key), algorithm=self._alg, headers=headers)
 
     def form(self, audience: str) -> dict[str, str]:
         """The form parameters that authenticate the client at a token, revocation or introspection endpoint."""

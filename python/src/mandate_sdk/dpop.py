@@ -7,12 +7,12 @@ import secrets
 import threading
 import time
 import urllib.parse
-from typing import Callable
+from typing import Any, Callable, cast
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .keys import PrivateKeyInput, algorithm_for, b64url, jwk_thumbprint, load_private_key, public_jwk
+from .keys import PrivateKey, PrivateKeyInput, algorithm_for, b64url, jwk_thumbprint, load_private_key, public_jwk
 
 
 def access_token_hash(token: str) -> str:
@@ -44,6 +44,7 @@ class DpopProver:
         algorithm: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._key: PrivateKey
         if key is True:
             self._key = ec.generate_private_key(ec.SECP256R1())
         elif key is False:
@@ -100,7 +101,7 @@ class DpopProver:
         if chosen:
             claims["nonce"] = chosen
         headers = {"typ": "dpop+jwt", "jwk": self._jwk}
-        return jwt.encode(claims, self._key, algorithm=self._alg, headers=headers)
+        return jwt.encode(claims, cast(Any, self._key), algorithm=self._alg, headers=headers)
 
 
 def _origin(url: str) -> str:

@@ -9,7 +9,6 @@ from typing import Any, Mapping, Union
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 PrivateKey = Union[ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey]
 """A private key object of ``cryptography`` that Mandate accepts signatures from."""
@@ -38,16 +37,7 @@ def load_private_key(key: PrivateKeyInput) -> PrivateKey:
     elif isinstance(key, Mapping):
         if "d" not in key:
             raise TypeError("a private JWK (with 'd') is required")
-        kty = key.get("kty")
-        jwk_text = json.dumps(dict(key))
-        if kty == "EC":
-            loaded = ECAlgorithm.from_jwk(jwk_text)
-        elif kty == "OKP":
-            loaded = OKPAlgorithm.from_jwk(jwk_text)
-        elif kty == "RSA":
-            loaded = RSAAlgorithm.from_jwk(jwk_text)
-        else:
-            raise TypeError(f"unsupported JWK kty {kty!r}")
+        loaded = _from_private_jwk(key)
     else:
         loaded = key
     if isinstance(loaded, ec.EllipticCurvePrivateKey):
@@ -57,6 +47,29 @@ def load_private_key(key: PrivateKeyInput) -> PrivateKey:
     if isinstance(loaded, (ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey)):
         return loaded
     raise TypeError("the key must be an EC P-256, Ed25519 or RSA private key")
+
+
+def _b64int(value: Any) -> int:
+    if not isinstance(value, str):
+        raise TypeError("a JWK member is missing or not a string")
+    return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
+
+
+def _from_private_jwk(jwk: Mapping[str, Any]) -> Any:
+    """A private key object from a private JWK (EC P-256, Ed25519 or RSA with its CRT members)."""
+    kty = jwk.get("kty")
+    if kty == "EC" and jwk.get("crv") == "P-256":
+        public = ec.EllipticCurvePublicNumbers(_b64int(jwk.get("x")), _b64int(jwk.get("y")), ec.SECP256R1())
+        return ec.EllipticCurvePrivateNumbers(_b64int(jwk.get("d")), public).private_key()
+    if kty == "OKP" and jwk.get("crv") == "Ed25519":
+        d = jwk.get("d")
+        raw = base64.urlsafe_b64decode(str(d) + "=" * (-len(str(d)) % 4))
+        return ed25519.Ed25519PrivateKey.from_private_bytes(raw)
+    if kty == "RSA":
+        n, e, d, p, q = (_b64int(jwk.get(m)) for m in ("n", "e", "d", "p", "q"))
+        dp, dq, qi = (_b64int(jwk.get(m)) for m in ("dp", "dq", "qi"))
+        return rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, rsa.RSAPublicNumbers(e, n)).private_key()
+    raise TypeError(f"unsupported JWK (kty {kty!r}); use EC P-256, OKP Ed25519 or RSA")
 
 
 def algorithm_for(key: PrivateKey, given: str | None = None) -> str:

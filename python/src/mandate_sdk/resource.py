@@ -100,7 +100,8 @@ class ResourceGuard:
         if res.status != 200 or not isinstance(answer, dict):
             error = answer.get("error") if isinstance(answer, dict) else None
             raise RequestRefused(f"Mandate evaluation answered {res.status}", error=error, status=res.status)
-        extra = answer.get("context") if isinstance(answer.get("context"), dict) else {}
+        found = answer.get("context")
+        extra: dict[str, Any] = found if isinstance(found, dict) else {}
         return Decision(
             allowed=answer.get("decision") is True,
             decision_id=extra.get("decision_id"),
