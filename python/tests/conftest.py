@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -65,6 +66,17 @@ def ping(port: int) -> bool:
             return conn.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def die_with_pytest() -> None:
+    """In the child before exec: Linux sends it SIGTERM when pytest dies (even if killed), so a
+    broker or redis-server never outlives an interrupted run."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -168,6 +180,7 @@ def broker() -> Iterator[Broker]:
          "--save", "", "--appendonly", "no", "--daemonize", "no", "--maxmemory-policy", "noeviction"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_pytest,
     )
     node = None
     try:
@@ -193,6 +206,7 @@ def broker() -> Iterator[Broker]:
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_pytest,
         )
         url = wait_for_listening(node)
         yield Broker(url)
