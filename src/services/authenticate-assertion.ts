@@ -176,7 +176,7 @@ async function workloadCaller(
   refuse: Refuse,
 ): Promise<AssertedCaller> {
   const { entry, subject, payload } = await issuerToken(broker, assertion, jwt, undefined, refuse);
-  const clientId = matchSubject(entry.subject_map, payload);
+  const clientId = matchSubject(entry.subject_map ?? [], payload);
   if (!clientId) throw refuse('no_subject_match', { trusted_issuer: entry.id });
   if (check.clientId !== undefined && check.clientId !== clientId)
     throw refuse('client_mismatch', { trusted_issuer: entry.id, client_id: clientId });
