@@ -11,17 +11,9 @@ import {
   task,
 } from '../support/broker.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
+import { claimsOf, discover, EXCHANGE, insecure, TT } from '../support/token-exchange.ts';
 
-const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
 const FILES = 'https://files.example.com';
-const insecure = { [oauth.allowInsecureRequests]: true } as const;
-
-const claimsOf = (token: string) =>
-  JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as Record<
-    string,
-    unknown
-  >;
 
 describe('delegation from agent to sub-agent', () => {
   let broker: TestBroker;
@@ -74,7 +66,7 @@ describe('delegation from agent to sub-agent', () => {
       {
         grant_type: EXCHANGE,
         subject_token: subjectToken,
-        subject_token_type: ACCESS_TOKEN,
+        subject_token_type: TT.access,
         ...(details ? { authorization_details: JSON.stringify(details) } : {}),
         ...extra,
       },
@@ -92,10 +84,7 @@ describe('delegation from agent to sub-agent', () => {
 
   it('hands a sub-agent part of a grant (oauth4webapi genericTokenEndpointRequest): sub stays, act names the sub-agent', async () => {
     const parent = await mintLead();
-    const as = await oauth.processDiscoveryResponse(
-      new URL(broker.issuer),
-      await oauth.discoveryRequest(new URL(broker.issuer), { algorithm: 'oauth2', ...insecure }),
-    );
+    const as = await discover(broker.issuer);
     expect(as.grant_types_supported).toContain(EXCHANGE);
     const client = { client_id: helper.client_id };
     const res = await oauth.genericTokenEndpointRequest(
@@ -105,14 +94,14 @@ describe('delegation from agent to sub-agent', () => {
       EXCHANGE,
       {
         subject_token: parent.access_token,
-        subject_token_type: ACCESS_TOKEN,
-        requested_token_type: ACCESS_TOKEN,
+        subject_token_type: TT.access,
+        requested_token_type: TT.access,
         authorization_details: JSON.stringify([task(['read'], { locations: [CRM] })]),
       },
       insecure,
     );
     const body = await oauth.processGenericTokenEndpointResponse(as, client, res);
-    expect(body.issued_token_type).toBe(ACCESS_TOKEN);
+    expect(body.issued_token_type).toBe(TT.access);
     const claims = claimsOf(body.access_token);
     expect(claims.sub).toBe(lead.client_id);
     expect(claims.client_id).toBe(helper.client_id);

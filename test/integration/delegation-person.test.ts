@@ -12,16 +12,10 @@ import {
 } from '../support/broker.ts';
 import { type LocalIssuer, startLocalIssuer } from '../support/local-issuer.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
+import { claimsOf, discover, EXCHANGE, insecure, TT } from '../support/token-exchange.ts';
 
-const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-const TT = {
-  access: 'urn:ietf:params:oauth:token-type:access_token',
-  jwt: 'urn:ietf:params:oauth:token-type:jwt',
-  id: 'urn:ietf:params:oauth:token-type:id_token',
-};
 const AUDIENCE = 'https://mandate.example.com';
-const insecure = { [oauth.allowInsecureRequests]: true } as const;
 
 // Anyone may read; exporting is for an agent acting for someone in finance.
 const POLICY = `
@@ -30,12 +24,6 @@ const POLICY = `
   when { context.delegated && context has on_behalf_of &&
          context.on_behalf_of.groups.contains("finance") };
 `;
-
-const claimsOf = (token: string) =>
-  JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as Record<
-    string,
-    unknown
-  >;
 
 describe('acting for a person: token exchange and ID-JAG', () => {
   let broker: TestBroker;
@@ -196,10 +184,7 @@ describe('acting for a person: token exchange and ID-JAG', () => {
   });
 
   it('binds exchanged tokens with DPoP; a bound subject token needs a proof by its key', async () => {
-    const as = await oauth.processDiscoveryResponse(
-      new URL(broker.issuer),
-      await oauth.discoveryRequest(new URL(broker.issuer), { algorithm: 'oauth2', ...insecure }),
-    );
+    const as = await discover(broker.issuer);
     const client: oauth.Client = { client_id: agent.client_id };
     const keys = await oauth.generateKeyPair('ES256');
     const DPoP = oauth.DPoP(client, keys);
