@@ -227,6 +227,38 @@ describe('delegation from agent to sub-agent', () => {
     expect(await isActive(broker.url, resource, again.body.access_token as string)).toBe(false);
   });
 
+  it('a re-evaluation that revokes the parent (a signal) revokes its children before the 202', async () => {
+    const parent = await mintLead(['read']);
+    const child = await exchange(helper, parent.access_token, [
+      task(['read'], { locations: [CRM] }),
+    ]);
+    expect(child.status, child.text).toBe(200);
+    const signal = await fetch(`${broker.url}/v1/signals`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Basic ${Buffer.from(`${resource.client_id}:${resource.client_secret}`).toString('base64')}`,
+      },
+      body: JSON.stringify({
+        grant_id: parent.grant_id,
+        type: 'prompt_changed',
+        context: { actions: ['export'] },
+      }),
+    });
+    expect(signal.status).toBe(202);
+    expect(await isActive(broker.url, resource, parent.access_token)).toBe(false);
+    expect(await isActive(broker.url, resource, child.body.access_token as string)).toBe(false);
+    const history = await admin<{ history: Array<{ kind: string; reasons: string[] }> }>(
+      broker.url,
+      'GET',
+      `/admin/grants/${String(child.body.grant_id)}`,
+    );
+    expect(history.body.history.map((r) => [r.kind, r.reasons[0]])).toContainEqual([
+      'revocation',
+      'parent_revoked',
+    ]);
+  });
+
   it('narrowing the parent (policy on refresh) narrows the child to what it still holds', async () => {
     const parent = await mintLead(['read', 'write']);
     const child = await exchange(helper, parent.access_token, [
