@@ -239,6 +239,7 @@ export function createDeps(
         trustResourceVerification: config.dpop.trust_resource_verification,
       },
       jwksAllowHttpLoopback: federation.allow_http_loopback,
+      maxDelegationDepth: config.delegation.max_depth,
     },
     log,
     metrics,

@@ -452,6 +452,17 @@ export const ConfigSchema = z
         jwks_cache_max_age_sec: 600,
         jwks_cooldown_sec: 60,
       }),
+    /** RFC 8693 token exchange: agents acting for people and for other agents. */
+    delegation: z
+      .object({
+        /**
+         * Most `act` levels an exchanged token may nest (an agent acting for a person is one; each
+         * hand-off to a sub-agent adds one); deeper is `invalid_request`.
+         */
+        max_depth: z.number().int().min(1).max(16).default(4),
+      })
+      .strict()
+      .default({ max_depth: 4 }),
     /** CAEP push delivery: where receivers may be, and how one receiver's trouble is kept from the others. */
     caep: z
       .object({

@@ -1,5 +1,6 @@
 // The access token's claims (RFC 9068 profile) and the refresh token's shape.
 import { z } from 'zod';
+import { ActClaimSchema } from './delegation.ts';
 import { AgentTaskSchema } from './intent.ts';
 
 /** The scope of a caller token: Mandate's own API, as a resource client. */
@@ -18,7 +19,8 @@ export const AccessTokenClaimsSchema = z.object({
   scope: z.string().optional(),
   authorization_details: z.array(AgentTaskSchema).min(1),
   cnf: z.object({ jkt: z.string() }).optional(),
-  act: z.record(z.string(), z.unknown()).optional(),
+  /** RFC 8693 4.1: who acts, the prior actors nested (delegated grants only). */
+  act: ActClaimSchema.optional(),
 });
 export type AccessTokenClaims = z.infer<typeof AccessTokenClaimsSchema>;
 

@@ -78,6 +78,17 @@ export interface EvaluationVerdict {
 const refuse = (code: string, en: string): EvaluationVerdict => ({ allowed: false, code, en });
 
 /**
+ * Whether an evaluation's `subject.id` names the token's subject: its `sub`, or for a delegated
+ * token (RFC 8693 `act`) the agent acting (`client_id`) as well.
+ */
+export function isTokenSubject(
+  id: string,
+  claims: Pick<AccessTokenClaims, 'sub' | 'client_id' | 'act'>,
+): boolean {
+  return id === claims.sub || (claims.act !== undefined && id === claims.client_id);
+}
+
+/**
  * True only if the caller serves the token's audience and the resource, the subject holds the
  * token, the grant exists for the token's client and is active, the token is not revoked, the agent
  * is enabled, the pair is inside the grant, the declared step order holds, and policy permits it
@@ -99,7 +110,7 @@ export function evaluationVerdict(args: {
     return refuse('foreign_audience', 'the token is not meant for your resources');
   if (!caller.resources.includes(q.resource))
     return refuse('foreign_resource', 'you do not serve this resource');
-  if (q.subject !== claims.sub)
+  if (!isTokenSubject(q.subject, claims))
     return refuse('subject_mismatch', 'the subject is not the token holder');
   if (!grant || grant.client_id !== claims.client_id)
     return refuse('grant_missing', 'the grant does not exist');

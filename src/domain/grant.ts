@@ -1,4 +1,5 @@
 // Grants: the approved intent of one task, stored while the task may run.
+import type { Delegation, OnBehalfOf } from './delegation.ts';
 import type { AgentTask } from './intent.ts';
 import type { WorkloadContext } from './trusted-issuer.ts';
 
@@ -16,6 +17,8 @@ export interface ContextSnapshot {
   readonly groups: string[];
   /** The workload identity the grant was minted with (a trusted issuer's token), if any. */
   readonly workload?: WorkloadContext | undefined;
+  /** The person the grant acts for (token exchange or ID-JAG), if any; `delegated` is then true. */
+  readonly on_behalf_of?: OnBehalfOf | undefined;
 }
 
 export interface Grant {
@@ -37,6 +40,8 @@ export interface Grant {
   readonly reason?: string | undefined;
   /** RFC 9449: the thumbprint of the key its tokens are bound to; its refresh needs a proof by that key. */
   readonly jkt?: string | undefined;
+  /** RFC 8693: the subject its tokens name, their `act` chain and the parent grant, when delegated. */
+  readonly delegation?: Delegation | undefined;
 }
 
 /** True when tokens of the grant may be used at `nowSec`. */

@@ -1,6 +1,7 @@
 // The facts policy decides over: the contract's entity and context model, free of Cedar syntax.
 import type { Client } from './client.ts';
 import type { PairDecision } from './decision.ts';
+import type { OnBehalfOf } from './delegation.ts';
 import type { ContextSnapshot } from './grant.ts';
 import { type AgentTask, datatypesOf, type Pair } from './intent.ts';
 import type { WorkloadContext } from './trusted-issuer.ts';
@@ -75,6 +76,8 @@ export interface PolicyFacts {
   readonly signals: readonly string[];
   /** The workload identity (trusted issuer's token) the grant was minted with; absent otherwise. */
   readonly workload?: WorkloadContext | undefined;
+  /** The person the grant acts for (RFC 8693 token exchange, ID-JAG); absent otherwise. */
+  readonly on_behalf_of?: OnBehalfOf | undefined;
 }
 
 /** The context attributes of the contract's model. */
@@ -90,6 +93,7 @@ export const CONTEXT_KEYS = [
   'sender_constrained',
   'signals',
   'workload',
+  'on_behalf_of',
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -112,6 +116,8 @@ export const CONTEXT_LEAVES = [
   'signals',
   /** Read whole: its claims are the issuer entry's to name. */
   'workload',
+  /** Read whole, like workload. */
+  'on_behalf_of',
 ] as const;
 export type ContextLeaf = (typeof CONTEXT_LEAVES)[number];
 
@@ -211,5 +217,6 @@ export function factsOf(
     sender_constrained: context.sender_constrained,
     signals: context.signals,
     workload: context.workload,
+    on_behalf_of: context.on_behalf_of,
   };
 }

@@ -49,7 +49,7 @@ export interface ClientStore {
 export type ClientRefusal = 'client_disabled' | 'client_deleted';
 
 /** What creating a grant did: created it, or refused it (nothing written) for the client's mark or the per-agent cap. */
-export type GrantCreateOutcome = 'created' | ClientRefusal | 'live_grant_limit';
+export type GrantCreateOutcome = 'created' | ClientRefusal | 'live_grant_limit' | 'parent_inactive';
 
 /** What opening an approval request did: created it, or refused it (nothing written) for the client's mark or the per-agent cap. */
 export type ApprovalCreateOutcome = 'created' | ClientRefusal | 'pending_approval_limit';
@@ -84,7 +84,9 @@ export interface GrantStore {
    * unavailable, nothing written) until its mint decision record has landed: pass it as the
    * record's `followedBy`, so no grant ever exists without its record. Refused too, atomically,
    * when the client is marked disabled or deleted, or already holds `maxLiveGrantsPerAgent` grants
-   * neither revoked nor ended.
+   * neither revoked nor ended. A grant with `delegation.parent` is created only while that parent is
+   * active and ends no sooner ('parent_inactive' otherwise), and joins the parent's children in
+   * the same atomic write.
    */
   create(
     grant: Grant,
@@ -92,6 +94,8 @@ export interface GrantStore {
     refreshHash: string,
     limits?: { maxLiveGrantsPerAgent?: number },
   ): Promise<GrantCreateOutcome>;
+  /** The ids of the grants delegated from each of `ids` (one list per id, in one round trip). */
+  childrenOf(ids: readonly string[]): Promise<string[][]>;
   /** The grant with its refresh-token state (`used_refresh_hashes` holds refreshHashMark()s). */
   get(
     id: string,
@@ -283,7 +287,7 @@ export interface AuditFeed {
 }
 
 /**
- * Single-use marks (RFC 7523 client assertion `jti`s, RFC 9449 DPoP proof `jti`s): the first use
+ * Single-use marks (RFC 7523 client assertion `jti`s, RFC 9449 DPoP proof `jti`s, ID-JAG `jti`s): the first use
  * of a value within its lifetime claims it, every later use is a replay.
  */
 export interface OneTimeUses {
@@ -294,7 +298,7 @@ export interface OneTimeUses {
   claim(kind: OneTimeUseKind, value: string, untilSec: number): Promise<boolean>;
 }
 
-export type OneTimeUseKind = 'client_assertion' | 'dpop_proof';
+export type OneTimeUseKind = 'client_assertion' | 'dpop_proof' | 'id_jag';
 
 /** What a DPoP proof must show for the request it came with (see ProofExpectation in dpop.ts). */
 export interface DpopExpectation {

@@ -40,7 +40,8 @@ export const TrustedIssuerInputSchema = z
     jwks_uri: JwksUriSchema.optional(),
     jwks: PublicJwksSchema.optional(),
     audience: z.string().min(1).max(512),
-    subject_map: z.array(SubjectRuleSchema).min(1).max(100),
+    /** Which agent a workload token authenticates; absent for an issuer of people's tokens only (token exchange, ID-JAG). */
+    subject_map: z.array(SubjectRuleSchema).min(1).max(100).optional(),
     claims: z.array(ClaimName).max(32).optional(),
   })
   .strict()

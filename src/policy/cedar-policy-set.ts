@@ -212,6 +212,11 @@ function baseContext(
     const { issuer, subject, claims } = facts.workload;
     context.workload = { issuer, subject, claims: { ...claims } };
   }
+  // Optional too: present only for a grant acting for a person.
+  if (attributes.has('on_behalf_of') && facts.on_behalf_of) {
+    const { issuer, sub, groups } = facts.on_behalf_of;
+    context.on_behalf_of = { issuer, sub, groups: [...groups] };
+  }
   return context;
 }
 

@@ -36,6 +36,7 @@ const LEAF_VALUES: Record<
   sender_constrained: (f) => f.sender_constrained,
   signals: (f) => f.signals,
   workload: (f) => f.workload ?? null,
+  on_behalf_of: (f) => f.on_behalf_of ?? null,
 };
 const NUMERIC_LEAVES: ReadonlySet<ContextLeaf> = new Set([
   'now.unix',

@@ -16,6 +16,7 @@ import { type AgentTask, pairsOf } from '../domain/intent.ts';
 import type { ApprovalList, ApprovalView } from '../domain/wire/admin.ts';
 import type { TokenResponse } from '../domain/wire/oauth.ts';
 import { type Broker, nowSecOf } from './broker.ts';
+import { cascadeToChildren } from './cascade-delegation.ts';
 import { bindProof } from './dpop-binding.ts';
 import { actionHistoryOf, factsOf, historyUsage, requestContext } from './policy-facts-of.ts';
 
@@ -224,6 +225,10 @@ export async function decideApproval(
         },
         'approval_denied',
       );
+    await cascadeToChildren(broker, approval.grant_id, {
+      kind: 'revoke',
+      reason: 'approval_denied',
+    });
   }
   await broker.decisions.record({
     kind: 'approval',

@@ -40,7 +40,7 @@ export function approvedIntentHandlers(
         broker.policy.current().version,
         inputs,
         'ciba',
-        jkt,
+        { jkt },
       );
       // The grant's own history names its approver, so "who allowed this?" has a direct answer.
       await broker.decisions.record({

@@ -13,7 +13,12 @@ import {
 } from '../domain/client-assertion.ts';
 import { OAuthError } from '../domain/errors.ts';
 import type { KeySource } from '../domain/key-source.ts';
-import { matchSubject, type WorkloadContext, workloadOf } from '../domain/trusted-issuer.ts';
+import {
+  matchSubject,
+  type TrustedIssuer,
+  type WorkloadContext,
+  workloadOf,
+} from '../domain/trusted-issuer.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 
 /** Who an assertion authenticated: the client, and for a workload token, the workload. */
@@ -111,20 +116,46 @@ async function keyHolder(
   return { client };
 }
 
-/** A workload token of a trusted issuer, mapped to an agent by the issuer's subject_map. */
-async function workloadCaller(
+/** A trusted issuer's token, verified: its entry, its `sub`, its claims. */
+export interface IssuerToken {
+  readonly entry: TrustedIssuer;
+  readonly subject: string;
+  readonly payload: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Verifies a JWT of a trusted issuer (a person's token for token exchange, an ID-JAG): issuer
+ * registered, `aud` naming `audience` (default the entry's), `exp` not passed, a `sub`, then its
+ * signature. Refusals are AssertionRefused as `invalid_grant`, logged with their reason only.
+ */
+export async function verifyIssuerToken(
   broker: Broker,
-  assertion: string,
+  token: string,
+  opts: { audience?: string; what: string },
+): Promise<IssuerToken> {
+  const refuse: Refuse = (reason, fields = {}) => {
+    broker.log.info({ reason, ...fields, token: opts.what }, 'issuer token refused');
+    return new AssertionRefused(reason, true);
+  };
+  const jwt = decodeCompactJwt(token);
+  if (!jwt) throw refuse('malformed');
+  if (!isAssertionAlg(jwt.header.alg)) throw refuse('unsupported_alg');
+  if (!isIssuerUrl(jwt.payload.iss)) throw refuse('unknown_issuer');
+  return issuerToken(broker, token, jwt, opts.audience, refuse);
+}
+
+async function issuerToken(
+  broker: Broker,
+  token: string,
   { payload }: DecodedJwt,
-  check: AssertionCheck,
+  audience: string | undefined,
   refuse: Refuse,
-): Promise<AssertedCaller> {
-  const issuer = payload.iss as string;
-  const entry = await broker.trustedIssuers.byIssuer(issuer);
+): Promise<IssuerToken> {
+  const entry = await broker.trustedIssuers.byIssuer(payload.iss as string);
   if (!entry) throw refuse('unknown_issuer');
   const claims = checkWorkloadClaims(payload, {
     issuer: entry.issuer,
-    audience: entry.audience,
+    audience: audience ?? entry.audience,
     nowSec: nowSecOf(broker),
     toleranceSec: broker.settings.clockToleranceSec,
   });
@@ -132,8 +163,20 @@ async function workloadCaller(
   const keys: KeySource = entry.jwks
     ? { jwks: entry.jwks }
     : { jwks_uri: entry.jwks_uri as string };
-  await verifySignature(broker, assertion, keys, refuse, { trusted_issuer: entry.id });
-  const clientId = matchSubject(entry.subject_map, payload);
+  await verifySignature(broker, token, keys, refuse, { trusted_issuer: entry.id });
+  return { entry, subject: claims.value.subject, payload };
+}
+
+/** A workload token of a trusted issuer, mapped to an agent by the issuer's subject_map. */
+async function workloadCaller(
+  broker: Broker,
+  assertion: string,
+  jwt: DecodedJwt,
+  check: AssertionCheck,
+  refuse: Refuse,
+): Promise<AssertedCaller> {
+  const { entry, subject, payload } = await issuerToken(broker, assertion, jwt, undefined, refuse);
+  const clientId = matchSubject(entry.subject_map ?? [], payload);
   if (!clientId) throw refuse('no_subject_match', { trusted_issuer: entry.id });
   if (check.clientId !== undefined && check.clientId !== clientId)
     throw refuse('client_mismatch', { trusted_issuer: entry.id, client_id: clientId });
@@ -141,7 +184,7 @@ async function workloadCaller(
   if (client?.kind !== 'agent')
     throw refuse('unknown_client', { trusted_issuer: entry.id, client_id: clientId });
   if (client.disabled) throw refuse('client_disabled', { client_id: clientId });
-  return { client, workload: workloadOf(entry, claims.value.subject, payload) };
+  return { client, workload: workloadOf(entry, subject, payload) };
 }
 
 async function verifySignature(

@@ -66,6 +66,8 @@ export interface BrokerSettings {
   readonly jwksAllowHttpLoopback: boolean;
   /** RFC 9449 (config `dpop`). */
   readonly dpop: DpopSettings;
+  /** Most `act` levels of an exchanged token (config `delegation.max_depth`). */
+  readonly maxDelegationDepth: number;
 }
 
 export interface DpopSettings {

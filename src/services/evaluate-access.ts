@@ -7,6 +7,7 @@ import { randomBase64url } from '../crypto/random-id.ts';
 import { type AccessTokenClaims, audiences, InvalidToken } from '../domain/access-token.ts';
 import { type Client, servesAudience } from '../domain/client.ts';
 import type { SharedInputsRef } from '../domain/decision-record.ts';
+import { actOfVerifiedToken } from '../domain/delegation.ts';
 import { BEHAVIOUR_SIGNALS } from '../domain/drift.ts';
 import { StateChanged, StoreUnavailable } from '../domain/errors.ts';
 import {
@@ -14,6 +15,7 @@ import {
   type EvaluationVerdict,
   entryFor,
   evaluationVerdict,
+  isTokenSubject,
   liveContext,
 } from '../domain/evaluation.ts';
 import type { Grant } from '../domain/grant.ts';
@@ -142,7 +144,7 @@ async function decideFromSnapshot(
   if (
     !servesAudience(caller, audiences(claims)) ||
     !caller.resources.includes(resource) ||
-    req.subject.id !== claims.sub
+    !isTokenSubject(req.subject.id, claims)
   )
     return undefined;
   const agent = await broker.clients.get(claims.client_id);
@@ -230,6 +232,19 @@ async function decideFromSnapshot(
  * recorded; every call with a usable token is counted. `proofs` shares proof checks in a batch.
  */
 export async function evaluateAccess(
+  broker: Broker,
+  caller: Client,
+  req: EvaluationRequest,
+  shared?: SharedInputsRef,
+  proofs?: ProofMemo,
+): Promise<AuthZenDecision> {
+  const answer = await decideAccess(broker, caller, req, shared, proofs);
+  // A permit for a delegated token says who acts (RFC 8693 act): the token verified to get here.
+  const act = answer.decision ? actOfVerifiedToken(req.subject.properties.token) : undefined;
+  return act ? { ...answer, context: { ...answer.context, act } } : answer;
+}
+
+async function decideAccess(
   broker: Broker,
   caller: Client,
   req: EvaluationRequest,

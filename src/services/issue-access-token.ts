@@ -24,11 +24,14 @@ export interface PreparedToken extends Omit<SignedToken, 'token'> {
   readonly claims: AccessTokenClaims;
 }
 
-/** A token's claims for a grant; with `jkt` it is bound to that DPoP key (`cnf.jkt`). */
+/**
+ * A token's claims for a grant; with `jkt` it is bound to that DPoP key (`cnf.jkt`). A delegated
+ * grant's tokens name its subject as `sub` and carry its `act` chain (RFC 8693 4.1).
+ */
 export function prepareAccessToken(
   broker: Pick<Broker, 'settings'>,
   client: Client,
-  grant: Pick<Grant, 'id' | 'expires_at'>,
+  grant: Pick<Grant, 'id' | 'expires_at' | 'delegation'>,
   granted: AgentTask[],
   nowSec: number,
   jkt?: string,
@@ -44,7 +47,7 @@ export function prepareAccessToken(
   const aud = audienceOf(granted);
   const claims: AccessTokenClaims = {
     iss: broker.settings.issuer,
-    sub: client.client_id,
+    sub: grant.delegation?.subject ?? client.client_id,
     client_id: client.client_id,
     aud: aud.length === 1 ? (aud[0] as string) : aud,
     iat: nowSec,
@@ -54,6 +57,7 @@ export function prepareAccessToken(
     scope,
     authorization_details: granted,
     ...(jkt ? { cnf: { jkt } } : {}),
+    ...(grant.delegation ? { act: grant.delegation.act } : {}),
   };
   const tokenType = jkt ? 'DPoP' : 'Bearer';
   return { jti, exp: claims.exp, expiresIn, scope, tokenType, claims };
@@ -86,7 +90,7 @@ export function signAfterWritesSent(
 export function issueAccessToken(
   broker: Pick<Broker, 'signer' | 'settings'>,
   client: Client,
-  grant: Pick<Grant, 'id' | 'expires_at'>,
+  grant: Pick<Grant, 'id' | 'expires_at' | 'delegation'>,
   granted: AgentTask[],
   nowSec: number,
   jkt?: string,

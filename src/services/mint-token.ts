@@ -2,18 +2,11 @@
 import { randomBase64url } from '../crypto/random-id.ts';
 import type { Client } from '../domain/client.ts';
 import { combineDecisions, type PairDecision, reasonsOf } from '../domain/decision.ts';
+import { type Delegation, type OnBehalfOf, withinParent } from '../domain/delegation.ts';
 import type { DpopProofFacts } from '../domain/dpop.ts';
 import { OAuthError } from '../domain/errors.ts';
 import type { ContextSnapshot, Grant } from '../domain/grant.ts';
-import {
-  type AgentTask,
-  AUTHORIZATION_DETAILS_JSON_LIMITS,
-  AuthorizationDetailsSchema,
-  type IntentLimits,
-  intentOverLimits,
-  pairsOf,
-} from '../domain/intent.ts';
-import { parseJsonWithin } from '../domain/json-bounds.ts';
+import { type AgentTask, pairsOf } from '../domain/intent.ts';
 import type { GrantCreateOutcome } from '../domain/ports.ts';
 import type { WorkloadContext } from '../domain/trusted-issuer.ts';
 import { clampGrantTtl } from '../domain/ttl.ts';
@@ -28,6 +21,7 @@ import {
   signAfterWritesSent,
   tokenResponse,
 } from './issue-access-token.ts';
+import { parseIntent } from './parse-intent.ts';
 import {
   actionHistoryOf,
   factsOf,
@@ -46,84 +40,33 @@ export interface MintRequest {
   readonly dpop?: DpopProofFacts | undefined;
   /** The workload identity the agent authenticated with (a trusted issuer's token), if any. */
   readonly workload?: WorkloadContext | undefined;
+  /** A delegated request (token exchange, ID-JAG): who the grant acts for and what bounds it. */
+  readonly delegated?: DelegatedMint | undefined;
 }
 
-/**
- * Parses and checks the requested intent; throws invalid_authorization_details / invalid_target /
- * invalid_scope. The intent returned is what policy will decide and the grant will hold, so the
- * pair limits are checked on it, before any decision.
- */
-export function parseIntent(
-  req: Pick<MintRequest, 'authorizationDetails' | 'resources' | 'scope'>,
-  limits: IntentLimits,
-): AgentTask[] {
-  return withinLimits(parseEntries(req), limits);
+/** What a delegated mint adds: the grant's delegation, the person it acts for, its parent's bounds. */
+export interface DelegatedMint {
+  /** The grant type asked with (recorded). */
+  readonly grantType: string;
+  readonly delegation: Delegation;
+  readonly onBehalfOf?: OnBehalfOf | undefined;
+  /** The parent grant's granted pairs: the request is narrowed to them (invalid_target when none is left). */
+  readonly parentGranted?: readonly AgentTask[] | undefined;
+  /** The parent grant's deadline: the new grant ends no later. */
+  readonly notAfter?: number | undefined;
+  /** The only locations the request may name (an ID-JAG's `resource`): any other is invalid_target. */
+  readonly allowedLocations?: readonly string[] | undefined;
+  /** The subject token's DPoP key: the request must carry a proof by it, and the new grant is bound to it. */
+  readonly subjectJkt?: string | undefined;
 }
 
-function parseEntries(
-  req: Pick<MintRequest, 'authorizationDetails' | 'resources' | 'scope'>,
-): AgentTask[] {
-  for (const r of req.resources) {
-    if (!URL.canParse(r) || r.includes('#'))
-      throw new OAuthError('invalid_target', 'resource must be an absolute URI without a fragment');
-  }
-  const scopes = req.scope?.split(' ').filter(Boolean);
-  if (req.authorizationDetails === undefined) {
-    // A plain OAuth client: scope names the actions, resource the locations.
-    if (!scopes?.length || req.resources.length === 0) {
-      throw new OAuthError(
-        'invalid_request',
-        'authorization_details is required (or both scope and resource)',
-      );
-    }
-    return validate([
-      {
-        type: 'agent_task',
-        task_id: `adhoc-${randomBase64url(6)}`,
-        actions: scopes,
-        locations: [...req.resources],
-      },
-    ]);
-  }
-  const raw = parseJsonWithin(
-    req.authorizationDetails,
-    AUTHORIZATION_DETAILS_JSON_LIMITS,
-    'authorization_details',
-  );
-  if (!raw.ok) throw new OAuthError('invalid_authorization_details', raw.message);
-  let entries = validate(raw.value);
-  if (req.resources.length) {
-    const requested = new Set(entries.flatMap((e) => e.locations));
-    const foreign = req.resources.find((r) => !requested.has(r));
-    if (foreign)
-      throw new OAuthError('invalid_target', 'resource is not among the requested locations');
-    entries = entries.map((e) => ({
-      ...e,
-      locations: e.locations.filter((l) => req.resources.includes(l)),
-    }));
-  }
-  if (scopes?.length) {
-    entries = entries
-      .map((e) => ({ ...e, actions: e.actions.filter((a) => scopes.includes(a)) }))
-      .filter((e) => e.actions.length);
-    if (!entries.length)
-      throw new OAuthError('invalid_scope', 'scope names none of the requested actions');
-  }
-  return entries;
-}
-
-function withinLimits(entries: AgentTask[], limits: IntentLimits): AgentTask[] {
-  const over = intentOverLimits(entries, limits);
-  if (over) throw new OAuthError('invalid_authorization_details', `authorization_details: ${over}`);
-  return entries;
-}
-
-function validate(raw: unknown): AgentTask[] {
-  const parsed = AuthorizationDetailsSchema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const where = issue?.path.length ? issue.path.join('.') : 'authorization_details';
-  throw new OAuthError('invalid_authorization_details', `${where}: ${issue?.message ?? 'invalid'}`);
+/** Options of createGrant beyond the decided intent. */
+export interface GrantOptions {
+  /** The DPoP key thumbprint its tokens are bound to. */
+  readonly jkt?: string | undefined;
+  readonly delegation?: Delegation | undefined;
+  /** Epoch s: the grant's deadline is capped here (a parent grant's). */
+  readonly notAfter?: number | undefined;
 }
 
 export async function mintToken(
@@ -133,12 +76,11 @@ export async function mintToken(
 ): Promise<TokenResponse> {
   if (client.kind !== 'agent')
     throw new OAuthError('unauthorized_client', 'only agent clients may request tokens');
-  const requested = parseIntent(req, broker.settings.intentLimits);
-  const jkt = await bindProof(broker, client, req.dpop);
+  const delegated = req.delegated;
+  const requested = withinDelegation(parseIntent(req, broker.settings.intentLimits), delegated);
+  const jkt = await bindProof(broker, client, req.dpop, delegated?.subjectJkt);
   const nowSec = nowSecOf(broker);
-  const context = req.workload
-    ? { ...requestContext(client, req.ip, jkt !== undefined), workload: req.workload }
-    : requestContext(client, req.ip, jkt !== undefined);
+  const context = mintContext(client, req, jkt !== undefined);
   const policy = broker.policy.current();
   const usage = historyUsage(
     await actionHistoryOf(broker.usage, policy.reads, client.client_id, requested),
@@ -147,15 +89,24 @@ export async function mintToken(
     factsOf(client, requested, context, nowSec, usage),
     pairsOf(requested),
   );
-  const decision = combineDecisions(requested, pairs);
+  // A delegated request cannot wait for a human (its subject token would outlive no approval):
+  // what needs one is not granted, as on refresh.
+  const decision = combineDecisions(
+    requested,
+    delegated
+      ? pairs.map((p) => (p.effect === 'approval' ? { ...p, effect: 'deny' as const } : p))
+      : pairs,
+  );
   const task_id = requested[0]?.task_id as string;
+  const grantType = delegated?.grantType ?? 'client_credentials';
   const inputs = {
     request: {
-      grant_type: 'client_credentials',
+      grant_type: grantType,
       authorization_details: requested,
       resource: req.resources,
       scope: req.scope,
     },
+    ...(delegated ? { delegation: delegated.delegation } : {}),
     context: { ...context, now: nowSec },
     ...(usage.used_actions ? { usage: usageInputs(usage, requested) } : {}),
     principal: { id: client.client_id, groups: client.groups, attributes: client.attributes },
@@ -216,9 +167,39 @@ export async function mintToken(
     context,
     policy.version,
     inputs,
-    'client_credentials',
-    jkt,
+    grantType,
+    { jkt, delegation: delegated?.delegation, notAfter: delegated?.notAfter },
   );
+}
+
+/** The request within its delegation's bounds: allowed locations, a parent grant's pairs (narrowed to them; invalid_target when none is held). */
+function withinDelegation(requested: AgentTask[], delegated: DelegatedMint | undefined) {
+  const allowed = delegated?.allowedLocations;
+  if (allowed && requested.some((e) => e.locations.some((l) => !allowed.includes(l))))
+    throw new OAuthError(
+      'invalid_target',
+      'a requested location is not among the resources the assertion names',
+    );
+  if (!delegated?.parentGranted) return requested;
+  const within = withinParent(requested, delegated.parentGranted);
+  if (within.length === 0) {
+    throw new OAuthError(
+      'invalid_target',
+      "none of the requested (action, location) pairs is held by the subject token's grant",
+    );
+  }
+  return within;
+}
+
+/** The context a new grant is decided with: the request's, the workload's, the person's. */
+function mintContext(client: Client, req: MintRequest, senderConstrained: boolean) {
+  const base = requestContext(client, req.ip, senderConstrained);
+  return {
+    ...base,
+    ...(req.workload ? { workload: req.workload } : {}),
+    ...(req.delegated ? { delegated: true } : {}),
+    ...(req.delegated?.onBehalfOf ? { on_behalf_of: req.delegated.onBehalfOf } : {}),
+  };
 }
 
 /** Stores a new grant for a decided intent and issues its first tokens (also after an approval). */
@@ -231,16 +212,18 @@ export async function createGrant(
   policyVersion: number,
   inputs: Record<string, unknown>,
   grantType: string,
-  jkt?: string,
+  opts: GrantOptions = {},
 ): Promise<TokenResponse> {
+  const { jkt, delegation, notAfter } = opts;
   const nowSec = nowSecOf(broker);
   const task_id = requested[0]?.task_id as string;
-  const ttl = clampGrantTtl(maxTtl(requested), {
+  const clamped = clampGrantTtl(maxTtl(requested), {
     defaultGrantTtlSec: broker.settings.grantTtlSec,
     maxGrantTtlSec: broker.settings.maxGrantTtlSec,
     accessTtlSec: broker.settings.accessTtlSec,
     clientMaxGrantTtlSec: client.max_grant_ttl,
   });
+  const ttl = notAfter === undefined ? clamped : Math.min(clamped, notAfter - nowSec);
   const grant: Grant = {
     id: `g_${randomBase64url(16)}`,
     client_id: client.client_id,
@@ -253,6 +236,7 @@ export async function createGrant(
     created_at: nowSec,
     expires_at: nowSec + ttl,
     ...(jkt ? { jkt } : {}),
+    ...(delegation ? { delegation } : {}),
   };
   const refreshSecret = randomBase64url(32);
   const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec, jkt);
@@ -332,6 +316,8 @@ async function refusedGrant(
     // The refusal stands (nothing was created) even if its record cannot be written.
     .catch((err: unknown) => broker.log.warn({ err: String(err) }, 'decision record failed'));
   broker.metrics.decision('mint', 'refused');
+  if (why === 'parent_inactive')
+    return new OAuthError('invalid_grant', "the subject token's grant is no longer active");
   if (why === 'live_grant_limit') {
     return new OAuthError(
       'access_denied',

@@ -15,6 +15,7 @@ import type { PolicyDecider, UsageFacts } from '../domain/policy-facts.ts';
 import type { PendingRecord } from '../domain/ports.ts';
 import { requestApproval } from './approvals.ts';
 import { type Broker, nowSecOf } from './broker.ts';
+import { cascadeToChildren, type ParentChange } from './cascade-delegation.ts';
 import { createEventLoopYielder, type EventLoopYielder } from './event-loop-yielder.ts';
 import { actionHistoriesByClient, factsOf, usageInputs } from './policy-facts-of.ts';
 
@@ -90,6 +91,7 @@ export async function reevaluateGrants(
     ),
     actionHistoriesByClient(broker.usage, policy.reads, active),
   ]);
+  const parentsRevoked = await revokedParents(broker, active);
   const clients = new Map<string, Client | undefined>();
   for (const id of new Set(loaded.map((l) => l.grant.client_id)))
     clients.set(id, await broker.clients.get(id));
@@ -111,7 +113,10 @@ export async function reevaluateGrants(
       used_actions: histories.get(grant.client_id),
     };
     const client = clients.get(grant.client_id);
-    const result = reevaluate(grant, client, signals, policy, nowSec, usage);
+    // A child whose parent was revoked (a cascade cut short by a crash) ends here.
+    const result: Reevaluation = parentsRevoked.has(grant.delegation?.parent ?? '')
+      ? { outcome: 'revoke', reasons: ['parent_revoked'] }
+      : reevaluate(grant, client, signals, policy, nowSec, usage);
     if (result.outcome === 'keep') {
       summary.keep += 1;
       continue;
@@ -135,6 +140,14 @@ export async function reevaluateGrants(
   await broker.grants.dropFromLive(ended);
   summary.ended = ended.length;
   return summary;
+}
+
+/** The parents of delegated grants among `grants` that are revoked (one round trip, none when no grant is delegated). */
+async function revokedParents(broker: Broker, grants: readonly Grant[]): Promise<Set<string>> {
+  const ids = [...new Set(grants.map((g) => g.delegation?.parent).filter((p): p is string => !!p))];
+  if (!ids.length) return new Set();
+  const found = await broker.grants.getMany(ids);
+  return new Set(found.filter((f) => f.grant.status === 'revoked').map((f) => f.grant.id));
 }
 
 interface ChangeContext {
@@ -188,7 +201,16 @@ async function change(
   );
   broker.metrics.decision('reevaluation', result.outcome);
   await tell(broker, grant, result, ctx.client);
+  await cascadeToChildren(broker, grant.id, parentChange(result));
   return true;
+}
+
+/** What a grant's re-evaluation outcome does to the grants delegated from it. */
+function parentChange(result: Exclude<Reevaluation, { outcome: 'keep' }>): ParentChange {
+  const reason = result.reasons[0] ?? 'reevaluation';
+  return result.outcome === 'narrow'
+    ? { kind: 'narrow', reason, granted: result.granted }
+    : { kind: result.outcome, reason };
 }
 
 /**

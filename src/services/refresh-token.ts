@@ -11,9 +11,10 @@ import type { TokenResponse } from '../domain/wire/oauth.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
+import { cascadeToChildren } from './cascade-delegation.ts';
 import { bindProof } from './dpop-binding.ts';
 import { prepareAccessToken, signAfterWritesSent, tokenResponse } from './issue-access-token.ts';
-import { parseIntent } from './mint-token.ts';
+import { parseIntent } from './parse-intent.ts';
 import { actionHistoryOf, factsOf, historyUsage, usageInputs } from './policy-facts-of.ts';
 
 export interface RefreshRequest {
@@ -60,6 +61,12 @@ export async function refreshToken(
     sender_constrained: jkt !== undefined,
   };
   if (req.authorizationDetails !== undefined) {
+    // A sub-agent's grant is bounded by its parent's: it gets more only by a new exchange.
+    if (grant.delegation?.parent)
+      throw new OAuthError(
+        'invalid_request',
+        'a grant delegated from another cannot be widened; exchange the parent token again',
+      );
     return elevate(broker, client, grant, presentedHash, context, nowSec, jkt, {
       authorizationDetails: req.authorizationDetails,
       resources: req.resources ?? [],
@@ -99,6 +106,10 @@ export async function refreshToken(
       nowSec,
     );
     if (revoked) await broker.notifier.revoked(grant, 'policy_denied_on_refresh');
+    await cascadeToChildren(broker, grant.id, {
+      kind: 'revoke',
+      reason: 'policy_denied_on_refresh',
+    });
     await broker.decisions.record({
       ...audit,
       kind: 'refresh',
@@ -131,6 +142,7 @@ export async function refreshToken(
   const signing = signAfterWritesSent(broker, prepared);
   const outcome = await rotation;
   if (outcome === 'replay') {
+    await cascadeToChildren(broker, grant.id, { kind: 'revoke', reason: 'refresh_token_replay' });
     await broker.decisions.record({
       ...audit,
       kind: 'revocation',
@@ -141,8 +153,14 @@ export async function refreshToken(
     throw invalidGrant();
   }
   if (outcome !== 'ok') throw invalidGrant();
-  if (narrowed)
+  if (narrowed) {
     await broker.notifier.narrowed(grant, decision.granted, 'policy_narrowed_on_refresh');
+    await cascadeToChildren(broker, grant.id, {
+      kind: 'narrow',
+      reason: 'policy_narrowed_on_refresh',
+      granted: decision.granted,
+    });
+  }
 
   const [access] = await Promise.all([
     signing,
@@ -176,6 +194,7 @@ async function revokeForReplay(
       { id: grant.id, client_id: audit.client_id, task_id: audit.task_id, granted: grant.granted },
       'refresh_token_replay',
     );
+  await cascadeToChildren(broker, grant.id, { kind: 'revoke', reason: 'refresh_token_replay' });
   await broker.decisions.record({
     ...audit,
     kind: 'revocation',

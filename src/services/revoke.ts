@@ -5,6 +5,7 @@ import { ProblemError } from '../domain/errors.ts';
 import type { RevocationResult } from '../domain/wire/admin.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
+import { cascadeToChildren } from './cascade-delegation.ts';
 
 /**
  * RFC 7009: revoking the refresh token ends the grant (the task is done); revoking an access
@@ -26,6 +27,8 @@ export async function revokeOwnToken(
     if (grant.refresh_hash !== hash && !grant.used_refresh_hashes.includes(refreshHashMark(hash)))
       return;
     const { revoked, tokens } = await broker.grants.revokeGrant(grant.id, 'task_complete', nowSec);
+    // Work handed to sub-agents ends with the task, even if this grant had ended before.
+    await cascadeToChildren(broker, grant.id, { kind: 'revoke', reason: 'task_complete' });
     if (!revoked) return;
     await broker.notifier.revoked(grant, 'task_complete');
     await broker.decisions.record({
@@ -103,6 +106,10 @@ export async function revokeByAdmin(
           : await broker.grants.grantIdsOfClient(target.client_id, nowSec);
     for (const id of grantIds) {
       const r = await broker.grants.revokeGrant(id, reason, nowSec);
+      // Every grant delegated from it goes too (walked even when it was revoked before: idempotent).
+      const cascaded = await cascadeToChildren(broker, id, { kind: 'revoke', reason });
+      grants += cascaded.grants;
+      tokens += cascaded.tokens;
       if (!r.revoked) continue;
       const grant = await broker.grants.get(id);
       if (grant) await broker.notifier.revoked(grant, reason);

@@ -43,6 +43,12 @@ export function createKeyNames(prefix: string) {
     grantSignals: (id: string) => `${g(id)}:sig`,
     /** String (JSON): a bounded summary of every signal the grant received (see SignalSummary), with a version counter. */
     grantSignalSummary: (id: string) => `${g(id)}:sigsum`,
+    /**
+     * Set: ids of the grants delegated from this one (RFC 8693 token exchange), added atomically
+     * with the child's creation while this grant is active (scripts/createChildGrant-9.lua); it
+     * shares the grant's hash tag and ends at its deadline (no child outlives its parent).
+     */
+    grantChildren: (id: string) => `${g(id)}:children`,
     /** String: index of the last declared step the grant's task took. */
     grantStep: (id: string) => `${g(id)}:step`,
     /** Hash: the grant's evaluations per bucket of CALLS_WINDOW (bucket -> count), for `calls_last_minute`. */

@@ -62,6 +62,7 @@ interface ScriptedRedis extends Redis {
     jti: string,
   ): Promise<[(string | null)[], number]>;
   mandateCreateGrant(...args: string[]): Promise<GrantCreateOutcome>;
+  mandateCreateChildGrant(...args: string[]): Promise<GrantCreateOutcome>;
   mandateNarrow(k1: string, k2: string, k3: string, ...argv: string[]): Promise<number>;
   mandateSuspend(k1: string, reason: string, pending: string): Promise<number>;
   mandateClaimPending(k1: string, expected: string, next: string): Promise<number>;
@@ -79,6 +80,7 @@ interface ScriptedRedis extends Redis {
 type StoredGrantData = Pick<Grant, 'granted' | 'context' | 'created_at'> & {
   requested?: Grant['requested'];
   jkt?: string;
+  delegation?: Grant['delegation'];
 };
 
 /** The grant hash fields a reader needs, in parse's order (the token fields are left to the scripts). */
@@ -95,7 +97,7 @@ const READ_FIELDS = [
 ] as const;
 
 function encodeData(
-  grant: Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at' | 'jkt'>,
+  grant: Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at' | 'jkt' | 'delegation'>,
 ): string {
   const same = JSON.stringify(grant.requested) === JSON.stringify(grant.granted);
   const c = grant.context;
@@ -109,6 +111,7 @@ function encodeData(
     ...(c.sender_constrained ? { sender_constrained: true } : {}),
     ...(c.groups.length ? { groups: c.groups } : {}),
     ...(c.workload ? { workload: c.workload } : {}),
+    ...(c.on_behalf_of ? { on_behalf_of: c.on_behalf_of } : {}),
   };
   const data = {
     granted: grant.granted,
@@ -116,13 +119,14 @@ function encodeData(
     created_at: grant.created_at,
     ...(same ? {} : { requested: grant.requested }),
     ...(grant.jkt ? { jkt: grant.jkt } : {}),
+    ...(grant.delegation ? { delegation: grant.delegation } : {}),
   };
   return JSON.stringify(data);
 }
 
 export function decodeData(
   raw: string,
-): Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at' | 'jkt'> {
+): Pick<Grant, 'requested' | 'granted' | 'context' | 'created_at' | 'jkt' | 'delegation'> {
   const data = JSON.parse(raw) as StoredGrantData & { context: Partial<ContextSnapshot> };
   const c = data.context;
   const context: ContextSnapshot = {
@@ -134,6 +138,7 @@ export function decodeData(
     sender_constrained: c.sender_constrained ?? false,
     groups: c.groups ?? [],
     ...(c.workload ? { workload: c.workload } : {}),
+    ...(c.on_behalf_of ? { on_behalf_of: c.on_behalf_of } : {}),
   };
   return {
     granted: data.granted,
@@ -141,6 +146,7 @@ export function decodeData(
     context,
     created_at: data.created_at,
     ...(data.jkt ? { jkt: data.jkt } : {}),
+    ...(data.delegation ? { delegation: data.delegation } : {}),
   };
 }
 
@@ -156,6 +162,7 @@ export function createRedisGrantStore(
     'addSignal',
     'checkToken',
     'createGrant',
+    'createChildGrant',
     'refresh',
     'revokeGrant',
     'narrow',
@@ -242,8 +249,8 @@ export function createRedisGrantStore(
 
   return {
     create: (grant, token, refreshHash, limits) =>
-      guard(() =>
-        r.mandateCreateGrant(
+      guard(() => {
+        const args = [
           keys.grant(grant.id),
           keys.liveGrants,
           keys.clientGrants(grant.client_id, clientIndexBucket(grant.expires_at)),
@@ -251,6 +258,8 @@ export function createRedisGrantStore(
           keys.grantData(grant.id),
           keys.clientState(grant.client_id),
           keys.clientLiveGrants(grant.client_id),
+        ];
+        const argv = [
           grant.id,
           grant.client_id,
           grant.task_id,
@@ -263,8 +272,28 @@ export function createRedisGrantStore(
           String(clientIndexBucket(grant.expires_at)),
           String(grant.created_at),
           String(limits?.maxLiveGrantsPerAgent ?? 0),
-        ),
-      ),
+        ];
+        const parent = grant.delegation?.parent;
+        return parent
+          ? r.mandateCreateChildGrant(
+              ...args,
+              keys.grant(parent),
+              keys.grantChildren(parent),
+              ...argv,
+            )
+          : r.mandateCreateGrant(...args, ...argv);
+      }),
+
+    childrenOf: (ids) =>
+      guard(async () => {
+        if (!ids.length) return [];
+        const p = redis.pipeline();
+        for (const id of ids) p.smembers(keys.grantChildren(id));
+        const replies = (await p.exec()) ?? [];
+        const failed = replies.find(([err]) => err);
+        if (failed) throw failed[0];
+        return replies.map(([, members]) => (members as string[]) ?? []);
+      }),
 
     get: (id) => guard(async () => (await readGrants([id]))[0]?.grant),
 

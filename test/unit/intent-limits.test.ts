@@ -8,7 +8,7 @@ import {
   pairCount,
   pairsOf,
 } from '../../src/domain/intent.ts';
-import { parseIntent } from '../../src/services/mint-token.ts';
+import { parseIntent } from '../../src/services/parse-intent.ts';
 
 const LIMITS: IntentLimits = { maxPairsPerRequest: 64, maxPairsPerGrant: 64 };
 

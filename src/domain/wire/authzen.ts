@@ -1,5 +1,6 @@
 // The JSON the AuthZEN endpoints answer with (OpenID AuthZEN 1.0): built by the evaluation service, documented by the routes.
 import { z } from 'zod';
+import { ActClaimSchema } from '../delegation.ts';
 
 const ReasonAdminSchema = z.object({
   en: z.string().describe('why, in English'),
@@ -16,6 +17,9 @@ export const AuthZenDecisionSchema = z
     context: z.object({
       decision_id: z.string().optional().describe('id of the decision record'),
       reason_admin: ReasonAdminSchema.optional(),
+      act: ActClaimSchema.optional().describe(
+        "on a permit for a delegated token (RFC 8693): who acts, the current actor outermost; the token's sub is whom they act for",
+      ),
     }),
   })
   .meta({

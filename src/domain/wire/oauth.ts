@@ -1,5 +1,6 @@
 // The JSON the OAuth endpoints answer with (RFC 6749 5.1, RFC 7662, RFC 9396): built by the services, documented by the routes.
 import { z } from 'zod';
+import { ActClaimSchema } from '../delegation.ts';
 import { AuthorizationDetailsSchema as DecodedAuthorizationDetails } from '../intent.ts';
 
 /**
@@ -33,6 +34,10 @@ export const TokenResponseSchema = z
         "the grant's handle; rotated on every use, a reused one revokes the grant (absent when an approved elevation keeps the current one)",
       ),
     grant_id: z.string().optional().describe('absent for a caller token'),
+    issued_token_type: z
+      .string()
+      .optional()
+      .describe('token exchange (RFC 8693 2.2.1): urn:ietf:params:oauth:token-type:access_token'),
   })
   .meta({ id: 'TokenResponse' });
 export type TokenResponse = z.infer<typeof TokenResponseSchema>;
@@ -59,6 +64,9 @@ export const IntrospectionResponseSchema = z
       .loose()
       .optional()
       .describe('RFC 9449: the thumbprint of the key a DPoP-bound token is bound to'),
+    act: ActClaimSchema.optional().describe(
+      'RFC 8693 4.1: a delegated token names who acts (the current actor outermost, prior ones nested); `sub` is the subject acted for',
+    ),
   })
   .loose()
   .meta({ id: 'IntrospectionResponse' });

@@ -1,5 +1,6 @@
 // /admin/grants: live grants by client, task or status, and one grant with its decision history.
 import { z } from 'zod';
+import { ActClaimSchema } from '../../domain/delegation.ts';
 import { ProblemError } from '../../domain/errors.ts';
 import { AuthorizationDetailsSchema } from '../../domain/wire/oauth.ts';
 import { nowSecOf } from '../../services/broker.ts';
@@ -36,6 +37,14 @@ const GrantSchema = z
     created_at: z.number().int(),
     expires_at: z.number().int(),
     reason: z.string().optional().describe('why it was suspended or revoked'),
+    delegation: z
+      .object({
+        subject: z.string().describe("its tokens' sub: the person or agent acted for"),
+        act: ActClaimSchema,
+        parent: z.string().optional(),
+      })
+      .optional()
+      .describe('RFC 8693: present on a grant from a token exchange or an ID-JAG'),
   })
   .loose()
   .meta({ id: 'Grant' });
@@ -84,17 +93,26 @@ const showGrantRoute = adminRoute('grants:read', {
   tags: ['Admin: grants'],
   summary: 'Show a grant with its decision history',
   description:
-    'The grant (requested and granted intent, context, status and reason) and every decision record about it: the history explains why it was narrowed, suspended or revoked.',
+    'The grant (requested and granted intent, context, status and reason), its delegation (`parent`, `children`: grants handed on by token exchange, which end and narrow with it) and every decision record about it: the history explains why it was narrowed, suspended or revoked.',
   security: ADMIN_AUTH,
   parameters: [pathParameter('id', 'grant id')],
   responses: {
     200: jsonReply(
       'the grant and its history',
       GrantSchema.extend({
+        parent: z
+          .string()
+          .optional()
+          .describe('the grant this one was delegated from (token exchange)'),
+        children: z
+          .array(z.string())
+          .describe(
+            'ids of the grants delegated from this one; they are revoked, suspended or narrowed with it',
+          ),
         history: z.array(DecisionRecordSchema),
         shared_inputs: SharedInputsSchema,
       }).meta({ id: 'GrantWithHistory' }),
-      { ...GRANT_EXAMPLE, history: [DECISION_EXAMPLE], shared_inputs: {} },
+      { ...GRANT_EXAMPLE, children: [], history: [DECISION_EXAMPLE], shared_inputs: {} },
     ),
     ...ADMIN_ERRORS,
     404: problemReply('no such grant'),
@@ -113,9 +131,14 @@ export function registerGrants(app: AdminApp, deps: HttpDeps): void {
     const grant = id.length <= 200 ? await broker.grants.get(id) : undefined;
     if (!grant) throw new ProblemError(404, 'Grant not found', `no grant ${id.slice(0, 200)}`);
     const { refresh_hash: _r, used_refresh_hashes: _u, ...shown } = grant;
-    const history = await broker.decisions.list({ grant_id: id, limit: 1000 });
+    const [history, [children = []]] = await Promise.all([
+      broker.decisions.list({ grant_id: id, limit: 1000 }),
+      broker.grants.childrenOf([id]),
+    ]);
     return c.json({
       ...shown,
+      ...(grant.delegation?.parent ? { parent: grant.delegation.parent } : {}),
+      children,
       history,
       shared_inputs: await broker.decisions.sharedInputs(history),
     });

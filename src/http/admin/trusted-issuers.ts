@@ -34,12 +34,17 @@ const TrustedIssuerSchema = z
     jwks_uri: z.string().optional(),
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
     audience: z.string(),
-    subject_map: z.array(
-      z.object({
-        match: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
-        client_id: z.string(),
-      }),
-    ),
+    subject_map: z
+      .array(
+        z.object({
+          match: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+          client_id: z.string(),
+        }),
+      )
+      .optional()
+      .describe(
+        "which agent a workload token authenticates; absent for an issuer of people's tokens only (token exchange, ID-JAG)",
+      ),
     claims: z.array(z.string()).optional(),
   })
   .meta({ id: 'TrustedIssuer' });
@@ -62,7 +67,7 @@ const createRouteDef = adminRoute('trusted-issuers:write', {
   tags: TAGS,
   summary: 'Trust a workload identity issuer',
   description:
-    "A Kubernetes cluster, GitHub Actions, a SPIFFE trust domain or any OIDC issuer: a token it signs (checked: signature by `jwks` or `jwks_uri`, `exp`, `iss`, `aud` containing `audience`) authenticates the agent named by the first `subject_map` rule whose `match` claims all equal the token's, as `client_assertion` or with the JWT bearer grant. `claims` names the token claims policy sees in `context.workload.claims`. 409 when the id or the issuer is already registered.",
+    "A Kubernetes cluster, GitHub Actions, a SPIFFE trust domain or any OIDC issuer: a token it signs (checked: signature by `jwks` or `jwks_uri`, `exp`, `iss`, `aud` containing `audience`) authenticates the agent named by the first `subject_map` rule whose `match` claims all equal the token's, as `client_assertion` or with the JWT bearer grant. `claims` names the token claims policy sees in `context.workload.claims`. The same issuer's tokens for people serve token exchange (`subject_token`) and ID-JAG assertions; an issuer of people's tokens only leaves `subject_map` out. 409 when the id or the issuer is already registered.",
   security: ADMIN_AUTH,
   responses: {
     201: jsonReply('created', TrustedIssuerSchema, EXAMPLE),

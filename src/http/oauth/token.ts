@@ -1,8 +1,9 @@
-// POST /oauth/token: client_credentials with agent_task authorization_details, refresh_token and the CIBA poll; DPoP-bound on a proof.
+// POST /oauth/token: client_credentials with agent_task authorization_details, refresh_token, the CIBA poll, jwt-bearer (workload tokens, ID-JAG) and RFC 8693 token exchange; DPoP-bound on a proof.
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
-import { JWT_BEARER_GRANT_TYPE } from '../../domain/client-assertion.ts';
+import { decodeCompactJwt, JWT_BEARER_GRANT_TYPE } from '../../domain/client-assertion.ts';
+import { ID_JAG_TYP, TOKEN_EXCHANGE_GRANT_TYPE, TOKEN_TYPES } from '../../domain/delegation.ts';
 import type { AgentTask } from '../../domain/intent.ts';
 import { TokenResponseSchema } from '../../domain/wire/oauth.ts';
 import { pollApproval } from '../../services/approvals.ts';
@@ -13,6 +14,8 @@ import {
 } from '../../services/authenticate-assertion.ts';
 import { asksForCallerToken, issueCallerToken } from '../../services/caller-token.ts';
 import { tokenRequestProof } from '../../services/dpop-binding.ts';
+import { exchangeToken } from '../../services/exchange-token.ts';
+import { idJagGrant } from '../../services/id-jag-grant.ts';
 import { mintToken } from '../../services/mint-token.ts';
 import { refreshToken } from '../../services/refresh-token.ts';
 import {
@@ -33,7 +36,10 @@ export const GRANT_TYPES = [
   'refresh_token',
   CIBA_GRANT_TYPE,
   JWT_BEARER_GRANT_TYPE,
+  TOKEN_EXCHANGE_GRANT_TYPE,
 ] as const;
+
+const TOKEN_TYPE_URIS = `${TOKEN_TYPES.accessToken} (a live Mandate access token: hand part of its grant to this agent), ${TOKEN_TYPES.jwt} or ${TOKEN_TYPES.idToken} (a person's token from a trusted issuer)`;
 
 /**
  * The form parameters of `POST /oauth/token`: what the route validates and what /openapi.json
@@ -44,7 +50,7 @@ export const TokenRequestFormSchema = z
     grant_type: z
       .enum(GRANT_TYPES)
       .describe(
-        'client_credentials for a new task, refresh_token for a new access token of the same grant, the OpenID CIBA poll, or the RFC 7523 JWT bearer grant (a workload token of a trusted issuer as `assertion`)',
+        'client_credentials for a new task, refresh_token for a new access token of the same grant, the OpenID CIBA poll, the RFC 7523 JWT bearer grant (a workload token of a trusted issuer, or an ID-JAG, as `assertion`), or RFC 8693 token exchange (act for a person or for another agent)',
       ),
     authorization_details: z
       .string()
@@ -75,8 +81,27 @@ export const TokenRequestFormSchema = z
       .string()
       .optional()
       .describe(
-        'JWT bearer grant (RFC 7523 2.1): a workload token (Kubernetes service account, GitHub Actions OIDC, SPIFFE JWT-SVID) of a trusted issuer; client authentication is then optional',
+        'JWT bearer grant (RFC 7523 2.1): a workload token (Kubernetes service account, GitHub Actions OIDC, SPIFFE JWT-SVID) of a trusted issuer, client authentication then optional; or an ID-JAG (header typ oauth-id-jag+jwt, aud the issuer, client_id the authenticated client, resource naming the locations) for the person it names',
       ),
+    subject_token: z
+      .string()
+      .optional()
+      .describe('token exchange (RFC 8693 2.1): the token of whoever this agent acts for'),
+    subject_token_type: z.string().optional().describe(`token exchange: ${TOKEN_TYPE_URIS}`),
+    actor_token: z
+      .string()
+      .optional()
+      .describe(
+        'token exchange: optional; the actor is the authenticated client, so this may only be its own live access token',
+      ),
+    actor_token_type: z
+      .string()
+      .optional()
+      .describe(`token exchange: with actor_token, ${TOKEN_TYPES.accessToken}`),
+    requested_token_type: z
+      .string()
+      .optional()
+      .describe(`token exchange: only ${TOKEN_TYPES.accessToken}`),
     ...CLIENT_POST_FIELDS,
   })
   .superRefine((f, ctx) => {
@@ -103,7 +128,7 @@ export const tokenRoute = createRoute({
   tags: ['OAuth'],
   summary: 'Get a task-bound token',
   description:
-    "`client_credentials` with `agent_task` authorization_details: each (action, location) pair is decided by policy; the grant is created as asked, narrowed, or refused (`access_denied`), or needs a human (`approval_required` with `auth_req_id`). `refresh_token` re-evaluates policy before issuing a new token for the same grant. `urn:openid:params:grant-type:ciba` polls an approval (`authorization_pending`, `slow_down`, `access_denied`, `expired_token`). `urn:ietf:params:oauth:grant-type:jwt-bearer` takes a trusted issuer's workload token as `assertion` (RFC 7523 2.1) with `authorization_details`; a refused assertion is `invalid_grant`. Clients authenticate with HTTP Basic, client_secret_post, or a JWT `client_assertion` (private_key_jwt, or a workload token). A resource client asking `client_credentials` with `resource` = the issuer and no authorization_details gets a caller token for the AuthZEN and signals endpoints (no grant, no refresh token). Parameters may not be repeated (except `resource`). A `DPoP` header (RFC 9449 proof, `htu` = this endpoint) binds the token to its key (`token_type: DPoP`, `cnf.jkt`); a bad proof is `invalid_dpop_proof`, a missing or stale nonce (config `dpop.require_nonce`) `use_dpop_nonce` with a `DPoP-Nonce` header.",
+    "`client_credentials` with `agent_task` authorization_details: each (action, location) pair is decided by policy; the grant is created as asked, narrowed, or refused (`access_denied`), or needs a human (`approval_required` with `auth_req_id`). `refresh_token` re-evaluates policy before issuing a new token for the same grant. `urn:openid:params:grant-type:ciba` polls an approval (`authorization_pending`, `slow_down`, `access_denied`, `expired_token`). `urn:ietf:params:oauth:grant-type:jwt-bearer` takes a trusted issuer's workload token as `assertion` (RFC 7523 2.1) with `authorization_details`; a refused assertion is `invalid_grant`; an assertion whose header `typ` is `oauth-id-jag+jwt` (an Identity Assertion JWT Authorization Grant) needs client authentication and issues a token for the person it names. `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693) issues a token acting for the `subject_token`'s subject: a person (a trusted issuer's JWT; `sub` the person, `act` this agent) or another agent (a live Mandate access token; a child grant within its grant and deadline, `act` nesting the chain, at most delegation.max_depth levels); the answer adds `issued_token_type`. Clients authenticate with HTTP Basic, client_secret_post, or a JWT `client_assertion` (private_key_jwt, or a workload token). A resource client asking `client_credentials` with `resource` = the issuer and no authorization_details gets a caller token for the AuthZEN and signals endpoints (no grant, no refresh token). Parameters may not be repeated (except `resource`). A `DPoP` header (RFC 9449 proof, `htu` = this endpoint) binds the token to its key (`token_type: DPoP`, `cnf.jkt`); a bad proof is `invalid_dpop_proof`, a missing or stale nonce (config `dpop.require_nonce`) `use_dpop_nonce` with a `DPoP-Nonce` header.",
   security: CLIENT_AUTH,
   responses: {
     200: jsonReply('token issued', TokenResponseSchema, {
@@ -147,7 +172,9 @@ export function registerToken(
       const form = await readOAuthForm(c);
       // The JWT bearer grant's assertion authenticates by itself; client credentials are optional there.
       const bare =
-        form.get('grant_type') === JWT_BEARER_GRANT_TYPE && !hasClientCredentials(c, form);
+        form.get('grant_type') === JWT_BEARER_GRANT_TYPE &&
+        !isIdJag(form.get('assertion')) &&
+        !hasClientCredentials(c, form);
       const authenticated = bare ? undefined : await authenticateCaller(c, form, broker);
       const params = parseOAuthForm(form, TokenRequestFormSchema, {
         grant_type: 'unsupported_grant_type',
@@ -163,6 +190,31 @@ export function registerToken(
         ip,
         dpop,
       };
+      if (params.grant_type === JWT_BEARER_GRANT_TYPE && !bare) {
+        const { client } = authenticated as AssertedCaller;
+        if (isIdJag(params.assertion)) {
+          return oauthJson(
+            c,
+            await refusalsCounted(c, () =>
+              idJagGrant(broker, client, params.assertion as string, mint),
+            ),
+          );
+        }
+      }
+      if (params.grant_type === TOKEN_EXCHANGE_GRANT_TYPE) {
+        const { client } = authenticated as AssertedCaller;
+        return oauthJson(
+          c,
+          await exchangeToken(broker, client, {
+            ...mint,
+            subjectToken: params.subject_token,
+            subjectTokenType: params.subject_token_type,
+            actorToken: params.actor_token,
+            actorTokenType: params.actor_token_type,
+            requestedTokenType: params.requested_token_type,
+          }),
+        );
+      }
       if (params.grant_type === JWT_BEARER_GRANT_TYPE) {
         const asserted = await refusalsCounted(c, () =>
           authenticateAssertion(broker, params.assertion as string, {
@@ -208,4 +260,9 @@ export function registerToken(
       );
     },
   );
+}
+
+/** An Identity Assertion JWT Authorization Grant is told apart by its JOSE header's `typ`. */
+function isIdJag(assertion: string | undefined): boolean {
+  return assertion !== undefined && decodeCompactJwt(assertion)?.header.typ === ID_JAG_TYP;
 }

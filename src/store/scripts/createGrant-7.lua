@@ -38,30 +38,5 @@
   grant-slot script refusing a grant hash that already has a status; revoking a client then marks,
   and revokes every reserved id, writing `revoked` even where the grant hash has no status yet.
 ]]
-local grant_key, live_key, bucket_key, clients_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local data_key, mark_key, client_live_key = KEYS[5], KEYS[6], KEYS[7]
-local grant_id, client_id, task_id, deadline = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local policy_version, data, refresh_hash = ARGV[5], ARGV[6], ARGV[7]
-local token_field, token_exp, bucket_end, now = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local cap = tonumber(ARGV[12])
-
-if redis.call('HEXISTS', grant_key, 'h') == 0 then return redis.error_reply('MANDATE_NO_RECORD the grant has no decision record') end
-local mark = redis.call('GET', mark_key)
-if mark == 'deleted' then return 'client_deleted' elseif mark then return 'client_disabled' end
--- Expired entries are pruned only when the count reaches the cap: the set never holds more than
--- cap entries, and a mint below the cap pays one ZCARD.
-if cap > 0 and redis.call('ZCARD', client_live_key) >= cap then
-  redis.call('ZREMRANGEBYSCORE', client_live_key, '-inf', now)
-  if redis.call('ZCARD', client_live_key) >= cap then return 'live_grant_limit' end
-end
-redis.call('HSET', grant_key, 's', 'active', 'c', client_id, 't', task_id, 'e', deadline, 'v', policy_version, 'rt', refresh_hash, token_field, token_exp)
-redis.call('EXPIREAT', grant_key, deadline)
-redis.call('SET', data_key, data, 'EXAT', deadline)
-redis.call('ZADD', live_key, deadline, grant_id)
-redis.call('HSET', bucket_key, grant_id, task_id)
-redis.call('EXPIREAT', bucket_key, bucket_end, 'NX')
-redis.call('ZADD', clients_key, 'GT', deadline, client_id)
-redis.call('ZADD', client_live_key, deadline, grant_id)
--- The set lives until its latest deadline (GT moves it later; NX gives a new set its first).
-if redis.call('EXPIREAT', client_live_key, deadline, 'GT') == 0 then redis.call('EXPIREAT', client_live_key, deadline, 'NX') end
-return 'created'
+--@include grantCreate
+return create_grant(KEYS, ARGV)
