@@ -1,7 +1,7 @@
 // Agent SDK: task-bound tokens from Mandate that refresh themselves and end with the task.
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as oauth from 'oauth4webapi';
-import type { AgentTask } from '../domain/intent.ts';
+import type { AgentTask } from '../domain/agent-task.ts';
 import { type DiscoveredIssuer, discoverIssuer, type FetchLike } from './discover-issuer.ts';
 import { createDpopProver, type DpopKeyOption } from './dpop-proof.ts';
 import {

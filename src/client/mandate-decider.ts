@@ -1,6 +1,6 @@
 // Asks Mandate about one call: AuthZEN evaluation, or RFC 7662 introspection when the broker has none.
 import * as oauth from 'oauth4webapi';
-import { allowsPair } from '../domain/intent.ts';
+import { allowsPair } from '../domain/agent-task.ts';
 import { basicCredentials } from './basic-credentials.ts';
 import type { DiscoveredIssuer, FetchLike } from './discover-issuer.ts';
 import type { MandateClaims } from './mandate-claims.ts';

@@ -1,7 +1,7 @@
 // Resource-side guard: verifies a Mandate token offline, then asks Mandate about this call.
 import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import { canonicalJson } from '../domain/decision-record.ts';
+import { canonicalJson } from '../domain/canonical-json.ts';
 import {
   bearerChallenge,
   type GuardError,
