@@ -27,6 +27,22 @@ export interface ForwardedProof {
 }
 
 /**
+ * Reason codes of an evaluation that say the token itself is no longer good (RFC 6750
+ * `invalid_token`): its grant is revoked, suspended (drifted), expired or gone, the token was
+ * revoked, or its agent disabled. Any other refusal (outside the grant, policy, steps) leaves the
+ * token valid for other calls (`insufficient_scope`).
+ */
+function isInactiveReason(code: unknown): boolean {
+  if (typeof code !== 'string') return false;
+  return (
+    code.startsWith('grant_') ||
+    code.startsWith('token_') ||
+    code === 'agent_disabled' ||
+    code === 'foreign_audience'
+  );
+}
+
+/**
  * Creates the decider of a resource client. It POSTs to `<issuer>/access/v1/evaluation`; once
  * that answers 404 it remembers and introspects instead, so each call costs one request.
  */
@@ -81,8 +97,16 @@ export function createMandateDecider(options: {
       await response.body?.cancel();
       throw new Error(`evaluation answered ${response.status}`);
     }
-    const answer = (await response.json()) as { decision?: unknown };
-    return answer.decision === true ? { decision: true } : { decision: false, inactive: false };
+    const answer = (await response.json()) as {
+      decision?: unknown;
+      context?: { reason_admin?: { code?: unknown } };
+    };
+    if (answer.decision === true) return { decision: true };
+    const code = answer.context?.reason_admin?.code;
+    // The broker could not check (its store is down): not a verdict on the token, fail closed.
+    if (code === 'unavailable' || code === 'token_unavailable')
+      throw new Error('Mandate cannot check this now');
+    return { decision: false, inactive: isInactiveReason(code) };
   }
 
   async function introspect(d: DiscoveredIssuer, token: string, action: string): Promise<Verdict> {
