@@ -138,6 +138,30 @@ module.exports = {
       to: { path: '^node_modules/@cedar-policy/' },
     },
     {
+      name: 'sdk-stays-self-contained',
+      severity: 'error',
+      comment:
+        'client/ is compiled on its own into the @mandate/sdk package (packages/sdk): it may import ' +
+        'only client/, the zod-free shared domain modules named here, node: builtins and the ' +
+        "SDK's own dependencies and optional peers (type-only imports included: they ship in its .d.ts).",
+      from: { path: '^src/client/' },
+      to: {
+        pathNot: [
+          '^src/client/',
+          '^src/domain/(agent-task|dpop|canonical-json|caep-event-types)[.]ts$',
+          '^node_modules/(jose|oauth4webapi|hono|@modelcontextprotocol/sdk)/',
+        ],
+        dependencyTypesNot: ['core'],
+      },
+    },
+    {
+      name: 'sdk-domain-modules-import-nothing',
+      severity: 'error',
+      comment: 'The domain modules the SDK ships import nothing, so the package pulls in no server code.',
+      from: { path: '^src/domain/(agent-task|dpop|canonical-json|caep-event-types)[.]ts$' },
+      to: { pathNot: '^$' },
+    },
+    {
       name: 'no-unresolvable',
       severity: 'error',
       comment: 'Every import resolves (a typo would otherwise escape the rules above).',

@@ -4,6 +4,8 @@
 FROM node:24-slim AS builder
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The lockfile names the SDK workspace (packages/sdk): npm ci needs its manifest, not its sources.
+COPY packages/sdk/package.json ./packages/sdk/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -18,6 +20,7 @@ WORKDIR /app
 RUN chown node:node /app
 USER node
 COPY --chown=node:node package.json package-lock.json ./
+COPY --chown=node:node packages/sdk/package.json ./packages/sdk/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=builder --chown=node:node /app/dist ./dist
 COPY --chown=node:node config ./config

@@ -1,7 +1,7 @@
 // Agent SDK: task-bound tokens from Mandate that refresh themselves and end with the task.
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as oauth from 'oauth4webapi';
-import type { AgentTask } from '../domain/intent.ts';
+import type { AgentTask } from '../domain/agent-task.ts';
 import { type DiscoveredIssuer, discoverIssuer, type FetchLike } from './discover-issuer.ts';
 import { createDpopProver, type DpopKeyOption } from './dpop-proof.ts';
 import {
@@ -30,10 +30,20 @@ export interface MandateTask {
   /** What the latest token response granted: may narrow after a refresh. */
   readonly authorizationDetails: readonly GrantedTask[];
   /**
-   * A currently valid access token, refreshed shortly before it expires.
+   * A currently valid access token, refreshed shortly before it expires. Never a token of a grant
+   * the task knows is revoked: it learns so when a refresh is refused, and a token a resource
+   * rejected (see `reportRejected`) is replaced by a refresh before it is handed out again.
    * @throws {GrantRevokedError} once the broker refuses to refresh the grant.
    */
   getToken(): Promise<string>;
+  /**
+   * Tells the task a resource answered 401 (RFC 6750 `invalid_token`) to `token` (default: the
+   * current one). The next `getToken()` refreshes at once: it gets a new token when only that
+   * token was revoked, and throws `GrantRevokedError` when the grant is. A `token` that is no
+   * longer the current one (a refresh came in between) is ignored. Not for 403
+   * `insufficient_scope`: the token is fine, the grant does not cover that call.
+   */
+  reportRejected(token?: string): void;
   /**
    * The headers of one call to a resource: `Authorization: Bearer <token>`, or for a DPoP client
    * `Authorization: DPoP <token>` with a fresh `DPoP` proof for this method and URL (RFC 9449 7).
@@ -186,6 +196,8 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
     const taskId = state.details[0]?.task_id ?? '';
     let inflight: Promise<string> | undefined;
     let dead: MandateError | undefined;
+    /** The current token was rejected by a resource: it is never handed out again. */
+    let rejected = false;
 
     async function refresh(): Promise<string> {
       try {
@@ -194,6 +206,7 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
           (d, r) => oauth.processRefreshTokenResponse(d.as, client, r),
         );
         state = readTokenResponse(next, now(), state.refreshToken);
+        rejected = false;
         return state.accessToken;
       } catch (err) {
         if (err instanceof MandateError && err.error && REFUSED_ON_REFRESH.has(err.error)) {
@@ -204,8 +217,9 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
           });
           throw dead;
         }
-        // A transient failure: the current token still serves until it really expires.
-        if (now() < state.expiresAtMs) return state.accessToken;
+        // A transient failure: the current token still serves until it really expires, unless a
+        // resource already refused it.
+        if (!rejected && now() < state.expiresAtMs) return state.accessToken;
         throw err;
       }
     }
@@ -218,11 +232,14 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
       },
       async getToken() {
         if (dead) throw dead;
-        if (now() < state.refreshAtMs) return state.accessToken;
+        if (!rejected && now() < state.refreshAtMs) return state.accessToken;
         inflight ??= refresh().finally(() => {
           inflight = undefined;
         });
         return inflight;
+      },
+      reportRejected(token) {
+        if (token === undefined || token === state.accessToken) rejected = true;
       },
       async headersFor(method, url): Promise<Record<string, string>> {
         const token = await task.getToken();

@@ -1,6 +1,6 @@
 // Asks Mandate about one call: AuthZEN evaluation, or RFC 7662 introspection when the broker has none.
 import * as oauth from 'oauth4webapi';
-import { allowsPair } from '../domain/intent.ts';
+import { allowsPair } from '../domain/agent-task.ts';
 import { basicCredentials } from './basic-credentials.ts';
 import type { DiscoveredIssuer, FetchLike } from './discover-issuer.ts';
 import type { MandateClaims } from './mandate-claims.ts';
@@ -24,6 +24,22 @@ export interface ForwardedProof {
   readonly proof: string;
   readonly method: string;
   readonly url: string;
+}
+
+/**
+ * Reason codes of an evaluation that say the token itself is no longer good (RFC 6750
+ * `invalid_token`): its grant is revoked, suspended (drifted), expired or gone, the token was
+ * revoked, or its agent disabled. Any other refusal (outside the grant, policy, steps) leaves the
+ * token valid for other calls (`insufficient_scope`).
+ */
+function isInactiveReason(code: unknown): boolean {
+  if (typeof code !== 'string') return false;
+  return (
+    code.startsWith('grant_') ||
+    code.startsWith('token_') ||
+    code === 'agent_disabled' ||
+    code === 'foreign_audience'
+  );
 }
 
 /**
@@ -81,8 +97,16 @@ export function createMandateDecider(options: {
       await response.body?.cancel();
       throw new Error(`evaluation answered ${response.status}`);
     }
-    const answer = (await response.json()) as { decision?: unknown };
-    return answer.decision === true ? { decision: true } : { decision: false, inactive: false };
+    const answer = (await response.json()) as {
+      decision?: unknown;
+      context?: { reason_admin?: { code?: unknown } };
+    };
+    if (answer.decision === true) return { decision: true };
+    const code = answer.context?.reason_admin?.code;
+    // The broker could not check (its store is down): not a verdict on the token, fail closed.
+    if (code === 'unavailable' || code === 'token_unavailable')
+      throw new Error('Mandate cannot check this now');
+    return { decision: false, inactive: isInactiveReason(code) };
   }
 
   async function introspect(d: DiscoveredIssuer, token: string, action: string): Promise<Verdict> {

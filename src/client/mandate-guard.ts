@@ -1,7 +1,7 @@
 // Resource-side guard: verifies a Mandate token offline, then asks Mandate about this call.
 import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import { canonicalJson } from '../domain/decision-record.ts';
+import { canonicalJson } from '../domain/canonical-json.ts';
 import {
   bearerChallenge,
   type GuardError,
@@ -48,7 +48,12 @@ export interface MandateGuardOptions {
   readonly resource: string;
   /** Default action of `check` when the call does not name one. */
   readonly action?: string;
-  /** How long a permit is reused (default 1000 ms, at most 5000 ms). */
+  /**
+   * How long a permit is reused, counted from when the guard sent the question to Mandate
+   * (default 500 ms, at most 5000 ms). It bounds how long a revocation may go unseen when no
+   * revocation events reach the guard: with the default, a request sent half a second after a
+   * revocation is refused. 0 asks Mandate on every request.
+   */
   readonly cacheTtlMs?: number;
   /** How many permits are kept (default 10000). */
   readonly cacheMax?: number;
@@ -95,6 +100,9 @@ export interface MandateGuard {
   close(): void;
 }
 
+/** Default permit reuse: short enough that a revocation is in force within it without any event. */
+export const DEFAULT_CACHE_TTL_MS = 500;
+
 interface Discovered extends DiscoveredIssuer {
   readonly jwks: JWTVerifyGetKey;
 }
@@ -109,7 +117,7 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     throw new TypeError('createMandateGuard: clientId and clientSecret are required');
   if (!resource) throw new TypeError('createMandateGuard: resource is required');
   const issuer = new URL(options.issuer);
-  const ttlMs = options.cacheTtlMs ?? 1000;
+  const ttlMs = options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
   if (!(ttlMs >= 0 && ttlMs <= MAX_CACHE_TTL_MS)) {
     throw new RangeError(
       `createMandateGuard: cacheTtlMs must be between 0 and ${MAX_CACHE_TTL_MS}`,
@@ -202,6 +210,7 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     const cached = cache.recall(key);
     if (cached) return (await bindingRefusal(cached)) ?? { ok: true, claims: cached };
     const askedAt = cache.generation;
+    const askedAtMs = now();
 
     let d: Discovered;
     try {
@@ -249,16 +258,19 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     }
     if (closed) return refuse(503, 'temporarily_unavailable', 'the guard is closed');
     if (!verdict.decision) {
-      return verdict.inactive
-        ? refuse(401, 'invalid_token', 'the token is not active', challenge)
-        : refuse(
-            403,
-            'insufficient_scope',
-            `the grant does not permit ${action} on this resource now`,
-            challenge,
-          );
+      if (!verdict.inactive)
+        return refuse(
+          403,
+          'insufficient_scope',
+          `the grant does not permit ${action} on this resource now`,
+          challenge,
+        );
+      // RFC 6750 3.1: a revoked, drifted or expired grant is an invalid token, not a scope matter;
+      // its other permits here are stale too.
+      if (claims.grant_id) invalidate({ grant_id: claims.grant_id });
+      return refuse(401, 'invalid_token', 'the token is no longer active', challenge);
     }
-    if (askedAt === cache.generation) cache.remember(key, claims);
+    if (askedAt === cache.generation) cache.remember(key, claims, askedAtMs);
     return { ok: true, claims };
   }
 

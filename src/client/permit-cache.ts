@@ -14,8 +14,12 @@ export const MAX_CACHE_TTL_MS = 5000;
 export interface PermitCache {
   /** The claims of a live permit for `key` (and marks it recently used), or undefined. */
   recall(key: string): MandateClaims | undefined;
-  /** Keeps a permit for the TTL, never past the token's `exp`; evicts the oldest when full. */
-  remember(key: string, claims: MandateClaims): void;
+  /**
+   * Keeps a permit for the TTL counted from `askedAtMs` (when the question was sent, so a permit
+   * is never reused later than TTL after the broker's decision), never past the token's `exp`;
+   * evicts the oldest when full.
+   */
+  remember(key: string, claims: MandateClaims, askedAtMs: number): void;
   /** Drops the permits matching the filter (all without one); returns how many. */
   invalidate(filter?: InvalidateFilter): number;
   /** Drops everything. */
@@ -49,10 +53,11 @@ export function createPermitCache(options: {
       cache.set(key, entry);
       return entry.claims;
     },
-    remember(key, claims) {
+    remember(key, claims, askedAtMs) {
       if (max === 0 || ttlMs === 0) return;
       const expMs = typeof claims.exp === 'number' ? claims.exp * 1000 : Number.POSITIVE_INFINITY;
-      const expiresAtMs = Math.min(now() + ttlMs, expMs);
+      const expiresAtMs = Math.min(askedAtMs + ttlMs, expMs);
+      if (now() >= expiresAtMs) return;
       cache.delete(key);
       while (cache.size >= max) {
         const oldest = cache.keys().next();

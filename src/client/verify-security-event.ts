@@ -1,6 +1,6 @@
 // A pushed CAEP Security Event Token checked against Mandate's keys, answered with RFC 8935 codes.
 import { errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import { CAEP_EVENT_TYPE } from '../domain/security-event.ts';
+import { CAEP_EVENT_TYPE } from '../domain/caep-event-types.ts';
 import { isTokenFault, MANDATE_ALGORITHMS } from './mandate-jwt.ts';
 
 /** Largest SET a receiver reads (RFC 8935 push body); Mandate's are well under 2 KiB. */
@@ -36,7 +36,7 @@ export interface SecurityEventRefusal {
   readonly description: string;
 }
 
-const CAEP_EVENT_TYPES = new Set(Object.values(CAEP_EVENT_TYPE));
+const CAEP_EVENT_TYPES: ReadonlySet<string> = new Set(Object.values(CAEP_EVENT_TYPE));
 
 /** A refused SET as a result value. */
 export function securityEventRefusal(

@@ -1,5 +1,4 @@
 // RFC 9449 DPoP proofs: the pure checks of a proof's header and claims (4.3), and how a refusal reads.
-import { z } from 'zod';
 
 /** The proof algorithms Mandate accepts (metadata `dpop_signing_alg_values_supported`): never none or HS*. */
 export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'PS256', 'RS256'] as const;
@@ -92,14 +91,19 @@ const refuse = (reason: DpopRejection): DpopRefusal => ({ ok: false, reason });
 /** JWK members that carry private or symmetric key material: a proof must never hold one. */
 const SECRET_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const B64URL = /^[A-Za-z0-9_-]+$/;
-const b64 = z.string().min(1).max(1024).regex(B64URL);
+/** A base64url member of a proof key: 1 to 1024 characters. */
+const isB64 = (v: unknown): v is string =>
+  typeof v === 'string' && v.length >= 1 && v.length <= 1024 && B64URL.test(v);
 
-const KEY_OF: Record<DpopAlg, z.ZodType<DpopJwk>> = {
-  ES256: z.object({ kty: z.literal('EC'), crv: z.literal('P-256'), x: b64, y: b64 }),
-  EdDSA: z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: b64 }),
-  PS256: z.object({ kty: z.literal('RSA'), n: b64, e: b64 }),
-  RS256: z.object({ kty: z.literal('RSA'), n: b64, e: b64 }),
-};
+/** The public members of the JWK an algorithm's proof key must be, or undefined (extra members are dropped). */
+function publicKeyOf(alg: DpopAlg, jwk: Readonly<Record<string, unknown>>): DpopJwk | undefined {
+  const { kty, crv, x, y, n, e } = jwk;
+  if (alg === 'ES256')
+    return kty === 'EC' && crv === 'P-256' && isB64(x) && isB64(y) ? { kty, crv, x, y } : undefined;
+  if (alg === 'EdDSA')
+    return kty === 'OKP' && crv === 'Ed25519' && isB64(x) ? { kty, crv, x } : undefined;
+  return kty === 'RSA' && isB64(n) && isB64(e) ? { kty, n, e } : undefined;
+}
 
 /**
  * RFC 9449 4.3 items 4-7 on the header: `typ` dpop+jwt, an asymmetric `alg` of DPOP_ALGORITHMS,
@@ -117,12 +121,12 @@ export function checkProofHeader(
   const jwk = header.jwk;
   if (jwk === null || typeof jwk !== 'object' || Array.isArray(jwk)) return refuse('bad_key');
   if (SECRET_MEMBERS.some((m) => m in jwk)) return refuse('bad_key');
-  const key = KEY_OF[alg as DpopAlg].safeParse(jwk);
-  if (!key.success) return refuse('bad_key');
+  const key = publicKeyOf(alg as DpopAlg, jwk as Readonly<Record<string, unknown>>);
+  if (!key) return refuse('bad_key');
   // A modulus under MIN_RSA_BITS: its base64url text is shorter than the bytes it needs.
-  if (key.data.kty === 'RSA' && key.data.n.length < Math.ceil((MIN_RSA_BITS / 8) * (4 / 3)))
+  if (key.kty === 'RSA' && key.n.length < Math.ceil((MIN_RSA_BITS / 8) * (4 / 3)))
     return refuse('bad_key');
-  return { ok: true, header: { alg: alg as DpopAlg, jwk: key.data } };
+  return { ok: true, header: { alg: alg as DpopAlg, jwk: key } };
 }
 
 /** The members of a JWK its RFC 7638 thumbprint is the SHA-256 of, in their required order. */
@@ -132,14 +136,30 @@ export function thumbprintInput(jwk: DpopJwk): string {
   return JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n });
 }
 
-const ProofClaimsSchema = z.object({
-  jti: z.string().min(1).max(256),
-  htm: z.string().min(1).max(16),
-  htu: z.string().min(1).max(2048),
-  iat: z.number().finite(),
-  ath: z.string().max(128).optional(),
-  nonce: z.string().max(512).optional(),
-});
+/** The claims a proof must carry, each within its size. */
+interface ProofClaims {
+  readonly jti: string;
+  readonly htm: string;
+  readonly htu: string;
+  readonly iat: number;
+  readonly ath?: string | undefined;
+  readonly nonce?: string | undefined;
+}
+
+const isText = (v: unknown, min: number, max: number): v is string =>
+  typeof v === 'string' && v.length >= min && v.length <= max;
+const isOptionalText = (v: unknown, max: number): v is string | undefined =>
+  v === undefined || isText(v, 0, max);
+
+/** The payload's proof claims when each has its type and size, else undefined. */
+function proofClaimsOf(payload: unknown): ProofClaims | undefined {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return undefined;
+  const { jti, htm, htu, iat, ath, nonce } = payload as Record<string, unknown>;
+  if (!isText(jti, 1, 256) || !isText(htm, 1, 16) || !isText(htu, 1, 2048)) return undefined;
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return undefined;
+  if (!isOptionalText(ath, 128) || !isOptionalText(nonce, 512)) return undefined;
+  return { jti, htm, htu, iat, ath, nonce };
+}
 
 /** What a proof must show for the request it came with. */
 export interface ProofExpectation {
@@ -165,9 +185,8 @@ export function checkProofClaims(
   payload: unknown,
   expected: ProofExpectation,
 ): { ok: true; jti: string; iat: number } | DpopRefusal {
-  const parsed = ProofClaimsSchema.safeParse(payload);
-  if (!parsed.success) return refuse('bad_claims');
-  const claims = parsed.data;
+  const claims = proofClaimsOf(payload);
+  if (!claims) return refuse('bad_claims');
   if (claims.htm !== expected.method) return refuse('wrong_method');
   if (!sameHtu(claims.htu, expected.uri)) return refuse('wrong_uri');
   if (claims.iat < expected.nowSec - expected.windowSec) return refuse('stale');

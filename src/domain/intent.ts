@@ -1,6 +1,10 @@
 // Task intents: the RFC 9396 `agent_task` authorization_details type, its pairs, and narrowing.
 import { z } from 'zod';
+import type { AgentTask } from './agent-task.ts';
 import type { JsonLimits } from './json-bounds.ts';
+
+export type { AgentTask } from './agent-task.ts';
+export { allowsPair } from './agent-task.ts';
 
 /** Largest grant lifetime any request, client or config may ask for (seconds). */
 export const MAX_GRANT_TTL_SEC = 86_400;
@@ -31,8 +35,10 @@ export const AgentTaskSchema = z
     steps: z.array(Name).max(32).optional(),
     ttl: z.number().int().positive().max(MAX_GRANT_TTL_SEC).optional(),
   })
-  .strict();
-export type AgentTask = z.infer<typeof AgentTaskSchema>;
+  .strict() satisfies z.ZodType<AgentTask>;
+// The schema's output and the plain AgentTask are one type: a change to either fails here.
+const SAME_AGENT_TASK: AgentTask extends z.infer<typeof AgentTaskSchema> ? true : never = true;
+void SAME_AGENT_TASK;
 
 /** The whole `authorization_details` parameter: entries of one task. */
 export const AuthorizationDetailsSchema = z
@@ -153,15 +159,6 @@ export function narrowEntries(
 export function isWithin(inner: readonly AgentTask[], outer: readonly AgentTask[]): boolean {
   const allowed = new Set(pairsOf(outer).map((p) => `${p.action}\u0000${p.location}`));
   return pairsOf(inner).every((p) => allowed.has(`${p.action}\u0000${p.location}`));
-}
-
-/** True when `action` on `location` is one of the entries' pairs. */
-export function allowsPair(
-  entries: readonly AgentTask[],
-  action: string,
-  location: string,
-): boolean {
-  return entries.some((e) => e.actions.includes(action) && e.locations.includes(location));
 }
 
 /** The distinct locations of the entries: the token's audience. */

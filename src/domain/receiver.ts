@@ -1,9 +1,12 @@
 // CAEP receivers: the resource servers that are pushed a Security Event Token when a grant ends or shrinks.
 import { z } from 'zod';
+import { CAEP_EVENT_TYPE, type CaepEventKind } from './caep-event-types.ts';
 
 /** The CAEP event kinds Mandate emits, by their short name. */
-export const CaepEventKindSchema = z.enum(['session-revoked', 'token-claims-change']);
-export type CaepEventKind = z.infer<typeof CaepEventKindSchema>;
+export const CaepEventKindSchema = z.enum(
+  Object.keys(CAEP_EVENT_TYPE) as [CaepEventKind, ...CaepEventKind[]],
+);
+export type { CaepEventKind };
 export const ALL_CAEP_EVENT_KINDS: readonly CaepEventKind[] = CaepEventKindSchema.options;
 
 /** Receiver ids travel in URL paths, job data and log lines: keep them plain. */

@@ -1,11 +1,9 @@
 // CAEP 1.0 events in RFC 8417 Security Event Tokens: the payload Mandate signs for a revocation or a narrowing.
-import type { AgentTask } from './intent.ts';
-import type { CaepEventKind } from './receiver.ts';
 
-export const CAEP_EVENT_TYPE: Readonly<Record<CaepEventKind, string>> = {
-  'session-revoked': 'https://schemas.openid.net/secevent/caep/event-type/session-revoked',
-  'token-claims-change': 'https://schemas.openid.net/secevent/caep/event-type/token-claims-change',
-};
+import { CAEP_EVENT_TYPE, type CaepEventKind } from './caep-event-types.ts';
+import type { AgentTask } from './intent.ts';
+
+export { CAEP_EVENT_TYPE };
 
 export type InitiatingEntity = 'admin' | 'policy' | 'system';
 

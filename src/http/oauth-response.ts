@@ -1,12 +1,16 @@
 // RFC 6749 JSON for OAuth endpoints: successes and errors, never cached, only RFC fields exposed.
-import type { Context } from 'hono';
+import type { Context, TypedResponse } from 'hono';
+import type { JSONParsed } from 'hono/utils/types';
 import { OAuthError, StoreUnavailable } from '../domain/errors.ts';
 import type { AppLogger } from '../observability/logger.ts';
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
 /** A successful OAuth answer: 200 JSON, never cached. */
-export function oauthJson<T extends object>(c: Context, body: T) {
+export function oauthJson<T extends object>(
+  c: Context,
+  body: T,
+): Response & TypedResponse<JSONParsed<T>, 200, 'json'> {
   return c.json(body, 200, NO_STORE);
 }
 

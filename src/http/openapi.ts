@@ -52,7 +52,7 @@ export const NO_AUTH: Array<Record<string, string[]>> = [];
 
 // Responses of each wire format.
 
-interface Reply {
+export interface Reply {
   readonly description: string;
   readonly content: Record<string, { schema: z.ZodType }>;
 }

@@ -167,8 +167,8 @@ describe('guard cache and CAEP revocation events', () => {
 
     const before = evaluations;
     const after = await getRecord(token);
-    expect(after.status).toBe(403);
-    expect(await after.json()).toMatchObject({ error: 'insufficient_scope' });
+    expect(after.status).toBe(401);
+    expect(await after.json()).toMatchObject({ error: 'invalid_token' });
     expect(evaluations).toBe(before + 1); // asked the broker again
     // Without the event, the revoked token would still pass here from the cache.
     expect((await unaware.check(`Bearer ${token}`)).ok).toBe(true);

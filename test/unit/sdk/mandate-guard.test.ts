@@ -56,6 +56,39 @@ describe('createMandateGuard check', () => {
       );
   });
 
+  it.each([
+    'grant_revoked',
+    'grant_suspended',
+    'grant_expired',
+    'grant_missing',
+    'token_revoked',
+    'agent_disabled',
+  ])('answers 401 invalid_token (RFC 6750 3.1) when the broker refuses with %s', async (code) => {
+    issuer.on(EVAL, () => json({ decision: false, context: { reason_admin: { en: 'no', code } } }));
+    const result = await guardOf().check(`Bearer ${await issuer.sign()}`);
+    expect(result).toMatchObject({ ok: false, status: 401, error: 'invalid_token' });
+    if (!result.ok) expect(result.wwwAuthenticate).toContain('error="invalid_token"');
+  });
+
+  it.each(['outside_grant', 'policy_denied', 'approval_required'])(
+    'answers 403 insufficient_scope when the broker refuses with %s',
+    async (code) => {
+      issuer.on(EVAL, () =>
+        json({ decision: false, context: { reason_admin: { en: 'no', code } } }),
+      );
+      const result = await guardOf().check(`Bearer ${await issuer.sign()}`);
+      expect(result).toMatchObject({ ok: false, status: 403, error: 'insufficient_scope' });
+    },
+  );
+
+  it('answers 503 when the broker says it could not check, never a verdict on the token', async () => {
+    issuer.on(EVAL, () =>
+      json({ decision: false, context: { reason_admin: { en: 'down', code: 'unavailable' } } }),
+    );
+    const result = await guardOf().check(`Bearer ${await issuer.sign()}`);
+    expect(result).toMatchObject({ ok: false, status: 503, error: 'temporarily_unavailable' });
+  });
+
   it('answers 401 without an error code when there is no Bearer credential', async () => {
     for (const header of [undefined, '', 'Basic abc']) {
       const result = await guardOf().check(header);
@@ -181,6 +214,35 @@ describe('createMandateGuard cache', () => {
     clockMs += 1;
     await guard.check(`Bearer ${token}`);
     expect(issuer.count(EVAL)).toBe(2);
+  });
+
+  it('counts a permit from when the question was sent and keeps 500 ms by default', async () => {
+    const started = clockMs;
+    // The broker takes 300 ms to answer: the permit lives 500 ms from the question, not the answer.
+    issuer.on(EVAL, () => {
+      clockMs += 300;
+      return json({ decision: true });
+    });
+    const guard = guardOf({ cacheTtlMs: undefined });
+    const header = `Bearer ${await issuer.sign()}`;
+    expect((await guard.check(header)).ok).toBe(true);
+    clockMs = started + 499;
+    expect((await guard.check(header)).ok).toBe(true);
+    expect(issuer.count(EVAL)).toBe(1);
+    clockMs = started + 500;
+    expect((await guard.check(header)).ok).toBe(true);
+    expect(issuer.count(EVAL)).toBe(2);
+  });
+
+  it('drops every cached permit of a grant once the broker calls one of its tokens inactive', async () => {
+    const guard = guardOf({ cacheTtlMs: 5000 });
+    const header = `Bearer ${await issuer.sign()}`;
+    expect((await guard.check(header)).ok).toBe(true);
+    issuer.on(EVAL, () =>
+      json({ decision: false, context: { reason_admin: { en: 'no', code: 'grant_revoked' } } }),
+    );
+    expect(await guard.check(header, { action: 'write' })).toMatchObject({ status: 401 });
+    expect(await guard.check(header)).toMatchObject({ ok: false, status: 401 });
   });
 
   it('keys permits by action and context, and never caches a denial', async () => {
