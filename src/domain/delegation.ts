@@ -104,10 +104,12 @@ export function actOfVerifiedToken(token: string): ActClaim | undefined {
   const payload = token.split('.')[1];
   if (!payload) return undefined;
   try {
-    const binary = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
-    const bytes = Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
-    const claims = JSON.parse(new TextDecoder().decode(bytes)) as { act?: unknown } | null;
-    const parsed = ActClaimSchema.safeParse(claims?.act);
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
+      act?: unknown;
+    } | null;
+    // Most tokens are not delegated: no schema work for them (this runs on every permit).
+    if (claims?.act === undefined) return undefined;
+    const parsed = ActClaimSchema.safeParse(claims.act);
     return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;

@@ -33,6 +33,8 @@ export function createApp(deps: HttpDeps): OpenAPIHono<BlankEnv> {
       const seconds = (performance.now() - start) / 1000;
       const route = routePath(c) || 'unmatched';
       deps.metrics.observeRequest(route, c.req.method, c.res.status, seconds);
+      // The request's line is written at debug, or at warn when it failed: built only then.
+      if (c.res.status < 500 && !deps.log.isLevelEnabled('debug')) return;
       const decisions = currentRequest()?.decisions ?? [];
       const line = {
         request_id: requestId,

@@ -18,6 +18,9 @@ export function logDecision(log: AppLogger, r: DecisionRecord): void {
     grant_id: r.grant_id,
     reasons: r.reasons,
   });
+  const replay = r.reasons.includes('refresh_token_replay');
+  // Evaluations are the hot path: no line is built for a level nobody reads.
+  if (!replay && DEBUG_KINDS.has(r.kind) && !log.isLevelEnabled('debug')) return;
   const by = typeof r.inputs.by === 'string' ? r.inputs.by : undefined;
   const line = {
     request_id: request?.requestId,
@@ -32,7 +35,7 @@ export function logDecision(log: AppLogger, r: DecisionRecord): void {
     ...(by ? { by } : {}),
   };
   // A refresh token used twice is a theft signal: said as such, and one level up.
-  if (r.reasons.includes('refresh_token_replay'))
+  if (replay)
     log.warn({ ...line, event: 'refresh_replay' }, 'decision: refresh token replay, grant revoked');
   else if (DEBUG_KINDS.has(r.kind)) log.debug(line, `decision ${r.kind} ${r.outcome}`);
   else log.info(line, `decision ${r.kind} ${r.outcome}`);
