@@ -10,7 +10,7 @@ import {
 } from 'jose';
 import type { KeySource, PublicJwks } from '../domain/key-source.ts';
 import type { AssertionKeys, ForeignSignature } from '../domain/ports.ts';
-import { type JwsAlg, verifyJwsSignature } from './jws-signature.ts';
+import { compactSegments, type JwsAlg, jsonSegment, verifyJwsSignature } from './jws-signature.ts';
 import type { RemoteJwks } from './remote-jwks.ts';
 
 /** Names of one algorithm: EdDSA and its fully-specified name Ed25519 (RFC 9864) find each other's keys. */
@@ -100,23 +100,16 @@ interface ParsedCompact {
   readonly signature: Buffer;
 }
 
-const B64URL = /^[A-Za-z0-9_-]+$/;
-
 /**
  * A compact JWS whose protected header is a JSON object with an allowed `alg` and no `crit` or
  * `b64` (RFC 7515 4.1.11, RFC 7797: extensions we do not understand), or undefined.
  */
 function parseCompact(jwt: string, algorithms: readonly string[]): ParsedCompact | undefined {
-  const parts = jwt.split('.');
-  if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) return undefined;
-  const [h, p, s] = parts as [string, string, string];
-  let header: unknown;
-  try {
-    header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) return undefined;
+  const parts = compactSegments(jwt);
+  if (!parts) return undefined;
+  const [h, p, s] = parts;
+  const header = jsonSegment(h);
+  if (!header) return undefined;
   const { alg, kid } = header as Record<string, unknown>;
   if (typeof alg !== 'string' || !algorithms.includes(alg)) return undefined;
   if (kid !== undefined && typeof kid !== 'string') return undefined;

@@ -17,7 +17,7 @@ import {
   thumbprintInput,
 } from '../domain/dpop.ts';
 import type { Clock, DpopExpectation, DpopVerifier } from '../domain/ports.ts';
-import { verifyJwsSignature } from './jws-signature.ts';
+import { compactSegments, jsonSegment, verifyJwsSignature } from './jws-signature.ts';
 
 export interface DpopProofsOptions {
   /** How far a proof's `iat` may lie from now, either side, clock tolerance included (s). */
@@ -31,7 +31,6 @@ export interface DpopProofs extends DpopVerifier {
   useNonceSecret(secret: Buffer): void;
 }
 
-const B64URL = /^[A-Za-z0-9_-]+$/;
 const refuse = (reason: DpopRefusal['reason']): DpopRefusal => ({ ok: false, reason });
 
 /** base64url(SHA-256(access token)): a proof's `ath` (RFC 9449 4.2). */
@@ -82,11 +81,11 @@ export function createDpopProofs(opts: DpopProofsOptions, clock: Clock): DpopPro
 
     async verify(proof: string, expected: DpopExpectation): Promise<DpopCheck> {
       if (proof.length > MAX_DPOP_PROOF_BYTES) return refuse('too_large');
-      const parts = proof.split('.');
-      if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) return refuse('malformed');
-      const [h, p, s] = parts as [string, string, string];
-      const header = parseSegment(h);
-      const payload = parseSegment(p);
+      const parts = compactSegments(proof);
+      if (!parts) return refuse('malformed');
+      const [h, p, s] = parts;
+      const header = jsonSegment(h);
+      const payload = jsonSegment(p);
       if (!header || !payload) return refuse('malformed');
       const checked = checkProofHeader(header);
       if (!checked.ok) return checked;
@@ -107,18 +106,6 @@ export function createDpopProofs(opts: DpopProofsOptions, clock: Clock): DpopPro
       return { ok: true, jkt: jwkThumbprint(jwk), jti: claims.jti, iat: claims.iat };
     },
   };
-}
-
-/** A segment that decodes to a JSON object, or undefined. */
-function parseSegment(segment: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The proof key as node:crypto takes it; undefined for one it cannot read or an RSA key too small. */

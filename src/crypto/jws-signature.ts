@@ -35,3 +35,25 @@ export function verifyJwsSignature(
     }
   });
 }
+
+const B64URL = /^[A-Za-z0-9_-]+$/;
+
+/** The three segments of a compact JWS, each non-empty strict base64url, or undefined. */
+export function compactSegments(jws: string): [string, string, string] | undefined {
+  const parts = jws.split('.');
+  return parts.length === 3 && parts.every((p) => B64URL.test(p))
+    ? (parts as [string, string, string])
+    : undefined;
+}
+
+/** A JWS segment that decodes to a JSON object, or undefined. */
+export function jsonSegment(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -21,7 +21,7 @@ import type { CallerTokens, Clock, TokenSigner, TokenVerifier } from '../domain/
 import type { SecurityEventSigner } from '../domain/security-event.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
 import { derToJose } from './ecdsa-signature.ts';
-import { verifyJwsSignature } from './jws-signature.ts';
+import { compactSegments, jsonSegment, verifyJwsSignature } from './jws-signature.ts';
 
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
 
@@ -226,28 +226,18 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
   };
 }
 
-const B64URL = /^[A-Za-z0-9_-]*$/;
-
 /** The three segments of a compact JWS, each strict base64url; anything else is malformed. */
 function compactParts(token: string): [string, string, string] {
-  if (token.length > MAX_TOKEN_BYTES) throw new InvalidToken('malformed');
-  const parts = token.split('.');
-  if (parts.length !== 3 || !parts.every((p) => p.length > 0 && B64URL.test(p)))
-    throw new InvalidToken('malformed');
-  return parts as [string, string, string];
+  const parts = token.length > MAX_TOKEN_BYTES ? undefined : compactSegments(token);
+  if (!parts) throw new InvalidToken('malformed');
+  return parts;
 }
 
 /** A segment that must decode to a JSON object. */
 function parseSegment(segment: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-  } catch {
-    throw new InvalidToken('malformed');
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw new InvalidToken('malformed');
-  return value as Record<string, unknown>;
+  const value = jsonSegment(segment);
+  if (!value) throw new InvalidToken('malformed');
+  return value;
 }
 
 /** One signature check with the key's own algorithm (see verifyJwsSignature). */

@@ -120,3 +120,11 @@ export function readQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S
     );
   return q.data;
 }
+
+/** A path parameter read by `schema`; one that cannot be an id names nothing: 404 `<what> not found`. */
+export function readPathId<T>(schema: z.ZodType<T>, raw: string, what: string): T {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success)
+    throw new ProblemError(404, `${what} not found`, `no such ${what.toLowerCase()}`);
+  return parsed.data;
+}

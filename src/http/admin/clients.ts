@@ -6,7 +6,6 @@ import {
   ClientPatchSchema,
   publicClient,
 } from '../../domain/client.ts';
-import { ProblemError } from '../../domain/errors.ts';
 import {
   ClientCreatedSchema,
   ClientDeletedSchema,
@@ -29,14 +28,10 @@ import {
   problemReply,
   requestBody,
 } from '../openapi.ts';
-import { readJson } from '../read-body.ts';
+import { readJson, readPathId } from '../read-body.ts';
 import { type AdminApp, adminRoute } from './admin-auth.ts';
 
-function clientId(raw: string): string {
-  const parsed = ClientIdSchema.safeParse(raw);
-  if (!parsed.success) throw new ProblemError(404, 'Client not found', 'no such client');
-  return parsed.data;
-}
+const clientId = (raw: string) => readPathId(ClientIdSchema, raw, 'Client');
 
 const CLIENT_EXAMPLE = {
   client_id: 'agent-1',

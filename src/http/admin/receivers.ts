@@ -1,6 +1,5 @@
 // /admin/receivers: register, list and remove CAEP receivers (RFC 8935 push endpoints).
 import { z } from 'zod';
-import { ProblemError } from '../../domain/errors.ts';
 import {
   ReceiverIdSchema,
   ReceiverInputSchema,
@@ -17,14 +16,10 @@ import {
   problemReply,
   requestBody,
 } from '../openapi.ts';
-import { readJson } from '../read-body.ts';
+import { readJson, readPathId } from '../read-body.ts';
 import { type AdminApp, adminRoute } from './admin-auth.ts';
 
-function receiverId(raw: string): string {
-  const parsed = ReceiverIdSchema.safeParse(raw);
-  if (!parsed.success) throw new ProblemError(404, 'Receiver not found', 'no such receiver');
-  return parsed.data;
-}
+const receiverId = (raw: string) => readPathId(ReceiverIdSchema, raw, 'Receiver');
 
 const PublicReceiverSchema = z
   .object({

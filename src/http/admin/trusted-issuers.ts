@@ -1,6 +1,5 @@
 // /admin/trusted-issuers: register, list and remove the issuers whose workload tokens authenticate agents.
 import { z } from 'zod';
-import { ProblemError } from '../../domain/errors.ts';
 import { TrustedIssuerIdSchema, TrustedIssuerInputSchema } from '../../domain/trusted-issuer.ts';
 import {
   createTrustedIssuer,
@@ -17,15 +16,10 @@ import {
   problemReply,
   requestBody,
 } from '../openapi.ts';
-import { readJson } from '../read-body.ts';
+import { readJson, readPathId } from '../read-body.ts';
 import { type AdminApp, adminRoute } from './admin-auth.ts';
 
-function trustedIssuerId(raw: string): string {
-  const parsed = TrustedIssuerIdSchema.safeParse(raw);
-  if (!parsed.success)
-    throw new ProblemError(404, 'Trusted issuer not found', 'no such trusted issuer');
-  return parsed.data;
-}
+const trustedIssuerId = (raw: string) => readPathId(TrustedIssuerIdSchema, raw, 'Trusted issuer');
 
 const TrustedIssuerSchema = z
   .object({
