@@ -17,7 +17,7 @@ import type { KeyNames } from './key-names.ts';
 import { guard } from './redis-connection.ts';
 import type { AppendPrecondition, ConditionalAppend } from './redis-decision-log.ts';
 import { decodeData, decodeSignalSummary } from './redis-grant-store.ts';
-import { defineScripts } from './scripts/load-scripts.ts';
+import { defineScripts, queueScript } from './scripts/load-scripts.ts';
 
 const CALLS_TTL_SEC = windowTtlSec(CALLS_WINDOW);
 const DENIED_TTL_SEC = windowTtlSec(DENIED_WINDOW);
@@ -95,7 +95,6 @@ type EvaluationReply = [
 ];
 
 interface ScriptedRedis extends Redis {
-  mandateAdvanceStep(key: string, index: string, exat: string): Promise<number>;
   mandateReadForEvaluation(...args: string[]): Promise<EvaluationReply | null>;
   mandateCountDenial(
     key: string,
@@ -118,7 +117,7 @@ export function createRedisEvaluationStore(
   log: DecisionLog & ConditionalAppend,
 ): EvaluationStore {
   const r = redis as ScriptedRedis;
-  defineScripts(redis, 'advanceStep', 'readForEvaluation', 'countDenial');
+  defineScripts(redis, 'readForEvaluation', 'countDenial');
 
   return {
     read: (grantId, jti, clientId, action, nowSec) =>
@@ -177,7 +176,7 @@ export function createRedisEvaluationStore(
               USED_ACTIONS_TTL_SEC,
             );
           if (step !== undefined)
-            p.mandateAdvanceStep(keys.grantStep(grantId), String(step), String(expiresAt));
+            queueScript(p, 'advanceStep', keys.grantStep(grantId), String(step), String(expiresAt));
           await p.exec();
           return 0;
         }
@@ -200,10 +199,4 @@ export function createRedisEvaluationStore(
       return log.recordIf(input, evaluationGuardPrecondition(keys, evaluationGuard));
     },
   };
-}
-
-declare module 'ioredis' {
-  interface ChainableCommander {
-    mandateAdvanceStep(key: string, index: string, exat: string): ChainableCommander;
-  }
 }

@@ -1,6 +1,7 @@
-// The Lua scripts in this folder, read once at module load with their `--@include` lines resolved.
+// The Lua scripts in this folder, read once at module load with their `--@include` lines resolved, and how a connection runs them.
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 /**
  * A script file is `<name>-<nkeys>.lua` (BullMQ's layout), or `<name>.lua` for a script whose key
@@ -20,6 +21,8 @@ export interface Script {
   readonly numberOfKeys: number | undefined;
   /** The script text with its includes in place. */
   readonly lua: string;
+  /** SHA-1 of `lua`: what EVALSHA names it by. */
+  readonly sha: string;
 }
 
 const readText = (path: string) => readFileSync(new URL(path, DIR), 'utf8');
@@ -44,10 +47,12 @@ function loadScripts(): ReadonlyMap<string, Script> {
     const m = SCRIPT_FILE.exec(file);
     if (!m) continue;
     const [, name = '', nkeys] = m;
+    const lua = withIncludes(readText(file), new Set(), file);
     out.set(name, {
       command: `mandate${name[0]?.toUpperCase()}${name.slice(1)}`,
       numberOfKeys: nkeys === undefined ? undefined : Number(nkeys),
-      lua: withIncludes(readText(file), new Set(), file),
+      lua,
+      sha: createHash('sha1').update(lua).digest('hex'),
     });
   }
   return out;
@@ -63,12 +68,39 @@ export function script(name: string): Script {
   return found;
 }
 
-/** Defines the named scripts on the connection as `mandate<Name>` commands, once per connection. */
+/**
+ * Gives the connection the named scripts as `mandate<Name>` methods: EVALSHA, and EVAL once when
+ * Redis answers NOSCRIPT (a restarted or promoted server has an empty script cache). Not ioredis'
+ * `defineCommand`: every pipeline ioredis builds (one per event-loop turn with auto-pipelining)
+ * copies each defined command onto itself, which cost more CPU than the rest of an introspection's
+ * Redis client work together (docs/performance.md, "Scripts without defineCommand").
+ */
 export function defineScripts(redis: Redis, ...names: string[]): void {
-  const commands = redis as unknown as Record<string, unknown>;
+  const methods = redis as unknown as Record<string, unknown>;
   for (const name of names) {
-    const { command, numberOfKeys, lua } = script(name);
-    if (typeof commands[command] !== 'function')
-      redis.defineCommand(command, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
+    const found = script(name);
+    if (typeof methods[found.command] !== 'function')
+      Object.defineProperty(redis, found.command, { value: scriptRunner(redis, found) });
   }
+}
+
+function scriptRunner(redis: Redis, { numberOfKeys, lua, sha }: Script) {
+  return (...args: (string | number | Buffer)[]): Promise<unknown> => {
+    const keysAndArgs = numberOfKeys === undefined ? args : [numberOfKeys, ...args];
+    return redis.evalsha(sha, ...(keysAndArgs as [number, ...string[]])).catch((err: unknown) => {
+      if (!isNoScript(err)) throw err;
+      return redis.eval(lua, ...(keysAndArgs as [number, ...string[]]));
+    });
+  };
+}
+
+const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT');
+
+/** Queues the script on a pipeline or transaction as EVAL (which also loads it): a queued EVALSHA cannot fall back. */
+export function queueScript(pipeline: ChainableCommander, name: string, ...args: string[]): void {
+  const { numberOfKeys, lua } = script(name);
+  if (numberOfKeys === undefined) {
+    const [count = '0', ...rest] = args;
+    pipeline.eval(lua, count, ...rest);
+  } else pipeline.eval(lua, numberOfKeys, ...args);
 }
