@@ -7,11 +7,8 @@ import {
   addressProblem,
   receiverUrlProblem,
 } from '../../src/domain/receiver-target.ts';
-import {
-  checkedLookup,
-  pushSecurityEvent,
-  TargetRefused,
-} from '../../src/worker/push-security-event.ts';
+import { checkedLookup, TargetRefused } from '../../src/net/checked-lookup.ts';
+import { pushSecurityEvent } from '../../src/worker/push-security-event.ts';
 
 const STRICT = { allowHttp: false, allowPrivateTargets: false };
 const OPEN = { allowHttp: true, allowPrivateTargets: true };
