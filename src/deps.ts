@@ -114,8 +114,10 @@ export function createDeps(
   };
   const bus = createRedisEventBus(redis, subscriber, keys.events);
   const { text: defaultPolicyText, schema } = readPolicyFiles(loaded);
+  const clients = createRedisClientStore(redis, keys, bus);
   const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema, {
     cacheEntries: config.policy.decision_cache_entries,
+    clients,
   });
   const keyRing = createKeyRing(
     createRedisKeyStore(redis, keys),
@@ -209,7 +211,7 @@ export function createDeps(
     reevaluator,
     notifier,
     clock,
-    clients: createRedisClientStore(redis, keys, bus),
+    clients,
     grants: createRedisGrantStore(redis, keys, { signals: signalLimits }),
     usage: createRedisUsageStore(redis, keys),
     approvals: createRedisApprovalStore(redis, keys),

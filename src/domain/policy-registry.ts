@@ -26,6 +26,13 @@ export interface PolicyRegistry extends PolicySource {
     text: string,
     nowSec: number,
   ): Promise<{ ok: true; version: number } | { ok: false; problems: PolicyProblem[] }>;
+  /**
+   * The problems the policy set in force would have if `clientId` registered `actions` instead
+   * of what it registers now (an action the set names going away); empty when it would compile.
+   */
+  actionsProblems(clientId: string, actions: readonly string[]): PolicyProblem[];
+  /** Every action registered by resource clients and declared in the schema, sorted. */
+  knownActions(): readonly string[];
   /** Compiles a candidate without storing it (for dry runs). */
   candidate(
     text: string,
