@@ -20,6 +20,13 @@ let certs: TestCertificates;
 let server: TlsTestServer;
 const base = () => `https://${HOST}:${server.port}`;
 const held: ServerResponse[] = [];
+const PUBLIC_KEY = {
+  kty: 'EC',
+  crv: 'P-256',
+  x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+  y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+  use: 'sig',
+};
 
 /** A fake DNS: cimd.test is 127.0.0.1; other names go nowhere. */
 const fakeDns: ResolveAll = async (hostname) =>
@@ -65,7 +72,25 @@ function serve(req: IncomingMessage, res: ServerResponse) {
       for (let i = 0; i < 8; i++) res.write(chunk);
       return res.end('{}');
     }
+    case '/keyed.json':
+      return json(
+        documentFor(self, {
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks_uri: `https://${req.headers.host}/jwks.json`,
+        }),
+        { 'cache-control': 'max-age=600' },
+      );
+    case '/keyed-redirect.json':
+      return json(
+        documentFor(self, {
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks_uri: `https://${req.headers.host}/redirect.json`,
+        }),
+      );
+    case '/jwks.json':
+      return json({ keys: [PUBLIC_KEY] }, { 'cache-control': 'max-age=120' });
     case '/slow.json':
+    case '/slow-2.json':
       held.push(res); // never answered
       return;
     default:
@@ -169,6 +194,46 @@ describe('documents that cannot be used', () => {
       expect(code).toBe('invalid_client');
     }
     expect([...server.hits.values()].reduce((a, b) => a + b, 0)).toBe(before);
+  });
+});
+
+describe('a private_key_jwt document with a jwks_uri', () => {
+  it('comes back with the keys fetched under the same guards, and no jwks_uri left to fetch', async () => {
+    const client = await documents().resolve(`${base()}/keyed.json`);
+    expect(client.token_endpoint_auth_method).toBe('private_key_jwt');
+    expect(client.jwks).toEqual({ keys: [PUBLIC_KEY] });
+    expect(client.jwks_uri).toBeUndefined();
+  });
+
+  it('is kept only as long as the shorter of the two answers allows', async () => {
+    let now = 5_000_000;
+    const docs = documents({ nowMs: () => now });
+    const before = server.hits.get('/jwks.json') ?? 0;
+    await docs.resolve(`${base()}/keyed.json`);
+    now += 119_000;
+    await docs.resolve(`${base()}/keyed.json`);
+    expect(server.hits.get('/jwks.json')).toBe(before + 1);
+    now += 2000;
+    await docs.resolve(`${base()}/keyed.json`);
+    expect(server.hits.get('/jwks.json')).toBe(before + 2);
+  });
+
+  it('is refused when the jwks_uri redirects or is outside the allowed hosts', async () => {
+    const { message } = await refusal(documents().resolve(`${base()}/keyed-redirect.json`));
+    expect(message).toMatch(/jwks_uri answered a redirect/);
+  });
+});
+
+describe('fetches at once', () => {
+  it('answers temporarily_unavailable beyond maxFetches, and shares a URL already being fetched', async () => {
+    const docs = documents({ maxFetches: 1, timeoutMs: 300 });
+    const first = docs.resolve(`${base()}/slow.json`);
+    const same = docs.resolve(`${base()}/slow.json`);
+    const { code } = await refusal(docs.resolve(`${base()}/slow-2.json`));
+    expect(code).toBe('temporarily_unavailable');
+    await refusal(first);
+    await refusal(same);
+    expect(server.hits.get('/slow-2.json')).toBeUndefined();
   });
 });
 
