@@ -10,11 +10,13 @@ import {
 } from '../support/broker.ts';
 import { uniquePrefix } from '../support/prefix.ts';
 import { runMandate } from '../support/run-cli.ts';
+import { type BrokerProcess, spawnBrokerProcess } from '../support/spawn-broker-process.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const MCP = 'https://mcp.example.com/mcp';
 let a: TestBroker;
-let b: TestBroker;
+/** A second broker: its own process, the same Redis and prefix. */
+let b: BrokerProcess;
 let defaults: string;
 let agent: Credentials;
 
@@ -27,14 +29,14 @@ const putPolicy = (base: string, text: string) =>
 beforeAll(async () => {
   const prefix = uniquePrefix('tools');
   a = await startTestBroker({ prefix, deleteKeysOnClose: true });
-  b = await startTestBroker({ prefix, deleteKeysOnClose: false });
+  b = await spawnBrokerProcess({ redisUrl: a.redisUrl, prefix });
   const current = await admin<{ policies: string }>(a.url, 'GET', '/admin/policies');
   defaults = current.body.policies;
   agent = await createClient(a.url, { client_id: 'tool-agent', name: 'Tool agent', kind: 'agent' });
 });
 
 afterAll(async () => {
-  await b?.close();
+  await b?.stop();
   await a?.close();
 });
 
@@ -65,7 +67,7 @@ describe('registered actions and the Cedar schema', () => {
     expect(put.status, put.text).toBe(200);
   });
 
-  it('makes the new actions known to a second broker process through the event bus', async () => {
+  it('makes the new actions known to a second broker process (its own) through the event bus', async () => {
     // b validates against its own schema: it must have learned of export_tickets.
     expect((await putPolicy(b.url, defaults + permitTool('export_tickets'))).status).toBe(400);
     const patched = await admin(a.url, 'PATCH', '/admin/clients/tickets-mcp', {
