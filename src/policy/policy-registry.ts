@@ -132,6 +132,10 @@ export function createPolicyRegistry(
       const check = compilePolicySet(current.text, trial, -1, { cacheEntries: 0 });
       return check.ok ? [] : check.problems;
     },
+    noteActions(clientId, actions) {
+      noteClient(clientId, actions);
+      applySchema();
+    },
     knownActions: () => [...new Set([...declared, ...registered()])].sort(),
   };
 }

@@ -90,6 +90,7 @@ export async function createClient(
   checkShape(client, broker.settings.jwksAllowHttpLoopback);
   if (!(await broker.clients.create(client)))
     throw new ProblemError(409, 'Client exists', `client_id ${client.client_id} is taken`);
+  broker.policy.noteActions(client.client_id, client.actions);
   await broker.decisions.record({
     kind: 'client',
     outcome: 'created',
@@ -142,6 +143,7 @@ export async function updateClient(
   checkActionsInUse(broker, id, next.actions ?? []);
   if (!(await broker.clients.put(next)))
     throw new ProblemError(404, 'Client not found', `no client ${id}`);
+  broker.policy.noteActions(id, next.actions);
   let revoked = { grants: 0, tokens: 0 };
   if (next.disabled && (!current.disabled || patch.disabled === true))
     revoked = (await revokeByAdmin(broker, { client_id: id }, 'client_disabled', by)).revoked;
@@ -165,6 +167,7 @@ export async function deleteClient(broker: Broker, id: string, by: string): Prom
   await broker.clients.markDeleted(id, DELETED_MARK_TTL_SEC);
   const { revoked } = await revokeByAdmin(broker, { client_id: id }, 'client_deleted', by);
   await broker.clients.delete(id);
+  broker.policy.noteActions(id, undefined);
   await broker.decisions.record({
     kind: 'client',
     outcome: 'deleted',
@@ -215,6 +218,7 @@ export async function seedClients(
     };
     // The config file is authoritative: a client it lists exists again even if the API deleted it.
     await broker.clients.put(client, { revive: true });
+    broker.policy.noteActions(client.client_id, client.actions);
   }
 }
 
