@@ -9,6 +9,8 @@ const AUTHORITY_URI = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(.*)$/s;
  * identifiers name the same resource when their canonical forms are equal.
  */
 export function canonicalResource(uri: string): string {
+  // Already canonical unless it holds an upper-case letter or a slash ending the path (the hot path).
+  if (!/[A-Z]|\/$|\/[?#]/.test(uri)) return uri;
   const m = AUTHORITY_URI.exec(uri);
   if (!m) return uri;
   const [, scheme = '', authority = '', path = '', rest = ''] = m;

@@ -74,6 +74,8 @@ describe('canonicalResource', () => {
     ['https://mcp.example.com/mcp/?v=1', 'https://mcp.example.com/mcp?v=1'],
     ['https://User@MCP.example.com/x', 'https://User@mcp.example.com/x'],
     ['urn:example:Resource', 'urn:example:Resource'],
+    ['https://a.example/x/#f', 'https://a.example/x#f'],
+    ['https://a.example/Path', 'https://a.example/Path'],
   ])('%s -> %s', (uri, canonical) => expect(canonicalResource(uri)).toBe(canonical));
 
   it('keeps the path case and one slash of a doubled one: only the trailing slash goes', () => {
