@@ -46,6 +46,16 @@ module.exports = {
       },
     },
     {
+      name: 'net-imports-only-domain',
+      severity: 'error',
+      comment:
+        'net/ holds the guarded outbound HTTP (SSRF checks, pinned lookups, bounded GETs) that ' +
+        'crypto/ (remote JWKS), worker/ (CAEP pushes) and the metadata-document adapter share: ' +
+        'it builds on domain/ only. Adapters, worker/ and deps.ts may import it.',
+      from: { path: '^src/net/' },
+      to: { path: SRC, pathNot: '^src/(domain|net)/' },
+    },
+    {
       name: 'services-import-only-domain',
       severity: 'error',
       comment:
@@ -53,7 +63,7 @@ module.exports = {
         'worker, config or entry point, not even for a type. Exception: crypto/random-id.ts (see RANDOM_ID).',
       from: { path: '^src/services/' },
       to: {
-        path: '^src/(store|crypto|policy|http|worker|cli|config|client|deps[.]ts|main[.]ts|cli[.]ts)',
+        path: '^src/(store|crypto|policy|net|http|worker|cli|config|client|deps[.]ts|main[.]ts|cli[.]ts)',
         pathNot: RANDOM_ID,
       },
     },

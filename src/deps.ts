@@ -7,12 +7,14 @@ import { createDpopProofs } from './crypto/dpop-proofs.ts';
 import { createKeyRing, type KeyRing } from './crypto/key-ring.ts';
 import { createRemoteJwks } from './crypto/remote-jwks.ts';
 import { trustRangeTexts } from './domain/client-address.ts';
+import type { ClientMetadataDocuments } from './domain/client-metadata.ts';
 import type { Operator } from './domain/operator.ts';
 import type { OperatorSessionStore } from './domain/operator-session.ts';
 import type { PolicyRegistry } from './domain/policy-registry.ts';
 import { type Clock, type GrantNotifier, systemClock } from './domain/ports.ts';
 import type { ReceiverStore } from './domain/receiver.ts';
 import type { HttpDeps } from './http/http-deps.ts';
+import { createHttpsClientMetadataDocuments } from './net/https-client-metadata.ts';
 import { withDecisionLines } from './observability/decision-lines.ts';
 import { type AppLogger, createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
@@ -112,8 +114,10 @@ export function createDeps(
   };
   const bus = createRedisEventBus(redis, subscriber, keys.events);
   const { text: defaultPolicyText, schema } = readPolicyFiles(loaded);
+  const clients = createRedisClientStore(redis, keys, bus);
   const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema, {
     cacheEntries: config.policy.decision_cache_entries,
+    clients,
   });
   const keyRing = createKeyRing(
     createRedisKeyStore(redis, keys),
@@ -194,13 +198,20 @@ export function createDeps(
     }),
   );
   const operators = createRedisAdminTokens(redis, keys, config.admin.token);
+  const { mcp } = config;
+  const clientMetadata: ClientMetadataDocuments = createHttpsClientMetadataDocuments({
+    allowPrivate: mcp.cimd_allow_private,
+    allowedHosts: mcp.cimd_allowed_hosts,
+    cache: { minSec: mcp.cimd_cache_min_sec, maxSec: mcp.cimd_cache_max_sec },
+    maxEntries: mcp.cimd_cache_entries,
+  });
   const broker: Broker = {
     operators,
     approvalNotifier: operations.approvalNotifier,
     reevaluator,
     notifier,
     clock,
-    clients: createRedisClientStore(redis, keys, bus),
+    clients,
     grants: createRedisGrantStore(redis, keys, { signals: signalLimits }),
     usage: createRedisUsageStore(redis, keys),
     approvals: createRedisApprovalStore(redis, keys),
@@ -212,6 +223,7 @@ export function createDeps(
     dpop,
     callerTokens: keyRing,
     assertionKeys,
+    clientMetadata,
     trustedIssuers: createRedisTrustedIssuers(redis, keys),
     writes: { afterWritesSent: afterTurnWrites },
     snapshots: new GrantSnapshots(),

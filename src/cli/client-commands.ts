@@ -1,4 +1,4 @@
-// `mandate clients`: register, list, show, disable, enable and delete agents and resource servers.
+// `mandate clients`: register, list, show, disable, enable, set actions of and delete agents and resource servers.
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { hashSecret } from '../services/authenticate-client.ts';
 import { asRecord, listOf } from './answer-shape.ts';
@@ -18,7 +18,7 @@ const CLIENT_COLUMNS: Column<Row>[] = [
   { header: 'disabled', value: (r) => (r.disabled === true ? 'yes' : 'no') },
 ];
 
-/** Adds `clients add|ls|show|disable|enable|rm` to `program`. */
+/** Adds `clients add|ls|show|disable|enable|set-actions|rm` to `program`. */
 export function addClientCommands(program: Command, ctx: CommandContext): void {
   const clients = program
     .command('clients')
@@ -40,6 +40,11 @@ export function addClientCommands(program: Command, ctx: CommandContext): void {
     .option(
       '--resources <u1,u2>',
       'resource URIs a resource client serves (comma-separated)',
+      commaList,
+    )
+    .option(
+      '--actions <a,b>',
+      "actions a resource client serves, e.g. an MCP server's tool names (comma-separated; each joins the Cedar schema)",
       commaList,
     )
     .option(
@@ -79,6 +84,7 @@ export function addClientCommands(program: Command, ctx: CommandContext): void {
         kind: opts.kind,
         groups: opts.groups,
         resources: opts.resources,
+        actions: opts.actions,
         attributes: Object.keys(opts.attr as Row).length > 0 ? opts.attr : undefined,
         token_endpoint_auth_method: keyed ? 'private_key_jwt' : opts.authMethod,
         jwks,
@@ -134,6 +140,24 @@ export function addClientCommands(program: Command, ctx: CommandContext): void {
     .action(async (id: string, _opts: Row, cmd: Command) => {
       const body = await ctx.admin(cmd, 'PATCH', `/admin/clients/${enc(id)}`, { disabled: false });
       ctx.print(cmd, body, () => `client ${id} enabled`);
+    });
+
+  clients
+    .command('set-actions <client_id> <actions>')
+    .description(
+      "replace the actions a resource client serves (comma-separated tool names; '' for none)",
+    )
+    .action(async (id: string, actions: string, _opts: Row, cmd: Command) => {
+      const list = actions
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean);
+      const body = await ctx.admin(cmd, 'PATCH', `/admin/clients/${enc(id)}`, { actions: list });
+      ctx.print(
+        cmd,
+        body,
+        () => `client ${id} serves ${list.length ? list.join(', ') : 'no registered action'}`,
+      );
     });
 
   clients

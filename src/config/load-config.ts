@@ -125,6 +125,8 @@ function checkCrossFields(config: Config, file: string): void {
     }
     if (c.kind === 'resource' && c.resources.length === 0)
       problems.push(`clients.${i}.resources: a resource client must serve at least one resource`);
+    if (c.kind !== 'resource' && c.actions?.length)
+      problems.push(`clients.${i}.actions: only resource clients serve actions`);
     const auth = authSettingsProblem(c);
     if (auth) problems.push(`clients.${i}.${auth.path}: ${auth.message}`);
     if (

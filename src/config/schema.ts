@@ -463,6 +463,44 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ max_depth: 4 }),
+    /** Mandate as the authorization server of MCP servers. */
+    mcp: z
+      .object({
+        /**
+         * Fetch Client ID Metadata Documents from loopback, private, link-local, unique-local,
+         * CGNAT, multicast or unspecified addresses. For tests only: it opens an SSRF path.
+         */
+        cimd_allow_private: z.boolean().default(false),
+        /** Host names client_id metadata documents may come from (exact); empty: any public host. */
+        cimd_allowed_hosts: z
+          .array(
+            z
+              .string()
+              .min(1)
+              .max(253)
+              .regex(/^[A-Za-z0-9.-]+$/, 'must be a host name'),
+          )
+          .max(1000)
+          .default([]),
+        /** Shortest time a fetched document is kept, even when it says max-age=0 (s); no-store is never kept. */
+        cimd_cache_min_sec: z.number().int().min(0).max(86_400).default(60),
+        /** Longest time a fetched document is kept, whatever its max-age (s). */
+        cimd_cache_max_sec: z.number().int().min(1).max(604_800).default(86_400),
+        /** Most documents kept in each process's cache. */
+        cimd_cache_entries: z.number().int().min(1).max(1_000_000).default(10_000),
+      })
+      .strict()
+      .refine(
+        (m) => m.cimd_cache_min_sec <= m.cimd_cache_max_sec,
+        'mcp.cimd_cache_min_sec must not exceed mcp.cimd_cache_max_sec',
+      )
+      .default({
+        cimd_allow_private: false,
+        cimd_allowed_hosts: [],
+        cimd_cache_min_sec: 60,
+        cimd_cache_max_sec: 86_400,
+        cimd_cache_entries: 10_000,
+      }),
     /** CAEP push delivery: where receivers may be, and how one receiver's trouble is kept from the others. */
     caep: z
       .object({

@@ -1,6 +1,12 @@
 // Remote JSON Web Key Sets (client and trusted-issuer jwks_uri): one bounded, cached fetcher per URL.
-import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
+import {
+  createRemoteJWKSet,
+  customFetch,
+  type FetchImplementation,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { jwksUriProblem } from '../domain/key-source.ts';
+import { guardedGet } from '../net/guarded-get.ts';
 
 export interface RemoteJwksOptions {
   /** Longest one fetch may take (ms). */
@@ -29,24 +35,29 @@ class JwksFetchRefused extends Error {}
 /**
  * jose's createRemoteJWKSet does the caching (cacheMaxAge), the unknown-kid refetch with its
  * cooldown (cooldownDuration) and the timeout (timeoutDuration); it has no size cap and retries a
- * failed fetch on the next call. The custom fetch adds both: the body is read up to `maxBytes`
- * and the fetch abandoned past it (Content-Length is checked first), and a URL whose fetch failed
- * is not fetched again until `cooldownMs` has passed. Redirects are not followed (jose's manual mode).
+ * failed fetch on the next call. The custom fetch (guardedGet) adds both: the body is read up to
+ * `maxBytes` and the fetch abandoned past it, and a URL whose fetch failed is not fetched again
+ * until `cooldownMs` has passed. Redirects are not followed.
  */
 export function createRemoteJwks(opts: RemoteJwksOptions): RemoteJwks {
   const sets = new Map<string, JWTVerifyGetKey>();
   const failedAt = new Map<string, number>();
   const maxSets = opts.maxSets ?? 1000;
 
-  const boundedFetch = async (url: string, init: RequestInit): Promise<Response> => {
+  const boundedFetch: FetchImplementation = async (url, init) => {
     const failed = failedAt.get(url);
     if (failed !== undefined && Date.now() - failed < opts.cooldownMs)
       throw new JwksFetchRefused('jwks fetch cooling down after a failure');
     try {
-      const res = await fetch(url, { ...init, redirect: 'manual' });
-      const body = await readCapped(res, opts.maxBytes);
+      const res = await guardedGet(url, {
+        timeoutMs: opts.timeoutMs,
+        maxBytes: opts.maxBytes,
+        allowHttp: opts.allowHttpLoopback,
+        headers: Object.fromEntries(init.headers),
+        signal: init.signal,
+      });
       failedAt.delete(url);
-      return new Response(body, { status: res.status, headers: res.headers });
+      return new Response(new Uint8Array(res.body), { status: res.status });
     } catch (err) {
       failedAt.set(url, Date.now());
       if (failedAt.size > maxSets) failedAt.delete(failedAt.keys().next().value as string);
@@ -70,34 +81,4 @@ export function createRemoteJwks(opts: RemoteJwksOptions): RemoteJwks {
       return set;
     },
   };
-}
-
-/** The body, at most `maxBytes`; a longer one (or a longer declared length) fails. */
-async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array> {
-  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
-  if (declared > maxBytes) {
-    await res.body?.cancel();
-    throw new JwksFetchRefused('jwks document too large');
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = res.body?.getReader();
-  if (!reader) return new Uint8Array();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new JwksFetchRefused('jwks document too large');
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }

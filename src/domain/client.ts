@@ -38,6 +38,22 @@ const Groups = z.array(z.string().min(1).max(128)).max(64);
 const Attributes = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), AttributeValue);
 const Resources = z.array(Uri).max(64);
 
+/**
+ * An action a resource client registers (for an MCP server, a tool name): a name an intent can
+ * ask for (no `:`, so the `tools:` scope prefix stays unambiguous) and a Cedar action id.
+ */
+export const RegisteredActionSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    'must be 1-64 letters, digits and _ . - (a letter or digit first)',
+  );
+
+const Actions = z
+  .array(RegisteredActionSchema)
+  .max(256)
+  .refine((a) => new Set(a).size === a.length, 'must not repeat a name');
+
 /** The client fields, without defaults (a PATCH must not reset what it does not name). */
 const ClientFields = z
   .object({
@@ -47,6 +63,8 @@ const ClientFields = z
     groups: Groups,
     attributes: Attributes,
     resources: Resources,
+    /** Resource clients: the actions they serve (an MCP server's tool names), added to the Cedar schema. */
+    actions: Actions.optional(),
     token_endpoint_auth_method: AuthMethodSchema,
     /** private_key_jwt: the client's public keys, inline (or give jwks_uri). */
     jwks: PublicJwksSchema.optional(),
@@ -83,6 +101,8 @@ export interface Client {
   readonly groups: string[];
   readonly attributes: Record<string, string | number | boolean | string[]>;
   readonly resources: string[];
+  /** Resource clients only: actions they register (tool names), each an action of the Cedar schema. */
+  readonly actions?: string[] | undefined;
   readonly token_endpoint_auth_method: AuthMethod;
   readonly jwks?: PublicJwks | undefined;
   readonly jwks_uri?: string | undefined;

@@ -26,6 +26,19 @@ export interface PolicyRegistry extends PolicySource {
     text: string,
     nowSec: number,
   ): Promise<{ ok: true; version: number } | { ok: false; problems: PolicyProblem[] }>;
+  /**
+   * The problems the policy set in force would have if `clientId` registered `actions` instead
+   * of what it registers now (an action the set names going away); empty when it would compile.
+   */
+  actionsProblems(clientId: string, actions: readonly string[]): PolicyProblem[];
+  /**
+   * Records a client's registered actions in this process at once (the admin service, after it
+   * stored the client), so this process's next validation sees them; other processes learn of
+   * them from the client's change event.
+   */
+  noteActions(clientId: string, actions: readonly string[] | undefined): void;
+  /** Every action registered by resource clients and declared in the schema, sorted. */
+  knownActions(): readonly string[];
   /** Compiles a candidate without storing it (for dry runs). */
   candidate(
     text: string,

@@ -143,13 +143,17 @@ export function addressKindOf(address: string): AddressKind | undefined {
 
 /**
  * Why a resolved address may not be connected to under `policy`, or undefined when it may.
- * Anything that is not a parseable IP address is refused.
+ * Anything that is not a parseable IP address is refused; `flag` names the config key that allows more.
  */
-export function addressProblem(address: string, policy: ReceiverTargetPolicy): string | undefined {
+export function addressProblem(
+  address: string,
+  policy: Pick<ReceiverTargetPolicy, 'allowPrivateTargets'>,
+  flag = 'caep.allow_private_targets',
+): string | undefined {
   const kind = addressKindOf(address);
   if (kind === undefined) return 'is not an IP address';
   if (kind === 'public' || policy.allowPrivateTargets) return undefined;
-  return `is a ${kind} address (caep.allow_private_targets is off)`;
+  return `is a ${kind} address (${flag} is off)`;
 }
 
 /**

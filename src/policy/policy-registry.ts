@@ -1,22 +1,64 @@
-// The policy set in force in this process: loaded from the store, replaced on change everywhere.
+// The policy set in force in this process: loaded from the store, replaced on change everywhere, recompiled when registered actions change.
 import type { EventBus } from '../domain/event-bus.ts';
 import type { PolicyDecider } from '../domain/policy-facts.ts';
-import type { CompiledPolicySet, PolicyRegistry } from '../domain/policy-registry.ts';
+import type {
+  CompiledPolicySet,
+  PolicyProblem,
+  PolicyRegistry,
+} from '../domain/policy-registry.ts';
 import type { PolicyStore, StoredPolicy } from '../domain/policy-store.ts';
+import type { ClientStore } from '../domain/ports.ts';
 import { compilePolicySet } from './cedar-policy-set.ts';
+import { declaredActions, effectiveSchema } from './effective-schema.ts';
+
+export interface PolicyRegistryOptions {
+  readonly cacheEntries?: number;
+  /**
+   * Where resource clients' registered actions are read (their `actions` join the schema). Read
+   * whole at load, then one client at a time as its change event arrives on the bus.
+   */
+  readonly clients?: Pick<ClientStore, 'get' | 'list'>;
+}
 
 export function createPolicyRegistry(
   store: PolicyStore,
   bus: EventBus,
-  schema: string,
-  opts: { cacheEntries?: number } = {},
+  fileSchema: string,
+  opts: PolicyRegistryOptions = {},
 ): PolicyRegistry {
   let current: CompiledPolicySet | undefined;
   let storedPolicy: StoredPolicy | undefined;
+  const declared = declaredActions(fileSchema);
+  const actionsByClient = new Map<string, readonly string[]>();
+  let schema = fileSchema;
+  const compileOpts = { cacheEntries: opts.cacheEntries };
+
+  const registered = (replace?: { id: string; actions: readonly string[] }) => {
+    const all: string[] = [];
+    for (const [id, actions] of actionsByClient) if (id !== replace?.id) all.push(...actions);
+    if (replace) all.push(...replace.actions);
+    return all;
+  };
+
+  /** Rebuilds the schema from the registered actions; the set in force is compiled again under it. */
+  const applySchema = () => {
+    const next = effectiveSchema(fileSchema, declared, registered());
+    if (next === schema) return;
+    schema = next;
+    if (!current) return;
+    // A set that no longer validates (an action it names went away) stays in force as compiled.
+    const again = compilePolicySet(current.text, schema, current.version, compileOpts);
+    if (again.ok) current = again.set;
+  };
+
+  const noteClient = (id: string, actions: readonly string[] | undefined) => {
+    if (actions?.length) actionsByClient.set(id, actions);
+    else actionsByClient.delete(id);
+  };
 
   const install = (stored: StoredPolicy) => {
     if (current && current.version >= stored.version) return;
-    const compiled = compilePolicySet(stored.text, schema, stored.version, opts);
+    const compiled = compilePolicySet(stored.text, schema, stored.version, compileOpts);
     // A stored set that no longer compiles (schema changed underneath it) keeps the old one in force.
     if (!compiled.ok)
       throw new Error(
@@ -33,9 +75,24 @@ export function createPolicyRegistry(
     if (stored) install(stored);
   };
 
+  const loadActions = async () => {
+    if (!opts.clients) return;
+    actionsByClient.clear();
+    for (const c of await opts.clients.list()) noteClient(c.client_id, c.actions);
+    applySchema();
+  };
+
   bus.subscribe((e) => {
     if (e.type === 'policy' && (!current || e.version > current.version))
       void refresh().catch(() => undefined);
+    if (e.type === 'client' && opts.clients)
+      void opts.clients
+        .get(e.id)
+        .then((c) => {
+          noteClient(e.id, c?.actions);
+          applySchema();
+        })
+        .catch(() => undefined);
   });
 
   return {
@@ -49,6 +106,7 @@ export function createPolicyRegistry(
     stored: () => storedPolicy,
     refresh,
     async load(defaultText, nowSec) {
+      await loadActions();
       const stored = await store.get();
       if (stored) return install(stored);
       const check = compilePolicySet(defaultText, schema, 0);
@@ -67,6 +125,17 @@ export function createPolicyRegistry(
       await bus.publish({ type: 'policy', version });
       return { ok: true, version };
     },
-    candidate: (text) => compilePolicySet(text, schema, -1, opts),
+    candidate: (text) => compilePolicySet(text, schema, -1, compileOpts),
+    actionsProblems(clientId, actions): PolicyProblem[] {
+      if (!current) return [];
+      const trial = effectiveSchema(fileSchema, declared, registered({ id: clientId, actions }));
+      const check = compilePolicySet(current.text, trial, -1, { cacheEntries: 0 });
+      return check.ok ? [] : check.problems;
+    },
+    noteActions(clientId, actions) {
+      noteClient(clientId, actions);
+      applySchema();
+    },
+    knownActions: () => [...new Set([...declared, ...registered()])].sort(),
   };
 }

@@ -1,5 +1,6 @@
 // What every use-case needs: the ports, the settings and the loggers, built once in deps.ts.
 
+import type { ClientMetadataDocuments } from '../domain/client-metadata.ts';
 import type { IntentLimits } from '../domain/intent.ts';
 import type { OperatorTokenStore } from '../domain/operator.ts';
 import type { PolicyRegistry } from '../domain/policy-registry.ts';
@@ -98,6 +99,8 @@ export interface Broker {
   readonly callerTokens: CallerTokens;
   /** Signature checks of client assertions and workload tokens, with registered or fetched keys. */
   readonly assertionKeys: AssertionKeys;
+  /** Clients whose client_id is the https URL of their Client ID Metadata Document. */
+  readonly clientMetadata: ClientMetadataDocuments;
   /** Workload identity federation: the issuers whose tokens authenticate mapped agents. */
   readonly trustedIssuers: TrustedIssuerStore;
   readonly writes: WriteTurn;

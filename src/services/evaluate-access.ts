@@ -19,6 +19,7 @@ import {
   liveContext,
 } from '../domain/evaluation.ts';
 import type { Grant } from '../domain/grant.ts';
+import { canonicalResource } from '../domain/resource-uri.ts';
 import type { AuthZenDecision } from '../domain/wire/authzen.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { type ForwardedProof, forwardedProofRejection, type ProofMemo } from './dpop-binding.ts';
@@ -238,7 +239,13 @@ export async function evaluateAccess(
   shared?: SharedInputsRef,
   proofs?: ProofMemo,
 ): Promise<AuthZenDecision> {
-  const answer = await decideAccess(broker, caller, req, shared, proofs);
+  // Resources are held in canonical form (see canonicalResource): ask in it too.
+  const resourceId = canonicalResource(req.resource.id);
+  const asked =
+    resourceId === req.resource.id
+      ? req
+      : { ...req, resource: { ...req.resource, id: resourceId } };
+  const answer = await decideAccess(broker, caller, asked, shared, proofs);
   // A permit for a delegated token says who acts (RFC 8693 act): the token verified to get here.
   const act = answer.decision ? actOfVerifiedToken(req.subject.properties.token) : undefined;
   return act ? { ...answer, context: { ...answer.context, act } } : answer;

@@ -10,6 +10,7 @@ import {
 import { ProblemError } from '../domain/errors.ts';
 import { MAX_GRANT_TTL_SEC } from '../domain/intent.ts';
 import { jwksUriProblem } from '../domain/key-source.ts';
+import { canonicalResources } from '../domain/resource-uri.ts';
 import type { ClientCreated, ClientDeleted, ClientUpdated } from '../domain/wire/admin.ts';
 import { generateSecret, hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
@@ -24,10 +25,20 @@ const DELETED_MARK_TTL_SEC = MAX_GRANT_TTL_SEC + 3600;
 function checkShape(
   c: Pick<
     Client,
-    'kind' | 'resources' | 'token_endpoint_auth_method' | 'jwks' | 'jwks_uri' | 'secret_hash'
+    | 'kind'
+    | 'resources'
+    | 'actions'
+    | 'token_endpoint_auth_method'
+    | 'jwks'
+    | 'jwks_uri'
+    | 'secret_hash'
   >,
   allowHttpLoopback: boolean,
 ): void {
+  if (c.kind !== 'resource' && c.actions?.length)
+    throw new ProblemError(400, 'Invalid client', 'actions: only resource clients serve actions', [
+      { path: 'actions', message: 'for kind resource only' },
+    ]);
   if (c.kind === 'resource' && c.resources.length === 0) {
     throw new ProblemError(
       400,
@@ -63,7 +74,8 @@ export async function createClient(
     kind: input.kind,
     groups: input.groups,
     attributes: input.attributes,
-    resources: input.resources,
+    resources: canonicalResources(input.resources),
+    ...(input.actions?.length ? { actions: input.actions } : {}),
     token_endpoint_auth_method: input.token_endpoint_auth_method,
     jwks: input.jwks,
     jwks_uri: input.jwks_uri,
@@ -78,6 +90,7 @@ export async function createClient(
   checkShape(client, broker.settings.jwksAllowHttpLoopback);
   if (!(await broker.clients.create(client)))
     throw new ProblemError(409, 'Client exists', `client_id ${client.client_id} is taken`);
+  broker.policy.noteActions(client.client_id, client.actions);
   await broker.decisions.record({
     kind: 'client',
     outcome: 'created',
@@ -111,7 +124,9 @@ export async function updateClient(
   by: string,
 ): Promise<ClientUpdated> {
   const current = await getClient(broker, id);
-  const merged = { ...current, ...stripUndefined(patch), updated_at: nowSecOf(broker) } as Client;
+  const changes = stripUndefined(patch);
+  if (changes.resources) changes.resources = canonicalResources(changes.resources);
+  const merged = { ...current, ...changes, updated_at: nowSecOf(broker) } as Client;
   // A client moving to private_key_jwt has no secret any more; one moving off it has none to use.
   const next: Client =
     merged.token_endpoint_auth_method === 'private_key_jwt'
@@ -125,8 +140,10 @@ export async function updateClient(
       [{ path: 'token_endpoint_auth_method', message: 'the client has no secret' }],
     );
   checkShape(next, broker.settings.jwksAllowHttpLoopback);
+  checkActionsInUse(broker, id, next.actions ?? []);
   if (!(await broker.clients.put(next)))
     throw new ProblemError(404, 'Client not found', `no client ${id}`);
+  broker.policy.noteActions(id, next.actions);
   let revoked = { grants: 0, tokens: 0 };
   if (next.disabled && (!current.disabled || patch.disabled === true))
     revoked = (await revokeByAdmin(broker, { client_id: id }, 'client_disabled', by)).revoked;
@@ -145,10 +162,12 @@ export async function updateClient(
  * one for it any more), then revokes every grant it holds, then removes its record.
  */
 export async function deleteClient(broker: Broker, id: string, by: string): Promise<ClientDeleted> {
-  await getClient(broker, id);
+  const current = await getClient(broker, id);
+  if (current.actions?.length) checkActionsInUse(broker, id, []);
   await broker.clients.markDeleted(id, DELETED_MARK_TTL_SEC);
   const { revoked } = await revokeByAdmin(broker, { client_id: id }, 'client_deleted', by);
   await broker.clients.delete(id);
+  broker.policy.noteActions(id, undefined);
   await broker.decisions.record({
     kind: 'client',
     outcome: 'deleted',
@@ -157,6 +176,21 @@ export async function deleteClient(broker: Broker, id: string, by: string): Prom
     inputs: { by, revoked },
   });
   return { revoked };
+}
+
+/**
+ * Refuses (409) a change of a client's registered actions that the policy set in force could not
+ * survive: an action it names would leave the schema. Change the policy first, then the client.
+ */
+function checkActionsInUse(broker: Broker, id: string, actions: readonly string[]): void {
+  const problems = broker.policy.actionsProblems(id, actions);
+  if (problems.length)
+    throw new ProblemError(
+      409,
+      'Actions in use',
+      `actions: the policy set in force names an action this change removes (${problems[0]?.message})`,
+      [{ path: 'actions', message: 'named by the policy set in force' }],
+    );
 }
 
 /** Creates or updates the clients listed in the config file (their secret given as hash or in clear). */
@@ -176,6 +210,7 @@ export async function seedClients(
     const { client_secret, client_secret_hash, ...rest } = c;
     const client: Client = {
       ...rest,
+      resources: canonicalResources(rest.resources),
       disabled: existing?.disabled ?? false,
       created_at: existing?.created_at ?? now,
       updated_at: now,
@@ -183,6 +218,7 @@ export async function seedClients(
     };
     // The config file is authoritative: a client it lists exists again even if the API deleted it.
     await broker.clients.put(client, { revive: true });
+    broker.policy.noteActions(client.client_id, client.actions);
   }
 }
 

@@ -9,6 +9,10 @@ import {
   intentOverLimits,
 } from '../domain/intent.ts';
 import { parseJsonWithin } from '../domain/json-bounds.ts';
+import { canonicalResources } from '../domain/resource-uri.ts';
+
+/** The scope prefix of an MCP tool: `tools:search_tickets` asks for the action `search_tickets`. */
+export const TOOL_SCOPE_PREFIX = 'tools:';
 
 /** The intent parameters of a token request. */
 export interface IntentRequest {
@@ -27,12 +31,14 @@ export function parseIntent(req: IntentRequest, limits: IntentLimits): AgentTask
   return withinLimits(parseEntries(req), limits);
 }
 
-function parseEntries(req: IntentRequest): AgentTask[] {
-  for (const r of req.resources) {
+function parseEntries(asked: IntentRequest): AgentTask[] {
+  for (const r of asked.resources) {
     if (!URL.canParse(r) || r.includes('#'))
       throw new OAuthError('invalid_target', 'resource must be an absolute URI without a fragment');
   }
-  const scopes = req.scope?.split(' ').filter(Boolean);
+  // Resources are compared and held in canonical form (scheme and host lower-cased, no trailing slash).
+  const req = { ...asked, resources: canonicalResources(asked.resources) };
+  const scopes = actionsOfScope(req.scope);
   if (req.authorizationDetails === undefined) {
     // A plain OAuth client: scope names the actions, resource the locations.
     if (!scopes?.length || req.resources.length === 0) {
@@ -56,7 +62,10 @@ function parseEntries(req: IntentRequest): AgentTask[] {
     'authorization_details',
   );
   if (!raw.ok) throw new OAuthError('invalid_authorization_details', raw.message);
-  let entries = validate(raw.value);
+  let entries = validate(raw.value).map((e) => ({
+    ...e,
+    locations: canonicalResources(e.locations),
+  }));
   if (req.resources.length) {
     const requested = new Set(entries.flatMap((e) => e.locations));
     const foreign = req.resources.find((r) => !requested.has(r));
@@ -75,6 +84,20 @@ function parseEntries(req: IntentRequest): AgentTask[] {
       throw new OAuthError('invalid_scope', 'scope names none of the requested actions');
   }
   return entries;
+}
+
+/**
+ * The actions a `scope` names: each value is an action, and `tools:<name>` (an MCP tool's scope)
+ * names the action `<name>`; repeats count once. An empty `tools:` is invalid_scope.
+ */
+export function actionsOfScope(scope: string | undefined): string[] | undefined {
+  const values = scope?.split(' ').filter(Boolean);
+  if (!values) return undefined;
+  const actions = values.map((v) =>
+    v.startsWith(TOOL_SCOPE_PREFIX) ? v.slice(TOOL_SCOPE_PREFIX.length) : v,
+  );
+  if (actions.includes('')) throw new OAuthError('invalid_scope', 'scope: tools: must name a tool');
+  return [...new Set(actions)];
 }
 
 function withinLimits(entries: AgentTask[], limits: IntentLimits): AgentTask[] {

@@ -7,11 +7,8 @@ import {
   addressProblem,
   receiverUrlProblem,
 } from '../../src/domain/receiver-target.ts';
-import {
-  checkedLookup,
-  pushSecurityEvent,
-  TargetRefused,
-} from '../../src/worker/push-security-event.ts';
+import { checkedLookup, TargetRefused } from '../../src/net/checked-lookup.ts';
+import { pushSecurityEvent } from '../../src/worker/push-security-event.ts';
 
 const STRICT = { allowHttp: false, allowPrivateTargets: false };
 const OPEN = { allowHttp: true, allowPrivateTargets: true };
@@ -61,6 +58,10 @@ describe('addressKindOf', () => {
     ['::ffff:169.254.169.254', 'link-local'],
     ['::ffff:10.0.0.1', 'private'],
     ['::ffff:8.8.8.8', 'public'],
+    ['::ffff:100.64.0.1', 'private'], // CGNAT, mapped
+    ['::ffff:224.0.0.251', 'reserved'], // multicast, mapped
+    ['::ffff:0.0.0.0', 'unspecified'],
+    ['ff05::1:3', 'reserved'], // site-local multicast
     ['::127.0.0.1', 'loopback'], // IPv4-compatible
     ['64:ff9b::a9fe:a9fe', 'link-local'], // NAT64 of the metadata address
     ['64:ff9b::8.8.8.8', 'public'],

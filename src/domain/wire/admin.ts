@@ -25,6 +25,10 @@ export const PublicClientSchema = z
       z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]),
     ),
     resources: z.array(z.string()),
+    actions: z
+      .array(z.string())
+      .optional()
+      .describe('resource clients: the actions they serve (tool names), Cedar actions too'),
     token_endpoint_auth_method: z.string(),
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).optional(),
     jwks_uri: z.string().optional(),

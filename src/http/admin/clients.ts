@@ -115,6 +115,7 @@ const updateClientRoute = adminRoute('clients:write', {
     }),
     ...ADMIN_BODY_ERRORS,
     404: problemReply('no such client'),
+    409: problemReply('the policy set in force names an action this change removes'),
   },
 });
 
@@ -130,6 +131,7 @@ const deleteClientRoute = adminRoute('clients:write', {
     200: jsonReply('deleted', ClientDeletedSchema, { revoked: REVOKED_EXAMPLE }),
     ...ADMIN_ERRORS,
     404: problemReply('no such client'),
+    409: problemReply('the policy set in force names an action the client registers'),
   },
 });
 
