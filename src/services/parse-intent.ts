@@ -10,6 +10,9 @@ import {
 } from '../domain/intent.ts';
 import { parseJsonWithin } from '../domain/json-bounds.ts';
 
+/** The prefix of an MCP tool's scope (`tools:<name>`); the rest is the action. */
+const TOOL_SCOPE_PREFIX = 'tools:';
+
 /** The intent parameters of a token request. */
 export interface IntentRequest {
   /** The raw `authorization_details` parameter (JSON text), if sent. */
@@ -32,7 +35,11 @@ function parseEntries(req: IntentRequest): AgentTask[] {
     if (!URL.canParse(r) || r.includes('#'))
       throw new OAuthError('invalid_target', 'resource must be an absolute URI without a fragment');
   }
-  const scopes = req.scope?.split(' ').filter(Boolean);
+  // An MCP client asks for a tool as `tools:<name>` (the scope its server advertises): the action is the name.
+  const scopes = req.scope
+    ?.split(' ')
+    .filter(Boolean)
+    .map((s) => (s.startsWith(TOOL_SCOPE_PREFIX) ? s.slice(TOOL_SCOPE_PREFIX.length) : s));
   if (req.authorizationDetails === undefined) {
     // A plain OAuth client: scope names the actions, resource the locations.
     if (!scopes?.length || req.resources.length === 0) {

@@ -1,0 +1,49 @@
+// The ticket tools as Cedar actions for the MCP demo, benchmark and tests: a schema and policy folder written to a temp dir.
+// Until resource clients can register their tool names as actions, the schema is the shipped one plus these.
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const TICKET_TOOLS = ['search_tickets', 'read_ticket', 'export_tickets'] as const;
+
+const REPO = join(import.meta.dirname, '../..');
+
+const TOOL_ACTIONS = `
+// The ticket MCP server's tools.
+action ${TICKET_TOOLS.join(', ')} appliesTo {
+  principal: [Agent],
+  resource: [Resource],
+  context: RequestContext,
+};
+`;
+
+const TOOL_POLICIES = `// Any agent may search and read tickets; exporting them is for exporters, once a human approved.
+@id("tickets-read")
+permit (principal, action in [Action::"search_tickets", Action::"read_ticket"], resource);
+
+@id("tickets-export")
+permit (principal in Group::"exporters", action == Action::"export_tickets", resource);
+
+@id("tickets-export-needs-approval")
+@remedy("approval")
+forbid (principal, action == Action::"export_tickets", resource)
+unless { context.approved };
+`;
+
+/** Writes the schema and policies; returns the config YAML naming them and a remover. */
+export function ticketsPolicy(): { yaml: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'mandate-mcp-policy-'));
+  const policies = join(dir, 'policies');
+  mkdirSync(policies);
+  copyFileSync(join(REPO, 'config/policies/default.cedar'), join(policies, 'default.cedar'));
+  writeFileSync(join(policies, 'tickets.cedar'), TOOL_POLICIES);
+  const schema = join(dir, 'schema.cedarschema');
+  writeFileSync(
+    schema,
+    readFileSync(join(REPO, 'config/schema.cedarschema'), 'utf8') + TOOL_ACTIONS,
+  );
+  return {
+    yaml: `policy:\n  dir: ${JSON.stringify(policies)}\n  schema: ${JSON.stringify(schema)}\n`,
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
