@@ -8,7 +8,8 @@ export const TICKET_TOOLS = ['search_tickets', 'read_ticket', 'export_tickets'] 
 
 const REPO = join(import.meta.dirname, '../..');
 
-const TOOL_ACTIONS = `
+/** Cedar schema text declaring the ticket tools as actions (append it to the shipped schema). */
+export const TOOL_ACTIONS = `
 // The ticket MCP server's tools.
 action ${TICKET_TOOLS.join(', ')} appliesTo {
   principal: [Agent],
@@ -17,7 +18,8 @@ action ${TICKET_TOOLS.join(', ')} appliesTo {
 };
 `;
 
-const TOOL_POLICIES = `// Any agent may search and read tickets; exporting them is for exporters, once a human approved.
+/** The ticket policies: reading for anyone, exporting for exporters after approval. */
+export const TOOL_POLICIES = `// Any agent may search and read tickets; exporting them is for exporters, once a human approved.
 @id("tickets-read")
 permit (principal, action in [Action::"search_tickets", Action::"read_ticket"], resource);
 
