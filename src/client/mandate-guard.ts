@@ -225,7 +225,9 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
       );
       return fault && refuse(401, fault.error, fault.description, 'DPoP');
     };
-    if (presented?.token) {
+    // Without a cache (cacheTtlMs or cacheMax 0) there is no key to hash.
+    const caching = ttlMs > 0 && cacheMax > 0;
+    if (caching && presented?.token) {
       const key = permitKey(presented.token, action, opts.context);
       const cached = cache.recall(key);
       if (cached) return (await bindingRefusal(cached)) ?? { ok: true, claims: cached };
@@ -266,7 +268,7 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
       }
       return refuse(401, 'invalid_token', 'the token is no longer active', challenge);
     }
-    if (askedAt === cache.generation)
+    if (caching && askedAt === cache.generation)
       cache.remember(permitKey(token, action, opts.context), claims, askedAtMs);
     return { ok: true, claims };
   }

@@ -139,7 +139,8 @@ export function createMcpGate(settings: McpGateSettings) {
         body: JSON.stringify(settings.metadata),
       };
     }
-    if (req.path !== settings.endpointPath) return { kind: 'pass' };
+    // A CORS preflight never carries credentials (Fetch spec): the server's own CORS answers it.
+    if (req.path !== settings.endpointPath || req.method === 'OPTIONS') return { kind: 'pass' };
     const authorization = req.header('authorization');
     const dpop = { method: req.method, url: req.url, dpop: req.header('dpop') };
     if (!authorization) {

@@ -160,7 +160,8 @@ async function connect(variant: string, keyed = false) {
     const token = provider.tokens()?.access_token;
     return token ? (decodeJwt(token).grant_id as string) : '';
   };
-  return { client, seen, grantId, endpoint, close: () => client.close() };
+  const token = () => provider.tokens()?.access_token ?? '';
+  return { client, seen, grantId, token, endpoint, close: () => client.close() };
 }
 
 interface DecisionRecord {
@@ -244,6 +245,7 @@ describe('revocation reaches the MCP server at the next call', () => {
     try {
       await mcp.client.callTool({ name: 'read_ticket', arguments: { id: 'T-2' } });
       const first = mcp.grantId();
+      const oldToken = mcp.token();
       const revoked = await admin(broker.url, 'POST', '/admin/revocations', {
         grant_id: first,
         reason: 'test',
@@ -257,6 +259,19 @@ describe('revocation reaches the MCP server at the next call', () => {
       // Policy decided afresh: a new grant, not the revoked one.
       expect(calls[1]?.status).toBe(200);
       expect(mcp.grantId()).not.toBe(first);
+      // The guard remembers the grant ended: its old token cannot even list tools now.
+      const listed = await fetch(mcp.endpoint, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${oldToken}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(listed.status).toBe(401);
+      expect(listed.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+      await listed.body?.cancel();
     } finally {
       await mcp.close();
     }
