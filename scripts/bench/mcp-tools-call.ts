@@ -6,13 +6,14 @@
 // tokens (one grant each) are used in turn, so no permit is reused (the guard caches none by default).
 // Both servers are the official SDK's McpServer + StreamableHTTPServerTransport (Node, JSON
 // responses) in this process; the broker (`mandate serve`) is its own process on a private Redis.
-// Prints p50/p99 of each side, the added p50, and the guard's AuthZEN round trip (the decision);
+// Prints p50/p99 of each side, the added p50, the guard's AuthZEN round trip (the decision) and the
+// guard's own in-process work without it;
 // writes bench-results/mcp-tools-call-<timestamp>.json (and -latest.json).
 import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createMcpGuard, type McpGuard } from '../../src/client/mcp.ts';
+import { createMcpGuard, type McpGuard, type McpNodeMiddleware } from '../../src/client/mcp.ts';
 import { TOOL_ACTIONS, TOOL_POLICIES } from '../mcp/tickets-policy.ts';
 import { type RunningServer, serveNode } from '../mcp/tickets-server.ts';
 import {
@@ -144,7 +145,20 @@ try {
     fetch: timedFetch,
   });
   servers.push(await serveNode(plainPort, true));
-  servers.push(await serveNode(guardedPort, true, guard.node()));
+  // The guard's own work per call (body, JSON-RPC, token verification): entry to next(), minus
+  // the AuthZEN round trip that happened in between.
+  const guardMs: number[] = [];
+  const middleware = guard.node();
+  const timedGuard: McpNodeMiddleware = (req, res, next) => {
+    const started = performance.now();
+    const decisions = decisionMs.length;
+    middleware(req, res, (err) => {
+      const decided = decisionMs.length > decisions ? (decisionMs.at(-1) ?? 0) : 0;
+      guardMs.push(performance.now() - started - decided);
+      next(err);
+    });
+  };
+  servers.push(await serveNode(guardedPort, true, timedGuard));
 
   const tokens: string[] = [];
   for (let i = 0; i < TOKENS; i++) {
@@ -165,6 +179,7 @@ try {
     await toolsCall(endpoint, tokens[n % TOKENS], n++);
   }
   decisionMs.length = 0;
+  guardMs.length = 0;
   const plainMs: number[] = [];
   const guardedMs: number[] = [];
   const rounds: { round: number; plainP50: number | null; guardedP50: number | null }[] = [];
@@ -184,6 +199,7 @@ try {
   const unprotected = latencySummary(plainMs);
   const guarded = latencySummary(guardedMs);
   const decision = latencySummary(decisionMs);
+  const guardLocal = latencySummary(guardMs);
   const addedP50 = round2((guarded.p50 ?? 0) - (unprotected.p50 ?? 0));
   const addedP99 = round2((guarded.p99 ?? 0) - (unprotected.p99 ?? 0));
   console.log(`MCP tools/call, ${ROUNDS} interleaved rounds x ${CALLS} calls, ${TOKENS} tokens`);
@@ -191,6 +207,9 @@ try {
   console.log(`  mandate/mcp      p50 ${guarded.p50} ms  p99 ${guarded.p99} ms`);
   console.log(`  added            p50 ${addedP50} ms  p99 ${addedP99} ms`);
   console.log(`  decision (AuthZEN round trip) p50 ${decision.p50} ms  p99 ${decision.p99} ms`);
+  console.log(
+    `  guard in-process (without it)  p50 ${guardLocal.p50} ms  p99 ${guardLocal.p99} ms`,
+  );
   const files = await writeFigure('mcp-tools-call', {
     meta: { ...metaAtStart, loadAverageAtEnd: machineMeta().loadAverage },
     settings: { rounds: ROUNDS, calls: CALLS, tokens: TOKENS, warmup: WARMUP },
@@ -198,6 +217,7 @@ try {
     guarded,
     added: { p50: addedP50, p99: addedP99 },
     decision,
+    guardLocal,
     rounds,
   });
   console.log(`  wrote ${files.join(', ')}`);
