@@ -1,6 +1,6 @@
 // The MCP guard's decision for one HTTP request, framework-free: serve metadata, refuse, or forward (with a tools/list filter).
 import { decodeJwt } from 'jose';
-import type { GuardRefusal } from './bearer-challenge.ts';
+import { type GuardRefusal, presentedToken } from './bearer-challenge.ts';
 import type { MandateClaims } from './mandate-claims.ts';
 import type { MandateGuard } from './mandate-guard.ts';
 import {
@@ -182,15 +182,12 @@ export function createMcpGate(settings: McpGateSettings) {
         context: { ...(ip ? { ip } : {}), ...(exposed ? { tool: { arguments: exposed } } : {}) },
         request: dpop,
       });
+      token = presentedToken(authorization)?.token ?? '';
       if (!decided.ok) {
-        const scope =
-          decided.status === 403
-            ? stepUpScope(authorization.replace(/^\S+\s+/, ''), call.name)
-            : undefined;
+        const scope = decided.status === 403 ? stepUpScope(token, call.name) : undefined;
         return refusal(decided, call.id, scope);
       }
       claims = decided.claims;
-      token = authorization.replace(/^\S+\s+/, '').trim();
     } else {
       const verified = await guard.verify(authorization, dpop);
       if (!verified.ok) return refusal(verified, firstId);
