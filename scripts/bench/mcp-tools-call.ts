@@ -64,6 +64,12 @@ async function toolsCall(endpoint: string, token: string | undefined, i: number)
   return ms;
 }
 
+/** Microseconds of CPU (user + system) this process used since `since`. */
+function cpuMicros(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return used.user + used.system;
+}
+
 /** Registers a client through the admin API and returns its one-time secret. */
 async function registeredSecret(
   baseUrl: string,
@@ -182,12 +188,19 @@ try {
   guardMs.length = 0;
   const plainMs: number[] = [];
   const guardedMs: number[] = [];
+  // CPU of this process (client, both servers, the guard and its HTTP client): robust to a busy machine.
+  let plainCpuUs = 0;
+  let guardedCpuUs = 0;
   const rounds: { round: number; plainP50: number | null; guardedP50: number | null }[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const p: number[] = [];
     const g: number[] = [];
+    let cpu = process.cpuUsage();
     for (let i = 0; i < CALLS; i++) p.push(await toolsCall(plain, undefined, n++));
+    plainCpuUs += cpuMicros(cpu);
+    cpu = process.cpuUsage();
     for (let i = 0; i < CALLS; i++) g.push(await toolsCall(endpoint, tokens[n % TOKENS], n++));
+    guardedCpuUs += cpuMicros(cpu);
     plainMs.push(...p);
     guardedMs.push(...g);
     rounds.push({
@@ -200,6 +213,11 @@ try {
   const guarded = latencySummary(guardedMs);
   const decision = latencySummary(decisionMs);
   const guardLocal = latencySummary(guardMs);
+  const cpuPerCall = {
+    plainUs: Math.round(plainCpuUs / (ROUNDS * CALLS)),
+    guardedUs: Math.round(guardedCpuUs / (ROUNDS * CALLS)),
+    addedUs: Math.round((guardedCpuUs - plainCpuUs) / (ROUNDS * CALLS)),
+  };
   const addedP50 = round2((guarded.p50 ?? 0) - (unprotected.p50 ?? 0));
   const addedP99 = round2((guarded.p99 ?? 0) - (unprotected.p99 ?? 0));
   console.log(`MCP tools/call, ${ROUNDS} interleaved rounds x ${CALLS} calls, ${TOKENS} tokens`);
@@ -210,6 +228,9 @@ try {
   console.log(
     `  guard in-process (without it)  p50 ${guardLocal.p50} ms  p99 ${guardLocal.p99} ms`,
   );
+  console.log(
+    `  CPU of this process per call: unprotected ${cpuPerCall.plainUs} µs, guarded ${cpuPerCall.guardedUs} µs (+${cpuPerCall.addedUs} µs: the guard and its AuthZEN request)`,
+  );
   const files = await writeFigure('mcp-tools-call', {
     meta: { ...metaAtStart, loadAverageAtEnd: machineMeta().loadAverage },
     settings: { rounds: ROUNDS, calls: CALLS, tokens: TOKENS, warmup: WARMUP },
@@ -218,6 +239,7 @@ try {
     added: { p50: addedP50, p99: addedP99 },
     decision,
     guardLocal,
+    cpuPerCall,
     rounds,
   });
   console.log(`  wrote ${files.join(', ')}`);
