@@ -2,8 +2,11 @@
 //
 // Run: npm run bench:mcp   (or node_modules/.bin/node --import tsx scripts/bench/mcp-tools-call.ts)
 // BENCH_ROUNDS (default 10) interleaved rounds of BENCH_CALLS (default 200) sequential calls each,
-// first to the unprotected server, then to the guarded one; BENCH_TOKENS (default 500) distinct
-// tokens (one grant each) are used in turn, so no permit is reused (the guard caches none by default).
+// first to the unprotected server, then to the guarded one. Every guarded call of the warm-up and
+// the rounds presents a token of its own (one grant each; BENCH_TOKENS overrides how many are
+// minted and used in turn), so nothing is reused: no permit (the MCP guard caches none by default)
+// and no verified token. A last guarded round presents one token again and again: the guard's own
+// work for a session that calls many tools with one token (verified once, then remembered).
 // Both servers are the official SDK's McpServer + StreamableHTTPServerTransport (Node, JSON
 // responses) in this process; the broker (`mandate serve`) is its own process on a private Redis.
 // Prints p50/p99 of each side, the added p50, the guard's AuthZEN round trip (the decision) and the
@@ -34,8 +37,8 @@ import { startPrivateRedis } from './private-redis.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
 const CALLS = Number(process.env.BENCH_CALLS ?? 200);
-const TOKENS = Number(process.env.BENCH_TOKENS ?? 500);
 const WARMUP = 100;
+const TOKENS = Number(process.env.BENCH_TOKENS ?? ROUNDS * CALLS + WARMUP);
 for (const [name, n] of Object.entries({ ROUNDS, CALLS, TOKENS }))
   if (!(Number.isInteger(n) && n > 0)) throw new Error(`BENCH_${name} must be a positive integer`);
 
@@ -180,9 +183,10 @@ try {
   }
 
   let n = 0;
+  let t = 0;
   for (let i = 0; i < WARMUP; i++) {
     await toolsCall(plain, undefined, n++);
-    await toolsCall(endpoint, tokens[n % TOKENS], n++);
+    await toolsCall(endpoint, tokens[t++ % TOKENS], n++);
   }
   decisionMs.length = 0;
   guardMs.length = 0;
@@ -199,7 +203,7 @@ try {
     for (let i = 0; i < CALLS; i++) p.push(await toolsCall(plain, undefined, n++));
     plainCpuUs += cpuMicros(cpu);
     cpu = process.cpuUsage();
-    for (let i = 0; i < CALLS; i++) g.push(await toolsCall(endpoint, tokens[n % TOKENS], n++));
+    for (let i = 0; i < CALLS; i++) g.push(await toolsCall(endpoint, tokens[t++ % TOKENS], n++));
     guardedCpuUs += cpuMicros(cpu);
     plainMs.push(...p);
     guardedMs.push(...g);
@@ -213,6 +217,10 @@ try {
   const guarded = latencySummary(guardedMs);
   const decision = latencySummary(decisionMs);
   const guardLocal = latencySummary(guardMs);
+  // One token for every call: verified once, then recalled.
+  guardMs.length = 0;
+  for (let i = 0; i < CALLS; i++) await toolsCall(endpoint, tokens[0], n++);
+  const guardLocalReused = latencySummary(guardMs);
   const cpuPerCall = {
     plainUs: Math.round(plainCpuUs / (ROUNDS * CALLS)),
     guardedUs: Math.round(guardedCpuUs / (ROUNDS * CALLS)),
@@ -229,6 +237,9 @@ try {
     `  guard in-process (without it)  p50 ${guardLocal.p50} ms  p99 ${guardLocal.p99} ms`,
   );
   console.log(
+    `  the same, one token reused   p50 ${guardLocalReused.p50} ms  p99 ${guardLocalReused.p99} ms`,
+  );
+  console.log(
     `  CPU of this process per call: unprotected ${cpuPerCall.plainUs} µs, guarded ${cpuPerCall.guardedUs} µs (+${cpuPerCall.addedUs} µs: the guard and its AuthZEN request)`,
   );
   const files = await writeFigure('mcp-tools-call', {
@@ -239,6 +250,7 @@ try {
     added: { p50: addedP50, p99: addedP99 },
     decision,
     guardLocal,
+    guardLocalReused,
     cpuPerCall,
     rounds,
   });

@@ -17,6 +17,7 @@ import type { CheckOptions, MandateGuardOptions } from './mandate-guard-options.
 import { isTokenFault, MANDATE_ALGORITHMS } from './mandate-jwt.ts';
 import { createPermitCache, type InvalidateFilter, MAX_CACHE_TTL_MS } from './permit-cache.ts';
 import { createResourceCredentials } from './resource-credentials.ts';
+import { createVerifiedTokens } from './verified-tokens.ts';
 import {
   MAX_SET_BYTES,
   type SecurityEventResult,
@@ -61,6 +62,9 @@ export interface MandateGuard {
   /** Stops the event hook and empties the cache; later checks fail closed. */
   close(): void;
 }
+
+/** Verified tokens remembered (by exact text, until their `exp`) so each is verified once. */
+const VERIFIED_TOKENS_MAX = 4096;
 
 /** Default permit reuse: short enough that a revocation is in force within it without any event. */
 export const DEFAULT_CACHE_TTL_MS = 500;
@@ -118,6 +122,7 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
   const bindingFault = createBindingCheck({ windowSec: dpopWindowSec, maxSeen: 100_000 });
   const invalidate = (filter?: InvalidateFilter): number => cache.invalidate(filter);
   const endedGrants = createEndedGrants(now);
+  const verifiedTokens = createVerifiedTokens(VERIFIED_TOKENS_MAX, now);
 
   let closed = false;
   let discovery: Promise<Discovered> | undefined;
@@ -173,16 +178,19 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     } catch {
       return refuse(503, 'temporarily_unavailable', 'Mandate could not be reached');
     }
-    let claims: MandateClaims;
+    let claims = verifiedTokens.recall(token);
     try {
-      const verified = await jwtVerify<MandateClaims>(token, d.jwks, {
-        issuer: d.as.issuer,
-        audience: resource,
-        typ: 'at+jwt',
-        algorithms: MANDATE_ALGORITHMS,
-        currentDate: new Date(now()),
-      });
-      claims = verified.payload;
+      if (!claims) {
+        const verified = await jwtVerify<MandateClaims>(token, d.jwks, {
+          issuer: d.as.issuer,
+          audience: resource,
+          typ: 'at+jwt',
+          algorithms: MANDATE_ALGORITHMS,
+          currentDate: new Date(now()),
+        });
+        claims = verified.payload;
+        verifiedTokens.remember(token, claims);
+      }
     } catch (err) {
       if (isTokenFault(err)) {
         return refuse(
