@@ -18,6 +18,7 @@ interface Seen {
   readonly method: string;
   readonly status: number;
   readonly challenge: string | null;
+  readonly contentType: string | null;
   readonly mcpMethod: string | undefined;
 }
 
@@ -35,6 +36,7 @@ function observingFetch(endpoint: string, seen: Seen[]): typeof fetch {
         method: init?.method ?? 'GET',
         status: response.status,
         challenge: response.headers.get('www-authenticate'),
+        contentType: response.headers.get('content-type'),
         mcpMethod,
       });
     }
@@ -204,6 +206,11 @@ describe.each([
 
         const listed = await mcp.client.listTools();
         expect(listed.tools.map((t) => t.name).sort()).toEqual(['read_ticket', 'search_tickets']);
+        // The narrowed answer came in the server's own framing.
+        const list = mcp.seen.find((s) => s.mcpMethod === 'tools/list');
+        expect(list?.contentType).toMatch(
+          variant.endsWith('json') ? /^application\/json/ : /^text\/event-stream/,
+        );
 
         const found = await mcp.client.callTool({
           name: 'search_tickets',
