@@ -12,12 +12,12 @@
 // Prints p50/p99 of each side, the added p50, the guard's AuthZEN round trip (the decision) and the
 // guard's own in-process work without it;
 // writes bench-results/mcp-tools-call-<timestamp>.json (and -latest.json).
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createMcpGuard, type McpGuard, type McpNodeMiddleware } from '../../src/client/mcp.ts';
-import { TOOL_ACTIONS, TOOL_POLICIES } from '../mcp/tickets-policy.ts';
+import { TOOL_POLICIES, ticketsSchema } from '../mcp/tickets-policy.ts';
 import { type RunningServer, serveNode } from '../mcp/tickets-server.ts';
 import {
   type Broker,
@@ -100,8 +100,7 @@ try {
   const policy = await benchPolicies(workDir);
   await writeFile(join(policy.dir, 'tickets.cedar'), TOOL_POLICIES);
   const schema = join(workDir, 'schema.cedarschema');
-  await writeFile(schema, await readFile(policy.schema, 'utf8'));
-  await appendFile(schema, TOOL_ACTIONS);
+  await writeFile(schema, ticketsSchema(await readFile(policy.schema, 'utf8')));
   const configFile = await writeConfigFile(workDir, {
     tokens: { access_ttl: 900 },
     policy: { dir: policy.dir, schema },

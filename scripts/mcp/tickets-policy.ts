@@ -8,8 +8,17 @@ export const TICKET_TOOLS = ['search_tickets', 'read_ticket', 'export_tickets'] 
 
 const REPO = join(import.meta.dirname, '../..');
 
-/** Cedar schema text declaring the ticket tools as actions (append it to the shipped schema). */
-export const TOOL_ACTIONS = `
+/** The shipped schema with the ticket tools as actions and the arguments their server exposes. */
+export function ticketsSchema(shipped: string): string {
+  const declared = 'type ToolArguments = {};';
+  if (!shipped.includes(declared)) throw new Error(`the schema has no "${declared}" to extend`);
+  return (
+    shipped.replace(declared, 'type ToolArguments = { query?: String, format?: String };') +
+    TOOL_ACTIONS
+  );
+}
+
+const TOOL_ACTIONS = `
 // The ticket MCP server's tools.
 action ${TICKET_TOOLS.join(', ')} appliesTo {
   principal: [Agent],
@@ -22,6 +31,11 @@ action ${TICKET_TOOLS.join(', ')} appliesTo {
 export const TOOL_POLICIES = `// Any agent may search and read tickets; exporting them is for exporters, once a human approved.
 @id("tickets-read")
 permit (principal, action in [Action::"search_tickets", Action::"read_ticket"], resource);
+
+// No searching for salaries through the ticket tools, whoever asks (the server exposes the query).
+@id("tickets-no-salary-search")
+forbid (principal, action == Action::"search_tickets", resource)
+when { context has tool && context.tool.arguments has query && context.tool.arguments.query like "*salar*" };
 
 @id("tickets-export")
 permit (principal in Group::"exporters", action == Action::"export_tickets", resource);
