@@ -14,6 +14,7 @@ export {
   type GuardResult,
   type MandateGuard,
   type MandateGuardOptions,
+  type VerifyResult,
 } from './mandate-guard.ts';
 export { type InvalidateFilter, MAX_CACHE_TTL_MS } from './permit-cache.ts';
 export {

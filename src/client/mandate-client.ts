@@ -10,12 +10,7 @@ import {
   MandateError,
   toMandateError,
 } from './mandate-error.ts';
-import {
-  type AssertionAlgorithm,
-  type AssertionSigner,
-  createAssertionSigner,
-  type PrivateKeyInput,
-} from './private-key-jwt.ts';
+import { type ClientKeyOptions, createAssertionSigner, privateKeyJwt } from './private-key-jwt.ts';
 
 /** What a task asks for: one `agent_task` authorization_details entry without its `type`. */
 export type TaskIntent = Omit<AgentTask, 'type'>;
@@ -57,20 +52,9 @@ export interface MandateTaskHandle extends MandateTask {
   end(): Promise<void>;
 }
 
-export interface MandateClientOptions {
+export interface MandateClientOptions extends ClientKeyOptions {
   /** The broker's issuer identifier, e.g. `https://mandate.example.com`. */
   readonly issuer: string | URL;
-  readonly clientId: string;
-  /** The client secret (HTTP Basic). Give this or `privateKey`. */
-  readonly clientSecret?: string;
-  /**
-   * private_key_jwt: the client's private key (CryptoKey, KeyObject, private JWK or PKCS#8 PEM);
-   * each token request carries a fresh assertion signed with it. Give this or `clientSecret`.
-   */
-  readonly privateKey?: PrivateKeyInput;
-  /** With `privateKey`: the `kid` to send (default the JWK's) and the algorithm (default from the key). */
-  readonly keyId?: string;
-  readonly algorithm?: AssertionAlgorithm;
   /**
    * DPoP (RFC 9449): `true` makes an ES256 key pair for this client, or pass your own WebCrypto
    * pair (ES256, EdDSA, PS256, RS256). Token requests then carry proofs (a `use_dpop_nonce`
@@ -373,15 +357,6 @@ export function createMandateClient(options: MandateClientOptions): MandateClien
   }
 
   return { startTask, withTask, awaitApproval, dpopProof };
-}
-
-/** oauth4webapi client authentication sending a fresh jose-signed assertion (aud: the issuer) with every request. */
-function privateKeyJwt(sign: AssertionSigner): oauth.ClientAuth {
-  return async (as, client, body) => {
-    body.set('client_id', client.client_id);
-    body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
-    body.set('client_assertion', await sign(as.issuer));
-  };
 }
 
 interface TokenState {

@@ -1,13 +1,20 @@
 // Asks Mandate about one call: AuthZEN evaluation, or RFC 7662 introspection when the broker has none.
 import * as oauth from 'oauth4webapi';
 import { allowsPair } from '../domain/agent-task.ts';
-import { basicCredentials } from './basic-credentials.ts';
 import type { DiscoveredIssuer, FetchLike } from './discover-issuer.ts';
 import type { MandateClaims } from './mandate-claims.ts';
 import type { GrantedTask } from './mandate-client.ts';
+import type { ResourceCredentials } from './resource-credentials.ts';
 
-/** Mandate's answer: permitted, or refused (`inactive` when the token itself is no longer live). */
-export type Verdict = { decision: true } | { decision: false; inactive: boolean };
+/**
+ * Mandate's answer: permitted, or refused (`inactive` when the token itself is no longer live,
+ * `grantEnded` when its grant is revoked, expired or gone for good, so no token of it will be).
+ */
+export type Verdict =
+  | { decision: true }
+  | { decision: false; inactive: boolean; grantEnded?: boolean };
+
+const ENDED_GRANT_REASONS = new Set(['grant_revoked', 'grant_expired', 'grant_missing']);
 
 /** Decides one call with the broker; throws when the broker cannot answer (the guard fails closed). */
 export type MandateDecider = (
@@ -49,14 +56,13 @@ function isInactiveReason(code: unknown): boolean {
 export function createMandateDecider(options: {
   readonly issuer: URL;
   readonly clientId: string;
-  readonly clientSecret: string;
+  readonly credentials: ResourceCredentials;
   readonly resource: string;
   readonly timeoutMs: number;
   readonly fetch: FetchLike;
 }): MandateDecider {
-  const { issuer, clientId, clientSecret, resource, timeoutMs, fetch: fetchImpl } = options;
+  const { issuer, clientId, credentials, resource, timeoutMs, fetch: fetchImpl } = options;
   const client: oauth.Client = { client_id: clientId };
-  const basic = basicCredentials(clientId, clientSecret);
   const evaluationUrl = new URL(
     'access/v1/evaluation',
     issuer.href.endsWith('/') ? issuer : `${issuer.href}/`,
@@ -64,6 +70,7 @@ export function createMandateDecider(options: {
   let evaluationMissing = false;
 
   async function evaluate(
+    d: DiscoveredIssuer,
     token: string,
     claims: MandateClaims,
     action: string,
@@ -78,17 +85,25 @@ export function createMandateDecider(options: {
       resource: { type: 'resource', id: resource },
       ...(context || forwarded ? { context: { ...context, ...http } } : {}),
     };
-    const response = await fetchImpl(evaluationUrl, {
-      method: 'POST',
-      headers: {
-        authorization: basic,
-        'content-type': 'application/json',
-        accept: 'application/json',
-      },
-      body: JSON.stringify(body),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    const post = async () =>
+      fetchImpl(evaluationUrl, {
+        method: 'POST',
+        headers: {
+          authorization: await credentials.authorization(d),
+          'content-type': 'application/json',
+          accept: 'application/json',
+        },
+        body: JSON.stringify(body),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    let response = await post();
+    if (response.status === 401) {
+      // A caller token Mandate no longer takes (expired early, keys rotated): fetch one more, once.
+      await response.body?.cancel();
+      credentials.refused();
+      response = await post();
+    }
     if (response.status === 404) {
       await response.body?.cancel();
       return 'missing';
@@ -106,21 +121,19 @@ export function createMandateDecider(options: {
     // The broker could not check (its store is down): not a verdict on the token, fail closed.
     if (code === 'unavailable' || code === 'token_unavailable')
       throw new Error('Mandate cannot check this now');
-    return { decision: false, inactive: isInactiveReason(code) };
+    return {
+      decision: false,
+      inactive: isInactiveReason(code),
+      grantEnded: typeof code === 'string' && ENDED_GRANT_REASONS.has(code),
+    };
   }
 
   async function introspect(d: DiscoveredIssuer, token: string, action: string): Promise<Verdict> {
-    const response = await oauth.introspectionRequest(
-      d.as,
-      client,
-      oauth.ClientSecretBasic(clientSecret),
-      token,
-      {
-        ...d.http,
-        signal: AbortSignal.timeout(timeoutMs),
-        additionalParameters: { token_type_hint: 'access_token' },
-      },
-    );
+    const response = await oauth.introspectionRequest(d.as, client, credentials.clientAuth, token, {
+      ...d.http,
+      signal: AbortSignal.timeout(timeoutMs),
+      additionalParameters: { token_type_hint: 'access_token' },
+    });
     const result = await oauth.processIntrospectionResponse(d.as, client, response);
     if (result.active !== true) return { decision: false, inactive: true };
     const details = (result.authorization_details ?? []) as unknown as GrantedTask[];
@@ -132,7 +145,7 @@ export function createMandateDecider(options: {
   return async function decide(d, token, claims, action, context, forwarded) {
     const answer = evaluationMissing
       ? 'missing'
-      : await evaluate(token, claims, action, context, forwarded);
+      : await evaluate(d, token, claims, action, context, forwarded);
     if (answer !== 'missing') return answer;
     // A broker without AuthZEN still answers RFC 7662; remember so each call costs one request.
     evaluationMissing = true;

@@ -10,10 +10,14 @@ import {
 } from './bearer-challenge.ts';
 import { type DiscoveredIssuer, discoverIssuer, type FetchLike } from './discover-issuer.ts';
 import { createBindingCheck, type GuardedRequest } from './dpop-proof.ts';
+import { createEndedGrants } from './ended-grants.ts';
 import type { MandateClaims } from './mandate-claims.ts';
 import { createMandateDecider, type Verdict } from './mandate-decider.ts';
+import type { CheckOptions, MandateGuardOptions } from './mandate-guard-options.ts';
 import { isTokenFault, MANDATE_ALGORITHMS } from './mandate-jwt.ts';
 import { createPermitCache, type InvalidateFilter, MAX_CACHE_TTL_MS } from './permit-cache.ts';
+import { createResourceCredentials } from './resource-credentials.ts';
+import { createVerifiedTokens } from './verified-tokens.ts';
 import {
   MAX_SET_BYTES,
   type SecurityEventResult,
@@ -21,65 +25,19 @@ import {
   verifySecurityEvent,
 } from './verify-security-event.ts';
 
+export type { CheckOptions, MandateGuardOptions } from './mandate-guard-options.ts';
+
 export type GuardResult = { readonly ok: true; readonly claims: MandateClaims } | GuardRefusal;
 
-export interface CheckOptions {
-  /** The action this request performs; defaults to the guard's `action`. */
-  readonly action?: string;
-  /**
-   * AuthZEN context for the decision (e.g. `{ ip, step }`); part of the cache key. `ip` must come
-   * from the socket or a proxy you trust (the rightmost untrusted hop), never from a header the
-   * caller sets.
-   */
-  readonly context?: Record<string, unknown>;
-  /**
-   * The request being guarded (method, full URL, its `DPoP` header): needed for DPoP-bound tokens
-   * (RFC 9449), which are refused without a valid proof for it.
-   */
-  readonly request?: GuardedRequest;
-}
-
-export interface MandateGuardOptions {
-  readonly issuer: string | URL;
-  /** The resource client's credentials (HTTP Basic towards Mandate). */
-  readonly clientId: string;
-  readonly clientSecret: string;
-  /** This resource's identifier: the audience tokens must carry. */
-  readonly resource: string;
-  /** Default action of `check` when the call does not name one. */
-  readonly action?: string;
-  /**
-   * How long a permit is reused, counted from when the guard sent the question to Mandate
-   * (default 500 ms, at most 5000 ms). It bounds how long a revocation may go unseen when no
-   * revocation events reach the guard: with the default, a request sent half a second after a
-   * revocation is refused. 0 asks Mandate on every request.
-   */
-  readonly cacheTtlMs?: number;
-  /** How many permits are kept (default 10000). */
-  readonly cacheMax?: number;
-  /** Per call to Mandate (default 3000 ms); a slower answer fails closed. */
-  readonly timeoutMs?: number;
-  /** `realm` of the challenges (default: the resource). */
-  readonly realm?: string;
-  readonly fetch?: FetchLike;
-  /**
-   * Hook for revocation push events (CAEP/SSF, a Redis channel, a webhook): called once with
-   * the guard's `invalidate`; what it returns is called on `close()`. Revocations then drop
-   * cached permits at once instead of after `cacheTtlMs`.
-   */
-  readonly revocationEvents?: (
-    invalidate: (filter: InvalidateFilter) => void,
-  ) => (() => void) | undefined;
-  /**
-   * The `aud` that pushed Security Event Tokens must carry: the `audience` this resource was
-   * registered with at `POST /admin/receivers` (default: `resource`).
-   */
-  readonly eventAudience?: string;
-  /** How far a DPoP proof's `iat` may lie from now, either side (default 65 s). */
-  readonly dpopWindowSec?: number;
-  /** Clock in epoch milliseconds (tests). */
-  readonly now?: () => number;
-}
+/** A verified token (signature, issuer, audience, expiry, DPoP binding) with its claims, or a refusal. */
+export type VerifyResult =
+  | {
+      readonly ok: true;
+      readonly claims: MandateClaims;
+      readonly token: string;
+      readonly scheme: 'Bearer' | 'DPoP';
+    }
+  | GuardRefusal;
 
 export interface MandateGuard {
   /**
@@ -87,6 +45,11 @@ export interface MandateGuard {
    * carrying the proof). Never throws for a bad token.
    */
   check(authorization: string | null | undefined, options?: CheckOptions): Promise<GuardResult>;
+  /**
+   * Verifies the token offline (no question to Mandate): signature, issuer, audience, expiry,
+   * DPoP binding, and not of a grant this guard learned is revoked. Never throws for a bad token.
+   */
+  verify(authorization: string | null | undefined, request?: GuardedRequest): Promise<VerifyResult>;
   /** Drops cached permits matching the filter (all of them without one); returns how many. */
   invalidate(filter?: InvalidateFilter): number;
   /**
@@ -100,6 +63,9 @@ export interface MandateGuard {
   close(): void;
 }
 
+/** Verified tokens remembered (by exact text, until their `exp`) so each is verified once. */
+const VERIFIED_TOKENS_MAX = 4096;
+
 /** Default permit reuse: short enough that a revocation is in force within it without any event. */
 export const DEFAULT_CACHE_TTL_MS = 500;
 
@@ -112,9 +78,11 @@ interface Discovered extends DiscoveredIssuer {
  * at start-up rather than on the first request.
  */
 export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
-  const { clientId, clientSecret, resource } = options;
-  if (!clientId || !clientSecret)
-    throw new TypeError('createMandateGuard: clientId and clientSecret are required');
+  const { clientId, clientSecret, privateKey, resource } = options;
+  if (!clientId || (!clientSecret && privateKey === undefined))
+    throw new TypeError('createMandateGuard: clientId and clientSecret or privateKey are required');
+  if (clientSecret && privateKey !== undefined)
+    throw new TypeError('createMandateGuard: give clientSecret or privateKey, not both');
   if (!resource) throw new TypeError('createMandateGuard: resource is required');
   const issuer = new URL(options.issuer);
   const ttlMs = options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
@@ -132,10 +100,17 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
   const realm = options.realm ?? resource;
   const now = options.now ?? Date.now;
   const fetchImpl: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
+  const credentials = createResourceCredentials(
+    clientId,
+    privateKey === undefined
+      ? { clientSecret: clientSecret as string }
+      : { privateKey, keyId: options.keyId, algorithm: options.algorithm },
+    { timeoutMs, now },
+  );
   const decide = createMandateDecider({
     issuer,
     clientId,
-    clientSecret,
+    credentials,
     resource,
     timeoutMs,
     fetch: fetchImpl,
@@ -146,6 +121,8 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     throw new RangeError('createMandateGuard: dpopWindowSec must be between 1 and 600');
   const bindingFault = createBindingCheck({ windowSec: dpopWindowSec, maxSeen: 100_000 });
   const invalidate = (filter?: InvalidateFilter): number => cache.invalidate(filter);
+  const endedGrants = createEndedGrants(now);
+  const verifiedTokens = createVerifiedTokens(VERIFIED_TOKENS_MAX, now);
 
   let closed = false;
   let discovery: Promise<Discovered> | undefined;
@@ -179,15 +156,10 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     scheme: 'Bearer' | 'DPoP' = 'Bearer',
   ) => bearerChallenge(realm, status, error, description, scheme);
 
-  async function check(
+  async function verify(
     authorization: string | null | undefined,
-    opts: CheckOptions = {},
-  ): Promise<GuardResult> {
-    const action = opts.action ?? options.action;
-    if (!action)
-      throw new TypeError(
-        'MandateGuard.check: no action given and the guard has no default action',
-      );
+    request?: GuardedRequest,
+  ): Promise<VerifyResult> {
     if (closed) return refuse(503, 'temporarily_unavailable', 'the guard is closed');
     const presented = presentedToken(authorization);
     if (presented === undefined)
@@ -200,35 +172,25 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
         `the Authorization header is not a valid ${scheme} credential`,
         scheme,
       );
-    /** The token's binding holds for this request (checked on every call, cached permit or not). */
-    const bindingRefusal = async (claims: MandateClaims) => {
-      const fault = await bindingFault(scheme, token, claims.cnf?.jkt, opts.request, now() / 1000);
-      return fault && refuse(401, fault.error, fault.description, 'DPoP');
-    };
-
-    const key = `${createHash('sha256').update(token).digest('base64url')}\u0000${action}\u0000${canonicalJson(opts.context ?? null)}`;
-    const cached = cache.recall(key);
-    if (cached) return (await bindingRefusal(cached)) ?? { ok: true, claims: cached };
-    const askedAt = cache.generation;
-    const askedAtMs = now();
-
     let d: Discovered;
     try {
       d = await discover();
     } catch {
       return refuse(503, 'temporarily_unavailable', 'Mandate could not be reached');
     }
-
-    let claims: MandateClaims;
+    let claims = verifiedTokens.recall(token);
     try {
-      const verified = await jwtVerify<MandateClaims>(token, d.jwks, {
-        issuer: d.as.issuer,
-        audience: resource,
-        typ: 'at+jwt',
-        algorithms: MANDATE_ALGORITHMS,
-        currentDate: new Date(now()),
-      });
-      claims = verified.payload;
+      if (!claims) {
+        const verified = await jwtVerify<MandateClaims>(token, d.jwks, {
+          issuer: d.as.issuer,
+          audience: resource,
+          typ: 'at+jwt',
+          algorithms: MANDATE_ALGORITHMS,
+          currentDate: new Date(now()),
+        });
+        claims = verified.payload;
+        verifiedTokens.remember(token, claims);
+      }
     } catch (err) {
       if (isTokenFault(err)) {
         return refuse(
@@ -241,8 +203,49 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
       }
       return refuse(503, 'temporarily_unavailable', 'the signing keys could not be fetched');
     }
-    const unbound = await bindingRefusal(claims);
-    if (unbound) return unbound;
+    const fault = await bindingFault(scheme, token, claims.cnf?.jkt, request, now() / 1000);
+    if (fault) return refuse(401, fault.error, fault.description, 'DPoP');
+    if (claims.grant_id && endedGrants.has(claims.grant_id))
+      return refuse(401, 'invalid_token', 'the token is no longer active', scheme);
+    return { ok: true, claims, token, scheme };
+  }
+
+  async function check(
+    authorization: string | null | undefined,
+    opts: CheckOptions = {},
+  ): Promise<GuardResult> {
+    const action = opts.action ?? options.action;
+    if (!action)
+      throw new TypeError(
+        'MandateGuard.check: no action given and the guard has no default action',
+      );
+    if (closed) return refuse(503, 'temporarily_unavailable', 'the guard is closed');
+    const presented = presentedToken(authorization);
+    /** The token's binding holds for this request (checked on every call, cached permit or not). */
+    const bindingRefusal = async (claims: MandateClaims) => {
+      if (!presented) return undefined;
+      const fault = await bindingFault(
+        presented.scheme,
+        presented.token,
+        claims.cnf?.jkt,
+        opts.request,
+        now() / 1000,
+      );
+      return fault && refuse(401, fault.error, fault.description, 'DPoP');
+    };
+    // Without a cache (cacheTtlMs or cacheMax 0) there is no key to hash.
+    const caching = ttlMs > 0 && cacheMax > 0;
+    if (caching && presented?.token) {
+      const key = permitKey(presented.token, action, opts.context);
+      const cached = cache.recall(key);
+      if (cached) return (await bindingRefusal(cached)) ?? { ok: true, claims: cached };
+    }
+    const askedAt = cache.generation;
+    const askedAtMs = now();
+    const verified = await verify(authorization, opts.request);
+    if (!verified.ok) return verified;
+    const { claims, token } = verified;
+    const d = await discover();
     const challenge = claims.cnf?.jkt === undefined ? 'Bearer' : 'DPoP';
     // Mandate checks a bound token's proof again (and spends its jti for every broker process).
     const forwarded =
@@ -266,11 +269,15 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
           challenge,
         );
       // RFC 6750 3.1: a revoked, drifted or expired grant is an invalid token, not a scope matter;
-      // its other permits here are stale too.
-      if (claims.grant_id) invalidate({ grant_id: claims.grant_id });
+      // its other permits here are stale too, and so is any later token of it.
+      if (claims.grant_id) {
+        invalidate({ grant_id: claims.grant_id });
+        if (verdict.grantEnded) endedGrants.add(claims.grant_id);
+      }
       return refuse(401, 'invalid_token', 'the token is no longer active', challenge);
     }
-    if (askedAt === cache.generation) cache.remember(key, claims, askedAtMs);
+    if (caching && askedAt === cache.generation)
+      cache.remember(permitKey(token, action, opts.context), claims, askedAtMs);
     return { ok: true, claims };
   }
 
@@ -304,5 +311,9 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     unsubscribe?.();
   }
 
-  return { check, invalidate, receiveSecurityEvent, close };
+  return { check, verify, invalidate, receiveSecurityEvent, close };
+}
+
+function permitKey(token: string, action: string, context: unknown): string {
+  return `${createHash('sha256').update(token).digest('base64url')}\u0000${action}\u0000${canonicalJson(context ?? null)}`;
 }

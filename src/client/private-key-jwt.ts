@@ -1,12 +1,28 @@
 // private_key_jwt for the SDK and the CLI: client assertions (RFC 7523 2.2) signed with jose, one per request.
 import { randomUUID } from 'node:crypto';
 import { type CryptoKey, importJWK, importPKCS8, type JWK, type KeyObject, SignJWT } from 'jose';
+import type * as oauth from 'oauth4webapi';
 
 /** The algorithms Mandate takes for client assertions. */
 export type AssertionAlgorithm = 'ES256' | 'EdDSA' | 'PS256' | 'RS256';
 
 /** A private key: a CryptoKey or KeyObject, a private JWK (with `d`), or PKCS#8 PEM text. */
 export type PrivateKeyInput = CryptoKey | KeyObject | JWK | string;
+
+/** How a client without a secret authenticates to Mandate (private_key_jwt); give this or `clientSecret`. */
+export interface ClientKeyOptions {
+  readonly clientId: string;
+  /** The client secret (HTTP Basic). Give this or `privateKey`. */
+  readonly clientSecret?: string;
+  /**
+   * private_key_jwt: the client's private key (CryptoKey, KeyObject, private JWK or PKCS#8 PEM);
+   * each request to Mandate's form endpoints carries a fresh assertion signed with it.
+   */
+  readonly privateKey?: PrivateKeyInput;
+  /** With `privateKey`: the `kid` to send (default the JWK's) and the algorithm (default from the key). */
+  readonly keyId?: string;
+  readonly algorithm?: AssertionAlgorithm;
+}
 
 export interface AssertionSignerOptions {
   readonly clientId: string;
@@ -73,5 +89,14 @@ export function createAssertionSigner(opts: AssertionSignerOptions): AssertionSi
       .setExpirationTime(iat + lifetimeSec)
       .setJti(randomUUID())
       .sign(await key());
+  };
+}
+
+/** oauth4webapi client authentication sending a fresh jose-signed assertion (aud: the issuer) with every request. */
+export function privateKeyJwt(sign: AssertionSigner): oauth.ClientAuth {
+  return async (as, client, body) => {
+    body.set('client_id', client.client_id);
+    body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    body.set('client_assertion', await sign(as.issuer));
   };
 }

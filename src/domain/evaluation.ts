@@ -6,7 +6,7 @@ import type { SignalSummary } from './drift.ts';
 import { summarizedContext } from './drift.ts';
 import type { ContextSnapshot, Grant, GrantStatus } from './grant.ts';
 import type { AgentTask } from './intent.ts';
-import { factsOf, type PolicyDecider, type UsageFacts } from './policy-facts.ts';
+import { factsOf, type PolicyDecider, type ToolFacts, type UsageFacts } from './policy-facts.ts';
 import { checkStep } from './steps.ts';
 
 /**
@@ -61,6 +61,8 @@ export interface EvaluationQuestion {
   readonly ip?: string | undefined;
   /** The call's token is DPoP-bound and its proof checked: `context.sender_constrained` is true. */
   readonly senderConstrained?: boolean | undefined;
+  /** An MCP tool call's exposed arguments: `context.tool` for policy. */
+  readonly tool?: ToolFacts | undefined;
 }
 
 /** An evaluation's verdict: allowed or not, with its reason code, the policies behind it and the step taken. */
@@ -133,7 +135,8 @@ export function evaluationVerdict(args: {
     ...(q.ip === undefined ? {} : { ip: q.ip }),
     ...(q.senderConstrained ? { sender_constrained: true } : {}),
   };
-  const [decision] = policy.decide(factsOf(agent, [entry], context, nowSec, grant.usage), [
+  const facts = factsOf(agent, [entry], context, nowSec, grant.usage);
+  const [decision] = policy.decide(q.tool ? { ...facts, tool: q.tool } : facts, [
     { entry: 0, action: q.action, location: q.resource },
   ]);
   return decision?.effect === 'permit'

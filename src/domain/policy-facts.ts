@@ -78,6 +78,14 @@ export interface PolicyFacts {
   readonly workload?: WorkloadContext | undefined;
   /** The person the grant acts for (RFC 8693 token exchange, ID-JAG); absent otherwise. */
   readonly on_behalf_of?: OnBehalfOf | undefined;
+  /** An MCP tool call's arguments the resource exposed (evaluations only); absent otherwise. */
+  readonly tool?: ToolFacts | undefined;
+}
+
+/** The tool being called (the action) and the arguments its MCP server chose to show policy. */
+export interface ToolFacts {
+  readonly name: string;
+  readonly arguments: Readonly<Record<string, string | number | boolean>>;
 }
 
 /** The context attributes of the contract's model. */
@@ -94,6 +102,7 @@ export const CONTEXT_KEYS = [
   'signals',
   'workload',
   'on_behalf_of',
+  'tool',
 ] as const;
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
 
@@ -118,6 +127,8 @@ export const CONTEXT_LEAVES = [
   'workload',
   /** Read whole, like workload. */
   'on_behalf_of',
+  /** Read whole: its arguments are the MCP server's to name. */
+  'tool',
 ] as const;
 export type ContextLeaf = (typeof CONTEXT_LEAVES)[number];
 

@@ -217,6 +217,9 @@ function baseContext(
     const { issuer, sub, groups } = facts.on_behalf_of;
     context.on_behalf_of = { issuer, sub, groups: [...groups] };
   }
+  // Optional too: present only for an evaluation whose resource exposed tool arguments.
+  if (attributes.has('tool') && facts.tool)
+    context.tool = { name: facts.tool.name, arguments: { ...facts.tool.arguments } };
   return context;
 }
 

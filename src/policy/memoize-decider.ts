@@ -37,6 +37,7 @@ const LEAF_VALUES: Record<
   signals: (f) => f.signals,
   workload: (f) => f.workload ?? null,
   on_behalf_of: (f) => f.on_behalf_of ?? null,
+  tool: (f) => f.tool ?? null,
 };
 const NUMERIC_LEAVES: ReadonlySet<ContextLeaf> = new Set([
   'now.unix',

@@ -75,6 +75,20 @@ export const EvaluationSchema = z
           .strict()
           .optional()
           .describe('the guarded request, which a forwarded DPoP proof must name (htm, htu)'),
+        tool: z
+          .object({
+            arguments: z
+              .record(
+                z.string().min(1).max(64),
+                z.union([z.string().max(1024), z.boolean(), z.number().int().safe()]),
+              )
+              .refine((a) => Object.keys(a).length <= 32, 'at most 32 arguments'),
+          })
+          .strict()
+          .optional()
+          .describe(
+            "an MCP tool call's arguments the resource shows policy (context.tool: { name: the action, arguments }); strings, booleans and integers",
+          ),
       })
       .passthrough()
       .optional(),
@@ -100,6 +114,9 @@ const questionOf = (req: EvaluationRequest, claims: AccessTokenClaims): Evaluati
   step: req.context?.step,
   ip: req.context?.ip,
   senderConstrained: claims.cnf !== undefined,
+  ...(req.context?.tool
+    ? { tool: { name: req.action.name, arguments: req.context.tool.arguments } }
+    : {}),
 });
 
 /** What the resource forwarded of a DPoP-bound call. */

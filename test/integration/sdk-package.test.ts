@@ -213,15 +213,16 @@ describe('npm pack of @mandate/sdk', () => {
 
   it('imports every entry point on the oldest Node found, importing nothing but its dependencies', async () => {
     const script = `
-      const entries = ['@mandate/sdk', '@mandate/sdk/guard', '@mandate/sdk/hono'];
+      const entries = ['@mandate/sdk', '@mandate/sdk/guard', '@mandate/sdk/hono', '@mandate/sdk/mcp'];
       const loaded = await Promise.all(entries.map((e) => import(e)));
       console.log(JSON.stringify(loaded.map((m) => Object.keys(m).sort())));`;
     const { stdout } = await run(node.bin, ['--input-type=module', '-e', script], { cwd: project });
-    const [client, guard, hono] = JSON.parse(stdout) as string[][];
+    const [client, guard, hono, mcp] = JSON.parse(stdout) as string[][];
     expect(client).toContain('createMandateClient');
     expect(client).toContain('GrantRevokedError');
     expect(guard).toContain('createMandateGuard');
     expect(hono).toContain('requireMandate');
+    expect(mcp).toContain('createMcpGuard');
     console.info(`entry points imported on Node ${node.version}`);
     // Every bare import of the compiled code is a dependency, an optional peer or a builtin.
     const dist = join(project, 'node_modules/@mandate/sdk/dist');
@@ -248,6 +249,8 @@ describe("the README's examples, written against the installed package", () => {
         'install',
         `hono@${version('hono')}`,
         `@hono/node-server@${version('@hono/node-server')}`,
+        `@modelcontextprotocol/sdk@${version('@modelcontextprotocol/sdk')}`,
+        `zod@${version('zod')}`,
         '--prefer-offline',
         '--no-audit',
         '--no-fund',
@@ -259,6 +262,8 @@ describe("the README's examples, written against the installed package", () => {
       'agent.ts',
       'crm.ts',
       'guard.ts',
+      'mcp-agent.ts',
+      'mcp-server.ts',
       'readme-hono.ts',
     ]);
     mkdirSync(join(project, 'src'), { recursive: true });
@@ -293,6 +298,8 @@ describe("the README's examples, written against the installed package", () => {
       'agent.js',
       'crm.js',
       'guard.js',
+      'mcp-agent.js',
+      'mcp-server.js',
       'readme-hono.js',
     ]);
   }, 120_000);

@@ -119,3 +119,34 @@ describe('parseIntent with limits', () => {
     expect(pairCount(parseIntent({ ...req, resources: urls(8) }, LIMITS))).toBe(64);
   });
 });
+
+describe('parseIntent with MCP tool scopes', () => {
+  it('takes `tools:<name>` and the bare name alike as the action, with or without authorization_details', () => {
+    const mcp = 'https://mcp.example.com/mcp';
+    const [plain] = parseIntent(
+      {
+        authorizationDetails: undefined,
+        resources: [mcp],
+        scope: 'tools:search_tickets read_ticket',
+      },
+      LIMITS,
+    );
+    expect(plain).toMatchObject({ actions: ['search_tickets', 'read_ticket'], locations: [mcp] });
+    const [narrowed] = parseIntent(
+      {
+        authorizationDetails: JSON.stringify([
+          {
+            type: 'agent_task',
+            task_id: 'T-1',
+            actions: ['search_tickets', 'export_tickets'],
+            locations: [mcp],
+          },
+        ]),
+        resources: [],
+        scope: 'tools:search_tickets',
+      },
+      LIMITS,
+    );
+    expect(narrowed?.actions).toEqual(['search_tickets']);
+  });
+});
