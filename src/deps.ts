@@ -18,6 +18,7 @@ import { type AppLogger, createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createOperations } from './operations-deps.ts';
 import { createPolicyRegistry } from './policy/policy-registry.ts';
+import { createReplicaAcksFor } from './replica-acks-deps.ts';
 import type { Broker } from './services/broker.ts';
 import { GrantSnapshots } from './services/grant-snapshots.ts';
 import { bootstrapOperatorToken, type CreatedOperatorToken } from './services/manage-operators.ts';
@@ -101,6 +102,8 @@ export function createDeps(
   for (const r of [redis, subscriber, queueConnection])
     r.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const keys = createKeyNames(config.redis.prefix);
+  // Revocations and new grants are acknowledged once on the replicas (none asked for: no connections).
+  const acks = createReplicaAcksFor(config, redis, keys, log);
   const signalLimits = {
     maxPerGrant: config.signals.max_per_grant,
     maxTypesPerGrant: config.signals.max_types_per_grant,
@@ -200,8 +203,8 @@ export function createDeps(
     reevaluator,
     notifier,
     clock,
-    clients: createRedisClientStore(redis, keys, bus),
-    grants: createRedisGrantStore(redis, keys, { signals: signalLimits }),
+    clients: createRedisClientStore(redis, keys, bus, acks),
+    grants: createRedisGrantStore(redis, keys, { signals: signalLimits, acks }),
     usage: createRedisUsageStore(redis, keys),
     approvals: createRedisApprovalStore(redis, keys),
     decisions,
@@ -256,8 +259,8 @@ export function createDeps(
   );
   const workerBroker: Broker = {
     ...broker,
-    clients: createRedisClientStore(workerRedis, keys, bus),
-    grants: createRedisGrantStore(workerRedis, keys, { signals: signalLimits }),
+    clients: createRedisClientStore(workerRedis, keys, bus, acks),
+    grants: createRedisGrantStore(workerRedis, keys, { signals: signalLimits, acks }),
     usage: createRedisUsageStore(workerRedis, keys),
     approvals: createRedisApprovalStore(workerRedis, keys),
     decisions: workerDecisions,
@@ -323,6 +326,7 @@ export function createDeps(
           'WARNING: Redis runs without AOF persistence: a Redis restart loses every grant and revocation. Set appendonly yes (appendfsync everysec or always).',
         );
       }
+      await acks.start();
       await keyRing.load();
       await keyRing.maintain();
       dpop.useNonceSecret(await loadSharedSecret(redis, keys, 'dpop_nonce'));
@@ -369,6 +373,7 @@ export function createDeps(
       await operations.close();
       await worker?.close();
       await caepWorker?.close();
+      acks.close();
       await caepNotifier.close();
       await reevaluator.close();
       await bus.close();
