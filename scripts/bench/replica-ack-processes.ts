@@ -20,6 +20,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
 import {
   type Answer,
   type Broker,
@@ -311,6 +312,40 @@ async function sequential(d: Deployment, count: number): Promise<void> {
   }
 }
 
+/**
+ * What WAIT itself costs, without a broker: `count` INCRs one at a time, then `count` INCR + WAIT 1
+ * pipelines (what one acknowledged write adds), on one connection to the primary.
+ */
+let waitMisses = 0;
+
+async function redisWait(url: string, count: number): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true });
+  await redis.connect();
+  try {
+    for (const [label, withWait] of [
+      ['redis.incr', false],
+      ['redis.incr+wait', true],
+    ] as const) {
+      for (let i = 0; i < count; i++) {
+        const t0 = performance.now();
+        if (withWait) {
+          const replies = await redis
+            .pipeline()
+            .incr('bench-marker')
+            .call('WAIT', '1', '500')
+            .exec();
+          if (replies?.[1]?.[1] !== 1) waitMisses++;
+        } else await redis.incr('bench-marker');
+        samples.set(label, [...(samples.get(label) ?? []), performance.now() - t0]);
+      }
+      const s = latencySummary((samples.get(label) ?? []).slice(-count));
+      console.log(`  ${label.padEnd(28)} one at a time: p50 ${s.p50} ms  p99 ${s.p99} ms`);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
 function summary(label: string) {
   const rounds = results.get(label) ?? [];
   const med = (pick: (r: Measured) => number) => round2(median(rounds.map(pick)));
@@ -416,6 +451,7 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     console.log(`round ${round + 1}/${ROUNDS}`);
     if (plain && acked) {
+      await redisWait(primary.url, 2000);
       const order = round % 2 === 0 ? [plain, acked] : [acked, plain];
       for (const d of order) {
         await sequential(d, SEQUENTIAL);
@@ -459,7 +495,10 @@ try {
       resource: RESOURCE,
     },
     figures,
+    /** WAITs of the Redis-only figure that returned before the replica acknowledged (timeout). */
+    redis_wait_timeouts: waitMisses,
     ratios: {
+      redis_p50_incr_wait_over_incr: ratio('redis.incr+wait', 'redis.incr', 'p50'),
       revocation_c1_p50_ack1_over_ack0: ratio('ack1.revocation.c1', 'ack0.revocation.c1', 'p50'),
       token_c1_p50_ack1_over_ack0: ratio('ack1.token.c1', 'ack0.token.c1', 'p50'),
       revocation_p50_ack1_over_ack0: ratio('ack1.revocation', 'ack0.revocation', 'p50_ms'),
