@@ -102,8 +102,6 @@ export function createDeps(
   for (const r of [redis, subscriber, queueConnection])
     r.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const keys = createKeyNames(config.redis.prefix);
-  // Revocations and new grants are acknowledged once on the replicas (none asked for: no connections).
-  const acks = createReplicaAcksFor(config, redis, keys, log);
   const signalLimits = {
     maxPerGrant: config.signals.max_per_grant,
     maxTypesPerGrant: config.signals.max_types_per_grant,
@@ -140,6 +138,8 @@ export function createDeps(
     clock,
   );
   const metrics = createMetrics();
+  // Revocations and new grants are acknowledged once on the replicas (none asked for: no connections).
+  const acks = createReplicaAcksFor(config, redis, keys, log, metrics);
   const queueOpts = {
     connection: queueConnection,
     prefix: keys.queuePrefix,

@@ -1,6 +1,7 @@
 // Composition of acknowledged writes: the connections that wait for Redis replicas, as config `redis` asks.
 import type { Config } from './config/schema.ts';
 import type { AppLogger } from './observability/logger.ts';
+import type { Metrics } from './observability/metrics.ts';
 import type { KeyNames } from './store/key-names.ts';
 import { createRequestClient } from './store/redis-connection.ts';
 import {
@@ -22,6 +23,7 @@ export function createReplicaAcksFor(
   probe: Parameters<typeof createReplicaAcks>[1],
   keys: KeyNames,
   log: AppLogger,
+  metrics: Pick<Metrics, 'replicaAcks'>,
 ): ReplicaAcks {
   const r = config.redis;
   if (r.min_replicas_ack === 0) return unconfirmedWrites;
@@ -42,5 +44,6 @@ export function createReplicaAcksFor(
     markerKey: keys.replicaAckMarker,
     watchEveryMs: WATCH_EVERY_MS,
     warn: (fields, message) => log.warn(fields, message),
+    counted: (outcome, writes) => metrics.replicaAcks(outcome, writes),
   });
 }

@@ -15,6 +15,8 @@ export interface ReplicaAckOptions {
   /** How often INFO replication is read to notice a replica appearing. */
   readonly watchEveryMs: number;
   readonly warn: (fields: Record<string, unknown>, message: string) => void;
+  /** Told how each confirmation ended, with the writes it covered. */
+  readonly counted?: (outcome: 'confirmed' | 'not_confirmed', writes: number) => void;
 }
 
 /** What the primary is, as INFO says. */
@@ -100,6 +102,7 @@ export function createReplicaAcks(
   const required = () => opts.minReplicas ?? (seenReplica ? 1 : 0);
 
   const notConfirmed = (batch: readonly Waiter[], detail: string, cause?: unknown) => {
+    if (batch.length > 0) opts.counted?.('not_confirmed', batch.length);
     const err = new WriteNotConfirmed(detail, cause);
     for (const w of batch) w.reject(err);
   };
@@ -126,8 +129,10 @@ export function createReplicaAcks(
       if (failed) throw failed[0];
       const reply = replies[1]?.[1];
       const [local, replicas] = aof ? (reply as [number, number]) : [1, reply as number];
-      if (local >= 1 && replicas >= n) for (const w of usable) w.resolve();
-      else
+      if (local >= 1 && replicas >= n) {
+        opts.counted?.('confirmed', usable.length);
+        for (const w of usable) w.resolve();
+      } else
         notConfirmed(
           usable,
           `on ${replicas} of ${n} replicas${local < 1 ? ', not in the local AOF' : ''} after ${waitMs} ms`,

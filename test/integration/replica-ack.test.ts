@@ -108,6 +108,9 @@ describe('revocations and grants acknowledged once on a replica', () => {
     } finally {
       pair.replica.resume();
     }
+    const metrics = await (await fetch(`${broker.url}/metrics`)).text();
+    expect(metrics).toMatch(/mandate_replica_acks_total\{outcome="not_confirmed"\} [1-9]/);
+    expect(metrics).toMatch(/mandate_replica_acks_total\{outcome="confirmed"\} [1-9]/);
     // The replica is back: the same revocation sent again is acknowledged (it was already on the primary).
     const again = await revokeGrant(tr.grant_id);
     expect(again.status).toBe(200);
