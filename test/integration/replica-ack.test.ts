@@ -1,5 +1,6 @@
 // Acknowledged means replicated: on a primary with a replica, revocations and new grants answer only once the replica has them, else 503.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WriteNotConfirmed } from '../../src/domain/errors.ts';
 import { GRANT_FIELDS } from '../../src/store/grant-fields.ts';
 import { createKeyNames } from '../../src/store/key-names.ts';
 import {
@@ -130,6 +131,22 @@ describe('revocations and grants acknowledged once on a replica', () => {
     }
     const again = await revokeGrant(tr.grant_id);
     expect(again.status).toBe(200);
+    expect(await grantStatusOnReplica(tr.grant_id)).toBe('revoked');
+  });
+
+  it("the re-evaluation worker's store waits for the replica too", async () => {
+    const tr = await mintToken(broker.url, agent, [task(['read'])]);
+    const nowSec = Math.floor(Date.now() / 1000);
+    pair.replica.pause();
+    try {
+      await expect(
+        broker.deps.workerBroker.grants.revokeGrant(tr.grant_id, 'test', nowSec),
+      ).rejects.toBeInstanceOf(WriteNotConfirmed);
+    } finally {
+      pair.replica.resume();
+    }
+    const again = await broker.deps.workerBroker.grants.revokeGrant(tr.grant_id, 'test', nowSec);
+    expect(again.revoked).toBe(false);
     expect(await grantStatusOnReplica(tr.grant_id)).toBe('revoked');
   });
 
