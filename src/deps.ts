@@ -20,6 +20,7 @@ import { type AppLogger, createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createOperations } from './operations-deps.ts';
 import { createPolicyRegistry } from './policy/policy-registry.ts';
+import { createReplicaAcksFor } from './replica-acks-deps.ts';
 import type { Broker } from './services/broker.ts';
 import { GrantSnapshots } from './services/grant-snapshots.ts';
 import { bootstrapOperatorToken, type CreatedOperatorToken } from './services/manage-operators.ts';
@@ -114,7 +115,10 @@ export function createDeps(
   };
   const bus = createRedisEventBus(redis, subscriber, keys.events);
   const { text: defaultPolicyText, schema } = readPolicyFiles(loaded);
-  const clients = createRedisClientStore(redis, keys, bus);
+  const metrics = createMetrics();
+  // Revocations and new grants are acknowledged once on the replicas (none asked for: no connections).
+  const acks = createReplicaAcksFor(config, redis, keys, log, metrics);
+  const clients = createRedisClientStore(redis, keys, bus, acks);
   const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema, {
     cacheEntries: config.policy.decision_cache_entries,
     clients,
@@ -140,7 +144,6 @@ export function createDeps(
     { windowSec: dpopWindowSec, nonceSlotSec: config.dpop.nonce_slot_sec },
     clock,
   );
-  const metrics = createMetrics();
   const queueOpts = {
     connection: queueConnection,
     prefix: keys.queuePrefix,
@@ -212,7 +215,7 @@ export function createDeps(
     notifier,
     clock,
     clients,
-    grants: createRedisGrantStore(redis, keys, { signals: signalLimits }),
+    grants: createRedisGrantStore(redis, keys, { signals: signalLimits, acks }),
     usage: createRedisUsageStore(redis, keys),
     approvals: createRedisApprovalStore(redis, keys),
     decisions,
@@ -268,8 +271,8 @@ export function createDeps(
   );
   const workerBroker: Broker = {
     ...broker,
-    clients: createRedisClientStore(workerRedis, keys, bus),
-    grants: createRedisGrantStore(workerRedis, keys, { signals: signalLimits }),
+    clients: createRedisClientStore(workerRedis, keys, bus, acks),
+    grants: createRedisGrantStore(workerRedis, keys, { signals: signalLimits, acks }),
     usage: createRedisUsageStore(workerRedis, keys),
     approvals: createRedisApprovalStore(workerRedis, keys),
     decisions: workerDecisions,
@@ -335,6 +338,7 @@ export function createDeps(
           'WARNING: Redis runs without AOF persistence: a Redis restart loses every grant and revocation. Set appendonly yes (appendfsync everysec or always).',
         );
       }
+      await acks.start();
       await keyRing.load();
       await keyRing.maintain();
       dpop.useNonceSecret(await loadSharedSecret(redis, keys, 'dpop_nonce'));
@@ -381,6 +385,7 @@ export function createDeps(
       await operations.close();
       await worker?.close();
       await caepWorker?.close();
+      acks.close();
       await caepNotifier.close();
       await reevaluator.close();
       await bus.close();

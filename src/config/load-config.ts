@@ -27,6 +27,12 @@ const ENV_FIELDS: ReadonlyArray<{ env: string; path: [string, string]; kind: 'st
   { env: 'MANDATE_ADMIN_TOKEN', path: ['admin', 'token'], kind: 'string' },
   { env: 'MANDATE_REDIS_PREFIX', path: ['redis', 'prefix'], kind: 'string' },
   { env: 'REDIS_URL', path: ['redis', 'url'], kind: 'string' },
+  { env: 'MANDATE_REDIS_MIN_REPLICAS_ACK', path: ['redis', 'min_replicas_ack'], kind: 'int' },
+  {
+    env: 'MANDATE_REDIS_REPLICA_ACK_TIMEOUT_MS',
+    path: ['redis', 'replica_ack_timeout_ms'],
+    kind: 'int',
+  },
   { env: 'MANDATE_WORKER_METRICS_PORT', path: ['worker', 'metrics_port'], kind: 'int' },
   { env: 'MANDATE_WORKER_METRICS_HOST', path: ['worker', 'metrics_host'], kind: 'string' },
 ];

@@ -128,6 +128,16 @@ export const ConfigSchema = z
         command_timeout_ms: z.number().int().positive().max(60_000).default(1000),
         /** Refuse to start when Redis may evict keys (a lost revocation list would re-activate nothing, but a lost grant ends a task). */
         require_noeviction: z.boolean().default(true),
+        /**
+         * Replicas a revocation or a new grant must be on before it is acknowledged (WAIT, or
+         * WAITAOF on Redis 7.2+ with AOF). Unset: 1 once the primary has been seen with a replica,
+         * 0 before; 0 acknowledges what the primary has.
+         */
+        min_replicas_ack: z.number().int().min(0).max(16).optional(),
+        /** Longest wait for those replicas; past it the call answers 503 (not confirmed durable). */
+        replica_ack_timeout_ms: z.number().int().positive().max(60_000).default(500),
+        /** Connections that carry the acknowledgements (each blocks while it waits). */
+        replica_ack_connections: z.number().int().min(1).max(64).default(4),
       })
       .strict()
       .default({
@@ -135,6 +145,8 @@ export const ConfigSchema = z
         prefix: 'mandate:',
         command_timeout_ms: 1000,
         require_noeviction: true,
+        replica_ack_timeout_ms: 500,
+        replica_ack_connections: 4,
       }),
     tokens: z
       .object({

@@ -97,6 +97,19 @@ export class StoreUnavailable extends Error {
   }
 }
 
+/**
+ * A write the caller must not be told is done: Redis did not confirm it on the required number of
+ * replicas (`redis.min_replicas_ack`) in time. It may have happened on the primary: "not confirmed
+ * durable", never "not done". Answered like an outage (503), and nothing is retried silently.
+ */
+export class WriteNotConfirmed extends StoreUnavailable {
+  constructor(detail: string, cause?: unknown) {
+    super(cause);
+    this.name = 'WriteNotConfirmed';
+    this.message = `write not confirmed durable: ${detail}`;
+  }
+}
+
 /** The state a decision was made on changed before its record could land: nothing was written; decide again. */
 export class StateChanged extends Error {
   constructor() {

@@ -144,6 +144,8 @@ export function createKeyNames(prefix: string) {
     rate: (name: string, key: string, window: number) => `${prefix}rate:${name}:${key}:${window}`,
     /** Pub/sub channel: invalidations for every broker process. */
     events: `${prefix}events`,
+    /** String counter: the marker an acknowledged write's WAIT follows (see redis-replica-acks.ts). */
+    replicaAckMarker: `${prefix}replica-ack`,
     /** Hash: trusted issuer id -> its `iss` (shares a slot with trustedIssuersByIssuer). */
     trustedIssuerIds: `${prefix}{trusted}:ids`,
     /** Hash: trusted issuer `iss` -> the entry's JSON (one read per workload token). */

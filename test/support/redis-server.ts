@@ -121,6 +121,16 @@ export class RedisServer {
     }
   }
 
+  /** Freezes the process (SIGSTOP): it keeps its connections but answers nothing until `resume()`. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Lets a paused process run again (SIGCONT). */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   /** Starts the server again on the same port and dir (so its AOF is replayed); resolves once it answers PING. */
   async restart(): Promise<void> {
     if (this.child) await this.kill('SIGKILL');
