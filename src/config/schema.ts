@@ -8,6 +8,7 @@ import { ReceiverInputSchema } from '../domain/receiver.ts';
 import { TrustedIssuerIdSchema, TrustedIssuerInputSchema } from '../domain/trusted-issuer.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
 import { ApprovalNotifySchema, AuditSinksSchema } from './operations-schema.ts';
+import { redisTopology } from './redis-topology.ts';
 
 const Seconds = z.number().int().positive();
 
@@ -128,8 +129,21 @@ export const ConfigSchema = z
         command_timeout_ms: z.number().int().positive().max(60_000).default(1000),
         /** Refuse to start when Redis may evict keys (a lost revocation list would re-activate nothing, but a lost grant ends a task). */
         require_noeviction: z.boolean().default(true),
+        /** Sentinels (`host:port`, port 26379 by default) watching the primary `master_name`; replaces the host of `url`. */
+        sentinels: z.array(z.string().min(1).max(300)).min(1).max(16).optional(),
+        /** The primary's name as the sentinels know it (with `sentinels`). */
+        master_name: z.string().min(1).max(128).optional(),
+        /** Redis Cluster seed nodes (`host:port`, port 6379 by default); replaces the host of `url`. */
+        cluster_nodes: z.array(z.string().min(1).max(300)).min(1).max(16).optional(),
       })
       .strict()
+      .superRefine((r, ctx) => {
+        try {
+          redisTopology(r);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      })
       .default({
         url: 'redis://127.0.0.1:6379',
         prefix: 'mandate:',

@@ -14,10 +14,24 @@ export const clientIndexBucket = (deadlineSec: number) =>
   Math.ceil(deadlineSec / CLIENT_INDEX_BUCKET_SEC) * CLIENT_INDEX_BUCKET_SEC;
 
 /**
- * The keys of one grant share the hash tag `{g:<id>}` so the scripts that change them together
- * stay atomic under Redis Cluster.
+ * The prefix keys carry on Redis Cluster: the configured one wrapped in a hash tag (`mandate:` ->
+ * `{mandate:}`), unless it holds one already. Redis hashes only a key's first `{...}`, so every
+ * key of the deployment then lies in one slot (the grant and client tags after it are inert) and
+ * every script, MULTI and pipeline stays atomic and legal (see docs/architecture.md, "Redis
+ * Cluster"). A single server or Sentinel keeps the prefix as configured: nothing moves there.
  */
-export function createKeyNames(prefix: string) {
+export function clusterPrefix(prefix: string): string {
+  return /\{[^}]+\}/.test(prefix) ? prefix : `{${prefix}}`;
+}
+
+/**
+ * The keys of one grant share the hash tag `{g:<id>}` so the scripts that change them together
+ * stay atomic should the grants be spread over slots; on Cluster today the whole prefix is one
+ * slot (see clusterPrefix). `cluster` also gives BullMQ a hash-tagged prefix of its own (each
+ * queue's keys in one slot, as BullMQ requires, apart from Mandate's own slot).
+ */
+export function createKeyNames(configured: string, opts: { cluster?: boolean } = {}) {
+  const prefix = opts.cluster ? clusterPrefix(configured) : configured;
   const g = (id: string) => `${prefix}{g:${id}}`;
   const clientGrants = (clientId: string, bucketEnd: number) =>
     `${prefix}grants:of-client:${bucketEnd}:${clientId}`;
@@ -158,8 +172,8 @@ export function createKeyNames(prefix: string) {
     approvalNotifyQueue: 'approval-notify',
     /** BullMQ queue of re-evaluation jobs. */
     reevaluationQueue: 'reevaluate',
-    /** BullMQ prefix (never an ioredis keyPrefix). */
-    queuePrefix: `${prefix}q`,
+    /** BullMQ prefix (never an ioredis keyPrefix); on Cluster a hash tag of its own, `{<prefix>q}`. */
+    queuePrefix: opts.cluster ? `{${configured.replace(/[{}]/g, '')}q}` : `${prefix}q`,
   };
 }
 

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Client } from '../domain/client.ts';
 import type { ClientStore } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 import type { EventBus } from './redis-event-bus.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 
@@ -29,7 +29,11 @@ interface ScriptedRedis extends Redis {
   ): Promise<number>;
 }
 
-export function createRedisClientStore(redis: Redis, keys: KeyNames, bus: EventBus): ClientStore {
+export function createRedisClientStore(
+  redis: RedisClient,
+  keys: KeyNames,
+  bus: EventBus,
+): ClientStore {
   const r = redis as ScriptedRedis;
   defineScripts(redis, 'clientPut', 'clientCreate');
   const cache = new Map<string, { client: Client; atMs: number }>();

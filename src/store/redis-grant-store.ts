@@ -19,7 +19,7 @@ import type {
 } from '../domain/ports.ts';
 import { GRANT_FIELDS } from './grant-fields.ts';
 import { clientIndexBucket, type KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 
 /**
@@ -151,7 +151,7 @@ export function decodeData(
 }
 
 export function createRedisGrantStore(
-  redis: Redis,
+  redis: RedisClient,
   keys: KeyNames,
   opts: { signals?: SignalLimits } = {},
 ): GrantStore {

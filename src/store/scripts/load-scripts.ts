@@ -1,6 +1,6 @@
 // The Lua scripts in this folder, read once at module load with their `--@include` lines resolved.
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.ts';
 
 /**
  * A script file is `<name>-<nkeys>.lua` (BullMQ's layout), or `<name>.lua` for a script whose key
@@ -64,7 +64,7 @@ export function script(name: string): Script {
 }
 
 /** Defines the named scripts on the connection as `mandate<Name>` commands, once per connection. */
-export function defineScripts(redis: Redis, ...names: string[]): void {
+export function defineScripts(redis: RedisClient, ...names: string[]): void {
   const commands = redis as unknown as Record<string, unknown>;
   for (const name of names) {
     const { command, numberOfKeys, lua } = script(name);
