@@ -22,6 +22,8 @@ export interface RedisTopologyFixture {
   readonly servers: readonly RedisServer[];
   /** The sentinels (none for a Cluster). */
   readonly sentinels: readonly RedisServer[];
+  /** The data server that is the primary for `key` now (Sentinel: the primary; Cluster: its slot's). */
+  primaryOf(key: string): Promise<RedisServer>;
   /** Stops every process and removes its files. */
   stop(): Promise<void>;
 }
@@ -112,6 +114,20 @@ export async function startRedisCluster(): Promise<RedisTopologyFixture> {
       .join(',')}`,
     servers,
     sentinels: [],
+    primaryOf: async (key) => {
+      const live = servers.find((s) => s.running);
+      if (!live) throw new Error('no cluster node running');
+      const port = await onServer(live.port, async (r) => {
+        const slot = Number(await r.call('CLUSTER', 'KEYSLOT', key));
+        const ranges = (await r.call('CLUSTER', 'SLOTS')) as Array<
+          [number, number, [string, number]]
+        >;
+        return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
+      });
+      const primary = servers.find((s) => s.port === port);
+      if (!primary) throw new Error(`no node serves ${key}`);
+      return primary;
+    },
     stop: () => stopAll(servers),
   };
 }
@@ -159,6 +175,21 @@ export async function startRedisSentinel(): Promise<RedisTopologyFixture> {
     url: `redis+sentinel://${sentinels.map((s) => `${HOST}:${s.port}`).join(',')}/${SENTINEL_MASTER}`,
     servers,
     sentinels,
+    primaryOf: async () => {
+      const live = sentinels.find((s) => s.running);
+      if (!live) throw new Error('no sentinel running');
+      const [, port] = await onServer(
+        live.port,
+        async (r) =>
+          (await r.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER)) as [
+            string,
+            string,
+          ],
+      );
+      const primary = servers.find((s) => s.port === Number(port));
+      if (!primary) throw new Error(`the sentinels name no known primary (${port})`);
+      return primary;
+    },
     stop: () => stopAll([...sentinels, ...servers]),
   };
 }
