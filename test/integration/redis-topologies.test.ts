@@ -249,6 +249,25 @@ describe.each(['sentinel', 'cluster'] as const)('on Redis %s', (kind) => {
     expect(await isActive(b.url, resource, token)).toBe(true);
   });
 
+  it.skipIf(kind !== 'cluster')(
+    'spreads the keys used alone over the primaries, beside the grant world',
+    async () => {
+      await mintToken(a.url, agent, [task(['read'])]);
+      const holding = new Set<number>();
+      for (const server of topology.servers.filter((s) => s.running)) {
+        const direct = new Redis({ host: '127.0.0.1', port: server.port, lazyConnect: true });
+        await direct.connect();
+        try {
+          const [role] = (await direct.call('ROLE')) as [string];
+          if (role === 'master' && (await direct.dbsize()) > 0) holding.add(server.port);
+        } finally {
+          direct.disconnect();
+        }
+      }
+      expect(holding.size).toBeGreaterThan(1);
+    },
+  );
+
   it('survives the death of the primary holding the grants: a replica is promoted and both brokers carry on', async () => {
     const before = await mintToken(a.url, agent, [task(['read'])]);
     const primary = await topology.primaryOf(a.deps.keys.grant(before.grant_id));

@@ -90,19 +90,42 @@ describe('redisTopology', () => {
 });
 
 describe('key layout on Cluster', () => {
-  it('wraps the prefix in a hash tag so every key of the deployment shares one slot', () => {
+  it('wraps the prefix in a hash tag so the grant world shares one slot', () => {
     expect(clusterPrefix('mandate:')).toBe('{mandate:}');
     expect(clusterPrefix('{tenant-a}:mandate:')).toBe('{tenant-a}:mandate:');
     const keys = createKeyNames('mandate:', { cluster: true });
     expect(keys.grant('g1')).toBe('{mandate:}{g:g1}');
     expect(keys.clientState('c1')).toBe('{mandate:}{c:c1}:state');
+    expect(keys.clientGrants('c1', 900)).toBe('{mandate:}grants:of-client:900:c1');
     expect(keys.decisions).toBe('{mandate:}decisions');
+    expect(keys.usedActions('c1')).toBe('{mandate:}used:c1');
     expect(keys.queuePrefix).toBe('{mandate:q}');
   });
 
-  it('keeps the configured names on a single server or Sentinel', () => {
+  it('leaves the keys used alone to their own slots, a multi-key family under one tag', () => {
+    const keys = createKeyNames('mandate:', { cluster: true });
+    expect(keys.rate('token', 'ip', 1)).toBe('mandate:rate:token:ip:1');
+    expect(keys.oneTimeUse('dpop', 'd')).toBe('mandate:once:dpop:d');
+    expect([keys.policy, keys.policyVersion]).toEqual([
+      '{mandate:policy}',
+      '{mandate:policy}:version',
+    ]);
+    expect([keys.operatorTokens, keys.adminTokens]).toEqual([
+      '{mandate:admin}:operators',
+      '{mandate:admin}:tokens',
+    ]);
+    expect(keys.trustedIssuerIds).toBe('mandate:{trusted}:ids');
+  });
+
+  it('keeps every configured name on a single server or Sentinel', () => {
     const keys = createKeyNames('mandate:');
     expect(keys.grant('g1')).toBe('mandate:{g:g1}');
+    expect([keys.policy, keys.policyVersion]).toEqual(['mandate:policy', 'mandate:policy:version']);
+    expect([keys.operatorTokens, keys.adminTokens]).toEqual([
+      'mandate:admin:operators',
+      'mandate:admin:tokens',
+    ]);
+    expect(keys.rate('token', 'ip', 1)).toBe('mandate:rate:token:ip:1');
     expect(keys.queuePrefix).toBe('mandate:q');
   });
 });
