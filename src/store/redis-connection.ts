@@ -2,6 +2,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { RedisTopology } from '../config/redis-topology.ts';
 import { StoreUnavailable } from '../domain/errors.ts';
+import { VARIABLE_KEY_COMMANDS } from './scripts/load-scripts.ts';
 
 /**
  * What every store takes: a single server's (or Sentinel-watched primary's) client, or a Cluster
@@ -80,7 +81,14 @@ export function createRequestClient(opts: ConnectionOptions, name: string): Redi
       enableAutoPipelining: true,
     },
     (times) => Math.min(50 * 2 ** Math.min(times, 6), 1000),
-    { retryDelayOnFailover: 50, retryDelayOnTryAgain: 50, maxRedirections: 4 },
+    {
+      retryDelayOnFailover: 50,
+      retryDelayOnTryAgain: 50,
+      maxRedirections: 4,
+      // Sent at once, so still ahead of what the same turn queues behind them (the decision log's
+      // append before the grant it lets in): see VARIABLE_KEY_COMMANDS.
+      autoPipeliningIgnoredCommands: [...VARIABLE_KEY_COMMANDS],
+    },
   );
 }
 

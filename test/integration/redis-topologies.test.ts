@@ -28,12 +28,14 @@ import {
   task,
   waitFor,
 } from '../support/broker.ts';
+import { uniquePrefix } from '../support/prefix.ts';
 import {
   type RedisTopologyFixture,
   SENTINEL_MASTER,
   startRedisTopology,
 } from '../support/redis-ha.ts';
 import { freePort } from '../support/redis-server.ts';
+import { type BrokerProcess, spawnBrokerProcess } from '../support/spawn-broker-process.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const DEFAULT_POLICY = readFileSync(
@@ -65,12 +67,27 @@ async function startReceiver(): Promise<{ url: string; sets: string[]; server: S
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`, sets, server };
 }
 
+/**
+ * A fresh key prefix whose Cluster slot is served by another primary than any of `keys`: the
+ * decision log's append takes its key count first (6 for one record of a grant), which ioredis'
+ * auto-pipelining would mistake for a key: this makes that mistake send it to the wrong node.
+ */
+async function prefixAwayFrom(topology: RedisTopologyFixture, keys: string[]): Promise<string> {
+  if (topology.kind !== 'cluster') return uniquePrefix(topology.kind);
+  const taken = new Set<number>();
+  for (const k of keys) taken.add((await topology.primaryOf(k)).port);
+  for (;;) {
+    const prefix = uniquePrefix(topology.kind);
+    if (!taken.has((await topology.primaryOf(`{${prefix}}`)).port)) return prefix;
+  }
+}
+
 describe.each(['sentinel', 'cluster'] as const)('on Redis %s', (kind) => {
   let topology: RedisTopologyFixture;
   /** Serves the API and runs the re-evaluation and CAEP workers. */
   let a: TestBroker;
-  /** Serves the API only: what `a` revokes must be refused here too. */
-  let b: TestBroker;
+  /** Serves the API only, in a process of its own: what `a` revokes must be refused here too. */
+  let b: BrokerProcess;
   let agent: Credentials;
   let resource: Credentials;
 
@@ -86,11 +103,16 @@ describe.each(['sentinel', 'cluster'] as const)('on Redis %s', (kind) => {
     };
     a = await startTestBroker({
       ...common,
-      name: kind,
+      prefix: await prefixAwayFrom(topology, ['6']),
       worker: true,
       env: { ...common.env, MANDATE_PORT: String(port) },
     });
-    b = await startTestBroker({ ...common, prefix: a.prefix });
+    b = await spawnBrokerProcess({
+      redisUrl: topology.url,
+      prefix: a.prefix,
+      config: CONFIG,
+      env: common.env,
+    });
     agent = await createClient(a.url, {
       name: 'agent',
       kind: 'agent',
@@ -101,7 +123,7 @@ describe.each(['sentinel', 'cluster'] as const)('on Redis %s', (kind) => {
 
   afterAll(async () => {
     await a?.close();
-    await b?.close();
+    await b?.stop();
     await topology?.stop();
   });
 
@@ -124,6 +146,17 @@ describe.each(['sentinel', 'cluster'] as const)('on Redis %s', (kind) => {
     expect(replay.body.error).toBe('invalid_grant');
     // A replayed refresh token revokes the grant (RFC 9700): every token of it is inactive.
     expect(await isActive(b.url, resource, r.body.access_token)).toBe(false);
+  });
+
+  it('mints hundreds, 16 at a time: every grant lands behind its record', async () => {
+    const statuses: number[] = [];
+    // Batches of every size put the decision log's append and the grants in one turn together.
+    const worker = async () => {
+      for (let i = 0; i < 40; i++)
+        statuses.push((await requestToken(b.url, agent, [task(['read'])])).status);
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
   });
 
   it('evaluates: permits a granted action, denies one outside the grant, and logs both', async () => {
