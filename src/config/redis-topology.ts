@@ -43,6 +43,12 @@ export function parseHostPort(text: string, defaultPort: number, what: string): 
   return { host, port };
 }
 
+const dbNumber = (text: string) => {
+  if (!/^\d{1,2}$/.test(text) || Number(text) > 15)
+    throw new Error(`redis.url: db must be 0..15, not "${text}"`);
+  return Number(text);
+};
+
 const hostList = (text: string, defaultPort: number, what: string) => {
   const list = text.split(',').filter((s) => s !== '');
   if (list.length === 0) throw new Error(`${what}: no host:port given`);
@@ -107,13 +113,11 @@ export function redisTopology(cfg: RedisAddressConfig): RedisTopology {
     const u = parseMultiHostUrl(url, SENTINEL_SCHEME);
     if (!u.path || u.path.includes('/'))
       throw new Error('redis.url: redis+sentinel:// needs the master name as its path');
-    const db = Number(u.query.get('db') ?? '0');
-    if (!Number.isInteger(db) || db < 0 || db > 15) throw new Error('redis.url: db must be 0..15');
     return {
       kind: 'sentinel',
       sentinels: hostList(u.hosts, SENTINEL_PORT, 'redis.url'),
       masterName: u.path,
-      db,
+      db: dbNumber(u.query.get('db') ?? '0'),
       username: u.username,
       password: u.password,
     };
@@ -145,7 +149,7 @@ export function redisTopology(cfg: RedisAddressConfig): RedisTopology {
       kind: 'sentinel',
       sentinels: sentinels.map((s) => parseHostPort(s, SENTINEL_PORT, 'redis.sentinels')),
       masterName: cfg.master_name,
-      db: Number(plain.pathname.replace('/', '') || '0'),
+      db: dbNumber(plain.pathname.replace('/', '') || '0'),
       ...credentials,
     };
   }

@@ -58,6 +58,7 @@ describe('redisTopology', () => {
   it.each([
     [{ url: 'redis+sentinel://s1:26379' }, /master name/],
     [{ url: 'redis+sentinel://s1:26379/m?db=99' }, /db/],
+    [{ url: 'redis://x/abc', sentinels: ['s:1'], master_name: 'm' }, /db must be 0..15/],
     [{ url: 'redis+cluster://a:7000/0' }, /no path/],
     [{ url: 'redis+cluster://' }, /no host/],
     [{ url: 'redis+cluster://a:99999' }, /host:port/],
