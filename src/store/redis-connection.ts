@@ -2,7 +2,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { RedisTopology } from '../config/redis-topology.ts';
 import { StoreUnavailable } from '../domain/errors.ts';
-import { VARIABLE_KEY_COMMANDS } from './scripts/load-scripts.ts';
+import { SCRIPTS } from './scripts/load-scripts.ts';
 
 /**
  * What every store takes: a single server's (or Sentinel-watched primary's) client, or a Cluster
@@ -15,6 +15,16 @@ export interface ConnectionOptions {
   readonly topology: RedisTopology;
   readonly commandTimeoutMs: number;
 }
+
+/**
+ * The commands of the scripts whose key count varies (the count comes first). ioredis' Cluster
+ * auto-pipelining picks a command's node from its first argument, here that count and not a
+ * key: such a command joined another node's pipeline and was overtaken by commands issued after
+ * it (the grant behind its mint record). The Cluster request client sends these on their own.
+ */
+const VARIABLE_KEY_COMMANDS = [...SCRIPTS.values()]
+  .filter((s) => s.numberOfKeys === undefined)
+  .map((s) => s.command);
 
 /** True when the client talks to a Redis Cluster. */
 export const isCluster = (redis: RedisClient): redis is Cluster => redis instanceof Cluster;
@@ -87,7 +97,7 @@ export function createRequestClient(opts: ConnectionOptions, name: string): Redi
       maxRedirections: 4,
       // Sent at once, so still ahead of what the same turn queues behind them (the decision log's
       // append before the grant it lets in): see VARIABLE_KEY_COMMANDS.
-      autoPipeliningIgnoredCommands: [...VARIABLE_KEY_COMMANDS],
+      autoPipeliningIgnoredCommands: VARIABLE_KEY_COMMANDS,
     },
   );
 }

@@ -252,6 +252,10 @@ describe.each(['sentinel', 'cluster'] as const)('on Redis %s', (kind) => {
       expect(rec[0]?.inputs.cause).toBe('schedule');
     } finally {
       await admin(b.url, 'PUT', '/admin/policies', { policies: DEFAULT_POLICY });
+      // Both brokers take the restored policy from the event bus, a moment later.
+      const mints = async (url: string) =>
+        (await requestToken(url, agent, [task(['read'])])).status === 200;
+      expect(await waitFor(async () => (await mints(a.url)) && mints(b.url), 5000)).toBe(true);
     }
   });
 

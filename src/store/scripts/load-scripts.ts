@@ -1,5 +1,6 @@
 // The Lua scripts in this folder, read once at module load with their `--@include` lines resolved.
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * A script file is `<name>-<nkeys>.lua` (BullMQ's layout), or `<name>.lua` for a script whose key
@@ -55,16 +56,6 @@ function loadScripts(): ReadonlyMap<string, Script> {
 /** Every script by its name (the file name without `-<nkeys>.lua`). */
 export const SCRIPTS = loadScripts();
 
-/**
- * The commands of the scripts whose key count varies (the count comes first). ioredis' Cluster
- * auto-pipelining picks a command's node from its first argument, here that count and not a
- * key: such a command would join another node's pipeline and be redirected behind commands
- * issued after it. The Cluster request client sends these on their own instead.
- */
-export const VARIABLE_KEY_COMMANDS: readonly string[] = [...SCRIPTS.values()]
-  .filter((s) => s.numberOfKeys === undefined)
-  .map((s) => s.command);
-
 /** The script `name`; throws on a name with no file, so a typo fails at startup. */
 export function script(name: string): Script {
   const found = SCRIPTS.get(name);
@@ -72,13 +63,8 @@ export function script(name: string): Script {
   return found;
 }
 
-/** What scripts are defined on: an ioredis Redis or Cluster client (this module imports neither). */
-export interface ScriptHost {
-  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
-}
-
 /** Defines the named scripts on the connection as `mandate<Name>` commands, once per connection. */
-export function defineScripts(redis: ScriptHost, ...names: string[]): void {
+export function defineScripts(redis: Redis | Cluster, ...names: string[]): void {
   const commands = redis as unknown as Record<string, unknown>;
   for (const name of names) {
     const { command, numberOfKeys, lua } = script(name);
