@@ -1,7 +1,7 @@
 // Composition root: the only place that constructs Redis clients, keys, stores and services.
-import type { Redis } from 'ioredis';
 import { ConfigError, type LoadedConfig } from './config/load-config.ts';
 import { readPolicyFiles } from './config/read-policy-files.ts';
+import { redisTopology } from './config/redis-topology.ts';
 import { createAssertionKeys } from './crypto/assertion-keys.ts';
 import { createDpopProofs } from './crypto/dpop-proofs.ts';
 import { createKeyRing, type KeyRing } from './crypto/key-ring.ts';
@@ -33,6 +33,7 @@ import { createRedisClientStore } from './store/redis-client-store.ts';
 import {
   createRequestClient,
   createWorkerClient,
+  type RedisClient,
   readRedisSettings,
 } from './store/redis-connection.ts';
 import { createRedisDecisionLog } from './store/redis-decision-log.ts';
@@ -61,7 +62,7 @@ export interface Deps {
   readonly keyRing: KeyRing;
   readonly policy: PolicyRegistry;
   readonly bus: EventBus;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: KeyNames;
   readonly metrics: Metrics;
   readonly log: AppLogger;
@@ -96,14 +97,15 @@ export function createDeps(
   const { config, issuer } = loaded;
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger();
-  const conn = { url: config.redis.url, commandTimeoutMs: config.redis.command_timeout_ms };
+  const topology = redisTopology(config.redis);
+  const conn = { topology, commandTimeoutMs: config.redis.command_timeout_ms };
   const redis = createRequestClient(conn, 'mandate');
   const subscriber = createWorkerClient(conn, 'mandate-sub');
   const queueConnection = createWorkerClient(conn, 'mandate-queue');
   // A Redis outage is expected and answered fail-closed; log it, never crash on it.
   for (const r of [redis, subscriber, queueConnection])
     r.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
-  const keys = createKeyNames(config.redis.prefix);
+  const keys = createKeyNames(config.redis.prefix, { cluster: topology.kind === 'cluster' });
   const signalLimits = {
     maxPerGrant: config.signals.max_per_grant,
     maxTypesPerGrant: config.signals.max_types_per_grant,
@@ -117,7 +119,7 @@ export function createDeps(
   const { text: defaultPolicyText, schema } = readPolicyFiles(loaded);
   const metrics = createMetrics();
   // Revocations and new grants are acknowledged once on the replicas (none asked for: no connections).
-  const acks = createReplicaAcksFor(config, redis, keys, log, metrics);
+  const acks = createReplicaAcksFor(config, topology, redis, keys, log, metrics);
   const clients = createRedisClientStore(redis, keys, bus, acks);
   const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema, {
     cacheEntries: config.policy.decision_cache_entries,

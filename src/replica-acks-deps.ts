@@ -1,4 +1,5 @@
 // Composition of acknowledged writes: the connections that wait for Redis replicas, as config `redis` asks.
+import type { RedisTopology } from './config/redis-topology.ts';
 import type { Config } from './config/schema.ts';
 import type { AppLogger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
@@ -20,6 +21,7 @@ const WATCH_EVERY_MS = 2000;
  */
 export function createReplicaAcksFor(
   config: Config,
+  topology: RedisTopology,
   probe: Parameters<typeof createReplicaAcks>[1],
   keys: KeyNames,
   log: AppLogger,
@@ -29,7 +31,7 @@ export function createReplicaAcksFor(
   if (r.min_replicas_ack === 0) return unconfirmedWrites;
   const open = (name: string) => {
     const client = createRequestClient(
-      { url: r.url, commandTimeoutMs: r.command_timeout_ms + r.replica_ack_timeout_ms },
+      { topology, commandTimeoutMs: r.command_timeout_ms + r.replica_ack_timeout_ms },
       name,
     );
     client.on('error', (err: Error) =>

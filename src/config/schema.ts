@@ -8,6 +8,7 @@ import { ReceiverInputSchema } from '../domain/receiver.ts';
 import { TrustedIssuerIdSchema, TrustedIssuerInputSchema } from '../domain/trusted-issuer.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
 import { ApprovalNotifySchema, AuditSinksSchema } from './operations-schema.ts';
+import { redisTopology } from './redis-topology.ts';
 
 const Seconds = z.number().int().positive();
 
@@ -138,8 +139,21 @@ export const ConfigSchema = z
         replica_ack_timeout_ms: z.number().int().positive().max(60_000).default(500),
         /** Connections that carry the acknowledgements (each blocks while it waits). */
         replica_ack_connections: z.number().int().min(1).max(64).default(4),
+        /** Sentinels (`host:port`, port 26379 by default) watching the primary `master_name`; replaces the host of `url`. */
+        sentinels: z.array(z.string().min(1).max(300)).min(1).max(16).optional(),
+        /** The primary's name as the sentinels know it (with `sentinels`). */
+        master_name: z.string().min(1).max(128).optional(),
+        /** Redis Cluster seed nodes (`host:port`, port 6379 by default); replaces the host of `url`. */
+        cluster_nodes: z.array(z.string().min(1).max(300)).min(1).max(16).optional(),
       })
       .strict()
+      .superRefine((r, ctx) => {
+        try {
+          redisTopology(r);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      })
       .default({
         url: 'redis://127.0.0.1:6379',
         prefix: 'mandate:',

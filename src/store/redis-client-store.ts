@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Client } from '../domain/client.ts';
 import type { ClientStore } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 import type { EventBus } from './redis-event-bus.ts';
 import { type ReplicaAcks, unconfirmedWrites } from './redis-replica-acks.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
@@ -35,7 +35,7 @@ interface ScriptedRedis extends Redis {
  * `redis.min_replicas_ack` asks for before it resolves (see redis-replica-acks.ts).
  */
 export function createRedisClientStore(
-  redis: Redis,
+  redis: RedisClient,
   keys: KeyNames,
   bus: EventBus,
   acks: ReplicaAcks = unconfirmedWrites,

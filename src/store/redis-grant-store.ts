@@ -19,7 +19,7 @@ import type {
 } from '../domain/ports.ts';
 import { GRANT_FIELDS } from './grant-fields.ts';
 import { clientIndexBucket, type KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 import { type ReplicaAcks, unconfirmedWrites } from './redis-replica-acks.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 
@@ -158,7 +158,7 @@ export function decodeData(
  * revoked already (an earlier call may have written it and answered 503).
  */
 export function createRedisGrantStore(
-  redis: Redis,
+  redis: RedisClient,
   keys: KeyNames,
   opts: { signals?: SignalLimits; acks?: ReplicaAcks } = {},
 ): GrantStore {

@@ -1,6 +1,7 @@
 // Acknowledged writes: confirms that what the store wrote is on `redis.min_replicas_ack` replicas (WAIT, or WAITAOF) before a call answers.
-import type { Redis } from 'ioredis';
+
 import { WriteNotConfirmed } from '../domain/errors.ts';
+import type { RedisClient } from './redis-connection.ts';
 
 /** What `redis.min_replicas_ack` and its companions say (see config/schema.ts). */
 export interface ReplicaAckOptions {
@@ -64,7 +65,7 @@ interface Waiter {
 }
 
 interface AckConnection {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** When it last became ready: it cannot confirm a write made before it (re)connected. */
   readyAtMs: number;
 }
@@ -84,8 +85,8 @@ export function primaryFactsOf(info: string): PrimaryFacts {
  * request-path client: one small command every `watchEveryMs`).
  */
 export function createReplicaAcks(
-  open: (name: string) => Redis,
-  probe: Redis,
+  open: (name: string) => RedisClient,
+  probe: RedisClient,
   opts: ReplicaAckOptions,
 ): ReplicaAcks {
   const pool: AckConnection[] = [];

@@ -21,7 +21,11 @@ describe('ReplicaAcks on a primary with one replica', () => {
     probe = new Redis(pair.primary.url, { lazyConnect: true });
     await probe.connect();
     acks = createReplicaAcks(
-      (name) => createRequestClient({ url: pair.primary.url, commandTimeoutMs: 2000 }, name),
+      (name) =>
+        createRequestClient(
+          { topology: { kind: 'single', url: pair.primary.url }, commandTimeoutMs: 2000 },
+          name,
+        ),
       probe,
       {
         minReplicas: undefined,
