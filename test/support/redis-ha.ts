@@ -66,6 +66,18 @@ async function onServer<T>(port: number, fn: (r: Redis) => Promise<T>): Promise<
   }
 }
 
+/**
+ * True once the server is a primary whose replicas have all finished their first sync (state=online):
+ * a replica still waiting for the primary's snapshot acknowledges no write, so WAIT would answer 0.
+ */
+async function replicasOnline(port: number, expected: number): Promise<boolean> {
+  return onServer(port, async (r) => {
+    const info = await r.info('replication');
+    const states = [...info.matchAll(/^slave\d+:.*state=([a-z_]+)/gm)].map((m) => m[1]);
+    return states.length === expected && states.every((state) => state === 'online');
+  });
+}
+
 async function stopAll(servers: readonly RedisServer[]): Promise<void> {
   await Promise.all(servers.map((s) => s.stop()));
 }
@@ -80,7 +92,14 @@ export async function startRedisCluster(): Promise<RedisTopologyFixture> {
     for (let i = 0; i < 6; i++)
       servers.push(
         await RedisServer.start({
-          extraArgs: ['--cluster-enabled', 'yes', '--cluster-node-timeout', '2000'],
+          extraArgs: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-node-timeout',
+            '2000',
+            '--repl-diskless-sync-delay',
+            '0',
+          ],
         }),
       );
     await run(
@@ -102,6 +121,12 @@ export async function startRedisCluster(): Promise<RedisTopologyFixture> {
           return info.includes('cluster_state:ok') && info.includes('cluster_known_nodes:6');
         }),
       );
+    for (const s of servers) {
+      const primary = await onServer(s.port, async (r) =>
+        (await r.info('replication')).includes('role:master'),
+      );
+      if (primary) await until(`replica of ${s.port} in sync`, () => replicasOnline(s.port, 1));
+    }
   } catch (err) {
     await stopAll(servers);
     throw err;
@@ -140,17 +165,15 @@ export async function startRedisSentinel(): Promise<RedisTopologyFixture> {
   const servers: RedisServer[] = [];
   const sentinels: RedisServer[] = [];
   try {
-    const primary = await RedisServer.start();
+    const primary = await RedisServer.start({ extraArgs: ['--repl-diskless-sync-delay', '0'] });
     servers.push(primary);
     for (let i = 0; i < 2; i++)
       servers.push(
-        await RedisServer.start({ extraArgs: ['--replicaof', HOST, String(primary.port)] }),
+        await RedisServer.start({
+          extraArgs: ['--replicaof', HOST, String(primary.port), '--repl-diskless-sync-delay', '0'],
+        }),
       );
-    await until('replication', () =>
-      onServer(primary.port, async (r) =>
-        (await r.info('replication')).includes('connected_slaves:2'),
-      ),
-    );
+    await until('replication', () => replicasOnline(primary.port, 2));
     const watch = {
       masterName: SENTINEL_MASTER,
       primaryPort: primary.port,
