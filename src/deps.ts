@@ -5,6 +5,7 @@ import { readPolicyFiles } from './config/read-policy-files.ts';
 import { createAssertionKeys } from './crypto/assertion-keys.ts';
 import { createDpopProofs } from './crypto/dpop-proofs.ts';
 import { createKeyRing, type KeyRing } from './crypto/key-ring.ts';
+import { createOidcRelyingParty } from './crypto/oidc-relying-party.ts';
 import { createRemoteJwks } from './crypto/remote-jwks.ts';
 import { trustRangeTexts } from './domain/client-address.ts';
 import type { Operator } from './domain/operator.ts';
@@ -18,6 +19,7 @@ import { type AppLogger, createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createOperations } from './operations-deps.ts';
 import { createPolicyRegistry } from './policy/policy-registry.ts';
+import type { AuthorizeDeps } from './services/authorize.ts';
 import type { Broker } from './services/broker.ts';
 import { GrantSnapshots } from './services/grant-snapshots.ts';
 import { bootstrapOperatorToken, type CreatedOperatorToken } from './services/manage-operators.ts';
@@ -26,6 +28,7 @@ import { createKeyNames, type KeyNames } from './store/key-names.ts';
 import { createRedisAdminTokens } from './store/redis-admin-tokens.ts';
 import { createRedisApprovalStore } from './store/redis-approval-store.ts';
 import { createRedisAuditFeed } from './store/redis-audit-feed.ts';
+import { createRedisAuthorizationStore } from './store/redis-authorization-store.ts';
 import { createRedisClientStore } from './store/redis-client-store.ts';
 import {
   createRequestClient,
@@ -68,6 +71,8 @@ export interface Deps {
   readonly rateLimiter: RedisRateLimiter;
   /** Console sign-in sessions. */
   readonly operatorSessions: OperatorSessionStore;
+  /** The authorization code grant: pending requests and codes, the upstream sign-in (config login.oidc). */
+  readonly authorization: AuthorizeDeps;
   readonly defaultPolicyText: string;
   /** The operator an admin bearer token belongs to, or undefined. */
   adminIdentity(token: string): Promise<Operator | undefined>;
@@ -288,6 +293,23 @@ export function createDeps(
     receivers,
     rateLimiter: createRedisRateLimiter(redis, keys),
     operatorSessions: createRedisOperatorSessions(redis, keys),
+    authorization: {
+      broker,
+      store: createRedisAuthorizationStore(redis, keys),
+      signIn: config.login.oidc
+        ? createOidcRelyingParty({
+            issuer: config.login.oidc.issuer,
+            clientId: config.login.oidc.client_id,
+            clientSecret: config.login.oidc.client_secret,
+            scopes: config.login.oidc.scopes,
+            groupsClaim: config.login.oidc.groups_claim,
+            timeoutMs: config.login.oidc.timeout_ms,
+          })
+        : undefined,
+      // Client ID Metadata Documents (https client ids) plug in here (ClientMetadataDocuments).
+      documents: undefined,
+      callbackUri: `${issuer}/oauth/callback`,
+    },
     defaultPolicyText,
     adminIdentity: (token) => operators.identify(token, Math.floor(clock.nowMs() / 1000)),
     bootstrapAdminToken: () => bootstrapOperatorToken(broker, config.admin.token !== undefined),
@@ -396,6 +418,7 @@ export function httpDepsOf(deps: Deps, remoteAddress: HttpDeps['remoteAddress'])
     readiness: () => deps.readiness(),
     degradations: () => deps.degradations(),
     receivers: deps.receivers,
+    authorization: deps.authorization,
     console: {
       sessions: deps.operatorSessions,
       sessionTtlSec: config.console.session_ttl,

@@ -69,11 +69,29 @@ export interface GrantOptions {
   readonly notAfter?: number | undefined;
 }
 
-export async function mintToken(
+/** What policy decided for a mint request, before anything is stored: also what a consent page shows. */
+export interface MintDecision {
+  readonly requested: AgentTask[];
+  /** Each pair as policy decided it (approval kept as asked). */
+  readonly pairs: PairDecision[];
+  /** The combined outcome (for a delegated request, pairs needing approval count as denied). */
+  readonly decision: ReturnType<typeof combineDecisions>;
+  readonly context: ContextSnapshot;
+  readonly policyVersion: number;
+  readonly jkt: string | undefined;
+  /** The decision record's inputs. */
+  readonly inputs: Record<string, unknown>;
+}
+
+/**
+ * Decides a mint request: parses the intent (within its delegation's bounds), binds the DPoP
+ * proof, and has policy decide every pair with the request's context. Stores nothing.
+ */
+export async function decideMint(
   broker: Broker,
   client: Client,
   req: MintRequest,
-): Promise<TokenResponse> {
+): Promise<MintDecision> {
   if (client.kind !== 'agent')
     throw new OAuthError('unauthorized_client', 'only agent clients may request tokens');
   const delegated = req.delegated;
@@ -97,7 +115,6 @@ export async function mintToken(
       ? pairs.map((p) => (p.effect === 'approval' ? { ...p, effect: 'deny' as const } : p))
       : pairs,
   );
-  const task_id = requested[0]?.task_id as string;
   const grantType = delegated?.grantType ?? 'client_credentials';
   const inputs = {
     request: {
@@ -118,6 +135,23 @@ export async function mintToken(
       errors: p.errors,
     })),
   };
+  return { requested, pairs, decision, context, policyVersion: policy.version, jkt, inputs };
+}
+
+export async function mintToken(
+  broker: Broker,
+  client: Client,
+  req: MintRequest,
+): Promise<TokenResponse> {
+  const { requested, pairs, decision, context, policyVersion, jkt, inputs } = await decideMint(
+    broker,
+    client,
+    req,
+  );
+  const delegated = req.delegated;
+  const nowSec = nowSecOf(broker);
+  const task_id = requested[0]?.task_id as string;
+  const grantType = delegated?.grantType ?? 'client_credentials';
 
   if (decision.outcome === 'approval') {
     const approval = await requestApproval(broker, {
@@ -132,7 +166,7 @@ export async function mintToken(
       reasons: reasonsOf(pairs, 'approval'),
       client_id: client.client_id,
       task_id,
-      policy_version: policy.version,
+      policy_version: policyVersion,
       inputs: { ...inputs, auth_req_id: approval.id },
     });
     broker.metrics.decision('mint', 'approval_required');
@@ -153,7 +187,7 @@ export async function mintToken(
       reasons: reasonsOf(pairs),
       client_id: client.client_id,
       task_id,
-      policy_version: policy.version,
+      policy_version: policyVersion,
       inputs,
     });
     broker.metrics.decision('mint', 'deny');
@@ -165,7 +199,7 @@ export async function mintToken(
     requested,
     decision,
     context,
-    policy.version,
+    policyVersion,
     inputs,
     grantType,
     { jkt, delegation: delegated?.delegation, notAfter: delegated?.notAfter },

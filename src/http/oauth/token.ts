@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { decodeCompactJwt, JWT_BEARER_GRANT_TYPE } from '../../domain/client-assertion.ts';
 import { ID_JAG_TYP, TOKEN_EXCHANGE_GRANT_TYPE, TOKEN_TYPES } from '../../domain/delegation.ts';
+import { OAuthError } from '../../domain/errors.ts';
 import type { AgentTask } from '../../domain/intent.ts';
 import { TokenResponseSchema } from '../../domain/wire/oauth.ts';
 import { pollApproval } from '../../services/approvals.ts';
@@ -12,11 +13,13 @@ import {
   type AssertedCaller,
   authenticateAssertion,
 } from '../../services/authenticate-assertion.ts';
+import { AUTHORIZATION_CODE_GRANT_TYPE } from '../../services/authorize.ts';
 import { asksForCallerToken, issueCallerToken } from '../../services/caller-token.ts';
 import { tokenRequestProof } from '../../services/dpop-binding.ts';
 import { exchangeToken } from '../../services/exchange-token.ts';
 import { idJagGrant } from '../../services/id-jag-grant.ts';
 import { mintToken } from '../../services/mint-token.ts';
+import { redeemCode } from '../../services/redeem-code.ts';
 import { refreshToken } from '../../services/refresh-token.ts';
 import {
   assertionAudiences,
@@ -32,6 +35,7 @@ import { CLIENT_POST_FIELDS } from './client-post-fields.ts';
 
 export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
 export const GRANT_TYPES = [
+  AUTHORIZATION_CODE_GRANT_TYPE,
   'client_credentials',
   'refresh_token',
   CIBA_GRANT_TYPE,
@@ -50,7 +54,7 @@ export const TokenRequestFormSchema = z
     grant_type: z
       .enum(GRANT_TYPES)
       .describe(
-        'client_credentials for a new task, refresh_token for a new access token of the same grant, the OpenID CIBA poll, the RFC 7523 JWT bearer grant (a workload token of a trusted issuer, or an ID-JAG, as `assertion`), or RFC 8693 token exchange (act for a person or for another agent)',
+        'authorization_code for the code /oauth/authorize sent back (a grant for the person who approved it), client_credentials for a new task, refresh_token for a new access token of the same grant, the OpenID CIBA poll, the RFC 7523 JWT bearer grant (a workload token of a trusted issuer, or an ID-JAG, as `assertion`), or RFC 8693 token exchange (act for a person or for another agent)',
       ),
     authorization_details: z
       .string()
@@ -77,6 +81,20 @@ export const TokenRequestFormSchema = z
       .string()
       .optional()
       .describe('CIBA poll: the auth_req_id of an approval_required answer'),
+    code: z
+      .string()
+      .optional()
+      .describe('authorization_code: the code from the redirect (single-use, 60 s)'),
+    redirect_uri: z
+      .string()
+      .optional()
+      .describe('authorization_code: exactly the redirect_uri of the authorization request'),
+    code_verifier: z
+      .string()
+      .optional()
+      .describe(
+        'authorization_code: the PKCE verifier (RFC 7636) whose S256 digest was the code_challenge',
+      ),
     assertion: z
       .string()
       .optional()
@@ -105,6 +123,8 @@ export const TokenRequestFormSchema = z
     ...CLIENT_POST_FIELDS,
   })
   .superRefine((f, ctx) => {
+    if (f.grant_type === AUTHORIZATION_CODE_GRANT_TYPE && f.code === undefined)
+      ctx.addIssue({ code: 'custom', path: ['code'], message: 'required' });
     if (f.grant_type === 'refresh_token' && f.refresh_token === undefined)
       ctx.addIssue({ code: 'custom', path: ['refresh_token'], message: 'required' });
     if (f.grant_type === CIBA_GRANT_TYPE && f.auth_req_id === undefined)
@@ -175,7 +195,13 @@ export function registerToken(
         form.get('grant_type') === JWT_BEARER_GRANT_TYPE &&
         !isIdJag(form.get('assertion')) &&
         !hasClientCredentials(c, form);
-      const authenticated = bare ? undefined : await authenticateCaller(c, form, broker);
+      // A public client names itself with client_id alone, for the code and refresh grants only.
+      const grantType = form.get('grant_type');
+      const allowPublic =
+        grantType === AUTHORIZATION_CODE_GRANT_TYPE || grantType === 'refresh_token';
+      const authenticated = bare
+        ? undefined
+        : await authenticateCaller(c, form, broker, { allowPublic });
       const params = parseOAuthForm(form, TokenRequestFormSchema, {
         grant_type: 'unsupported_grant_type',
       });
@@ -229,6 +255,29 @@ export function registerToken(
         );
       }
       const { client, workload } = authenticated as AssertedCaller;
+      if (params.grant_type === AUTHORIZATION_CODE_GRANT_TYPE) {
+        if (!deps.authorization)
+          throw new OAuthError(
+            'unsupported_grant_type',
+            'the authorization code grant is not enabled',
+          );
+        return oauthJson(
+          c,
+          await redeemCode(broker, deps.authorization.store, client, {
+            code: params.code,
+            redirectUri: params.redirect_uri,
+            codeVerifier: params.code_verifier,
+            resources: params.resource ?? [],
+            ip,
+            dpop,
+          }),
+        );
+      }
+      if (client.token_endpoint_auth_method === 'none' && params.grant_type !== 'refresh_token')
+        throw new OAuthError(
+          'unauthorized_client',
+          'a public client may use only the authorization code grant',
+        );
       if (params.grant_type === 'client_credentials') {
         if (asksForCallerToken(broker, client, mint))
           return oauthJson(c, await issueCallerToken(broker, client, params.scope));
