@@ -9,10 +9,9 @@ import {
   signInUpstream,
 } from '../support/authorization-flow.ts';
 import { admin, type Credentials } from '../support/broker.ts';
-import { freePort } from '../support/redis-server.ts';
-import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
+import type { TestBroker } from '../support/test-broker.ts';
 import { discover, insecure } from '../support/token-exchange.ts';
-import { startUpstreamIdp, type UpstreamIdp } from '../support/upstream-idp.ts';
+import { type SignInBroker, startSignInBroker, type UpstreamIdp } from '../support/upstream-idp.ts';
 
 const MCP = 'https://mcp.example.com/mcp';
 const APP_REDIRECT = 'https://app.example.com/cb';
@@ -32,33 +31,27 @@ let as: oauth.AuthorizationServer;
 let resource: Credentials;
 const app: oauth.Client = { client_id: 'claude-code', token_endpoint_auth_method: 'none' };
 
+let setup: SignInBroker;
+
 beforeAll(async () => {
-  const port = await freePort();
-  idp = await startUpstreamIdp(`http://127.0.0.1:${port}/oauth/callback`);
-  broker = await startTestBroker({
+  setup = await startSignInBroker({
     name: 'authz-code',
-    config: idp.loginConfig,
-    env: { MANDATE_PORT: String(port) },
+    policy: POLICY,
+    client: {
+      client_id: app.client_id,
+      name: 'Claude Code',
+      redirect_uris: [APP_REDIRECT, LOOPBACK_REDIRECT],
+    },
+    resource: MCP,
   });
-  expect((await admin(broker.url, 'PUT', '/admin/policies', { policies: POLICY })).status).toBe(
-    200,
-  );
-  const registered = await admin(broker.url, 'POST', '/admin/clients', {
-    client_id: app.client_id,
-    name: 'Claude Code',
-    kind: 'agent',
-    token_endpoint_auth_method: 'none',
-    redirect_uris: [APP_REDIRECT, LOOPBACK_REDIRECT],
-  });
-  expect(registered.status, registered.text).toBe(201);
-  expect(registered.body.client_secret).toBeUndefined();
-  resource = await broker.client({ name: 'mcp server', kind: 'resource', resources: [MCP] });
+  ({ idp, broker, resource } = setup);
+  expect(setup.registered.status, setup.registered.text).toBe(201);
+  expect(setup.registered.body.client_secret).toBeUndefined();
   as = await discover(broker.issuer);
 }, 60_000);
 
 afterAll(async () => {
-  await broker?.close();
-  await idp?.close();
+  await setup?.close();
 });
 
 interface Flow {

@@ -30,7 +30,8 @@ function pageHeaders(formTargets: readonly string[] = []): Record<string, string
     'Content-Security-Policy': csp,
     'X-Frame-Options': 'DENY',
     'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
+    // same-origin, not no-referrer: a form post must carry our Origin (no-referrer makes it `null`).
+    'Referrer-Policy': 'same-origin',
     'Cache-Control': 'no-store',
   };
 }
