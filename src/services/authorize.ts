@@ -17,8 +17,8 @@ import { nestAct, personSubject } from '../domain/delegation.ts';
 import { OAuthError } from '../domain/errors.ts';
 import type { AgentTask } from '../domain/intent.ts';
 import { type Broker, nowSecOf } from './broker.ts';
+import { type DelegatedMint, decideMint } from './decide-mint.ts';
 import { authorizingClient } from './metadata-client.ts';
-import { type DelegatedMint, decideMint } from './mint-token.ts';
 
 export const AUTHORIZATION_CODE_GRANT_TYPE = 'authorization_code';
 
@@ -108,7 +108,14 @@ export async function finishSignIn(
   if (!deps.signIn) throw new OAuthError('temporarily_unavailable', 'login.oidc is not configured');
   if (callbackUrl.searchParams.get('state') !== pending.login.state)
     throw new OAuthError('invalid_request', 'the sign-in answer does not belong to this request');
-  const person = await deps.signIn.finish(callbackUrl, pending.login, deps.callbackUri);
+  const person = await deps.signIn
+    .finish(callbackUrl, pending.login, deps.callbackUri)
+    .catch((err: unknown) => {
+      // The person sees access_denied; why the provider's answer was refused goes to the log only.
+      const reason = (err as { reason?: unknown }).reason;
+      if (typeof reason === 'string') deps.broker.log.info({ reason }, 'person sign-in refused');
+      throw err;
+    });
   const client = await authorizingClient(deps.broker, pending.client_id, deps.documents);
   const decided = await decideMint(deps.broker, client, {
     authorizationDetails: pending.authorization_details,

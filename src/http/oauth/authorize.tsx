@@ -152,11 +152,6 @@ function redirected(
   const e = err instanceof OAuthError ? err : new OAuthError('temporarily_unavailable');
   // invalid_client after the redirect was trusted (e.g. a client disabled meanwhile) is access_denied to the client.
   const code = e.code === 'invalid_client' ? 'access_denied' : e.code;
-  if (err instanceof OAuthError && (e as OAuthError & { reason?: string }).reason)
-    deps.log.info(
-      { reason: (e as OAuthError & { reason?: string }).reason },
-      'person sign-in failed',
-    );
   return c.redirect(redirectWith(deps, to, { error: code, error_description: e.message }), 303);
 }
 
