@@ -43,6 +43,9 @@ beforeAll(async () => {
       redirect_uris: [APP_REDIRECT, LOOPBACK_REDIRECT],
     },
     resource: MCP,
+    // A public client registered in mandate.yaml instead of through the admin API.
+    extraConfig:
+      'clients:\n  - { client_id: codex, name: Codex, kind: agent, token_endpoint_auth_method: none, redirect_uris: ["http://127.0.0.1/cb"] }\n',
   });
   ({ idp, broker, resource } = setup);
   expect(setup.registered.status, setup.registered.text).toBe(201);
@@ -193,6 +196,7 @@ describe('a person signs in and approves', () => {
     expect(seen.active).toBe(true);
     expect(seen.sub).toBe(`${idp.issuer}|alice`);
     expect(seen.client_id).toBe(app.client_id);
+    expect(seen.act).toEqual({ sub: app.client_id });
     expect([seen.aud].flat()).toContain(MCP);
     const details = seen.authorization_details as Array<{ actions: string[] }>;
     expect(details.flatMap((d) => d.actions).sort()).toEqual(['read', 'search']);
@@ -203,6 +207,16 @@ describe('a person signs in and approves', () => {
     expect(grant.status).toBe(200);
     expect(grant.text).toContain('authorization_code');
     expect(grant.text).toContain('"on_behalf_of"');
+  });
+
+  it('a public client from mandate.yaml signs people in too', async () => {
+    const flow = await authorizeRequest({
+      client_id: 'codex',
+      redirect_uri: 'http://127.0.0.1:40001/cb',
+    });
+    const jar = new CookieJar();
+    const consent = await signInUpstream(jar, flow.url);
+    expect(consent.html).toContain('Codex');
   });
 
   it('a loopback redirect may use any port (RFC 8252 7.3)', async () => {

@@ -94,12 +94,14 @@ export async function startSignInBroker(opts: {
   policy: string;
   client: { client_id: string; name: string; redirect_uris: string[] };
   resource: string;
+  /** More YAML for the config file (after `login:`). */
+  extraConfig?: string;
 }): Promise<SignInBroker> {
   const port = await freePort();
   const idp = await startUpstreamIdp(`http://127.0.0.1:${port}/oauth/callback`);
   const broker = await startTestBroker({
     name: opts.name,
-    config: idp.loginConfig,
+    config: `${idp.loginConfig}${opts.extraConfig ?? ''}`,
     env: { MANDATE_PORT: String(port) },
   });
   const policy = await admin(broker.url, 'PUT', '/admin/policies', { policies: opts.policy });
