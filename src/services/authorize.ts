@@ -173,8 +173,26 @@ export async function answerConsent(
   if (!pending?.person)
     throw new OAuthError('invalid_request', 'the consent form was already answered');
   const granted = pending.consented ?? [];
-  if (!approve || granted.length === 0)
+  if (!approve || granted.length === 0) {
+    // The refusal is a decision too: who refused (the person, or policy that left nothing), for which client.
+    await deps.broker.decisions.record({
+      kind: 'denial',
+      outcome: 'deny',
+      reasons: [granted.length === 0 ? 'nothing_permitted' : 'person_denied'],
+      client_id: pending.client_id,
+      inputs: {
+        request: {
+          grant_type: AUTHORIZATION_CODE_GRANT_TYPE,
+          resource: pending.resources,
+          scope: pending.scope,
+        },
+        on_behalf_of: { issuer: pending.person.issuer, sub: pending.person.sub },
+        pairs: pending.pairs ?? [],
+      },
+    });
+    deps.broker.metrics.decision('mint', 'deny');
     return redirectWith(deps, pending, { error: 'access_denied' });
+  }
   const code = randomBase64url(32);
   await deps.store.putCode(
     code,

@@ -256,6 +256,12 @@ describe('a person signs in and approves', () => {
     expect(errorRedirect(await answerConsent(jar, consent, 'deny'), flow).get('error')).toBe(
       'access_denied',
     );
+    const records = await admin<{ decisions: Array<{ reasons: string[] }> }>(
+      broker.url,
+      'GET',
+      `/admin/decisions?client_id=${app.client_id}&limit=5`,
+    );
+    expect(records.text).toContain('person_denied');
   });
 
   it('a person policy grants nothing gets no Allow button and a denial', async () => {
