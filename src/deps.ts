@@ -309,6 +309,7 @@ export function createDeps(
       // Client ID Metadata Documents (https client ids) plug in here (ClientMetadataDocuments).
       documents: undefined,
       callbackUri: `${issuer}/oauth/callback`,
+      startsPerSourcePerMinute: config.login.starts_per_source_per_minute,
     },
     defaultPolicyText,
     adminIdentity: (token) => operators.identify(token, Math.floor(clock.nowMs() / 1000)),

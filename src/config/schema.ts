@@ -426,9 +426,14 @@ export const ConfigSchema = z
             { path: ['issuer'], message: 'must be https (http only on a loopback host)' },
           )
           .optional(),
+        /**
+         * Authorization requests one source may start in a minute (each keeps a pending request in
+         * Redis for 10 minutes); more get 429.
+         */
+        starts_per_source_per_minute: z.number().int().min(1).max(100_000).default(60),
       })
       .strict()
-      .default({}),
+      .default({ starts_per_source_per_minute: 60 }),
     admin: z
       .object({
         /** Bootstrap admin bearer token (env MANDATE_ADMIN_TOKEN); generated and printed once when unset. */

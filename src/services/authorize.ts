@@ -32,6 +32,8 @@ export interface AuthorizeDeps {
   readonly documents?: ClientMetadataDocuments | undefined;
   /** Where the upstream provider sends the person back: `<issuer>/oauth/callback`. */
   readonly callbackUri: string;
+  /** Authorization requests one source may start per minute (config `login.starts_per_source_per_minute`). */
+  readonly startsPerSourcePerMinute?: number | undefined;
 }
 
 /**

@@ -7,9 +7,23 @@ const REDIRECT = 'https://app.example.com/cb';
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 
 let t: TestApp;
+let limited: TestApp;
 
 beforeAll(async () => {
-  t = await createTestApp({ name: 'http-authorize' });
+  [t, limited] = await Promise.all([
+    createTestApp({ name: 'http-authorize' }),
+    createTestApp({
+      name: 'http-authorize-limited',
+      config: 'login: { starts_per_source_per_minute: 2 }\n',
+    }),
+  ]);
+  await limited.admin('POST', '/admin/clients', {
+    client_id: 'public-app',
+    name: 'Public App',
+    kind: 'agent',
+    token_endpoint_auth_method: 'none',
+    redirect_uris: [REDIRECT],
+  });
   const created = await t.admin('POST', '/admin/clients', {
     client_id: 'public-app',
     name: 'Public App',
@@ -28,7 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await t?.close();
+  await Promise.all([t?.close(), limited?.close()]);
 });
 
 function authorizeUrl(set: Record<string, string | undefined> = {}): string {
@@ -77,6 +91,18 @@ describe('GET /oauth/authorize', () => {
     ['no client_id', { client_id: undefined }],
   ])('%s is shown, never redirected', async (_name, set) => {
     expectShownPage(await t.request(authorizeUrl(set)));
+  });
+
+  it('a source starting too many requests in a minute is told to wait (each start is kept in Redis)', async () => {
+    const errors: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await limited.request(authorizeUrl());
+      errors.push(
+        new URL(res.headers.get('location') ?? '').searchParams.get('error_description') ?? '',
+      );
+    }
+    expect(errors[1]).not.toContain('too many');
+    expect(errors[2]).toContain('too many');
   });
 
   it('a repeated redirect_uri is shown, never redirected', async () => {

@@ -179,6 +179,11 @@ export function registerAuthorize(app: OpenAPIHono, deps: HttpDeps): void {
             },
             deps.broker.settings.intentLimits,
           );
+          if (await tooManyStarts(c, deps))
+            throw new OAuthError(
+              'temporarily_unavailable',
+              'too many authorization requests from this address; try again in a minute',
+            );
           const { pendingId, signInUrl } = await startAuthorization(flow, client, target, params);
           setCookie(c, cookieName(deps), pendingId, cookieOptions(deps));
           return c.redirect(signInUrl, 303);
@@ -251,6 +256,23 @@ export function registerAuthorize(app: OpenAPIHono, deps: HttpDeps): void {
       return shown(c, deps, err);
     }
   });
+}
+
+/**
+ * Each started request is kept in Redis for a while, so starts are counted per source (every
+ * process shares the count); without a counter (tests without rate limits) nothing is limited.
+ */
+async function tooManyStarts(c: Context, deps: HttpDeps): Promise<boolean> {
+  const limit = deps.authorization?.startsPerSourcePerMinute;
+  const counter = deps.rateLimit?.counter;
+  if (!limit || !counter) return false;
+  const hit = await counter.hit(
+    'authorize',
+    clientIp(c, deps) ?? 'unknown',
+    deps.broker.clock.nowMs(),
+  );
+  // A counter that cannot count fails closed, as the rest of the flow needs the same Redis.
+  return hit === undefined || hit.count > limit;
 }
 
 function cookieOptions(deps: HttpDeps) {
