@@ -120,9 +120,14 @@ export async function authenticateCaller(
   return caller;
 }
 
-/** Authenticates the caller of an OAuth endpoint. */
-export async function authenticate(c: Context, form: OAuthForm, broker: Broker): Promise<Client> {
-  return (await authenticateCaller(c, form, broker)).client;
+/** Authenticates the caller of an OAuth endpoint (`allowPublic`: a public client may name itself). */
+export async function authenticate(
+  c: Context,
+  form: OAuthForm,
+  broker: Broker,
+  opts: { allowPublic?: boolean } = {},
+): Promise<Client> {
+  return (await authenticateCaller(c, form, broker, opts)).client;
 }
 
 /**

@@ -249,6 +249,21 @@ describe('a person signs in and approves', () => {
     expect((await introspect(second.access_token)).active).toBe(false);
   });
 
+  it('a public client revokes its refresh token (RFC 7009), which ends the grant', async () => {
+    const flow = await authorizeRequest();
+    const tokens = await tokensFor(flow, await approvedCode(flow));
+    await oauth.processRevocationResponse(
+      await oauth.revocationRequest(
+        as,
+        app,
+        oauth.None(),
+        tokens.refresh_token as string,
+        insecure,
+      ),
+    );
+    expect((await introspect(tokens.access_token)).active).toBe(false);
+  });
+
   it('denying sends access_denied with state and iss', async () => {
     const flow = await authorizeRequest();
     const jar = new CookieJar();

@@ -9,7 +9,7 @@ import { jsonReply, NO_AUTH } from '../openapi.ts';
 import { GRANT_TYPES } from './token.ts';
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
-/** The token endpoint also takes public clients (`none`: the code grant and its refresh tokens). */
+/** The token and revocation endpoints also take public clients (`none`: the code grant, its refresh tokens, RFC 7009). */
 const TOKEN_AUTH_METHODS = [...AUTH_METHODS, 'none'];
 const SIGNING_ALGS = [...ASSERTION_ALGS];
 
@@ -65,7 +65,7 @@ function metadataOf(issuer: string): z.infer<typeof ServerMetadataSchema> {
     client_id_metadata_document_supported: true,
     token_endpoint_auth_methods_supported: TOKEN_AUTH_METHODS,
     introspection_endpoint_auth_methods_supported: AUTH_METHODS,
-    revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+    revocation_endpoint_auth_methods_supported: TOKEN_AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
     introspection_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
     revocation_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
