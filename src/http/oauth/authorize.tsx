@@ -5,7 +5,6 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import {
-  type ClientTarget,
   PENDING_TTL_SEC,
   type PendingAuthorization,
   readAuthorizationParams,
@@ -163,9 +162,8 @@ export function registerAuthorize(app: OpenAPIHono, deps: HttpDeps): void {
     async function authorize(c) {
       if (!flow) return authorizeErrorPage(c, 400, 'unsupported_response_type', 'not enabled');
       const values = (name: string) => c.req.queries(name) ?? [];
-      let target: ClientTarget;
       try {
-        target = readClientTarget(values);
+        const target = readClientTarget(values);
         const client = await trustedTarget(flow, target);
         const to = { redirect_uri: target.redirectUri, state: values('state')[0] };
         try {
