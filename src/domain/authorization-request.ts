@@ -24,7 +24,7 @@ export interface ClientTarget {
 
 /** The parameters of a valid authorization request, once the client and redirect are trusted. */
 export interface AuthorizationParams {
-  readonly state: string;
+  readonly state: string | undefined;
   /** base64url SHA-256 of the verifier (S256, RFC 7636). */
   readonly codeChallenge: string;
   readonly resources: readonly string[];
@@ -52,8 +52,8 @@ export function readClientTarget(values: QueryValues): ClientTarget {
 
 /**
  * The rest of the request, read once its redirect is trusted (its errors go back there):
- * response_type=code, PKCE S256 (plain refused), state, resource (RFC 8707) and scope and/or
- * authorization_details.
+ * response_type=code, PKCE S256 (plain refused), resource (RFC 8707), scope and/or
+ * authorization_details, and `state` when sent (echoed back).
  */
 export function readAuthorizationParams(values: QueryValues): AuthorizationParams {
   const responseType = single(values, 'response_type');
@@ -67,9 +67,9 @@ export function readAuthorizationParams(values: QueryValues): AuthorizationParam
     throw new OAuthError('invalid_request', 'code_challenge_method must be S256');
   if (!/^[A-Za-z0-9_-]{43}$/.test(challenge))
     throw new OAuthError('invalid_request', 'code_challenge must be a base64url SHA-256 digest');
+  // OAuth 2.1 4.1.1: with PKCE, state is the client's choice (the MCP SDK sends it only when asked to).
   const state = single(values, 'state');
-  if (!state) throw new OAuthError('invalid_request', 'state is required');
-  if (state.length > MAX_STATE_LENGTH)
+  if (state !== undefined && state.length > MAX_STATE_LENGTH)
     throw new OAuthError('invalid_request', `state is longer than ${MAX_STATE_LENGTH}`);
   const resources = values('resource');
   if (resources.length === 0)
@@ -145,7 +145,7 @@ export interface SignedInPerson {
 export interface PendingAuthorization {
   readonly client_id: string;
   readonly redirect_uri: string;
-  readonly state: string;
+  readonly state?: string | undefined;
   readonly code_challenge: string;
   readonly resources: readonly string[];
   readonly scope?: string | undefined;

@@ -83,6 +83,8 @@ describe('readClientTarget and readAuthorizationParams', () => {
     expect(p.scope).toBe('search read');
     expect(p.resources).toEqual(['https://mcp.example.com/mcp']);
     expect(toolScopes('tools:a  b tools:c')).toBe('a b c');
+    // With PKCE, state is optional (OAuth 2.1): absent, nothing is echoed.
+    expect(readAuthorizationParams(query({ ...VALID, state: undefined })).state).toBeUndefined();
   });
 
   it.each([
@@ -126,8 +128,8 @@ describe('readClientTarget and readAuthorizationParams', () => {
       'invalid_request',
     ],
     [
-      'no state',
-      () => readAuthorizationParams(query({ ...VALID, state: undefined })),
+      'a state over 512 characters',
+      () => readAuthorizationParams(query({ ...VALID, state: 's'.repeat(513) })),
       'invalid_request',
     ],
     [
