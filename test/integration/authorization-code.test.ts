@@ -436,3 +436,28 @@ describe('bad authorization requests', () => {
     expect(new URL(ok.headers.get('location') ?? '').searchParams.get('code')).toBeTruthy();
   });
 });
+
+describe('a code grant is a normal grant', () => {
+  it('re-evaluated with the person it acts for: a policy change about their groups ends it at the next signal', async () => {
+    const flow = await authorizeRequest({ scope: 'read' });
+    const tokens = await tokensFor(flow, await approvedCode(flow));
+    const grantId = (await introspect(tokens.access_token)).grant_id as string;
+    // The same permit, now for finance only: alice (support) no longer qualifies.
+    const financeOnly = POLICY.replace('contains("support")', 'contains("finance")');
+    expect(
+      (await admin(broker.url, 'PUT', '/admin/policies', { policies: financeOnly })).status,
+    ).toBe(200);
+    try {
+      const signal = await admin(broker.url, 'POST', '/v1/signals', {
+        grant_id: grantId,
+        type: 'context_changed',
+      });
+      expect(signal.status, signal.text).toBe(202);
+      expect((await introspect(tokens.access_token)).active).toBe(false);
+    } finally {
+      expect((await admin(broker.url, 'PUT', '/admin/policies', { policies: POLICY })).status).toBe(
+        200,
+      );
+    }
+  });
+});
