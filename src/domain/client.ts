@@ -31,6 +31,15 @@ export const ClientIdSchema = z
   .max(128)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, 'must be letters, digits and _ . @ -');
 
+/** A client known by its Client ID Metadata Document: its client_id is the document's https URL. */
+export const MetadataClientIdSchema = z
+  .string()
+  .max(2048)
+  .refine((v) => v.startsWith('https://') && URL.canParse(v), 'must be an https URL');
+
+/** Any id a client record may have (what the admin API's paths accept). */
+export const AnyClientIdSchema = z.union([ClientIdSchema, MetadataClientIdSchema]);
+
 const Uri = z
   .string()
   .max(512)
