@@ -70,7 +70,9 @@ describe('authorization code flow in Chromium', () => {
     // The app's loopback listener, as a desktop MCP client runs one: the URL is what it reads.
     let landed: URL | undefined;
     const listener = createServer((req, res) => {
-      landed = new URL(req.url ?? '/', redirectUri);
+      // Only the redirect counts (the browser also asks this origin for /favicon.ico).
+      const url = new URL(req.url ?? '/', redirectUri);
+      if (url.pathname === '/callback') landed = url;
       res.end('You may close this window.');
     });
     await new Promise<void>((resolve) => listener.listen(appPort, '127.0.0.1', resolve));
@@ -84,6 +86,8 @@ describe('authorization code flow in Chromium', () => {
     await page.locator('input[name="login"]').fill('alice');
     await page.locator('input[name="password"]').fill('any');
     await page.locator('button[type="submit"]').click();
+    // Click consent only once its page is there (the login page has a submit button too).
+    await page.locator('input[name="prompt"][value="consent"]').waitFor({ state: 'attached' });
     await page.locator('button[type="submit"]').click();
     await page.waitForURL((u) => u.pathname === '/oauth/consent');
 
@@ -103,7 +107,7 @@ describe('authorization code flow in Chromium', () => {
     await checkPage(ctx, twinPage, '10-consent-phone');
     await twin.close();
     await page.getByRole('button', { name: 'Allow' }).click();
-    await expect.poll(() => landed?.searchParams.get('code')).toBeTruthy();
+    await expect.poll(() => landed?.href, { timeout: 10_000 }).toContain('code=');
     await context.close();
 
     const params = oauth.validateAuthResponse(as, app, landed as URL, state);
