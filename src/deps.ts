@@ -5,6 +5,7 @@ import { redisTopology } from './config/redis-topology.ts';
 import { createAssertionKeys } from './crypto/assertion-keys.ts';
 import { createDpopProofs } from './crypto/dpop-proofs.ts';
 import { createKeyRing, type KeyRing } from './crypto/key-ring.ts';
+import { createOidcRelyingParty } from './crypto/oidc-relying-party.ts';
 import { createRemoteJwks } from './crypto/remote-jwks.ts';
 import { trustRangeTexts } from './domain/client-address.ts';
 import type { ClientMetadataDocuments } from './domain/client-metadata.ts';
@@ -21,6 +22,7 @@ import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createOperations } from './operations-deps.ts';
 import { createPolicyRegistry } from './policy/policy-registry.ts';
 import { createReplicaAcksFor } from './replica-acks-deps.ts';
+import type { AuthorizeDeps } from './services/authorize.ts';
 import type { Broker } from './services/broker.ts';
 import { GrantSnapshots } from './services/grant-snapshots.ts';
 import { bootstrapOperatorToken, type CreatedOperatorToken } from './services/manage-operators.ts';
@@ -29,6 +31,7 @@ import { createKeyNames, type KeyNames } from './store/key-names.ts';
 import { createRedisAdminTokens } from './store/redis-admin-tokens.ts';
 import { createRedisApprovalStore } from './store/redis-approval-store.ts';
 import { createRedisAuditFeed } from './store/redis-audit-feed.ts';
+import { createRedisAuthorizationStore } from './store/redis-authorization-store.ts';
 import { createRedisClientStore } from './store/redis-client-store.ts';
 import {
   createRequestClient,
@@ -72,6 +75,8 @@ export interface Deps {
   readonly rateLimiter: RedisRateLimiter;
   /** Console sign-in sessions. */
   readonly operatorSessions: OperatorSessionStore;
+  /** The authorization code grant: pending requests and codes, the upstream sign-in (config login.oidc). */
+  readonly authorization: AuthorizeDeps;
   readonly defaultPolicyText: string;
   /** The operator an admin bearer token belongs to, or undefined. */
   adminIdentity(token: string): Promise<Operator | undefined>;
@@ -305,6 +310,24 @@ export function createDeps(
     receivers,
     rateLimiter: createRedisRateLimiter(redis, keys),
     operatorSessions: createRedisOperatorSessions(redis, keys),
+    authorization: {
+      broker,
+      store: createRedisAuthorizationStore(redis, keys),
+      signIn: config.login.oidc
+        ? createOidcRelyingParty({
+            issuer: config.login.oidc.issuer,
+            clientId: config.login.oidc.client_id,
+            clientSecret: config.login.oidc.client_secret,
+            scopes: config.login.oidc.scopes,
+            groupsClaim: config.login.oidc.groups_claim,
+            timeoutMs: config.login.oidc.timeout_ms,
+          })
+        : undefined,
+      // Client ID Metadata Documents: an https client_id is resolved by the guarded fetcher.
+      documents: clientMetadata,
+      callbackUri: `${issuer}/oauth/callback`,
+      startsPerSourcePerMinute: config.login.starts_per_source_per_minute,
+    },
     defaultPolicyText,
     adminIdentity: (token) => operators.identify(token, Math.floor(clock.nowMs() / 1000)),
     bootstrapAdminToken: () => bootstrapOperatorToken(broker, config.admin.token !== undefined),
@@ -415,6 +438,7 @@ export function httpDepsOf(deps: Deps, remoteAddress: HttpDeps['remoteAddress'])
     readiness: () => deps.readiness(),
     degradations: () => deps.degradations(),
     receivers: deps.receivers,
+    authorization: deps.authorization,
     console: {
       sessions: deps.operatorSessions,
       sessionTtlSec: config.console.session_ttl,

@@ -420,6 +420,46 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ session_ttl: 28_800, idle_ttl: 1800 }),
+    /**
+     * People sign in at an upstream OpenID Provider (Okta, Entra ID, Keycloak, Google...) during
+     * `/oauth/authorize`; Mandate is its relying party, with `<issuer>/oauth/callback` as redirect URI.
+     * Without it, the authorization code grant answers that sign-in is not configured.
+     */
+    login: z
+      .object({
+        oidc: z
+          .object({
+            /** The provider's issuer URL (its discovery document is read from there); https, or http on a loopback host. */
+            issuer: z.url(),
+            client_id: z.string().min(1).max(512),
+            /** The client secret Mandate authenticates with (client_secret_basic). */
+            client_secret: z.string().min(1).max(1024),
+            /** Scopes asked for beside `openid`. */
+            scopes: z.array(z.string().min(1).max(128)).max(16).default(['profile', 'email']),
+            /** The ID token claim listing the person's groups (`context.on_behalf_of.groups`). */
+            groups_claim: z.string().min(1).max(128).default('groups'),
+            /** Longest one call to the provider may take (ms). */
+            timeout_ms: z.number().int().min(100).max(30_000).default(5000),
+          })
+          .strict()
+          .refine(
+            (o) => {
+              const u = new URL(o.issuer);
+              return (
+                u.protocol === 'https:' || ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname)
+              );
+            },
+            { path: ['issuer'], message: 'must be https (http only on a loopback host)' },
+          )
+          .optional(),
+        /**
+         * Authorization requests one source may start in a minute (each keeps a pending request in
+         * Redis for 10 minutes); more get 429.
+         */
+        starts_per_source_per_minute: z.number().int().min(1).max(100_000).default(60),
+      })
+      .strict()
+      .default({ starts_per_source_per_minute: 60 }),
     admin: z
       .object({
         /** Bootstrap admin bearer token (env MANDATE_ADMIN_TOKEN); generated and printed once when unset. */

@@ -7,6 +7,7 @@ export type OAuthErrorCode =
   | 'invalid_grant'
   | 'unauthorized_client'
   | 'unsupported_grant_type'
+  | 'unsupported_response_type'
   | 'unsupported_token_type'
   | 'invalid_scope'
   | 'invalid_target'
@@ -27,6 +28,7 @@ const STATUS: Record<OAuthErrorCode, number> = {
   invalid_grant: 400,
   unauthorized_client: 400,
   unsupported_grant_type: 400,
+  unsupported_response_type: 400,
   unsupported_token_type: 400,
   invalid_scope: 400,
   invalid_target: 400,

@@ -161,6 +161,13 @@ export function createKeyNames(configured: string, opts: { cluster?: boolean } =
     adminTokens: `${family('admin')}:tokens`,
     /** Hash: SHA-256 (hex) of an operator token -> JSON {id, name, roles, created_at, expires_at, created_by}. */
     operatorTokens: `${family('admin')}:operators`,
+    /** String (JSON) with expiry: one pending authorization request (/oauth/authorize), under the SHA-256 of its id. */
+    pendingAuthorization: (digest: string) => `${prefix}authz:pending:${digest}`,
+    /**
+     * Hash with expiry: one authorization code under the SHA-256 of the code: `v` its JSON, `u` set
+     * at its first use, `g` the grant that use issued, `r` set when it was presented again.
+     */
+    authorizationCode: (digest: string) => `${prefix}authz:code:${digest}`,
     /** String (JSON) with expiry: one console session, under the SHA-256 of its id (never the id itself). */
     operatorSession: (digest: string) => `${own}console:session:${digest}`,
     /** String counter with expiry: failures or calls in one window. */
