@@ -214,7 +214,7 @@ export function createDeps(
     assertionKeys,
     trustedIssuers: createRedisTrustedIssuers(redis, keys),
     writes: { afterWritesSent: afterTurnWrites },
-    snapshots: new GrantSnapshots(),
+    snapshots: new GrantSnapshots(config.usage.snapshot_entries),
     policy,
     settings: {
       issuer,
@@ -263,7 +263,7 @@ export function createDeps(
     decisions: workerDecisions,
     evaluations: createRedisEvaluationStore(workerRedis, keys, workerDecisions),
     oneTimeUses: createRedisOneTimeUses(workerRedis, keys, () => Math.floor(clock.nowMs() / 1000)),
-    snapshots: new GrantSnapshots(),
+    snapshots: new GrantSnapshots(config.usage.snapshot_entries),
   };
   const timers: NodeJS.Timeout[] = [];
 
