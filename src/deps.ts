@@ -45,7 +45,6 @@ import { createRedisReceiverStore } from './store/redis-receiver-store.ts';
 import { loadSharedSecret } from './store/redis-shared-secret.ts';
 import { createRedisTrustedIssuers } from './store/redis-trusted-issuers.ts';
 import { createRedisUsageStore } from './store/redis-usage-store.ts';
-import { afterTurnWrites } from './store/turn-end.ts';
 import { createCaepNotifier } from './worker/caep-delivery.ts';
 import { startCaepWorker } from './worker/caep-worker.ts';
 import { createReevaluationQueue, startReevaluationWorker } from './worker/reevaluation-worker.ts';
@@ -213,7 +212,6 @@ export function createDeps(
     callerTokens: keyRing,
     assertionKeys,
     trustedIssuers: createRedisTrustedIssuers(redis, keys),
-    writes: { afterWritesSent: afterTurnWrites },
     snapshots: new GrantSnapshots(config.usage.snapshot_entries),
     policy,
     settings: {

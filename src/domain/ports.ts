@@ -19,12 +19,6 @@ export interface Clock {
 
 export const systemClock: Clock = { nowMs: () => Date.now() };
 
-/** When the store's writes leave the process. */
-export interface WriteTurn {
-  /** Runs `task` once the writes started in this turn have been sent, so its CPU work overlaps the store running them. */
-  afterWritesSent(task: () => void): void;
-}
-
 export interface ClientStore {
   get(id: string): Promise<Client | undefined>;
   list(): Promise<Client[]>;

@@ -20,7 +20,6 @@ import type {
   TokenSigner,
   TokenVerifier,
   UsageStore,
-  WriteTurn,
 } from '../domain/ports.ts';
 import type { TrustedIssuerStore } from '../domain/trusted-issuer.ts';
 import type { GrantSnapshots } from './grant-snapshots.ts';
@@ -100,7 +99,6 @@ export interface Broker {
   readonly assertionKeys: AssertionKeys;
   /** Workload identity federation: the issuers whose tokens authenticate mapped agents. */
   readonly trustedIssuers: TrustedIssuerStore;
-  readonly writes: WriteTurn;
   /** What the last full evaluation of each grant read, for deciding the next ones (see decideFromSnapshot). */
   readonly snapshots: GrantSnapshots;
   readonly policy: PolicyRegistry;
