@@ -193,7 +193,7 @@ function claimsOf(grant: Grant, jti: string, issuer: string, nowSec: number): Ac
 async function activeSigner(store: ReturnType<typeof createRedisKeyStore>) {
   const state = await store.load();
   const record = state.keys.find((k: KeyRecord) => k.kid === state.active);
-  if (!record || record.alg !== 'ES256') throw new Error('the fleet seeds ES256 brokers only');
+  if (record?.alg !== 'ES256') throw new Error('the fleet seeds ES256 brokers only');
   const key: KeyObject = createPrivateKey({
     key: record.private_jwk,
     format: 'jwk',
