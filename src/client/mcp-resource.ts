@@ -1,4 +1,5 @@
 // An MCP server as an OAuth protected resource: its canonical URI, RFC 9728 metadata and the challenges pointing at it.
+import { canonicalResource as canonicalUri } from '../domain/resource-uri.ts';
 import type { GuardRefusal } from './bearer-challenge.ts';
 
 /** The scope of one tool, as MCP clients ask for it (`tools:<name>`). */
@@ -17,8 +18,8 @@ export function canonicalResource(uri: string): string {
     throw new TypeError('resource must be an http(s) URI');
   if (url.hash || url.username || url.password)
     throw new TypeError('resource must have no fragment or credentials');
-  const path = url.pathname.replace(/\/+$/, '');
-  return `${url.protocol}//${url.host}${path}${url.search}`;
+  // The broker's own rule, so the guard expects exactly the `aud` the broker puts in tokens.
+  return canonicalUri(uri);
 }
 
 /** Where RFC 9728 puts the metadata of `resource`: the well-known prefix before its path. */

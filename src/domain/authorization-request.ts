@@ -3,6 +3,7 @@ import { isLoopbackHost } from './client.ts';
 import type { OnBehalfOf } from './delegation.ts';
 import { OAuthError } from './errors.ts';
 import type { AgentTask } from './intent.ts';
+import { canonicalResources } from './resource-uri.ts';
 
 /** How long a code may be redeemed (s). */
 export const CODE_TTL_SEC = 60;
@@ -87,7 +88,8 @@ export function readAuthorizationParams(values: QueryValues): AuthorizationParam
   return {
     state,
     codeChallenge: challenge,
-    resources,
+    // Held canonical, as the consent's decision (parseIntent) and the code's redemption hold them.
+    resources: canonicalResources(resources),
     scope: scope ? toolScopes(scope) : undefined,
     authorizationDetails,
   };

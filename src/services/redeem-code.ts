@@ -4,6 +4,7 @@ import type { AuthorizationStore } from '../domain/authorization-store.ts';
 import type { Client } from '../domain/client.ts';
 import type { DpopProofFacts } from '../domain/dpop.ts';
 import { OAuthError } from '../domain/errors.ts';
+import { canonicalResources } from '../domain/resource-uri.ts';
 import type { TokenResponse } from '../domain/wire/oauth.ts';
 import { codeDelegation } from './authorize.ts';
 import { type Broker, nowSecOf } from './broker.ts';
@@ -61,10 +62,11 @@ export async function redeemCode(
     code.expires_at <= nowSecOf(broker)
   )
     throw badCode();
-  const foreign = req.resources.find((r) => !code.resources.includes(r));
+  const asked = canonicalResources(req.resources);
+  const foreign = asked.find((r) => !code.resources.includes(r));
   if (foreign !== undefined)
     throw new OAuthError('invalid_target', 'resource is not one the code was issued for');
-  const resources = req.resources.length ? req.resources : code.resources;
+  const resources = asked.length ? asked : code.resources;
   const response = await mintToken(broker, client, {
     authorizationDetails: JSON.stringify(
       code.granted

@@ -226,6 +226,16 @@ describe('a person signs in and approves', () => {
     expect((await introspect(tokens.access_token)).active).toBe(true);
   });
 
+  it('a resource sent with an upper-case host and a trailing slash is the same resource (canonical form)', async () => {
+    const sent = `${MCP.replace('https://', 'HTTPS://').replace('.example.', '.EXAMPLE.')}/`;
+    const flow = await authorizeRequest({ resource: sent });
+    const params = await approvedCode(flow);
+    const tokens = await tokensFor(flow, params);
+    const seen = await introspect(tokens.access_token);
+    expect(seen.active).toBe(true);
+    expect([seen.aud].flat()).toContain(MCP);
+  });
+
   it('a public client rotates its refresh token; a replayed one ends the grant', async () => {
     const flow = await authorizeRequest();
     const first = await oauth.processAuthorizationCodeResponse(
