@@ -34,6 +34,10 @@ export const sessionCookieName = (deps: Pick<HttpDeps, 'broker'>) =>
 const signInCookieName = (deps: Pick<HttpDeps, 'broker'>) =>
   cookieName(deps, 'mandate_console_signin');
 
+/** The upstream sign-in's cookie: the id of the pending sign-in (its state, nonce and verifier stay in Redis). */
+const upstreamSignInCookieName = (deps: Pick<HttpDeps, 'broker'>) =>
+  cookieName(deps, 'mandate_console_oidc');
+
 const randomToken = () => randomBytes(32).toString('base64url');
 
 /** Equal without a timing difference (both sides hashed first, so lengths match). */
@@ -62,6 +66,22 @@ export function issueSignInToken(c: Context, deps: ConsoleDeps): string {
 export function signInTokenMatches(c: Context, deps: ConsoleDeps, presented: string): boolean {
   const expected = getCookie(c, signInCookieName(deps));
   return expected !== undefined && presented.length > 0 && sameSecret(expected, presented);
+}
+
+/**
+ * Binds a started upstream sign-in to this browser. Lax, not Strict: the provider's redirect
+ * back is a cross-site top-level GET, which Lax cookies accompany.
+ */
+export function setUpstreamSignInCookie(c: Context, deps: ConsoleDeps, id: string, ttlSec: number) {
+  setCookie(c, upstreamSignInCookieName(deps), id, cookieOptions(deps, ttlSec));
+}
+
+/** The pending upstream sign-in's id from the cookie, which is cleared: a callback is used once. */
+export function takeUpstreamSignInCookie(c: Context, deps: ConsoleDeps): string | undefined {
+  const id = getCookie(c, upstreamSignInCookieName(deps));
+  if (id !== undefined)
+    deleteCookie(c, upstreamSignInCookieName(deps), { path: '/', secure: cookieSecure(deps) });
+  return id;
 }
 
 /** Starts a new session for the operator (never reusing an id the browser held before). */
