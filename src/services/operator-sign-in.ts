@@ -62,14 +62,15 @@ export async function startOperatorSignIn(
 /**
  * The operator is back from the provider: takes the pending sign-in of the browser's cookie
  * (once), checks the answer (state, code with PKCE, ID token with nonce) and maps the person's
- * groups to roles. Returns the operator and where to go; throws a 400/403 ProblemError, having
+ * groups to roles. Returns the operator, their groups (the session keeps them, so a changed
+ * mapping applies at once) and where to go; throws a 400/403 ProblemError, having
  * stored nothing, otherwise.
  */
 export async function finishOperatorSignIn(
   deps: OperatorSignInDeps,
   id: string | undefined,
   callbackUrl: URL,
-): Promise<{ operator: Operator; next: string }> {
+): Promise<{ operator: Operator; groups: readonly string[]; next: string }> {
   requireRoleGroups(deps);
   const pending = id && id.length <= 128 ? await deps.store.take(id) : undefined;
   if (!pending || pending.expires_at <= nowSecOf(deps.broker))
@@ -96,7 +97,7 @@ export async function finishOperatorSignIn(
       'none of your groups at the identity provider is mapped to a console role',
     );
   }
-  return { operator: mapped.operator, next: pending.next };
+  return { operator: mapped.operator, groups: person.groups, next: pending.next };
 }
 
 /** A refused answer: the operator sees that sign-in failed; why goes to the log only. */

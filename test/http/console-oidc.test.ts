@@ -1,5 +1,6 @@
 // Console sign-in at the upstream OpenID Provider through app.request(): cookie flags on an https issuer, `next` kept on the console, and the pages when it is not configured or maps no role.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { liveOperator } from '../../src/http/console/operator.ts';
 import { CookieJar, followUpstream } from '../support/authorization-flow.ts';
 import { consoleClient } from '../support/console-session.ts';
 import { createTestApp, type TestApp } from '../support/test-app.ts';
@@ -18,7 +19,7 @@ beforeAll(async () => {
     createTestApp({
       name: 'http-console-oidc',
       issuer: ISSUER,
-      config: `${idp.loginConfig}    display_name: Example SSO\noperators:\n  role_groups:\n    approver: [mandate-approvers]\n`,
+      config: `${idp.loginConfig}    display_name: Example SSO\n  starts_per_source_per_minute: 3\noperators:\n  role_groups:\n    approver: [mandate-approvers]\n`,
     }),
     // login.oidc set (the provider is never asked), but no role mapped.
     createTestApp({
@@ -72,6 +73,15 @@ describe('console sign-in at the provider on an https issuer', () => {
     expect(inbox.text).toContain('Carol Example');
     expect(inbox.headers.get('content-security-policy')).toContain("script-src 'self'");
   });
+
+  it('a source that starts more sign-ins than login.starts_per_source_per_minute gets a 429 page', async () => {
+    const browser = consoleClient(secure);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await browser.get('/console/sign-in/oidc')).status);
+    // One start came from the test above within the same minute (or this minute began since).
+    expect(statuses.at(-1)).toBe(429);
+    expect(statuses.filter((s) => s === 303).length).toBeGreaterThanOrEqual(2);
+  });
 });
 
 describe('console sign-in at the provider, not set up', () => {
@@ -93,5 +103,32 @@ describe('console sign-in at the provider, not set up', () => {
     expect((await browser.get('/console/sign-in')).text).not.toContain('/console/sign-in/oidc');
     for (const path of ['/console/sign-in/oidc', '/console/callback'])
       expect((await browser.get(path)).status, path).toBe(404);
+  });
+});
+
+describe('the roles of an open session signed in at the provider', () => {
+  // What the console's session check sees: the groups of the sign-in, the mapping of this process.
+  const operator = { id: 'oidc:00u1', name: 'Ada', roles: ['approver' as const] };
+  const withMapping = (roleGroups: Record<string, string[]> | undefined) => ({
+    broker: secure.deps.broker,
+    console: roleGroups ? { oidc: { roleGroups } } : undefined,
+  });
+
+  it('are the sign-in groups mapped by the current operators.role_groups', async () => {
+    const session = { operator, groups: ['on-call', 'staff'] };
+    expect(await liveOperator(withMapping({ approver: ['on-call'] }), session)).toEqual(operator);
+    expect(
+      (await liveOperator(withMapping({ viewer: ['staff'], approver: ['sec'] }), session))?.roles,
+    ).toEqual(['viewer']);
+  });
+
+  it('end the session when the mapping leaves none, or upstream sign-in is gone', async () => {
+    const session = { operator, groups: ['on-call'] };
+    expect(await liveOperator(withMapping({ approver: ['sec'] }), session)).toBeUndefined();
+    expect(await liveOperator(withMapping({}), session)).toBeUndefined();
+    expect(await liveOperator(withMapping(undefined), session)).toBeUndefined();
+    expect(
+      await liveOperator(withMapping({ approver: ['on-call'] }), { operator }),
+    ).toBeUndefined();
   });
 });

@@ -213,6 +213,8 @@ describe('console sign-in at the upstream OpenID Provider', () => {
     expect(back.status).toBe(403);
     expect(await back.text()).toContain('No console role');
     expect(sessionCookie(back)).toBeUndefined();
+    // The pending sign-in's cookie is cleared on a refusal too.
+    expect(back.headers.getSetCookie().some((c) => /^mandate_console_oidc=;/.test(c))).toBe(true);
     expect(await sessionKeys()).toEqual(before);
     const page = await browse(jar, `${base}/console/approvals`);
     expect(page.status).toBe(303);

@@ -19,8 +19,8 @@ import { safeNext } from './sign-in.tsx';
 
 /**
  * GET /console/sign-in/oidc (the sign-in page's link: to the provider) and GET /console/callback
- * (the redirect URI to register at the provider). The operator's id is `oidc:<sub>`, their roles
- * those `operators.role_groups` maps their groups to, read at sign-in only.
+ * (the redirect URI to register at the provider). The operator's id is `oidc:<sub>`; their roles
+ * are the groups their ID token carried at sign-in, mapped by `operators.role_groups`.
  */
 export function registerOidcSignIn(app: ConsoleApp, deps: ConsoleDeps): void {
   const notConfigured = (c: Parameters<typeof errorPage>[0]) =>
@@ -50,8 +50,8 @@ export function registerOidcSignIn(app: ConsoleApp, deps: ConsoleDeps): void {
     const id = takeUpstreamSignInCookie(c, deps);
     // The answer as the provider addressed it (the registered URI), whatever host the request names.
     const answer = new URL(`${oidc.callbackUri}${new URL(c.req.url).search}`);
-    const { operator, next } = await finishOperatorSignIn(oidc, id, answer);
-    await startSession(c, deps, operator);
+    const { operator, groups, next } = await finishOperatorSignIn(oidc, id, answer);
+    await startSession(c, deps, operator, groups);
     deps.log.info({ operator: operator.id, roles: operator.roles }, 'console sign-in');
     return c.redirect(next, 303);
   });

@@ -7,7 +7,8 @@ import {
   type Permission,
   rolesWith,
 } from '../../domain/operator.ts';
-import { isOidcOperator, mapsAnyRole } from '../../domain/operator-sign-in.ts';
+import type { OperatorSession } from '../../domain/operator-session.ts';
+import { isOidcOperator, rolesOfGroups } from '../../domain/operator-sign-in.ts';
 import { nowSecOf } from '../../services/broker.ts';
 import type { ConsoleSettings, HttpDeps } from '../http-deps.ts';
 
@@ -33,23 +34,29 @@ export function operatorOfToken(
 }
 
 /**
- * True while the operator a session was opened for still has a live token: revoking (or the
- * expiry of) an operator token ends its console sessions at once, as it ends its API calls.
- * The bootstrap operator stays while MANDATE_ADMIN_TOKEN is set. An operator signed in at the
- * upstream provider has no token: their session lasts its own bounded lifetime, while upstream
- * sign-in stays configured with at least one role mapped (a restart without it ends them).
+ * The operator of a session as they stand now, or undefined when the session must end: revoking
+ * (or the expiry of) an operator token ends its console sessions at once, as it ends its API
+ * calls; the bootstrap operator stays while MANDATE_ADMIN_TOKEN is set. An operator signed in at
+ * the upstream provider has no token: their roles are the groups of their sign-in mapped by the
+ * current `operators.role_groups`, and the session ends when that leaves none (or when upstream
+ * sign-in is no longer configured).
  */
-export async function operatorStillLive(
+export async function liveOperator(
   deps: Pick<HttpDeps, 'broker' | 'bootstrapConfigured'> & {
-    readonly console?: Pick<ConsoleSettings, 'oidc'> | undefined;
+    readonly console?:
+      | { readonly oidc?: Pick<NonNullable<ConsoleSettings['oidc']>, 'roleGroups'> | undefined }
+      | undefined;
   },
-  operator: Operator,
-): Promise<boolean> {
-  if (operator.id === BOOTSTRAP_OPERATOR_ID) return deps.bootstrapConfigured === true;
+  session: Pick<OperatorSession, 'operator' | 'groups'>,
+): Promise<Operator | undefined> {
+  const { operator } = session;
+  if (operator.id === BOOTSTRAP_OPERATOR_ID)
+    return deps.bootstrapConfigured === true ? operator : undefined;
   if (isOidcOperator(operator)) {
     const oidc = deps.console?.oidc;
-    return oidc !== undefined && mapsAnyRole(oidc.roleGroups);
+    const roles = oidc ? rolesOfGroups(oidc.roleGroups, session.groups ?? []) : [];
+    return roles.length > 0 ? { ...operator, roles } : undefined;
   }
   const live = await deps.broker.operators.list(nowSecOf(deps.broker));
-  return live.some((t) => t.id === operator.id);
+  return live.some((t) => t.id === operator.id) ? operator : undefined;
 }

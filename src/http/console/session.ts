@@ -7,7 +7,7 @@ import type { Operator } from '../../domain/operator.ts';
 import type { OperatorSession } from '../../domain/operator-session.ts';
 import { nowSecOf } from '../../services/broker.ts';
 import type { ConsoleSettings, HttpDeps } from '../http-deps.ts';
-import { operatorStillLive } from './operator.ts';
+import { liveOperator } from './operator.ts';
 
 export type ConsoleEnv = {
   Variables: { session: OperatorSession; sessionId: string };
@@ -89,13 +89,20 @@ export async function startSession(
   c: Context,
   deps: ConsoleDeps,
   operator: Operator,
+  groups?: readonly string[],
 ): Promise<void> {
   const nowSec = nowSecOf(deps.broker);
   const id = randomToken();
   const { sessionTtlSec, idleTtlSec } = deps.console;
   await deps.console.sessions.create(
     id,
-    { operator, csrf: randomToken(), created_at: nowSec, expires_at: nowSec + sessionTtlSec },
+    {
+      operator,
+      ...(groups ? { groups } : {}),
+      csrf: randomToken(),
+      created_at: nowSec,
+      expires_at: nowSec + sessionTtlSec,
+    },
     idleTtlSec,
   );
   deleteCookie(c, signInCookieName(deps), { path: '/', secure: cookieSecure(deps) });
@@ -121,8 +128,9 @@ export function requireSession(deps: ConsoleDeps) {
         : undefined;
     if (id && session) {
       // Revoking (or the expiry of) the operator's token ends the session too.
-      if (await operatorStillLive(deps, session.operator)) {
-        c.set('session', session);
+      const operator = await liveOperator(deps, session);
+      if (operator) {
+        c.set('session', { ...session, operator });
         c.set('sessionId', id);
         return next();
       }
