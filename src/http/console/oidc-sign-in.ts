@@ -1,5 +1,4 @@
 // Operators sign in to the console at the upstream OpenID Provider (login.oidc): the start link and the provider's callback, then an ordinary console session.
-
 import { OPERATOR_SIGN_IN_TTL_SEC } from '../../domain/operator-sign-in.ts';
 import {
   finishOperatorSignIn,
