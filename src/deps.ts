@@ -11,6 +11,7 @@ import { trustRangeTexts } from './domain/client-address.ts';
 import type { ClientMetadataDocuments } from './domain/client-metadata.ts';
 import type { Operator } from './domain/operator.ts';
 import type { OperatorSessionStore } from './domain/operator-session.ts';
+import type { OperatorSignInStore } from './domain/operator-sign-in.ts';
 import type { PolicyRegistry } from './domain/policy-registry.ts';
 import { type Clock, type GrantNotifier, systemClock } from './domain/ports.ts';
 import type { ReceiverStore } from './domain/receiver.ts';
@@ -46,6 +47,7 @@ import { createRedisGrantStore } from './store/redis-grant-store.ts';
 import { createRedisKeyStore } from './store/redis-key-store.ts';
 import { createRedisOneTimeUses } from './store/redis-one-time-uses.ts';
 import { createRedisOperatorSessions } from './store/redis-operator-sessions.ts';
+import { createRedisOperatorSignIns } from './store/redis-operator-sign-ins.ts';
 import { createRedisPolicyStore } from './store/redis-policy-store.ts';
 import { createRedisRateLimiter, type RedisRateLimiter } from './store/redis-rate-limiter.ts';
 import { createRedisReceiverStore } from './store/redis-receiver-store.ts';
@@ -74,6 +76,8 @@ export interface Deps {
   readonly rateLimiter: RedisRateLimiter;
   /** Console sign-in sessions. */
   readonly operatorSessions: OperatorSessionStore;
+  /** Pending console sign-ins at the upstream OpenID Provider (config login.oidc). */
+  readonly operatorSignIns: OperatorSignInStore;
   /** The authorization code grant: pending requests and codes, the upstream sign-in (config login.oidc). */
   readonly authorization: AuthorizeDeps;
   readonly defaultPolicyText: string;
@@ -308,6 +312,7 @@ export function createDeps(
     receivers,
     rateLimiter: createRedisRateLimiter(redis, keys),
     operatorSessions: createRedisOperatorSessions(redis, keys),
+    operatorSignIns: createRedisOperatorSignIns(redis, keys),
     authorization: {
       broker,
       store: createRedisAuthorizationStore(redis, keys),
@@ -441,6 +446,19 @@ export function httpDepsOf(deps: Deps, remoteAddress: HttpDeps['remoteAddress'])
       sessions: deps.operatorSessions,
       sessionTtlSec: config.console.session_ttl,
       idleTtlSec: config.console.idle_ttl,
+      // The relying party of /oauth/authorize, reused: one discovery, one key cache.
+      oidc:
+        config.login.oidc && deps.authorization.signIn
+          ? {
+              broker: deps.broker,
+              signIn: deps.authorization.signIn,
+              store: deps.operatorSignIns,
+              callbackUri: `${deps.loaded.issuer}/console/callback`,
+              roleGroups: config.operators.role_groups,
+              providerName:
+                config.login.oidc.display_name ?? new URL(config.login.oidc.issuer).host,
+            }
+          : undefined,
     },
     receiverTargets: {
       allowHttp: config.caep.allow_http,

@@ -10,6 +10,9 @@ import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
 import { ApprovalNotifySchema, AuditSinksSchema } from './operations-schema.ts';
 import { redisTopology } from './redis-topology.ts';
 
+/** Upstream group names, as the ID token's groups claim lists them. */
+const GroupNamesSchema = z.array(z.string().min(1).max(256)).max(64);
+
 const Seconds = z.number().int().positive();
 
 /** A client registered in the config file. Its secret is given as a hash, or (for development) in clear. */
@@ -453,6 +456,8 @@ export const ConfigSchema = z
             groups_claim: z.string().min(1).max(128).default('groups'),
             /** Longest one call to the provider may take (ms). */
             timeout_ms: z.number().int().min(100).max(30_000).default(5000),
+            /** The provider's name on the console's "Sign in with ..." button (default: the issuer's host). */
+            display_name: z.string().min(1).max(64).optional(),
           })
           .strict()
           .refine(
@@ -473,6 +478,29 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ starts_per_source_per_minute: 60 }),
+    /**
+     * Operators who sign in to the console at the upstream OpenID Provider (`login.oidc`, redirect
+     * URI `<issuer>/console/callback`): their console roles, from the groups in their ID token.
+     */
+    operators: z
+      .object({
+        /**
+         * For each role, the groups (the `login.oidc.groups_claim` values) whose members hold it; a
+         * person holds every role one of their groups is listed under. Empty (the default): console
+         * sign-in at the provider is refused; a person in no listed group is refused.
+         */
+        role_groups: z
+          .object({
+            admin: GroupNamesSchema.optional(),
+            approver: GroupNamesSchema.optional(),
+            auditor: GroupNamesSchema.optional(),
+            viewer: GroupNamesSchema.optional(),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({ role_groups: {} }),
     admin: z
       .object({
         /** Bootstrap admin bearer token (env MANDATE_ADMIN_TOKEN); generated and printed once when unset. */
@@ -606,7 +634,11 @@ export const ConfigSchema = z
         max_backlog_per_receiver: 10_000,
       }),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.login.oidc !== undefined || Object.keys(c.operators.role_groups).length === 0, {
+    path: ['operators', 'role_groups'],
+    message: 'maps groups of an identity provider, but login.oidc is not set',
+  });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigClient = z.infer<typeof ConfigClientSchema>;

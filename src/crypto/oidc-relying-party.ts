@@ -107,5 +107,13 @@ function personOf(claims: oauth.IDToken, issuer: string, groupsClaim: string): S
   const name = [claims.name, claims.email, claims.preferred_username].find(
     (v): v is string => typeof v === 'string' && v.length > 0 && v.length <= 200,
   );
-  return { issuer, sub: claims.sub, groups, ...(name ? { name } : {}) };
+  const email =
+    typeof claims.email === 'string' && claims.email.length <= 200 ? claims.email : undefined;
+  return {
+    issuer,
+    sub: claims.sub,
+    groups,
+    ...(name ? { name } : {}),
+    ...(email ? { email } : {}),
+  };
 }

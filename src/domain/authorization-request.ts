@@ -141,6 +141,7 @@ export interface SignedInPerson {
   readonly sub: string;
   readonly groups: string[];
   readonly name?: string | undefined;
+  readonly email?: string | undefined;
 }
 
 /** What a pending authorization request holds in the store while the person signs in and consents. */

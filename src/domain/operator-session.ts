@@ -4,6 +4,11 @@ import type { Operator } from './operator.ts';
 /** One signed-in operator. The cookie holds only the session id; this stays in the store. */
 export interface OperatorSession {
   readonly operator: Operator;
+  /**
+   * For an operator signed in at the upstream provider: the groups their ID token carried. Their
+   * roles are these mapped by the current `operators.role_groups` on every request.
+   */
+  readonly groups?: readonly string[] | undefined;
   /** Synchronizer token every state-changing console form carries (random, per session). */
   readonly csrf: string;
   /** Epoch seconds. */

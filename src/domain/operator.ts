@@ -54,13 +54,16 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> =
 
 /**
  * Who calls the admin API: a stored operator token (`id` is the token's id), the configured
- * bootstrap credential (`id` `bootstrap`), or later a console sign-in (`oidc:<sub>`). The `id`
+ * bootstrap credential (`id` `bootstrap`), or a console sign-in at the upstream OpenID Provider
+ * (`oidc:<sub>`, src/domain/operator-sign-in.ts). The `id`
  * is what decision records and approvals name as `by` / `decided_by`.
  */
 export interface Operator {
   readonly id: string;
   readonly name: string;
   readonly roles: readonly Role[];
+  /** The person's email, for display (operators signed in at the upstream OpenID Provider). */
+  readonly email?: string | undefined;
 }
 
 /** The id of the operator behind an explicitly set MANDATE_ADMIN_TOKEN. */

@@ -11,6 +11,7 @@ import type { AppLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { AuthorizeDeps } from '../services/authorize.ts';
 import type { Broker } from '../services/broker.ts';
+import type { OperatorSignInDeps } from '../services/operator-sign-in.ts';
 import type { RateLimitOptions } from './rate-limit.ts';
 
 export interface HttpDeps {
@@ -61,6 +62,11 @@ export interface ConsoleSettings {
   readonly sessionTtlSec: number;
   /** Idle lifetime (s): a session unused this long ends. */
   readonly idleTtlSec: number;
+  /**
+   * Sign-in at the upstream OpenID Provider (present when `login.oidc` is set; refused while
+   * `operators.role_groups` maps no role), with the name its button shows.
+   */
+  readonly oidc?: (OperatorSignInDeps & { readonly providerName: string }) | undefined;
 }
 
 /**

@@ -170,6 +170,8 @@ export function createKeyNames(configured: string, opts: { cluster?: boolean } =
     authorizationCode: (digest: string) => `${prefix}authz:code:${digest}`,
     /** String (JSON) with expiry: one console session, under the SHA-256 of its id (never the id itself). */
     operatorSession: (digest: string) => `${own}console:session:${digest}`,
+    /** String (JSON) with expiry: one pending console sign-in at the upstream OpenID Provider, under the SHA-256 of its id. */
+    operatorSignIn: (digest: string) => `${own}console:signin:${digest}`,
     /** String counter with expiry: failures or calls in one window. */
     rate: (name: string, key: string, window: number) => `${own}rate:${name}:${key}:${window}`,
     /** Pub/sub channel: invalidations for every broker process. */

@@ -1,9 +1,8 @@
 // The operator console in real headless Chromium against a running broker: approve an export, find why a grant was
 // revoked, disable an agent, edit -> simulate -> apply a policy; axe-core on every page, screenshots in the report.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cibaPoller, POLICY_CONFIG } from '../support/action-time.ts';
+import { POLICY_CONFIG, pollUntilIssued } from '../support/action-time.ts';
 import {
   ADMIN_TOKEN,
   admin,
@@ -129,12 +128,7 @@ describe('console in Chromium', () => {
     expect(mine?.decided_by).toBe(approverToken.body.id);
     expect(mine?.note).toBe('ok for the quarterly close');
 
-    const poll = await cibaPoller(base, agent);
-    let result = await poll(authReqId);
-    for (let i = 0; i < 5 && !result.ok; i++) {
-      await sleep(INTERVAL_SEC * 1000 + 150);
-      result = await poll(authReqId);
-    }
+    const result = await pollUntilIssued(base, agent, authReqId, INTERVAL_SEC);
     expect(result.ok, JSON.stringify(result)).toBe(true);
     if (result.ok) expect(typeof result.tokens.access_token).toBe('string');
   });

@@ -1,5 +1,6 @@
 // Helpers for the action-time decision tests: AuthZEN calls, decision and grant views, CIBA polling through oauth4webapi.
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as oauth from 'oauth4webapi';
 import { admin, basicAuth, type Credentials, type HttpResult } from './broker.ts';
 
@@ -180,4 +181,23 @@ export async function cibaPoller(
       throw err;
     }
   };
+}
+
+/**
+ * The agent polls an approved request (as a CIBA client does, one interval apart, a few times)
+ * until it gets its tokens; returns the last answer.
+ */
+export async function pollUntilIssued(
+  base: string,
+  agent: Credentials,
+  authReqId: string,
+  intervalSec: number,
+): Promise<PollResult> {
+  const poll = await cibaPoller(base, agent);
+  let result = await poll(authReqId);
+  for (let i = 0; i < 5 && !result.ok; i++) {
+    await sleep(intervalSec * 1000 + 150);
+    result = await poll(authReqId);
+  }
+  return result;
 }

@@ -55,16 +55,18 @@ export interface ConsentStep {
 }
 
 /**
- * From Mandate's /oauth/authorize URL: the upstream sign-in as `login` (its dev login and consent
- * forms), back through Mandate's callback, to Mandate's consent page.
+ * From `startUrl` through the upstream provider's dev login (as `login`) and consent forms,
+ * following redirects, until a URL `stopAt` accepts: returned without fetching it.
  */
-export async function signInUpstream(
+export async function followUpstream(
   jar: CookieJar,
-  authorizeUrl: string,
-  login = 'alice',
-): Promise<ConsentStep> {
-  let url = authorizeUrl;
+  startUrl: string,
+  login: string,
+  stopAt: (url: URL) => boolean,
+): Promise<string> {
+  let url = startUrl;
   for (let hops = 0; hops < 20; hops++) {
+    if (stopAt(new URL(url))) return url;
     const res = await browse(jar, url);
     if (res.status >= 300 && res.status < 400) {
       url = locationOf(url, res);
@@ -72,10 +74,6 @@ export async function signInUpstream(
     }
     const html = await res.text();
     expect(res.status, `${url}: ${html.slice(0, 300)}`).toBe(200);
-    if (new URL(url).pathname === '/oauth/consent') {
-      const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
-      return { url, html, csrf };
-    }
     // oidc-provider's dev interaction: a login form, then a consent form.
     const prompt = /name="prompt" value="(\w+)"/.exec(html)?.[1];
     const form: Record<string, string> =
@@ -85,6 +83,28 @@ export async function signInUpstream(
     url = locationOf(url, posted);
   }
   throw new Error('too many redirects');
+}
+
+/**
+ * From Mandate's /oauth/authorize URL: the upstream sign-in as `login` (its dev login and consent
+ * forms), back through Mandate's callback, to Mandate's consent page.
+ */
+export async function signInUpstream(
+  jar: CookieJar,
+  authorizeUrl: string,
+  login = 'alice',
+): Promise<ConsentStep> {
+  const url = await followUpstream(
+    jar,
+    authorizeUrl,
+    login,
+    (u) => u.pathname === '/oauth/consent',
+  );
+  const res = await browse(jar, url);
+  const html = await res.text();
+  expect(res.status, `${url}: ${html.slice(0, 300)}`).toBe(200);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  return { url, html, csrf };
 }
 
 /** Posts the consent form; returns where Mandate sends the browser (the client's redirect). */

@@ -19,13 +19,19 @@ export interface UpstreamIdp {
 export const PERSON_GROUPS: Record<string, string[]> = {
   alice: ['support'],
   bob: ['sales'],
+  // Console operators (config operators.role_groups in the console sign-in tests).
+  carol: ['mandate-approvers', 'staff'],
+  dave: ['mandate-viewers'],
 };
 
 /**
- * Starts oidc-provider with one confidential client (Mandate, redirect `callbackUri`), ES256 ID
- * tokens carrying `name` and `groups`, and its development interactions: any login name signs in.
+ * Starts oidc-provider with one confidential client (Mandate, redirect `callbackUris`), ES256 ID
+ * tokens carrying `name`, `email` and `groups`, and its development interactions: any login name
+ * signs in.
  */
-export async function startUpstreamIdp(callbackUri: string): Promise<UpstreamIdp> {
+export async function startUpstreamIdp(
+  callbackUris: string | readonly string[],
+): Promise<UpstreamIdp> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const clientId = 'mandate';
@@ -39,7 +45,7 @@ export async function startUpstreamIdp(callbackUri: string): Promise<UpstreamIdp
       {
         client_id: clientId,
         client_secret: clientSecret,
-        redirect_uris: [callbackUri],
+        redirect_uris: typeof callbackUris === 'string' ? [callbackUris] : [...callbackUris],
         grant_types: ['authorization_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
@@ -55,6 +61,7 @@ export async function startUpstreamIdp(callbackUri: string): Promise<UpstreamIdp
       claims: () => ({
         sub: id,
         name: `${id[0]?.toUpperCase()}${id.slice(1)} Example`,
+        email: `${id}@example.com`,
         groups: PERSON_GROUPS[id] ?? [],
       }),
     }),
@@ -98,7 +105,11 @@ export async function startSignInBroker(opts: {
   extraConfig?: string;
 }): Promise<SignInBroker> {
   const port = await freePort();
-  const idp = await startUpstreamIdp(`http://127.0.0.1:${port}/oauth/callback`);
+  // Both redirect URIs: the person sign-in of /oauth/authorize and the console's.
+  const idp = await startUpstreamIdp([
+    `http://127.0.0.1:${port}/oauth/callback`,
+    `http://127.0.0.1:${port}/console/callback`,
+  ]);
   const broker = await startTestBroker({
     name: opts.name,
     config: `${idp.loginConfig}${opts.extraConfig ?? ''}`,

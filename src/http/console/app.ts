@@ -10,6 +10,7 @@ import { registerApprovals } from './approvals.tsx';
 import { registerAudit } from './audit.tsx';
 import { errorPage, renderConsoleError } from './error-page.tsx';
 import { registerGrants } from './grants.tsx';
+import { registerOidcSignIn } from './oidc-sign-in.ts';
 import { permits } from './operator.ts';
 import { registerPolicies } from './policies.tsx';
 import { consoleSecurityHeaders } from './security-headers.ts';
@@ -29,8 +30,9 @@ const assetText = Object.fromEntries(
 );
 
 /**
- * The console under /console; mounted at `/` by the app. Sign-in and the assets are open; every
- * other path needs a session (without one a page redirects to sign-in, a post gets 403).
+ * The console under /console; mounted at `/` by the app. Sign-in (with a token, or at the upstream
+ * provider and back through its callback) and the assets are open; every other path needs a
+ * session (without one a page redirects to sign-in, a post gets 403).
  */
 export function createConsoleApp(deps: ConsoleDeps, limiter: RateLimiter): ConsoleApp {
   const app = new Hono<ConsoleEnv>().basePath('/console');
@@ -47,6 +49,7 @@ export function createConsoleApp(deps: ConsoleDeps, limiter: RateLimiter): Conso
       c.body(assetText[name] ?? '', 200, { 'Content-Type': type, 'Cache-Control': 'no-cache' }),
     );
   registerSignIn(app, deps, limiter);
+  registerOidcSignIn(app, deps);
 
   // Everything registered from here on runs behind the session.
   app.use('*', requireSession(deps));

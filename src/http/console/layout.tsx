@@ -94,7 +94,9 @@ function Header({ session, current }: { session: OperatorSession; current: strin
       <form class="sign-out" method="post" action="/console/sign-out">
         <input type="hidden" name="csrf" value={session.csrf} />
         <span class="who">
-          {operator.name} <span class="roles">({operator.roles.join(', ')})</span>
+          {operator.name}
+          {operator.email && operator.email !== operator.name ? ` <${operator.email}>` : null}{' '}
+          <span class="roles">({operator.roles.join(', ')})</span>
         </span>
         <button type="submit" class="link">
           Sign out

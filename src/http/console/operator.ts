@@ -7,8 +7,10 @@ import {
   type Permission,
   rolesWith,
 } from '../../domain/operator.ts';
+import type { OperatorSession } from '../../domain/operator-session.ts';
+import { isOidcOperator, rolesOfGroups } from '../../domain/operator-sign-in.ts';
 import { nowSecOf } from '../../services/broker.ts';
-import type { HttpDeps } from '../http-deps.ts';
+import type { ConsoleSettings, HttpDeps } from '../http-deps.ts';
 
 /** True when one of the operator's roles grants `permission` (the admin API's own table). */
 export const permits = operatorMay;
@@ -32,15 +34,29 @@ export function operatorOfToken(
 }
 
 /**
- * True while the operator a session was opened for still has a live token: revoking (or the
- * expiry of) an operator token ends its console sessions at once, as it ends its API calls.
- * The bootstrap operator stays while MANDATE_ADMIN_TOKEN is set.
+ * The operator of a session as they stand now, or undefined when the session must end: revoking
+ * (or the expiry of) an operator token ends its console sessions at once, as it ends its API
+ * calls; the bootstrap operator stays while MANDATE_ADMIN_TOKEN is set. An operator signed in at
+ * the upstream provider has no token: their roles are the groups of their sign-in mapped by the
+ * current `operators.role_groups`, and the session ends when that leaves none (or when upstream
+ * sign-in is no longer configured).
  */
-export async function operatorStillLive(
-  deps: Pick<HttpDeps, 'broker' | 'bootstrapConfigured'>,
-  operator: Operator,
-): Promise<boolean> {
-  if (operator.id === BOOTSTRAP_OPERATOR_ID) return deps.bootstrapConfigured === true;
+export async function liveOperator(
+  deps: Pick<HttpDeps, 'broker' | 'bootstrapConfigured'> & {
+    readonly console?:
+      | { readonly oidc?: Pick<NonNullable<ConsoleSettings['oidc']>, 'roleGroups'> | undefined }
+      | undefined;
+  },
+  session: Pick<OperatorSession, 'operator' | 'groups'>,
+): Promise<Operator | undefined> {
+  const { operator } = session;
+  if (operator.id === BOOTSTRAP_OPERATOR_ID)
+    return deps.bootstrapConfigured === true ? operator : undefined;
+  if (isOidcOperator(operator)) {
+    const oidc = deps.console?.oidc;
+    const roles = oidc ? rolesOfGroups(oidc.roleGroups, session.groups ?? []) : [];
+    return roles.length > 0 ? { ...operator, roles } : undefined;
+  }
   const live = await deps.broker.operators.list(nowSecOf(deps.broker));
-  return live.some((t) => t.id === operator.id);
+  return live.some((t) => t.id === operator.id) ? operator : undefined;
 }

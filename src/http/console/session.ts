@@ -7,7 +7,7 @@ import type { Operator } from '../../domain/operator.ts';
 import type { OperatorSession } from '../../domain/operator-session.ts';
 import { nowSecOf } from '../../services/broker.ts';
 import type { ConsoleSettings, HttpDeps } from '../http-deps.ts';
-import { operatorStillLive } from './operator.ts';
+import { liveOperator } from './operator.ts';
 
 export type ConsoleEnv = {
   Variables: { session: OperatorSession; sessionId: string };
@@ -33,6 +33,10 @@ export const sessionCookieName = (deps: Pick<HttpDeps, 'broker'>) =>
 /** The sign-in form's own cookie: a token the form repeats, so no other site can sign a browser in. */
 const signInCookieName = (deps: Pick<HttpDeps, 'broker'>) =>
   cookieName(deps, 'mandate_console_signin');
+
+/** The upstream sign-in's cookie: the id of the pending sign-in (its state, nonce and verifier stay in Redis). */
+const upstreamSignInCookieName = (deps: Pick<HttpDeps, 'broker'>) =>
+  cookieName(deps, 'mandate_console_oidc');
 
 const randomToken = () => randomBytes(32).toString('base64url');
 
@@ -64,18 +68,41 @@ export function signInTokenMatches(c: Context, deps: ConsoleDeps, presented: str
   return expected !== undefined && presented.length > 0 && sameSecret(expected, presented);
 }
 
+/**
+ * Binds a started upstream sign-in to this browser. Lax, not Strict: the provider's redirect
+ * back is a cross-site top-level GET, which Lax cookies accompany.
+ */
+export function setUpstreamSignInCookie(c: Context, deps: ConsoleDeps, id: string, ttlSec: number) {
+  setCookie(c, upstreamSignInCookieName(deps), id, cookieOptions(deps, ttlSec));
+}
+
+/** The pending upstream sign-in's id from the cookie, which is cleared: a callback is used once. */
+export function takeUpstreamSignInCookie(c: Context, deps: ConsoleDeps): string | undefined {
+  const id = getCookie(c, upstreamSignInCookieName(deps));
+  if (id !== undefined)
+    deleteCookie(c, upstreamSignInCookieName(deps), { path: '/', secure: cookieSecure(deps) });
+  return id;
+}
+
 /** Starts a new session for the operator (never reusing an id the browser held before). */
 export async function startSession(
   c: Context,
   deps: ConsoleDeps,
   operator: Operator,
+  groups?: readonly string[],
 ): Promise<void> {
   const nowSec = nowSecOf(deps.broker);
   const id = randomToken();
   const { sessionTtlSec, idleTtlSec } = deps.console;
   await deps.console.sessions.create(
     id,
-    { operator, csrf: randomToken(), created_at: nowSec, expires_at: nowSec + sessionTtlSec },
+    {
+      operator,
+      ...(groups ? { groups } : {}),
+      csrf: randomToken(),
+      created_at: nowSec,
+      expires_at: nowSec + sessionTtlSec,
+    },
     idleTtlSec,
   );
   deleteCookie(c, signInCookieName(deps), { path: '/', secure: cookieSecure(deps) });
@@ -101,8 +128,9 @@ export function requireSession(deps: ConsoleDeps) {
         : undefined;
     if (id && session) {
       // Revoking (or the expiry of) the operator's token ends the session too.
-      if (await operatorStillLive(deps, session.operator)) {
-        c.set('session', session);
+      const operator = await liveOperator(deps, session);
+      if (operator) {
+        c.set('session', { ...session, operator });
         c.set('sessionId', id);
         return next();
       }

@@ -1,6 +1,7 @@
-// Sign-in with an operator token (a form post; the session lives in Redis, the cookie holds its id) and sign-out.
+// The sign-in page (an operator token, or a link to the upstream OpenID Provider), the token sign-in (a form post; the session lives in Redis, the cookie holds its id) and sign-out.
 import { z } from 'zod';
 import { ProblemError } from '../../domain/errors.ts';
+import { mapsAnyRole } from '../../domain/operator-sign-in.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import { noteAuthenticated } from '../rate-limit.ts';
 import { readForm } from './form.ts';
@@ -26,16 +27,33 @@ const SignInSchema = z
   .strict();
 
 /** Where to go after signing in: a console path only (never another site, never `//host`). */
-function safeNext(next: string | undefined): string {
+export function safeNext(next: string | undefined): string {
   if (!next || !/^\/console(?:[/?][^\\\s]*)?$/.test(next) || next.includes('//')) return '/console';
   return next;
 }
 
-function SignInPage(props: { signin: string; next: string; failed: boolean }) {
+function SignInPage(props: {
+  signin: string;
+  next: string;
+  failed: boolean;
+  /** The upstream OpenID Provider's name, when operators may sign in there. */
+  provider?: string | undefined;
+}) {
   return (
     <Document title="Sign in">
       <main id="main" class="sign-in">
         <h1>Mandate console</h1>
+        {props.provider ? (
+          <>
+            <a
+              class="button provider"
+              href={`/console/sign-in/oidc?next=${encodeURIComponent(props.next)}`}
+            >
+              Sign in with {props.provider}
+            </a>
+            <p class="or">or with an operator token</p>
+          </>
+        ) : null}
         <form method="post" action="/console/sign-in">
           <input type="hidden" name="signin" value={props.signin} />
           <input type="hidden" name="next" value={props.next} />
@@ -59,6 +77,9 @@ function SignInPage(props: { signin: string; next: string; failed: boolean }) {
         <p class="hint">
           The token is checked once; the browser then holds only a session cookie, which ends at
           sign-out, after a while without use, or at the latest after a working day.
+          {props.provider
+            ? ' Roles from the identity provider are read when you sign in: a change of groups applies at your next sign-in.'
+            : null}
         </p>
       </main>
     </Document>
@@ -73,6 +94,7 @@ export function registerSignIn(app: ConsoleApp, deps: ConsoleDeps, limiter: Rate
         signin={issueSignInToken(c, deps)}
         next={safeNext(c.req.query('next'))}
         failed={false}
+        provider={offeredProvider(deps)}
       />,
     ),
   );
@@ -85,7 +107,12 @@ export function registerSignIn(app: ConsoleApp, deps: ConsoleDeps, limiter: Rate
     const next = safeNext(form.next);
     if (!operator)
       return c.html(
-        <SignInPage signin={issueSignInToken(c, deps)} next={next} failed={true} />,
+        <SignInPage
+          signin={issueSignInToken(c, deps)}
+          next={next}
+          failed={true}
+          provider={offeredProvider(deps)}
+        />,
         401,
       );
     noteAuthenticated(c, { kind: 'admin', token: form.operator_token });
@@ -98,6 +125,12 @@ export function registerSignIn(app: ConsoleApp, deps: ConsoleDeps, limiter: Rate
     await endSession(c, deps);
     return c.redirect('/console/sign-in', 303);
   });
+}
+
+/** The provider's name when upstream sign-in is configured and maps at least one role. */
+function offeredProvider(deps: ConsoleDeps): string | undefined {
+  const oidc = deps.console.oidc;
+  return oidc && mapsAnyRole(oidc.roleGroups) ? oidc.providerName : undefined;
 }
 
 /** 429 for a source or token that failed too often: plain text, with Retry-After. */

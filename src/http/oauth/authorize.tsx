@@ -23,6 +23,7 @@ import { parseIntent } from '../../services/parse-intent.ts';
 import { readForm } from '../console/form.ts';
 import { clientIp, type HttpDeps } from '../http-deps.ts';
 import { NO_AUTH } from '../openapi.ts';
+import { tooManyStarts } from '../start-limit.ts';
 import { authorizeErrorPage, consentPage } from './consent-page.tsx';
 
 /** The query of GET /oauth/authorize, as documented (the route reads it itself: errors go to the page or the redirect). */
@@ -177,7 +178,7 @@ export function registerAuthorize(app: OpenAPIHono, deps: HttpDeps): void {
             },
             deps.broker.settings.intentLimits,
           );
-          if (await tooManyStarts(c, deps))
+          if (await tooManyStarts(c, deps, 'authorize'))
             throw new OAuthError(
               'temporarily_unavailable',
               'too many authorization requests from this address; try again in a minute',
@@ -254,23 +255,6 @@ export function registerAuthorize(app: OpenAPIHono, deps: HttpDeps): void {
       return shown(c, deps, err);
     }
   });
-}
-
-/**
- * Each started request is kept in Redis for a while, so starts are counted per source (every
- * process shares the count); without a counter (tests without rate limits) nothing is limited.
- */
-async function tooManyStarts(c: Context, deps: HttpDeps): Promise<boolean> {
-  const limit = deps.authorization?.startsPerSourcePerMinute;
-  const counter = deps.rateLimit?.counter;
-  if (!limit || !counter) return false;
-  const hit = await counter.hit(
-    'authorize',
-    clientIp(c, deps) ?? 'unknown',
-    deps.broker.clock.nowMs(),
-  );
-  // A counter that cannot count fails closed, as the rest of the flow needs the same Redis.
-  return hit === undefined || hit.count > limit;
 }
 
 function cookieOptions(deps: HttpDeps) {
