@@ -158,7 +158,7 @@ module.exports = {
       to: {
         pathNot: [
           '^src/client/',
-          '^src/domain/(agent-task|dpop|canonical-json|caep-event-types)[.]ts$',
+          '^src/domain/(agent-task|dpop|canonical-json|caep-event-types|resource-uri)[.]ts$',
           '^node_modules/(jose|oauth4webapi|hono|@modelcontextprotocol/sdk)/',
         ],
         dependencyTypesNot: ['core'],

@@ -1,4 +1,6 @@
 // Composition of acknowledged writes: the connections that wait for Redis replicas, as config `redis` asks.
+
+import { ConfigError } from './config/load-config.ts';
 import type { RedisTopology } from './config/redis-topology.ts';
 import type { Config } from './config/schema.ts';
 import type { AppLogger } from './observability/logger.ts';
@@ -29,6 +31,19 @@ export function createReplicaAcksFor(
 ): ReplicaAcks {
   const r = config.redis;
   if (r.min_replicas_ack === 0) return unconfirmedWrites;
+  if (topology.kind === 'cluster') {
+    // Not yet: a slot failover does not tell the acknowledgement connections that the primary
+    // changed, so a WAIT on the promoted replica could confirm a write it never received.
+    if (r.min_replicas_ack !== undefined)
+      throw new ConfigError(
+        'redis.min_replicas_ack is not supported on Redis Cluster yet: leave it unset (no replica acknowledgements) or use Sentinel',
+      );
+    log.warn(
+      {},
+      'Redis Cluster: revocations and new grants are acknowledged by the primary only (replica acknowledgements are not supported on Cluster yet)',
+    );
+    return unconfirmedWrites;
+  }
   const open = (name: string) => {
     const client = createRequestClient(
       { topology, commandTimeoutMs: r.command_timeout_ms + r.replica_ack_timeout_ms },

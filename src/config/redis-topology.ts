@@ -138,6 +138,11 @@ export function redisTopology(cfg: RedisAddressConfig): RedisTopology {
       'redis.url: expected redis://, rediss://, redis+sentinel:// or redis+cluster://',
     );
   if (!sentinels && !clusterNodes) return { kind: 'single', url };
+  // TLS to Sentinel or Cluster nodes is not built yet: refused rather than dropped silently.
+  if (url.startsWith('rediss://'))
+    throw new Error(
+      'redis.url: rediss:// (TLS) with redis.sentinels or redis.cluster_nodes is not supported yet; the connection would not be encrypted',
+    );
   const plain = new URL(url);
   const credentials = {
     username: plain.username ? decodeURIComponent(plain.username) : undefined,

@@ -98,9 +98,16 @@ export function createHttpsClientMetadataDocuments(
       ca: opts.ca,
       headers: { accept: 'application/json' },
     }).catch((err: Error) => {
-      if (err instanceof TargetRefused) throw fail(`host is not allowed: ${err.message}`);
-      if (err instanceof ResponseTooLarge) throw fail(`is too large: ${err.message}`);
-      throw fail(`could not be fetched: ${err.message}`);
+      // The answer reaches whoever sent the client_id: it names no address the host resolved to
+      // and no socket error (they would map the network behind Mandate); those stay in `cause`.
+      const refused =
+        err instanceof TargetRefused
+          ? fail('host is not allowed (it resolves to an address Mandate does not fetch from)')
+          : err instanceof ResponseTooLarge
+            ? fail(`is too large: ${err.message}`)
+            : fail('could not be fetched');
+      refused.cause = err;
+      throw refused;
     });
     if (res.status >= 300 && res.status < 400) throw fail('answered a redirect (not followed)');
     if (res.status !== 200) throw fail(`answered HTTP ${res.status}`);

@@ -41,7 +41,9 @@ export interface AuthorizeDeps {
  * registered (exactly; a loopback one with any port). Throws before anything may be redirected.
  */
 export async function trustedTarget(deps: AuthorizeDeps, target: ClientTarget): Promise<Client> {
-  const client = await authorizingClient(deps.broker, target.clientId, deps.documents);
+  const client = await authorizingClient(deps.broker, target.clientId, deps.documents, {
+    remember: false,
+  });
   if (!redirectUriMatches(client.redirect_uris ?? [], target.redirectUri))
     throw new OAuthError('invalid_request', 'redirect_uri is not registered for this client');
   return client;
@@ -118,7 +120,9 @@ export async function finishSignIn(
       if (typeof reason === 'string') deps.broker.log.info({ reason }, 'person sign-in refused');
       throw err;
     });
-  const client = await authorizingClient(deps.broker, pending.client_id, deps.documents);
+  const client = await authorizingClient(deps.broker, pending.client_id, deps.documents, {
+    remember: true,
+  });
   const decided = await decideMint(deps.broker, client, {
     authorizationDetails: pending.authorization_details,
     resources: pending.resources,

@@ -11,18 +11,20 @@ export const isMetadataClientId = (clientId: string) => clientId.startsWith('htt
 
 /**
  * The enabled agent client `clientId` names. An https client_id is resolved through its metadata
- * document (invalid_client without a resolver) and kept as a client record, so its grants,
- * policy principal, kill switch and decision records work like any agent's.
+ * document (invalid_client without a resolver); with `remember` it is kept as a client record, so
+ * its grants, policy principal, kill switch and decision records work like any agent's. Only a
+ * request a person has signed in for remembers: an anonymous /oauth/authorize stores nothing.
  */
 export async function authorizingClient(
   broker: Broker,
   clientId: string,
   documents: ClientMetadataDocuments | undefined,
+  opts: { remember: boolean },
 ): Promise<Client> {
   if (isMetadataClientId(clientId)) {
     if (!documents)
       throw new OAuthError('invalid_client', 'client_id metadata documents are not enabled');
-    return rememberMetadataClient(broker, await documents.resolve(clientId));
+    return metadataClient(broker, await documents.resolve(clientId), opts.remember);
   }
   if (!ClientIdSchema.safeParse(clientId).success) throw unknownClient();
   const client = await broker.clients.get(clientId);
@@ -30,8 +32,12 @@ export async function authorizingClient(
   return client;
 }
 
-/** Creates or refreshes the client record of a metadata-document client; a disabled one stays refused. */
-async function rememberMetadataClient(broker: Broker, doc: MetadataClient): Promise<Client> {
+/** The client of a metadata document, its record created or refreshed with `remember`; a disabled one stays refused. */
+async function metadataClient(
+  broker: Broker,
+  doc: MetadataClient,
+  remember: boolean,
+): Promise<Client> {
   const existing = await broker.clients.get(doc.client_id);
   if (existing?.disabled || (existing && existing.kind !== 'agent')) throw unknownClient();
   const nowSec = nowSecOf(broker);
@@ -52,6 +58,7 @@ async function rememberMetadataClient(broker: Broker, doc: MetadataClient): Prom
     updated_at: existing && sameDocument(existing, doc) ? existing.updated_at : nowSec,
   };
   if (existing && sameDocument(existing, doc)) return existing;
+  if (!remember) return client;
   const stored = existing ? await broker.clients.put(client) : await broker.clients.create(client);
   // Created elsewhere meanwhile, or deleted by an operator: read what is there now.
   if (!stored) {

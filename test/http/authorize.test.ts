@@ -93,16 +93,22 @@ describe('GET /oauth/authorize', () => {
     expectShownPage(await t.request(authorizeUrl(set)));
   });
 
-  it('a source starting too many requests in a minute is told to wait (each start is kept in Redis)', async () => {
-    const errors: string[] = [];
+  it('a source starting too many requests in a minute is told to wait before its client is even resolved', async () => {
+    const answers: { status: number; text: string; location: string | null }[] = [];
     for (let i = 0; i < 3; i++) {
       const res = await limited.request(authorizeUrl());
-      errors.push(
-        new URL(res.headers.get('location') ?? '').searchParams.get('error_description') ?? '',
-      );
+      answers.push({
+        status: res.status,
+        text: res.text,
+        location: res.headers.get('location'),
+      });
     }
-    expect(errors[1]).not.toContain('too many');
-    expect(errors[2]).toContain('too many');
+    // Under the limit: the request goes on (here to the upstream sign-in or back to the client).
+    expect(answers[1]?.text).not.toContain('too many');
+    // Over it: a page, never a redirect, and nothing resolved or stored for the client.
+    expect(answers[2]?.location).toBeNull();
+    expect(answers[2]?.status).toBe(503);
+    expect(answers[2]?.text).toContain('too many');
   });
 
   it('a repeated redirect_uri is shown, never redirected', async () => {

@@ -29,9 +29,23 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   }
 }
 
+const REMEMBER = { remember: true };
+
 describe('authorizingClient', () => {
+  it('an anonymous request (remember: false) resolves the document and stores no record', async () => {
+    doc = {
+      client_id: URL_ID,
+      client_name: 'Unremembered',
+      redirect_uris: ['http://127.0.0.1/cb'],
+      token_endpoint_auth_method: 'none',
+    };
+    const seen = await authorizingClient(t.deps.broker, URL_ID, documents, { remember: false });
+    expect(seen).toMatchObject({ client_id: URL_ID, name: 'Unremembered' });
+    expect(await t.deps.broker.clients.get(URL_ID)).toBeUndefined();
+  });
+
   it('an https client_id without a resolver is invalid_client', async () => {
-    expect(await codeOf(authorizingClient(t.deps.broker, URL_ID, undefined))).toBe(
+    expect(await codeOf(authorizingClient(t.deps.broker, URL_ID, undefined, REMEMBER))).toBe(
       'invalid_client',
     );
   });
@@ -43,31 +57,31 @@ describe('authorizingClient', () => {
       redirect_uris: ['http://127.0.0.1/cb'],
       token_endpoint_auth_method: 'none',
     };
-    const first = await authorizingClient(t.deps.broker, URL_ID, documents);
+    const first = await authorizingClient(t.deps.broker, URL_ID, documents, REMEMBER);
     expect(first).toMatchObject({ client_id: URL_ID, kind: 'agent', name: 'Doc App' });
     expect((await t.deps.broker.clients.get(URL_ID))?.redirect_uris).toEqual([
       'http://127.0.0.1/cb',
     ]);
 
     doc = { ...doc, client_name: 'Doc App 2', redirect_uris: ['http://127.0.0.1/other'] };
-    await authorizingClient(t.deps.broker, URL_ID, documents);
+    await authorizingClient(t.deps.broker, URL_ID, documents, REMEMBER);
     const stored = await t.deps.broker.clients.get(URL_ID);
     expect(stored?.name).toBe('Doc App 2');
     expect(stored?.redirect_uris).toEqual(['http://127.0.0.1/other']);
 
     // The kill switch works on it like on any agent.
     await t.deps.broker.clients.put({ ...(stored as NonNullable<typeof stored>), disabled: true });
-    expect(await codeOf(authorizingClient(t.deps.broker, URL_ID, documents))).toBe(
+    expect(await codeOf(authorizingClient(t.deps.broker, URL_ID, documents, REMEMBER))).toBe(
       'invalid_client',
     );
   });
 
   it('a registered id must be an enabled agent', async () => {
     const agent = await t.client({ name: 'a', kind: 'agent' });
-    expect((await authorizingClient(t.deps.broker, agent.client_id, undefined)).client_id).toBe(
-      agent.client_id,
-    );
-    expect(await codeOf(authorizingClient(t.deps.broker, 'no such id!', undefined))).toBe(
+    expect(
+      (await authorizingClient(t.deps.broker, agent.client_id, undefined, REMEMBER)).client_id,
+    ).toBe(agent.client_id);
+    expect(await codeOf(authorizingClient(t.deps.broker, 'no such id!', undefined, REMEMBER))).toBe(
       'invalid_client',
     );
   });

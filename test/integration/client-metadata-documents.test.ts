@@ -118,8 +118,9 @@ async function refusal(p: Promise<unknown>): Promise<{ code: string; message: st
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(OAuthError);
-  const { code, message } = err as OAuthError;
-  return { code, message };
+  // What the requester is told, then what stays server-side (the resolved address, the socket error).
+  const { code, message, cause } = err as OAuthError;
+  return { code, message: cause instanceof Error ? `${message}: ${cause.message}` : message };
 }
 
 beforeAll(async () => {

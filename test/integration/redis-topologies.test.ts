@@ -50,13 +50,6 @@ const CONFIG = [
   'caep: { allow_http: true, allow_private_targets: true }',
   '',
 ].join('\n');
-/**
- * Replica acknowledgements stay on (automatic: 1) on Sentinel. On the cluster they are off: after
- * its failover the acknowledgement connections do not recover yet (writes keep answering 503 once
- * the dead node is back as a replica), a known gap of acknowledged writes on Cluster.
- */
-const configOf = (kind: string) =>
-  kind === 'cluster' ? `${CONFIG}redis: { min_replicas_ack: 0 }\n` : CONFIG;
 
 /** A local RFC 8935 receiver that records every pushed SET. */
 async function startReceiver(): Promise<{ url: string; sets: string[]; server: Server }> {
@@ -105,7 +98,7 @@ describe.each(['sentinel', 'cluster'] as const)('on Redis %s', (kind) => {
     const port = await freePort();
     const common = {
       redisUrl: topology.url,
-      config: configOf(kind),
+      config: CONFIG,
       deleteKeysOnClose: false,
       env: { MANDATE_ISSUER: `http://127.0.0.1:${port}` },
     };
@@ -118,7 +111,7 @@ describe.each(['sentinel', 'cluster'] as const)('on Redis %s', (kind) => {
     b = await spawnBrokerProcess({
       redisUrl: topology.url,
       prefix: a.prefix,
-      config: configOf(kind),
+      config: CONFIG,
       env: common.env,
     });
     agent = await createClient(a.url, {

@@ -2,8 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { describeTopology, redisTopology } from '../../src/config/redis-topology.ts';
+import { createReplicaAcksFor } from '../../src/replica-acks-deps.ts';
 import { clusterPrefix, createKeyNames } from '../../src/store/key-names.ts';
 import { tempConfig } from '../support/temp-config.ts';
+
+const silent = { warn: () => undefined } as never;
 
 describe('redisTopology', () => {
   it('a plain URL is one server, as given', () => {
@@ -72,6 +75,30 @@ describe('redisTopology', () => {
     [{ url: 'redis+cluster://a:1', cluster_nodes: ['c:1'] }, /names the servers itself/],
   ])('refuses %j', (cfg, message) => {
     expect(() => redisTopology(cfg)).toThrow(message);
+  });
+
+  it('refuses TLS (rediss://) with sentinels or cluster nodes rather than connecting in cleartext', () => {
+    expect(() =>
+      redisTopology({ url: 'rediss://:pw@x:6380', sentinels: ['s1:26379'], master_name: 'm' }),
+    ).toThrow(/not supported yet/);
+    expect(() => redisTopology({ url: 'rediss://:pw@x', cluster_nodes: ['n1:7000'] })).toThrow(
+      /not supported yet/,
+    );
+  });
+
+  it('refuses redis.min_replicas_ack on Cluster (acknowledgements there are not safe yet)', () => {
+    const cfg = tempConfig('redis: { url: "redis+cluster://127.0.0.1:1", min_replicas_ack: 1 }\n');
+    try {
+      const { config } = loadConfig({ MANDATE_CONFIG: cfg.path });
+      const topology = redisTopology(config.redis);
+      expect(() =>
+        createReplicaAcksFor(config, topology, {} as never, createKeyNames('t:'), silent, {
+          replicaAcks: () => undefined,
+        }),
+      ).toThrow(/not supported on Redis Cluster/);
+    } finally {
+      cfg.remove();
+    }
   });
 
   it('describes where the servers are without the password', () => {

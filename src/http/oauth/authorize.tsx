@@ -119,6 +119,12 @@ function cookieName(deps: HttpDeps): string {
 
 /** An error of a step whose redirect is not (or no longer) to be trusted: shown, never redirected. */
 function shown(c: Context, deps: HttpDeps, err: unknown): Response | Promise<Response> {
+  // What the page does not say (e.g. the address a metadata document's host resolved to) is logged.
+  if (err instanceof OAuthError && err.cause instanceof Error)
+    deps.broker.log.info(
+      { error: err.code, detail: err.cause.message },
+      'authorization request refused',
+    );
   // A page is no place for 401 (no credentials are asked for here): invalid_client shows as 400.
   if (err instanceof OAuthError)
     return authorizeErrorPage(
@@ -164,6 +170,12 @@ export function registerAuthorize(app: OpenAPIHono, deps: HttpDeps): void {
       if (!flow) return authorizeErrorPage(c, 400, 'unsupported_response_type', 'not enabled');
       const values = (name: string) => c.req.queries(name) ?? [];
       try {
+        // Counted first: resolving the client may fetch its metadata document.
+        if (await tooManyStarts(c, deps, 'authorize'))
+          throw new OAuthError(
+            'temporarily_unavailable',
+            'too many authorization requests from this address; try again in a minute',
+          );
         const target = readClientTarget(values);
         const client = await trustedTarget(flow, target);
         const to = { redirect_uri: target.redirectUri, state: values('state')[0] };
@@ -178,11 +190,6 @@ export function registerAuthorize(app: OpenAPIHono, deps: HttpDeps): void {
             },
             deps.broker.settings.intentLimits,
           );
-          if (await tooManyStarts(c, deps, 'authorize'))
-            throw new OAuthError(
-              'temporarily_unavailable',
-              'too many authorization requests from this address; try again in a minute',
-            );
           const { pendingId, signInUrl } = await startAuthorization(flow, client, target, params);
           setCookie(c, cookieName(deps), pendingId, cookieOptions(deps));
           return c.redirect(signInUrl, 303);
