@@ -1,16 +1,13 @@
 // `npm run demo:mcp`: an agent on the official MCP SDK uses a ticket MCP server behind mandate/mcp; approval, then revocation mid-task.
-// Uses MANDATE_URL + MANDATE_ADMIN_TOKEN when given (that broker's schema must know the ticket tools); otherwise starts its own.
+// Uses MANDATE_URL + MANDATE_ADMIN_TOKEN when given; otherwise starts its own. The tools become Cedar actions by registration.
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { decodeJwt } from 'jose';
 import { createMcpGuard } from '../src/client/mcp.ts';
 import { adminCall, type Broker, freePort, register, runDemo, say } from './demo-broker.ts';
-import { ticketsPolicy } from './mcp/tickets-policy.ts';
+import { addTicketPolicies, TICKET_TOOLS } from './mcp/tickets-policy.ts';
 import { serveHono } from './mcp/tickets-server.ts';
 
 /** What the agent's HTTP client saw last from the MCP server and from Mandate's token endpoint. */
@@ -77,7 +74,9 @@ async function tellStory(broker: Broker): Promise<boolean> {
     name: 'tickets MCP server',
     kind: 'resource',
     resources: [endpoint],
+    actions: [...TICKET_TOOLS],
   });
+  await addTicketPolicies(broker.url, broker.adminToken);
   const agentCreds = await register(broker, {
     client_id: `support-agent-${suffix}`,
     name: 'support agent',
@@ -89,10 +88,12 @@ async function tellStory(broker: Broker): Promise<boolean> {
     clientId: mcpCreds.id,
     clientSecret: mcpCreds.secret,
     resource: endpoint,
-    tools: ['search_tickets', 'read_ticket', 'export_tickets'],
   });
   const server = await serveHono(port, false, guard.hono());
-  say(`MCP server ${endpoint} (search_tickets, read_ticket, export_tickets) behind mandate/mcp`);
+  const advertised = (await guard.metadata()).scopes_supported ?? [];
+  say(
+    `MCP server ${endpoint} behind mandate/mcp, its tools registered as actions: ${advertised.join(' ')}`,
+  );
   // A person signing in (authorization code through the broker's upstream IdP) would start here
   // instead, with an MCP client that has a redirect URL; this agent runs machine-to-machine.
   const provider = (scope: string) =>
@@ -213,11 +214,4 @@ async function tellStory(broker: Broker): Promise<boolean> {
   return ok;
 }
 
-const external = process.env.MANDATE_URL !== undefined && process.env.MANDATE_URL !== '';
-const policy = external ? undefined : ticketsPolicy();
-const configPath = join(tmpdir(), `mandate-demo-mcp-${randomBytes(4).toString('hex')}.yaml`);
-if (policy) writeFileSync(configPath, policy.yaml);
-runDemo('Mandate MCP demo', tellStory, { MANDATE_CONFIG: configPath }, () => {
-  policy?.remove();
-  rmSync(configPath, { force: true });
-});
+runDemo('Mandate MCP demo', tellStory);

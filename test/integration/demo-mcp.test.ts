@@ -6,6 +6,9 @@ describe('npm run demo:mcp', () => {
   it('connects through the MCP SDK, is refused export until approved, and is refused after a prompt change', async () => {
     const { code, out } = await runScript('scripts/demo-mcp.ts', envWithoutBroker());
     expect(out).toMatch(
+      /behind mandate\/mcp, its tools registered as actions: tools:search_tickets tools:read_ticket tools:export_tickets\n/,
+    );
+    expect(out).toMatch(
       /✓ agent \S+ connected: 401 -> RFC 9728 metadata -> Mandate -> token of grant g_\S+/,
     );
     expect(out).toMatch(/✓ tools\/list shows what the grant allows: search_tickets, read_ticket\n/);
