@@ -118,6 +118,7 @@ export function createDeps(
   const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema, {
     cacheEntries: config.policy.decision_cache_entries,
     clients,
+    configuredClients: config.clients,
   });
   const keyRing = createKeyRing(
     createRedisKeyStore(redis, keys),

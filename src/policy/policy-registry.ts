@@ -18,6 +18,14 @@ export interface PolicyRegistryOptions {
    * whole at load, then one client at a time as its change event arrives on the bus.
    */
   readonly clients?: Pick<ClientStore, 'get' | 'list'>;
+  /**
+   * The clients the config file lists: their actions count from the first load, so the policy
+   * files may name them on a first start (the file is seeded into the store only after the load).
+   */
+  readonly configuredClients?: ReadonlyArray<{
+    readonly client_id: string;
+    readonly actions?: readonly string[] | undefined;
+  }>;
 }
 
 export function createPolicyRegistry(
@@ -79,6 +87,7 @@ export function createPolicyRegistry(
     if (!opts.clients) return;
     actionsByClient.clear();
     for (const c of await opts.clients.list()) noteClient(c.client_id, c.actions);
+    for (const c of opts.configuredClients ?? []) noteClient(c.client_id, c.actions);
     applySchema();
   };
 
