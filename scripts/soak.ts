@@ -99,6 +99,8 @@ async function main(): Promise<number> {
     MANDATE_REDIS_PREFIX: PREFIX,
     MANDATE_CONFIG: configPath,
     MANDATE_LOG_LEVEL: 'warn',
+    // One API process: the soak watches its memory.
+    MANDATE_PROCESSES: '1',
   };
   let worker: ChildProcess | undefined;
   let api: Awaited<ReturnType<typeof startServerProcess>> | undefined;

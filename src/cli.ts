@@ -11,7 +11,13 @@ const code = await runCli(
     fetch: (input, init) => fetch(input, init),
     readFile: (path) => readFile(path, 'utf8'),
   },
-  async () => (await import('./main.ts')).startMandate,
+  async () => {
+    const [{ startMandate }, { serveProcesses }] = await Promise.all([
+      import('./main.ts'),
+      import('./serve-processes.ts'),
+    ]);
+    return (o) => serveProcesses(o.processes ?? 1, () => startMandate(o));
+  },
 );
 // A running broker keeps the process alive on its own; failures end it at once with their code.
 if (code !== 0) process.exit(code);

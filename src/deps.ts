@@ -1,10 +1,11 @@
 // Composition root: the only place that constructs Redis clients, keys, stores and services.
-import type { Redis } from 'ioredis';
 import { ConfigError, type LoadedConfig } from './config/load-config.ts';
 import { readPolicyFiles } from './config/read-policy-files.ts';
+import { redisTopology } from './config/redis-topology.ts';
 import { createAssertionKeys } from './crypto/assertion-keys.ts';
 import { createDpopProofs } from './crypto/dpop-proofs.ts';
 import { createKeyRing, type KeyRing } from './crypto/key-ring.ts';
+import { createOidcRelyingParty } from './crypto/oidc-relying-party.ts';
 import { createRemoteJwks } from './crypto/remote-jwks.ts';
 import { trustRangeTexts } from './domain/client-address.ts';
 import type { ClientMetadataDocuments } from './domain/client-metadata.ts';
@@ -20,6 +21,8 @@ import { type AppLogger, createLogger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createOperations } from './operations-deps.ts';
 import { createPolicyRegistry } from './policy/policy-registry.ts';
+import { createReplicaAcksFor } from './replica-acks-deps.ts';
+import type { AuthorizeDeps } from './services/authorize.ts';
 import type { Broker } from './services/broker.ts';
 import { GrantSnapshots } from './services/grant-snapshots.ts';
 import { bootstrapOperatorToken, type CreatedOperatorToken } from './services/manage-operators.ts';
@@ -28,10 +31,12 @@ import { createKeyNames, type KeyNames } from './store/key-names.ts';
 import { createRedisAdminTokens } from './store/redis-admin-tokens.ts';
 import { createRedisApprovalStore } from './store/redis-approval-store.ts';
 import { createRedisAuditFeed } from './store/redis-audit-feed.ts';
+import { createRedisAuthorizationStore } from './store/redis-authorization-store.ts';
 import { createRedisClientStore } from './store/redis-client-store.ts';
 import {
   createRequestClient,
   createWorkerClient,
+  type RedisClient,
   readRedisSettings,
 } from './store/redis-connection.ts';
 import { createRedisDecisionLog } from './store/redis-decision-log.ts';
@@ -60,7 +65,7 @@ export interface Deps {
   readonly keyRing: KeyRing;
   readonly policy: PolicyRegistry;
   readonly bus: EventBus;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: KeyNames;
   readonly metrics: Metrics;
   readonly log: AppLogger;
@@ -70,6 +75,8 @@ export interface Deps {
   readonly rateLimiter: RedisRateLimiter;
   /** Console sign-in sessions. */
   readonly operatorSessions: OperatorSessionStore;
+  /** The authorization code grant: pending requests and codes, the upstream sign-in (config login.oidc). */
+  readonly authorization: AuthorizeDeps;
   readonly defaultPolicyText: string;
   /** The operator an admin bearer token belongs to, or undefined. */
   adminIdentity(token: string): Promise<Operator | undefined>;
@@ -95,14 +102,15 @@ export function createDeps(
   const { config, issuer } = loaded;
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger();
-  const conn = { url: config.redis.url, commandTimeoutMs: config.redis.command_timeout_ms };
+  const topology = redisTopology(config.redis);
+  const conn = { topology, commandTimeoutMs: config.redis.command_timeout_ms };
   const redis = createRequestClient(conn, 'mandate');
   const subscriber = createWorkerClient(conn, 'mandate-sub');
   const queueConnection = createWorkerClient(conn, 'mandate-queue');
   // A Redis outage is expected and answered fail-closed; log it, never crash on it.
   for (const r of [redis, subscriber, queueConnection])
     r.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
-  const keys = createKeyNames(config.redis.prefix);
+  const keys = createKeyNames(config.redis.prefix, { cluster: topology.kind === 'cluster' });
   const signalLimits = {
     maxPerGrant: config.signals.max_per_grant,
     maxTypesPerGrant: config.signals.max_types_per_grant,
@@ -114,7 +122,10 @@ export function createDeps(
   };
   const bus = createRedisEventBus(redis, subscriber, keys.events);
   const { text: defaultPolicyText, schema } = readPolicyFiles(loaded);
-  const clients = createRedisClientStore(redis, keys, bus);
+  const metrics = createMetrics();
+  // Revocations and new grants are acknowledged once on the replicas (none asked for: no connections).
+  const acks = createReplicaAcksFor(config, topology, redis, keys, log, metrics);
+  const clients = createRedisClientStore(redis, keys, bus, acks);
   const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema, {
     cacheEntries: config.policy.decision_cache_entries,
     clients,
@@ -141,7 +152,6 @@ export function createDeps(
     { windowSec: dpopWindowSec, nonceSlotSec: config.dpop.nonce_slot_sec },
     clock,
   );
-  const metrics = createMetrics();
   const queueOpts = {
     connection: queueConnection,
     prefix: keys.queuePrefix,
@@ -213,7 +223,7 @@ export function createDeps(
     notifier,
     clock,
     clients,
-    grants: createRedisGrantStore(redis, keys, { signals: signalLimits }),
+    grants: createRedisGrantStore(redis, keys, { signals: signalLimits, acks }),
     usage: createRedisUsageStore(redis, keys),
     approvals: createRedisApprovalStore(redis, keys),
     decisions,
@@ -269,8 +279,8 @@ export function createDeps(
   );
   const workerBroker: Broker = {
     ...broker,
-    clients: createRedisClientStore(workerRedis, keys, bus),
-    grants: createRedisGrantStore(workerRedis, keys, { signals: signalLimits }),
+    clients: createRedisClientStore(workerRedis, keys, bus, acks),
+    grants: createRedisGrantStore(workerRedis, keys, { signals: signalLimits, acks }),
     usage: createRedisUsageStore(workerRedis, keys),
     approvals: createRedisApprovalStore(workerRedis, keys),
     decisions: workerDecisions,
@@ -301,6 +311,24 @@ export function createDeps(
     receivers,
     rateLimiter: createRedisRateLimiter(redis, keys),
     operatorSessions: createRedisOperatorSessions(redis, keys),
+    authorization: {
+      broker,
+      store: createRedisAuthorizationStore(redis, keys),
+      signIn: config.login.oidc
+        ? createOidcRelyingParty({
+            issuer: config.login.oidc.issuer,
+            clientId: config.login.oidc.client_id,
+            clientSecret: config.login.oidc.client_secret,
+            scopes: config.login.oidc.scopes,
+            groupsClaim: config.login.oidc.groups_claim,
+            timeoutMs: config.login.oidc.timeout_ms,
+          })
+        : undefined,
+      // Client ID Metadata Documents: an https client_id is resolved by the guarded fetcher.
+      documents: clientMetadata,
+      callbackUri: `${issuer}/oauth/callback`,
+      startsPerSourcePerMinute: config.login.starts_per_source_per_minute,
+    },
     defaultPolicyText,
     adminIdentity: (token) => operators.identify(token, Math.floor(clock.nowMs() / 1000)),
     bootstrapAdminToken: () => bootstrapOperatorToken(broker, config.admin.token !== undefined),
@@ -336,6 +364,7 @@ export function createDeps(
           'WARNING: Redis runs without AOF persistence: a Redis restart loses every grant and revocation. Set appendonly yes (appendfsync everysec or always).',
         );
       }
+      await acks.start();
       await keyRing.load();
       await keyRing.maintain();
       dpop.useNonceSecret(await loadSharedSecret(redis, keys, 'dpop_nonce'));
@@ -382,6 +411,7 @@ export function createDeps(
       await operations.close();
       await worker?.close();
       await caepWorker?.close();
+      acks.close();
       await caepNotifier.close();
       await reevaluator.close();
       await bus.close();
@@ -409,6 +439,7 @@ export function httpDepsOf(deps: Deps, remoteAddress: HttpDeps['remoteAddress'])
     readiness: () => deps.readiness(),
     degradations: () => deps.degradations(),
     receivers: deps.receivers,
+    authorization: deps.authorization,
     console: {
       sessions: deps.operatorSessions,
       sessionTtlSec: config.console.session_ttl,

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { loadConfig } from './config/load-config.ts';
+import { describeTopology, redisTopology } from './config/redis-topology.ts';
 import type { Config } from './config/schema.ts';
 import { createDeps, type Deps, httpDepsOf } from './deps.ts';
 import type { Clock } from './domain/ports.ts';
@@ -37,16 +38,6 @@ export class StartupError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'StartupError';
-  }
-}
-
-/** host:port of a Redis URL, without the credentials it may hold. */
-function redisAddress(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '6379'}`;
-  } catch {
-    return '(unparseable redis.url)';
   }
 }
 
@@ -132,7 +123,7 @@ export async function startMandate(opts: StartOptions): Promise<RunningMandate> 
   } catch (err) {
     if ((err as { exitCode?: unknown }).exitCode !== undefined) throw err;
     throw new StartupError(
-      `mandate: cannot start: Redis at ${redisAddress(config.redis.url)} is not reachable (${(err as Error).message ?? String(err)})`,
+      `mandate: cannot start: Redis at ${describeTopology(redisTopology(config.redis))} is not reachable (${(err as Error).message ?? String(err)})`,
     );
   }
   await seedClients(deps.broker, config.clients);

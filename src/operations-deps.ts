@@ -1,5 +1,5 @@
 // Composition of what the people who run Mandate rely on: approval notices, audit sinks, state gauges, sink readiness.
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { sinkNames } from './config/operations-schema.ts';
 import type { Config } from './config/schema.ts';
 import type { KeyRing } from './crypto/key-ring.ts';
@@ -27,7 +27,7 @@ export interface OperationsInput {
   readonly log: AppLogger;
   readonly metrics: Metrics;
   /** BullMQ's connection. */
-  readonly queueConnection: Redis;
+  readonly queueConnection: Redis | Cluster;
   readonly receivers: ReceiverStore;
   readonly keyRing: Pick<KeyRing, 'activeKeyCreatedAt'>;
   /** The decision stream for sink runners (patient client) and for readiness (request client). */

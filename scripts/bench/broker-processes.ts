@@ -84,6 +84,10 @@ export interface BrokerOptions {
   readonly issuer?: string;
   /** Node flags placed before the script, e.g. `--heapsnapshot-signal=SIGUSR2`. */
   readonly nodeArgs?: readonly string[];
+  /** HTTP processes `serve` runs on its port (MANDATE_PROCESSES); default 1, this one process. */
+  readonly processes?: number;
+  /** More env entries (e.g. MANDATE_REDIS_MIN_REPLICAS_ACK). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface Broker {
@@ -112,7 +116,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       MANDATE_ADMIN_TOKEN: options.adminToken,
       MANDATE_CONFIG: options.configFile,
       MANDATE_LOG_LEVEL: 'warn',
+      MANDATE_PROCESSES: String(options.processes ?? 1),
       ...(options.issuer ? { MANDATE_ISSUER: options.issuer } : {}),
+      ...options.env,
     },
     readyUrl: `${baseUrl}/readyz`,
     logFile: join(options.workDir, `${options.name}.log`),

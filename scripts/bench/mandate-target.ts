@@ -55,6 +55,8 @@ export async function startMandate(
       REDIS_URL: ctx.redisUrl,
       MANDATE_REDIS_PREFIX: `bench:${name}:`,
       MANDATE_ADMIN_TOKEN: adminToken,
+      // One process (`serve` runs one per core otherwise; a build without --processes ignores it).
+      MANDATE_PROCESSES: '1',
       // The default policies minus the usage throttle, so that load is not refused as abuse.
       // One bench agent holds every grant a run mints; a build from before the per-agent cap has no such key.
       MANDATE_CONFIG: await writeConfigFile(

@@ -14,8 +14,14 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-/** Starts redis-server with AOF (everysec, like production) in a temp dir and waits until it answers PING. */
-export async function startPrivateRedis(binary = '/usr/bin/redis-server'): Promise<PrivateRedis> {
+/**
+ * Starts redis-server with AOF (everysec, like production) in a temp dir and waits until it answers
+ * PING; `extraArgs` are appended (e.g. `['--replicaof', '127.0.0.1', '<port>']` for a replica).
+ */
+export async function startPrivateRedis(
+  binary = '/usr/bin/redis-server',
+  extraArgs: readonly string[] = [],
+): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'mandate-bench-redis-'));
   const child = spawn(
@@ -35,6 +41,7 @@ export async function startPrivateRedis(binary = '/usr/bin/redis-server'): Promi
       dir,
       '--maxmemory-policy',
       'noeviction',
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );

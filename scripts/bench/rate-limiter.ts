@@ -245,7 +245,10 @@ async function main() {
   if (!binary) throw new Error('redis-server not found');
   const server = await startPrivateRedis(binary);
   const client = (name: string) => {
-    const r = createRequestClient({ url: server.url, commandTimeoutMs: 2000 }, name);
+    const r = createRequestClient(
+      { topology: { kind: 'single', url: server.url }, commandTimeoutMs: 2000 },
+      name,
+    ) as Redis;
     return r;
   };
   const redises = [client('bench-ours'), client('bench-rlf'), client('bench-rlf-mem')];

@@ -58,7 +58,13 @@ export function addClientCommands(program: Command, ctx: CommandContext): void {
         'client_secret_basic',
         'client_secret_post',
         'private_key_jwt',
+        'none',
       ]),
+    )
+    .option(
+      '--redirect-uris <u1,u2>',
+      'authorization code grant: where /oauth/authorize may send the person back (comma-separated; a public client, --auth-method none, needs one)',
+      commaList,
     )
     .option(
       '--jwks-file <file>',
@@ -91,6 +97,7 @@ export function addClientCommands(program: Command, ctx: CommandContext): void {
         jwks_uri: opts.jwksUri,
         max_token_ttl: opts.maxTokenTtl,
         max_grant_ttl: opts.maxGrantTtl,
+        redirect_uris: opts.redirectUris,
       });
       const created = asRecord(await ctx.admin(cmd, 'POST', '/admin/clients', body));
       ctx.print(cmd, created, () => {
@@ -98,6 +105,8 @@ export function addClientCommands(program: Command, ctx: CommandContext): void {
         const shown = formatFields(
           typeof client === 'object' && client !== null ? (client as Row) : rest,
         );
+        if (typeof secret !== 'string' && opts.authMethod === 'none')
+          return `${shown}\n\n(no secret: a public client; it signs people in with the authorization code grant and PKCE)`;
         if (typeof secret !== 'string')
           return `${shown}\n\n(no secret: the client signs each request with its private key)`;
         return [

@@ -1,12 +1,30 @@
 // The `mandate` command line: process commands plus admin and OAuth commands over HTTP.
+import { availableParallelism } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { addAdminCommands } from './admin-commands.ts';
-import { CliError } from './cli-error.ts';
+import { CliError, usageError } from './cli-error.ts';
 import { type CliIo, createCommandContext, DEFAULT_URL } from './command-context.ts';
 import { addOAuthCommands } from './oauth-commands.ts';
 
-/** Starts the broker's API and/or worker in this process (src/main.ts, loaded only when asked). */
-export type StartMandate = (options: { api: boolean; worker: boolean }) => Promise<unknown>;
+/**
+ * Starts the broker's API and/or worker (src/main.ts, loaded only when asked): in this process, or,
+ * with `processes` above 1, in that many processes sharing the port (see serve-processes.ts).
+ */
+export type StartMandate = (options: {
+  api: boolean;
+  worker: boolean;
+  processes?: number;
+}) => Promise<unknown>;
+
+/** `serve`'s process count: the option, else MANDATE_PROCESSES, else one per core. */
+export function processCount(option: string | undefined, env: CliIo['env']): number {
+  const raw = option ?? env.MANDATE_PROCESSES;
+  if (raw === undefined || raw === '') return availableParallelism();
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw usageError(`--processes must be an integer from 1 to 256, got ${raw.slice(0, 20)}`);
+  return n;
+}
 
 const PROCESSES = [
   {
@@ -41,13 +59,17 @@ export async function runCli(
     .showHelpAfterError('(run with --help for usage)');
 
   for (const p of PROCESSES) {
-    program
-      .command(p.name)
-      .description(p.description)
-      .action(async () => {
-        const startMandate = await start();
-        await startMandate({ api: p.api, worker: p.worker });
-      });
+    const command = program.command(p.name).description(p.description);
+    if (p.name === 'serve')
+      command.option(
+        '--processes <n>',
+        'HTTP processes on the one port (env MANDATE_PROCESSES; default: one per core; 1: this process only)',
+      );
+    command.action(async (opts: { processes?: string }) => {
+      const processes = p.name === 'serve' ? processCount(opts.processes, io.env) : 1;
+      const startMandate = await start();
+      await startMandate({ api: p.api, worker: p.worker, processes });
+    });
   }
   const ctx = createCommandContext(io);
   addAdminCommands(program, ctx);

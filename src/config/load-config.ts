@@ -27,6 +27,12 @@ const ENV_FIELDS: ReadonlyArray<{ env: string; path: [string, string]; kind: 'st
   { env: 'MANDATE_ADMIN_TOKEN', path: ['admin', 'token'], kind: 'string' },
   { env: 'MANDATE_REDIS_PREFIX', path: ['redis', 'prefix'], kind: 'string' },
   { env: 'REDIS_URL', path: ['redis', 'url'], kind: 'string' },
+  { env: 'MANDATE_REDIS_MIN_REPLICAS_ACK', path: ['redis', 'min_replicas_ack'], kind: 'int' },
+  {
+    env: 'MANDATE_REDIS_REPLICA_ACK_TIMEOUT_MS',
+    path: ['redis', 'replica_ack_timeout_ms'],
+    kind: 'int',
+  },
   { env: 'MANDATE_WORKER_METRICS_PORT', path: ['worker', 'metrics_port'], kind: 'int' },
   { env: 'MANDATE_WORKER_METRICS_HOST', path: ['worker', 'metrics_host'], kind: 'string' },
 ];
@@ -116,11 +122,9 @@ function checkCrossFields(config: Config, file: string): void {
     ids.add(c.client_id);
     if (c.client_secret && c.client_secret_hash)
       problems.push(`clients.${i}: give client_secret or client_secret_hash, not both`);
-    if (
-      c.token_endpoint_auth_method !== 'private_key_jwt' &&
-      !c.client_secret &&
-      !c.client_secret_hash
-    ) {
+    const secretless =
+      c.token_endpoint_auth_method === 'private_key_jwt' || c.token_endpoint_auth_method === 'none';
+    if (!secretless && !c.client_secret && !c.client_secret_hash) {
       problems.push(`clients.${i}: needs client_secret_hash (or client_secret in development)`);
     }
     if (c.kind === 'resource' && c.resources.length === 0)
@@ -129,11 +133,8 @@ function checkCrossFields(config: Config, file: string): void {
       problems.push(`clients.${i}.actions: only resource clients serve actions`);
     const auth = authSettingsProblem(c);
     if (auth) problems.push(`clients.${i}.${auth.path}: ${auth.message}`);
-    if (
-      c.token_endpoint_auth_method === 'private_key_jwt' &&
-      (c.client_secret || c.client_secret_hash)
-    )
-      problems.push(`clients.${i}: a private_key_jwt client has no secret`);
+    if (secretless && (c.client_secret || c.client_secret_hash))
+      problems.push(`clients.${i}: a ${c.token_endpoint_auth_method} client has no secret`);
     const uri = c.jwks_uri && jwksUriProblem(c.jwks_uri, config.federation.allow_http_loopback);
     if (uri) problems.push(`clients.${i}.jwks_uri: ${uri}`);
   });

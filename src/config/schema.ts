@@ -8,6 +8,7 @@ import { ReceiverInputSchema } from '../domain/receiver.ts';
 import { TrustedIssuerIdSchema, TrustedIssuerInputSchema } from '../domain/trusted-issuer.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
 import { ApprovalNotifySchema, AuditSinksSchema } from './operations-schema.ts';
+import { redisTopology } from './redis-topology.ts';
 
 const Seconds = z.number().int().positive();
 
@@ -128,13 +129,38 @@ export const ConfigSchema = z
         command_timeout_ms: z.number().int().positive().max(60_000).default(1000),
         /** Refuse to start when Redis may evict keys (a lost revocation list would re-activate nothing, but a lost grant ends a task). */
         require_noeviction: z.boolean().default(true),
+        /**
+         * Replicas a revocation or a new grant must be on before it is acknowledged (WAIT, or
+         * WAITAOF on Redis 7.2+ with AOF). Unset: 1 once the primary has been seen with a replica,
+         * 0 before; 0 acknowledges what the primary has.
+         */
+        min_replicas_ack: z.number().int().min(0).max(16).optional(),
+        /** Longest wait for those replicas; past it the call answers 503 (not confirmed durable). */
+        replica_ack_timeout_ms: z.number().int().positive().max(60_000).default(500),
+        /** Connections that carry the acknowledgements (each blocks while it waits). */
+        replica_ack_connections: z.number().int().min(1).max(64).default(4),
+        /** Sentinels (`host:port`, port 26379 by default) watching the primary `master_name`; replaces the host of `url`. */
+        sentinels: z.array(z.string().min(1).max(300)).min(1).max(16).optional(),
+        /** The primary's name as the sentinels know it (with `sentinels`). */
+        master_name: z.string().min(1).max(128).optional(),
+        /** Redis Cluster seed nodes (`host:port`, port 6379 by default); replaces the host of `url`. */
+        cluster_nodes: z.array(z.string().min(1).max(300)).min(1).max(16).optional(),
       })
       .strict()
+      .superRefine((r, ctx) => {
+        try {
+          redisTopology(r);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      })
       .default({
         url: 'redis://127.0.0.1:6379',
         prefix: 'mandate:',
         command_timeout_ms: 1000,
         require_noeviction: true,
+        replica_ack_timeout_ms: 500,
+        replica_ack_connections: 4,
       }),
     tokens: z
       .object({
@@ -394,6 +420,46 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ session_ttl: 28_800, idle_ttl: 1800 }),
+    /**
+     * People sign in at an upstream OpenID Provider (Okta, Entra ID, Keycloak, Google...) during
+     * `/oauth/authorize`; Mandate is its relying party, with `<issuer>/oauth/callback` as redirect URI.
+     * Without it, the authorization code grant answers that sign-in is not configured.
+     */
+    login: z
+      .object({
+        oidc: z
+          .object({
+            /** The provider's issuer URL (its discovery document is read from there); https, or http on a loopback host. */
+            issuer: z.url(),
+            client_id: z.string().min(1).max(512),
+            /** The client secret Mandate authenticates with (client_secret_basic). */
+            client_secret: z.string().min(1).max(1024),
+            /** Scopes asked for beside `openid`. */
+            scopes: z.array(z.string().min(1).max(128)).max(16).default(['profile', 'email']),
+            /** The ID token claim listing the person's groups (`context.on_behalf_of.groups`). */
+            groups_claim: z.string().min(1).max(128).default('groups'),
+            /** Longest one call to the provider may take (ms). */
+            timeout_ms: z.number().int().min(100).max(30_000).default(5000),
+          })
+          .strict()
+          .refine(
+            (o) => {
+              const u = new URL(o.issuer);
+              return (
+                u.protocol === 'https:' || ['127.0.0.1', '[::1]', 'localhost'].includes(u.hostname)
+              );
+            },
+            { path: ['issuer'], message: 'must be https (http only on a loopback host)' },
+          )
+          .optional(),
+        /**
+         * Authorization requests one source may start in a minute (each keeps a pending request in
+         * Redis for 10 minutes); more get 429.
+         */
+        starts_per_source_per_minute: z.number().int().min(1).max(100_000).default(60),
+      })
+      .strict()
+      .default({ starts_per_source_per_minute: 60 }),
     admin: z
       .object({
         /** Bootstrap admin bearer token (env MANDATE_ADMIN_TOKEN); generated and printed once when unset. */

@@ -13,6 +13,8 @@ export const AuthMethodSchema = z.enum([
   'client_secret_basic',
   'client_secret_post',
   'private_key_jwt',
+  /** A public client (RFC 6749 2.1): no secret; only the authorization code grant and its refresh tokens. */
+  'none',
 ]);
 export type AuthMethod = z.infer<typeof AuthMethodSchema>;
 
@@ -30,10 +32,30 @@ export const ClientIdSchema = z
   .max(128)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]*$/, 'must be letters, digits and _ . @ -');
 
+/** A client known by its Client ID Metadata Document: its client_id is the document's https URL. */
+export const MetadataClientIdSchema = z
+  .string()
+  .max(2048)
+  .refine((v) => v.startsWith('https://') && URL.canParse(v), 'must be an https URL');
+
+/** Any id a client record may have (what the admin API's paths accept). */
+export const AnyClientIdSchema = z.union([ClientIdSchema, MetadataClientIdSchema]);
+
 const Uri = z
   .string()
   .max(512)
   .refine((v) => URL.canParse(v), 'must be an absolute URI');
+
+/**
+ * A registered redirect URI (authorization code grant): absolute, no fragment (RFC 6749 3.1.2),
+ * https or plain http only on a loopback host (RFC 8252 7.3), or a private-use scheme (RFC 8252 7.1).
+ */
+const RedirectUri = z
+  .string()
+  .max(512)
+  .refine((v) => redirectUriProblem(v) === undefined, {
+    message: 'must be an absolute https (or loopback http) URI without a fragment',
+  });
 
 const Groups = z.array(z.string().min(1).max(128)).max(64);
 const Attributes = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), AttributeValue);
@@ -75,6 +97,8 @@ const ClientFields = z
     max_grant_ttl: z.number().int().positive().max(MAX_GRANT_TTL_SEC).optional(),
     /** RFC 9449 5.2: every token request of this client must carry a DPoP proof. */
     dpop_bound_access_tokens: z.boolean().optional(),
+    /** Authorization code grant: where `/oauth/authorize` may send the person back (exact match; loopback any port). */
+    redirect_uris: z.array(RedirectUri).max(20).optional(),
   })
   .strict();
 
@@ -111,6 +135,8 @@ export interface Client {
   readonly max_grant_ttl?: number | undefined;
   /** Every token request must carry a DPoP proof (RFC 9449 5.2). */
   readonly dpop_bound_access_tokens?: boolean | undefined;
+  /** Authorization code grant: the registered redirect URIs. */
+  readonly redirect_uris?: string[] | undefined;
   readonly disabled: boolean;
   readonly created_at: number;
   readonly updated_at: number;
@@ -124,8 +150,19 @@ export interface Client {
  * trusted issuer's workload token), and a secret client has no keys.
  */
 export function authSettingsProblem(
-  c: Pick<Client, 'token_endpoint_auth_method' | 'jwks' | 'jwks_uri' | 'secret_hash'>,
+  c: Pick<Client, 'token_endpoint_auth_method' | 'jwks' | 'jwks_uri' | 'secret_hash'> & {
+    readonly kind?: ClientKind;
+    readonly redirect_uris?: readonly string[] | undefined;
+  },
 ): { path: string; message: string } | undefined {
+  if (c.token_endpoint_auth_method === 'none') {
+    if (c.kind === 'resource')
+      return { path: 'token_endpoint_auth_method', message: 'a resource client cannot be public' };
+    if (!c.redirect_uris?.length)
+      return { path: 'redirect_uris', message: 'a public client needs at least one redirect URI' };
+  }
+  if (c.redirect_uris?.length && c.kind === 'resource')
+    return { path: 'redirect_uris', message: 'redirect URIs are for agent clients only' };
   if (c.token_endpoint_auth_method === 'private_key_jwt') {
     if (c.jwks !== undefined && c.jwks_uri !== undefined)
       return { path: 'jwks', message: 'give jwks or jwks_uri, not both' };
@@ -134,6 +171,28 @@ export function authSettingsProblem(
   if (c.jwks !== undefined || c.jwks_uri !== undefined)
     return { path: 'jwks', message: 'keys are for private_key_jwt clients only' };
   return undefined;
+}
+
+/**
+ * Why a redirect URI cannot be registered, or undefined: it is absolute and has no fragment; it is
+ * https, or http on a loopback host, or a private-use scheme (`com.example.app:/cb`, RFC 8252 7.1).
+ */
+export function redirectUriProblem(uri: string): string | undefined {
+  if (!URL.canParse(uri)) return 'must be an absolute URI';
+  const url = new URL(uri);
+  if (url.hash || uri.includes('#')) return 'must not have a fragment';
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:')
+    return isLoopbackHost(url.hostname) ? undefined : 'http only on a loopback host';
+  if (url.protocol === 'javascript:' || url.protocol === 'data:' || url.protocol === 'file:')
+    return 'unsupported scheme';
+  // A private-use scheme names the app in reverse domain order (RFC 8252 7.1).
+  return url.protocol.slice(0, -1).includes('.') ? undefined : 'unsupported scheme';
+}
+
+/** A loopback host as RFC 8252 7.3 means it (`localhost` too, which MCP clients use). */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === '127.0.0.1' || hostname === '[::1]' || hostname === 'localhost';
 }
 
 /** The client as the admin API shows it: never its secret hash. */

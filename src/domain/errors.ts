@@ -7,6 +7,7 @@ export type OAuthErrorCode =
   | 'invalid_grant'
   | 'unauthorized_client'
   | 'unsupported_grant_type'
+  | 'unsupported_response_type'
   | 'unsupported_token_type'
   | 'invalid_scope'
   | 'invalid_target'
@@ -27,6 +28,7 @@ const STATUS: Record<OAuthErrorCode, number> = {
   invalid_grant: 400,
   unauthorized_client: 400,
   unsupported_grant_type: 400,
+  unsupported_response_type: 400,
   unsupported_token_type: 400,
   invalid_scope: 400,
   invalid_target: 400,
@@ -94,6 +96,19 @@ export class StoreUnavailable extends Error {
   constructor(cause?: unknown) {
     super('store unavailable', { cause });
     this.name = 'StoreUnavailable';
+  }
+}
+
+/**
+ * A write the caller must not be told is done: Redis did not confirm it on the required number of
+ * replicas (`redis.min_replicas_ack`) in time. It may have happened on the primary: "not confirmed
+ * durable", never "not done". Answered like an outage (503), and nothing is retried silently.
+ */
+export class WriteNotConfirmed extends StoreUnavailable {
+  constructor(detail: string, cause?: unknown) {
+    super(cause);
+    this.name = 'WriteNotConfirmed';
+    this.message = `write not confirmed durable: ${detail}`;
   }
 }
 

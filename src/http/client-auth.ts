@@ -8,7 +8,11 @@ import {
   AssertionRefused,
   authenticateAssertion,
 } from '../services/authenticate-assertion.ts';
-import { authenticateClient, type PresentedCredentials } from '../services/authenticate-client.ts';
+import {
+  authenticateClient,
+  authenticatePublicClient,
+  type PresentedCredentials,
+} from '../services/authenticate-client.ts';
 import type { Broker } from '../services/broker.ts';
 import { authenticateCallerToken } from '../services/caller-token.ts';
 import { readBasicCredentials } from './basic-credentials.ts';
@@ -25,11 +29,18 @@ export interface PresentedAssertion {
   readonly clientId: string | undefined;
 }
 
+/** A public client (`token_endpoint_auth_method: none`): its client_id and nothing else. */
+export interface PresentedPublicClient {
+  readonly method: 'none';
+  readonly clientId: string;
+}
+
 /** The client credentials a form request presents, read and shape-checked, not verified. */
 export function presentedCredentials(
   c: Context,
   form: OAuthForm,
-): PresentedCredentials | PresentedAssertion {
+  opts: { allowPublic?: boolean } = {},
+): PresentedCredentials | PresentedAssertion | PresentedPublicClient {
   const header = c.req.header('authorization');
   const bodyId = form.get('client_id');
   const bodySecret = form.get('client_secret');
@@ -60,6 +71,7 @@ export function presentedCredentials(
   }
   if (bodyId !== undefined && bodySecret !== undefined)
     return checkLength({ clientId: bodyId, secret: bodySecret, method: 'client_secret_post' });
+  if (opts.allowPublic && bodyId) return { method: 'none', clientId: bodyId };
   throw new OAuthError('invalid_client', 'client authentication is required');
 }
 
@@ -79,13 +91,20 @@ export function assertionAudiences(c: Context, broker: Broker): string[] {
   return [issuer, `${issuer}${new URL(c.req.url).pathname}`, `${issuer}/oauth/token`];
 }
 
-/** Authenticates the caller of an OAuth endpoint; a workload token's caller carries its workload. */
+/**
+ * Authenticates the caller of an OAuth endpoint; a workload token's caller carries its workload.
+ * With `allowPublic` (the token endpoint's code and refresh grants), a public client may name
+ * itself with client_id alone.
+ */
 export async function authenticateCaller(
   c: Context,
   form: OAuthForm,
   broker: Broker,
+  opts: { allowPublic?: boolean } = {},
 ): Promise<AssertedCaller> {
-  const creds = presentedCredentials(c, form);
+  const creds = presentedCredentials(c, form, opts);
+  if (creds.method === 'none')
+    return { client: await authenticatePublicClient(broker, creds.clientId) };
   if (creds.method !== 'private_key_jwt') return { client: await verify(c, broker, creds) };
   const caller = await refusalsCounted(c, () =>
     authenticateAssertion(broker, creds.assertion, {
@@ -101,9 +120,14 @@ export async function authenticateCaller(
   return caller;
 }
 
-/** Authenticates the caller of an OAuth endpoint. */
-export async function authenticate(c: Context, form: OAuthForm, broker: Broker): Promise<Client> {
-  return (await authenticateCaller(c, form, broker)).client;
+/** Authenticates the caller of an OAuth endpoint (`allowPublic`: a public client may name itself). */
+export async function authenticate(
+  c: Context,
+  form: OAuthForm,
+  broker: Broker,
+  opts: { allowPublic?: boolean } = {},
+): Promise<Client> {
+  return (await authenticateCaller(c, form, broker, opts)).client;
 }
 
 /**
@@ -162,7 +186,7 @@ export async function authenticateJsonCaller(c: Context, broker: Broker): Promis
 
 function presentedBasic(c: Context): PresentedCredentials {
   const creds = presentedCredentials(c, NO_FORM);
-  if (creds.method === 'private_key_jwt')
+  if (creds.method !== 'client_secret_basic' && creds.method !== 'client_secret_post')
     throw new OAuthError('invalid_client', 'client authentication is required');
   return creds;
 }

@@ -9,6 +9,7 @@ import type { ReceiverStore } from '../domain/receiver.ts';
 import type { ReceiverTargetPolicy } from '../domain/receiver-target.ts';
 import type { AppLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { AuthorizeDeps } from '../services/authorize.ts';
 import type { Broker } from '../services/broker.ts';
 import type { RateLimitOptions } from './rate-limit.ts';
 
@@ -46,6 +47,8 @@ export interface HttpDeps {
   readonly rateLimit?: RateLimitOptions | undefined;
   /** The operator console at /console: its sessions and their lifetimes (config `console.*`); absent without it. */
   readonly console?: ConsoleSettings | undefined;
+  /** The authorization code grant (/oauth/authorize, its sign-in and consent, the code grant); absent: not offered. */
+  readonly authorization?: AuthorizeDeps | undefined;
   /** CAEP receivers for /admin/receivers (the routes are absent without it). */
   readonly receivers?: ReceiverStore | undefined;
   /** Where receivers may be registered (config `caep.*`); https and public addresses only when absent. */

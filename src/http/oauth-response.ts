@@ -1,7 +1,7 @@
 // RFC 6749 JSON for OAuth endpoints: successes and errors, never cached, only RFC fields exposed.
 import type { Context, TypedResponse } from 'hono';
 import type { JSONParsed } from 'hono/utils/types';
-import { OAuthError, StoreUnavailable } from '../domain/errors.ts';
+import { OAuthError, StoreUnavailable, WriteNotConfirmed } from '../domain/errors.ts';
 import type { AppLogger } from '../observability/logger.ts';
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
@@ -21,6 +21,11 @@ export function oauthJson<T extends object>(
 export function renderOAuthError(c: Context, err: unknown, log: AppLogger): Response {
   let e: OAuthError;
   if (err instanceof OAuthError) e = err;
+  else if (err instanceof WriteNotConfirmed)
+    e = new OAuthError(
+      'temporarily_unavailable',
+      'not confirmed durable (replicas did not acknowledge in time); try again',
+    );
   else if (err instanceof StoreUnavailable)
     e = new OAuthError('temporarily_unavailable', 'try again shortly');
   else {

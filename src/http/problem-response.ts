@@ -1,6 +1,6 @@
 // RFC 9457 problem+json for the admin API.
 import type { Context } from 'hono';
-import { ProblemError, StoreUnavailable } from '../domain/errors.ts';
+import { ProblemError, StoreUnavailable, WriteNotConfirmed } from '../domain/errors.ts';
 import type { AppLogger } from '../observability/logger.ts';
 
 export function problem(
@@ -21,6 +21,12 @@ export function problem(
 export function renderProblem(c: Context, err: unknown, log: AppLogger): Response {
   if (err instanceof ProblemError)
     return problem(err.status, err.title, err.message, err.errors ? { errors: err.errors } : {});
+  if (err instanceof WriteNotConfirmed)
+    return problem(
+      503,
+      'Service unavailable',
+      'not confirmed durable: the change may have been applied on the Redis primary but its replicas did not acknowledge it in time; send it again',
+    );
   if (err instanceof StoreUnavailable)
     return problem(503, 'Service unavailable', 'the store cannot be reached; nothing was changed');
   log.error({ err, path: c.req.path }, 'unexpected error on the admin API');

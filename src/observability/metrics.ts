@@ -17,6 +17,8 @@ export interface Metrics extends BrokerMetrics {
   auditSink(sink: string, event: { written?: number; dropped?: number; lag?: number }): void;
   /** One re-evaluation sweep finished (its duration); sets the last-success time. */
   sweepDone(seconds: number, atSec: number): void;
+  /** Writes whose replication was asked for (redis.min_replicas_ack): confirmed or not confirmed in time. */
+  replicaAcks(outcome: 'confirmed' | 'not_confirmed', writes: number): void;
 }
 
 /** One registry per broker instance, so several can run in one process (tests). */
@@ -119,8 +121,15 @@ export function createMetrics(): Metrics {
     help: 'When the last re-evaluation sweep finished (epoch seconds)',
     registers: [registry],
   });
+  const replicaAcks = new Counter({
+    name: 'mandate_replica_acks_total',
+    help: 'Writes that had to reach redis.min_replicas_ack replicas: confirmed, or not_confirmed in time (answered 503)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   return {
     registry,
+    replicaAcks: (outcome, writes) => replicaAcks.inc({ outcome }, writes),
     approvalNotice: (outcome) => approvalNotices.inc({ outcome }),
     auditSink(sink, { written, dropped, lag }) {
       if (written) sinkWritten.inc({ sink }, written);

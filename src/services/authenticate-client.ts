@@ -43,3 +43,17 @@ export async function authenticateClient(
     throw new OAuthError('invalid_client', 'client must authenticate with private_key_jwt');
   return client;
 }
+
+/**
+ * A public client (RFC 6749 2.1, `token_endpoint_auth_method: none`) names itself with `client_id`
+ * only; it must be registered as public and enabled, else 401 invalid_client.
+ */
+export async function authenticatePublicClient(
+  broker: Pick<Broker, 'clients'>,
+  clientId: string,
+): Promise<Client> {
+  const client = clientId.length <= 2048 ? await broker.clients.get(clientId) : undefined;
+  if (!client || client.disabled || client.token_endpoint_auth_method !== 'none')
+    throw new OAuthError('invalid_client', 'client authentication failed');
+  return client;
+}

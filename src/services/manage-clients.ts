@@ -22,6 +22,10 @@ import { revokeByAdmin } from './revoke.ts';
  */
 const DELETED_MARK_TTL_SEC = MAX_GRANT_TTL_SEC + 3600;
 
+/** Secret clients get a generated secret; private_key_jwt and public (`none`) clients have none. */
+const hasSecret = (method: Client['token_endpoint_auth_method']) =>
+  method === 'client_secret_basic' || method === 'client_secret_post';
+
 function checkShape(
   c: Pick<
     Client,
@@ -32,6 +36,7 @@ function checkShape(
     | 'jwks'
     | 'jwks_uri'
     | 'secret_hash'
+    | 'redirect_uris'
   >,
   allowHttpLoopback: boolean,
 ): void {
@@ -66,8 +71,7 @@ export async function createClient(
   by: string,
 ): Promise<ClientCreated> {
   const now = nowSecOf(broker);
-  const secret =
-    input.token_endpoint_auth_method === 'private_key_jwt' ? undefined : generateSecret();
+  const secret = hasSecret(input.token_endpoint_auth_method) ? generateSecret() : undefined;
   const client: Client = {
     client_id: input.client_id ?? `${input.kind}-${randomBase64url(9)}`,
     name: input.name,
@@ -82,6 +86,7 @@ export async function createClient(
     max_token_ttl: input.max_token_ttl,
     max_grant_ttl: input.max_grant_ttl,
     ...(input.dpop_bound_access_tokens ? { dpop_bound_access_tokens: true } : {}),
+    ...(input.redirect_uris?.length ? { redirect_uris: input.redirect_uris } : {}),
     disabled: false,
     created_at: now,
     updated_at: now,
@@ -128,11 +133,10 @@ export async function updateClient(
   if (changes.resources) changes.resources = canonicalResources(changes.resources);
   const merged = { ...current, ...changes, updated_at: nowSecOf(broker) } as Client;
   // A client moving to private_key_jwt has no secret any more; one moving off it has none to use.
-  const next: Client =
-    merged.token_endpoint_auth_method === 'private_key_jwt'
-      ? { ...merged, secret_hash: undefined }
-      : merged;
-  if (next.token_endpoint_auth_method !== 'private_key_jwt' && !next.secret_hash)
+  const next: Client = hasSecret(merged.token_endpoint_auth_method)
+    ? merged
+    : { ...merged, secret_hash: undefined };
+  if (hasSecret(next.token_endpoint_auth_method) && !next.secret_hash)
     throw new ProblemError(
       400,
       'Invalid client',

@@ -1,64 +1,27 @@
-// client_credentials with agent_task authorization_details: decide every pair now, store the grant, sign.
+// client_credentials with agent_task authorization_details (and every grant that mints like it): decide every pair now, store the grant, sign.
 import { randomBase64url } from '../crypto/random-id.ts';
 import type { Client } from '../domain/client.ts';
-import { combineDecisions, type PairDecision, reasonsOf } from '../domain/decision.ts';
-import { type Delegation, type OnBehalfOf, withinParent } from '../domain/delegation.ts';
-import type { DpopProofFacts } from '../domain/dpop.ts';
+import { type PairDecision, reasonsOf } from '../domain/decision.ts';
+import type { Delegation } from '../domain/delegation.ts';
 import { OAuthError } from '../domain/errors.ts';
 import type { ContextSnapshot, Grant } from '../domain/grant.ts';
-import { type AgentTask, pairsOf } from '../domain/intent.ts';
+import type { AgentTask } from '../domain/intent.ts';
 import type { GrantCreateOutcome } from '../domain/ports.ts';
-import type { WorkloadContext } from '../domain/trusted-issuer.ts';
 import { clampGrantTtl } from '../domain/ttl.ts';
 import type { TokenResponse } from '../domain/wire/oauth.ts';
 import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
-import { bindProof } from './dpop-binding.ts';
+import { decideMint, type MintRequest } from './decide-mint.ts';
 import {
   prepareAccessToken,
   type SignedToken,
   signAfterWritesSent,
   tokenResponse,
 } from './issue-access-token.ts';
-import { parseIntent } from './parse-intent.ts';
-import {
-  actionHistoryOf,
-  factsOf,
-  historyUsage,
-  requestContext,
-  usageInputs,
-} from './policy-facts-of.ts';
 
-export interface MintRequest {
-  /** The raw `authorization_details` parameter (JSON text), if sent. */
-  readonly authorizationDetails: string | undefined;
-  readonly resources: readonly string[];
-  readonly scope: string | undefined;
-  readonly ip: string | undefined;
-  /** The request's checked DPoP proof (its jti not yet claimed): the grant's tokens are bound to its key. */
-  readonly dpop?: DpopProofFacts | undefined;
-  /** The workload identity the agent authenticated with (a trusted issuer's token), if any. */
-  readonly workload?: WorkloadContext | undefined;
-  /** A delegated request (token exchange, ID-JAG): who the grant acts for and what bounds it. */
-  readonly delegated?: DelegatedMint | undefined;
-}
-
-/** What a delegated mint adds: the grant's delegation, the person it acts for, its parent's bounds. */
-export interface DelegatedMint {
-  /** The grant type asked with (recorded). */
-  readonly grantType: string;
-  readonly delegation: Delegation;
-  readonly onBehalfOf?: OnBehalfOf | undefined;
-  /** The parent grant's granted pairs: the request is narrowed to them (invalid_target when none is left). */
-  readonly parentGranted?: readonly AgentTask[] | undefined;
-  /** The parent grant's deadline: the new grant ends no later. */
-  readonly notAfter?: number | undefined;
-  /** The only locations the request may name (an ID-JAG's `resource`): any other is invalid_target. */
-  readonly allowedLocations?: readonly string[] | undefined;
-  /** The subject token's DPoP key: the request must carry a proof by it, and the new grant is bound to it. */
-  readonly subjectJkt?: string | undefined;
-}
+// Where the exchanges and the ID-JAG grant have always found them.
+export type { DelegatedMint, MintRequest } from './decide-mint.ts';
 
 /** Options of createGrant beyond the decided intent. */
 export interface GrantOptions {
@@ -74,50 +37,15 @@ export async function mintToken(
   client: Client,
   req: MintRequest,
 ): Promise<TokenResponse> {
-  if (client.kind !== 'agent')
-    throw new OAuthError('unauthorized_client', 'only agent clients may request tokens');
+  const { requested, pairs, decision, context, policyVersion, jkt, inputs } = await decideMint(
+    broker,
+    client,
+    req,
+  );
   const delegated = req.delegated;
-  const requested = withinDelegation(parseIntent(req, broker.settings.intentLimits), delegated);
-  const jkt = await bindProof(broker, client, req.dpop, delegated?.subjectJkt);
   const nowSec = nowSecOf(broker);
-  const context = mintContext(client, req, jkt !== undefined);
-  const policy = broker.policy.current();
-  const usage = historyUsage(
-    await actionHistoryOf(broker.usage, policy.reads, client.client_id, requested),
-  );
-  const pairs = policy.decide(
-    factsOf(client, requested, context, nowSec, usage),
-    pairsOf(requested),
-  );
-  // A delegated request cannot wait for a human (its subject token would outlive no approval):
-  // what needs one is not granted, as on refresh.
-  const decision = combineDecisions(
-    requested,
-    delegated
-      ? pairs.map((p) => (p.effect === 'approval' ? { ...p, effect: 'deny' as const } : p))
-      : pairs,
-  );
   const task_id = requested[0]?.task_id as string;
   const grantType = delegated?.grantType ?? 'client_credentials';
-  const inputs = {
-    request: {
-      grant_type: grantType,
-      authorization_details: requested,
-      resource: req.resources,
-      scope: req.scope,
-    },
-    ...(delegated ? { delegation: delegated.delegation } : {}),
-    context: { ...context, now: nowSec },
-    ...(usage.used_actions ? { usage: usageInputs(usage, requested) } : {}),
-    principal: { id: client.client_id, groups: client.groups, attributes: client.attributes },
-    pairs: pairs.map((p) => ({
-      action: p.pair.action,
-      location: p.pair.location,
-      effect: p.effect,
-      reasons: p.reasons,
-      errors: p.errors,
-    })),
-  };
 
   if (decision.outcome === 'approval') {
     const approval = await requestApproval(broker, {
@@ -132,7 +60,7 @@ export async function mintToken(
       reasons: reasonsOf(pairs, 'approval'),
       client_id: client.client_id,
       task_id,
-      policy_version: policy.version,
+      policy_version: policyVersion,
       inputs: { ...inputs, auth_req_id: approval.id },
     });
     broker.metrics.decision('mint', 'approval_required');
@@ -153,7 +81,7 @@ export async function mintToken(
       reasons: reasonsOf(pairs),
       client_id: client.client_id,
       task_id,
-      policy_version: policy.version,
+      policy_version: policyVersion,
       inputs,
     });
     broker.metrics.decision('mint', 'deny');
@@ -165,41 +93,11 @@ export async function mintToken(
     requested,
     decision,
     context,
-    policy.version,
+    policyVersion,
     inputs,
     grantType,
     { jkt, delegation: delegated?.delegation, notAfter: delegated?.notAfter },
   );
-}
-
-/** The request within its delegation's bounds: allowed locations, a parent grant's pairs (narrowed to them; invalid_target when none is held). */
-function withinDelegation(requested: AgentTask[], delegated: DelegatedMint | undefined) {
-  const allowed = delegated?.allowedLocations;
-  if (allowed && requested.some((e) => e.locations.some((l) => !allowed.includes(l))))
-    throw new OAuthError(
-      'invalid_target',
-      'a requested location is not among the resources the assertion names',
-    );
-  if (!delegated?.parentGranted) return requested;
-  const within = withinParent(requested, delegated.parentGranted);
-  if (within.length === 0) {
-    throw new OAuthError(
-      'invalid_target',
-      "none of the requested (action, location) pairs is held by the subject token's grant",
-    );
-  }
-  return within;
-}
-
-/** The context a new grant is decided with: the request's, the workload's, the person's. */
-function mintContext(client: Client, req: MintRequest, senderConstrained: boolean) {
-  const base = requestContext(client, req.ip, senderConstrained);
-  return {
-    ...base,
-    ...(req.workload ? { workload: req.workload } : {}),
-    ...(req.delegated ? { delegated: true } : {}),
-    ...(req.delegated?.onBehalfOf ? { on_behalf_of: req.delegated.onBehalfOf } : {}),
-  };
 }
 
 /** Stores a new grant for a decided intent and issues its first tokens (also after an approval). */

@@ -11,7 +11,7 @@ import {
   type Role,
 } from '../domain/operator.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
@@ -52,7 +52,7 @@ function parseRecord(text: string | null | undefined): OperatorToken | undefined
  * (one HGET), so a revoked token is refused by every process as soon as the revoke returns.
  */
 export function createRedisAdminTokens(
-  redis: Redis,
+  redis: RedisClient,
   keys: KeyNames,
   configured: string | undefined,
 ): OperatorTokenStore & {

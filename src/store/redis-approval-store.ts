@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Approval, ApprovalStatus } from '../domain/approval.ts';
 import type { ApprovalCreateOutcome, ApprovalStore } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 
 /** Records outlive their expiry a day, so "expired" and "who decided" can still be shown. */
@@ -24,7 +24,7 @@ interface ScriptedRedis extends Redis {
   ): Promise<ApprovalCreateOutcome>;
 }
 
-export function createRedisApprovalStore(redis: Redis, keys: KeyNames): ApprovalStore {
+export function createRedisApprovalStore(redis: RedisClient, keys: KeyNames): ApprovalStore {
   const r = redis as ScriptedRedis;
   defineScripts(redis, 'approvalTransition', 'approvalCreate');
   const byIntent = (key: string) =>

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { DecisionRecord } from '../domain/decision-record.ts';
 import type { AuditFeed, AuditFeedEntry } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
+import type { RedisClient } from './redis-connection.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 
 interface ScriptedRedis extends Redis {
@@ -20,7 +21,7 @@ type StreamReply = Array<[string, Array<[string, string[] | null]>]> | null;
  * cursors live in Redis, so a sink goes on where it stopped after a restart or on another process;
  * a record handed out and not acknowledged (the writer died) is read again (at least once).
  */
-export function createRedisAuditFeed(redis: Redis, keys: KeyNames): AuditFeed {
+export function createRedisAuditFeed(redis: RedisClient, keys: KeyNames): AuditFeed {
   defineScripts(redis, 'leaseSink', 'releaseSink');
   const r = redis as ScriptedRedis;
   const entries = (reply: StreamReply): AuditFeedEntry[] =>

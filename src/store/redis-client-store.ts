@@ -3,8 +3,9 @@ import type { Redis } from 'ioredis';
 import type { Client } from '../domain/client.ts';
 import type { ClientStore } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 import type { EventBus } from './redis-event-bus.ts';
+import { type ReplicaAcks, unconfirmedWrites } from './redis-replica-acks.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 
 /** Longest a cached client may be served without re-reading Redis, should an event be lost. */
@@ -29,7 +30,16 @@ interface ScriptedRedis extends Redis {
   ): Promise<number>;
 }
 
-export function createRedisClientStore(redis: Redis, keys: KeyNames, bus: EventBus): ClientStore {
+/**
+ * `acks` confirms the kill switch (a client disabled or marked deleted) on the replicas
+ * `redis.min_replicas_ack` asks for before it resolves (see redis-replica-acks.ts).
+ */
+export function createRedisClientStore(
+  redis: RedisClient,
+  keys: KeyNames,
+  bus: EventBus,
+  acks: ReplicaAcks = unconfirmedWrites,
+): ClientStore {
   const r = redis as ScriptedRedis;
   defineScripts(redis, 'clientPut', 'clientCreate');
   const cache = new Map<string, { client: Client; atMs: number }>();
@@ -95,6 +105,7 @@ export function createRedisClientStore(redis: Redis, keys: KeyNames, bus: EventB
           opts?.revive ? '1' : '0',
         );
         await changed(id);
+        if (client.disabled) await acks.confirm();
         return done === 1;
       }),
 
@@ -102,6 +113,7 @@ export function createRedisClientStore(redis: Redis, keys: KeyNames, bus: EventB
       guard(async () => {
         await redis.set(keys.clientState(id), 'deleted', 'EX', ttlSec);
         await changed(id);
+        await acks.confirm();
       }),
 
     delete: (id) =>

@@ -1,40 +1,103 @@
-// Redis connections: fail-fast clients for the request path, patient ones for workers.
-import { Redis } from 'ioredis';
+// Redis connections of the configured topology (one server, Sentinel, Cluster): fail-fast clients for the request path, patient ones for workers.
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import type { RedisTopology } from '../config/redis-topology.ts';
 import { StoreUnavailable } from '../domain/errors.ts';
 
+/**
+ * What every store takes: a single server's (or Sentinel-watched primary's) client, or a Cluster
+ * client. Both run the same commands, scripts and pipelines; on Cluster a script's or a
+ * pipeline's keys must share one slot, which the key layout guarantees (see key-names.ts).
+ */
+export type RedisClient = Redis | Cluster;
+
 export interface ConnectionOptions {
-  readonly url: string;
+  readonly topology: RedisTopology;
   readonly commandTimeoutMs: number;
+}
+
+/** True when the client talks to a Redis Cluster. */
+export const isCluster = (redis: RedisClient): redis is Cluster => redis instanceof Cluster;
+
+/**
+ * A client of `topology` with `options`: a URL for one server, `sentinels` + `name` for a
+ * Sentinel-watched primary (ioredis asks the sentinels for the primary on every (re)connect), a
+ * Cluster client seeded with the nodes. `retry` is the reconnect delay after `times` failures.
+ */
+function connect(
+  topology: RedisTopology,
+  options: RedisOptions,
+  retry: (times: number) => number,
+  cluster: Omit<ClusterOptions, 'redisOptions'> = {},
+): RedisClient {
+  if (topology.kind === 'single')
+    return new Redis(topology.url, { ...options, retryStrategy: retry });
+  const credentials = {
+    ...(topology.username ? { username: topology.username } : {}),
+    ...(topology.password ? { password: topology.password } : {}),
+  };
+  if (topology.kind === 'sentinel')
+    return new Redis({
+      ...options,
+      ...credentials,
+      sentinels: topology.sentinels.map(({ host, port }) => ({ host, port })),
+      name: topology.masterName,
+      db: topology.db,
+      retryStrategy: retry,
+      sentinelRetryStrategy: retry,
+    });
+  const { lazyConnect, enableOfflineQueue, enableAutoPipelining, ...nodeOptions } = options;
+  return new Cluster(
+    topology.nodes.map(({ host, port }) => ({ host, port })),
+    {
+      ...cluster,
+      redisOptions: { ...nodeOptions, ...credentials },
+      clusterRetryStrategy: retry,
+      ...(lazyConnect !== undefined ? { lazyConnect } : {}),
+      ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+      ...(enableAutoPipelining !== undefined ? { enableAutoPipelining } : {}),
+    },
+  );
 }
 
 /**
  * A request-path client: no offline queue and a bounded command timeout, so a Redis outage
- * turns into an immediate error (and a fail-closed answer), never a hung request.
+ * turns into an immediate error (and a fail-closed answer), never a hung request. On Cluster a
+ * MOVED or failover redirection is followed briefly (bounded by the command timeout), never queued.
  */
-export function createRequestClient(opts: ConnectionOptions, name: string): Redis {
-  const redis = new Redis(opts.url, {
-    connectionName: name,
-    enableOfflineQueue: false,
-    commandTimeout: opts.commandTimeoutMs,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 2000,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 1000),
-    lazyConnect: true,
-    // Commands issued in one pass of the event loop leave in one write (measured side by side with
-    // holding the socket's writes to the turn's end: within 10%, see docs/performance.md).
-    enableAutoPipelining: true,
-  });
-  return redis;
+export function createRequestClient(opts: ConnectionOptions, name: string): RedisClient {
+  return connect(
+    opts.topology,
+    {
+      connectionName: name,
+      enableOfflineQueue: false,
+      commandTimeout: opts.commandTimeoutMs,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 2000,
+      lazyConnect: true,
+      // Commands issued in one pass of the event loop leave in one write (measured side by side with
+      // holding the socket's writes to the turn's end: within 10%, see docs/performance.md). On
+      // Cluster ioredis keeps one such pipeline per node.
+      enableAutoPipelining: true,
+    },
+    (times) => Math.min(50 * 2 ** Math.min(times, 6), 1000),
+    {
+      retryDelayOnFailover: 50,
+      retryDelayOnTryAgain: 50,
+      maxRedirections: 4,
+      // Scripts go out as EVALSHA, which ioredis routes by its first key (not its first
+      // argument): the decision log's append and the grant it lets in share a node's pipeline,
+      // in the order they were issued.
+    },
+  );
 }
 
 /** A worker or subscriber client: waits for Redis rather than failing (BullMQ requires this). */
-export function createWorkerClient(opts: ConnectionOptions, name: string): Redis {
-  return new Redis(opts.url, {
-    connectionName: name,
-    maxRetriesPerRequest: null,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-    lazyConnect: true,
-  });
+export function createWorkerClient(opts: ConnectionOptions, name: string): RedisClient {
+  return connect(
+    opts.topology,
+    { connectionName: name, maxRetriesPerRequest: null, lazyConnect: true },
+    (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+  );
 }
 
 /** Runs a store call, turning any Redis failure into StoreUnavailable. */
@@ -55,7 +118,26 @@ export interface RedisSettings {
   readonly version: string;
 }
 
-export async function readRedisSettings(redis: Redis): Promise<RedisSettings> {
+/**
+ * The settings of every server that holds data: the one server or primary, or each Cluster
+ * primary, reduced to the weakest (AOF off anywhere is off; a policy other than `noeviction`
+ * anywhere is reported; the lowest version).
+ */
+export async function readRedisSettings(redis: RedisClient): Promise<RedisSettings> {
+  const servers = isCluster(redis) ? redis.nodes('master') : [redis];
+  if (servers.length === 0) throw new Error('Redis Cluster: no primary known');
+  const all = await Promise.all(servers.map(readServerSettings));
+  const major = (s: RedisSettings) => Number(s.version.split('.')[0]) || 0;
+  return all.reduce((a, b) => ({
+    appendonly: a.appendonly && b.appendonly,
+    appendfsync:
+      a.appendfsync === b.appendfsync ? a.appendfsync : `${a.appendfsync},${b.appendfsync}`,
+    maxmemoryPolicy: a.maxmemoryPolicy !== 'noeviction' ? a.maxmemoryPolicy : b.maxmemoryPolicy,
+    version: major(a) <= major(b) ? a.version : b.version,
+  }));
+}
+
+async function readServerSettings(redis: Redis): Promise<RedisSettings> {
   const get = async (name: string) => {
     const reply = (await redis.call('CONFIG', 'GET', name)) as string[];
     return reply[1] ?? '';

@@ -15,7 +15,7 @@ import { StateChanged, StoreUnavailable } from '../domain/errors.ts';
 import type { AuditVerdict, DecisionLog } from '../domain/ports.ts';
 import { GRANT_FIELDS } from './grant-fields.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 import { atTurnEnd } from './turn-end.ts';
 
@@ -117,7 +117,7 @@ const MARKS_PER_CAP = 64;
  * started right behind its batch's append.
  */
 export function createRedisDecisionLog(
-  redis: Redis,
+  redis: RedisClient,
   keys: KeyNames,
   opts: DecisionLogLimits,
 ): DecisionLog & ConditionalAppend {

@@ -14,7 +14,7 @@ import {
 } from '../domain/policy-facts.ts';
 import type { DecisionLog, EvaluationGuard, EvaluationStore } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 import type { AppendPrecondition, ConditionalAppend } from './redis-decision-log.ts';
 import { decodeData, decodeSignalSummary } from './redis-grant-store.ts';
 import { defineScripts, queueScript } from './scripts/load-scripts.ts';
@@ -112,7 +112,7 @@ interface ScriptedRedis extends Redis {
  * round trip, batched with the other records of the turn.
  */
 export function createRedisEvaluationStore(
-  redis: Redis,
+  redis: RedisClient,
   keys: KeyNames,
   log: DecisionLog & ConditionalAppend,
 ): EvaluationStore {

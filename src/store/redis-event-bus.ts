@@ -1,6 +1,7 @@
 // Invalidation events between broker processes over Redis pub/sub.
-import type { Redis } from 'ioredis';
+
 import type { BusEvent, EventBus } from '../domain/event-bus.ts';
+import type { RedisClient } from './redis-connection.ts';
 
 export type { BusEvent, EventBus } from '../domain/event-bus.ts';
 
@@ -9,8 +10,8 @@ export type { BusEvent, EventBus } from '../domain/event-bus.ts';
  * connection can do nothing else). Handlers see their own process's events too.
  */
 export function createRedisEventBus(
-  publisher: Redis,
-  subscriber: Redis,
+  publisher: RedisClient,
+  subscriber: RedisClient,
   channel: string,
 ): EventBus {
   const handlers: Array<(event: BusEvent) => void> = [];

@@ -19,7 +19,8 @@ import type {
 } from '../domain/ports.ts';
 import { GRANT_FIELDS } from './grant-fields.ts';
 import { clientIndexBucket, type KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
+import { type ReplicaAcks, unconfirmedWrites } from './redis-replica-acks.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 
 /**
@@ -150,13 +151,25 @@ export function decodeData(
   };
 }
 
+/**
+ * `acks` confirms the writes that must survive a failover (a new grant, a revocation, a narrowing or
+ * suspension) on the replicas `redis.min_replicas_ack` asks for before they resolve: they reject with
+ * WriteNotConfirmed otherwise. A revocation is confirmed even when it finds the grant or token
+ * revoked already (an earlier call may have written it and answered 503).
+ */
 export function createRedisGrantStore(
-  redis: Redis,
+  redis: RedisClient,
   keys: KeyNames,
-  opts: { signals?: SignalLimits } = {},
+  opts: { signals?: SignalLimits; acks?: ReplicaAcks } = {},
 ): GrantStore {
   const r = redis as ScriptedRedis;
   const signalLimits = opts.signals ?? DEFAULT_SIGNAL_LIMITS;
+  const acks = opts.acks ?? unconfirmedWrites;
+  /** The outcome once `written` says a write happened and it is confirmed on the replicas. */
+  const confirmed = async <T>(outcome: T, written = true): Promise<T> => {
+    if (written) await acks.confirm();
+    return outcome;
+  };
   defineScripts(
     redis,
     'addSignal',
@@ -249,7 +262,7 @@ export function createRedisGrantStore(
 
   return {
     create: (grant, token, refreshHash, limits) =>
-      guard(() => {
+      guard(async () => {
         const args = [
           keys.grant(grant.id),
           keys.liveGrants,
@@ -274,14 +287,15 @@ export function createRedisGrantStore(
           String(limits?.maxLiveGrantsPerAgent ?? 0),
         ];
         const parent = grant.delegation?.parent;
-        return parent
+        const outcome = await (parent
           ? r.mandateCreateChildGrant(
               ...args,
               keys.grant(parent),
               keys.grantChildren(parent),
               ...argv,
             )
-          : r.mandateCreateGrant(...args, ...argv);
+          : r.mandateCreateGrant(...args, ...argv));
+        return confirmed(outcome, outcome === 'created');
       }),
 
     childrenOf: (ids) =>
@@ -362,7 +376,7 @@ export function createRedisGrantStore(
         if (!pending) await redis.zrem(keys.liveGrants, id);
         // It no longer counts against its agent's cap, whatever record it owes.
         if (clientId) await redis.zrem(keys.clientLiveGrants(clientId), id);
-        return { revoked: revoked === 1, tokens };
+        return confirmed({ revoked: revoked === 1, tokens });
       }),
 
     claimPending: (id, expected, next) =>
@@ -390,7 +404,7 @@ export function createRedisGrantStore(
           .expireat(rj, until, 'NX')
           .expireat(rj, until, 'GT')
           .exec();
-        return { grantId, revoked: replies?.[0]?.[1] === 1 };
+        return confirmed({ grantId, revoked: replies?.[0]?.[1] === 1 });
       }),
 
     narrow: (id, expected, granted, policyVersion, nowSec, pending) =>
@@ -409,18 +423,15 @@ export function createRedisGrantStore(
           pending ? JSON.stringify(pending) : '',
           id,
         );
-        return done === 1;
+        return confirmed(done === 1, done === 1);
       }),
 
     suspend: (id, reason, pending) =>
-      guard(
-        async () =>
-          (await r.mandateSuspend(
-            keys.grant(id),
-            reason,
-            pending ? JSON.stringify(pending) : '',
-          )) === 1,
-      ),
+      guard(async () => {
+        const marker = pending ? JSON.stringify(pending) : '';
+        const done = (await r.mandateSuspend(keys.grant(id), reason, marker)) === 1;
+        return confirmed(done, done);
+      }),
 
     update: (id, from, to, change, token) =>
       guard(async () => {

@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import type { KeyRecord, KeyStore } from '../domain/key-store.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 
 interface ScriptedRedis extends Redis {
@@ -17,7 +17,7 @@ interface ScriptedRedis extends Redis {
   ): Promise<string>;
 }
 
-export function createRedisKeyStore(redis: Redis, keys: KeyNames): KeyStore {
+export function createRedisKeyStore(redis: RedisClient, keys: KeyNames): KeyStore {
   const r = redis as ScriptedRedis;
   defineScripts(redis, 'ensureKey', 'rotateKey');
   const load = () =>

@@ -1,15 +1,14 @@
 // Single-use marks in Redis: SET NX with an absolute expiry, so a claim and its lifetime are one command.
 import { hash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { OneTimeUses } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 
 /** Values outlive a claim by this much (s), so clock skew between processes cannot reopen one. */
 const MARGIN_SEC = 5;
 
 export function createRedisOneTimeUses(
-  redis: Redis,
+  redis: RedisClient,
   keys: Pick<KeyNames, 'oneTimeUse'>,
   nowSec: () => number,
 ): OneTimeUses {

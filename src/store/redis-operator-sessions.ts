@@ -1,16 +1,15 @@
 // Console sessions in Redis: one string per session under the SHA-256 of its id, expiring when idle.
 import { hash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { OperatorSession, OperatorSessionStore } from '../domain/operator-session.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 
 /**
  * The id is kept only as a digest, so whoever reads Redis cannot present a session cookie. Every
  * read restarts the idle timer (GETEX) without passing the absolute deadline.
  */
 export function createRedisOperatorSessions(
-  redis: Redis,
+  redis: RedisClient,
   keys: Pick<KeyNames, 'operatorSession'>,
 ): OperatorSessionStore {
   const keyOf = (id: string) => keys.operatorSession(hash('sha256', id, 'base64url'));

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { PolicyStore } from '../domain/policy-store.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 
 interface ScriptedRedis extends Redis {
@@ -17,7 +17,7 @@ interface ScriptedRedis extends Redis {
   ): Promise<number>;
 }
 
-export function createRedisPolicyStore(redis: Redis, keys: KeyNames): PolicyStore {
+export function createRedisPolicyStore(redis: RedisClient, keys: KeyNames): PolicyStore {
   const r = redis as ScriptedRedis;
   defineScripts(redis, 'putPolicy');
   const put = (text: string, nowSec: number, onlyIfEmpty: boolean) =>

@@ -1,6 +1,7 @@
 // Fixed-window counters in Redis (one script per hit: rateHit-1.lua), shared by every broker process.
 import type { Redis } from 'ioredis';
 import type { KeyNames } from './key-names.ts';
+import type { RedisClient } from './redis-connection.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 
 interface RateCommands {
@@ -27,7 +28,7 @@ export interface RedisRateLimiter {
 }
 
 /** Keys live through their window plus a margin for clock skew between processes, then expire. */
-export function createRedisRateLimiter(redis: Redis, keys: KeyNames): RedisRateLimiter {
+export function createRedisRateLimiter(redis: RedisClient, keys: KeyNames): RedisRateLimiter {
   defineScripts(redis, 'rateHit');
   const r = redis as Redis & RateCommands;
   return {

@@ -1,10 +1,9 @@
 // CAEP receivers in one Redis hash: receiver id -> JSON (its bearer token included, so the worker can push).
-import type { Redis } from 'ioredis';
 import type { Receiver, ReceiverStore } from '../domain/receiver.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 
-export function createRedisReceiverStore(redis: Redis, keys: KeyNames): ReceiverStore {
+export function createRedisReceiverStore(redis: RedisClient, keys: KeyNames): ReceiverStore {
   const parse = (raw: string) => JSON.parse(raw) as Receiver;
   return {
     list: () =>

@@ -1,8 +1,7 @@
 // A random secret every broker process shares: the first process to ask creates it (SET NX), the rest read it.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 
 /**
  * The shared secret `name` (32 random bytes), created on first use. It never expires: whatever
@@ -10,7 +9,7 @@ import { guard } from './redis-connection.ts';
  * only makes outstanding nonces stale (clients retry with a fresh one).
  */
 export function loadSharedSecret(
-  redis: Redis,
+  redis: RedisClient,
   keys: Pick<KeyNames, 'sharedSecret'>,
   name: string,
 ): Promise<Buffer> {

@@ -2,7 +2,7 @@
 import type { Redis } from 'ioredis';
 import type { TrustedIssuer, TrustedIssuerStore } from '../domain/trusted-issuer.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 import { defineScripts } from './scripts/load-scripts.ts';
 
 interface ScriptedRedis extends Redis {
@@ -23,7 +23,7 @@ interface ScriptedRedis extends Redis {
   mandateTrustedIssuerDelete(k1: string, k2: string, id: string): Promise<number>;
 }
 
-export function createRedisTrustedIssuers(redis: Redis, keys: KeyNames): TrustedIssuerStore {
+export function createRedisTrustedIssuers(redis: RedisClient, keys: KeyNames): TrustedIssuerStore {
   const r = redis as ScriptedRedis;
   defineScripts(redis, 'trustedIssuerCreate', 'trustedIssuerPut', 'trustedIssuerDelete');
   const { trustedIssuerIds: ids, trustedIssuersByIssuer: byIssuer } = keys;

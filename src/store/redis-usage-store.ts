@@ -1,12 +1,11 @@
 // Usage counters read outside an evaluation: per-grant calls and denials, the agents' used actions.
-import type { Redis } from 'ioredis';
 import { CALLS_WINDOW, DENIED_WINDOW, windowAt, windowCount } from '../domain/policy-facts.ts';
 import type { UsageStore } from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
-import { guard } from './redis-connection.ts';
+import { guard, type RedisClient } from './redis-connection.ts';
 
 /** The usage counters of many grants and the agents' action histories, read outside an evaluation. */
-export function createRedisUsageStore(redis: Redis, keys: KeyNames): UsageStore {
+export function createRedisUsageStore(redis: RedisClient, keys: KeyNames): UsageStore {
   // An evaluation counts these counters through the evaluation store (redis-evaluation-store.ts).
   return {
     countersOf: (ids, nowSec) =>

@@ -1,7 +1,6 @@
 // Approval notifications: the API queues one BullMQ job per (new approval, notify target); the worker posts it, retried with backoff.
 import { createHash } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Approval } from '../domain/approval.ts';
 import { approvalNotice } from '../domain/approval-notice.ts';
 import type { ApprovalNotifier } from '../domain/ports.ts';
@@ -9,6 +8,7 @@ import type { ReceiverTargetPolicy } from '../domain/receiver-target.ts';
 import type { Logger } from '../services/broker.ts';
 import { errorMessage } from './caep-delivery.ts';
 import { pushSecurityEvent, type ResolveAll, TargetRefused } from './push-security-event.ts';
+import { duplicateConnection, type QueueConnection } from './queue-connection.ts';
 import { waitAtMost } from './wait-at-most.ts';
 
 /** A configured target (config `approvals.notify`). Its URL (a Slack webhook is a secret) never enters Redis. */
@@ -21,7 +21,7 @@ export interface NotifyTarget {
 export type NoticeOutcome = 'queued' | 'delivered' | 'retried' | 'gave_up' | 'skipped';
 
 export interface NotifyQueueOptions {
-  readonly connection: Redis;
+  readonly connection: QueueConnection;
   readonly prefix: string;
   readonly queueName: string;
   readonly targets: readonly NotifyTarget[];
@@ -103,7 +103,7 @@ export interface NotifyWorkerOptions extends NotifyQueueOptions {
  */
 export function startApprovalNotifyWorker(opts: NotifyWorkerOptions) {
   const byId = new Map(opts.targets.map((t) => [targetId(t), t]));
-  const connection = opts.connection.duplicate();
+  const connection = duplicateConnection(opts.connection);
   const worker = new Worker<NoticeJob, 'delivered' | 'skipped'>(
     opts.queueName,
     async (job) => {

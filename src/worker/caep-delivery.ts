@@ -1,7 +1,6 @@
 // CAEP delivery, producer side: one BullMQ queue per receiver, one job per (receiver, event) on its audience; caep-worker.ts signs and pushes them.
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { AgentTask } from '../domain/intent.ts';
 import type { Clock, GrantNotifier } from '../domain/ports.ts';
 import type { CaepEventKind, Receiver, ReceiverStore } from '../domain/receiver.ts';
@@ -13,6 +12,7 @@ import {
   type NotifiedGrant,
 } from '../domain/security-event.ts';
 import type { Logger } from '../services/broker.ts';
+import type { QueueConnection } from './queue-connection.ts';
 import { waitAtMost } from './wait-at-most.ts';
 
 /** What happened to one event for one receiver, counted in `mandate_caep_events_total`. */
@@ -30,7 +30,7 @@ export interface CaepMetrics {
 }
 
 export interface CaepQueueOptions {
-  readonly connection: Redis;
+  readonly connection: QueueConnection;
   readonly prefix: string;
   /** The BullMQ queue of one receiver (KeyNames.caepReceiverQueue). */
   readonly queueName: (receiverId: string) => string;

@@ -6,6 +6,7 @@ import { type SecurityEventSigner, securityEventPayload } from '../domain/securi
 import type { Logger } from '../services/broker.ts';
 import { type CaepJobData, type CaepQueueOptions, errorMessage } from './caep-delivery.ts';
 import { pushSecurityEvent, type ResolveAll, TargetRefused } from './push-security-event.ts';
+import { duplicateConnection } from './queue-connection.ts';
 
 export interface CaepWorkerOptions extends CaepQueueOptions {
   readonly receivers: ReceiverStore;
@@ -39,7 +40,7 @@ export interface CaepWorkerOptions extends CaepQueueOptions {
 export async function startCaepWorker(opts: CaepWorkerOptions) {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const targets = opts.targets ?? STRICT_RECEIVER_TARGETS;
-  const connection = opts.connection.duplicate();
+  const connection = duplicateConnection(opts.connection);
   const workers = new Map<string, Worker<CaepJobData>>();
 
   const deliver = async (data: CaepJobData): Promise<{ status: number } | { skipped: string }> => {

@@ -1,11 +1,11 @@
 // Job counts of Mandate's BullMQ queues for the gauges: re-evaluation, approval notices and each CAEP receiver's.
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { QueueConnection } from './queue-connection.ts';
 
 const STATES = ['wait', 'active', 'delayed', 'failed'] as const;
 
 export interface QueueDepthOptions {
-  readonly connection: Redis;
+  readonly connection: QueueConnection;
   readonly prefix: string;
   /** Queues always read (re-evaluation, approval notices). */
   readonly fixed: readonly string[];

@@ -1,14 +1,14 @@
 // The re-evaluation worker: a BullMQ job scheduler sweeps every live grant; events re-evaluate some at once.
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Reevaluator } from '../domain/ports.ts';
 import { type Broker, nowSecOf } from '../services/broker.ts';
 import { type ReevaluationSummary, reevaluateGrants } from '../services/reevaluate-grants.ts';
+import { duplicateConnection, type QueueConnection } from './queue-connection.ts';
 
 export const SWEEP_SCHEDULER_ID = 'sweep';
 
 export interface ReevaluationQueueOptions {
-  readonly connection: Redis;
+  readonly connection: QueueConnection;
   readonly prefix: string;
   readonly name: string;
 }
@@ -67,7 +67,7 @@ export async function startReevaluationWorker(broker: Broker, opts: WorkerOption
     { name: 'sweep', data: { cause: 'schedule' } },
   );
   // Redis outages are logged as JSON like everything else, never as ioredis' raw stack traces.
-  const workerConnection = opts.connection.duplicate();
+  const workerConnection = duplicateConnection(opts.connection);
   workerConnection.on('error', (err: Error) =>
     broker.log.warn({ err: err.message }, 'redis connection error (worker)'),
   );

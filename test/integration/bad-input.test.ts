@@ -202,7 +202,7 @@ describe('bad input', () => {
         await oauthPost(
           broker.url,
           '/oauth/token',
-          { grant_type: 'authorization_code', code: 'x' },
+          { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'x' },
           agent,
         ),
         400,

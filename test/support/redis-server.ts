@@ -1,6 +1,6 @@
 // A private, throwaway redis-server child process on a free port, for tests that need a real Redis.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,19 @@ export interface RedisServerOptions {
   maxmemoryPolicy?: string;
   /** Appended verbatim to the command line, e.g. ['--requirepass', 'x']. */
   extraArgs?: string[];
+  /**
+   * Runs a sentinel (`redis-server <conf> --sentinel`) watching this primary instead of a data
+   * server; the other options then do not apply. Its config file (which Sentinel rewrites) is in `dir`.
+   */
+  sentinel?: SentinelWatch;
+}
+
+export interface SentinelWatch {
+  readonly masterName: string;
+  readonly primaryPort: number;
+  readonly quorum: number;
+  /** How long the primary must be silent before it counts as down. */
+  readonly downAfterMs: number;
 }
 
 /** Servers still running, so a crashing test process does not leave redis-servers behind. */
@@ -121,6 +134,16 @@ export class RedisServer {
     }
   }
 
+  /** Freezes the process (SIGSTOP): it keeps its connections but answers nothing until `resume()`. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Lets a paused process run again (SIGCONT). */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   /** Starts the server again on the same port and dir (so its AOF is replayed); resolves once it answers PING. */
   async restart(): Promise<void> {
     if (this.child) await this.kill('SIGKILL');
@@ -183,6 +206,23 @@ export class RedisServer {
 }
 
 function buildArgs(port: number, dir: string, opts: RedisServerOptions): string[] {
+  const watch = opts.sentinel;
+  if (watch) {
+    const conf = join(dir, 'sentinel.conf');
+    const name = watch.masterName;
+    writeFileSync(
+      conf,
+      [
+        `sentinel monitor ${name} ${HOST} ${watch.primaryPort} ${watch.quorum}`,
+        `sentinel down-after-milliseconds ${name} ${watch.downAfterMs}`,
+        `sentinel failover-timeout ${name} ${Math.max(4 * watch.downAfterMs, 5000)}`,
+        `sentinel parallel-syncs ${name} 1`,
+        '',
+      ].join('\n'),
+    );
+    // biome-ignore format: flag/value pairs read best side by side
+    return [conf, '--sentinel', '--port', String(port), '--bind', HOST, '--dir', dir, '--daemonize', 'no'];
+  }
   // biome-ignore format: flag/value pairs read best side by side
   const args = [
     '--port', String(port),

@@ -24,17 +24,23 @@ export async function spawnBrokerProcess(opts: {
   config?: string;
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** Run `src/cli.ts` with these arguments instead (e.g. `['serve', '--processes', '2']`). */
+  cli?: string[];
+  /** Resolve once this many processes print that they listen (default 1). */
+  listening?: number;
 }): Promise<BrokerProcess> {
   const cfg = tempConfig(opts.config ?? '{}\n');
   const port = await freePort();
   const child = spawn(
     'node_modules/.bin/node',
-    [
-      '--import',
-      'tsx',
-      '-e',
-      "import('./src/main.ts').then((m) => m.startMandate({ api: true, worker: false }))",
-    ],
+    opts.cli
+      ? ['--import', 'tsx', 'src/cli.ts', ...opts.cli]
+      : [
+          '--import',
+          'tsx',
+          '-e',
+          "import('./src/main.ts').then((m) => m.startMandate({ api: true, worker: false }))",
+        ],
     {
       cwd: process.cwd(),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -71,8 +77,9 @@ export async function spawnBrokerProcess(opts: {
   };
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
   for (;;) {
-    const m = /mandate listening on (\S+)/.exec(out);
-    if (m?.[1]) return { url: m[1], child, output: () => out, stop };
+    const m = [...out.matchAll(/mandate listening on (\S+)/g)];
+    const url = m[0]?.[1];
+    if (url && m.length >= (opts.listening ?? 1)) return { url, child, output: () => out, stop };
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       await stop();
       throw new Error(`broker process did not start:\n${out.slice(-4000)}`);

@@ -63,7 +63,7 @@ describe('ClientInputSchema', () => {
     ['a client_id starting with punctuation', { client_id: '-agent' }],
     ['a client_id of 129 characters', { client_id: 'a'.repeat(129) }],
     ['a relative resource', { resources: ['/crm'] }],
-    ['an unknown auth method', { token_endpoint_auth_method: 'none' }],
+    ['an unknown auth method', { token_endpoint_auth_method: 'tls_client_auth' }],
     ['a token ttl above 900 s', { max_token_ttl: 901 }],
     ['a grant ttl above a day', { max_grant_ttl: 86_401 }],
     ['a zero ttl', { max_token_ttl: 0 }],

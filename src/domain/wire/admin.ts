@@ -38,6 +38,10 @@ export const PublicClientSchema = z
       .boolean()
       .optional()
       .describe('every token request must carry a DPoP proof (RFC 9449)'),
+    redirect_uris: z
+      .array(z.string())
+      .optional()
+      .describe('authorization code grant: where /oauth/authorize may send the person back'),
     disabled: z.boolean(),
     created_at: z.number().int().describe('epoch seconds'),
     updated_at: z.number().int().describe('epoch seconds'),
@@ -51,7 +55,9 @@ export const ClientCreatedSchema = z
     client_secret: z
       .string()
       .optional()
-      .describe('shown once; only its hash is kept; absent for private_key_jwt clients'),
+      .describe(
+        'shown once; only its hash is kept; absent for private_key_jwt and public (none) clients',
+      ),
   })
   .meta({ id: 'ClientCreated' });
 export type ClientCreated = z.infer<typeof ClientCreatedSchema>;

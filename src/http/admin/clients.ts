@@ -1,7 +1,7 @@
 // /admin/clients: register, list, show, change (disable = kill switch) and delete clients.
 import { z } from 'zod';
 import {
-  ClientIdSchema,
+  AnyClientIdSchema,
   ClientInputSchema,
   ClientPatchSchema,
   publicClient,
@@ -31,7 +31,8 @@ import {
 import { readJson, readPathId } from '../read-body.ts';
 import { type AdminApp, adminRoute } from './admin-auth.ts';
 
-const clientId = (raw: string) => readPathId(ClientIdSchema, raw, 'Client');
+// A Client ID Metadata Document client's record is addressed by its URL (percent-encoded in the path).
+const clientId = (raw: string) => readPathId(AnyClientIdSchema, raw, 'Client');
 
 const CLIENT_EXAMPLE = {
   client_id: 'agent-1',

@@ -1,10 +1,11 @@
-// The OAuth sub-app (/oauth/*): RFC 6749 JSON errors, its body limit and rate limit, token, introspection, revocation, own registration.
+// The OAuth sub-app (/oauth/*): RFC 6749 JSON errors, its body limit and rate limit, authorize (HTML), token, introspection, revocation, own registration.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { OAuthError } from '../../domain/errors.ts';
 import { createBodyLimit } from '../body-limit.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import { oauthTooLarge, oauthTooMany, renderOAuthError } from '../oauth-response.ts';
 import type { RateLimiter } from '../rate-limit.ts';
+import { registerAuthorize } from './authorize.tsx';
 import { registerClientRegistration } from './client-registration.ts';
 import { registerIntrospect } from './introspect.ts';
 import { registerRevoke } from './revoke.ts';
@@ -19,6 +20,7 @@ export function createOAuthApp(deps: HttpDeps, limiter: RateLimiter): OpenAPIHon
     '*',
     createBodyLimit(deps, deps.bodyLimitBytes, (c) => oauthTooLarge(c, deps.log)),
   );
+  registerAuthorize(app, deps);
   registerToken(app, deps, limiter.guard({ tooMany: oauthTooMany }));
   registerIntrospect(app, deps, limiter.guard({ tooMany: oauthTooMany, checksTokens: true }));
   registerRevoke(app, deps, limiter.guard({ tooMany: oauthTooMany }));

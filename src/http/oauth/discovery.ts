@@ -9,19 +9,24 @@ import { jsonReply, NO_AUTH } from '../openapi.ts';
 import { GRANT_TYPES } from './token.ts';
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+/** The token and revocation endpoints also take public clients (`none`: the code grant, its refresh tokens, RFC 7009). */
+const TOKEN_AUTH_METHODS = [...AUTH_METHODS, 'none'];
 const SIGNING_ALGS = [...ASSERTION_ALGS];
 
 const ServerMetadataSchema = z
   .object({
     issuer: z.string(),
-    token_endpoint: z.string(),
     authorization_endpoint: z.string(),
+    token_endpoint: z.string(),
     introspection_endpoint: z.string(),
     revocation_endpoint: z.string(),
     jwks_uri: z.string(),
     grant_types_supported: z.array(z.string()),
     response_types_supported: z.array(z.string()),
+    response_modes_supported: z.array(z.string()),
     code_challenge_methods_supported: z.array(z.string()),
+    authorization_response_iss_parameter_supported: z.boolean(),
+    client_id_metadata_document_supported: z.boolean(),
     token_endpoint_auth_methods_supported: z.array(z.string()),
     introspection_endpoint_auth_methods_supported: z.array(z.string()),
     revocation_endpoint_auth_methods_supported: z.array(z.string()),
@@ -47,18 +52,20 @@ const JwksSchema = z
 function metadataOf(issuer: string): z.infer<typeof ServerMetadataSchema> {
   return {
     issuer,
-    token_endpoint: `${issuer}/oauth/token`,
-    // MCP clients (the official SDK) require these even for client_credentials.
     authorization_endpoint: `${issuer}/oauth/authorize`,
+    token_endpoint: `${issuer}/oauth/token`,
     introspection_endpoint: `${issuer}/oauth/introspect`,
     revocation_endpoint: `${issuer}/oauth/revoke`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
     grant_types_supported: [...GRANT_TYPES],
     response_types_supported: ['code'],
+    response_modes_supported: ['query'],
     code_challenge_methods_supported: ['S256'],
-    token_endpoint_auth_methods_supported: AUTH_METHODS,
+    authorization_response_iss_parameter_supported: true,
+    client_id_metadata_document_supported: true,
+    token_endpoint_auth_methods_supported: TOKEN_AUTH_METHODS,
     introspection_endpoint_auth_methods_supported: AUTH_METHODS,
-    revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+    revocation_endpoint_auth_methods_supported: TOKEN_AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
     introspection_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
     revocation_endpoint_auth_signing_alg_values_supported: SIGNING_ALGS,
@@ -81,6 +88,14 @@ const metadataRoute = createRoute({
   responses: {
     200: jsonReply('the metadata', ServerMetadataSchema, metadataOf('https://mandate.example.com')),
   },
+});
+
+/** The same document at the OpenID Connect discovery path, for clients that look there first. */
+const openidConfigurationRoute = createRoute({
+  ...metadataRoute,
+  path: '/.well-known/openid-configuration',
+  summary: 'Authorization server metadata at the OpenID discovery path',
+  description: 'The RFC 8414 document, also here for clients (MCP among them) that try this path.',
 });
 
 const jwksRoute = createRoute({
@@ -112,6 +127,9 @@ export function discoveryRoutes(deps: HttpDeps, bodyLimit: MiddlewareHandler): O
   const metadata = metadataOf(deps.broker.settings.issuer);
   const app = new OpenAPIHono();
   app.openapi({ ...metadataRoute, middleware: [bodyLimit] as const }, (c) =>
+    c.json(metadata, 200, { 'Cache-Control': 'public, max-age=300' }),
+  );
+  app.openapi({ ...openidConfigurationRoute, middleware: [bodyLimit] as const }, (c) =>
     c.json(metadata, 200, { 'Cache-Control': 'public, max-age=300' }),
   );
   app.openapi({ ...jwksRoute, middleware: [bodyLimit] as const }, (c) =>

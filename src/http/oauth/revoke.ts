@@ -50,7 +50,8 @@ export function registerRevoke(
     { ...revokeRoute, request: { body }, middleware: [rateLimit] as const },
     async function revoke(c) {
       const form = await readOAuthForm(c);
-      const client = await authenticate(c, form, deps.broker);
+      // RFC 7009 2.1: a public client revokes its own tokens naming itself with client_id.
+      const client = await authenticate(c, form, deps.broker, { allowPublic: true });
       const { token, token_type_hint: hint } = parseOAuthForm(form, TokenRevocationFormSchema, {
         token_type_hint: 'unsupported_token_type',
       });

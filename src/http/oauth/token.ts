@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { decodeCompactJwt, JWT_BEARER_GRANT_TYPE } from '../../domain/client-assertion.ts';
 import { ID_JAG_TYP, TOKEN_EXCHANGE_GRANT_TYPE, TOKEN_TYPES } from '../../domain/delegation.ts';
+import { OAuthError } from '../../domain/errors.ts';
 import type { AgentTask } from '../../domain/intent.ts';
 import { TokenResponseSchema } from '../../domain/wire/oauth.ts';
 import { pollApproval } from '../../services/approvals.ts';
@@ -12,11 +13,13 @@ import {
   type AssertedCaller,
   authenticateAssertion,
 } from '../../services/authenticate-assertion.ts';
+import { AUTHORIZATION_CODE_GRANT_TYPE } from '../../services/authorize.ts';
 import { asksForCallerToken, issueCallerToken } from '../../services/caller-token.ts';
 import { tokenRequestProof } from '../../services/dpop-binding.ts';
 import { exchangeToken } from '../../services/exchange-token.ts';
 import { idJagGrant } from '../../services/id-jag-grant.ts';
 import { mintToken } from '../../services/mint-token.ts';
+import { redeemCode } from '../../services/redeem-code.ts';
 import { refreshToken } from '../../services/refresh-token.ts';
 import {
   assertionAudiences,
@@ -32,6 +35,7 @@ import { CLIENT_POST_FIELDS } from './client-post-fields.ts';
 
 export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
 export const GRANT_TYPES = [
+  AUTHORIZATION_CODE_GRANT_TYPE,
   'client_credentials',
   'refresh_token',
   CIBA_GRANT_TYPE,
@@ -50,7 +54,7 @@ export const TokenRequestFormSchema = z
     grant_type: z
       .enum(GRANT_TYPES)
       .describe(
-        'client_credentials for a new task, refresh_token for a new access token of the same grant, the OpenID CIBA poll, the RFC 7523 JWT bearer grant (a workload token of a trusted issuer, or an ID-JAG, as `assertion`), or RFC 8693 token exchange (act for a person or for another agent)',
+        'authorization_code for the code /oauth/authorize sent back (a grant for the person who approved it), client_credentials for a new task, refresh_token for a new access token of the same grant, the OpenID CIBA poll, the RFC 7523 JWT bearer grant (a workload token of a trusted issuer, or an ID-JAG, as `assertion`), or RFC 8693 token exchange (act for a person or for another agent)',
       ),
     authorization_details: z
       .string()
@@ -77,6 +81,20 @@ export const TokenRequestFormSchema = z
       .string()
       .optional()
       .describe('CIBA poll: the auth_req_id of an approval_required answer'),
+    code: z
+      .string()
+      .optional()
+      .describe('authorization_code: the code from the redirect (single-use, 60 s)'),
+    redirect_uri: z
+      .string()
+      .optional()
+      .describe('authorization_code: exactly the redirect_uri of the authorization request'),
+    code_verifier: z
+      .string()
+      .optional()
+      .describe(
+        'authorization_code: the PKCE verifier (RFC 7636) whose S256 digest was the code_challenge',
+      ),
     assertion: z
       .string()
       .optional()
@@ -105,6 +123,8 @@ export const TokenRequestFormSchema = z
     ...CLIENT_POST_FIELDS,
   })
   .superRefine((f, ctx) => {
+    if (f.grant_type === AUTHORIZATION_CODE_GRANT_TYPE && f.code === undefined)
+      ctx.addIssue({ code: 'custom', path: ['code'], message: 'required' });
     if (f.grant_type === 'refresh_token' && f.refresh_token === undefined)
       ctx.addIssue({ code: 'custom', path: ['refresh_token'], message: 'required' });
     if (f.grant_type === CIBA_GRANT_TYPE && f.auth_req_id === undefined)
@@ -128,7 +148,7 @@ export const tokenRoute = createRoute({
   tags: ['OAuth'],
   summary: 'Get a task-bound token',
   description:
-    "`client_credentials` with `agent_task` authorization_details: each (action, location) pair is decided by policy; the grant is created as asked, narrowed, or refused (`access_denied`), or needs a human (`approval_required` with `auth_req_id`). `refresh_token` re-evaluates policy before issuing a new token for the same grant. `urn:openid:params:grant-type:ciba` polls an approval (`authorization_pending`, `slow_down`, `access_denied`, `expired_token`). `urn:ietf:params:oauth:grant-type:jwt-bearer` takes a trusted issuer's workload token as `assertion` (RFC 7523 2.1) with `authorization_details`; a refused assertion is `invalid_grant`; an assertion whose header `typ` is `oauth-id-jag+jwt` (an Identity Assertion JWT Authorization Grant) needs client authentication and issues a token for the person it names. `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693) issues a token acting for the `subject_token`'s subject: a person (a trusted issuer's JWT; `sub` the person, `act` this agent) or another agent (a live Mandate access token; a child grant within its grant and deadline, `act` nesting the chain, at most delegation.max_depth levels); the answer adds `issued_token_type`. Clients authenticate with HTTP Basic, client_secret_post, or a JWT `client_assertion` (private_key_jwt, or a workload token). A resource client asking `client_credentials` with `resource` = the issuer and no authorization_details gets a caller token for the AuthZEN and signals endpoints (no grant, no refresh token). Parameters may not be repeated (except `resource`). A `DPoP` header (RFC 9449 proof, `htu` = this endpoint) binds the token to its key (`token_type: DPoP`, `cnf.jkt`); a bad proof is `invalid_dpop_proof`, a missing or stale nonce (config `dpop.require_nonce`) `use_dpop_nonce` with a `DPoP-Nonce` header.",
+    "`authorization_code` (`code`, exact `redirect_uri`, PKCE `code_verifier`, optional `resource`) redeems a code from /oauth/authorize once, within 60 s, for a grant acting for the person who approved it (a second use is `invalid_grant` and revokes that grant); a public client (`token_endpoint_auth_method: none`) sends only `client_id`, here and on refresh. `client_credentials` with `agent_task` authorization_details: each (action, location) pair is decided by policy; the grant is created as asked, narrowed, or refused (`access_denied`), or needs a human (`approval_required` with `auth_req_id`). `refresh_token` re-evaluates policy before issuing a new token for the same grant. `urn:openid:params:grant-type:ciba` polls an approval (`authorization_pending`, `slow_down`, `access_denied`, `expired_token`). `urn:ietf:params:oauth:grant-type:jwt-bearer` takes a trusted issuer's workload token as `assertion` (RFC 7523 2.1) with `authorization_details`; a refused assertion is `invalid_grant`; an assertion whose header `typ` is `oauth-id-jag+jwt` (an Identity Assertion JWT Authorization Grant) needs client authentication and issues a token for the person it names. `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693) issues a token acting for the `subject_token`'s subject: a person (a trusted issuer's JWT; `sub` the person, `act` this agent) or another agent (a live Mandate access token; a child grant within its grant and deadline, `act` nesting the chain, at most delegation.max_depth levels); the answer adds `issued_token_type`. Clients authenticate with HTTP Basic, client_secret_post, or a JWT `client_assertion` (private_key_jwt, or a workload token). A resource client asking `client_credentials` with `resource` = the issuer and no authorization_details gets a caller token for the AuthZEN and signals endpoints (no grant, no refresh token). Parameters may not be repeated (except `resource`). A `DPoP` header (RFC 9449 proof, `htu` = this endpoint) binds the token to its key (`token_type: DPoP`, `cnf.jkt`); a bad proof is `invalid_dpop_proof`, a missing or stale nonce (config `dpop.require_nonce`) `use_dpop_nonce` with a `DPoP-Nonce` header.",
   security: CLIENT_AUTH,
   responses: {
     200: jsonReply('token issued', TokenResponseSchema, {
@@ -175,7 +195,13 @@ export function registerToken(
         form.get('grant_type') === JWT_BEARER_GRANT_TYPE &&
         !isIdJag(form.get('assertion')) &&
         !hasClientCredentials(c, form);
-      const authenticated = bare ? undefined : await authenticateCaller(c, form, broker);
+      // A public client names itself with client_id alone, for the code and refresh grants only.
+      const grantType = form.get('grant_type');
+      const allowPublic =
+        grantType === AUTHORIZATION_CODE_GRANT_TYPE || grantType === 'refresh_token';
+      const authenticated = bare
+        ? undefined
+        : await authenticateCaller(c, form, broker, { allowPublic });
       const params = parseOAuthForm(form, TokenRequestFormSchema, {
         grant_type: 'unsupported_grant_type',
       });
@@ -229,6 +255,29 @@ export function registerToken(
         );
       }
       const { client, workload } = authenticated as AssertedCaller;
+      if (params.grant_type === AUTHORIZATION_CODE_GRANT_TYPE) {
+        if (!deps.authorization)
+          throw new OAuthError(
+            'unsupported_grant_type',
+            'the authorization code grant is not enabled',
+          );
+        return oauthJson(
+          c,
+          await redeemCode(broker, deps.authorization.store, client, {
+            code: params.code,
+            redirectUri: params.redirect_uri,
+            codeVerifier: params.code_verifier,
+            resources: params.resource ?? [],
+            ip,
+            dpop,
+          }),
+        );
+      }
+      if (client.token_endpoint_auth_method === 'none' && params.grant_type !== 'refresh_token')
+        throw new OAuthError(
+          'unauthorized_client',
+          'a public client may use only the authorization code grant',
+        );
       if (params.grant_type === 'client_credentials') {
         if (asksForCallerToken(broker, client, mint))
           return oauthJson(c, await issueCallerToken(broker, client, params.scope));

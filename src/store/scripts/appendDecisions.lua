@@ -41,11 +41,10 @@
     no record is decoded here: a record's own text may hold what cjson cannot read)
   Grant hash fields (GRANT_FIELDS in grant-fields.ts): h first record's stream id,
   pr pending-record marker.
-  Redis Cluster: every key arrives in KEYS, but the stream's keys and each grant's (`{g:<id>}`)
-  lie in different slots, so this is one script on a single Redis only. Under Cluster it becomes
-  two: the guard, the grant's `h`, history and marker in the grant's slot, one script per grant,
-  then the append to the stream in its own; a guard that holds there must then stay true until
-  the append lands (today one script makes the two atomic), which is what is left to design.
+  Redis Cluster: the stream's keys and each grant's (`{g:<id>}`) carry different tags, but
+  the deployment's keys share one hash tag there (key-names.ts, clusterPrefix), so this
+  stays one atomic call; docs/architecture.md ("Spreading one deployment over slots") says
+  how it would split.
 ]]
 --@include evaluationGuard
 local stream_key, heads_key, bytes_key, marks_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]

@@ -2,8 +2,9 @@
   Opens an approval request unless the client is marked (disabled or deleted: nothing new for
   it) or already has the cap of pending requests; expired ones stop counting here, decided ones
   when they leave `pending` (see transition). Keys 4 and 5 are the client's (`{c:<id>}`), the
-  others global: on Redis Cluster the check and the count would run first in the client's slot,
-  as for grants.
+  others global: on Redis Cluster the deployment's keys share one hash tag (key-names.ts,
+  clusterPrefix), so this stays one atomic call; spread over slots, the check and the count would
+  run first in the client's slot, as for grants.
   Input:
     KEYS[1] approval JSON
     KEYS[2] the intent's pending approval

@@ -1,7 +1,8 @@
 --[[
   Stores a client record and its kill-switch mark together, so the mark the grant-creating
   scripts read never disagrees with the record; a PATCH racing a DELETE cannot bring the client back.
-  (Cross-slot on Redis Cluster: there the record would move under the client's `{c:<id>}` tag
+  (Redis Cluster: one slot, as the deployment's keys share one hash tag there (key-names.ts,
+  clusterPrefix); spread over slots, the record would move under the client's `{c:<id>}` tag
   beside its mark, and the id set be updated after the script.)
   Input:
     KEYS[1] client JSON

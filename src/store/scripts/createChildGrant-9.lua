@@ -10,9 +10,10 @@
     ARGV[1..12] as createGrant-7.lua (ARGV[1] the child's id, ARGV[4] its deadline)
   Output:
     as createGrant-7.lua, or 'parent_inactive' (nothing written)
-  Redis Cluster: KEYS 8 and 9 are in the parent's slot, so like createGrant-7.lua this runs on a
-  single Redis only; under Cluster the parent-slot part (check and SADD) would reserve the child
-  id first, as createGrant-7.lua's header describes for the client's slot.
+  Redis Cluster: KEYS 8 and 9 carry the parent's tag, but
+  the deployment's keys share one hash tag there (key-names.ts, clusterPrefix), so this
+  stays one atomic call; docs/architecture.md ("Spreading one deployment over slots") says
+  how it would split.
 ]]
 --@include grantCreate
 local parent_key, children_key = KEYS[8], KEYS[9]

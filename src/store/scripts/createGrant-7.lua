@@ -32,11 +32,10 @@
   Output:
     'created' | 'client_disabled' | 'client_deleted' | 'live_grant_limit'
     error MANDATE_NO_RECORD when the grant's mint record has not landed
-  Redis Cluster: KEYS 6 and 7 (and 3, 4) are not in the grant's slot; this is one script on a
-  single Redis only. Under Cluster it becomes two: a client-slot script (`{c:<id>}`: mark, cap,
-  live-grant set, and the client's index moved under that tag) reserving the grant id, then this
-  grant-slot script refusing a grant hash that already has a status; revoking a client then marks,
-  and revokes every reserved id, writing `revoked` even where the grant hash has no status yet.
+  Redis Cluster: KEYS 6 and 7 (and 3, 4) carry other tags than the grant's, but
+  the deployment's keys share one hash tag there (key-names.ts, clusterPrefix), so this
+  stays one atomic call; docs/architecture.md ("Spreading one deployment over slots") says
+  how it would split.
 ]]
 --@include grantCreate
 return create_grant(KEYS, ARGV)

@@ -1,7 +1,7 @@
 // The Lua scripts in this folder, read once at module load with their `--@include` lines resolved, and how a connection runs them.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 
 /**
  * A script file is `<name>-<nkeys>.lua` (BullMQ's layout), or `<name>.lua` for a script whose key
@@ -75,7 +75,7 @@ export function script(name: string): Script {
  * copies each defined command onto itself, which cost more CPU than the rest of an introspection's
  * Redis client work together (docs/performance.md, "Scripts without defineCommand").
  */
-export function defineScripts(redis: Redis, ...names: string[]): void {
+export function defineScripts(redis: Redis | Cluster, ...names: string[]): void {
   const methods = redis as unknown as Record<string, unknown>;
   for (const name of names) {
     const found = script(name);
@@ -84,7 +84,7 @@ export function defineScripts(redis: Redis, ...names: string[]): void {
   }
 }
 
-function scriptRunner(redis: Redis, { numberOfKeys, lua, sha }: Script) {
+function scriptRunner(redis: Redis | Cluster, { numberOfKeys, lua, sha }: Script) {
   return (...args: (string | number | Buffer)[]): Promise<unknown> => {
     const keysAndArgs = numberOfKeys === undefined ? args : [numberOfKeys, ...args];
     return redis.evalsha(sha, ...(keysAndArgs as [number, ...string[]])).catch((err: unknown) => {

@@ -37,6 +37,20 @@ describe('mandate bin exit codes', () => {
     expect(r.stderr).toContain('MANDATE_ADMIN_TOKEN');
   });
 
+  it('exits 2 on a process count outside 1 to 256', () => {
+    const r = mandate(['serve', '--processes', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--processes');
+  });
+
+  it('serve --processes 2 exits 2 when its processes refuse the configuration (no restart loop)', () => {
+    const r = mandate(['serve', '--processes', '2'], {
+      MANDATE_CONFIG: join(ROOT, 'package.json'),
+      MANDATE_PORT: 'not-a-port',
+    });
+    expect(r.code).toBe(2);
+  });
+
   it('exits 0 for --help', () => {
     const r = mandate(['--help']);
     expect(r.code).toBe(0);

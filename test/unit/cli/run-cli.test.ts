@@ -97,6 +97,33 @@ describe('mandate clients', () => {
     expect(printed).toContain('agent-1');
   });
 
+  it('add registers a public client with its redirect URIs and says it has no secret', async () => {
+    const h = harness(() => ({
+      status: 201,
+      body: { client: { client_id: 'claude-code', name: 'Claude Code', kind: 'agent' } },
+    }));
+    const code = await h.run(
+      'clients',
+      'add',
+      '--name',
+      'Claude Code',
+      '--kind',
+      'agent',
+      '--auth-method',
+      'none',
+      '--redirect-uris',
+      'http://127.0.0.1/callback,https://app.example.com/cb',
+    );
+    expect(code).toBe(0);
+    expect(JSON.parse(h.seen[0]?.body ?? '')).toEqual({
+      name: 'Claude Code',
+      kind: 'agent',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['http://127.0.0.1/callback', 'https://app.example.com/cb'],
+    });
+    expect(h.out.join('\n')).toContain('public client');
+  });
+
   it('ls prints a table from a bare array or a wrapped list, and raw JSON under --json', async () => {
     const rows = [
       { client_id: 'agent-1', name: 'Bot', kind: 'agent', groups: ['crm'], disabled: false },

@@ -1,0 +1,51 @@
+// Composition of acknowledged writes: the connections that wait for Redis replicas, as config `redis` asks.
+import type { RedisTopology } from './config/redis-topology.ts';
+import type { Config } from './config/schema.ts';
+import type { AppLogger } from './observability/logger.ts';
+import type { Metrics } from './observability/metrics.ts';
+import type { KeyNames } from './store/key-names.ts';
+import { createRequestClient } from './store/redis-connection.ts';
+import {
+  createReplicaAcks,
+  type ReplicaAcks,
+  unconfirmedWrites,
+} from './store/redis-replica-acks.ts';
+
+/** How often INFO replication is read, to notice a replica that appears. */
+const WATCH_EVERY_MS = 2000;
+
+/**
+ * The process's ReplicaAcks: none at all (no connection) when `redis.min_replicas_ack` is 0;
+ * otherwise a pool of `replica_ack_connections` fail-fast connections whose command timeout
+ * leaves room for the WAIT, and INFO read on `probe`.
+ */
+export function createReplicaAcksFor(
+  config: Config,
+  topology: RedisTopology,
+  probe: Parameters<typeof createReplicaAcks>[1],
+  keys: KeyNames,
+  log: AppLogger,
+  metrics: Pick<Metrics, 'replicaAcks'>,
+): ReplicaAcks {
+  const r = config.redis;
+  if (r.min_replicas_ack === 0) return unconfirmedWrites;
+  const open = (name: string) => {
+    const client = createRequestClient(
+      { topology, commandTimeoutMs: r.command_timeout_ms + r.replica_ack_timeout_ms },
+      name,
+    );
+    client.on('error', (err: Error) =>
+      log.warn({ err: err.message }, 'redis connection error (replica acks)'),
+    );
+    return client;
+  };
+  return createReplicaAcks(open, probe, {
+    minReplicas: r.min_replicas_ack,
+    timeoutMs: r.replica_ack_timeout_ms,
+    connections: r.replica_ack_connections,
+    markerKey: keys.replicaAckMarker,
+    watchEveryMs: WATCH_EVERY_MS,
+    warn: (fields, message) => log.warn(fields, message),
+    counted: (outcome, writes) => metrics.replicaAcks(outcome, writes),
+  });
+}
