@@ -209,6 +209,7 @@ export function clientRegistration(client: Client): ClientRegistration {
     client_id_issued_at: client.created_at,
     token_endpoint_auth_method: client.token_endpoint_auth_method,
     ...(client.jwks_uri ? { jwks_uri: client.jwks_uri } : {}),
+    ...(client.redirect_uris?.length ? { redirect_uris: client.redirect_uris } : {}),
     kind: client.kind,
     resources: client.resources,
     ...(client.actions ? { actions: client.actions } : {}),

@@ -66,6 +66,20 @@ describe('GET /oauth/clients/{client_id}: happy', () => {
     expect(res.body.actions).toEqual(['search_tickets', 'read_ticket']);
   });
 
+  it('a public client (no secret) has nothing to authenticate with here: 401 invalid_client', async () => {
+    const created = await t.admin('POST', '/admin/clients', {
+      client_id: 'desk',
+      name: 'Desk',
+      kind: 'agent',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['http://127.0.0.1/callback'],
+    });
+    expect(created.status, created.text).toBe(201);
+    const res = await read('desk', basicAuth({ client_id: 'desk', client_secret: '' }));
+    expect(res.status).toBe(401);
+    expect(res.body.error).toBe('invalid_client');
+  });
+
   it('an agent reads its own (no actions)', async () => {
     const res = await read(agent.client_id, basicAuth(agent));
     expect(res.status, res.text).toBe(200);

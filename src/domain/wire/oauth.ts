@@ -84,6 +84,7 @@ export const ClientRegistrationSchema = z
     client_id_issued_at: z.number().int().describe('epoch seconds'),
     token_endpoint_auth_method: z.string(),
     jwks_uri: z.string().optional(),
+    redirect_uris: z.array(z.string()).optional(),
     kind: z.enum(['agent', 'resource']).describe('Mandate: an agent or a resource client'),
     resources: z
       .array(z.string())
