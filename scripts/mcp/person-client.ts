@@ -1,6 +1,11 @@
 // An MCP client a person signs in to (tests and the demo): the official SDK's OAuthClientProvider, with the browser step driven over HTTP and a real loopback listener catching the redirect.
 import { createServer, type Server } from 'node:http';
-import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import {
+  type OAuthClientProvider,
+  UnauthorizedError,
+} from '@modelcontextprotocol/sdk/client/auth.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type {
   OAuthClientInformationMixed,
   OAuthClientMetadata,
@@ -100,4 +105,35 @@ export class BrowserDrivenProvider implements OAuthClientProvider {
     const back = await fetch(approved.headers.get('location') ?? 'about:blank');
     await back.body?.cancel();
   }
+}
+
+/**
+ * An official SDK client of `endpoint` through the code flow: the first connect is refused and
+ * sends the person to sign in (the provider's browser), the code caught at the loopback listener
+ * is redeemed (`finishAuth`), and a second connect goes through. Returns it with the `iss` the
+ * redirect carried (RFC 9207).
+ */
+export async function signInAndConnect(
+  endpoint: string,
+  provider: BrowserDrivenProvider,
+): Promise<{ client: Client; iss: string | null }> {
+  const first = new StreamableHTTPClientTransport(new URL(endpoint), { authProvider: provider });
+  const refused = await new Client({ name: 'ticket-desk', version: '1.0.0' }).connect(first).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  if (!(refused instanceof UnauthorizedError))
+    throw new Error(`the first connect was not sent to sign in: ${String(refused)}`);
+  const back = await provider.codes;
+  await first.finishAuth(back.searchParams.get('code') ?? '');
+  const client = new Client({ name: 'ticket-desk', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(endpoint), { authProvider: provider }),
+  );
+  return { client, iss: back.searchParams.get('iss') };
+}
+
+/** The consent page as text: what the person was shown. */
+export function consentText(html: string): string {
+  return html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
 }

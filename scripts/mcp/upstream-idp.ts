@@ -47,6 +47,8 @@ export async function startUpstreamIdp(callbackUri: string): Promise<UpstreamIdp
     claims: { openid: ['sub'], profile: ['name', 'groups'], email: ['email'] },
     conformIdTokenClaims: false,
     features: { devInteractions: { enabled: true } },
+    // Fixed lifetimes (the defaults print a notice each).
+    ttl: { AccessToken: 600, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
     pkce: { required: () => true },
     findAccount: (_ctx: unknown, id: string) => ({
       accountId: id,

@@ -1,11 +1,13 @@
 // A person signs in for an MCP client: the official SDK's OAuthClientProvider (unchanged) against a server behind mandate/mcp, the browser step driven over HTTP (upstream oidc-provider, Mandate's consent form, a loopback listener); pre-registered and Client ID Metadata Document clients.
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserDrivenProvider, startRedirectListener } from '../../scripts/mcp/person-client.ts';
+import {
+  BrowserDrivenProvider,
+  consentText,
+  signInAndConnect,
+  startRedirectListener,
+} from '../../scripts/mcp/person-client.ts';
 import { addTicketPolicies, TICKET_TOOLS } from '../../scripts/mcp/tickets-policy.ts';
 import { type RunningServer, serveHono } from '../../scripts/mcp/tickets-server.ts';
 import { createMcpGuard, type McpGuard } from '../../src/client/mcp.ts';
@@ -28,25 +30,6 @@ let mcp: RunningServer;
 let endpoint: string;
 let documents: TlsTestServer;
 const defaultCas = getCACertificates('default');
-
-/** An official SDK client through the code flow: the first connect sends the person to sign in. */
-async function signInAndConnect(provider: BrowserDrivenProvider) {
-  const first = new StreamableHTTPClientTransport(new URL(endpoint), { authProvider: provider });
-  const refused = await new Client({ name: 'ticket-desk', version: '1.0.0' }).connect(first).then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(refused).toBeInstanceOf(UnauthorizedError);
-  const back = await provider.codes;
-  expect(back.searchParams.get('iss')).toBe(broker.issuer);
-  await first.finishAuth(back.searchParams.get('code') ?? '');
-  const transport = new StreamableHTTPClientTransport(new URL(endpoint), {
-    authProvider: provider,
-  });
-  const client = new Client({ name: 'ticket-desk', version: '1.0.0' });
-  await client.connect(transport);
-  return client;
-}
 
 interface DecisionRecord {
   kind: string;
@@ -145,10 +128,11 @@ describe.each([
         kind === 'cimd' ? cimdUrl : undefined,
         kind === 'pre' ? PUBLIC_CLIENT : undefined,
       );
-      const client = await signInAndConnect(provider);
+      const { client, iss } = await signInAndConnect(endpoint, provider);
+      expect(iss).toBe(broker.issuer);
       try {
         // The consent page named the client and what policy refused (export needs exporters).
-        const consent = provider.consentHtml.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+        const consent = consentText(provider.consentHtml);
         expect(consent).toContain(kind === 'cimd' ? 'Ticket desk (CIMD)' : 'Ticket desk');
         expect(consent).toMatch(/allowed to search_tickets on \S+ read_ticket on \S+ Refused/);
         expect(consent).toMatch(/Refused by policy export_tickets/);
