@@ -470,3 +470,38 @@ describe('bad input at the MCP endpoint', () => {
     await huge.body?.cancel();
   });
 });
+
+describe('tool names follow the registration', () => {
+  it('a guard reads the registered actions again after 5 minutes, not before', async () => {
+    let nowMs = Date.now();
+    const mcpGuard = createMcpGuard({
+      issuer: broker.issuer,
+      clientId: resourceSecret.client_id,
+      clientSecret: resourceSecret.client_secret,
+      resource: `http://127.0.0.1:${await freePort()}/mcp`,
+      now: () => nowMs,
+    });
+    try {
+      const scopes = async () => (await mcpGuard.metadata()).scopes_supported;
+      expect(await scopes()).toEqual(TICKET_TOOLS.map((t) => `tools:${t}`));
+      const patched = await admin(
+        broker.url,
+        'PATCH',
+        `/admin/clients/${resourceSecret.client_id}`,
+        {
+          actions: [...TICKET_TOOLS, 'close_ticket'],
+        },
+      );
+      expect(patched.status, patched.text).toBe(200);
+      nowMs += 299_000;
+      expect(await scopes()).not.toContain('tools:close_ticket');
+      nowMs += 2_000;
+      expect(await scopes()).toContain('tools:close_ticket');
+    } finally {
+      mcpGuard.close();
+      await admin(broker.url, 'PATCH', `/admin/clients/${resourceSecret.client_id}`, {
+        actions: [...TICKET_TOOLS],
+      });
+    }
+  });
+});
