@@ -215,6 +215,25 @@ describe('registering actions through mandate.yaml and the CLI', () => {
     }
   });
 
+  it('a first start whose policy files name an action nobody registered: refused as configuration, not as Redis', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-tools-policies-'));
+    copyFileSync(join(REPO, 'config/policies/default.cedar'), join(dir, 'default.cedar'));
+    writeFileSync(join(dir, 'tools.cedar'), permitTool('nobody_registered_this'));
+    try {
+      const started = startTestBroker({
+        name: 'tools-yaml-unknown',
+        config: `policy: { dir: ${JSON.stringify(dir)} }\n`,
+      });
+      await expect(started).rejects.toMatchObject({
+        name: 'ConfigError',
+        message: expect.stringMatching(/does not compile.*nobody_registered_this/),
+      });
+      await expect(started).rejects.not.toThrow(/Redis/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('registers and replaces actions with mandate clients add --actions and set-actions', async () => {
     const added = await runMandate(a.url, [
       'clients',
