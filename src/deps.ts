@@ -53,7 +53,6 @@ import { createRedisReceiverStore } from './store/redis-receiver-store.ts';
 import { loadSharedSecret } from './store/redis-shared-secret.ts';
 import { createRedisTrustedIssuers } from './store/redis-trusted-issuers.ts';
 import { createRedisUsageStore } from './store/redis-usage-store.ts';
-import { afterTurnWrites } from './store/turn-end.ts';
 import { createCaepNotifier } from './worker/caep-delivery.ts';
 import { startCaepWorker } from './worker/caep-worker.ts';
 import { createReevaluationQueue, startReevaluationWorker } from './worker/reevaluation-worker.ts';
@@ -237,8 +236,7 @@ export function createDeps(
     assertionKeys,
     clientMetadata,
     trustedIssuers: createRedisTrustedIssuers(redis, keys),
-    writes: { afterWritesSent: afterTurnWrites },
-    snapshots: new GrantSnapshots(),
+    snapshots: new GrantSnapshots(config.usage.snapshot_entries),
     policy,
     settings: {
       issuer,
@@ -287,7 +285,7 @@ export function createDeps(
     decisions: workerDecisions,
     evaluations: createRedisEvaluationStore(workerRedis, keys, workerDecisions),
     oneTimeUses: createRedisOneTimeUses(workerRedis, keys, () => Math.floor(clock.nowMs() / 1000)),
-    snapshots: new GrantSnapshots(),
+    snapshots: new GrantSnapshots(config.usage.snapshot_entries),
   };
   const timers: NodeJS.Timeout[] = [];
 

@@ -33,6 +33,13 @@ export interface Scenario {
    * (request i uses body i mod pool size), so no one token is hot in the broker's memories.
    */
   readonly fleet?: () => Promise<string[]>;
+  /**
+   * For a realistic mix: a request maker built anew before each round (seeding what it needs);
+   * request i of the round is `next(i)`, whatever its method, path, headers and body.
+   */
+  readonly schedule?: () => Promise<(i: number) => LoadRequest>;
+  /** Part of the realistic mix `npm run bench` runs by default (the rest run with BENCH_ONLY). */
+  readonly realistic?: boolean;
 }
 
 export interface RoundResult {
@@ -66,14 +73,26 @@ export class NotAvailable extends Error {}
 
 /** Sends the scenario's request once and checks it succeeds, so that a broken set-up fails before any load. */
 export async function probeScenario(baseUrl: string, scenario: Scenario): Promise<void> {
+  if (scenario.schedule) {
+    const first = (await scenario.schedule())(0);
+    return probeRequest(baseUrl, scenario, first, first.body);
+  }
   const [body] = scenario.bodies
     ? await scenario.bodies(1)
     : scenario.fleet
       ? await scenario.fleet()
       : [scenario.freshBody ? await scenario.freshBody() : scenario.request.body];
-  const { method, path } = scenario.request;
   const [extra] = scenario.headerPool ? await scenario.headerPool(1) : [];
-  const headers = { ...scenario.request.headers, ...extra };
+  const request = { ...scenario.request, headers: { ...scenario.request.headers, ...extra } };
+  return probeRequest(baseUrl, scenario, request, body);
+}
+
+async function probeRequest(
+  baseUrl: string,
+  scenario: Scenario,
+  { method, path, headers }: LoadRequest,
+  body: string | undefined,
+): Promise<void> {
   const res = await fetch(baseUrl + path, { method, headers, body });
   const text = await res.text();
   if (res.status === 404) throw new NotAvailable(`${method} ${path} answered 404`);
@@ -123,6 +142,11 @@ export async function runRound(scenario: Scenario, options: RoundOptions): Promi
       req.body = fleet[next++ % fleet.length];
       return req;
     };
+  }
+  if (scenario.schedule) {
+    const next = await scenario.schedule();
+    let i = 0;
+    request.setupRequest = (req) => Object.assign(req, next(i++));
   }
   if (scenario.okBody) {
     const ok = scenario.okBody;

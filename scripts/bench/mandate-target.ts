@@ -12,6 +12,7 @@ import {
 import { createBenchProver } from './dpop-prover.ts';
 import type { Scenario } from './drive-load.ts';
 import { freePort } from './free-port.ts';
+import { fleetScenarios } from './mandate-fleet-scenarios.ts';
 import { startServerProcess } from './server-process.ts';
 import { AUTHORIZATION_DETAILS, postForm, type Target, type TargetContext } from './targets.ts';
 
@@ -27,13 +28,6 @@ const FORM = 'application/x-www-form-urlencoded';
 const JSON_TYPE = 'application/json';
 /** Parallel requests used to mint the pools of refresh tokens and jtis. */
 const MINT_CONCURRENCY = 16;
-/**
- * Distinct live grants a fleet scenario checks in turn, each with its own token (BENCH_FLEET_GRANTS).
- * The default is above the verified-token and snapshot memories (10,000 each), so a request never
- * finds its token or grant remembered: the cost of a fleet larger than the broker's memories.
- */
-const FLEET_GRANTS = Number(process.env.BENCH_FLEET_GRANTS ?? 12_000);
-
 /**
  * Starts Mandate on the private Redis, registers an agent and a resource client, and returns its scenarios.
  * `build` names another checkout to measure side by side with this one (BENCH_BASELINE).
@@ -113,6 +107,7 @@ export async function startMandate(
     const scenarios: Scenario[] = [
       {
         id: `${name}.token`,
+        realistic: true,
         request: {
           method: 'POST',
           path: '/oauth/token',
@@ -212,30 +207,6 @@ export async function startMandate(
         okBody: '"decision":true',
       },
       {
-        id: `${name}.introspection-fleet`,
-        request: {
-          method: 'POST',
-          path: '/oauth/introspect',
-          headers: { 'content-type': FORM, authorization: rsAuth },
-        },
-        fleet: () =>
-          mintMany(FLEET_GRANTS, mint, (t) =>
-            new URLSearchParams({ token: String(t.access_token) }).toString(),
-          ),
-        okBody: '"active":true',
-      },
-      {
-        id: `${name}.evaluation-fleet`,
-        request: {
-          method: 'POST',
-          path: '/access/v1/evaluation',
-          headers: { 'content-type': JSON_TYPE, authorization: rsAuth },
-        },
-        // Each request a different grant: the snapshot path, which serves repeats, helps only on the pool's second pass.
-        fleet: () => mintMany(FLEET_GRANTS, mint, (t) => evaluationBody(String(t.access_token))),
-        okBody: '"decision":true',
-      },
-      {
         id: `${name}.revocation`,
         request: { method: 'POST', path: '/admin/revocations', headers: admin },
         bodies: (n) =>
@@ -244,6 +215,13 @@ export async function startMandate(
           ),
         okBody: '"revoked"',
       },
+      ...(await fleetScenarios({
+        name,
+        baseUrl,
+        adminToken,
+        redisUrl: ctx.redisUrl,
+        prefix: `bench:${name}:`,
+      })),
     ];
     return { name, server, baseUrl, scenarios };
   } catch (err) {

@@ -31,11 +31,18 @@ export interface BenchReport {
 
 /** The headline comparisons: [name, numerator scenario, denominator scenario]. */
 const RATIOS: [string, string, string][] = [
+  ['introspection-mix mandate/peer', 'mandate.introspection-mix', 'peer.introspection'],
+  ['introspection-mix mandate/floor', 'mandate.introspection-mix', 'floor.introspection'],
+  [
+    'mandate evaluation-mix/introspection-mix',
+    'mandate.evaluation-mix',
+    'mandate.introspection-mix',
+  ],
   ['token mandate/peer', 'mandate.token', 'peer.token'],
   ['token mandate/floor', 'mandate.token', 'floor.token'],
   ['token mandate/ceiling', 'mandate.token', 'ceiling.hello'],
-  ['introspection mandate/peer', 'mandate.introspection', 'peer.introspection'],
-  ['introspection mandate/floor', 'mandate.introspection', 'floor.introspection'],
+  ['introspection (hot token) mandate/peer', 'mandate.introspection', 'peer.introspection'],
+  ['introspection (hot token) mandate/floor', 'mandate.introspection', 'floor.introspection'],
   ['introspection mandate/ceiling', 'mandate.introspection', 'ceiling.hello'],
   ['mandate evaluation/introspection', 'mandate.evaluation', 'mandate.introspection'],
   ['token dpop/bearer', 'mandate.token-dpop', 'mandate.token'],
@@ -50,6 +57,9 @@ const BASELINE_RATIOS: [string, string, string][] = [
   'introspection',
   'evaluation',
   'revocation',
+  'introspection-mix',
+  'evaluation-mix',
+  'mixed',
 ].map((kind) => [`${kind} mandate/baseline`, `mandate.${kind}`, `baseline.${kind}`]);
 
 /** Works out every headline ratio at every connection count measured. */

@@ -28,7 +28,7 @@ interface Settings {
   readonly rounds: number;
   readonly warmupSec: number;
   readonly connections: number[];
-  /** Server names or scenario ids to run (BENCH_ONLY); null runs everything. */
+  /** Server names or scenario ids to run (BENCH_ONLY; `all` for every one); null runs the realistic mix. */
   readonly only: Set<string> | null;
   readonly outDir: string;
 }
@@ -67,24 +67,34 @@ function readSettings(): Settings {
     rounds: Math.round(positive('BENCH_ROUNDS', smoke ? 1 : 3)),
     warmupSec: smoke ? 1 : 3,
     connections: smoke ? [10] : [10, 50],
-    only: env.BENCH_ONLY
-      ? new Set(
-          env.BENCH_ONLY.split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
-        )
-      : null,
+    only:
+      env.BENCH_ONLY && env.BENCH_ONLY !== 'realistic'
+        ? new Set(
+            env.BENCH_ONLY.split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+          )
+        : null,
     outDir: resolve(env.BENCH_OUT_DIR ?? join(import.meta.dirname, '../../bench-results')),
   };
 }
 
-const selected = (settings: Settings, id: string) =>
-  !settings.only || settings.only.has(id) || settings.only.has(id.split('.')[0]!);
+// By default the realistic mix (the scenarios marked realistic, references included); BENCH_ONLY
+// names servers or scenarios, `all` every scenario.
+const selected = (settings: Settings, scenario: Scenario) =>
+  !settings.only
+    ? scenario.realistic === true
+    : settings.only.has('all') ||
+      settings.only.has(scenario.id) ||
+      settings.only.has(scenario.id.split('.')[0]!);
 
 async function main(): Promise<number> {
   const settings = readSettings();
   const targets = TARGETS.filter(
-    ([name]) => !settings.only || [...settings.only].some((o) => o.split('.')[0] === name),
+    ([name]) =>
+      !settings.only ||
+      settings.only.has('all') ||
+      [...settings.only].some((o) => o.split('.')[0] === name),
   );
   console.log(
     `bench: ${settings.smoke ? 'smoke, ' : ''}${settings.rounds} round(s) of ${settings.durationSec}s at ` +
@@ -111,7 +121,7 @@ async function main(): Promise<number> {
     const live: Running[] = [];
     for (const target of started) {
       for (const scenario of target.scenarios) {
-        if (!selected(settings, scenario.id)) continue;
+        if (!selected(settings, scenario)) continue;
         const running = await prepare(
           { target, scenario, redis, rate: 0, failed: false },
           settings,

@@ -6,7 +6,7 @@ import type { Grant } from '../../src/domain/grant.ts';
 import type { DecisionLog, GrantStore } from '../../src/domain/ports.ts';
 
 /** Grant `index` of a fleet: one task per grant, read and write on the CRM, an hour to live. */
-function benchGrant(index: number, clientId: string, nowSec: number): Grant {
+export function benchGrant(index: number, clientId: string, nowSec: number): Grant {
   const entry = {
     type: 'agent_task' as const,
     task_id: `T-${index}`,

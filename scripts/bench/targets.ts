@@ -101,6 +101,7 @@ export async function startFloor(ctx: TargetContext): Promise<Target> {
     scenarios: [
       {
         id: 'floor.token',
+        realistic: true,
         request: {
           ...mint,
           body: new URLSearchParams({
@@ -111,6 +112,7 @@ export async function startFloor(ctx: TargetContext): Promise<Target> {
       },
       {
         id: 'floor.introspection',
+        realistic: true,
         request: {
           ...mint,
           path: '/introspect',
@@ -155,6 +157,7 @@ export async function startPeer(ctx: TargetContext): Promise<Target> {
     scenarios: [
       {
         id: 'peer.token',
+        realistic: true,
         request: {
           method: 'POST',
           path: '/token',
@@ -164,6 +167,7 @@ export async function startPeer(ctx: TargetContext): Promise<Target> {
       },
       {
         id: 'peer.introspection',
+        realistic: true,
         request: {
           method: 'POST',
           path: '/token/introspection',

@@ -173,11 +173,13 @@ export const ConfigSchema = z
         /** Clock skew tolerated when checking exp/iat/nbf (seconds). */
         clock_tolerance: z.number().int().min(0).max(300).default(5),
         /**
-         * Access tokens whose signature this process has checked, remembered by their exact text so
-         * that checking one again skips the signature (times and the grant are checked every time);
-         * 0 verifies every call afresh.
+         * Access tokens this process has proven its own (by their issued digest or signature),
+         * remembered by their exact text so that checking one again skips parsing and proof (times
+         * and the grant are checked every time); the least recently used leaves first. About one
+         * per live token the process checks: the default holds a fleet of 25,000 live grants.
+         * 0 proves every call afresh.
          */
-        verified_cache_entries: z.number().int().min(0).max(1_000_000).default(10_000),
+        verified_cache_entries: z.number().int().min(0).max(1_000_000).default(25_000),
       })
       .strict()
       .default({
@@ -185,7 +187,7 @@ export const ConfigSchema = z
         grant_ttl: 3600,
         max_grant_ttl: MAX_GRANT_TTL_SEC,
         clock_tolerance: 5,
-        verified_cache_entries: 10_000,
+        verified_cache_entries: 25_000,
       }),
     keys: z
       .object({
@@ -246,9 +248,20 @@ export const ConfigSchema = z
         reevaluate_at_calls_per_minute: z.number().int().min(1).default(600),
         /** Denied evaluations of one grant in the trailing hour (`denied_last_hour`) that trigger its re-evaluation at once. */
         reevaluate_at_denied_per_hour: z.number().int().min(1).default(20),
+        /**
+         * Grants whose last full evaluation this process keeps (about 1 KB each) to decide the next
+         * evaluations of the grant from, checked by the store when recorded; the least recently
+         * used leaves first. One per live grant evaluated: the default holds 25,000. 0 reads every
+         * evaluation's grant afresh.
+         */
+        snapshot_entries: z.number().int().min(0).max(1_000_000).default(25_000),
       })
       .strict()
-      .default({ reevaluate_at_calls_per_minute: 600, reevaluate_at_denied_per_hour: 20 }),
+      .default({
+        reevaluate_at_calls_per_minute: 600,
+        reevaluate_at_denied_per_hour: 20,
+        snapshot_entries: 25_000,
+      }),
     limits: z
       .object({
         /**

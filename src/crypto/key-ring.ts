@@ -17,11 +17,19 @@ import {
   InvalidToken,
 } from '../domain/access-token.ts';
 import type { KeyRecord, KeyStore } from '../domain/key-store.ts';
-import type { CallerTokens, Clock, TokenSigner, TokenVerifier } from '../domain/ports.ts';
+import type {
+  CallerTokens,
+  Clock,
+  InspectedToken,
+  TokenSigner,
+  TokenVerifier,
+} from '../domain/ports.ts';
 import type { SecurityEventSigner } from '../domain/security-event.ts';
 import { MAX_ACCESS_TTL_SEC } from '../domain/ttl.ts';
 import { derToJose } from './ecdsa-signature.ts';
 import { compactSegments, jsonSegment, verifyJwsSignature } from './jws-signature.ts';
+import { matchesTokenDigest, tokenDigest } from './token-digest.ts';
+import { createVerifiedTokens, deepFreeze, type VerifiedToken } from './verified-tokens.ts';
 
 export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
 
@@ -130,24 +138,57 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
     return verifiers.get(kid);
   };
 
-  /** One of our own JWTs (`typ: at+jwt`) whose signature checks out with a key of the ring. */
-  const verifyOwnSignature = async (token: string) => {
+  /**
+   * One of our own JWTs (`typ: at+jwt`) by its form and header, signature aside: a key of the
+   * ring by `kid`, only that key's own algorithm (no "none", no HMAC with a public key), only
+   * our token type, and no JWS extension we would have to understand (crit, b64).
+   */
+  const readOwnToken = async (token: string) => {
     const parts = compactParts(token);
     const header = parseSegment(parts[0]);
     const kid = header.kid;
     if (typeof kid !== 'string' || kid.length > 128) throw new InvalidToken('unknown_key');
     const key = await keyFor(kid);
     if (!key) throw new InvalidToken('unknown_key');
-    // Only the key's own algorithm (no "none", no HMAC with a public key), only our token type,
-    // and no JWS extension we would have to understand (crit, b64).
     if (header.alg !== key.alg) throw new InvalidToken('bad_signature');
     if (typeof header.typ !== 'string' || !/^(application\/)?at\+jwt$/i.test(header.typ))
       throw new InvalidToken('wrong_type');
     if ('crit' in header || 'b64' in header) throw new InvalidToken('malformed');
+    return { parts, key, payload: parseSegment(parts[1]) };
+  };
+
+  /** One of our own JWTs whose signature checks out with a key of the ring. */
+  const verifyOwnSignature = async (token: string) => {
+    const { parts, key, payload } = await readOwnToken(token);
     if (!(await verifySignature(key, `${parts[0]}.${parts[1]}`, parts[2])))
       throw new InvalidToken('bad_signature');
-    return { kid, payload: parseSegment(parts[1]) };
+    return { kid: key.kid, payload };
   };
+
+  /** An access token's claims checked (schema, issuer, times) and frozen, as the memory keeps them. */
+  const accessClaimsOf = (kid: string, payload: Record<string, unknown>): VerifiedToken => {
+    const claims = AccessTokenClaimsSchema.safeParse(payload);
+    if (!claims.success) throw new InvalidToken('bad_claims');
+    if (claims.data.iss !== opts.issuer) throw new InvalidToken('wrong_issuer');
+    // The schema keeps only the claims it knows: read nbf from the payload itself.
+    const nbf = payload.nbf;
+    if (nbf !== undefined && typeof nbf !== 'number') throw new InvalidToken('not_yet_valid');
+    checkTimes(claims.data, nbf);
+    return { kid, claims: deepFreeze(claims.data), nbf };
+  };
+
+  const verify = async (token: string): Promise<AccessTokenClaims> => {
+    const known = verified.get(token);
+    // Seen before, byte for byte, and its key still verifies: only the times can have changed.
+    if (known && verifiers.has(known.kid)) return checkTimes(known.claims, known.nbf);
+    const { kid, payload } = await verifyOwnSignature(token);
+    const entry = accessClaimsOf(kid, payload);
+    verified.set(token, entry);
+    return entry.claims;
+  };
+
+  /** Tokens inspect() read and did not know, awaiting their proof (see confirmIssued). */
+  const inspected = new WeakMap<InspectedToken, VerifiedToken & { token: string }>();
 
   /** exp, iat and nbf against the clock, with the configured tolerance. */
   const checkTimes = <T extends { exp: number; iat: number }>(
@@ -185,27 +226,40 @@ export function createKeyRing(store: KeyStore, opts: KeyRingOptions, clock: Cloc
       return signCompact(active, 'at+jwt', claims);
     },
 
+    digestOf: tokenDigest,
+
     /** A Security Event Token (RFC 8417): its own `typ`, so it can never pass as an access token. */
     signSecurityEvent(payload) {
       if (!active) return Promise.reject(new Error('no signing key loaded'));
       return signCompact(active, 'secevent+jwt', payload);
     },
 
-    async verify(token): Promise<AccessTokenClaims> {
+    verify,
+
+    async inspect(token): Promise<InspectedToken> {
       const known = verified.get(token);
-      // Seen before, byte for byte, and its key still verifies: only the times can have changed.
-      if (known && verifiers.has(known.kid)) return checkTimes(known.claims, known.nbf);
-      const { kid, payload } = await verifyOwnSignature(token);
-      const claims = AccessTokenClaimsSchema.safeParse(payload);
-      if (!claims.success) throw new InvalidToken('bad_claims');
-      if (claims.data.iss !== opts.issuer) throw new InvalidToken('wrong_issuer');
-      // The schema keeps only the claims it knows: read nbf from the payload itself.
-      const nbf = payload.nbf;
-      if (nbf !== undefined && typeof nbf !== 'number') throw new InvalidToken('not_yet_valid');
-      checkTimes(claims.data, nbf);
-      const frozen = deepFreeze(claims.data);
-      verified.set(token, { kid, claims: frozen, nbf });
-      return frozen;
+      if (known && verifiers.has(known.kid))
+        return { claims: checkTimes(known.claims, known.nbf), known: true };
+      const { key, payload } = await readOwnToken(token);
+      const entry = accessClaimsOf(key.kid, payload);
+      const result: InspectedToken = { claims: entry.claims, known: false };
+      inspected.set(result, { ...entry, token });
+      return result;
+    },
+
+    async confirmIssued(token, read, storedDigest): Promise<AccessTokenClaims> {
+      if (read.known) return read.claims;
+      const entry = inspected.get(read);
+      // Only what inspect() read from these very bytes can be confirmed.
+      if (!entry || entry.token !== token) throw new InvalidToken('bad_signature');
+      // No digest stored (a token issued before digests were, or by a path that stores none):
+      // the signature is the proof, as for any other holder of the JWKS.
+      if (storedDigest === undefined) return verify(token);
+      // A digest that differs means these are not the bytes issued under this jti: refused
+      // outright, never handed to the signature check (no ECDSA verify on demand for a live jti).
+      if (!matchesTokenDigest(token, storedDigest)) throw new InvalidToken('bad_signature');
+      verified.set(token, { kid: entry.kid, claims: entry.claims, nbf: entry.nbf });
+      return entry.claims;
     },
 
     signCallerToken(claims) {
@@ -269,40 +323,6 @@ async function signCompact(
 }
 
 const b64url = (text: string) => Buffer.from(text).toString('base64url');
-
-interface VerifiedToken {
-  readonly kid: string;
-  readonly claims: AccessTokenClaims;
-  readonly nbf: number | undefined;
-}
-
-/**
- * Tokens whose signature and claims checked out, keyed by their exact text (a hit is the same
- * bytes, so the same signature): resources check one token on every call of a task. Bounded, the
- * oldest insert leaves first; entries whose key has left the ring are ignored (see verify).
- */
-function createVerifiedTokens(maxEntries: number) {
-  const entries = new Map<string, VerifiedToken>();
-  return {
-    get: (token: string) => (maxEntries > 0 ? entries.get(token) : undefined),
-    set(token: string, entry: VerifiedToken) {
-      if (maxEntries <= 0) return;
-      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
-      // A copy: the token read from a request body is often a slice of that body, and as a key it
-      // would keep the whole body alive for as long as the entry lives.
-      entries.set(Buffer.from(token, 'latin1').toString('latin1'), entry);
-    },
-  };
-}
-
-/** Claims handed to every later caller of the same token: nobody may change them. */
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
 
 async function generateRecord(alg: SigningAlg, nowSec: number): Promise<KeyRecord> {
   const pair = await generateKeyPair(alg, {

@@ -19,12 +19,6 @@ export interface Clock {
 
 export const systemClock: Clock = { nowMs: () => Date.now() };
 
-/** When the store's writes leave the process. */
-export interface WriteTurn {
-  /** Runs `task` once the writes started in this turn have been sent, so its CPU work overlaps the store running them. */
-  afterWritesSent(task: () => void): void;
-}
-
 export interface ClientStore {
   get(id: string): Promise<Client | undefined>;
   list(): Promise<Client[]>;
@@ -59,6 +53,11 @@ export interface IssuedToken {
   readonly jti: string;
   /** Epoch seconds. */
   readonly exp: number;
+  /**
+   * The digest of the token's exact text (crypto/token-digest.ts), stored beside it: presented
+   * again, the token is known as Mandate's own by this digest, without a signature check.
+   */
+  readonly digest?: string | undefined;
 }
 
 /** What introspection needs from the store, in one round trip. */
@@ -67,6 +66,8 @@ export interface GrantCheck {
   readonly expires_at: number;
   readonly client_id: string;
   readonly jtiRevoked: boolean;
+  /** The digest stored when the token was issued (IssuedToken.digest), if any. */
+  readonly tokenDigest?: string | undefined;
 }
 
 export type RefreshOutcome = 'ok' | 'replay' | 'invalid' | 'missing' | 'inactive';
@@ -321,11 +322,37 @@ export interface DpopVerifier {
 export interface TokenSigner {
   /** Signs an access token with the active key (`typ: at+jwt`, `kid`). */
   sign(claims: AccessTokenClaims): Promise<string>;
+  /** The digest of a signed token stored beside its jti (IssuedToken.digest; see TokenVerifier.confirmIssued). */
+  digestOf(token: string): string;
 }
 
 export interface TokenVerifier {
   /** Verifies signature, type, issuer and times; throws InvalidToken with the reason. */
   verify(token: string): Promise<AccessTokenClaims>;
+  /**
+   * Reads one of Mandate's own access tokens as verify checks it, all but the signature: form,
+   * header (a key of the ring, its algorithm, the type), claims, issuer and times; throws
+   * InvalidToken. `known` when these exact bytes were proven before: otherwise the claims are
+   * unproven until confirmIssued says so, and name no more than where to look for the proof.
+   */
+  inspect(token: string): Promise<InspectedToken>;
+  /**
+   * Proves an inspected token is one Mandate issued, unaltered: by the digest stored when it was
+   * issued (IssuedToken.digest, compared in constant time; a different digest refuses it), or,
+   * with none stored, by its signature (verify). Throws InvalidToken.
+   */
+  confirmIssued(
+    token: string,
+    inspected: InspectedToken,
+    storedDigest: string | undefined,
+  ): Promise<AccessTokenClaims>;
+}
+
+/** What TokenVerifier.inspect read (opaque to all but the verifier that made it). */
+export interface InspectedToken {
+  readonly claims: AccessTokenClaims;
+  /** These exact bytes were proven before: the claims need no further proof. */
+  readonly known: boolean;
 }
 
 /**

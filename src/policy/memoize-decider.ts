@@ -2,6 +2,7 @@
 // tell apart in the facts (see policy-reads.ts); the Cedar adapter wraps its decider in it.
 import type { PairDecision } from '../domain/decision.ts';
 import type { Pair } from '../domain/intent.ts';
+import { LruMap } from '../domain/lru-map.ts';
 import {
   CONTEXT_LEAVES,
   type ContextKey,
@@ -132,16 +133,16 @@ export function pairKey(key: string, facts: PolicyFacts, pair: Pair, reads: Poli
 
 /**
  * A decider that answers equal questions once. Keys cover everything the policy can tell apart,
- * so a cached answer is the answer. With `maxEntries` the cache is bounded, and when the policy
- * reads the clock's seconds exactly it is emptied each second (older keys can never match again);
- * thresholds on the clock and its hour or weekday keep their keys across seconds.
+ * so a cached answer is the answer. With `maxEntries` the cache is bounded (the least recently
+ * used answer leaves first), and when the policy reads the clock's seconds exactly it is emptied
+ * each second (older keys can never match again); thresholds on the clock and its hour or weekday
+ * keep their keys across seconds.
  */
 export function memoizeDecider(
   decider: PolicyDecider,
   opts: { maxEntries?: number } = {},
 ): PolicyDecider & { readonly hits: number } {
-  const cache = new Map<string, PairDecision>();
-  const maxEntries = opts.maxEntries ?? Number.POSITIVE_INFINITY;
+  const cache = new LruMap<string, PairDecision>(opts.maxEntries ?? Number.MAX_SAFE_INTEGER);
   const { reads } = decider;
   const readsSeconds = reads.leaves.get('now.unix')?.kind === 'exact';
   let second = Number.NaN;
@@ -153,25 +154,35 @@ export function memoizeDecider(
       return hits;
     },
     decide(facts, pairs) {
-      if ((readsSeconds && facts.nowSec !== second) || cache.size >= maxEntries) {
-        if (Number.isFinite(maxEntries)) cache.clear();
+      if (readsSeconds && facts.nowSec !== second) {
+        cache.clear();
         second = facts.nowSec;
       }
       const key = factsKey(facts, reads);
       const keys = pairs.map((p) => pairKey(key, facts, p, reads));
       // Each missing key once, even when several pairs of this call share it.
       const missing = new Map<string, Pair>();
-      keys.forEach((k, i) => {
-        if (!cache.has(k) && !missing.has(k)) missing.set(k, pairs[i] as Pair);
+      const known = keys.map((k, i) => {
+        const hit = cache.get(k);
+        if (hit === undefined && !missing.has(k)) missing.set(k, pairs[i] as Pair);
+        return hit;
       });
+      // Answers of this call by key: a bound smaller than the call's pairs still answers them all.
+      const fresh = new Map<string, PairDecision>();
       if (missing.size) {
         const missingKeys = [...missing.keys()];
         decider.decide(facts, [...missing.values()]).forEach((d, i) => {
-          cache.set(missingKeys[i] as string, { ...d, pair: { ...d.pair, entry: -1 } });
+          const key = missingKeys[i] as string;
+          const answer = { ...d, pair: { ...d.pair, entry: -1 } };
+          fresh.set(key, answer);
+          cache.set(key, answer);
         });
       }
       hits += pairs.length - missing.size;
-      return pairs.map((pair, i) => ({ ...(cache.get(keys[i] as string) as PairDecision), pair }));
+      return pairs.map((pair, i) => ({
+        ...((known[i] ?? fresh.get(keys[i] as string)) as PairDecision),
+        pair,
+      }));
     },
   };
 }

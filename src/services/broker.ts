@@ -21,7 +21,6 @@ import type {
   TokenSigner,
   TokenVerifier,
   UsageStore,
-  WriteTurn,
 } from '../domain/ports.ts';
 import type { TrustedIssuerStore } from '../domain/trusted-issuer.ts';
 import type { GrantSnapshots } from './grant-snapshots.ts';
@@ -103,7 +102,6 @@ export interface Broker {
   readonly clientMetadata: ClientMetadataDocuments;
   /** Workload identity federation: the issuers whose tokens authenticate mapped agents. */
   readonly trustedIssuers: TrustedIssuerStore;
-  readonly writes: WriteTurn;
   /** What the last full evaluation of each grant read, for deciding the next ones (see decideFromSnapshot). */
   readonly snapshots: GrantSnapshots;
   readonly policy: PolicyRegistry;

@@ -24,6 +24,7 @@ import type { AuthZenDecision } from '../domain/wire/authzen.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { type ForwardedProof, forwardedProofRejection, type ProofMemo } from './dpop-binding.ts';
 import { grantFactsOf, guardOf, predictedCounts } from './grant-snapshots.ts';
+import { proveToken } from './prove-token.ts';
 import { reevaluateGrants } from './reevaluate-grants.ts';
 
 const Name = z.string().min(1).max(200);
@@ -288,7 +289,7 @@ async function decideAccess(
   try {
     let claims: Awaited<ReturnType<Broker['verifier']['verify']>> | undefined;
     try {
-      claims = await broker.verifier.verify(req.subject.properties.token);
+      claims = await proveToken(broker, req.subject.properties.token);
       verdict = { allowed: false, code: 'undecided', en: 'not decided' };
     } catch (err) {
       if (!(err instanceof InvalidToken)) throw err;

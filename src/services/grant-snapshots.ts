@@ -4,6 +4,7 @@
 import type { AccessTokenClaims } from '../domain/access-token.ts';
 import { type GrantFacts, liveContext } from '../domain/evaluation.ts';
 import type { ContextSnapshot } from '../domain/grant.ts';
+import { LruMap } from '../domain/lru-map.ts';
 import {
   CALLS_WINDOW,
   type CountRange,
@@ -134,13 +135,12 @@ export function guardOf(
   };
 }
 
-/** The snapshots of one broker, newest kept: at most `max` (about 1 KB each), the oldest written dropped first. */
+/** The snapshots of one broker: at most `max` (about 1 KB each), the least recently used dropped first. */
 export class GrantSnapshots {
-  readonly #byGrant = new Map<string, GrantSnapshot>();
-  readonly #max: number;
+  readonly #byGrant: LruMap<string, GrantSnapshot>;
 
-  constructor(max = 10_000) {
-    this.#max = max;
+  constructor(max = 25_000) {
+    this.#byGrant = new LruMap(max);
   }
 
   get(grantId: string): GrantSnapshot | undefined {
@@ -148,12 +148,7 @@ export class GrantSnapshots {
   }
 
   set(grantId: string, snapshot: GrantSnapshot): void {
-    this.#byGrant.delete(grantId);
     this.#byGrant.set(grantId, snapshot);
-    if (this.#byGrant.size > this.#max) {
-      const oldest = this.#byGrant.keys().next().value;
-      if (oldest !== undefined) this.#byGrant.delete(oldest);
-    }
   }
 
   delete(grantId: string): void {
@@ -177,7 +172,7 @@ export class GrantSnapshots {
       this.delete(grantId);
       return;
     }
-    const known = this.get(grantId)?.usedActions;
+    const known = this.#byGrant.peek(grantId)?.usedActions;
     const used = state.actionUsedBefore || allowed;
     this.set(grantId, {
       clientId: state.client_id,

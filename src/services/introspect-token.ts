@@ -8,6 +8,7 @@ import {
 import { type Client, servesAudience } from '../domain/client.ts';
 import { OAuthError, StoreUnavailable } from '../domain/errors.ts';
 import { isGrantLive } from '../domain/grant.ts';
+import type { GrantCheck, InspectedToken } from '../domain/ports.ts';
 import type { IntrospectionResponse } from '../domain/wire/oauth.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 
@@ -18,9 +19,11 @@ export function requireResourceClient(client: Client): void {
 }
 
 /**
- * Checks a token for a resource client: signature, type, issuer and times, then that the caller
- * serves one of its audiences, then (one Redis round trip) that its grant is live and the jti
- * not revoked. Anything doubtful, including an unreachable store, is `{ active: false }`.
+ * Checks a token for a resource client: form, type, issuer and times, then (one Redis round trip)
+ * the grant, the jti's revocation and the digest stored when the token was issued, which proves
+ * the token Mandate's own without a signature check (see TokenVerifier.confirmIssued), then that
+ * the caller serves one of its audiences and the grant is live. Anything doubtful, including an
+ * unreachable store, is `{ active: false }`; claims are returned only once proven.
  */
 export async function checkAccessToken(
   broker: Broker,
@@ -30,26 +33,37 @@ export async function checkAccessToken(
   | { ok: true; claims: AccessTokenClaims }
   | { ok: false; reason: TokenRejection; claims?: AccessTokenClaims }
 > {
+  let read: InspectedToken;
+  try {
+    read = await broker.verifier.inspect(token);
+  } catch (err) {
+    if (err instanceof InvalidToken) return { ok: false, reason: err.reason };
+    throw err;
+  }
+  // A token known from before and for another audience needs no store read.
+  if (read.known && !servesAudience(caller, audiences(read.claims)))
+    return { ok: false, reason: 'foreign_audience', claims: read.claims };
+  let check: GrantCheck | undefined;
+  try {
+    check = await broker.grants.check(read.claims.grant_id, read.claims.jti);
+  } catch (err) {
+    if (err instanceof StoreUnavailable)
+      return { ok: false, reason: 'unavailable', ...(read.known ? { claims: read.claims } : {}) };
+    throw err;
+  }
   let claims: AccessTokenClaims;
   try {
-    claims = await broker.verifier.verify(token);
+    claims = await broker.verifier.confirmIssued(token, read, check?.tokenDigest);
   } catch (err) {
     if (err instanceof InvalidToken) return { ok: false, reason: err.reason };
     throw err;
   }
   if (!servesAudience(caller, audiences(claims)))
     return { ok: false, reason: 'foreign_audience', claims };
-  try {
-    const check = await broker.grants.check(claims.grant_id, claims.jti);
-    if (!check || check.client_id !== claims.client_id)
-      return { ok: false, reason: 'grant_missing', claims };
-    if (!isGrantLive(check, nowSecOf(broker)))
-      return { ok: false, reason: 'grant_inactive', claims };
-    if (check.jtiRevoked) return { ok: false, reason: 'token_revoked', claims };
-  } catch (err) {
-    if (err instanceof StoreUnavailable) return { ok: false, reason: 'unavailable', claims };
-    throw err;
-  }
+  if (!check || check.client_id !== claims.client_id)
+    return { ok: false, reason: 'grant_missing', claims };
+  if (!isGrantLive(check, nowSecOf(broker))) return { ok: false, reason: 'grant_inactive', claims };
+  if (check.jtiRevoked) return { ok: false, reason: 'token_revoked', claims };
   return { ok: true, claims };
 }
 

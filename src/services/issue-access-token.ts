@@ -11,6 +11,8 @@ import type { Broker } from './broker.ts';
 
 export interface SignedToken extends IssuedToken {
   readonly token: string;
+  /** The token's digest, stored beside its jti (IssuedToken.digest). */
+  readonly digest: string;
   readonly expiresIn: number;
   readonly scope: string;
   /** `DPoP` when the token carries `cnf.jkt` (RFC 9449 5), else `Bearer`. */
@@ -19,8 +21,8 @@ export interface SignedToken extends IssuedToken {
 
 export type TokenType = 'Bearer' | 'DPoP';
 
-/** A token's claims, decided before it is signed: its jti and exp can be stored while it is signed. */
-export interface PreparedToken extends Omit<SignedToken, 'token'> {
+/** A token's claims, decided before it is signed. */
+export interface PreparedToken extends Omit<SignedToken, 'token' | 'digest'> {
   readonly claims: AccessTokenClaims;
 }
 
@@ -63,28 +65,18 @@ export function prepareAccessToken(
   return { jti, exp: claims.exp, expiresIn, scope, tokenType, claims };
 }
 
+/**
+ * Signs the token and digests it: the digest is stored with the grant's write (the grant's
+ * create, a refresh's rotation), so the token is signed before that write is sent. Introspection
+ * and evaluation then know it by its digest instead of checking its signature.
+ */
 export async function signAccessToken(
   broker: Pick<Broker, 'signer'>,
   prepared: PreparedToken,
 ): Promise<SignedToken> {
   const { claims, ...issued } = prepared;
-  return { ...issued, token: await broker.signer.sign(claims) };
-}
-
-/**
- * Signs the token once this turn's store writes have been sent, so the signature overlaps the
- * store running them (the grant's record and create, a refresh's rotation). A caller that gives
- * up on the writes may drop the result unawaited: its failure is then not an unhandled rejection.
- */
-export function signAfterWritesSent(
-  broker: Pick<Broker, 'signer' | 'writes'>,
-  prepared: PreparedToken,
-): Promise<SignedToken> {
-  const signing = new Promise<SignedToken>((resolve, reject) =>
-    broker.writes.afterWritesSent(() => signAccessToken(broker, prepared).then(resolve, reject)),
-  );
-  signing.catch(() => undefined);
-  return signing;
+  const token = await broker.signer.sign(claims);
+  return { ...issued, token, digest: broker.signer.digestOf(token) };
 }
 
 export function issueAccessToken(

@@ -13,12 +13,7 @@ import { expiresIn, requestApproval } from './approvals.ts';
 import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { decideMint, type MintRequest } from './decide-mint.ts';
-import {
-  prepareAccessToken,
-  type SignedToken,
-  signAfterWritesSent,
-  tokenResponse,
-} from './issue-access-token.ts';
+import { prepareAccessToken, signAccessToken, tokenResponse } from './issue-access-token.ts';
 
 // Where the exchanges and the ID-JAG grant have always found them.
 export type { DelegatedMint, MintRequest } from './decide-mint.ts';
@@ -139,10 +134,10 @@ export async function createGrant(
   const refreshSecret = randomBase64url(32);
   const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec, jkt);
   const created: { outcome: GrantCreateOutcome } = { outcome: 'created' };
-  // The grant goes out right behind its record, so it never exists without one, even if this
-  // process dies. The token is signed once this turn's writes have been sent, so the signature
-  // overlaps Redis storing them: its jti and exp are all they need, and the agent gets nothing
-  // until all are done.
+  // Signed first: the grant is stored with the token's digest. The grant goes out right behind
+  // its record, so it never exists without one, even if this process dies; the agent gets
+  // nothing until both are done.
+  const access = await signAccessToken(broker, prepared);
   const recorded = broker.decisions.record(
     {
       kind: 'mint',
@@ -163,16 +158,14 @@ export async function createGrant(
     {
       followedBy: async () => {
         // The store refuses the grant (atomically) for a client marked disabled or deleted, or at its cap.
-        created.outcome = await broker.grants.create(grant, prepared, hashSecret(refreshSecret), {
+        created.outcome = await broker.grants.create(grant, access, hashSecret(refreshSecret), {
           maxLiveGrantsPerAgent: broker.settings.maxLiveGrantsPerAgent,
         });
       },
     },
   );
-  const done = Promise.all([signAfterWritesSent(broker, prepared), recorded]);
-  let access: SignedToken;
   try {
-    [access] = await done;
+    await recorded;
   } catch (err) {
     // A write that timed out may still run once Redis catches up. The agent never got this
     // grant, so end it: the revocation queues behind the create on the same connection.

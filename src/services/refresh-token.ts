@@ -13,7 +13,7 @@ import { hashSecret } from './authenticate-client.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { cascadeToChildren } from './cascade-delegation.ts';
 import { bindProof } from './dpop-binding.ts';
-import { prepareAccessToken, signAfterWritesSent, tokenResponse } from './issue-access-token.ts';
+import { prepareAccessToken, signAccessToken, tokenResponse } from './issue-access-token.ts';
 import { parseIntent } from './parse-intent.ts';
 import { actionHistoryOf, factsOf, historyUsage, usageInputs } from './policy-facts-of.ts';
 
@@ -125,21 +125,20 @@ export async function refreshToken(
   const narrowed = decision.outcome === 'narrow';
   const nextSecret = randomBase64url(32);
   const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec, jkt);
+  // Signed before the rotation, which stores the token's digest with it. A refused refresh drops
+  // the signature unused (it was never stored or sent).
+  const access = await signAccessToken(broker, prepared);
   const rotation = broker.grants.refresh(
     grant.id,
     presentedHash,
     {
       refreshHash: hashSecret(nextSecret),
-      token: prepared,
+      token: access,
       granted: narrowed ? decision.granted : undefined,
       policyVersion: policy.version,
     },
     nowSec,
   );
-  // Signed while the rotation script, started just before, runs. A refused refresh drops the
-  // signature unused (it was never stored or sent); a failed signature is awaited only once the
-  // rotation has landed, like a lost response (the client must then start a new grant).
-  const signing = signAfterWritesSent(broker, prepared);
   const outcome = await rotation;
   if (outcome === 'replay') {
     await cascadeToChildren(broker, grant.id, { kind: 'revoke', reason: 'refresh_token_replay' });
@@ -162,17 +161,14 @@ export async function refreshToken(
     });
   }
 
-  const [access] = await Promise.all([
-    signing,
-    broker.decisions.record({
-      ...audit,
-      kind: 'refresh',
-      outcome: decision.outcome,
-      reasons: reasonsOf(pairs, narrowed ? 'deny' : 'permit'),
-      policy_version: policy.version,
-      inputs: { ...inputs, granted: decision.granted, jti: prepared.jti },
-    }),
-  ]);
+  await broker.decisions.record({
+    ...audit,
+    kind: 'refresh',
+    outcome: decision.outcome,
+    reasons: reasonsOf(pairs, narrowed ? 'deny' : 'permit'),
+    policy_version: policy.version,
+    inputs: { ...inputs, granted: decision.granted, jti: prepared.jti },
+  });
   broker.metrics.tokenMinted('refresh_token');
   broker.metrics.decision('refresh', decision.outcome);
   return tokenResponse(access, decision.granted, grant.id, nextSecret);
@@ -293,12 +289,13 @@ async function elevate(
   const nextSecret = randomBase64url(32);
   const prepared = prepareAccessToken(broker, client, grant, decision.granted, nowSec, jkt);
   const widened = isWithin(grant.granted, decision.granted);
+  const access = await signAccessToken(broker, prepared);
   const rotation = broker.grants.refresh(
     grant.id,
     presentedHash,
     {
       refreshHash: hashSecret(nextSecret),
-      token: prepared,
+      token: access,
       granted: decision.granted,
       requested,
       widened,
@@ -306,19 +303,15 @@ async function elevate(
     },
     nowSec,
   );
-  const signing = signAfterWritesSent(broker, prepared);
   const outcome = await rotation;
   if (outcome !== 'ok') throw invalidGrant();
-  const [access] = await Promise.all([
-    signing,
-    broker.decisions.record({
-      ...audit,
-      kind: 'refresh',
-      outcome: 'elevate',
-      reasons: reasonsOf(pairs, 'permit'),
-      inputs: { ...inputs, granted: decision.granted, jti: prepared.jti },
-    }),
-  ]);
+  await broker.decisions.record({
+    ...audit,
+    kind: 'refresh',
+    outcome: 'elevate',
+    reasons: reasonsOf(pairs, 'permit'),
+    inputs: { ...inputs, granted: decision.granted, jti: prepared.jti },
+  });
   broker.metrics.tokenMinted('refresh_token');
   broker.metrics.decision('refresh', 'elevate');
   return tokenResponse(access, decision.granted, grant.id, nextSecret);

@@ -4,7 +4,8 @@
  * One letter or two per field keeps the hash in Redis' compact listpack encoding. The scripts in
  * `scripts/` use these letters (each script's header names the ones it touches); a change here is
  * a change there and a data migration. Beside these fields, the hash holds one field per access
- * token (see tokenField: `.<random>` or `=<jti>` -> exp).
+ * token (see tokenField: `.<random>` or `=<jti>` -> exp) and one per token's issued digest
+ * (tokenDigestField: `#` + that name -> SHA-256 of the token, base64url).
  */
 export const GRANT_FIELDS = {
   /** GrantStatus: `active`, `suspended`, `revoked`. */

@@ -34,6 +34,11 @@ const HISTORY_MAX_BYTES = 2 * HISTORY_KEEP_BYTES;
  */
 const UNSTORED_GRANT_TTL_SEC = 3600;
 const MAX_BATCH = 256;
+/**
+ * Batches sent and not yet answered, at most: the next turn's records go out while Redis runs
+ * the last ones, so the broker never waits idle on the log (see flush for how order holds).
+ */
+const MAX_IN_FLIGHT = 4;
 /** Most records one read of the stream asks for. */
 const SCAN_PAGE = 2000;
 /**
@@ -111,10 +116,16 @@ export const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 const MARKS_PER_CAP = 64;
 
 /**
- * Records are sealed (seq, prev, hash) when flushed, one batch at a time, so a chain's order in
- * the stream is its order of sealing. A failed flush may or may not have landed: the writer then
- * starts a new chain rather than risk a gap in the old one. A record's `followedBy` write is
- * started right behind its batch's append.
+ * Records are sealed (seq, prev, hash) when flushed, a batch at a time, and the batches go out in
+ * the order sealed on one connection, so a chain's order in the stream is its order of sealing.
+ * Up to MAX_IN_FLIGHT batches are sent before the first is answered; each names the chain's seq
+ * it follows, and the append script refuses it (MANDATE_CHAIN_GAP, nothing written) unless the
+ * chain's head is there: a batch sealed behind one that failed never lands with a gap before it.
+ * A failed batch may or may not have landed: the writer then starts a new chain rather than risk
+ * a gap in the old one. Nothing is sealed behind a batch holding a conditional record until it
+ * is answered (a refused one rewinds the chain to the record before it). A record's
+ * `followedBy` write is started right behind its batch's append (and the grant store refuses a
+ * grant whose record did not land).
  */
 export function createRedisDecisionLog(
   redis: RedisClient,
@@ -130,18 +141,22 @@ export function createRedisDecisionLog(
   let seq = 0;
   let prev = '';
   let queue: Pending[] = [];
-  let flushing = false;
+  let inFlight = 0;
+  /** A batch holding a conditional record is in flight: nothing is sealed behind it. */
+  let conditionalInFlight = false;
   let scheduled = false;
 
   const flush = async () => {
-    if (flushing || queue.length === 0) return;
-    flushing = true;
+    if (inFlight >= MAX_IN_FLIGHT || conditionalInFlight || queue.length === 0) return;
+    inFlight += 1;
     const taken = queue.slice(0, MAX_BATCH);
     queue = queue.slice(taken.length);
     // Conditional records last: a precondition that fails then stops the append after every
     // record with a follower (whose write is sent before the reply) has landed.
     const batch = [...taken.filter((p) => !p.precondition), ...taken.filter((p) => p.precondition)];
-    const [seqBefore, prevBefore] = [seq, prev];
+    const conditional = batch.some((p) => p.precondition);
+    if (conditional) conditionalInFlight = true;
+    const [batchChain, seqBefore, prevBefore] = [chain, seq, prev];
     // The append script's (scripts/appendDecisions.lua) KEYS after its first four, and its ARGV:
     // eight header fields, then the records.
     const recordKeys: string[] = [];
@@ -227,7 +242,7 @@ export function createRedisDecisionLog(
     } catch {
       // A record that cannot be serialised (inputs nested past the stack: the parse-time JSON
       // bounds keep requests from sending one) is refused alone; the rest go out next, and the log
-      // never stays stuck with `flushing` set or throws out of this un-awaited flush.
+      // never stays stuck with its batch counted in flight or throws out of this un-awaited flush.
       [seq, prev] = [seqBefore, prevBefore];
       const serialisable = (p: Pending) => {
         try {
@@ -239,11 +254,13 @@ export function createRedisDecisionLog(
         }
       };
       queue = [...batch.filter(serialisable), ...queue];
-      flushing = false;
+      inFlight -= 1;
+      if (conditional) conditionalInFlight = false;
       if (queue.length) void flush();
       return;
     }
-    argv[3] = JSON.stringify({ seq, hash: prev });
+    // The head after this batch, and the seq it follows (the script's gap check).
+    argv[3] = JSON.stringify({ seq, hash: prev, base: seqBefore });
     try {
       // Started in the same tick as the append (one pipeline), the followers run after it.
       const appending = r.mandateAppendDecisions(
@@ -256,6 +273,8 @@ export function createRedisDecisionLog(
         ...argv,
       );
       const followers = batch.map((p) => (p.followedBy ? settle(p.followedBy) : undefined));
+      // What arrived meanwhile goes out behind this batch, without waiting for its answer.
+      if (queue.length) void flush();
       const sids = await appending;
       const appended = sids.length;
       for (const [i, p] of batch.slice(0, appended).entries()) {
@@ -273,20 +292,29 @@ export function createRedisDecisionLog(
         // The chain goes on from the last record appended. The conditional records behind the
         // refused one of the same scope (for an evaluation guard, the same grant) are refused with
         // it (they were decided on the same state); the others are sealed again, first in the next batch.
-        seq = seqBefore + appended;
-        prev = appended > 0 ? (sealed[appended - 1] as DecisionRecord).hash : prevBefore;
+        // Nothing was sealed behind this batch; a chain restarted meanwhile (an earlier batch
+        // failed) is left as it is.
+        if (chain === batchChain) {
+          seq = seqBefore + appended;
+          prev = appended > 0 ? (sealed[appended - 1] as DecisionRecord).hash : prevBefore;
+        }
         const rest = batch.slice(appended + 1);
         const sameGrant = (p: Pending) => p.precondition?.scope === refused.precondition?.scope;
         for (const p of [refused, ...rest.filter(sameGrant)]) p.reject(new StateChanged());
         queue = [...rest.filter((p) => !sameGrant(p)), ...queue];
       }
     } catch (err) {
-      chain = newChainId();
-      seq = 0;
-      prev = '';
+      // The batches sealed behind this one on the same chain are refused by the script's gap
+      // check if this one did not land; the chain is restarted once, by its first failure.
+      if (chain === batchChain) {
+        chain = newChainId();
+        seq = 0;
+        prev = '';
+      }
       for (const p of batch) p.reject(new StoreUnavailable(err));
     } finally {
-      flushing = false;
+      inFlight -= 1;
+      if (conditional) conditionalInFlight = false;
       if (queue.length) void flush();
     }
   };
@@ -350,8 +378,8 @@ export function createRedisDecisionLog(
       reject,
     });
     // At the turn's end: every request handled in the turn shares one append, sent before
-    // the turn's after-write work (a mint's signature) starts.
-    if (!flushing && !scheduled) {
+    // the turn's after-write work starts, behind the batches still in flight (see flush).
+    if (!scheduled) {
       scheduled = true;
       atTurnEnd(() => {
         scheduled = false;

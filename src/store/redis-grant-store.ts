@@ -33,6 +33,15 @@ export function tokenField(grantId: string, jti: string): string {
   return jti.startsWith(`${grantId}.`) ? jti.slice(grantId.length) : `=${jti}`;
 }
 
+/**
+ * The field holding an issued token's digest (IssuedToken.digest): `#` and its tokenField, so the
+ * token walks (is_token in scripts/includes/tokenFields.lua) pass it by, and an expired token's
+ * digest is dropped with it.
+ */
+export function tokenDigestField(grantId: string, jti: string): string {
+  return `#${tokenField(grantId, jti)}`;
+}
+
 /** The stored summary (see scripts/addSignal-3.lua) as a SignalSummary; none stored is NO_SIGNALS. */
 export function decodeSignalSummary(raw: string | null | undefined): SignalSummary {
   if (!raw) return NO_SIGNALS;
@@ -61,6 +70,7 @@ interface ScriptedRedis extends Redis {
     grant: string,
     revokedJtis: string,
     jti: string,
+    digestField: string,
   ): Promise<[(string | null)[], number]>;
   mandateCreateGrant(...args: string[]): Promise<GrantCreateOutcome>;
   mandateCreateChildGrant(...args: string[]): Promise<GrantCreateOutcome>;
@@ -285,6 +295,7 @@ export function createRedisGrantStore(
           String(clientIndexBucket(grant.expires_at)),
           String(grant.created_at),
           String(limits?.maxLiveGrantsPerAgent ?? 0),
+          token.digest ?? '',
         ];
         const parent = grant.delegation?.parent;
         const outcome = await (parent
@@ -313,10 +324,11 @@ export function createRedisGrantStore(
 
     check: (grantId, jti) =>
       guard(async () => {
-        const [[s, e, c], revoked] = await r.mandateCheckToken(
+        const [[s, e, c, digest], revoked] = await r.mandateCheckToken(
           keys.grant(grantId),
           keys.grantRevokedJtis(grantId),
           jti,
+          tokenDigestField(grantId, jti),
         );
         if (!s || !e || !c) return undefined;
         return {
@@ -324,6 +336,7 @@ export function createRedisGrantStore(
           expires_at: Number(e),
           client_id: c,
           jtiRevoked: revoked === 1,
+          ...(digest ? { tokenDigest: digest } : {}),
         } satisfies GrantCheck;
       }),
 
@@ -354,6 +367,7 @@ export function createRedisGrantStore(
           String(nowSec),
           next.granted && !next.widened ? '1' : '0',
           grantId,
+          next.token.digest ?? '',
         );
         if (outcome === 'replay') {
           await redis.zrem(keys.liveGrants, grantId);

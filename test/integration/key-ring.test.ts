@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeyRing, type SigningAlg } from '../../src/crypto/key-ring.ts';
+import { tokenDigest } from '../../src/crypto/token-digest.ts';
 import { type AccessTokenClaims, InvalidToken } from '../../src/domain/access-token.ts';
 import { createKeyNames } from '../../src/store/key-names.ts';
 import { createRedisKeyStore } from '../../src/store/redis-key-store.ts';
@@ -198,5 +199,68 @@ describe('key ring', () => {
     );
     for (const t of tokens) await keys.verify(t);
     for (const t of tokens) expect((await keys.verify(t)).jti).toBe(`g_1.${tokens.indexOf(t)}`);
+  });
+  describe('inspect and confirmIssued (own tokens by their issued digest)', () => {
+    it('takes the digest as the proof: no signature check when it matches, refusal when it differs', async () => {
+      const now = T0 * 1000;
+      const keys = ring({ nowMs: () => now }, `${prefix}digest:`, 100);
+      await keys.load();
+      const token = await keys.sign(claimsAt(T0));
+      const [h, p, s] = token.split('.') as [string, string, string];
+      // The same claims under a broken signature: only the digest can vouch for these bytes, so
+      // a match proves the signature was never checked (that is the point: a hash, not an ECDSA verify).
+      const broken = `${h}.${p}.${s.startsWith('A') ? 'B' : 'A'}${s.slice(1)}`;
+      const read = await keys.inspect(broken);
+      expect(read.known).toBe(false);
+      expect((await keys.confirmIssued(broken, read, tokenDigest(broken))).jti).toBe(`g_1.${T0}`);
+      // Confirmed once, remembered: the next check of the same bytes needs no store read.
+      expect((await keys.inspect(broken)).known).toBe(true);
+      // Another digest refuses the token outright, however good its signature.
+      const fresh = await keys.inspect(token);
+      expect(await reason(keys.confirmIssued(token, fresh, tokenDigest(broken)))).toBe(
+        'bad_signature',
+      );
+      // No digest stored: the signature decides.
+      const other = await keys.sign({ ...claimsAt(T0), jti: 'g_1.other' });
+      const [, p2] = other.split('.') as [string, string, string];
+      const spliced = `${h}.${p2}.${s}`;
+      expect(
+        await reason(keys.confirmIssued(spliced, await keys.inspect(spliced), undefined)),
+      ).toBe('bad_signature');
+      expect((await keys.confirmIssued(other, await keys.inspect(other), undefined)).jti).toBe(
+        'g_1.other',
+      );
+      // What inspect read of one token proves nothing for another.
+      expect(await reason(keys.confirmIssued(token, read, tokenDigest(token)))).toBe(
+        'bad_signature',
+      );
+    });
+
+    it('checks form, header, issuer and times before any proof', async () => {
+      const now = T0 * 1000;
+      const keys = ring({ nowMs: () => now }, `${prefix}inspect:`, 0);
+      await keys.load();
+      const token = await keys.sign(claimsAt(T0));
+      const [h, p, s] = token.split('.') as [string, string, string];
+      const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, unknown>;
+      const payload = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+      const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+      expect(await reason(keys.inspect(`${enc({ ...header, alg: 'none' })}.${p}.`))).toBe(
+        'malformed',
+      );
+      expect(await reason(keys.inspect(`${enc({ ...header, alg: 'none' })}.${p}.${s}`))).toBe(
+        'bad_signature',
+      );
+      expect(await reason(keys.inspect(`${enc({ ...header, kid: 'nope' })}.${p}.${s}`))).toBe(
+        'unknown_key',
+      );
+      expect(
+        await reason(keys.inspect(`${h}.${enc({ ...payload, iss: 'https://evil' })}.${s}`)),
+      ).toBe('wrong_issuer');
+      expect(await reason(keys.inspect(`${h}.${enc({ ...payload, exp: T0 - 60 })}.${s}`))).toBe(
+        'expired',
+      );
+      expect(await reason(keys.inspect(`${h}.${p}`))).toBe('malformed');
+    });
   });
 });

@@ -23,7 +23,10 @@
     ARGV[1] chain id
     ARGV[2] max records (approximate trim)
     ARGV[3] lifetime (s) of a grant hash the record creates
-    ARGV[4] head JSON {seq, hash}
+    ARGV[4] head JSON {seq, hash, base}: the chain's head after this batch, and the seq of the
+            chain's head it follows (0 for a new chain): unless the chain's stored head has that
+            seq, an earlier batch did not land and this one is refused (MANDATE_CHAIN_GAP error,
+            nothing written)
     ARGV[5] max bytes
     ARGV[6] bytes between byte marks
     ARGV[7] history bytes past which a grant's history string is cut back
@@ -52,6 +55,15 @@ local chain_id, max_records, unstored_ttl, head_json = ARGV[1], ARGV[2], ARGV[3]
 local max_bytes, mark_step = tonumber(ARGV[5]), tonumber(ARGV[6])
 local history_max, history_keep = tonumber(ARGV[7]), tonumber(ARGV[8])
 local FIRST_RECORD = 9
+
+-- Batches are sent before the ones ahead are answered: one that follows a batch that failed finds
+-- the chain's head short of where it was sealed to continue, and must not land after a gap.
+local batch_head = cjson.decode(head_json)
+local stored_head = redis.call('HGET', heads_key, chain_id)
+local at_seq = stored_head and cjson.decode(stored_head).seq or 0
+if batch_head.base ~= nil and at_seq ~= batch_head.base then
+  return redis.error_reply('MANDATE_CHAIN_GAP the chain head is at ' .. at_seq .. ', not ' .. batch_head.base)
+end
 
 local sid
 local sids = {}
@@ -105,7 +117,8 @@ while i <= #ARGV do
 end
 if appended == 0 then return sids end
 -- The head after the last record appended: the batch's, or the one a refused guarded record carries.
-local head = cjson.decode(i > #ARGV and head_json or ARGV[i + 4])
+local head = i > #ARGV and batch_head or cjson.decode(ARGV[i + 4])
+head.base = nil
 head.sid = sid
 redis.call('HSET', heads_key, chain_id, cjson.encode(head))
 redis.call('SET', bytes_key, total)

@@ -7,7 +7,7 @@
     KEYS[1..7] as createGrant-7.lua
     KEYS[8] parent grant hash (fields: GRANT_FIELDS in grant-fields.ts: s status, e deadline)
     KEYS[9] parent's child index (set of grant ids; shares the parent's hash tag)
-    ARGV[1..12] as createGrant-7.lua (ARGV[1] the child's id, ARGV[4] its deadline)
+    ARGV[1..13] as createGrant-7.lua (ARGV[1] the child's id, ARGV[4] its deadline)
   Output:
     as createGrant-7.lua, or 'parent_inactive' (nothing written)
   Redis Cluster: KEYS 8 and 9 carry the parent's tag, but

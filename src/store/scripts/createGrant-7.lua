@@ -29,6 +29,7 @@
     ARGV[10] the index bucket's end (epoch s)
     ARGV[11] now (epoch s)
     ARGV[12] most live grants per agent ('0': no cap)
+    ARGV[13] first token's digest (tokenDigestField) or '' (none stored)
   Output:
     'created' | 'client_disabled' | 'client_deleted' | 'live_grant_limit'
     error MANDATE_NO_RECORD when the grant's mint record has not landed

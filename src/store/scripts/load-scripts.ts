@@ -80,7 +80,11 @@ export function defineScripts(redis: Redis | Cluster, ...names: string[]): void 
   for (const name of names) {
     const found = script(name);
     if (typeof methods[found.command] !== 'function')
-      Object.defineProperty(redis, found.command, { value: scriptRunner(redis, found) });
+      Object.defineProperty(redis, found.command, {
+        value: scriptRunner(redis, found),
+        writable: true,
+        configurable: true,
+      });
   }
 }
 

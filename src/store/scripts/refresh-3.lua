@@ -19,6 +19,7 @@
     ARGV[7] now (epoch s)
     ARGV[8] '1' to revoke outstanding tokens
     ARGV[9] grant id
+    ARGV[10] new token's digest (tokenDigestField) or '' (none stored)
   Output:
     'ok' | 'replay' | 'invalid' | 'missing' | 'inactive'
 ]]
@@ -52,4 +53,5 @@ end
 local live = live_tokens(grant_key, now, true)
 if revoke_outstanding == '1' then revoke_tokens(live, revoked_key, grant_id, f[2]) end
 redis.call('HSET', grant_key, token_field, token_exp)
+if ARGV[10] and ARGV[10] ~= '' then redis.call('HSET', grant_key, '#' .. token_field, ARGV[10]) end
 return 'ok'

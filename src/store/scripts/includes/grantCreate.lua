@@ -1,6 +1,6 @@
 --[[
   The body of createGrant-7.lua and createChildGrant-9.lua: stores a new grant, its first token
-  and its index entries (see createGrant-7.lua for KEYS[1..7] and ARGV[1..12]).
+  and its index entries (see createGrant-7.lua for KEYS[1..7] and ARGV[1..13]).
   Returns 'created' | 'client_disabled' | 'client_deleted' | 'live_grant_limit', or an error reply
   (MANDATE_NO_RECORD) the caller returns as is.
 ]]
@@ -11,6 +11,7 @@ local function create_grant(keys, argv)
   local policy_version, data, refresh_hash = argv[5], argv[6], argv[7]
   local token_field, token_exp, bucket_end, now = argv[8], argv[9], argv[10], argv[11]
   local cap = tonumber(argv[12])
+  local token_digest = argv[13]
 
   if redis.call('HEXISTS', grant_key, 'h') == 0 then return redis.error_reply('MANDATE_NO_RECORD the grant has no decision record') end
   local mark = redis.call('GET', mark_key)
@@ -22,6 +23,7 @@ local function create_grant(keys, argv)
     if redis.call('ZCARD', client_live_key) >= cap then return 'live_grant_limit' end
   end
   redis.call('HSET', grant_key, 's', 'active', 'c', client_id, 't', task_id, 'e', deadline, 'v', policy_version, 'rt', refresh_hash, token_field, token_exp)
+  if token_digest and token_digest ~= '' then redis.call('HSET', grant_key, '#' .. token_field, token_digest) end
   redis.call('EXPIREAT', grant_key, deadline)
   redis.call('SET', data_key, data, 'EXAT', deadline)
   redis.call('ZADD', live_key, deadline, grant_id)

@@ -1,7 +1,8 @@
 --[[
   Lua twins of tokenField (redis-grant-store.ts) and the token walks the grant scripts share.
   A token is a field of the grant hash: `.<random>` for the jti `<grant id>.<random>`, `=<jti>`
-  for any other, valued with the token's exp (see GRANT_FIELDS in grant-fields.ts).
+  for any other, valued with the token's exp (see GRANT_FIELDS in grant-fields.ts). Beside it,
+  `#` and the same name holds the token's digest (tokenDigestField), dropped with it.
 ]]
 -- Is a hash field a token ('.' is byte 46, '=' is 61)?
 local function is_token(f)
@@ -21,7 +22,7 @@ local function live_tokens(key, now, drop_expired)
     local f = all[i]
     if is_token(f) then
       if tonumber(all[i + 1]) >= now then table.insert(live, f)
-      elseif drop_expired then redis.call('HDEL', key, f) end
+      elseif drop_expired then redis.call('HDEL', key, f, '#' .. f) end
     end
   end
   return live
