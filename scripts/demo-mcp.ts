@@ -1,5 +1,5 @@
-// `npm run demo:mcp`: an agent on the official MCP SDK uses a ticket MCP server behind mandate/mcp; approval, then revocation mid-task.
-// Uses MANDATE_URL + MANDATE_ADMIN_TOKEN when given (that broker's schema must know the ticket tools); otherwise starts its own.
+// `npm run demo:mcp`: a person signs in for an MCP client, then an agent on the official MCP SDK uses a ticket MCP server behind mandate/mcp; approval, then revocation mid-task.
+// Uses MANDATE_URL + MANDATE_ADMIN_TOKEN when given (no sign-in then); otherwise starts its own broker and upstream IdP. The tools become Cedar actions by registration.
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,8 +10,15 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { decodeJwt } from 'jose';
 import { createMcpGuard } from '../src/client/mcp.ts';
 import { adminCall, type Broker, freePort, register, runDemo, say } from './demo-broker.ts';
-import { ticketsPolicy } from './mcp/tickets-policy.ts';
+import {
+  BrowserDrivenProvider,
+  consentText,
+  signInAndConnect,
+  startRedirectListener,
+} from './mcp/person-client.ts';
+import { addTicketPolicies, TICKET_TOOLS } from './mcp/tickets-policy.ts';
 import { serveHono } from './mcp/tickets-server.ts';
+import { startUpstreamIdp, type UpstreamIdp } from './mcp/upstream-idp.ts';
 
 /** What the agent's HTTP client saw last from the MCP server and from Mandate's token endpoint. */
 interface Observed {
@@ -62,6 +69,51 @@ const textOf = (result: unknown) =>
   (result as { content?: { text?: string }[] }).content?.[0]?.text ?? '';
 const errorOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/**
+ * A person signs in for an MCP client (a public client, code + PKCE): its provider's browser step
+ * goes through the upstream IdP and Mandate's consent page; the client then acts for the person.
+ */
+async function personSignsIn(
+  broker: Broker,
+  endpoint: string,
+  suffix: string,
+  expect: (cond: boolean, line: string) => void,
+): Promise<void> {
+  const clientId = `ticket-desk-${suffix}`;
+  await register(broker, {
+    client_id: clientId,
+    name: 'Ticket desk',
+    kind: 'agent',
+    token_endpoint_auth_method: 'none',
+    redirect_uris: ['http://127.0.0.1/callback'],
+  });
+  const listener = await startRedirectListener();
+  const provider = new BrowserDrivenProvider(listener, 'alice', undefined, clientId);
+  try {
+    const { client } = await signInAndConnect(endpoint, provider);
+    const consent = consentText(provider.consentHtml);
+    const allowed = /allowed to (.*?) Refused/.exec(consent)?.[1]?.match(/\w+_tickets?/g) ?? [];
+    const refused = /Refused by policy (\w+)/.exec(consent)?.[1] ?? '';
+    expect(
+      allowed.length > 0 && refused === 'export_tickets',
+      `alice signs in at the upstream IdP for ${clientId} (code + PKCE); the consent page allows ${allowed.join(', ')} and shows ${refused} refused by policy`,
+    );
+    const tools = (await client.listTools()).tools.map((t) => t.name);
+    const found = await client.callTool({
+      name: 'search_tickets',
+      arguments: { query: 'printer' },
+    });
+    const sub = String(decodeJwt(provider.tokens()?.access_token ?? '').sub);
+    expect(
+      tools.join(',') === 'search_tickets,read_ticket' && textOf(found).includes('T-1'),
+      `${clientId} acts for ${sub}: tools/list -> ${tools.join(', ')}; search_tickets("printer") -> ${textOf(found)}`,
+    );
+    await client.close();
+  } finally {
+    listener.close();
+  }
+}
+
 /** Runs the story; true when every step went as expected. */
 async function tellStory(broker: Broker): Promise<boolean> {
   let ok = true;
@@ -77,7 +129,9 @@ async function tellStory(broker: Broker): Promise<boolean> {
     name: 'tickets MCP server',
     kind: 'resource',
     resources: [endpoint],
+    actions: [...TICKET_TOOLS],
   });
+  await addTicketPolicies(broker.url, broker.adminToken);
   const agentCreds = await register(broker, {
     client_id: `support-agent-${suffix}`,
     name: 'support agent',
@@ -89,12 +143,15 @@ async function tellStory(broker: Broker): Promise<boolean> {
     clientId: mcpCreds.id,
     clientSecret: mcpCreds.secret,
     resource: endpoint,
-    tools: ['search_tickets', 'read_ticket', 'export_tickets'],
   });
   const server = await serveHono(port, false, guard.hono());
-  say(`MCP server ${endpoint} (search_tickets, read_ticket, export_tickets) behind mandate/mcp`);
-  // A person signing in (authorization code through the broker's upstream IdP) would start here
-  // instead, with an MCP client that has a redirect URL; this agent runs machine-to-machine.
+  const advertised = (await guard.metadata()).scopes_supported ?? [];
+  say(
+    `MCP server ${endpoint} behind mandate/mcp, its tools registered as actions: ${advertised.join(' ')}`,
+  );
+  // A person signs in for an MCP client with a redirect URL (when this demo runs the upstream IdP).
+  if (idp) await personSignsIn(broker, endpoint, suffix, expect);
+  // This agent runs machine-to-machine.
   const provider = (scope: string) =>
     new TaskProvider({
       clientId: agentCreds.id,
@@ -214,10 +271,17 @@ async function tellStory(broker: Broker): Promise<boolean> {
 }
 
 const external = process.env.MANDATE_URL !== undefined && process.env.MANDATE_URL !== '';
-const policy = external ? undefined : ticketsPolicy();
+let idp: UpstreamIdp | undefined;
+const env: Record<string, string> = {};
 const configPath = join(tmpdir(), `mandate-demo-mcp-${randomBytes(4).toString('hex')}.yaml`);
-if (policy) writeFileSync(configPath, policy.yaml);
-runDemo('Mandate MCP demo', tellStory, { MANDATE_CONFIG: configPath }, () => {
-  policy?.remove();
+if (!external) {
+  // The upstream IdP must know the broker's callback: the broker gets its port up front.
+  const port = await freePort();
+  idp = await startUpstreamIdp(`http://127.0.0.1:${port}/oauth/callback`);
+  writeFileSync(configPath, idp.loginConfig);
+  Object.assign(env, { MANDATE_PORT: String(port), MANDATE_CONFIG: configPath });
+}
+runDemo('Mandate MCP demo', tellStory, env, () => {
+  void idp?.close();
   rmSync(configPath, { force: true });
 });

@@ -13,6 +13,7 @@ import type { Operator } from './domain/operator.ts';
 import type { OperatorSessionStore } from './domain/operator-session.ts';
 import type { OperatorSignInStore } from './domain/operator-sign-in.ts';
 import type { PolicyRegistry } from './domain/policy-registry.ts';
+import { PolicySetInvalid } from './domain/policy-registry.ts';
 import { type Clock, type GrantNotifier, systemClock } from './domain/ports.ts';
 import type { ReceiverStore } from './domain/receiver.ts';
 import type { HttpDeps } from './http/http-deps.ts';
@@ -132,6 +133,7 @@ export function createDeps(
   const policy = createPolicyRegistry(createRedisPolicyStore(redis, keys), bus, schema, {
     cacheEntries: config.policy.decision_cache_entries,
     clients,
+    configuredClients: config.clients,
   });
   const keyRing = createKeyRing(
     createRedisKeyStore(redis, keys),
@@ -370,7 +372,12 @@ export function createDeps(
       await keyRing.load();
       await keyRing.maintain();
       dpop.useNonceSecret(await loadSharedSecret(redis, keys, 'dpop_nonce'));
-      await policy.load(defaultPolicyText, Math.floor(clock.nowMs() / 1000));
+      await policy.load(defaultPolicyText, Math.floor(clock.nowMs() / 1000)).catch((err) => {
+        // A policy set that does not compile is the configuration's fault: say so, not "Redis".
+        throw err instanceof PolicySetInvalid
+          ? new ConfigError(`refusing to start: ${err.message}`)
+          : err;
+      });
       await seedReceivers(receivers, config.receivers);
       const moved = await operators.migrateLegacy(Math.floor(clock.nowMs() / 1000));
       if (moved > 0)

@@ -12,12 +12,12 @@
 // Prints p50/p99 of each side, the added p50, the guard's AuthZEN round trip (the decision) and the
 // guard's own in-process work without it;
 // writes bench-results/mcp-tools-call-<timestamp>.json (and -latest.json).
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createMcpGuard, type McpGuard, type McpNodeMiddleware } from '../../src/client/mcp.ts';
-import { TOOL_POLICIES, ticketsSchema } from '../mcp/tickets-policy.ts';
+import { addTicketPolicies, TICKET_TOOLS } from '../mcp/tickets-policy.ts';
 import { type RunningServer, serveNode } from '../mcp/tickets-server.ts';
 import {
   type Broker,
@@ -98,12 +98,9 @@ let guard: McpGuard | undefined;
 let exitCode = 1;
 try {
   const policy = await benchPolicies(workDir);
-  await writeFile(join(policy.dir, 'tickets.cedar'), TOOL_POLICIES);
-  const schema = join(workDir, 'schema.cedarschema');
-  await writeFile(schema, ticketsSchema(await readFile(policy.schema, 'utf8')));
   const configFile = await writeConfigFile(workDir, {
     tokens: { access_ttl: 900 },
-    policy: { dir: policy.dir, schema },
+    policy: { dir: policy.dir, schema: policy.schema },
     rate_limit: { auth_failures_per_minute: 1000, invalid_tokens_per_minute: 1_000_000 },
     limits: { max_live_grants_per_agent: 1_000_000 },
   });
@@ -125,7 +122,9 @@ try {
     name: 'bench MCP',
     kind: 'resource',
     resources: [endpoint],
+    actions: [...TICKET_TOOLS],
   });
+  await addTicketPolicies(broker.baseUrl, adminToken);
   const agent = await registerClient(broker.baseUrl, adminToken, {
     client_id: 'bench-agent',
     name: 'bench agent',
@@ -149,7 +148,6 @@ try {
     clientId: 'bench-mcp',
     clientSecret: mcpSecret,
     resource: endpoint,
-    tools: ['search_tickets', 'read_ticket', 'export_tickets'],
     fetch: timedFetch,
   });
   servers.push(await serveNode(plainPort, true));

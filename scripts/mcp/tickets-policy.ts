@@ -1,31 +1,8 @@
-// The ticket tools as Cedar actions for the MCP demo, benchmark and tests: a schema and policy folder written to a temp dir.
-// Until resource clients can register their tool names as actions, the schema is the shipped one plus these.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// The ticket tools' policies for the MCP demo, benchmark and tests, added to the set in force through the admin API.
+// The tools are Cedar actions because the MCP server's resource client registers them (`actions`).
 
+/** The ticket MCP server's tools: the `actions` its resource client registers. */
 export const TICKET_TOOLS = ['search_tickets', 'read_ticket', 'export_tickets'] as const;
-
-const REPO = join(import.meta.dirname, '../..');
-
-/** The shipped schema with the ticket tools as actions and the arguments their server exposes. */
-export function ticketsSchema(shipped: string): string {
-  const declared = 'type ToolArguments = {};';
-  if (!shipped.includes(declared)) throw new Error(`the schema has no "${declared}" to extend`);
-  return (
-    shipped.replace(declared, 'type ToolArguments = { query?: String, format?: String };') +
-    TOOL_ACTIONS
-  );
-}
-
-const TOOL_ACTIONS = `
-// The ticket MCP server's tools.
-action ${TICKET_TOOLS.join(', ')} appliesTo {
-  principal: [Agent],
-  resource: [Resource],
-  context: RequestContext,
-};
-`;
 
 /** The ticket policies: reading for anyone, exporting for exporters after approval. */
 export const TOOL_POLICIES = `// Any agent may search and read tickets; exporting them is for exporters, once a human approved.
@@ -46,20 +23,22 @@ forbid (principal, action == Action::"export_tickets", resource)
 unless { context.approved };
 `;
 
-/** Writes the schema and policies; returns the config YAML naming them and a remover. */
-export function ticketsPolicy(): { yaml: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'mandate-mcp-policy-'));
-  const policies = join(dir, 'policies');
-  mkdirSync(policies);
-  copyFileSync(join(REPO, 'config/policies/default.cedar'), join(policies, 'default.cedar'));
-  writeFileSync(join(policies, 'tickets.cedar'), TOOL_POLICIES);
-  const schema = join(dir, 'schema.cedarschema');
-  writeFileSync(
-    schema,
-    readFileSync(join(REPO, 'config/schema.cedarschema'), 'utf8') + TOOL_ACTIONS,
-  );
-  return {
-    yaml: `policy:\n  dir: ${JSON.stringify(policies)}\n  schema: ${JSON.stringify(schema)}\n`,
-    remove: () => rmSync(dir, { recursive: true, force: true }),
-  };
+/**
+ * Appends the ticket policies to the set in force at `baseUrl` (`PUT /admin/policies`). The tools
+ * must be registered first (a resource client with `actions: TICKET_TOOLS`), or Mandate refuses
+ * the policies with a 400 naming the unknown action. Nothing changes when they are in force already.
+ */
+export async function addTicketPolicies(baseUrl: string, adminToken: string): Promise<void> {
+  const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+  const current = await fetch(`${baseUrl}/admin/policies`, { headers });
+  if (current.status !== 200) throw new Error(`reading the policies: ${current.status}`);
+  const { policies } = (await current.json()) as { policies: string };
+  if (policies.includes('@id("tickets-read")')) return;
+  const put = await fetch(`${baseUrl}/admin/policies`, {
+    method: 'PUT',
+    headers,
+    body: JSON.stringify({ policies: `${policies}\n${TOOL_POLICIES}` }),
+  });
+  if (put.status !== 200)
+    throw new Error(`adding the ticket policies: ${put.status} ${await put.text()}`);
 }

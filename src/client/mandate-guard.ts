@@ -1,6 +1,6 @@
 // Resource-side guard: verifies a Mandate token offline, then asks Mandate about this call.
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { createRemoteJWKSet, customFetch, errors, type JWTVerifyGetKey } from 'jose';
 import { canonicalJson } from '../domain/canonical-json.ts';
 import {
   bearerChallenge,
@@ -18,6 +18,7 @@ import { isTokenFault, MANDATE_ALGORITHMS } from './mandate-jwt.ts';
 import { createPermitCache, type InvalidateFilter, MAX_CACHE_TTL_MS } from './permit-cache.ts';
 import { createResourceCredentials } from './resource-credentials.ts';
 import { createVerifiedTokens } from './verified-tokens.ts';
+import { verifyMandateJwt } from './verify-mandate-jwt.ts';
 import {
   MAX_SET_BYTES,
   type SecurityEventResult,
@@ -181,14 +182,13 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     let claims = verifiedTokens.recall(token);
     try {
       if (!claims) {
-        const verified = await jwtVerify<MandateClaims>(token, d.jwks, {
+        claims = await verifyMandateJwt<MandateClaims>(token, d.jwks, {
           issuer: d.as.issuer,
           audience: resource,
           typ: 'at+jwt',
           algorithms: MANDATE_ALGORITHMS,
           currentDate: new Date(now()),
         });
-        claims = verified.payload;
         verifiedTokens.remember(token, claims);
       }
     } catch (err) {

@@ -61,7 +61,8 @@ export type McpGateOutcome =
 export interface McpGateSettings {
   readonly guard: MandateGuard;
   readonly resource: string;
-  readonly metadata: ProtectedResourceMetadata;
+  /** The RFC 9728 metadata to serve and how long it may be cached. */
+  readonly metadata: () => Promise<ServedMetadata>;
   readonly metadataPath: string;
   readonly metadataUrl: string;
   readonly endpointPath: string;
@@ -71,6 +72,12 @@ export interface McpGateSettings {
   readonly context:
     | ((tool: string, args: Record<string, unknown>) => Record<string, unknown> | undefined)
     | undefined;
+}
+
+/** The metadata as served: a degraded answer (tool names unknown for now) is not cached. */
+export interface ServedMetadata {
+  readonly metadata: ProtectedResourceMetadata;
+  readonly cacheControl: string;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
@@ -132,11 +139,12 @@ export function createMcpGate(settings: McpGateSettings) {
   return async function gate(req: McpHttpRequest): Promise<McpGateOutcome> {
     if (req.path === settings.metadataPath) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return { kind: 'pass' };
+      const served = await settings.metadata();
       return {
         kind: 'reply',
         status: 200,
-        headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' },
-        body: JSON.stringify(settings.metadata),
+        headers: { 'content-type': 'application/json', 'cache-control': served.cacheControl },
+        body: JSON.stringify(served.metadata),
       };
     }
     // A CORS preflight never carries credentials (Fetch spec): the server's own CORS answers it.

@@ -1,7 +1,7 @@
 // `createMcpGuard`: Mandate in front of an MCP server (Streamable HTTP), as Hono and Node middleware.
 import { createMandateGuard, type MandateGuard } from './mandate-guard.ts';
 import type { MandateGuardOptions } from './mandate-guard-options.ts';
-import { createMcpGate, type McpAuthInfo } from './mcp-gate.ts';
+import { createMcpGate, type McpAuthInfo, type ServedMetadata } from './mcp-gate.ts';
 import { honoAdapter, type McpHonoMiddleware } from './mcp-hono.ts';
 import { type McpNodeMiddleware, nodeAdapter } from './mcp-node.ts';
 import {
@@ -11,6 +11,8 @@ import {
   protectedResourceMetadata,
   toolScope,
 } from './mcp-resource.ts';
+import { createRegistrationReader } from './own-registration.ts';
+import { createResourceCredentials } from './resource-credentials.ts';
 
 export interface McpGuardOptions
   extends Omit<MandateGuardOptions, 'action' | 'resource' | 'cacheTtlMs'> {
@@ -20,7 +22,11 @@ export interface McpGuardOptions
    * trailing slash), as MCP clients send it as `resource`.
    */
   readonly resource: string;
-  /** The server's tool names: advertised as `tools:<name>` in `scopes_supported`. */
+  /**
+   * The server's tool names: advertised as `tools:<name>` in `scopes_supported`. Default: the
+   * `actions` the resource client is registered with at Mandate, read from its own registration
+   * (`GET /oauth/clients/{client_id}`) when the metadata is first asked for, and every 5 minutes.
+   */
   readonly tools?: readonly string[];
   /**
    * The tools a client without a token is told to ask for first (the 401's `scope`); others it
@@ -50,8 +56,8 @@ export interface McpGuard {
   hono(): McpHonoMiddleware;
   /** Node middleware `(req, res, next)`: sets `req.auth` and `req.body`; pass `req.body` to the transport. */
   node(): McpNodeMiddleware;
-  /** The RFC 9728 metadata it serves at `metadataUrl`. */
-  readonly metadata: ProtectedResourceMetadata;
+  /** The RFC 9728 metadata it serves at `metadataUrl` (tool names as `tools` or the registration says). */
+  metadata(): Promise<ProtectedResourceMetadata>;
   readonly metadataUrl: string;
   /** The guard deciding the calls (mount `mandateEventReceiver(mcp.guard)` for CAEP pushes). */
   readonly guard: MandateGuard;
@@ -72,7 +78,7 @@ export function createMcpGuard(options: McpGuardOptions): McpGuard {
       throw new TypeError(`createMcpGuard: ${JSON.stringify(name)} is not an MCP tool name`);
   const { tools, initialTools, context, maxBodyBytes: _max, ...rest } = options;
   const guard = createMandateGuard({ ...rest, resource, cacheTtlMs: options.cacheTtlMs ?? 0 });
-  const metadata = protectedResourceMetadata(resource, issuer, tools);
+  const metadata = servedMetadata(options, resource, issuer);
   const metadataPath = metadataPathOf(resource);
   const metadataUrl = `${new URL(resource).origin}${metadataPath}`;
   const gate = createMcpGate({
@@ -89,9 +95,64 @@ export function createMcpGuard(options: McpGuardOptions): McpGuard {
   return {
     hono: () => honoAdapter(gate),
     node: () => nodeAdapter(gate),
-    metadata,
+    metadata: async () => (await metadata()).metadata,
     metadataUrl,
     guard,
     close: () => guard.close(),
   };
+}
+
+/** How often the registered tool names are read again. */
+const REGISTRATION_MAX_AGE_MS = 300_000;
+
+/**
+ * The metadata source: fixed when `tools` are given, else built from the registered actions. While
+ * Mandate cannot be read (and nothing was read yet) it omits `scopes_supported` and is not cached.
+ */
+function servedMetadata(
+  options: McpGuardOptions,
+  resource: string,
+  issuer: string,
+): () => Promise<ServedMetadata> {
+  const cached = 'public, max-age=300';
+  if (options.tools) {
+    const fixed = {
+      metadata: protectedResourceMetadata(resource, issuer, options.tools),
+      cacheControl: cached,
+    };
+    return async () => fixed;
+  }
+  const now = options.now ?? Date.now;
+  const timeoutMs = options.timeoutMs ?? 3000;
+  const fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+  const read = createRegistrationReader({
+    issuer: new URL(options.issuer),
+    clientId: options.clientId,
+    credentials: createResourceCredentials(
+      options.clientId,
+      options.privateKey === undefined
+        ? { clientSecret: options.clientSecret as string }
+        : { privateKey: options.privateKey, keyId: options.keyId, algorithm: options.algorithm },
+      { timeoutMs, now },
+    ),
+    fetch: fetchImpl,
+    timeoutMs,
+    maxAgeMs: REGISTRATION_MAX_AGE_MS,
+    now,
+  });
+  return () =>
+    read().then(
+      (r) => ({
+        metadata: protectedResourceMetadata(
+          resource,
+          issuer,
+          r.actions.length ? r.actions : undefined,
+        ),
+        cacheControl: cached,
+      }),
+      () => ({
+        metadata: protectedResourceMetadata(resource, issuer, undefined),
+        cacheControl: 'no-store',
+      }),
+    );
 }

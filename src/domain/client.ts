@@ -4,6 +4,7 @@ import { MAX_GRANT_TTL_SEC } from './intent.ts';
 import { JwksUriSchema, type PublicJwks, PublicJwksSchema } from './key-source.ts';
 import { MAX_ACCESS_TTL_SEC } from './ttl.ts';
 import type { PublicClient } from './wire/admin.ts';
+import type { ClientRegistration } from './wire/oauth.ts';
 
 export const ClientKindSchema = z.enum(['agent', 'resource']);
 export type ClientKind = z.infer<typeof ClientKindSchema>;
@@ -198,6 +199,21 @@ export function isLoopbackHost(hostname: string): boolean {
 export function publicClient(client: Client): PublicClient {
   const { secret_hash: _hidden, ...rest } = client;
   return rest;
+}
+
+/** A client's own registration as it may read it (RFC 7592 names where they exist): no secret, no hash. */
+export function clientRegistration(client: Client): ClientRegistration {
+  return {
+    client_id: client.client_id,
+    client_name: client.name,
+    client_id_issued_at: client.created_at,
+    token_endpoint_auth_method: client.token_endpoint_auth_method,
+    ...(client.jwks_uri ? { jwks_uri: client.jwks_uri } : {}),
+    ...(client.redirect_uris?.length ? { redirect_uris: client.redirect_uris } : {}),
+    kind: client.kind,
+    resources: client.resources,
+    ...(client.actions ? { actions: client.actions } : {}),
+  };
 }
 
 /** True when a resource client serves one of the audiences. */

@@ -4,6 +4,14 @@ import type { StoredPolicy } from './policy-store.ts';
 import type { PolicySource } from './ports.ts';
 
 /** A policy that does not parse or validate, located in the submitted text (1-based). */
+/** The policy set to load does not compile under the schema in force: a configuration fault, not an outage. */
+export class PolicySetInvalid extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolicySetInvalid';
+  }
+}
+
 export interface PolicyProblem {
   readonly policy_id?: string | undefined;
   readonly message: string;

@@ -1,10 +1,11 @@
 // The policy set in force in this process: loaded from the store, replaced on change everywhere, recompiled when registered actions change.
 import type { EventBus } from '../domain/event-bus.ts';
 import type { PolicyDecider } from '../domain/policy-facts.ts';
-import type {
-  CompiledPolicySet,
-  PolicyProblem,
-  PolicyRegistry,
+import {
+  type CompiledPolicySet,
+  type PolicyProblem,
+  type PolicyRegistry,
+  PolicySetInvalid,
 } from '../domain/policy-registry.ts';
 import type { PolicyStore, StoredPolicy } from '../domain/policy-store.ts';
 import type { ClientStore } from '../domain/ports.ts';
@@ -18,6 +19,14 @@ export interface PolicyRegistryOptions {
    * whole at load, then one client at a time as its change event arrives on the bus.
    */
   readonly clients?: Pick<ClientStore, 'get' | 'list'>;
+  /**
+   * The clients the config file lists: their actions count from the first load, so the policy
+   * files may name them on a first start (the file is seeded into the store only after the load).
+   */
+  readonly configuredClients?: ReadonlyArray<{
+    readonly client_id: string;
+    readonly actions?: readonly string[] | undefined;
+  }>;
 }
 
 export function createPolicyRegistry(
@@ -61,7 +70,7 @@ export function createPolicyRegistry(
     const compiled = compilePolicySet(stored.text, schema, stored.version, compileOpts);
     // A stored set that no longer compiles (schema changed underneath it) keeps the old one in force.
     if (!compiled.ok)
-      throw new Error(
+      throw new PolicySetInvalid(
         `stored policy version ${stored.version} does not compile: ${compiled.problems[0]?.message}`,
       );
     current = compiled.set;
@@ -79,6 +88,7 @@ export function createPolicyRegistry(
     if (!opts.clients) return;
     actionsByClient.clear();
     for (const c of await opts.clients.list()) noteClient(c.client_id, c.actions);
+    for (const c of opts.configuredClients ?? []) noteClient(c.client_id, c.actions);
     applySchema();
   };
 
@@ -111,7 +121,7 @@ export function createPolicyRegistry(
       if (stored) return install(stored);
       const check = compilePolicySet(defaultText, schema, 0);
       if (!check.ok)
-        throw new Error(
+        throw new PolicySetInvalid(
           `default policy set does not compile: line ${check.problems[0]?.line}: ${check.problems[0]?.message}`,
         );
       await store.seed(defaultText, nowSec);

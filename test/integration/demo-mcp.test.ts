@@ -3,8 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { envWithoutBroker, runScript } from '../support/run-script.ts';
 
 describe('npm run demo:mcp', () => {
-  it('connects through the MCP SDK, is refused export until approved, and is refused after a prompt change', async () => {
+  it('a person signs in for an MCP client; an agent connects through the MCP SDK, is refused export until approved, and is refused after a prompt change', async () => {
     const { code, out } = await runScript('scripts/demo-mcp.ts', envWithoutBroker());
+    expect(out).toMatch(
+      /behind mandate\/mcp, its tools registered as actions: tools:search_tickets tools:read_ticket tools:export_tickets\n/,
+    );
+    expect(out).toMatch(
+      /✓ alice signs in at the upstream IdP for ticket-desk-\w+ \(code \+ PKCE\); the consent page allows search_tickets, read_ticket and shows export_tickets refused by policy\n/,
+    );
+    expect(out).toMatch(
+      /✓ ticket-desk-\w+ acts for http:\/\/127\.0\.0\.1:\d+\|alice: tools\/list -> search_tickets, read_ticket; search_tickets\("printer"\) -> .*T-1/,
+    );
+    expect(out).not.toMatch(/oidc-provider NOTICE/);
     expect(out).toMatch(
       /✓ agent \S+ connected: 401 -> RFC 9728 metadata -> Mandate -> token of grant g_\S+/,
     );

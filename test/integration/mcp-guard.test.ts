@@ -7,10 +7,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { decodeJwt, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ticketsPolicy } from '../../scripts/mcp/tickets-policy.ts';
+import { addTicketPolicies, TICKET_TOOLS } from '../../scripts/mcp/tickets-policy.ts';
 import { type RunningServer, serveHono, serveNode } from '../../scripts/mcp/tickets-server.ts';
 import { createMcpGuard, type McpGuard } from '../../src/client/mcp.ts';
-import { admin, type Credentials, oauthPost } from '../support/broker.ts';
+import { ADMIN_TOKEN, admin, type Credentials, oauthPost } from '../support/broker.ts';
 import { freePort } from '../support/redis-server.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
@@ -51,7 +51,6 @@ const toolText = (result: unknown) =>
   ((result as { content: { text: string }[] }).content[0]?.text ?? '') as string;
 
 let broker: TestBroker;
-let policy: { yaml: string; remove(): void };
 let resourceSecret: Credentials;
 let resourceKeyed: { client_id: string; privateJwk: JWK };
 let agent: Credentials;
@@ -69,12 +68,17 @@ async function keyPair(kid: string) {
 }
 
 beforeAll(async () => {
-  policy = ticketsPolicy();
-  broker = await startTestBroker({ name: 'mcp', config: policy.yaml });
+  broker = await startTestBroker({ name: 'mcp' });
   for (const variant of ['hono-json', 'hono-sse', 'node-json', 'node-sse', 'keyed'])
     ports.set(variant, await freePort());
   const resources = [...ports.values()].map((p) => `http://127.0.0.1:${p}/mcp`);
-  resourceSecret = await broker.client({ name: 'tickets MCP', kind: 'resource', resources });
+  // The MCP servers' resource clients register the tools as actions: the stock schema then knows them.
+  resourceSecret = await broker.client({
+    name: 'tickets MCP',
+    kind: 'resource',
+    resources,
+    actions: [...TICKET_TOOLS],
+  });
   const rk = await keyPair('tickets-key');
   const created = await admin<{ client: { client_id: string } }>(
     broker.url,
@@ -84,11 +88,13 @@ beforeAll(async () => {
       name: 'tickets MCP (keyed)',
       kind: 'resource',
       resources,
+      actions: [...TICKET_TOOLS],
       token_endpoint_auth_method: 'private_key_jwt',
       jwks: { keys: [rk.publicJwk] },
     },
   );
   expect(created.status).toBe(201);
+  await addTicketPolicies(broker.url, ADMIN_TOKEN);
   resourceKeyed = { client_id: created.body.client.client_id, privateJwk: rk.privateJwk };
   agent = await broker.client({ name: 'support agent', kind: 'agent' });
   const ak = await keyPair('agent-key');
@@ -114,7 +120,8 @@ beforeAll(async () => {
         ? { clientId: resourceKeyed.client_id, privateKey: resourceKeyed.privateJwk }
         : { clientId: resourceSecret.client_id, clientSecret: resourceSecret.client_secret }),
       resource,
-      tools: ['search_tickets', 'read_ticket', 'export_tickets'],
+      // The tool names come from the registration (its actions); one variant names them itself.
+      ...(variant === 'hono-json' ? { tools: [...TICKET_TOOLS] } : {}),
       context: (tool, args) => (tool === 'search_tickets' ? { query: args.query } : undefined),
     });
     guards.push(guard);
@@ -131,7 +138,6 @@ afterAll(async () => {
   for (const s of servers) await s.close();
   for (const g of guards) g.close();
   await broker?.close();
-  policy?.remove();
 });
 
 /** An official SDK client of the variant's server, authenticating as the agent (secret or private key). */
@@ -369,6 +375,42 @@ describe('bad input at the MCP endpoint', () => {
     });
   });
 
+  it('takes the tool names from the registration when not given, also for a keyed resource client', async () => {
+    for (const variant of ['keyed', 'hono-json', 'node-sse']) {
+      const res = await fetch(
+        `http://127.0.0.1:${ports.get(variant)}/.well-known/oauth-protected-resource/mcp`,
+      );
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('public, max-age=300');
+      expect(((await res.json()) as { scopes_supported?: string[] }).scopes_supported).toEqual(
+        TICKET_TOOLS.map((t) => `tools:${t}`),
+      );
+    }
+  });
+
+  it('a guard that cannot read its registration serves metadata without scopes, and no token passes', async () => {
+    const port = await freePort();
+    const resource = `http://127.0.0.1:${port}/mcp`;
+    const wrong = createMcpGuard({
+      issuer: broker.issuer,
+      clientId: resourceSecret.client_id,
+      clientSecret: `${resourceSecret.client_secret}x`,
+      resource,
+    });
+    const server = await serveNode(port, true, wrong.node());
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      const body = (await res.json()) as Record<string, unknown>;
+      expect(body).toMatchObject({ resource, authorization_servers: [broker.issuer] });
+      expect(body).not.toHaveProperty('scopes_supported');
+    } finally {
+      await server.close();
+      wrong.close();
+    }
+  });
+
   it('a request without a token: 401 with resource_metadata', async () => {
     const res = await post(call('search_tickets'));
     expect(res.status).toBe(401);
@@ -426,5 +468,40 @@ describe('bad input at the MCP endpoint', () => {
     const huge = await post(call('x'.repeat(2 * 1024 * 1024)), auth);
     expect(huge.status).toBe(413);
     await huge.body?.cancel();
+  });
+});
+
+describe('tool names follow the registration', () => {
+  it('a guard reads the registered actions again after 5 minutes, not before', async () => {
+    let nowMs = Date.now();
+    const mcpGuard = createMcpGuard({
+      issuer: broker.issuer,
+      clientId: resourceSecret.client_id,
+      clientSecret: resourceSecret.client_secret,
+      resource: `http://127.0.0.1:${await freePort()}/mcp`,
+      now: () => nowMs,
+    });
+    try {
+      const scopes = async () => (await mcpGuard.metadata()).scopes_supported;
+      expect(await scopes()).toEqual(TICKET_TOOLS.map((t) => `tools:${t}`));
+      const patched = await admin(
+        broker.url,
+        'PATCH',
+        `/admin/clients/${resourceSecret.client_id}`,
+        {
+          actions: [...TICKET_TOOLS, 'close_ticket'],
+        },
+      );
+      expect(patched.status, patched.text).toBe(200);
+      nowMs += 299_000;
+      expect(await scopes()).not.toContain('tools:close_ticket');
+      nowMs += 2_000;
+      expect(await scopes()).toContain('tools:close_ticket');
+    } finally {
+      mcpGuard.close();
+      await admin(broker.url, 'PATCH', `/admin/clients/${resourceSecret.client_id}`, {
+        actions: [...TICKET_TOOLS],
+      });
+    }
   });
 });

@@ -1,4 +1,7 @@
 // Tools as actions: a resource client's registered actions join the Cedar schema on every broker process; tools: scopes; canonical resources.
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   admin,
@@ -14,6 +17,7 @@ import { type BrokerProcess, spawnBrokerProcess } from '../support/spawn-broker-
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
 
 const MCP = 'https://mcp.example.com/mcp';
+const REPO = join(import.meta.dirname, '../..');
 let a: TestBroker;
 /** A second broker: its own process, the same Redis and prefix. */
 let b: BrokerProcess;
@@ -181,6 +185,52 @@ describe('registering actions through mandate.yaml and the CLI', () => {
       ).toBe(200);
     } finally {
       await broker.close();
+    }
+  });
+
+  it("a first start whose policy files name the config file clients' actions: they validate", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-tools-policies-'));
+    copyFileSync(join(REPO, 'config/policies/default.cedar'), join(dir, 'default.cedar'));
+    writeFileSync(join(dir, 'tools.cedar'), permitTool('first_boot_tool'));
+    const broker = await startTestBroker({
+      name: 'tools-yaml-boot',
+      config: [
+        `policy: { dir: ${JSON.stringify(dir)} }`,
+        'clients:',
+        '  - client_id: boot-mcp',
+        '    name: Boot MCP server',
+        '    kind: resource',
+        `    resources: ["${MCP}"]`,
+        '    actions: [first_boot_tool]',
+        '    client_secret: "0123456789abcdef0123456789abcdef"',
+        '',
+      ].join('\n'),
+    });
+    try {
+      const current = await admin<{ policies: string }>(broker.url, 'GET', '/admin/policies');
+      expect(current.body.policies).toContain('Action::"first_boot_tool"');
+    } finally {
+      await broker.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a first start whose policy files name an action nobody registered: refused as configuration, not as Redis', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mandate-tools-policies-'));
+    copyFileSync(join(REPO, 'config/policies/default.cedar'), join(dir, 'default.cedar'));
+    writeFileSync(join(dir, 'tools.cedar'), permitTool('nobody_registered_this'));
+    try {
+      const started = startTestBroker({
+        name: 'tools-yaml-unknown',
+        config: `policy: { dir: ${JSON.stringify(dir)} }\n`,
+      });
+      await expect(started).rejects.toMatchObject({
+        name: 'ConfigError',
+        message: expect.stringMatching(/does not compile.*nobody_registered_this/),
+      });
+      await expect(started).rejects.not.toThrow(/Redis/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -71,3 +71,28 @@ export const IntrospectionResponseSchema = z
   .loose()
   .meta({ id: 'IntrospectionResponse' });
 export type IntrospectionResponse = z.infer<typeof IntrospectionResponseSchema>;
+
+/**
+ * The answer of `GET /oauth/clients/{client_id}`: a client's own registration, read-only (the
+ * client information response of RFC 7591 3.2.1 / RFC 7592 3, with Mandate's own members), never
+ * a secret or its hash.
+ */
+export const ClientRegistrationSchema = z
+  .object({
+    client_id: z.string(),
+    client_name: z.string(),
+    client_id_issued_at: z.number().int().describe('epoch seconds'),
+    token_endpoint_auth_method: z.string(),
+    jwks_uri: z.string().optional(),
+    redirect_uris: z.array(z.string()).optional(),
+    kind: z.enum(['agent', 'resource']).describe('Mandate: an agent or a resource client'),
+    resources: z
+      .array(z.string())
+      .describe('Mandate, resource clients: the resources it serves (canonical URIs)'),
+    actions: z
+      .array(z.string())
+      .optional()
+      .describe('Mandate, resource clients: the actions it serves (an MCP server: its tool names)'),
+  })
+  .meta({ id: 'ClientRegistration' });
+export type ClientRegistration = z.infer<typeof ClientRegistrationSchema>;

@@ -1,4 +1,4 @@
-// The OAuth sub-app (/oauth/*): RFC 6749 JSON errors, its body limit and rate limit, authorize (HTML), token, introspection and revocation.
+// The OAuth sub-app (/oauth/*): RFC 6749 JSON errors, its body limit and rate limit, authorize (HTML), token, introspection, revocation, own registration.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { OAuthError } from '../../domain/errors.ts';
 import { createBodyLimit } from '../body-limit.ts';
@@ -6,6 +6,7 @@ import type { HttpDeps } from '../http-deps.ts';
 import { oauthTooLarge, oauthTooMany, renderOAuthError } from '../oauth-response.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import { registerAuthorize } from './authorize.tsx';
+import { registerClientRegistration } from './client-registration.ts';
 import { registerIntrospect } from './introspect.ts';
 import { registerRevoke } from './revoke.ts';
 import { registerToken } from './token.ts';
@@ -23,6 +24,7 @@ export function createOAuthApp(deps: HttpDeps, limiter: RateLimiter): OpenAPIHon
   registerToken(app, deps, limiter.guard({ tooMany: oauthTooMany }));
   registerIntrospect(app, deps, limiter.guard({ tooMany: oauthTooMany, checksTokens: true }));
   registerRevoke(app, deps, limiter.guard({ tooMany: oauthTooMany }));
+  registerClientRegistration(app, deps, limiter.guard({ tooMany: oauthTooMany }));
   // Any other method or path under /oauth is still answered in RFC 6749's shape.
   app.all('*', (c) =>
     renderOAuthError(c, new OAuthError('invalid_request', 'no such endpoint'), deps.log),
