@@ -2,7 +2,7 @@
 import { isLoopbackHost } from './client.ts';
 import type { OnBehalfOf } from './delegation.ts';
 import { OAuthError } from './errors.ts';
-import type { AgentTask } from './intent.ts';
+import { type AgentTask, actionsOfScope } from './intent.ts';
 import { canonicalResources } from './resource-uri.ts';
 
 /** How long a code may be redeemed (s). */
@@ -97,11 +97,7 @@ export function readAuthorizationParams(values: QueryValues): AuthorizationParam
 
 /** Scope values are actions; an MCP tool's scope `tools:<name>` names the action `<name>`. */
 export function toolScopes(scope: string): string {
-  return scope
-    .split(' ')
-    .filter(Boolean)
-    .map((s) => (s.startsWith('tools:') ? s.slice('tools:'.length) : s))
-    .join(' ');
+  return (actionsOfScope(scope) ?? []).join(' ');
 }
 
 /**
@@ -112,7 +108,8 @@ export function redirectUriMatches(registered: readonly string[], presented: str
   if (registered.includes(presented)) return true;
   if (!URL.canParse(presented) || presented.includes('#')) return false;
   const asked = new URL(presented);
-  if (asked.protocol !== 'http:' || !isLoopbackHost(asked.hostname)) return false;
+  if (asked.protocol !== 'http:' || !isLoopbackHost(asked.hostname) || asked.port === '0')
+    return false;
   return registered.some((r) => {
     if (!URL.canParse(r)) return false;
     const reg = new URL(r);

@@ -1,5 +1,6 @@
 // Client ID Metadata Documents: which client_id URLs name one, what the document must hold, and redirect_uri matching.
 import { z } from 'zod';
+import { redirectUriProblem } from './client.ts';
 import { jwksUriProblem, PublicJwksSchema } from './key-source.ts';
 
 /** A client known by its Client ID Metadata Document (client_id is the document's https URL). */
@@ -47,47 +48,6 @@ export function clientIdUrlProblem(url: string): string | undefined {
   const segments = path.split('/').map((s) => s.replace(/%2e/gi, '.'));
   if (segments.some((s) => s === '.' || s === '..')) return 'must not have . or .. path segments';
   return undefined;
-}
-
-const LOOPBACK_REDIRECT = /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)(?::(\d{1,5}))?([/?][^#]*)?$/;
-
-/**
- * Why a redirect URI may not be registered, or undefined: absolute, no fragment; https, plain
- * http only on a loopback host (RFC 8252 7.3), or a private-use scheme with a dot (RFC 8252 7.1).
- */
-export function redirectUriProblem(uri: string): string | undefined {
-  if (!URL.canParse(uri)) return 'must be an absolute URI';
-  if (uri.includes('#')) return 'must not have a fragment';
-  const { protocol } = new URL(uri);
-  if (protocol === 'https:') return undefined;
-  if (protocol === 'http:')
-    return LOOPBACK_REDIRECT.test(uri) ? undefined : 'http is allowed only on a loopback host';
-  const scheme = protocol.slice(0, -1);
-  if (!scheme.includes('.') || ['javascript', 'data', 'file', 'blob'].includes(scheme))
-    return 'must be https, http on a loopback host, or a reverse-domain private-use scheme';
-  return undefined;
-}
-
-/**
- * True when `requested` may be used as the redirect_uri of a client registered with
- * `redirect_uris`: an exact (character for character) match, or, for an http loopback URI, the
- * same host, path and query on any port (RFC 8252 7.3: native apps pick a free port per request).
- */
-export function redirectUriMatches(
-  client: Pick<MetadataClient, 'redirect_uris'>,
-  requested: string,
-): boolean {
-  if (client.redirect_uris.includes(requested)) return true;
-  const asked = LOOPBACK_REDIRECT.exec(requested);
-  if (!asked || !validPort(asked[2])) return false;
-  return client.redirect_uris.some((registered) => {
-    const known = LOOPBACK_REDIRECT.exec(registered);
-    return known !== null && known[1] === asked[1] && (known[3] ?? '') === (asked[3] ?? '');
-  });
-}
-
-function validPort(port: string | undefined): boolean {
-  return port === undefined || (Number(port) >= 1 && Number(port) <= 65_535);
 }
 
 const Text = (max: number) => z.string().min(1).max(max);

@@ -1,6 +1,7 @@
 // Task intents: the RFC 9396 `agent_task` authorization_details type, its pairs, and narrowing.
 import { z } from 'zod';
 import type { AgentTask } from './agent-task.ts';
+import { OAuthError } from './errors.ts';
 import type { JsonLimits } from './json-bounds.ts';
 
 export type { AgentTask } from './agent-task.ts';
@@ -174,4 +175,21 @@ export function scopeOf(entries: readonly AgentTask[]): string {
 /** The distinct datatypes the entries name. */
 export function datatypesOf(entries: readonly AgentTask[]): string[] {
   return [...new Set(entries.flatMap((e) => e.datatypes ?? []))];
+}
+
+/** The scope prefix of an MCP tool: `tools:search_tickets` asks for the action `search_tickets`. */
+export const TOOL_SCOPE_PREFIX = 'tools:';
+
+/**
+ * The actions a `scope` names: each value is an action, and `tools:<name>` (an MCP tool's scope)
+ * names the action `<name>`; repeats count once. An empty `tools:` is invalid_scope.
+ */
+export function actionsOfScope(scope: string | undefined): string[] | undefined {
+  const values = scope?.split(' ').filter(Boolean);
+  if (!values) return undefined;
+  const actions = values.map((v) =>
+    v.startsWith(TOOL_SCOPE_PREFIX) ? v.slice(TOOL_SCOPE_PREFIX.length) : v,
+  );
+  if (actions.includes('')) throw new OAuthError('invalid_scope', 'scope: tools: must name a tool');
+  return [...new Set(actions)];
 }

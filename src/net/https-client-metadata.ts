@@ -12,6 +12,7 @@ import {
 } from '../domain/client-metadata.ts';
 import { OAuthError } from '../domain/errors.ts';
 import { PublicJwksSchema } from '../domain/key-source.ts';
+import { LruMap } from '../domain/lru-map.ts';
 import { addressKindOf, addressProblem } from '../domain/receiver-target.ts';
 import { checkedLookup, type ResolveAll, TargetRefused } from './checked-lookup.ts';
 import { guardedGet, ResponseTooLarge } from './guarded-get.ts';
@@ -59,7 +60,7 @@ export function createHttpsClientMetadataDocuments(
   opts: ClientMetadataOptions,
 ): ClientMetadataDocuments {
   const nowMs = opts.nowMs ?? Date.now;
-  const cached = new Map<string, Cached>();
+  const cached = new LruMap<string, Cached>(opts.maxEntries);
   const pending = new Map<string, Promise<MetadataClient>>();
   const allowedHosts = new Set(opts.allowedHosts.map((h) => h.toLowerCase()));
   const lookup: LookupFunction = checkedLookup(
@@ -69,10 +70,8 @@ export function createHttpsClientMetadataDocuments(
   );
 
   const keep = (url: string, client: MetadataClient, lifetimeSec: number) => {
-    cached.delete(url);
-    if (lifetimeSec <= 0) return;
-    cached.set(url, { client, untilMs: nowMs() + lifetimeSec * 1000 });
-    while (cached.size > opts.maxEntries) cached.delete(cached.keys().next().value as string);
+    if (lifetimeSec <= 0) cached.delete(url);
+    else cached.set(url, { client, untilMs: nowMs() + lifetimeSec * 1000 });
   };
 
   /** Why `url`'s host may not be fetched from, before any lookup; undefined when it may. */

@@ -1,13 +1,14 @@
 // The client behind an authorization request: a registered agent, or one known by its Client ID Metadata Document (kept as a client record).
 import { type Client, ClientIdSchema } from '../domain/client.ts';
-import type { ClientMetadataDocuments, MetadataClient } from '../domain/client-metadata.ts';
+import {
+  type ClientMetadataDocuments,
+  isClientIdUrl,
+  type MetadataClient,
+} from '../domain/client-metadata.ts';
 import { OAuthError } from '../domain/errors.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 
 const unknownClient = () => new OAuthError('invalid_client', 'unknown or disabled client');
-
-/** True for a client_id that names a Client ID Metadata Document. */
-export const isMetadataClientId = (clientId: string) => clientId.startsWith('https://');
 
 /**
  * The enabled agent client `clientId` names. An https client_id is resolved through its metadata
@@ -21,7 +22,7 @@ export async function authorizingClient(
   documents: ClientMetadataDocuments | undefined,
   opts: { remember: boolean },
 ): Promise<Client> {
-  if (isMetadataClientId(clientId)) {
+  if (isClientIdUrl(clientId)) {
     if (!documents)
       throw new OAuthError('invalid_client', 'client_id metadata documents are not enabled');
     return metadataClient(broker, await documents.resolve(clientId), opts.remember);

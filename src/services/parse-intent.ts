@@ -5,14 +5,14 @@ import {
   type AgentTask,
   AUTHORIZATION_DETAILS_JSON_LIMITS,
   AuthorizationDetailsSchema,
+  actionsOfScope,
   type IntentLimits,
   intentOverLimits,
 } from '../domain/intent.ts';
 import { parseJsonWithin } from '../domain/json-bounds.ts';
 import { canonicalResources } from '../domain/resource-uri.ts';
 
-/** The scope prefix of an MCP tool: `tools:search_tickets` asks for the action `search_tickets`. */
-export const TOOL_SCOPE_PREFIX = 'tools:';
+export { actionsOfScope, TOOL_SCOPE_PREFIX } from '../domain/intent.ts';
 
 /** The intent parameters of a token request. */
 export interface IntentRequest {
@@ -84,20 +84,6 @@ function parseEntries(asked: IntentRequest): AgentTask[] {
       throw new OAuthError('invalid_scope', 'scope names none of the requested actions');
   }
   return entries;
-}
-
-/**
- * The actions a `scope` names: each value is an action, and `tools:<name>` (an MCP tool's scope)
- * names the action `<name>`; repeats count once. An empty `tools:` is invalid_scope.
- */
-export function actionsOfScope(scope: string | undefined): string[] | undefined {
-  const values = scope?.split(' ').filter(Boolean);
-  if (!values) return undefined;
-  const actions = values.map((v) =>
-    v.startsWith(TOOL_SCOPE_PREFIX) ? v.slice(TOOL_SCOPE_PREFIX.length) : v,
-  );
-  if (actions.includes('')) throw new OAuthError('invalid_scope', 'scope: tools: must name a tool');
-  return [...new Set(actions)];
 }
 
 function withinLimits(entries: AgentTask[], limits: IntentLimits): AgentTask[] {

@@ -1,12 +1,13 @@
 // Client ID Metadata Documents, pure part: client_id URLs, document validation, redirect matching, cache lifetimes.
+
 import { describe, expect, it } from 'vitest';
+import { redirectUriMatches } from '../../src/domain/authorization-request.ts';
+import { redirectUriProblem } from '../../src/domain/client.ts';
 import {
   cacheLifetimeSec,
   clientIdUrlProblem,
   isClientIdUrl,
   readClientMetadata,
-  redirectUriMatches,
-  redirectUriProblem,
 } from '../../src/domain/client-metadata.ts';
 
 const URL_ = 'https://app.example.com/oauth/client.json';
@@ -162,7 +163,7 @@ describe('redirectUriMatches', () => {
     'http://127.0.0.1:1/callback',
     'http://localhost:4000/cb?x=1',
     'http://localhost/cb?x=1',
-  ])('accepts %s', (uri) => expect(redirectUriMatches(client, uri)).toBe(true));
+  ])('accepts %s', (uri) => expect(redirectUriMatches(client.redirect_uris, uri)).toBe(true));
 
   it.each([
     'https://app.example.com/cb/',
@@ -179,7 +180,7 @@ describe('redirectUriMatches', () => {
     'http://127.0.0.1.evil.example/callback',
     'http://localhost:4000/cb?x=2',
     'https://127.0.0.1:53120/callback',
-  ])('refuses %s', (uri) => expect(redirectUriMatches(client, uri)).toBe(false));
+  ])('refuses %s', (uri) => expect(redirectUriMatches(client.redirect_uris, uri)).toBe(false));
 });
 
 describe('cacheLifetimeSec', () => {
