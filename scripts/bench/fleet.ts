@@ -16,6 +16,7 @@ import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
 import { createRedisGrantStore } from '../../src/store/redis-grant-store.ts';
 import { createRedisKeyStore } from '../../src/store/redis-key-store.ts';
 import { registerClient } from './broker-processes.ts';
+import { benchGrant } from './seed-grant.ts';
 
 /** The fleet's shape (BENCH_FLEET_GRANTS, BENCH_FLEET_AGENTS, BENCH_FLEET_RESOURCES). */
 export const FLEET = {
@@ -98,12 +99,13 @@ export async function seedFleet(opts: {
           chunk.map(async (i) => {
             const agent = i % opts.clients.agents.length;
             const resource = (i * 7) % opts.clients.resources.length;
-            const grant = fleetGrant(
-              i,
-              opts.clients.agents[agent]!.id,
-              resourceLocation(resource),
-              nowSec,
-            );
+            const grant = benchGrant(i, opts.clients.agents[agent]!.id, nowSec, {
+              location: resourceLocation(resource),
+              ttlSec: FLEET_TOKEN_TTL_SEC,
+              taskPrefix: 'F',
+              purpose: 'fleet task',
+              ip: '203.0.113.9',
+            });
             const jti = jtiFor(grant.id, randomBytes(12).toString('base64url'));
             const token = signer(claimsOf(grant, jti, opts.issuer, nowSec));
             const secret = randomBytes(32).toString('base64url');
@@ -142,35 +144,6 @@ export async function seedFleet(opts: {
   } finally {
     redis.disconnect();
   }
-}
-
-function fleetGrant(index: number, clientId: string, location: string, nowSec: number): Grant {
-  const entry = {
-    type: 'agent_task' as const,
-    task_id: `F-${index}`,
-    actions: ['read', 'write'],
-    locations: [location],
-  };
-  return {
-    id: `g_${randomBytes(16).toString('base64url')}`,
-    client_id: clientId,
-    task_id: entry.task_id,
-    status: 'active',
-    requested: [entry],
-    granted: [entry],
-    context: {
-      ip: '203.0.113.9',
-      risk: 0,
-      signals: [],
-      approved: false,
-      delegated: false,
-      sender_constrained: false,
-      groups: [],
-    },
-    policy_version: 1,
-    created_at: nowSec,
-    expires_at: nowSec + FLEET_TOKEN_TTL_SEC,
-  };
 }
 
 /** The claims issue-access-token.ts gives a grant's token. */

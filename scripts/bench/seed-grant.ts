@@ -5,14 +5,28 @@ import type { DecisionRecord } from '../../src/domain/decision-record.ts';
 import type { Grant } from '../../src/domain/grant.ts';
 import type { DecisionLog, GrantStore } from '../../src/domain/ports.ts';
 
-/** Grant `index` of a fleet: one task per grant, read and write on the CRM, an hour to live. */
-export function benchGrant(index: number, clientId: string, nowSec: number): Grant {
+/** Where and how long a bench grant lives, and how its tasks are named (the sweep's defaults). */
+export interface BenchGrantShape {
+  readonly location?: string;
+  readonly ttlSec?: number;
+  readonly taskPrefix?: string;
+  readonly purpose?: string;
+  readonly ip?: string;
+}
+
+/** Grant `index` of a fleet: one task per grant, read and write on one location (the CRM, an hour to live by default). */
+export function benchGrant(
+  index: number,
+  clientId: string,
+  nowSec: number,
+  shape: BenchGrantShape = {},
+): Grant {
   const entry = {
     type: 'agent_task' as const,
-    task_id: `T-${index}`,
-    purpose: 'weekly CRM summary',
+    task_id: `${shape.taskPrefix ?? 'T'}-${index}`,
+    purpose: shape.purpose ?? 'weekly CRM summary',
     actions: ['read', 'write'],
-    locations: ['https://crm.example.com'],
+    locations: [shape.location ?? 'https://crm.example.com'],
   };
   return {
     // Ids and lifetimes as mint-token.ts makes them.
@@ -23,7 +37,7 @@ export function benchGrant(index: number, clientId: string, nowSec: number): Gra
     requested: [entry],
     granted: [entry],
     context: {
-      ip: '10.0.0.7',
+      ip: shape.ip ?? '10.0.0.7',
       risk: 0,
       signals: [],
       approved: false,
@@ -33,7 +47,7 @@ export function benchGrant(index: number, clientId: string, nowSec: number): Gra
     },
     policy_version: 1,
     created_at: nowSec,
-    expires_at: nowSec + 3600,
+    expires_at: nowSec + (shape.ttlSec ?? 3600),
   };
 }
 
