@@ -1,12 +1,11 @@
-// The end of a turn: end-of-turn work runs once per turn, and after-write work only once what the end-of-turn work sent has left.
+// The end of a turn: end-of-turn work runs once per turn, the tasks it queues included.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { afterTurnWrites, atTurnEnd } from '../../src/store/turn-end.ts';
+import { atTurnEnd } from '../../src/store/turn-end.ts';
 
 describe('turn end', () => {
-  it("runs the turn's end work in one pass, its own queued tasks included, then the after work", async () => {
+  it("runs the turn's end work in one pass, its own queued tasks included", async () => {
     const events: string[] = [];
-    afterTurnWrites(() => events.push('after'));
     atTurnEnd(() => {
       events.push('end 1');
       atTurnEnd(() => events.push('end 3'));
@@ -15,19 +14,7 @@ describe('turn end', () => {
     expect(events).toEqual([]);
     await nextTurn();
     await nextTurn();
-    expect(events).toEqual(['end 1', 'end 2', 'end 3', 'after']);
-  });
-
-  it('runs the after work once a flush the end work scheduled on process.nextTick has run (as ioredis sends its pipeline)', async () => {
-    const events: string[] = [];
-    atTurnEnd(() => {
-      events.push('append issued');
-      process.nextTick(() => events.push('pipeline sent'));
-    });
-    afterTurnWrites(() => events.push('signature'));
-    await nextTurn();
-    await nextTurn();
-    expect(events).toEqual(['append issued', 'pipeline sent', 'signature']);
+    expect(events).toEqual(['end 1', 'end 2', 'end 3']);
   });
 
   it('still runs the other tasks when one throws, and surfaces the error', async () => {
@@ -40,14 +27,13 @@ describe('turn end', () => {
         throw new Error('task failed');
       });
       atTurnEnd(() => events.push('next task'));
-      afterTurnWrites(() => events.push('after'));
       await nextTurn();
       await nextTurn();
       await nextTurn();
     } finally {
       process.removeListener('uncaughtException', onUncaught);
     }
-    expect(events).toEqual(['next task', 'after']);
+    expect(events).toEqual(['next task']);
     expect(String(uncaught[0])).toMatch(/task failed/);
   });
 });
