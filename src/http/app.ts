@@ -1,4 +1,5 @@
 // The Hono app: request metrics and logs, health and readiness, the documents, and one sub-app per wire format.
+import type { HttpBindings } from '@hono/node-server';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { routePath } from 'hono/route';
 import type { BlankEnv } from 'hono/types';
@@ -27,9 +28,14 @@ export function createApp(deps: HttpDeps): OpenAPIHono<BlankEnv> {
     // X-Request-Id in and out: a sane incoming one is kept, else one is made; every log line of
     // the request (its decisions included) names it.
     const requestId = requestIdOf(c.req.header('x-request-id'));
+    // Served by Node: the header goes on the socket's response, where Node adds it to whatever
+    // the route answers; reading `c.res.headers` instead would turn a response of plain headers
+    // into a Fetch Headers object and take the adapter off its fast path on every request.
+    const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+    outgoing?.setHeader('X-Request-Id', requestId);
     await runInRequest(requestId, async () => {
       await next();
-      c.res.headers.set('X-Request-Id', requestId);
+      if (!outgoing) c.res.headers.set('X-Request-Id', requestId);
       const seconds = (performance.now() - start) / 1000;
       const route = routePath(c) || 'unmatched';
       deps.metrics.observeRequest(route, c.req.method, c.res.status, seconds);

@@ -52,6 +52,33 @@ describe('LruMap', () => {
     expect(() => new LruMap(1.5)).toThrow(RangeError);
   });
 
+  it('on a large map keeps every entry among the last seven eighths of the bound used', () => {
+    const max = 64;
+    const lru = new LruMap<number, number>(max);
+    const recency: number[] = []; // exact use order, newest last
+    const use = (key: number) => {
+      const at = recency.indexOf(key);
+      if (at >= 0) recency.splice(at, 1);
+      recency.push(key);
+    };
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed;
+    };
+    for (let step = 0; step < 4_000; step++) {
+      // Mostly reads of recent keys (a hot head), some new keys.
+      const key = next() % 5 === 0 ? 1_000 + step : recency[recency.length - 1 - (next() % 40)];
+      if (key !== undefined && lru.get(key) !== undefined) use(key);
+      else if (key !== undefined) {
+        lru.set(key, key);
+        use(key);
+      }
+      expect(lru.size).toBeLessThanOrEqual(max);
+      for (const kept of recency.slice(-(max - max / 8))) expect(lru.peek(kept)).toBe(kept);
+    }
+  });
+
   it('delete removes an entry', () => {
     const lru = new LruMap<string, number>(3);
     lru.set('a', 1);
