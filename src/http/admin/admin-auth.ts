@@ -10,7 +10,7 @@ import {
   rolesWith,
 } from '../../domain/operator.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { problemReply } from '../openapi.ts';
+import { ADMIN_AUTH, ADMIN_ERRORS, problemReply } from '../openapi.ts';
 import { problem, renderProblem } from '../problem-response.ts';
 import { noteAuthenticated } from '../rate-limit.ts';
 
@@ -66,7 +66,8 @@ export const ROLES_EXTENSION = 'x-mandate-roles';
 /**
  * An admin route: `createRoute` plus the permission it requires, checked by its own middleware
  * (403 problem+json) and written into /openapi.json as `x-mandate-permission` and
- * `x-mandate-roles`, so a test can enumerate every admin route with what it needs.
+ * `x-mandate-roles`, so a test can enumerate every admin route with what it needs. Every admin
+ * route takes the admin bearer and answers its 401, 429 and 503: those are added here.
  */
 export function adminRoute<const R extends Omit<RouteConfig, 'middleware'>>(
   permission: Permission,
@@ -74,12 +75,18 @@ export function adminRoute<const R extends Omit<RouteConfig, 'middleware'>>(
 ) {
   const roles: Role[] = rolesWith(permission);
   return createRoute({
+    security: ADMIN_AUTH,
     ...route,
-    responses: { ...route.responses, 403: problemReply(`the operator's roles lack ${permission}`) },
+    responses: {
+      ...ADMIN_ERRORS,
+      ...route.responses,
+      403: problemReply(`the operator's roles lack ${permission}`),
+    },
     middleware: [requirePermission(permission)],
     [PERMISSION_EXTENSION]: permission,
     [ROLES_EXTENSION]: roles,
-  } as R & {
+  } as Omit<R, 'responses'> & {
+    responses: typeof ADMIN_ERRORS & R['responses'];
     middleware: MiddlewareHandler<AdminEnv>[];
     [PERMISSION_EXTENSION]: Permission;
     [ROLES_EXTENSION]: Role[];

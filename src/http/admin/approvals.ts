@@ -4,9 +4,7 @@ import { ApprovalListSchema, ApprovalViewSchema } from '../../domain/wire/admin.
 import { decideApproval, listApprovals, showApproval } from '../../services/approvals.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import {
-  ADMIN_AUTH,
   ADMIN_BODY_ERRORS,
-  ADMIN_ERRORS,
   jsonReply,
   pathParameter,
   problemReply,
@@ -63,11 +61,9 @@ const showApprovalRoute = adminRoute('approvals:read', {
   summary: 'Show an approval request',
   description:
     'One request with its full intent (agent, task, purpose, pairs, the policies that asked for a human, expiry) and, once decided, who decided it.',
-  security: ADMIN_AUTH,
   parameters: [pathParameter('id', 'approval id (the auth_req_id)')],
   responses: {
     200: jsonReply('the request', ApprovalViewSchema, APPROVAL_EXAMPLE),
-    ...ADMIN_ERRORS,
     404: problemReply('no such approval request'),
   },
 });
@@ -78,11 +74,9 @@ const listApprovalsRoute = adminRoute('approvals:read', {
   tags: ['Admin: approvals'],
   summary: 'Approval requests',
   description: 'Tasks that policy sent to a human (`@remedy("approval")`).',
-  security: ADMIN_AUTH,
   parameters: queryParameters(QuerySchema),
   responses: {
     200: jsonReply('the requests', ApprovalListSchema, { approvals: [APPROVAL_EXAMPLE] }),
-    ...ADMIN_ERRORS,
     400: problemReply('invalid query'),
   },
 });
@@ -93,7 +87,6 @@ const decideApprovalRoute = adminRoute('approvals:decide', {
   tags: ['Admin: approvals'],
   summary: 'Decide an approval request',
   description: 'The polling agent then gets its token (approve) or access_denied (deny).',
-  security: ADMIN_AUTH,
   parameters: [pathParameter('id', 'approval id (the auth_req_id)')],
   responses: {
     200: jsonReply('the decided request', ApprovalViewSchema, {

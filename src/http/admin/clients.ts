@@ -20,9 +20,7 @@ import {
 } from '../../services/manage-clients.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import {
-  ADMIN_AUTH,
   ADMIN_BODY_ERRORS,
-  ADMIN_ERRORS,
   jsonReply,
   pathParameter,
   problemReply,
@@ -57,7 +55,6 @@ const createClientRoute = adminRoute('clients:write', {
   summary: 'Register a client',
   description:
     'An agent or a resource server. The generated `client_secret` is returned once; only its hash is kept. A `private_key_jwt` client registers its public keys (`jwks` inline, or `jwks_uri`: https) instead and gets no secret at all.',
-  security: ADMIN_AUTH,
   responses: {
     201: jsonReply('created', ClientCreatedSchema, {
       client: CLIENT_EXAMPLE,
@@ -74,14 +71,12 @@ const listClientsRoute = adminRoute('clients:read', {
   tags: TAGS,
   summary: 'List clients',
   description: 'Every registered client (never a secret hash).',
-  security: ADMIN_AUTH,
   responses: {
     200: jsonReply(
       'the clients',
       z.object({ clients: z.array(PublicClientSchema) }).meta({ id: 'ClientList' }),
       { clients: [CLIENT_EXAMPLE] },
     ),
-    ...ADMIN_ERRORS,
   },
 });
 
@@ -91,11 +86,9 @@ const showClientRoute = adminRoute('clients:read', {
   tags: TAGS,
   summary: 'Show a client',
   description: 'One client.',
-  security: ADMIN_AUTH,
   parameters: [CLIENT_ID],
   responses: {
     200: jsonReply('the client', PublicClientSchema, CLIENT_EXAMPLE),
-    ...ADMIN_ERRORS,
     404: problemReply('no such client'),
   },
 });
@@ -107,7 +100,6 @@ const updateClientRoute = adminRoute('clients:write', {
   summary: 'Change a client',
   description:
     'Any field but the id and kind. `{"disabled": true}` is the kill switch: every live grant of a disabled agent is revoked.',
-  security: ADMIN_AUTH,
   parameters: [CLIENT_ID],
   responses: {
     200: jsonReply('changed', ClientUpdatedSchema, {
@@ -126,11 +118,9 @@ const deleteClientRoute = adminRoute('clients:write', {
   tags: TAGS,
   summary: 'Delete a client',
   description: 'Revokes every grant of the client, then deletes it.',
-  security: ADMIN_AUTH,
   parameters: [CLIENT_ID],
   responses: {
     200: jsonReply('deleted', ClientDeletedSchema, { revoked: REVOKED_EXAMPLE }),
-    ...ADMIN_ERRORS,
     404: problemReply('no such client'),
     409: problemReply('the policy set in force names an action the client registers'),
   },

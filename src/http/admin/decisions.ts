@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { MAX_DECISIONS_PER_QUERY } from '../../domain/ports.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { ADMIN_AUTH, ADMIN_ERRORS, jsonReply, problemReply, queryParameters } from '../openapi.ts';
+import { jsonReply, problemReply, queryParameters } from '../openapi.ts';
 import { readQuery } from '../read-body.ts';
 import { type AdminApp, adminRoute } from './admin-auth.ts';
 import { DECISION_EXAMPLE, DecisionRecordSchema, SharedInputsSchema } from './schemas.ts';
@@ -19,7 +19,6 @@ const decisionsRoute = adminRoute('decisions:read', {
   tags: ['Admin: audit'],
   summary: 'Decision records',
   description: 'Decision records with their inputs, newest first.',
-  security: ADMIN_AUTH,
   parameters: queryParameters(QuerySchema),
   responses: {
     200: jsonReply(
@@ -29,7 +28,6 @@ const decisionsRoute = adminRoute('decisions:read', {
         .meta({ id: 'DecisionList' }),
       { decisions: [DECISION_EXAMPLE], shared_inputs: {} },
     ),
-    ...ADMIN_ERRORS,
     400: problemReply('invalid query'),
   },
 });
@@ -41,7 +39,6 @@ const verifyRoute = adminRoute('audit:verify', {
   summary: 'Verify the audit chain',
   description:
     '`{"ok":true,"records":n}` or the first broken link of the hash chain, read in pages of bounded size. Retention (audit.max_records, audit.max_bytes) trims the oldest records: the first record left of each chain anchors it, a chain head whose last record was trimmed is not compared, and a decision whose shared batch inputs were trimmed is checked without them; a decision naming shared inputs whose hash differs breaks the chain.',
-  security: ADMIN_AUTH,
   responses: {
     200: jsonReply(
       'ok, or the first broken link',
@@ -51,7 +48,6 @@ const verifyRoute = adminRoute('audit:verify', {
         .meta({ id: 'AuditVerification', description: 'ok, or the first broken link' }),
       { ok: true, records: 1042 },
     ),
-    ...ADMIN_ERRORS,
   },
 });
 
@@ -77,7 +73,6 @@ const exportRoute = adminRoute('decisions:read', {
   summary: 'Decision records in stream order',
   description:
     'Oldest first, a page at a time, each record exactly as stored (its chain fields included), for `mandate audit export`. `next` is the stream id to pass as `after` for the next page; null at the end.',
-  security: ADMIN_AUTH,
   parameters: queryParameters(ExportQuerySchema),
   responses: {
     200: jsonReply(
@@ -87,7 +82,6 @@ const exportRoute = adminRoute('decisions:read', {
         .meta({ id: 'DecisionPage' }),
       { records: [DECISION_EXAMPLE], next: '1767225600123-0' },
     ),
-    ...ADMIN_ERRORS,
     400: problemReply('invalid query'),
   },
 });

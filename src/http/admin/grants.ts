@@ -5,14 +5,7 @@ import { ProblemError } from '../../domain/errors.ts';
 import { AuthorizationDetailsSchema } from '../../domain/wire/oauth.ts';
 import { nowSecOf } from '../../services/broker.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import {
-  ADMIN_AUTH,
-  ADMIN_ERRORS,
-  jsonReply,
-  pathParameter,
-  problemReply,
-  queryParameters,
-} from '../openapi.ts';
+import { jsonReply, pathParameter, problemReply, queryParameters } from '../openapi.ts';
 import { readQuery } from '../read-body.ts';
 import { type AdminApp, adminRoute } from './admin-auth.ts';
 import { DECISION_EXAMPLE, DecisionRecordSchema, SharedInputsSchema } from './schemas.ts';
@@ -74,7 +67,6 @@ const listGrantsRoute = adminRoute('grants:read', {
   tags: ['Admin: grants'],
   summary: 'List grants',
   description: 'Grants by client, task or status.',
-  security: ADMIN_AUTH,
   parameters: queryParameters(QuerySchema),
   responses: {
     200: jsonReply(
@@ -82,7 +74,6 @@ const listGrantsRoute = adminRoute('grants:read', {
       z.object({ grants: z.array(GrantSchema) }).meta({ id: 'GrantList' }),
       { grants: [GRANT_EXAMPLE] },
     ),
-    ...ADMIN_ERRORS,
     400: problemReply('invalid query'),
   },
 });
@@ -94,7 +85,6 @@ const showGrantRoute = adminRoute('grants:read', {
   summary: 'Show a grant with its decision history',
   description:
     'The grant (requested and granted intent, context, status and reason), its delegation (`parent`, `children`: grants handed on by token exchange, which end and narrow with it) and every decision record about it: the history explains why it was narrowed, suspended or revoked.',
-  security: ADMIN_AUTH,
   parameters: [pathParameter('id', 'grant id')],
   responses: {
     200: jsonReply(
@@ -114,7 +104,6 @@ const showGrantRoute = adminRoute('grants:read', {
       }).meta({ id: 'GrantWithHistory' }),
       { ...GRANT_EXAMPLE, children: [], history: [DECISION_EXAMPLE], shared_inputs: {} },
     ),
-    ...ADMIN_ERRORS,
     404: problemReply('no such grant'),
   },
 });

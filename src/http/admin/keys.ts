@@ -1,7 +1,7 @@
 // POST /admin/keys/rotate: a new signing key; the old one verifies until its tokens have expired.
 import { z } from 'zod';
 import type { HttpDeps } from '../http-deps.ts';
-import { ADMIN_AUTH, ADMIN_ERRORS, jsonReply } from '../openapi.ts';
+import { jsonReply } from '../openapi.ts';
 import { type AdminApp, adminRoute } from './admin-auth.ts';
 
 const rotateRoute = adminRoute('keys:rotate', {
@@ -10,12 +10,10 @@ const rotateRoute = adminRoute('keys:rotate', {
   tags: ['Admin: keys'],
   summary: 'Rotate the signing key',
   description: 'A new signing key; the old one keeps verifying until its tokens have expired.',
-  security: ADMIN_AUTH,
   responses: {
     200: jsonReply('the new key id', z.object({ kid: z.string() }).meta({ id: 'KeyRotated' }), {
       kid: 'k_2026-12-05',
     }),
-    ...ADMIN_ERRORS,
   },
 });
 

@@ -5,7 +5,7 @@ import type { PolicyProblem } from '../../domain/policy-registry.ts';
 import { applyPolicy, distinctProblems } from '../../services/apply-policy.ts';
 import { simulatePolicy } from '../../services/simulate-policy.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { ADMIN_AUTH, ADMIN_BODY_ERRORS, ADMIN_ERRORS, jsonReply, requestBody } from '../openapi.ts';
+import { ADMIN_BODY_ERRORS, jsonReply, requestBody } from '../openapi.ts';
 import { readJson } from '../read-body.ts';
 import { type AdminApp, adminRoute } from './admin-auth.ts';
 
@@ -31,7 +31,6 @@ const showPolicyRoute = adminRoute('policies:read', {
   tags: TAGS,
   summary: 'The policy set in force',
   description: 'Cedar text, version and hash.',
-  security: ADMIN_AUTH,
   responses: {
     200: jsonReply(
       'the policy set',
@@ -50,7 +49,6 @@ const showPolicyRoute = adminRoute('policies:read', {
         policies: POLICY_EXAMPLE,
       },
     ),
-    ...ADMIN_ERRORS,
   },
 });
 
@@ -61,7 +59,6 @@ const replacePolicyRoute = adminRoute('policies:write', {
   summary: 'Replace the policy set',
   description:
     'Validated against the Cedar schema; 400 with line and column when it does not parse or validate (the old set stays in force). Every live grant is re-evaluated against the new version.',
-  security: ADMIN_AUTH,
   responses: {
     200: jsonReply(
       'the new version',
@@ -78,7 +75,6 @@ const simulatePolicyRoute = adminRoute('policies:simulate', {
   tags: TAGS,
   summary: 'Dry-run a policy set',
   description: 'What the new set would narrow or revoke among live grants, changing nothing.',
-  security: ADMIN_AUTH,
   responses: {
     200: jsonReply(
       'what would change',

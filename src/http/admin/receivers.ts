@@ -8,9 +8,7 @@ import {
 import { createReceiver, deleteReceiver, listReceivers } from '../../services/manage-receivers.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import {
-  ADMIN_AUTH,
   ADMIN_BODY_ERRORS,
-  ADMIN_ERRORS,
   jsonReply,
   pathParameter,
   problemReply,
@@ -50,7 +48,6 @@ const createReceiverRoute = adminRoute('receivers:write', {
   summary: 'Register a CAEP receiver',
   description:
     'An RFC 8935 push endpoint that receives a signed Security Event Token (CAEP session-revoked, token-claims-change) whenever a grant on its `audience` (default: its url) ends or shrinks; a narrowing shows it only the entries of its audience. The url must be https on a public address unless config `caep.allow_http` / `caep.allow_private_targets` allow more (400 otherwise); each push goes to a freshly resolved and checked address, without following redirects.',
-  security: ADMIN_AUTH,
   responses: {
     201: jsonReply('created', PublicReceiverSchema, RECEIVER_EXAMPLE),
     ...ADMIN_BODY_ERRORS,
@@ -64,14 +61,12 @@ const listReceiversRoute = adminRoute('receivers:read', {
   tags: TAGS,
   summary: 'List CAEP receivers',
   description: 'Bearer tokens are only said to exist.',
-  security: ADMIN_AUTH,
   responses: {
     200: jsonReply(
       'the receivers',
       z.object({ receivers: z.array(PublicReceiverSchema) }).meta({ id: 'ReceiverList' }),
       { receivers: [RECEIVER_EXAMPLE] },
     ),
-    ...ADMIN_ERRORS,
   },
 });
 
@@ -81,13 +76,11 @@ const deleteReceiverRoute = adminRoute('receivers:write', {
   tags: TAGS,
   summary: 'Remove a CAEP receiver',
   description: 'Stops pushes to it.',
-  security: ADMIN_AUTH,
   parameters: [pathParameter('id', 'receiver id')],
   responses: {
     200: jsonReply('removed', z.object({ deleted: z.string() }).meta({ id: 'ReceiverDeleted' }), {
       deleted: 'files-api',
     }),
-    ...ADMIN_ERRORS,
     404: problemReply('no such receiver'),
   },
 });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { RevocationResultSchema } from '../../domain/wire/admin.ts';
 import { type RevocationTarget, revokeByAdmin } from '../../services/revoke.ts';
 import type { HttpDeps } from '../http-deps.ts';
-import { ADMIN_AUTH, ADMIN_BODY_ERRORS, jsonReply, requestBody } from '../openapi.ts';
+import { ADMIN_BODY_ERRORS, jsonReply, requestBody } from '../openapi.ts';
 import { readJson } from '../read-body.ts';
 import { type AdminApp, adminRoute } from './admin-auth.ts';
 
@@ -32,7 +32,6 @@ const revocationsRoute = adminRoute('grants:revoke', {
   summary: 'Revoke by token, grant, task or client',
   description:
     'Exactly one of jti, grant_id, task_id, client_id. When the call returns every broker process already refuses what it revoked.',
-  security: ADMIN_AUTH,
   responses: {
     200: jsonReply('what was revoked', RevocationResultSchema, {
       revoked: { grants: 1, tokens: 2 },

@@ -8,9 +8,7 @@ import {
 } from '../../services/manage-operators.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import {
-  ADMIN_AUTH,
   ADMIN_BODY_ERRORS,
-  ADMIN_ERRORS,
   jsonReply,
   pathParameter,
   problemReply,
@@ -51,7 +49,6 @@ const createTokenRoute = adminRoute('operators:write', {
   summary: 'Create an operator token',
   description:
     'A bearer token for the admin API with the given roles (`admin` everything; `approver` reads approvals, grants and decisions and decides approvals; `auditor` reads everything and verifies the audit chain; `viewer` reads clients, grants and approvals). The `token` is returned once; only its SHA-256 is kept. `ttl` in seconds (60 to 366 days); without it the token does not expire.',
-  security: ADMIN_AUTH,
   responses: {
     201: jsonReply(
       'created',
@@ -71,14 +68,12 @@ const listTokensRoute = adminRoute('operators:read', {
   summary: 'List operator tokens',
   description:
     'Every live operator token (never the token nor its hash), and the configured bootstrap credential when MANDATE_ADMIN_TOKEN is set.',
-  security: ADMIN_AUTH,
   responses: {
     200: jsonReply(
       'the tokens',
       z.object({ tokens: z.array(OperatorTokenSchema) }).meta({ id: 'OperatorTokenList' }),
       { tokens: [TOKEN_EXAMPLE] },
     ),
-    ...ADMIN_ERRORS,
   },
 });
 
@@ -89,7 +84,6 @@ const revokeTokenRoute = adminRoute('operators:write', {
   summary: 'Revoke an operator token',
   description:
     'From the moment this returns, every Mandate process refuses the token (each admin call reads its record from Redis; nothing is cached).',
-  security: ADMIN_AUTH,
   parameters: [pathParameter('id', 'operator token id')],
   responses: {
     200: jsonReply(
@@ -97,7 +91,6 @@ const revokeTokenRoute = adminRoute('operators:write', {
       z.object({ revoked: z.string() }).meta({ id: 'OperatorTokenRevoked' }),
       { revoked: 'op_Zk3Qw9Xr2LmP' },
     ),
-    ...ADMIN_ERRORS,
     404: problemReply('no such operator token'),
     409: problemReply('the bootstrap credential is configured, not stored'),
   },

@@ -8,9 +8,7 @@ import {
 } from '../../services/manage-trusted-issuers.ts';
 import type { HttpDeps } from '../http-deps.ts';
 import {
-  ADMIN_AUTH,
   ADMIN_BODY_ERRORS,
-  ADMIN_ERRORS,
   jsonReply,
   pathParameter,
   problemReply,
@@ -62,7 +60,6 @@ const createRouteDef = adminRoute('trusted-issuers:write', {
   summary: 'Trust a workload identity issuer',
   description:
     "A Kubernetes cluster, GitHub Actions, a SPIFFE trust domain or any OIDC issuer: a token it signs (checked: signature by `jwks` or `jwks_uri`, `exp`, `iss`, `aud` containing `audience`) authenticates the agent named by the first `subject_map` rule whose `match` claims all equal the token's, as `client_assertion` or with the JWT bearer grant. `claims` names the token claims policy sees in `context.workload.claims`. The same issuer's tokens for people serve token exchange (`subject_token`) and ID-JAG assertions; an issuer of people's tokens only leaves `subject_map` out. 409 when the id or the issuer is already registered.",
-  security: ADMIN_AUTH,
   responses: {
     201: jsonReply('created', TrustedIssuerSchema, EXAMPLE),
     ...ADMIN_BODY_ERRORS,
@@ -76,14 +73,12 @@ const listRouteDef = adminRoute('trusted-issuers:read', {
   tags: TAGS,
   summary: 'List trusted issuers',
   description: 'Every trusted issuer, from the config file and the admin API.',
-  security: ADMIN_AUTH,
   responses: {
     200: jsonReply(
       'the trusted issuers',
       z.object({ trusted_issuers: z.array(TrustedIssuerSchema) }).meta({ id: 'TrustedIssuerList' }),
       { trusted_issuers: [EXAMPLE] },
     ),
-    ...ADMIN_ERRORS,
   },
 });
 
@@ -94,7 +89,6 @@ const deleteRouteDef = adminRoute('trusted-issuers:write', {
   summary: 'Stop trusting an issuer',
   description:
     'Its tokens authenticate nobody from now on; grants already minted keep running (disable the agent to stop them). An entry from the config file comes back at the next start.',
-  security: ADMIN_AUTH,
   parameters: [pathParameter('id', 'trusted issuer id')],
   responses: {
     200: jsonReply(
@@ -102,7 +96,6 @@ const deleteRouteDef = adminRoute('trusted-issuers:write', {
       z.object({ deleted: z.string() }).meta({ id: 'TrustedIssuerDeleted' }),
       { deleted: 'github-actions' },
     ),
-    ...ADMIN_ERRORS,
     404: problemReply('no such trusted issuer'),
   },
 });
