@@ -56,6 +56,16 @@ export interface ReevaluationSummary {
   ended: number;
 }
 
+/** A summary with every count at zero, to add outcomes to. */
+export const noReevaluations = (): ReevaluationSummary => ({
+  keep: 0,
+  narrow: 0,
+  suspend: 0,
+  revoke: 0,
+  missing: 0,
+  ended: 0,
+});
+
 /**
  * Re-evaluates the given grants and applies each outcome. Every change is conditional in Redis
  * (revoke only an unrevoked grant, narrow only the expected set, suspend only an active one), so
@@ -70,14 +80,7 @@ export async function reevaluateGrants(
   cause: string,
   yielder: EventLoopYielder = processYielder,
 ): Promise<ReevaluationSummary> {
-  const summary: ReevaluationSummary = {
-    keep: 0,
-    narrow: 0,
-    suspend: 0,
-    revoke: 0,
-    missing: 0,
-    ended: 0,
-  };
+  const summary = noReevaluations();
   const loaded = await broker.grants.getMany(ids);
   summary.missing = ids.length - loaded.length;
   const nowSec = nowSecOf(broker);

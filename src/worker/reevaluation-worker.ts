@@ -2,7 +2,11 @@
 import { Queue, Worker } from 'bullmq';
 import type { Reevaluator } from '../domain/ports.ts';
 import { type Broker, nowSecOf } from '../services/broker.ts';
-import { type ReevaluationSummary, reevaluateGrants } from '../services/reevaluate-grants.ts';
+import {
+  noReevaluations,
+  type ReevaluationSummary,
+  reevaluateGrants,
+} from '../services/reevaluate-grants.ts';
 import { duplicateConnection, type QueueConnection } from './queue-connection.ts';
 
 export const SWEEP_SCHEDULER_ID = 'sweep';
@@ -153,14 +157,7 @@ export async function sweep(
   cause: string,
   progress: (done: number) => unknown = () => undefined,
 ): Promise<ReevaluationSummary> {
-  const total: ReevaluationSummary = {
-    keep: 0,
-    narrow: 0,
-    suspend: 0,
-    revoke: 0,
-    missing: 0,
-    ended: 0,
-  };
+  const total = noReevaluations();
   const nowSec = nowSecOf(broker);
   let offset = 0;
   for (;;) {
