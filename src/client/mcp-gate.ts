@@ -4,6 +4,7 @@ import { type GuardRefusal, presentedToken } from './bearer-challenge.ts';
 import type { MandateClaims } from './mandate-claims.ts';
 import type { MandateGuard } from './mandate-guard.ts';
 import {
+  hasRequest,
   headerMismatch,
   JSON_RPC,
   type JsonRpcId,
@@ -156,7 +157,8 @@ export function createMcpGate(settings: McpGateSettings) {
       return refused.ok ? { kind: 'pass' } : refusal(refused, null, settings.initialScope);
     }
     if (req.method !== 'POST') {
-      const verified = await guard.verify(authorization, dpop);
+      // A GET opens a stream the server may send data on: the grant must be live now.
+      const verified = await guard.confirm(authorization, dpop);
       if (!verified.ok) return refusal(verified, null);
       return { kind: 'forward', auth: authInfo(verified.token, verified.claims) };
     }
@@ -197,7 +199,11 @@ export function createMcpGate(settings: McpGateSettings) {
       }
       claims = decided.claims;
     } else {
-      const verified = await guard.verify(authorization, dpop);
+      // Any other request answers with data (resources, prompts, lists): Mandate confirms the
+      // token live first. Only notifications and responses (answered 202, no data) skip it.
+      const verified = hasRequest(body.messages)
+        ? await guard.confirm(authorization, dpop)
+        : await guard.verify(authorization, dpop);
       if (!verified.ok) return refusal(verified, firstId);
       claims = verified.claims;
       token = verified.token;

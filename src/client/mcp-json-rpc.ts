@@ -69,6 +69,11 @@ export function toolCallsOf(messages: readonly JsonRpcMessage[]): ToolCall[] | s
   return calls;
 }
 
+/** Whether the body holds a request (a method with an id), not only notifications and responses. */
+export function hasRequest(messages: readonly JsonRpcMessage[]): boolean {
+  return messages.some((m) => typeof m.method === 'string' && m.id !== undefined);
+}
+
 /** Ids of the body's `tools/list` requests (their responses get filtered). */
 export function toolListIdsOf(messages: readonly JsonRpcMessage[]): Set<JsonRpcId> {
   const ids = new Set<JsonRpcId>();

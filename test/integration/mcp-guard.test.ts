@@ -8,7 +8,12 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { decodeJwt, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addTicketPolicies, TICKET_TOOLS } from '../../scripts/mcp/tickets-policy.ts';
-import { type RunningServer, serveHono, serveNode } from '../../scripts/mcp/tickets-server.ts';
+import {
+  type RunningServer,
+  serveHono,
+  serveNode,
+  TICKETS_RESOURCE,
+} from '../../scripts/mcp/tickets-server.ts';
 import { createMcpGuard, type McpGuard } from '../../src/client/mcp.ts';
 import { ADMIN_TOKEN, admin, type Credentials, oauthPost } from '../support/broker.ts';
 import { freePort } from '../support/redis-server.ts';
@@ -141,20 +146,25 @@ afterAll(async () => {
 });
 
 /** An official SDK client of the variant's server, authenticating as the agent (secret or private key). */
-async function connect(variant: string, keyed = false) {
-  const endpoint = `http://127.0.0.1:${ports.get(variant)}/mcp`;
+async function connect(
+  variant: string,
+  keyed = false,
+  at?: { endpoint: string; issuer: string; agent: Credentials },
+) {
+  const endpoint = at?.endpoint ?? `http://127.0.0.1:${ports.get(variant)}/mcp`;
+  const issuer = at?.issuer ?? broker.issuer;
   const provider = keyed
     ? new PrivateKeyJwtProvider({
         clientId: keyedAgent.client_id,
         privateKey: keyedAgent.privateJwk as Record<string, unknown>,
         algorithm: 'ES256',
-        expectedIssuer: broker.issuer,
+        expectedIssuer: issuer,
         scope: SCOPE,
       })
     : new ClientCredentialsProvider({
-        clientId: agent.client_id,
-        clientSecret: agent.client_secret,
-        expectedIssuer: broker.issuer,
+        clientId: (at?.agent ?? agent).client_id,
+        clientSecret: (at?.agent ?? agent).client_secret,
+        expectedIssuer: issuer,
         scope: SCOPE,
       });
   const seen: Seen[] = [];
@@ -322,6 +332,140 @@ describe('revocation reaches the MCP server at the next call', () => {
       expect(records.some((r) => r.kind === 'reevaluation' && r.outcome === 'revoke')).toBe(true);
     } finally {
       await mcp.close();
+    }
+  }, 30_000);
+});
+
+describe('every request that reaches data proves its grant live at that moment', () => {
+  /** A JSON-RPC POST of `method` with `token`, outside the SDK (no retry, no new grant). */
+  const rpc = (endpoint: string, token: string, method: string, params: unknown = {}) =>
+    fetch(endpoint, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method, params }),
+    });
+
+  it.each([
+    ['node-sse', false],
+    ['hono-json', true],
+  ] as const)(
+    'after an admin revocation the next resources/read and prompts/get are 401 invalid_token (%s)',
+    async (variant, keyed) => {
+      const mcp = await connect(variant, keyed);
+      try {
+        const before = await decisionsOf(mcp.grantId());
+        const read = await mcp.client.readResource({ uri: TICKETS_RESOURCE });
+        expect(JSON.stringify(read.contents)).toContain('Printer on fire');
+        const prompt = await mcp.client.getPrompt({ name: 'triage', arguments: { id: 'T-2' } });
+        expect(JSON.stringify(prompt.messages)).toContain('Password reset loop');
+        // A live token's confirmation is an introspection, which records no decision.
+        expect(await decisionsOf(mcp.grantId())).toHaveLength(before.length);
+
+        for (const method of ['resources/read', 'prompts/get'] as const) {
+          const grant = mcp.grantId();
+          const oldToken = mcp.token();
+          const revoked = await admin(broker.url, 'POST', '/admin/revocations', {
+            grant_id: grant,
+            reason: 'test',
+          });
+          expect(revoked.status).toBe(200);
+          mcp.seen.length = 0;
+          const answer =
+            method === 'resources/read'
+              ? await mcp.client.readResource({ uri: TICKETS_RESOURCE })
+              : await mcp.client.getPrompt({ name: 'triage', arguments: { id: 'T-1' } });
+          expect(JSON.stringify(answer)).toContain('Printer on fire');
+          const sent = mcp.seen.filter((s) => s.mcpMethod === method);
+          expect(sent[0]?.status).toBe(401);
+          expect(sent[0]?.challenge).toMatch(/error="invalid_token"/);
+          // The SDK then asked for a new grant, which policy decided afresh.
+          expect(sent[1]?.status).toBe(200);
+          expect(mcp.grantId()).not.toBe(grant);
+          const records = await decisionsOf(grant);
+          expect(
+            records.some(
+              (r) =>
+                r.kind === 'introspection' &&
+                r.outcome === 'inactive' &&
+                r.reasons.includes('grant_inactive'),
+            ),
+          ).toBe(true);
+          // Nor does the revoked token list resources, prompts or tools.
+          for (const other of ['resources/list', 'prompts/list', 'tools/list']) {
+            const res = await rpc(mcp.endpoint, oldToken, other);
+            expect(res.status, other).toBe(401);
+            expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+            expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32001);
+          }
+        }
+      } finally {
+        await mcp.close();
+      }
+    },
+    30_000,
+  );
+
+  it('with Mandate down, resources/read, prompts/get and the lists are refused 503, never served', async () => {
+    const own = await startTestBroker({ name: 'mcp-down' });
+    const port = await freePort();
+    const endpoint = `http://127.0.0.1:${port}/mcp`;
+    let mcp: Awaited<ReturnType<typeof connect>> | undefined;
+    let server: RunningServer | undefined;
+    let guard: McpGuard | undefined;
+    try {
+      const rc = await own.client({
+        name: 'tickets MCP',
+        kind: 'resource',
+        resources: [endpoint],
+        actions: [...TICKET_TOOLS],
+      });
+      await addTicketPolicies(own.url, ADMIN_TOKEN);
+      const ownAgent = await own.client({ name: 'support agent', kind: 'agent' });
+      guard = createMcpGuard({
+        issuer: own.issuer,
+        clientId: rc.client_id,
+        clientSecret: rc.client_secret,
+        resource: endpoint,
+        tools: [...TICKET_TOOLS],
+      });
+      server = await serveNode(port, false, guard.node());
+      mcp = await connect('', false, { endpoint, issuer: own.issuer, agent: ownAgent });
+      const read = await mcp.client.readResource({ uri: TICKETS_RESOURCE });
+      expect(JSON.stringify(read.contents)).toContain('Printer on fire');
+      const token = mcp.token();
+
+      await own.close();
+      mcp.seen.length = 0;
+      await expect(mcp.client.readResource({ uri: TICKETS_RESOURCE })).rejects.toThrow();
+      await expect(
+        mcp.client.getPrompt({ name: 'triage', arguments: { id: 'T-1' } }),
+      ).rejects.toThrow();
+      expect(mcp.seen.find((s) => s.mcpMethod === 'resources/read')?.status).toBe(503);
+      expect(mcp.seen.find((s) => s.mcpMethod === 'prompts/get')?.status).toBe(503);
+      expect(mcp.seen.every((s) => s.status === 503)).toBe(true);
+      for (const [method, params] of [
+        ['resources/read', { uri: TICKETS_RESOURCE }],
+        ['prompts/get', { name: 'triage', arguments: { id: 'T-1' } }],
+        ['resources/list', {}],
+        ['prompts/list', {}],
+        ['tools/list', {}],
+      ] as const) {
+        const res = await rpc(endpoint, token, method, params);
+        expect(res.status, method).toBe(503);
+        expect(res.headers.get('retry-after')).toBe('1');
+        const text = await res.text();
+        expect(JSON.parse(text)).toMatchObject({ jsonrpc: '2.0', id: 3, error: { code: -32001 } });
+        expect(text).not.toContain('Printer');
+      }
+    } finally {
+      await mcp?.close().catch(() => undefined);
+      await server?.close();
+      guard?.close();
+      await own.close();
     }
   }, 30_000);
 });

@@ -82,7 +82,8 @@ describe('mcp.hono()', () => {
     expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32001 } });
   });
 
-  it('narrows tools/list to the grant, in JSON and in SSE, without asking Mandate', async () => {
+  it('narrows tools/list to the grant, in JSON and in SSE, once Mandate confirmed the token live', async () => {
+    fake.on('POST /oauth/introspect', () => json({ active: true, client_id: 'agent-1' }));
     const t = await token(['search_tickets']);
     for (const mode of ['json', 'sse'] as const) {
       answerAs = mode;
@@ -92,8 +93,36 @@ describe('mcp.hono()', () => {
       expect(text).toContain('search_tickets');
       expect(text).not.toContain('export_tickets');
     }
+    // Liveness is an introspection per request, never a decision (no action is named).
+    expect(fake.count('POST /oauth/introspect')).toBe(2);
     expect(fake.count('POST /access/v1/evaluation')).toBe(0);
     expect(seenAuth).toMatchObject({ clientId: 'agent-1', scopes: ['tools:search_tickets'] });
+  });
+
+  it('refuses a request that reaches data when the token is inactive (401) or Mandate cannot answer (503)', async () => {
+    const t = await token(['search_tickets']);
+    fake.on('POST /oauth/introspect', () => json({ active: false }));
+    const inactive = await rpc('resources/read', { uri: 'tickets://all' }, t);
+    expect(inactive.status).toBe(401);
+    expect(inactive.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    expect(await inactive.json()).toMatchObject({ id: 3, error: { code: -32001 } });
+    fake.on('POST /oauth/introspect', () => json({ error: 'server_error' }, 500));
+    const down = await rpc('prompts/get', { name: 'triage' }, t);
+    expect(down.status).toBe(503);
+    expect(down.headers.get('retry-after')).toBe('1');
+    expect(await down.json()).toMatchObject({ id: 3, error: { code: -32001 } });
+    expect(seenAuth).toBeUndefined();
+    // A notification answers with no data: the offline check suffices.
+    const note = await app.request(MCP, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${t}`,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    });
+    expect(note.status).toBe(200);
+    expect(fake.count('POST /oauth/introspect')).toBe(2);
   });
 
   it('decides a tools/call with the tool as the action and the exposed arguments as context', async () => {
