@@ -1,4 +1,4 @@
-// The ticket MCP server of the demo, benchmark and tests: the official SDK's McpServer with three tools, a resource and a prompt, over Streamable HTTP.
+// The ticket MCP server of the demo, benchmark and tests: the official SDK's McpServer with four tools, a resource and a prompt, over Streamable HTTP.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -21,7 +21,7 @@ const text = (value: unknown) => ({
 /** The URI of the ticket server's one resource (the ticket list). */
 export const TICKETS_RESOURCE = 'tickets://all';
 
-/** A fresh McpServer with the three ticket tools, the ticket list resource and a triage prompt (stateless: one per request). */
+/** A fresh McpServer with the ticket tools, the ticket list resource and a triage prompt (stateless: one per request). */
 export function ticketServer(): McpServer {
   const server = new McpServer({ name: 'tickets', version: '1.0.0' });
   server.registerTool(
@@ -39,6 +39,14 @@ export function ticketServer(): McpServer {
     'export_tickets',
     { description: 'Export every ticket as CSV', inputSchema: { format: z.literal('csv') } },
     async () => text(TICKETS.map((t) => `${t.id},${t.title},${t.customer}`).join('\n')),
+  );
+  server.registerTool(
+    'refund_ticket',
+    {
+      description: 'Refund the customer of a ticket',
+      inputSchema: { id: z.string(), amount: z.number().int(), note: z.string().optional() },
+    },
+    async ({ id, amount }) => text({ refunded: id, amount }),
   );
   server.registerResource(
     'tickets',

@@ -4,6 +4,7 @@
 export const JSON_RPC = {
   parseError: -32700,
   invalidRequest: -32600,
+  invalidParams: -32602,
   /** Server-defined: the request was refused by authorization (the HTTP status says how). */
   unauthorized: -32001,
 } as const;

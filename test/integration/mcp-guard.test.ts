@@ -7,7 +7,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { decodeJwt, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addTicketPolicies, TICKET_TOOLS } from '../../scripts/mcp/tickets-policy.ts';
+import {
+  addTicketPolicies,
+  REFUND_POLICIES,
+  REFUND_TOOL,
+  TICKET_TOOLS as SHARED_TICKET_TOOLS,
+} from '../../scripts/mcp/tickets-policy.ts';
 import {
   type RunningServer,
   serveHono,
@@ -18,6 +23,9 @@ import { createMcpGuard, type McpGuard } from '../../src/client/mcp.ts';
 import { ADMIN_TOKEN, admin, type Credentials, oauthPost } from '../support/broker.ts';
 import { freePort } from '../support/redis-server.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
+
+/** The tools this server registers: the shared three and the refund tool, whose policy reads an argument. */
+const TICKET_TOOLS = [...SHARED_TICKET_TOOLS, REFUND_TOOL];
 
 interface Seen {
   readonly method: string;
@@ -99,7 +107,7 @@ beforeAll(async () => {
     },
   );
   expect(created.status).toBe(201);
-  await addTicketPolicies(broker.url, ADMIN_TOKEN);
+  await addTicketPolicies(broker.url, ADMIN_TOKEN, REFUND_POLICIES);
   resourceKeyed = { client_id: created.body.client.client_id, privateJwk: rk.privateJwk };
   agent = await broker.client({ name: 'support agent', kind: 'agent' });
   const ak = await keyPair('agent-key');
@@ -127,7 +135,16 @@ beforeAll(async () => {
       resource,
       // The tool names come from the registration (its actions); one variant names them itself.
       ...(variant === 'hono-json' ? { tools: [...TICKET_TOOLS] } : {}),
-      context: (tool, args) => (tool === 'search_tickets' ? { query: args.query } : undefined),
+      // What policy sees of a call: per tool by name, or (one variant) one function for all.
+      context:
+        variant === 'keyed'
+          ? (tool, args) =>
+              tool === 'search_tickets'
+                ? { query: args.query }
+                : tool === 'refund_ticket'
+                  ? { amount: args.amount }
+                  : undefined
+          : { search_tickets: ['query'], refund_ticket: ['amount'] },
     });
     guards.push(guard);
     const json = variant.endsWith('json');
@@ -149,7 +166,7 @@ afterAll(async () => {
 async function connect(
   variant: string,
   keyed = false,
-  at?: { endpoint: string; issuer: string; agent: Credentials },
+  at?: { endpoint?: string; issuer?: string; agent?: Credentials; scope?: string },
 ) {
   const endpoint = at?.endpoint ?? `http://127.0.0.1:${ports.get(variant)}/mcp`;
   const issuer = at?.issuer ?? broker.issuer;
@@ -159,13 +176,13 @@ async function connect(
         privateKey: keyedAgent.privateJwk as Record<string, unknown>,
         algorithm: 'ES256',
         expectedIssuer: issuer,
-        scope: SCOPE,
+        scope: at?.scope ?? SCOPE,
       })
     : new ClientCredentialsProvider({
         clientId: (at?.agent ?? agent).client_id,
         clientSecret: (at?.agent ?? agent).client_secret,
         expectedIssuer: issuer,
-        scope: SCOPE,
+        scope: at?.scope ?? SCOPE,
       });
   const seen: Seen[] = [];
   const transport = new StreamableHTTPClientTransport(new URL(endpoint), {
@@ -470,6 +487,115 @@ describe('every request that reaches data proves its grant live at that moment',
   }, 30_000);
 });
 
+describe('tool arguments: only what the server selects reaches Mandate', () => {
+  it.each([
+    ['hono-json', false],
+    ['keyed', true],
+  ] as const)(
+    'policy reads the selected amount; the note and id never reach a decision record (%s)',
+    async (variant, keyed) => {
+      const mcp = await connect(variant, keyed, { scope: 'tools:refund_ticket tools:read_ticket' });
+      const canary = `note-${crypto.randomUUID()}`;
+      try {
+        const grants = [mcp.grantId()];
+        const refunded = await mcp.client.callTool({
+          name: 'refund_ticket',
+          arguments: { id: 'T-3', amount: 40, note: canary },
+        });
+        expect(toolText(refunded)).toContain('"amount":40');
+        mcp.seen.length = 0;
+        await expect(
+          mcp.client.callTool({
+            name: 'refund_ticket',
+            arguments: { id: 'T-3', amount: 250, note: canary },
+          }),
+        ).rejects.toThrow();
+        expect(mcp.seen.find((s) => s.mcpMethod === 'tools/call')?.status).toBe(403);
+        grants.push(mcp.grantId());
+
+        const records = (await Promise.all([...new Set(grants)].map(decisionsOf)))
+          .flat()
+          .filter(
+            (r) => r.kind === 'evaluation' && JSON.stringify(r.inputs).includes('refund_ticket'),
+          );
+        const shown = records.map((r) => ({
+          outcome: r.outcome,
+          reasons: r.reasons,
+          args: (r.inputs.context as { tool?: { arguments?: unknown } } | undefined)?.tool
+            ?.arguments,
+        }));
+        expect(shown).toContainEqual(
+          expect.objectContaining({ outcome: 'permit', args: { amount: 40 } }),
+        );
+        expect(shown).toContainEqual(
+          expect.objectContaining({
+            outcome: 'deny',
+            args: { amount: 250 },
+            reasons: expect.arrayContaining([expect.stringContaining('tickets-refund-under-100')]),
+          }),
+        );
+        const text = JSON.stringify(records);
+        expect(text).not.toContain(canary);
+        expect(text).not.toContain('"note"');
+        expect(text).not.toContain('T-3');
+      } finally {
+        await mcp.close();
+      }
+    },
+    30_000,
+  );
+
+  it('a selected argument policy cannot read (a fraction, a 2 KB string) is refused 400 -32602, Mandate not asked', async () => {
+    const mcp = await connect('node-json', false, {
+      scope: 'tools:refund_ticket tools:search_tickets',
+    });
+    try {
+      const token = mcp.token();
+      const before = (await decisionsOf(mcp.grantId())).length;
+      for (const [name, args] of [
+        ['refund_ticket', { id: 'T-1', amount: 9.5 }],
+        ['search_tickets', { query: 'x'.repeat(2048) }],
+      ] as const) {
+        const res = await fetch(mcp.endpoint, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+          },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: 5,
+            method: 'tools/call',
+            params: { name, arguments: args },
+          }),
+        });
+        expect(res.status, name).toBe(400);
+        expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: 5, error: { code: -32602 } });
+      }
+      expect(await decisionsOf(mcp.grantId())).toHaveLength(before);
+      // Without a token the answer is the 401, whatever the arguments.
+      const anonymous = await fetch(mcp.endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 6,
+          method: 'tools/call',
+          params: { name: 'refund_ticket', arguments: { id: 'T-1', amount: 9.5 } },
+        }),
+      });
+      expect(anonymous.status).toBe(401);
+      await anonymous.body?.cancel();
+    } finally {
+      await mcp.close();
+    }
+  }, 30_000);
+});
+
 describe('bad input at the MCP endpoint', () => {
   const endpoint = () => `http://127.0.0.1:${ports.get('node-json')}/mcp`;
   const call = (name: string, id = 7) =>
@@ -515,7 +641,7 @@ describe('bad input at the MCP endpoint', () => {
     expect(await res.json()).toMatchObject({
       resource: endpoint(),
       authorization_servers: [broker.issuer],
-      scopes_supported: ['tools:search_tickets', 'tools:read_ticket', 'tools:export_tickets'],
+      scopes_supported: TICKET_TOOLS.map((t) => `tools:${t}`),
     });
   });
 

@@ -141,6 +141,60 @@ describe('mcp.hono()', () => {
     expect(JSON.stringify(asked?.json)).not.toContain('note');
   });
 
+  it('per-tool selection by name: only own keys of the map select, the rest never leaves', async () => {
+    const perTool = createMcpGuard({
+      issuer: ISSUER,
+      clientId: 'tickets-mcp',
+      clientSecret: 'secret',
+      resource: MCP,
+      tools: ['refund', 'constructor'],
+      context: { refund: ['amount', 'missing'] },
+      fetch: fake.fetch,
+    });
+    const app2 = new Hono<{ Variables: McpVariables }>();
+    app2.use(perTool.hono());
+    app2.all('/mcp', (c) => c.json({ jsonrpc: '2.0', id: 3, result: {} }));
+    const call = async (name: string, args: Record<string, unknown>) =>
+      app2.request(MCP, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${await token([name])}`,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 3,
+          method: 'tools/call',
+          params: { name, arguments: args },
+        }),
+      });
+    try {
+      expect((await call('refund', { amount: 50, note: 'secret note' })).status).toBe(200);
+      expect((await call('constructor', { amount: 50 })).status).toBe(200);
+      const asked = fake.seen.filter((r) => r.path === '/access/v1/evaluation');
+      expect(asked[0]?.json).toMatchObject({ context: { tool: { arguments: { amount: 50 } } } });
+      expect(JSON.stringify(asked[0]?.json)).not.toContain('note');
+      expect(JSON.stringify(asked[0]?.json)).not.toContain('missing');
+      expect(asked[1]?.json).not.toHaveProperty('context.tool');
+      const refused = await call('refund', { amount: 1.5 });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({ id: 3, error: { code: -32602 } });
+      expect(fake.count('POST /access/v1/evaluation')).toBe(2);
+    } finally {
+      perTool.close();
+    }
+    expect(() =>
+      createMcpGuard({
+        issuer: ISSUER,
+        clientId: 'tickets-mcp',
+        clientSecret: 'secret',
+        resource: MCP,
+        context: { refund: 'amount' as unknown as string[] },
+      }),
+    ).toThrow(TypeError);
+  });
+
   it('maps a refusal to 403 with the step-up scope, an ended grant to 401 (and remembers it)', async () => {
     const t = await token(['search_tickets']);
     fake.on('POST /access/v1/evaluation', () =>
