@@ -426,6 +426,28 @@ describe('every request that reaches data proves its grant live at that moment',
     30_000,
   );
 
+  it('a prompt_changed signal ends the grant: the next resources/read is 401 invalid_token', async () => {
+    const mcp = await connect('node-json', true);
+    try {
+      await mcp.client.readResource({ uri: TICKETS_RESOURCE });
+      const grant = mcp.grantId();
+      const signal = await admin(broker.url, 'POST', '/v1/signals', {
+        grant_id: grant,
+        type: 'prompt_changed',
+        context: { actions: ['export_tickets'] },
+      });
+      expect(signal.status).toBe(202);
+      mcp.seen.length = 0;
+      await mcp.client.readResource({ uri: TICKETS_RESOURCE });
+      const first = mcp.seen.find((s) => s.mcpMethod === 'resources/read');
+      expect(first?.status).toBe(401);
+      expect(first?.challenge).toMatch(/error="invalid_token"/);
+      expect(mcp.grantId()).not.toBe(grant);
+    } finally {
+      await mcp.close();
+    }
+  }, 30_000);
+
   it('with Mandate down, resources/read, prompts/get and the lists are refused 503, never served', async () => {
     const own = await startTestBroker({ name: 'mcp-down' });
     const port = await freePort();
