@@ -1,4 +1,4 @@
-// The ticket MCP server of the demo, benchmark and tests: the official SDK's McpServer with three tools, over Streamable HTTP.
+// The ticket MCP server of the demo, benchmark and tests: the official SDK's McpServer with four tools, a resource and a prompt, over Streamable HTTP.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -18,7 +18,10 @@ const text = (value: unknown) => ({
   content: [{ type: 'text' as const, text: JSON.stringify(value) }],
 });
 
-/** A fresh McpServer with the three ticket tools (stateless: one per request). */
+/** The URI of the ticket server's one resource (the ticket list). */
+export const TICKETS_RESOURCE = 'tickets://all';
+
+/** A fresh McpServer with the ticket tools, the ticket list resource and a triage prompt (stateless: one per request). */
 export function ticketServer(): McpServer {
   const server = new McpServer({ name: 'tickets', version: '1.0.0' });
   server.registerTool(
@@ -36,6 +39,37 @@ export function ticketServer(): McpServer {
     'export_tickets',
     { description: 'Export every ticket as CSV', inputSchema: { format: z.literal('csv') } },
     async () => text(TICKETS.map((t) => `${t.id},${t.title},${t.customer}`).join('\n')),
+  );
+  server.registerTool(
+    'refund_ticket',
+    {
+      description: 'Refund the customer of a ticket',
+      inputSchema: { id: z.string(), amount: z.number().int(), note: z.string().optional() },
+    },
+    async ({ id, amount }) => text({ refunded: id, amount }),
+  );
+  server.registerResource(
+    'tickets',
+    TICKETS_RESOURCE,
+    { description: 'Every ticket', mimeType: 'application/json' },
+    async (uri) => ({
+      contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(TICKETS) }],
+    }),
+  );
+  server.registerPrompt(
+    'triage',
+    { description: 'Triage one ticket', argsSchema: { id: z.string() } },
+    ({ id }) => ({
+      messages: [
+        {
+          role: 'user',
+          content: {
+            type: 'text',
+            text: `Triage ${JSON.stringify(TICKETS.find((t) => t.id === id))}`,
+          },
+        },
+      ],
+    }),
   );
   return server;
 }

@@ -1,10 +1,10 @@
 // Asks Mandate about one call: AuthZEN evaluation, or RFC 7662 introspection when the broker has none.
-import * as oauth from 'oauth4webapi';
 import { allowsPair } from '../domain/agent-task.ts';
 import type { DiscoveredIssuer, FetchLike } from './discover-issuer.ts';
 import type { MandateClaims } from './mandate-claims.ts';
 import type { GrantedTask } from './mandate-client.ts';
 import type { ResourceCredentials } from './resource-credentials.ts';
+import type { TokenIntrospection } from './token-introspection.ts';
 
 /**
  * Mandate's answer: permitted, or refused (`inactive` when the token itself is no longer live,
@@ -55,14 +55,14 @@ function isInactiveReason(code: unknown): boolean {
  */
 export function createMandateDecider(options: {
   readonly issuer: URL;
-  readonly clientId: string;
   readonly credentials: ResourceCredentials;
   readonly resource: string;
   readonly timeoutMs: number;
   readonly fetch: FetchLike;
+  /** RFC 7662 introspection, used when the broker has no AuthZEN endpoint. */
+  readonly introspect: TokenIntrospection;
 }): MandateDecider {
-  const { issuer, clientId, credentials, resource, timeoutMs, fetch: fetchImpl } = options;
-  const client: oauth.Client = { client_id: clientId };
+  const { issuer, credentials, resource, timeoutMs, fetch: fetchImpl } = options;
   const evaluationUrl = new URL(
     'access/v1/evaluation',
     issuer.href.endsWith('/') ? issuer : `${issuer.href}/`,
@@ -129,13 +129,8 @@ export function createMandateDecider(options: {
   }
 
   async function introspect(d: DiscoveredIssuer, token: string, action: string): Promise<Verdict> {
-    const response = await oauth.introspectionRequest(d.as, client, credentials.clientAuth, token, {
-      ...d.http,
-      signal: AbortSignal.timeout(timeoutMs),
-      additionalParameters: { token_type_hint: 'access_token' },
-    });
-    const result = await oauth.processIntrospectionResponse(d.as, client, response);
-    if (result.active !== true) return { decision: false, inactive: true };
+    const result = await options.introspect(d, token);
+    if (!result) return { decision: false, inactive: true };
     const details = (result.authorization_details ?? []) as unknown as GrantedTask[];
     return allowsPair(details, action, resource)
       ? { decision: true }

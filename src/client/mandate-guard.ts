@@ -17,6 +17,7 @@ import type { CheckOptions, MandateGuardOptions } from './mandate-guard-options.
 import { isTokenFault, MANDATE_ALGORITHMS } from './mandate-jwt.ts';
 import { createPermitCache, type InvalidateFilter, MAX_CACHE_TTL_MS } from './permit-cache.ts';
 import { createResourceCredentials } from './resource-credentials.ts';
+import { createTokenIntrospection } from './token-introspection.ts';
 import { createVerifiedTokens } from './verified-tokens.ts';
 import { verifyMandateJwt } from './verify-mandate-jwt.ts';
 import {
@@ -51,6 +52,16 @@ export interface MandateGuard {
    * DPoP binding, and not of a grant this guard learned is revoked. Never throws for a bad token.
    */
   verify(authorization: string | null | undefined, request?: GuardedRequest): Promise<VerifyResult>;
+  /**
+   * `verify`, then asks Mandate whether the token is live at this moment (RFC 7662 introspection
+   * with the resource client's credentials; no action, no permit cache): for requests that reach
+   * data without naming an action. A token no longer active is refused 401 `invalid_token`; when
+   * Mandate cannot answer, 503 `temporarily_unavailable` (fail closed). Never throws for a bad token.
+   */
+  confirm(
+    authorization: string | null | undefined,
+    request?: GuardedRequest,
+  ): Promise<VerifyResult>;
   /** Drops cached permits matching the filter (all of them without one); returns how many. */
   invalidate(filter?: InvalidateFilter): number;
   /**
@@ -108,13 +119,14 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
       : { privateKey, keyId: options.keyId, algorithm: options.algorithm },
     { timeoutMs, now },
   );
+  const introspect = createTokenIntrospection({ clientId, credentials, timeoutMs });
   const decide = createMandateDecider({
     issuer,
-    clientId,
     credentials,
     resource,
     timeoutMs,
     fetch: fetchImpl,
+    introspect,
   });
   const cache = createPermitCache({ ttlMs, max: cacheMax, now });
   const dpopWindowSec = options.dpopWindowSec ?? 65;
@@ -208,6 +220,26 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     if (claims.grant_id && endedGrants.has(claims.grant_id))
       return refuse(401, 'invalid_token', 'the token is no longer active', scheme);
     return { ok: true, claims, token, scheme };
+  }
+
+  async function confirm(
+    authorization: string | null | undefined,
+    request?: GuardedRequest,
+  ): Promise<VerifyResult> {
+    const verified = await verify(authorization, request);
+    if (!verified.ok) return verified;
+    let live: boolean;
+    try {
+      live = (await introspect(await discover(), verified.token)) !== undefined;
+    } catch {
+      return refuse(503, 'temporarily_unavailable', 'Mandate could not confirm the token');
+    }
+    if (closed) return refuse(503, 'temporarily_unavailable', 'the guard is closed');
+    if (live) return verified;
+    // Introspection does not say why (a store outage is inactive too), so the grant is not
+    // remembered as ended; its cached permits are stale either way.
+    if (verified.claims.grant_id) invalidate({ grant_id: verified.claims.grant_id });
+    return refuse(401, 'invalid_token', 'the token is no longer active', verified.scheme);
   }
 
   async function check(
@@ -311,7 +343,7 @@ export function createMandateGuard(options: MandateGuardOptions): MandateGuard {
     unsubscribe?.();
   }
 
-  return { check, verify, invalidate, receiveSecurityEvent, close };
+  return { check, verify, confirm, invalidate, receiveSecurityEvent, close };
 }
 
 function permitKey(token: string, action: string, context: unknown): string {

@@ -1,9 +1,11 @@
 // The MCP guard's decision for one HTTP request, framework-free: serve metadata, refuse, or forward (with a tools/list filter).
 import { decodeJwt } from 'jose';
+import { toolArgumentsFault } from '../domain/tool-arguments.ts';
 import { type GuardRefusal, presentedToken } from './bearer-challenge.ts';
 import type { MandateClaims } from './mandate-claims.ts';
 import type { MandateGuard } from './mandate-guard.ts';
 import {
+  hasRequest,
   headerMismatch,
   JSON_RPC,
   type JsonRpcId,
@@ -90,6 +92,18 @@ export function grantedTools(claims: MandateClaims, resource: string): string[] 
   return [...names];
 }
 
+/** The selected arguments without undefined entries (absent for policy); undefined when none are left. */
+function shownArguments(
+  selected: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
+  if (selected === undefined || selected === null) return undefined;
+  // A server bug, not the caller's: fail (500) rather than decide without what policy may read.
+  if (typeof selected !== 'object' || Array.isArray(selected))
+    throw new TypeError('createMcpGuard: context must return an object of arguments');
+  const entries = Object.entries(selected).filter(([, v]) => v !== undefined);
+  return entries.length ? Object.fromEntries(entries) : undefined;
+}
+
 /** Drops an IPv4-mapped IPv6 prefix so policy sees `203.0.113.9`, not `::ffff:203.0.113.9`. */
 function plainAddress(address: string | undefined): string | undefined {
   return address?.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
@@ -156,7 +170,8 @@ export function createMcpGate(settings: McpGateSettings) {
       return refused.ok ? { kind: 'pass' } : refusal(refused, null, settings.initialScope);
     }
     if (req.method !== 'POST') {
-      const verified = await guard.verify(authorization, dpop);
+      // A GET opens a stream the server may send data on: the grant must be live now.
+      const verified = await guard.confirm(authorization, dpop);
       if (!verified.ok) return refusal(verified, null);
       return { kind: 'forward', auth: authInfo(verified.token, verified.claims) };
     }
@@ -182,8 +197,16 @@ export function createMcpGate(settings: McpGateSettings) {
     let claims: MandateClaims;
     const [call] = calls;
     if (call) {
+      // Only what the server selects leaves it, and only within the broker's bounds.
+      const exposed = shownArguments(settings.context?.(call.name, call.arguments));
+      const fault = exposed && toolArgumentsFault(exposed);
+      if (fault) {
+        // The caller's token first: who may not call at all learns nothing about the arguments.
+        const verified = await guard.verify(authorization, dpop);
+        if (!verified.ok) return refusal(verified, call.id);
+        return rpcError(400, call.id, JSON_RPC.invalidParams, `tools/call: ${fault}`);
+      }
       // Decided now, with Mandate: the tool is the action, this server the resource.
-      const exposed = settings.context?.(call.name, call.arguments);
       const ip = plainAddress(req.remoteAddress);
       const decided = await guard.check(authorization, {
         action: call.name,
@@ -197,7 +220,11 @@ export function createMcpGate(settings: McpGateSettings) {
       }
       claims = decided.claims;
     } else {
-      const verified = await guard.verify(authorization, dpop);
+      // Any other request answers with data (resources, prompts, lists): Mandate confirms the
+      // token live first. Only notifications and responses (answered 202, no data) skip it.
+      const verified = hasRequest(body.messages)
+        ? await guard.confirm(authorization, dpop)
+        : await guard.verify(authorization, dpop);
       if (!verified.ok) return refusal(verified, firstId);
       claims = verified.claims;
       token = verified.token;

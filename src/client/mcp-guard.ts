@@ -34,14 +34,14 @@ export interface McpGuardOptions
    */
   readonly initialTools?: readonly string[];
   /**
-   * Which of a call's arguments go into the AuthZEN context (as `tool.arguments`), e.g.
-   * `(tool, args) => tool === 'refund' ? { amount: args.amount } : undefined`. Keep it small:
-   * it is recorded with every decision. Default: none.
+   * Which of a call's arguments policy sees (the AuthZEN context's `tool.arguments`, kept in the
+   * decision record); the others never leave the server. Per tool, the argument names or a
+   * function picking them: `{ refund: ['amount'], search: (args) => ({ query: args.query }) }`;
+   * or one function for all tools, `(tool, args) => ...`. Each shown value must be a string of at
+   * most 1024 characters, a boolean or a safe integer, at most 32 of them, else the call is
+   * refused (400, JSON-RPC `-32602`) without asking Mandate. Default: none.
    */
-  readonly context?: (
-    tool: string,
-    args: Record<string, unknown>,
-  ) => Record<string, unknown> | undefined;
+  readonly context?: ToolContextSelector | Readonly<Record<string, ToolArgumentSelection>>;
   /** Largest POST body read (default 1 MiB); a longer one is refused with 413. */
   readonly maxBodyBytes?: number;
   /**
@@ -50,6 +50,17 @@ export interface McpGuardOptions
    */
   readonly cacheTtlMs?: number;
 }
+
+/** Which of one tool's arguments policy sees: their names, or a function returning them. */
+export type ToolArgumentSelection =
+  | readonly string[]
+  | ((args: Record<string, unknown>) => Record<string, unknown> | undefined);
+
+/** One function choosing, for any tool, the arguments policy sees (undefined: none). */
+export type ToolContextSelector = (
+  tool: string,
+  args: Record<string, unknown>,
+) => Record<string, unknown> | undefined;
 
 export interface McpGuard {
   /** Hono middleware: mount with `app.use(guard.hono())` (it passes other paths through). */
@@ -90,7 +101,7 @@ export function createMcpGuard(options: McpGuardOptions): McpGuard {
     endpointPath: new URL(resource).pathname || '/',
     maxBodyBytes,
     initialScope: initialTools?.length ? initialTools.map(toolScope).join(' ') : undefined,
-    context,
+    context: toolContextSelector(context),
   });
   return {
     hono: () => honoAdapter(gate),
@@ -100,6 +111,35 @@ export function createMcpGuard(options: McpGuardOptions): McpGuard {
     guard,
     close: () => guard.close(),
   };
+}
+
+/**
+ * The `context` option as one function. A per-tool map is checked here (a name list of argument
+ * names, or a function) and read by own keys only, so a tool named `constructor` selects nothing.
+ */
+function toolContextSelector(option: McpGuardOptions['context']): ToolContextSelector | undefined {
+  if (option === undefined || typeof option === 'function') return option;
+  if (typeof option !== 'object' || option === null)
+    throw new TypeError('createMcpGuard: context must be a function or a map of tool names');
+  const perTool = new Map<string, ToolContextSelector>();
+  for (const [tool, selection] of Object.entries(option)) {
+    if (typeof selection === 'function') {
+      perTool.set(tool, (_tool, args) => selection(args));
+      continue;
+    }
+    if (
+      !Array.isArray(selection) ||
+      !selection.every((n): n is string => typeof n === 'string' && n.length > 0 && n.length <= 64)
+    )
+      throw new TypeError(
+        `createMcpGuard: context.${tool} must be a list of argument names or a function`,
+      );
+    const names: readonly string[] = [...selection];
+    perTool.set(tool, (_tool, args) =>
+      Object.fromEntries(names.filter((n) => Object.hasOwn(args, n)).map((n) => [n, args[n]])),
+    );
+  }
+  return (tool, args) => perTool.get(tool)?.(tool, args);
 }
 
 /** How often the registered tool names are read again. */

@@ -4,6 +4,7 @@
 export const JSON_RPC = {
   parseError: -32700,
   invalidRequest: -32600,
+  invalidParams: -32602,
   /** Server-defined: the request was refused by authorization (the HTTP status says how). */
   unauthorized: -32001,
 } as const;
@@ -67,6 +68,11 @@ export function toolCallsOf(messages: readonly JsonRpcMessage[]): ToolCall[] | s
     calls.push({ id: m.id ?? null, name: params.name, arguments: args ?? {} });
   }
   return calls;
+}
+
+/** Whether the body holds a request (a method with an id), not only notifications and responses. */
+export function hasRequest(messages: readonly JsonRpcMessage[]): boolean {
+  return messages.some((m) => typeof m.method === 'string' && m.id !== undefined);
 }
 
 /** Ids of the body's `tools/list` requests (their responses get filtered). */

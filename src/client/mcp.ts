@@ -4,6 +4,8 @@ export {
   type McpAuthInfo,
   type McpGuard,
   type McpGuardOptions,
+  type ToolArgumentSelection,
+  type ToolContextSelector,
 } from './mcp-guard.ts';
 export type { McpHonoMiddleware, McpVariables } from './mcp-hono.ts';
 export type { McpNodeMiddleware, McpNodeRequest } from './mcp-node.ts';

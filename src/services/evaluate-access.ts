@@ -20,6 +20,11 @@ import {
 } from '../domain/evaluation.ts';
 import type { Grant } from '../domain/grant.ts';
 import { canonicalResource } from '../domain/resource-uri.ts';
+import {
+  MAX_TOOL_ARGUMENT_NAME,
+  MAX_TOOL_ARGUMENT_STRING,
+  MAX_TOOL_ARGUMENTS,
+} from '../domain/tool-arguments.ts';
 import type { AuthZenDecision } from '../domain/wire/authzen.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { type ForwardedProof, forwardedProofRejection, type ProofMemo } from './dpop-binding.ts';
@@ -80,10 +85,17 @@ export const EvaluationSchema = z
           .object({
             arguments: z
               .record(
-                z.string().min(1).max(64),
-                z.union([z.string().max(1024), z.boolean(), z.number().int().safe()]),
+                z.string().min(1).max(MAX_TOOL_ARGUMENT_NAME),
+                z.union([
+                  z.string().max(MAX_TOOL_ARGUMENT_STRING),
+                  z.boolean(),
+                  z.number().int().safe(),
+                ]),
               )
-              .refine((a) => Object.keys(a).length <= 32, 'at most 32 arguments'),
+              .refine(
+                (a) => Object.keys(a).length <= MAX_TOOL_ARGUMENTS,
+                `at most ${MAX_TOOL_ARGUMENTS} arguments`,
+              ),
           })
           .strict()
           .optional()

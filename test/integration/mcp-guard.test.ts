@@ -7,12 +7,25 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { decodeJwt, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addTicketPolicies, TICKET_TOOLS } from '../../scripts/mcp/tickets-policy.ts';
-import { type RunningServer, serveHono, serveNode } from '../../scripts/mcp/tickets-server.ts';
+import {
+  addTicketPolicies,
+  REFUND_POLICIES,
+  REFUND_TOOL,
+  TICKET_TOOLS as SHARED_TICKET_TOOLS,
+} from '../../scripts/mcp/tickets-policy.ts';
+import {
+  type RunningServer,
+  serveHono,
+  serveNode,
+  TICKETS_RESOURCE,
+} from '../../scripts/mcp/tickets-server.ts';
 import { createMcpGuard, type McpGuard } from '../../src/client/mcp.ts';
 import { ADMIN_TOKEN, admin, type Credentials, oauthPost } from '../support/broker.ts';
 import { freePort } from '../support/redis-server.ts';
 import { startTestBroker, type TestBroker } from '../support/test-broker.ts';
+
+/** The tools this server registers: the shared three and the refund tool, whose policy reads an argument. */
+const TICKET_TOOLS = [...SHARED_TICKET_TOOLS, REFUND_TOOL];
 
 interface Seen {
   readonly method: string;
@@ -94,7 +107,7 @@ beforeAll(async () => {
     },
   );
   expect(created.status).toBe(201);
-  await addTicketPolicies(broker.url, ADMIN_TOKEN);
+  await addTicketPolicies(broker.url, ADMIN_TOKEN, REFUND_POLICIES);
   resourceKeyed = { client_id: created.body.client.client_id, privateJwk: rk.privateJwk };
   agent = await broker.client({ name: 'support agent', kind: 'agent' });
   const ak = await keyPair('agent-key');
@@ -122,7 +135,16 @@ beforeAll(async () => {
       resource,
       // The tool names come from the registration (its actions); one variant names them itself.
       ...(variant === 'hono-json' ? { tools: [...TICKET_TOOLS] } : {}),
-      context: (tool, args) => (tool === 'search_tickets' ? { query: args.query } : undefined),
+      // What policy sees of a call: per tool by name, or (one variant) one function for all.
+      context:
+        variant === 'keyed'
+          ? (tool, args) =>
+              tool === 'search_tickets'
+                ? { query: args.query }
+                : tool === 'refund_ticket'
+                  ? { amount: args.amount }
+                  : undefined
+          : { search_tickets: ['query'], refund_ticket: ['amount'] },
     });
     guards.push(guard);
     const json = variant.endsWith('json');
@@ -141,21 +163,26 @@ afterAll(async () => {
 });
 
 /** An official SDK client of the variant's server, authenticating as the agent (secret or private key). */
-async function connect(variant: string, keyed = false) {
-  const endpoint = `http://127.0.0.1:${ports.get(variant)}/mcp`;
+async function connect(
+  variant: string,
+  keyed = false,
+  at?: { endpoint?: string; issuer?: string; agent?: Credentials; scope?: string },
+) {
+  const endpoint = at?.endpoint ?? `http://127.0.0.1:${ports.get(variant)}/mcp`;
+  const issuer = at?.issuer ?? broker.issuer;
   const provider = keyed
     ? new PrivateKeyJwtProvider({
         clientId: keyedAgent.client_id,
         privateKey: keyedAgent.privateJwk as Record<string, unknown>,
         algorithm: 'ES256',
-        expectedIssuer: broker.issuer,
-        scope: SCOPE,
+        expectedIssuer: issuer,
+        scope: at?.scope ?? SCOPE,
       })
     : new ClientCredentialsProvider({
-        clientId: agent.client_id,
-        clientSecret: agent.client_secret,
-        expectedIssuer: broker.issuer,
-        scope: SCOPE,
+        clientId: (at?.agent ?? agent).client_id,
+        clientSecret: (at?.agent ?? agent).client_secret,
+        expectedIssuer: issuer,
+        scope: at?.scope ?? SCOPE,
       });
   const seen: Seen[] = [];
   const transport = new StreamableHTTPClientTransport(new URL(endpoint), {
@@ -326,6 +353,271 @@ describe('revocation reaches the MCP server at the next call', () => {
   }, 30_000);
 });
 
+describe('every request that reaches data proves its grant live at that moment', () => {
+  /** A JSON-RPC POST of `method` with `token`, outside the SDK (no retry, no new grant). */
+  const rpc = (endpoint: string, token: string, method: string, params: unknown = {}) =>
+    fetch(endpoint, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method, params }),
+    });
+
+  it.each([
+    ['node-sse', false],
+    ['hono-json', true],
+  ] as const)(
+    'after an admin revocation the next resources/read and prompts/get are 401 invalid_token (%s)',
+    async (variant, keyed) => {
+      const mcp = await connect(variant, keyed);
+      try {
+        const before = await decisionsOf(mcp.grantId());
+        const read = await mcp.client.readResource({ uri: TICKETS_RESOURCE });
+        expect(JSON.stringify(read.contents)).toContain('Printer on fire');
+        const prompt = await mcp.client.getPrompt({ name: 'triage', arguments: { id: 'T-2' } });
+        expect(JSON.stringify(prompt.messages)).toContain('Password reset loop');
+        // A live token's confirmation is an introspection, which records no decision.
+        expect(await decisionsOf(mcp.grantId())).toHaveLength(before.length);
+
+        for (const method of ['resources/read', 'prompts/get'] as const) {
+          const grant = mcp.grantId();
+          const oldToken = mcp.token();
+          const revoked = await admin(broker.url, 'POST', '/admin/revocations', {
+            grant_id: grant,
+            reason: 'test',
+          });
+          expect(revoked.status).toBe(200);
+          mcp.seen.length = 0;
+          const answer =
+            method === 'resources/read'
+              ? await mcp.client.readResource({ uri: TICKETS_RESOURCE })
+              : await mcp.client.getPrompt({ name: 'triage', arguments: { id: 'T-1' } });
+          expect(JSON.stringify(answer)).toContain('Printer on fire');
+          const sent = mcp.seen.filter((s) => s.mcpMethod === method);
+          expect(sent[0]?.status).toBe(401);
+          expect(sent[0]?.challenge).toMatch(/error="invalid_token"/);
+          // The SDK then asked for a new grant, which policy decided afresh.
+          expect(sent[1]?.status).toBe(200);
+          expect(mcp.grantId()).not.toBe(grant);
+          const records = await decisionsOf(grant);
+          expect(
+            records.some(
+              (r) =>
+                r.kind === 'introspection' &&
+                r.outcome === 'inactive' &&
+                r.reasons.includes('grant_inactive'),
+            ),
+          ).toBe(true);
+          // Nor does the revoked token list resources, prompts or tools.
+          for (const other of ['resources/list', 'prompts/list', 'tools/list']) {
+            const res = await rpc(mcp.endpoint, oldToken, other);
+            expect(res.status, other).toBe(401);
+            expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+            expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32001);
+          }
+        }
+      } finally {
+        await mcp.close();
+      }
+    },
+    30_000,
+  );
+
+  it('a prompt_changed signal ends the grant: the next resources/read is 401 invalid_token', async () => {
+    const mcp = await connect('node-json', true);
+    try {
+      await mcp.client.readResource({ uri: TICKETS_RESOURCE });
+      const grant = mcp.grantId();
+      const signal = await admin(broker.url, 'POST', '/v1/signals', {
+        grant_id: grant,
+        type: 'prompt_changed',
+        context: { actions: ['export_tickets'] },
+      });
+      expect(signal.status).toBe(202);
+      mcp.seen.length = 0;
+      await mcp.client.readResource({ uri: TICKETS_RESOURCE });
+      const first = mcp.seen.find((s) => s.mcpMethod === 'resources/read');
+      expect(first?.status).toBe(401);
+      expect(first?.challenge).toMatch(/error="invalid_token"/);
+      expect(mcp.grantId()).not.toBe(grant);
+    } finally {
+      await mcp.close();
+    }
+  }, 30_000);
+
+  it('with Mandate down, resources/read, prompts/get and the lists are refused 503, never served', async () => {
+    const own = await startTestBroker({ name: 'mcp-down' });
+    const port = await freePort();
+    const endpoint = `http://127.0.0.1:${port}/mcp`;
+    let mcp: Awaited<ReturnType<typeof connect>> | undefined;
+    let server: RunningServer | undefined;
+    let guard: McpGuard | undefined;
+    try {
+      const rc = await own.client({
+        name: 'tickets MCP',
+        kind: 'resource',
+        resources: [endpoint],
+        actions: [...TICKET_TOOLS],
+      });
+      await addTicketPolicies(own.url, ADMIN_TOKEN);
+      const ownAgent = await own.client({ name: 'support agent', kind: 'agent' });
+      guard = createMcpGuard({
+        issuer: own.issuer,
+        clientId: rc.client_id,
+        clientSecret: rc.client_secret,
+        resource: endpoint,
+        tools: [...TICKET_TOOLS],
+      });
+      server = await serveNode(port, false, guard.node());
+      mcp = await connect('', false, { endpoint, issuer: own.issuer, agent: ownAgent });
+      const read = await mcp.client.readResource({ uri: TICKETS_RESOURCE });
+      expect(JSON.stringify(read.contents)).toContain('Printer on fire');
+      const token = mcp.token();
+
+      await own.close();
+      mcp.seen.length = 0;
+      await expect(mcp.client.readResource({ uri: TICKETS_RESOURCE })).rejects.toThrow();
+      await expect(
+        mcp.client.getPrompt({ name: 'triage', arguments: { id: 'T-1' } }),
+      ).rejects.toThrow();
+      expect(mcp.seen.find((s) => s.mcpMethod === 'resources/read')?.status).toBe(503);
+      expect(mcp.seen.find((s) => s.mcpMethod === 'prompts/get')?.status).toBe(503);
+      expect(mcp.seen.every((s) => s.status === 503)).toBe(true);
+      for (const [method, params] of [
+        ['resources/read', { uri: TICKETS_RESOURCE }],
+        ['prompts/get', { name: 'triage', arguments: { id: 'T-1' } }],
+        ['resources/list', {}],
+        ['prompts/list', {}],
+        ['tools/list', {}],
+      ] as const) {
+        const res = await rpc(endpoint, token, method, params);
+        expect(res.status, method).toBe(503);
+        expect(res.headers.get('retry-after')).toBe('1');
+        const text = await res.text();
+        expect(JSON.parse(text)).toMatchObject({ jsonrpc: '2.0', id: 3, error: { code: -32001 } });
+        expect(text).not.toContain('Printer');
+      }
+    } finally {
+      await mcp?.close().catch(() => undefined);
+      await server?.close();
+      guard?.close();
+      await own.close();
+    }
+  }, 30_000);
+});
+
+describe('tool arguments: only what the server selects reaches Mandate', () => {
+  it.each([
+    ['hono-json', false],
+    ['keyed', true],
+  ] as const)(
+    'policy reads the selected amount; the note and id never reach a decision record (%s)',
+    async (variant, keyed) => {
+      const mcp = await connect(variant, keyed, { scope: 'tools:refund_ticket tools:read_ticket' });
+      const canary = `note-${crypto.randomUUID()}`;
+      try {
+        const grants = [mcp.grantId()];
+        const refunded = await mcp.client.callTool({
+          name: 'refund_ticket',
+          arguments: { id: 'T-3', amount: 40, note: canary },
+        });
+        expect(toolText(refunded)).toContain('"amount":40');
+        mcp.seen.length = 0;
+        await expect(
+          mcp.client.callTool({
+            name: 'refund_ticket',
+            arguments: { id: 'T-3', amount: 250, note: canary },
+          }),
+        ).rejects.toThrow();
+        expect(mcp.seen.find((s) => s.mcpMethod === 'tools/call')?.status).toBe(403);
+        grants.push(mcp.grantId());
+
+        const records = (await Promise.all([...new Set(grants)].map(decisionsOf)))
+          .flat()
+          .filter(
+            (r) => r.kind === 'evaluation' && JSON.stringify(r.inputs).includes('refund_ticket'),
+          );
+        const shown = records.map((r) => ({
+          outcome: r.outcome,
+          reasons: r.reasons,
+          args: (r.inputs.context as { tool?: { arguments?: unknown } } | undefined)?.tool
+            ?.arguments,
+        }));
+        expect(shown).toContainEqual(
+          expect.objectContaining({ outcome: 'permit', args: { amount: 40 } }),
+        );
+        expect(shown).toContainEqual(
+          expect.objectContaining({
+            outcome: 'deny',
+            args: { amount: 250 },
+            reasons: expect.arrayContaining([expect.stringContaining('tickets-refund-under-100')]),
+          }),
+        );
+        const text = JSON.stringify(records);
+        expect(text).not.toContain(canary);
+        expect(text).not.toContain('"note"');
+        expect(text).not.toContain('T-3');
+      } finally {
+        await mcp.close();
+      }
+    },
+    30_000,
+  );
+
+  it('a selected argument policy cannot read (a fraction, a 2 KB string) is refused 400 -32602, Mandate not asked', async () => {
+    const mcp = await connect('node-json', false, {
+      scope: 'tools:refund_ticket tools:search_tickets',
+    });
+    try {
+      const token = mcp.token();
+      const before = (await decisionsOf(mcp.grantId())).length;
+      for (const [name, args] of [
+        ['refund_ticket', { id: 'T-1', amount: 9.5 }],
+        ['search_tickets', { query: 'x'.repeat(2048) }],
+      ] as const) {
+        const res = await fetch(mcp.endpoint, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+          },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: 5,
+            method: 'tools/call',
+            params: { name, arguments: args },
+          }),
+        });
+        expect(res.status, name).toBe(400);
+        expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: 5, error: { code: -32602 } });
+      }
+      expect(await decisionsOf(mcp.grantId())).toHaveLength(before);
+      // Without a token the answer is the 401, whatever the arguments.
+      const anonymous = await fetch(mcp.endpoint, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 6,
+          method: 'tools/call',
+          params: { name: 'refund_ticket', arguments: { id: 'T-1', amount: 9.5 } },
+        }),
+      });
+      expect(anonymous.status).toBe(401);
+      await anonymous.body?.cancel();
+    } finally {
+      await mcp.close();
+    }
+  }, 30_000);
+});
+
 describe('bad input at the MCP endpoint', () => {
   const endpoint = () => `http://127.0.0.1:${ports.get('node-json')}/mcp`;
   const call = (name: string, id = 7) =>
@@ -371,7 +663,7 @@ describe('bad input at the MCP endpoint', () => {
     expect(await res.json()).toMatchObject({
       resource: endpoint(),
       authorization_servers: [broker.issuer],
-      scopes_supported: ['tools:search_tickets', 'tools:read_ticket', 'tools:export_tickets'],
+      scopes_supported: TICKET_TOOLS.map((t) => `tools:${t}`),
     });
   });
 

@@ -82,7 +82,8 @@ describe('mcp.hono()', () => {
     expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32001 } });
   });
 
-  it('narrows tools/list to the grant, in JSON and in SSE, without asking Mandate', async () => {
+  it('narrows tools/list to the grant, in JSON and in SSE, once Mandate confirmed the token live', async () => {
+    fake.on('POST /oauth/introspect', () => json({ active: true, client_id: 'agent-1' }));
     const t = await token(['search_tickets']);
     for (const mode of ['json', 'sse'] as const) {
       answerAs = mode;
@@ -92,8 +93,36 @@ describe('mcp.hono()', () => {
       expect(text).toContain('search_tickets');
       expect(text).not.toContain('export_tickets');
     }
+    // Liveness is an introspection per request, never a decision (no action is named).
+    expect(fake.count('POST /oauth/introspect')).toBe(2);
     expect(fake.count('POST /access/v1/evaluation')).toBe(0);
     expect(seenAuth).toMatchObject({ clientId: 'agent-1', scopes: ['tools:search_tickets'] });
+  });
+
+  it('refuses a request that reaches data when the token is inactive (401) or Mandate cannot answer (503)', async () => {
+    const t = await token(['search_tickets']);
+    fake.on('POST /oauth/introspect', () => json({ active: false }));
+    const inactive = await rpc('resources/read', { uri: 'tickets://all' }, t);
+    expect(inactive.status).toBe(401);
+    expect(inactive.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    expect(await inactive.json()).toMatchObject({ id: 3, error: { code: -32001 } });
+    fake.on('POST /oauth/introspect', () => json({ error: 'server_error' }, 500));
+    const down = await rpc('prompts/get', { name: 'triage' }, t);
+    expect(down.status).toBe(503);
+    expect(down.headers.get('retry-after')).toBe('1');
+    expect(await down.json()).toMatchObject({ id: 3, error: { code: -32001 } });
+    expect(seenAuth).toBeUndefined();
+    // A notification answers with no data: the offline check suffices.
+    const note = await app.request(MCP, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${t}`,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    });
+    expect(note.status).toBe(200);
+    expect(fake.count('POST /oauth/introspect')).toBe(2);
   });
 
   it('decides a tools/call with the tool as the action and the exposed arguments as context', async () => {
@@ -110,6 +139,60 @@ describe('mcp.hono()', () => {
       context: { tool: { arguments: { amount: 50 } } },
     });
     expect(JSON.stringify(asked?.json)).not.toContain('note');
+  });
+
+  it('per-tool selection by name: only own keys of the map select, the rest never leaves', async () => {
+    const perTool = createMcpGuard({
+      issuer: ISSUER,
+      clientId: 'tickets-mcp',
+      clientSecret: 'secret',
+      resource: MCP,
+      tools: ['refund', 'constructor'],
+      context: { refund: ['amount', 'missing'] },
+      fetch: fake.fetch,
+    });
+    const app2 = new Hono<{ Variables: McpVariables }>();
+    app2.use(perTool.hono());
+    app2.all('/mcp', (c) => c.json({ jsonrpc: '2.0', id: 3, result: {} }));
+    const call = async (name: string, args: Record<string, unknown>) =>
+      app2.request(MCP, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${await token([name])}`,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 3,
+          method: 'tools/call',
+          params: { name, arguments: args },
+        }),
+      });
+    try {
+      expect((await call('refund', { amount: 50, note: 'secret note' })).status).toBe(200);
+      expect((await call('constructor', { amount: 50 })).status).toBe(200);
+      const asked = fake.seen.filter((r) => r.path === '/access/v1/evaluation');
+      expect(asked[0]?.json).toMatchObject({ context: { tool: { arguments: { amount: 50 } } } });
+      expect(JSON.stringify(asked[0]?.json)).not.toContain('note');
+      expect(JSON.stringify(asked[0]?.json)).not.toContain('missing');
+      expect(asked[1]?.json).not.toHaveProperty('context.tool');
+      const refused = await call('refund', { amount: 1.5 });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({ id: 3, error: { code: -32602 } });
+      expect(fake.count('POST /access/v1/evaluation')).toBe(2);
+    } finally {
+      perTool.close();
+    }
+    expect(() =>
+      createMcpGuard({
+        issuer: ISSUER,
+        clientId: 'tickets-mcp',
+        clientSecret: 'secret',
+        resource: MCP,
+        context: { refund: 'amount' as unknown as string[] },
+      }),
+    ).toThrow(TypeError);
   });
 
   it('maps a refusal to 403 with the step-up scope, an ended grant to 401 (and remembers it)', async () => {
