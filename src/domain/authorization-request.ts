@@ -183,8 +183,25 @@ export interface AuthorizationCode {
   readonly expires_at: number;
 }
 
-/** What redeeming a code found: the code on its first use, the grant it issued on a replay, or nothing. */
+/** What a token request presents a code with: compared with the code's binding before it is spent. */
+export interface CodePresentation {
+  readonly clientId: string;
+  readonly redirectUri: string;
+  /** The base64url SHA-256 of the request's code_verifier (PKCE S256). */
+  readonly codeChallenge: string;
+  /** Canonical resources the request names (none: all the code's). */
+  readonly resources: readonly string[];
+  readonly nowSec: number;
+}
+
+/**
+ * What redeeming a code found: the code on its first bound use, the grant it issued on a bound
+ * replay, a binding that does not hold (`mismatch`, `foreign` resource: the code stays as it was),
+ * or nothing (unknown, or expired unused).
+ */
 export type CodeRedemption =
   | { readonly status: 'first'; readonly code: AuthorizationCode }
   | { readonly status: 'replayed'; readonly grantId: string | undefined }
+  | { readonly status: 'mismatch' }
+  | { readonly status: 'foreign' }
   | { readonly status: 'unknown' };

@@ -341,28 +341,73 @@ describe('codes', () => {
       await redeem(flow, params, oauth.generateRandomCodeVerifier()),
       'invalid_grant',
     );
-    // The code was spent by the failed attempt: even the right verifier gets nothing now.
-    await expectOAuthError(await redeem(flow, params), 'invalid_grant');
-
-    const other = await authorizeRequest();
-    const otherParams = await approvedCode(other);
     await expectOAuthError(
-      await redeem(other, otherParams, other.verifier, `${APP_REDIRECT}x`),
+      await redeem(flow, params, flow.verifier, `${APP_REDIRECT}x`),
       'invalid_grant',
     );
-
-    const third = await authorizeRequest();
-    const res = await oauth.authorizationCodeGrantRequest(
-      as,
-      app,
-      oauth.None(),
-      await approvedCode(third),
-      third.redirectUri,
-      third.verifier,
-      { ...insecure, additionalParameters: { resource: 'https://elsewhere.example.com' } },
+    await expectOAuthError(
+      await oauth.authorizationCodeGrantRequest(
+        as,
+        app,
+        oauth.None(),
+        params,
+        flow.redirectUri,
+        flow.verifier,
+        { ...insecure, additionalParameters: { resource: 'https://elsewhere.example.com' } },
+      ),
+      'invalid_target',
     );
-    await expectOAuthError(res, 'invalid_target');
     expect(await grantCount()).toBe(before);
+    // None of them spent the code: its client, with its verifier, still redeems it.
+    const tokens = await tokensFor(flow, params);
+    expect((await introspect(tokens.access_token)).active).toBe(true);
+    expect(await grantCount()).toBe(before + 1);
+  });
+
+  it('another client presenting a code neither spends it nor, after its use, revokes what it issued', async () => {
+    const codex: oauth.Client = { client_id: 'codex', token_endpoint_auth_method: 'none' };
+    const byCodex = (flow: Flow, params: URLSearchParams) =>
+      oauth.authorizationCodeGrantRequest(
+        as,
+        codex,
+        oauth.None(),
+        params,
+        flow.redirectUri,
+        flow.verifier,
+        { ...insecure, additionalParameters: { resource: MCP } },
+      );
+    const flow = await authorizeRequest();
+    const params = await approvedCode(flow);
+    await expectOAuthError(await byCodex(flow, params), 'invalid_grant');
+    const tokens = await tokensFor(flow, params);
+    expect((await introspect(tokens.access_token)).active).toBe(true);
+    // Presented by another client after its use: refused, and no replay of the rightful client's.
+    await expectOAuthError(await byCodex(flow, params), 'invalid_grant');
+    expect((await introspect(tokens.access_token)).active).toBe(true);
+    // Presented again by its own client: a replay, which ends the grant.
+    await expectOAuthError(await redeem(flow, params), 'invalid_grant');
+    expect((await introspect(tokens.access_token)).active).toBe(false);
+  });
+
+  it('two redemptions racing: at most one answer carries tokens, and whatever was issued ends', async () => {
+    const before = await grantCount();
+    const flow = await authorizeRequest();
+    const params = await approvedCode(flow);
+    const answers = await Promise.all([redeem(flow, params), redeem(flow, params)]);
+    const bodies = await Promise.all(
+      answers.map(async (res) => ({
+        status: res.status,
+        body: (await res.json()) as { access_token?: string; error?: string },
+      })),
+    );
+    const issued = bodies.filter((b) => b.status === 200);
+    expect(issued.length).toBeLessThanOrEqual(1);
+    for (const b of bodies.filter((x) => x.status !== 200))
+      expect(b.body.error).toBe('invalid_grant');
+    for (const b of issued)
+      expect((await introspect(b.body.access_token as string)).active).toBe(false);
+    // The grant was created (the first use went through) and then revoked as replayed.
+    expect(await grantCount()).toBe(before + 1);
   });
 
   it('a public client cannot use client_credentials', async () => {
