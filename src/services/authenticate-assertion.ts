@@ -99,16 +99,17 @@ async function keyHolder(
   refuse: Refuse,
 ): Promise<AssertedCaller> {
   const byDocument = isDocumentClient(payload);
-  const id = byDocument
-    ? {
-        success: clientIdUrlProblem(payload.iss as string) === undefined,
-        data: payload.iss as string,
-      }
-    : ClientIdSchema.safeParse(payload.iss);
-  if (!id.success) throw refuse('unknown_client');
-  const clientId = id.data;
+  const clientId = byDocument
+    ? clientIdUrlProblem(payload.iss as string) === undefined
+      ? (payload.iss as string)
+      : undefined
+    : ClientIdSchema.safeParse(payload.iss).data;
+  if (clientId === undefined) throw refuse('unknown_client');
   const client = await broker.clients.get(clientId);
-  if (!client || (!byDocument && client.token_endpoint_auth_method !== 'private_key_jwt'))
+  if (
+    !client ||
+    (byDocument ? client.kind !== 'agent' : client.token_endpoint_auth_method !== 'private_key_jwt')
+  )
     throw refuse('unknown_client', { client_id: clientId });
   if (check.clientId !== undefined && check.clientId !== clientId)
     throw refuse('client_mismatch', { client_id: clientId });
