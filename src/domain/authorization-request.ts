@@ -81,10 +81,9 @@ export function readAuthorizationParams(values: QueryValues): AuthorizationParam
     if (r.length > 512 || !URL.canParse(r) || r.includes('#'))
       throw new OAuthError('invalid_target', 'resource must be an absolute URI without a fragment');
   }
+  // Neither scope nor authorization_details: the resources' registered tools (see defaultIntent).
   const scope = single(values, 'scope');
   const authorizationDetails = single(values, 'authorization_details');
-  if (!scope && authorizationDetails === undefined)
-    throw new OAuthError('invalid_scope', 'scope or authorization_details is required');
   return {
     state,
     codeChallenge: challenge,
@@ -93,6 +92,40 @@ export function readAuthorizationParams(values: QueryValues): AuthorizationParam
     scope: scope ? toolScopes(scope) : undefined,
     authorizationDetails,
   };
+}
+
+/** Most actions in one agent_task entry (AgentTaskSchema): a longer tool list takes several entries. */
+const MAX_ACTIONS_PER_ENTRY = 32;
+
+/**
+ * What a request naming neither scope nor authorization_details asks for: every action registered
+ * for each of its resources (`served`: a resource's canonical URI to the actions resource clients
+ * serve there, an MCP server's tool names), as one task's entries, each action on its own
+ * resource only. Policy then decides each pair on the consent page. A resource with nothing
+ * registered adds nothing; none at all is invalid_scope (the client must say what it wants).
+ */
+export function defaultIntent(
+  resources: readonly string[],
+  served: ReadonlyMap<string, readonly string[]>,
+  taskId: string,
+): string {
+  const entries: AgentTask[] = [];
+  for (const location of resources) {
+    const actions = [...(served.get(location) ?? [])];
+    for (let i = 0; i < actions.length; i += MAX_ACTIONS_PER_ENTRY)
+      entries.push({
+        type: 'agent_task',
+        task_id: taskId,
+        actions: actions.slice(i, i + MAX_ACTIONS_PER_ENTRY),
+        locations: [location],
+      });
+  }
+  if (entries.length === 0)
+    throw new OAuthError(
+      'invalid_scope',
+      'scope or authorization_details is required: no tools are registered for this resource',
+    );
+  return JSON.stringify(entries);
 }
 
 /** Scope values are actions; an MCP tool's scope `tools:<name>` names the action `<name>`. */
@@ -183,8 +216,25 @@ export interface AuthorizationCode {
   readonly expires_at: number;
 }
 
-/** What redeeming a code found: the code on its first use, the grant it issued on a replay, or nothing. */
+/** What a token request presents a code with: compared with the code's binding before it is spent. */
+export interface CodePresentation {
+  readonly clientId: string;
+  readonly redirectUri: string;
+  /** The base64url SHA-256 of the request's code_verifier (PKCE S256). */
+  readonly codeChallenge: string;
+  /** Canonical resources the request names (none: all the code's). */
+  readonly resources: readonly string[];
+  readonly nowSec: number;
+}
+
+/**
+ * What redeeming a code found: the code on its first bound use, the grant it issued on a bound
+ * replay, a binding that does not hold (`mismatch`, `foreign` resource: the code stays as it was),
+ * or nothing (unknown, or expired unused).
+ */
 export type CodeRedemption =
   | { readonly status: 'first'; readonly code: AuthorizationCode }
   | { readonly status: 'replayed'; readonly grantId: string | undefined }
+  | { readonly status: 'mismatch' }
+  | { readonly status: 'foreign' }
   | { readonly status: 'unknown' };

@@ -1,6 +1,7 @@
 // Ports of the authorization code grant: pending requests and codes (Redis), and the person's sign-in upstream (an OpenID Provider).
 import type {
   AuthorizationCode,
+  CodePresentation,
   CodeRedemption,
   PendingAuthorization,
   SignedInPerson,
@@ -18,10 +19,12 @@ export interface AuthorizationStore {
   /** Stores a new code (kept as a digest) for `ttlSec`. */
   putCode(code: string, value: AuthorizationCode, ttlSec: number): Promise<void>;
   /**
-   * Marks the code used, atomically: the first call gets it; any later call (while the mark lives)
-   * learns it was replayed and which grant the first use issued, if already known.
+   * Compares the presentation with the code's binding and, only when it holds, marks the code
+   * used, atomically: the first bound call gets it; a later bound call (while the mark lives)
+   * learns it was replayed and which grant the first use issued, if already known. A presentation
+   * that does not hold changes nothing.
    */
-  redeemCode(code: string): Promise<CodeRedemption>;
+  redeemCode(code: string, presented: CodePresentation): Promise<CodeRedemption>;
   /** Notes the grant the code's first use issued; true when the code was replayed meanwhile (so revoke it). */
   noteCodeGrant(code: string, grantId: string): Promise<boolean>;
 }

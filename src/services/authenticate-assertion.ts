@@ -11,8 +11,13 @@ import {
   isIssuerUrl,
   REJECTION_DESCRIPTIONS,
 } from '../domain/client-assertion.ts';
+import {
+  clientIdUrlProblem,
+  isClientIdUrl,
+  type MetadataClient,
+} from '../domain/client-metadata.ts';
 import { OAuthError } from '../domain/errors.ts';
-import type { KeySource } from '../domain/key-source.ts';
+import type { KeySource, PublicJwks } from '../domain/key-source.ts';
 import {
   matchSubject,
   type TrustedIssuer,
@@ -65,14 +70,27 @@ export async function authenticateAssertion(
   const jwt = decodeCompactJwt(assertion);
   if (!jwt) throw refuse('malformed');
   if (!isAssertionAlg(jwt.header.alg)) throw refuse('unsupported_alg');
-  if (isIssuerUrl(jwt.payload.iss)) return workloadCaller(broker, assertion, jwt, check, refuse);
+  if (isIssuerUrl(jwt.payload.iss) && !(isDocumentClient(jwt.payload) && !asGrant))
+    return workloadCaller(broker, assertion, jwt, check, refuse);
   if (asGrant) throw refuse('unknown_issuer');
   return keyHolder(broker, assertion, jwt, check, refuse);
 }
 
+/**
+ * A client known by its metadata document signs as itself: `iss` = `sub` = its https client_id.
+ * A trusted issuer's token names a subject other than the issuer, so the two do not meet.
+ */
+function isDocumentClient(payload: DecodedJwt['payload']): boolean {
+  const { iss } = payload;
+  return typeof iss === 'string' && isClientIdUrl(iss) && payload.sub === iss;
+}
+
 type Refuse = (reason: AssertionRejection, fields?: Record<string, unknown>) => AssertionRefused;
 
-/** A private_key_jwt client's own assertion. */
+/**
+ * A private_key_jwt client's own assertion: a registered client's, or one known by its metadata
+ * document (see documentKeys).
+ */
 async function keyHolder(
   broker: Broker,
   assertion: string,
@@ -80,11 +98,18 @@ async function keyHolder(
   check: AssertionCheck,
   refuse: Refuse,
 ): Promise<AssertedCaller> {
-  const id = ClientIdSchema.safeParse(payload.iss);
-  if (!id.success) throw refuse('unknown_client');
-  const clientId = id.data;
+  const byDocument = isDocumentClient(payload);
+  const clientId = byDocument
+    ? clientIdUrlProblem(payload.iss as string) === undefined
+      ? (payload.iss as string)
+      : undefined
+    : ClientIdSchema.safeParse(payload.iss).data;
+  if (clientId === undefined) throw refuse('unknown_client');
   const client = await broker.clients.get(clientId);
-  if (client?.token_endpoint_auth_method !== 'private_key_jwt')
+  if (
+    !client ||
+    (byDocument ? client.kind !== 'agent' : client.token_endpoint_auth_method !== 'private_key_jwt')
+  )
     throw refuse('unknown_client', { client_id: clientId });
   if (check.clientId !== undefined && check.clientId !== clientId)
     throw refuse('client_mismatch', { client_id: clientId });
@@ -96,11 +121,13 @@ async function keyHolder(
     toleranceSec: broker.settings.clockToleranceSec,
   });
   if (!claims.ok) throw refuse(claims.reason, { client_id: clientId });
-  const keys: KeySource | undefined = client.jwks
-    ? { jwks: client.jwks }
-    : client.jwks_uri
-      ? { jwks_uri: client.jwks_uri }
-      : undefined;
+  const keys: KeySource | undefined = byDocument
+    ? await documentKeys(broker, clientId, refuse)
+    : client.jwks
+      ? { jwks: client.jwks }
+      : client.jwks_uri
+        ? { jwks_uri: client.jwks_uri }
+        : undefined;
   await verifySignature(broker, assertion, keys, refuse, { client_id: clientId });
   if (client.disabled) throw refuse('client_disabled', { client_id: clientId });
   // Spent only once its signature holds, so nobody can burn another client's jtis.
@@ -114,6 +141,31 @@ async function keyHolder(
   )
     throw refuse('replayed', { client_id: clientId });
   return { client };
+}
+
+/**
+ * The keys of a client known by its metadata document, from the document as it is now (fetched or
+ * cached under the fetcher's guards; a jwks_uri comes back fetched the same way as `jwks`). Its
+ * client record, kept since a person signed in for it, must exist (checked before any fetch, so
+ * an unknown URL costs nothing); the document must still say private_key_jwt. A document that
+ * cannot be used is `unknown_client`; a fetch that cannot be made now stays temporarily_unavailable.
+ */
+async function documentKeys(
+  broker: Broker,
+  clientId: string,
+  refuse: Refuse,
+): Promise<KeySource | undefined> {
+  let doc: MetadataClient;
+  try {
+    doc = await broker.clientMetadata.resolve(clientId);
+  } catch (err) {
+    if (err instanceof OAuthError && err.code === 'invalid_client')
+      throw refuse('unknown_client', { client_id: clientId, document: err.message });
+    throw err;
+  }
+  if (doc.token_endpoint_auth_method !== 'private_key_jwt')
+    throw refuse('unknown_client', { client_id: clientId, document: 'not private_key_jwt' });
+  return doc.jwks ? { jwks: doc.jwks as PublicJwks } : undefined;
 }
 
 /** A trusted issuer's token, verified: its entry, its `sub`, its claims. */

@@ -5,6 +5,7 @@ import {
   type AuthorizationParams,
   type ClientTarget,
   CODE_TTL_SEC,
+  defaultIntent,
   PENDING_TTL_SEC,
   type PendingAuthorization,
   redirectUriMatches,
@@ -16,6 +17,7 @@ import type { PairDecision } from '../domain/decision.ts';
 import { nestAct, personSubject } from '../domain/delegation.ts';
 import { OAuthError } from '../domain/errors.ts';
 import type { AgentTask } from '../domain/intent.ts';
+import { canonicalResources } from '../domain/resource-uri.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { type DelegatedMint, decideMint } from './decide-mint.ts';
 import { authorizingClient } from './metadata-client.ts';
@@ -47,6 +49,31 @@ export async function trustedTarget(deps: AuthorizeDeps, target: ClientTarget): 
   if (!redirectUriMatches(client.redirect_uris ?? [], target.redirectUri))
     throw new OAuthError('invalid_request', 'redirect_uri is not registered for this client');
   return client;
+}
+
+/**
+ * The request as it will be decided: unchanged when it names a scope or authorization_details,
+ * else asking for every tool (action) the enabled resource clients register for its resources
+ * (what an MCP client that does not know the scopes means: what the resource offers, each pair
+ * then decided by policy and shown on the consent page).
+ */
+export async function withDefaultIntent(
+  broker: Broker,
+  params: AuthorizationParams,
+): Promise<AuthorizationParams> {
+  if (params.scope || params.authorizationDetails !== undefined) return params;
+  const served = new Map<string, string[]>();
+  for (const c of await broker.clients.list()) {
+    if (c.kind !== 'resource' || c.disabled || !c.actions?.length) continue;
+    for (const r of canonicalResources(c.resources)) {
+      if (!params.resources.includes(r)) continue;
+      served.set(r, [...new Set([...(served.get(r) ?? []), ...c.actions])].sort());
+    }
+  }
+  return {
+    ...params,
+    authorizationDetails: defaultIntent(params.resources, served, `adhoc-${randomBase64url(6)}`),
+  };
 }
 
 /**

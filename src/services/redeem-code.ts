@@ -25,11 +25,12 @@ const badCode = () =>
   new OAuthError('invalid_grant', 'code is invalid, expired, used, or not issued to this client');
 
 /**
- * Redeems a code: marked used atomically with its read, so it works once. Every binding must hold
- * (client, exact redirect_uri, the PKCE verifier's S256 digest, resources); any refusal is
- * invalid_grant (invalid_target for a foreign resource) and issues nothing. The grant is minted
- * as the code's person approved it, re-decided by policy now (it may come back narrower). A code
- * presented again revokes the grant its first use issued.
+ * Redeems a code: every binding must hold (client, exact redirect_uri, the PKCE verifier's S256
+ * digest, resources) before the code is marked used, in one atomic step, so it works once and only
+ * for its client: a refusal is invalid_grant (invalid_target for a foreign resource), issues
+ * nothing and leaves the code to its rightful client (RFC 6749 4.1.3). The grant is minted as the
+ * code's person approved it, re-decided by policy now (it may come back narrower). A code
+ * presented again by its bound client revokes the grant its first use issued.
  */
 export async function redeemCode(
   broker: Broker,
@@ -47,25 +48,22 @@ export async function redeemCode(
       'invalid_request',
       'code_verifier must be 43 to 128 unreserved characters',
     );
-  const found = await store.redeemCode(req.code);
+  const asked = canonicalResources(req.resources);
+  const found = await store.redeemCode(req.code, {
+    clientId: client.client_id,
+    redirectUri: req.redirectUri,
+    codeChallenge: hash('sha256', req.codeVerifier, 'base64url'),
+    resources: asked,
+    nowSec: nowSecOf(broker),
+  });
   if (found.status === 'replayed') {
     if (found.grantId) await revokeReplayed(broker, found.grantId);
     throw badCode();
   }
-  if (found.status === 'unknown') throw badCode();
-  const { code } = found;
-  const verifierDigest = hash('sha256', req.codeVerifier, 'base64url');
-  if (
-    code.client_id !== client.client_id ||
-    code.redirect_uri !== req.redirectUri ||
-    code.code_challenge !== verifierDigest ||
-    code.expires_at <= nowSecOf(broker)
-  )
-    throw badCode();
-  const asked = canonicalResources(req.resources);
-  const foreign = asked.find((r) => !code.resources.includes(r));
-  if (foreign !== undefined)
+  if (found.status === 'foreign')
     throw new OAuthError('invalid_target', 'resource is not one the code was issued for');
+  if (found.status !== 'first') throw badCode();
+  const { code } = found;
   const resources = asked.length ? asked : code.resources;
   const response = await mintToken(broker, client, {
     authorizationDetails: JSON.stringify(

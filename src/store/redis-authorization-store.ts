@@ -14,14 +14,21 @@ import { defineScripts } from './scripts/load-scripts.ts';
 const REPLAY_WATCH_SEC = 600;
 
 type Scripted = RedisClient & {
-  mandateRedeemCode(key: string): Promise<[string, string] | null>;
+  mandateRedeemCode(
+    key: string,
+    clientId: string,
+    redirectUri: string,
+    codeChallenge: string,
+    nowSec: number,
+    resources: string,
+  ): Promise<[string, string?] | null>;
   mandateNoteCodeGrant(key: string, grantId: string): Promise<number>;
   mandateUpdatePending(key: string, value: string): Promise<number>;
 };
 
 /**
  * Ids and codes are kept only as digests: whoever reads Redis cannot present them. A code is
- * marked used atomically with its read (scripts/redeemCode-1.lua).
+ * marked used atomically with the check of its binding (scripts/redeemCode-1.lua).
  */
 export function createRedisAuthorizationStore(
   redis: RedisClient,
@@ -59,14 +66,23 @@ export function createRedisAuthorizationStore(
           .expire(codeKey(code), ttlSec + REPLAY_WATCH_SEC)
           .exec();
       }),
-    redeemCode: (code) =>
+    redeemCode: (code, presented) =>
       guard(async (): Promise<CodeRedemption> => {
-        const reply = await r.mandateRedeemCode(codeKey(code));
+        const reply = await r.mandateRedeemCode(
+          codeKey(code),
+          presented.clientId,
+          presented.redirectUri,
+          presented.codeChallenge,
+          presented.nowSec,
+          JSON.stringify(presented.resources),
+        );
         if (!reply) return { status: 'unknown' };
-        const [status, value] = reply;
+        const [status, value = ''] = reply;
         if (status === 'first')
           return { status: 'first', code: JSON.parse(value) as AuthorizationCode };
-        return { status: 'replayed', grantId: value || undefined };
+        if (status === 'replayed') return { status: 'replayed', grantId: value || undefined };
+        if (status === 'foreign') return { status: 'foreign' };
+        return { status: 'mismatch' };
       }),
     noteCodeGrant: (code, grantId) =>
       guard(async () => (await r.mandateNoteCodeGrant(codeKey(code), grantId)) === 1),

@@ -98,15 +98,37 @@ async function approvedCode(flow: Flow, login = 'alice'): Promise<URLSearchParam
   );
 }
 
+/** The consent page as POLICY decides for alice (read and search granted, delete refused, export to an approver), approved. */
+async function approvedAsDecided(
+  jar: CookieJar,
+  consent: ConsentStep,
+  flow: Flow,
+): Promise<URLSearchParams> {
+  const [granted = '', rest = ''] = consent.html.split('Refused by policy');
+  expect(granted).toContain('<strong>read</strong>');
+  expect(granted).toContain('<strong>search</strong>');
+  const [refused = '', approval = ''] = rest.split('Needs an approver');
+  expect(refused).toContain('<strong>delete</strong>');
+  expect(approval).toContain('<strong>export</strong>');
+  const res = await answerConsent(jar, consent, 'approve');
+  return oauth.validateAuthResponse(
+    as,
+    app,
+    new URL(res.headers.get('location') ?? ''),
+    flow.state,
+  );
+}
+
 function redeem(
   flow: Flow,
   params: URLSearchParams,
   verifier = flow.verifier,
   redirectUri = flow.redirectUri,
+  resourceUri = MCP,
 ) {
   return oauth.authorizationCodeGrantRequest(as, app, oauth.None(), params, redirectUri, verifier, {
     ...insecure,
-    additionalParameters: { resource: MCP },
+    additionalParameters: { resource: resourceUri },
   });
 }
 
@@ -132,15 +154,16 @@ async function expectOAuthError(res: Response, code: string): Promise<void> {
   expect(body.error).toBe(code);
 }
 
-async function introspect(token: string) {
+/** Introspects as `caller` (by default the resource client serving MCP). */
+async function introspect(token: string, caller: Credentials = resource) {
   const res = await oauth.introspectionRequest(
     as,
-    { client_id: resource.client_id },
-    oauth.ClientSecretBasic(resource.client_secret),
+    { client_id: caller.client_id },
+    oauth.ClientSecretBasic(caller.client_secret),
     token,
     insecure,
   );
-  return oauth.processIntrospectionResponse(as, { client_id: resource.client_id }, res);
+  return oauth.processIntrospectionResponse(as, { client_id: caller.client_id }, res);
 }
 
 /** Follows the client's redirect target without fetching it: the error parameters and iss. */
@@ -177,19 +200,7 @@ describe('a person signs in and approves', () => {
     expect(consent.html).toContain('Claude Code');
     expect(consent.html).toContain('app.example.com');
     expect(consent.html).toContain('Alice Example');
-    const [granted = '', rest = ''] = consent.html.split('Refused by policy');
-    expect(granted).toContain('<strong>read</strong>');
-    expect(granted).toContain('<strong>search</strong>');
-    const [refused = '', approval = ''] = rest.split('Needs an approver');
-    expect(refused).toContain('<strong>delete</strong>');
-    expect(approval).toContain('<strong>export</strong>');
-    const res = await answerConsent(jar, consent, 'approve');
-    const params = oauth.validateAuthResponse(
-      as,
-      app,
-      new URL(res.headers.get('location') ?? ''),
-      flow.state,
-    );
+    const params = await approvedAsDecided(jar, consent, flow);
     const tokens = await tokensFor(flow, params);
     expect(tokens.refresh_token).toBeTruthy();
     const seen = await introspect(tokens.access_token);
@@ -207,6 +218,31 @@ describe('a person signs in and approves', () => {
     expect(grant.status).toBe(200);
     expect(grant.text).toContain('authorization_code');
     expect(grant.text).toContain('"on_behalf_of"');
+  });
+
+  it('without scope, asks for the tools registered for the resource, each decided by policy', async () => {
+    const TOOLS = 'https://tools.example.com/mcp';
+    const server = await broker.client({
+      name: 'tools MCP',
+      kind: 'resource',
+      resources: [TOOLS],
+      actions: ['read', 'search', 'export', 'delete'],
+    });
+    const flow = await authorizeRequest({ scope: undefined, resource: TOOLS });
+    const jar = new CookieJar();
+    const consent = await signInUpstream(jar, flow.url, 'alice');
+    const params = await approvedAsDecided(jar, consent, flow);
+    const tokens = await oauth.processAuthorizationCodeResponse(
+      as,
+      app,
+      await redeem(flow, params, flow.verifier, flow.redirectUri, TOOLS),
+    );
+    const seen = await introspect(tokens.access_token, server);
+    expect(seen.active).toBe(true);
+    expect([seen.aud].flat()).toEqual([TOOLS]);
+    const details = seen.authorization_details as Array<{ actions: string[]; locations: string[] }>;
+    expect(details.flatMap((d) => d.actions).sort()).toEqual(['read', 'search']);
+    expect(new Set(details.flatMap((d) => d.locations))).toEqual(new Set([TOOLS]));
   });
 
   it('a public client from mandate.yaml signs people in too', async () => {
@@ -341,28 +377,65 @@ describe('codes', () => {
       await redeem(flow, params, oauth.generateRandomCodeVerifier()),
       'invalid_grant',
     );
-    // The code was spent by the failed attempt: even the right verifier gets nothing now.
-    await expectOAuthError(await redeem(flow, params), 'invalid_grant');
-
-    const other = await authorizeRequest();
-    const otherParams = await approvedCode(other);
     await expectOAuthError(
-      await redeem(other, otherParams, other.verifier, `${APP_REDIRECT}x`),
+      await redeem(flow, params, flow.verifier, `${APP_REDIRECT}x`),
       'invalid_grant',
     );
-
-    const third = await authorizeRequest();
-    const res = await oauth.authorizationCodeGrantRequest(
-      as,
-      app,
-      oauth.None(),
-      await approvedCode(third),
-      third.redirectUri,
-      third.verifier,
-      { ...insecure, additionalParameters: { resource: 'https://elsewhere.example.com' } },
+    await expectOAuthError(
+      await redeem(flow, params, flow.verifier, flow.redirectUri, 'https://elsewhere.example.com'),
+      'invalid_target',
     );
-    await expectOAuthError(res, 'invalid_target');
     expect(await grantCount()).toBe(before);
+    // None of them spent the code: its client, with its verifier, still redeems it.
+    const tokens = await tokensFor(flow, params);
+    expect((await introspect(tokens.access_token)).active).toBe(true);
+    expect(await grantCount()).toBe(before + 1);
+  });
+
+  it('another client presenting a code neither spends it nor, after its use, revokes what it issued', async () => {
+    const codex: oauth.Client = { client_id: 'codex', token_endpoint_auth_method: 'none' };
+    const byCodex = (flow: Flow, params: URLSearchParams) =>
+      oauth.authorizationCodeGrantRequest(
+        as,
+        codex,
+        oauth.None(),
+        params,
+        flow.redirectUri,
+        flow.verifier,
+        { ...insecure, additionalParameters: { resource: MCP } },
+      );
+    const flow = await authorizeRequest();
+    const params = await approvedCode(flow);
+    await expectOAuthError(await byCodex(flow, params), 'invalid_grant');
+    const tokens = await tokensFor(flow, params);
+    expect((await introspect(tokens.access_token)).active).toBe(true);
+    // Presented by another client after its use: refused, and no replay of the rightful client's.
+    await expectOAuthError(await byCodex(flow, params), 'invalid_grant');
+    expect((await introspect(tokens.access_token)).active).toBe(true);
+    // Presented again by its own client: a replay, which ends the grant.
+    await expectOAuthError(await redeem(flow, params), 'invalid_grant');
+    expect((await introspect(tokens.access_token)).active).toBe(false);
+  });
+
+  it('two redemptions racing: at most one answer carries tokens, and whatever was issued ends', async () => {
+    const before = await grantCount();
+    const flow = await authorizeRequest();
+    const params = await approvedCode(flow);
+    const answers = await Promise.all([redeem(flow, params), redeem(flow, params)]);
+    const bodies = await Promise.all(
+      answers.map(async (res) => ({
+        status: res.status,
+        body: (await res.json()) as { access_token?: string; error?: string },
+      })),
+    );
+    const issued = bodies.filter((b) => b.status === 200);
+    expect(issued.length).toBeLessThanOrEqual(1);
+    for (const b of bodies.filter((x) => x.status !== 200))
+      expect(b.body.error).toBe('invalid_grant');
+    for (const b of issued)
+      expect((await introspect(b.body.access_token as string)).active).toBe(false);
+    // The grant was created (the first use went through) and then revoked as replayed.
+    expect(await grantCount()).toBe(before + 1);
   });
 
   it('a public client cannot use client_credentials', async () => {
@@ -415,7 +488,7 @@ describe('bad authorization requests', () => {
     ['plain PKCE', { code_challenge_method: 'plain' }, 'invalid_request'],
     ['missing resource', { resource: undefined }, 'invalid_target'],
     ['another response_type', { response_type: 'token' }, 'unsupported_response_type'],
-    ['no scope', { scope: undefined }, 'invalid_scope'],
+    ['no scope, and no tool registered for the resource', { scope: undefined }, 'invalid_scope'],
   ] as const)('%s goes back to the client as %s', async (_name, set, code) => {
     const flow = await authorizeRequest(set);
     const res = await browse(new CookieJar(), flow.url);

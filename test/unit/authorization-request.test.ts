@@ -1,6 +1,7 @@
 // The authorization code grant's pure rules: redirect matching (exact; loopback any port), the /oauth/authorize parameters, public client settings.
 import { describe, expect, it } from 'vitest';
 import {
+  defaultIntent,
   readAuthorizationParams,
   readClientTarget,
   redirectUriMatches,
@@ -8,6 +9,7 @@ import {
 } from '../../src/domain/authorization-request.ts';
 import { authSettingsProblem, redirectUriProblem } from '../../src/domain/client.ts';
 import { OAuthError } from '../../src/domain/errors.ts';
+import { type AgentTask, AuthorizationDetailsSchema } from '../../src/domain/intent.ts';
 
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 
@@ -148,12 +150,54 @@ describe('readClientTarget and readAuthorizationParams', () => {
       'invalid_target',
     ],
     [
-      'neither scope nor authorization_details',
-      () => readAuthorizationParams(query({ ...VALID, scope: undefined })),
+      'neither scope nor authorization_details, and no tool registered for the resource',
+      () => defaultIntent(['https://mcp.example.com/mcp'], new Map(), 'adhoc-t'),
       'invalid_scope',
     ],
   ] as const)('%s: %s', (_name, f, code) => {
     expect(codeOf(f)).toBe(code);
+  });
+});
+
+describe('defaultIntent (no scope, no authorization_details)', () => {
+  const A = 'https://a.example.com/mcp';
+  const B = 'https://b.example.com/mcp';
+
+  it('is left to the registered tools: readAuthorizationParams passes both through as absent', () => {
+    const p = readAuthorizationParams(query({ ...VALID, scope: undefined }));
+    expect(p.scope).toBeUndefined();
+    expect(p.authorizationDetails).toBeUndefined();
+  });
+
+  it('asks for each resource its own tools only, one task', () => {
+    const served = new Map([
+      [A, ['read_ticket', 'search_tickets']],
+      [B, ['send_mail']],
+    ]);
+    const entries = JSON.parse(defaultIntent([A, B], served, 'adhoc-t')) as AgentTask[];
+    expect(entries).toEqual([
+      {
+        type: 'agent_task',
+        task_id: 'adhoc-t',
+        actions: ['read_ticket', 'search_tickets'],
+        locations: [A],
+      },
+      { type: 'agent_task', task_id: 'adhoc-t', actions: ['send_mail'], locations: [B] },
+    ]);
+    expect(AuthorizationDetailsSchema.safeParse(entries).success).toBe(true);
+  });
+
+  it('a resource without tools adds nothing; a long tool list takes entries of at most 32', () => {
+    const many = Array.from({ length: 40 }, (_, i) => `tool_${i}`);
+    const entries = JSON.parse(
+      defaultIntent([A, B], new Map([[B, many]]), 'adhoc-t'),
+    ) as AgentTask[];
+    expect(entries.map((e) => [e.locations, e.actions.length])).toEqual([
+      [[B], 32],
+      [[B], 8],
+    ]);
+    expect(entries.flatMap((e) => e.actions)).toEqual(many);
+    expect(AuthorizationDetailsSchema.safeParse(entries).success).toBe(true);
   });
 });
 

@@ -18,6 +18,7 @@ import {
   redirectWith,
   startAuthorization,
   trustedTarget,
+  withDefaultIntent,
 } from '../../services/authorize.ts';
 import { parseIntent } from '../../services/parse-intent.ts';
 import { readForm } from '../console/form.ts';
@@ -180,7 +181,7 @@ export function registerAuthorize(app: OpenAPIHono, deps: HttpDeps): void {
         const client = await trustedTarget(flow, target);
         const to = { redirect_uri: target.redirectUri, state: values('state')[0] };
         try {
-          const params = readAuthorizationParams(values);
+          const params = await withDefaultIntent(deps.broker, readAuthorizationParams(values));
           // The intent is checked now, so a malformed one goes back to the client at once.
           parseIntent(
             {

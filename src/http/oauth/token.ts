@@ -3,6 +3,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { decodeCompactJwt, JWT_BEARER_GRANT_TYPE } from '../../domain/client-assertion.ts';
+import { isClientIdUrl } from '../../domain/client-metadata.ts';
 import { ID_JAG_TYP, TOKEN_EXCHANGE_GRANT_TYPE, TOKEN_TYPES } from '../../domain/delegation.ts';
 import { OAuthError } from '../../domain/errors.ts';
 import type { AgentTask } from '../../domain/intent.ts';
@@ -205,6 +206,12 @@ export function registerToken(
       const params = parseOAuthForm(form, TokenRequestFormSchema, {
         grant_type: 'unsupported_grant_type',
       });
+      // A client known only by its metadata document exists for people who signed in for it.
+      if (authenticated && isClientIdUrl(authenticated.client.client_id) && !allowPublic)
+        throw new OAuthError(
+          'unauthorized_client',
+          'a client_id metadata document client may use only the authorization code grant',
+        );
       const dpop = await tokenRequestProof(broker, c.req.header('dpop'));
       // A client that uses nonces gets the next one with every answer (RFC 9449 8.2): no extra round trip.
       if (broker.settings.dpop.requireNonce && dpop) c.header('DPoP-Nonce', broker.dpop.nonce());
