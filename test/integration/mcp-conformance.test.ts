@@ -1,6 +1,7 @@
-// The MCP conformance suite's authorization-server scenarios against a broker: the suite's own CLI as the client, its printed authorization URL driven through the upstream sign-in and the consent form. Runs when MANDATE_MCP_CONFORMANCE names the suite's dist/index.js (npm i @modelcontextprotocol/conformance@0.2.0-alpha.12), as the suite is an alpha with a large dependency tree.
+// The MCP conformance suite's authorization-server scenarios against a broker: the suite's own CLI as the client, its printed authorization URL driven through the upstream sign-in and the consent form. The suite is a devDependency pinned to the alpha that has these scenarios (MANDATE_MCP_CONFORMANCE may name another build's dist/index.js).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,9 @@ import { admin } from '../support/broker.ts';
 import { freePort } from '../support/redis-server.ts';
 import { type SignInBroker, startSignInBroker } from '../support/upstream-idp.ts';
 
-const CLI = process.env.MANDATE_MCP_CONFORMANCE;
+const CLI =
+  process.env.MANDATE_MCP_CONFORMANCE ??
+  createRequire(import.meta.url).resolve('@modelcontextprotocol/conformance/dist/index.js');
 const MCP = 'https://tools.example.com/mcp';
 const CLIENT = 'conformance-client';
 // The person may use the server's read tools; the default scope asks for every registered tool.
@@ -27,7 +30,6 @@ interface Check {
 let setup: SignInBroker;
 
 beforeAll(async () => {
-  if (!CLI) return;
   setup = await startSignInBroker({
     name: 'mcp-conformance',
     // Replaced below, once the server's tools are registered actions.
@@ -63,7 +65,7 @@ async function runScenarios(): Promise<Check[]> {
   const child = spawn(
     process.execPath,
     [
-      CLI as string,
+      CLI,
       'authorization',
       '--url',
       setup.broker.issuer,
@@ -109,7 +111,7 @@ async function runScenarios(): Promise<Check[]> {
   return files.flatMap((f) => JSON.parse(readFileSync(join(out, f), 'utf8')) as Check[]);
 }
 
-describe.skipIf(!CLI)('MCP conformance suite, authorization-server scenarios', () => {
+describe('MCP conformance suite, authorization-server scenarios', () => {
   it('the metadata and authorization code scenarios pass every check (no scope sent)', async () => {
     const checks = await runScenarios();
     const ids = new Set(checks.map((c) => c.id));
