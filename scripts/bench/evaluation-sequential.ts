@@ -5,6 +5,7 @@
 // BENCH_CALLS (default 1000) requests of each kind, interleaved (GET, introspection, evaluation);
 // BENCH_CPU_PROF=<dir> writes the broker's CPU profile there (sampled every 50 µs).
 // The broker (`mandate serve`) is its own process on a private Redis; the client is this process.
+import { subscribe } from 'node:diagnostics_channel';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,12 +118,19 @@ try {
   await info.config('SET', 'slowlog-max-len', '100000');
   await info.config('SET', 'slowlog-log-slower-than', '0');
   await info.slowlog('RESET');
+  // Connections the client opens while timed: 1 when keep-alive holds.
+  let connections = 0;
+  subscribe('undici:client:connected', () => {
+    connections += 1;
+  });
   for (let i = 0; i < CALLS; i++) {
     await timed(samples.get, get);
     await timed(samples.introspection, () => introspect(tokens[t++] as string));
     await timed(samples.evaluation, () => evaluate(tokens[t++] as string));
   }
-  console.log(`sequential, ${CALLS} of each, every token new to the broker (one grant each)`);
+  console.log(
+    `sequential, ${CALLS} of each, every token new to the broker (one grant each), ${connections} connection(s) opened`,
+  );
   for (const [name, s] of Object.entries(samples)) {
     const { p50, p99 } = latencySummary(s);
     console.log(`  ${name.padEnd(14)} p50 ${p50} ms  p99 ${p99} ms`);
