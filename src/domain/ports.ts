@@ -435,6 +435,17 @@ export interface EvaluationState {
 }
 
 /**
+ * What EvaluationStore.readProving found: the digest stored for the token (to confirm in constant
+ * time, or refuse), and the state only when it matched the presented one (the call then counted).
+ * `grantFound` false: no grant, nothing stored.
+ */
+export interface ProvingRead {
+  readonly grantFound: boolean;
+  readonly storedDigest?: string;
+  readonly state?: EvaluationState;
+}
+
+/**
  * What an evaluation decided without reading first (from the state an earlier one read) assumed.
  * The evaluation store's commit checks it atomically with the record's append (the guard is the
  * append's precondition), and only then counts the call:
@@ -485,6 +496,19 @@ export interface EvaluationStore {
     action: string,
     nowSec: number,
   ): Promise<EvaluationState | undefined>;
+  /**
+   * read() for a token not yet proven (TokenVerifier.inspect), in the same round trip: reads,
+   * counts and returns the state only if `tokenDigest` (TokenVerifier.digestOf the presented token)
+   * is the digest stored when the token was issued; otherwise counts nothing.
+   */
+  readProving(
+    grantId: string,
+    jti: string,
+    clientId: string,
+    action: string,
+    nowSec: number,
+    tokenDigest: string,
+  ): Promise<ProvingRead>;
   /** Records the outcome: an allowed action is now used, a step taken; a denial counted. Returns denials this hour. */
   recordOutcome(outcome: EvaluationOutcome): Promise<number>;
   /**

@@ -19,6 +19,7 @@ import {
   liveContext,
 } from '../domain/evaluation.ts';
 import type { Grant } from '../domain/grant.ts';
+import type { EvaluationState, InspectedToken } from '../domain/ports.ts';
 import { canonicalResource } from '../domain/resource-uri.ts';
 import {
   MAX_TOOL_ARGUMENT_NAME,
@@ -29,7 +30,7 @@ import type { AuthZenDecision } from '../domain/wire/authzen.ts';
 import { type Broker, nowSecOf } from './broker.ts';
 import { type ForwardedProof, forwardedProofRejection, type ProofMemo } from './dpop-binding.ts';
 import { grantFactsOf, guardOf, predictedCounts } from './grant-snapshots.ts';
-import { proveToken } from './prove-token.ts';
+import { proveToken, proveWithEvaluationRead } from './prove-token.ts';
 import { reevaluateGrants } from './reevaluate-grants.ts';
 
 const Name = z.string().min(1).max(200);
@@ -299,9 +300,17 @@ async function decideAccess(
   let policyVersion: number | undefined;
 
   try {
-    let claims: Awaited<ReturnType<Broker['verifier']['verify']>> | undefined;
+    const token = req.subject.properties.token;
+    let claims: AccessTokenClaims | undefined;
+    // A token not proven before is proven by the grant's evaluation read (one round trip for
+    // both, see proveWithEvaluationRead), unless it is DPoP-bound: its forwarded proof is checked
+    // against proven claims, before the grant is read or counted.
+    let unprovenRead: InspectedToken | undefined;
+    let state: EvaluationState | undefined;
     try {
-      claims = await proveToken(broker, req.subject.properties.token);
+      const read = await broker.verifier.inspect(token);
+      if (read.known || read.claims.cnf) claims = await proveToken(broker, token, read);
+      else unprovenRead = read;
       verdict = { allowed: false, code: 'undecided', en: 'not decided' };
     } catch (err) {
       if (!(err instanceof InvalidToken)) throw err;
@@ -325,19 +334,36 @@ async function decideAccess(
         code: unproven === 'missing' ? 'dpop_proof_missing' : 'dpop_proof_invalid',
         en: 'the DPoP-bound token needs a valid proof by its key for this request',
       };
-    } else if (claims) {
-      const answered = await decideFromSnapshot(broker, caller, req, claims, nowSec, shared);
-      if (answered) return answered;
+    } else if (claims || unprovenRead) {
+      if (claims) {
+        const answered = await decideFromSnapshot(broker, caller, req, claims, nowSec, shared);
+        if (answered) return answered;
+        state = await broker.evaluations.read(
+          claims.grant_id,
+          claims.jti,
+          claims.client_id,
+          action,
+          nowSec,
+        );
+      } else if (unprovenRead) {
+        try {
+          ({ claims, state } = await proveWithEvaluationRead(
+            broker,
+            token,
+            unprovenRead,
+            action,
+            nowSec,
+          ));
+        } catch (err) {
+          if (!(err instanceof InvalidToken)) throw err;
+          verdict = { allowed: false, code: `token_${err.reason}`, en: 'the token is not valid' };
+        }
+      }
+    }
+    if (claims && verdict.code === 'undecided') {
       broker.metrics.evaluationPath('read');
       clientId = claims.client_id;
       const entry = entryFor(claims, action, resource);
-      const state = await broker.evaluations.read(
-        claims.grant_id,
-        claims.jti,
-        claims.client_id,
-        action,
-        nowSec,
-      );
       if (state) {
         grant = state.grant;
         usage = {

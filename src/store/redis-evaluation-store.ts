@@ -12,11 +12,17 @@ import {
   windowAt,
   windowTtlSec,
 } from '../domain/policy-facts.ts';
-import type { DecisionLog, EvaluationGuard, EvaluationStore } from '../domain/ports.ts';
+import type {
+  DecisionLog,
+  EvaluationGuard,
+  EvaluationState,
+  EvaluationStore,
+  ProvingRead,
+} from '../domain/ports.ts';
 import type { KeyNames } from './key-names.ts';
 import { guard, type RedisClient } from './redis-connection.ts';
 import type { AppendPrecondition, ConditionalAppend } from './redis-decision-log.ts';
-import { decodeData, decodeSignalSummary } from './redis-grant-store.ts';
+import { decodeData, decodeSignalSummary, tokenDigestField } from './redis-grant-store.ts';
 import { defineScripts, queueScript } from './scripts/load-scripts.ts';
 
 const CALLS_TTL_SEC = windowTtlSec(CALLS_WINDOW);
@@ -79,7 +85,7 @@ export function stateDigest(data: string, signalSummary: string): string {
   return hash('sha1', `${data}\n${signalSummary}`, 'hex');
 }
 
-type EvaluationReply = [
+type StateReply = [
   string,
   string,
   string,
@@ -91,11 +97,14 @@ type EvaluationReply = [
   number,
   number,
   number,
+  string | null,
   string | null,
 ];
+/** readForEvaluation-8.lua's reply: no grant, the stored digest alone (nothing counted), or the state. */
+type EvaluationReply = null | [string | null] | StateReply;
 
 interface ScriptedRedis extends Redis {
-  mandateReadForEvaluation(...args: string[]): Promise<EvaluationReply | null>;
+  mandateReadForEvaluation(...args: string[]): Promise<EvaluationReply>;
   mandateCountDenial(
     key: string,
     bucket: string,
@@ -103,6 +112,31 @@ interface ScriptedRedis extends Redis {
     ttl: string,
     span: string,
   ): Promise<number>;
+}
+
+/** The evaluation facts of a full readForEvaluation reply. */
+function stateOf(grantId: string, reply: StateReply): EvaluationState {
+  const [s, e, c, t, ver, d, revoked, signals, calls, denied, used, step] = reply;
+  return {
+    status: s as GrantStatus,
+    expires_at: Number(e),
+    client_id: c,
+    grant: {
+      ...decodeData(d),
+      id: grantId,
+      client_id: c,
+      task_id: t,
+      expires_at: Number(e),
+      policy_version: Number(ver ?? 0),
+    },
+    jtiRevoked: revoked === 1,
+    signals: decodeSignalSummary(signals),
+    callsLastMinute: Number(calls),
+    deniedLastHour: Number(denied),
+    actionUsedBefore: used === 1,
+    lastStep: step === null ? -1 : Number(step),
+    digest: stateDigest(d, signals),
+  };
 }
 
 /**
@@ -119,49 +153,55 @@ export function createRedisEvaluationStore(
   const r = redis as ScriptedRedis;
   defineScripts(redis, 'readForEvaluation', 'countDenial');
 
+  /** One call of readForEvaluation-8.lua; `presented` '' reads without a digest check. */
+  const readForEvaluation = (
+    grantId: string,
+    jti: string,
+    clientId: string,
+    action: string,
+    nowSec: number,
+    presented: string,
+  ): Promise<EvaluationReply> => {
+    const window = windowAt(CALLS_WINDOW, nowSec);
+    return r.mandateReadForEvaluation(
+      keys.grant(grantId),
+      keys.grantData(grantId),
+      keys.grantRevokedJtis(grantId),
+      keys.grantSignalSummary(grantId),
+      keys.grantCalls(grantId),
+      keys.grantDenied(grantId),
+      keys.usedActions(clientId),
+      keys.grantStep(grantId),
+      jti,
+      action,
+      String(CALLS_TTL_SEC),
+      String(USED_ACTIONS_TTL_SEC),
+      String(window.bucket),
+      String(window.oldest),
+      String(windowAt(DENIED_WINDOW, nowSec).oldest),
+      String(WINDOW_SPAN),
+      tokenDigestField(grantId, jti),
+      presented,
+    );
+  };
+
   return {
     read: (grantId, jti, clientId, action, nowSec) =>
       guard(async () => {
-        const window = windowAt(CALLS_WINDOW, nowSec);
-        const reply = await r.mandateReadForEvaluation(
-          keys.grant(grantId),
-          keys.grantData(grantId),
-          keys.grantRevokedJtis(grantId),
-          keys.grantSignalSummary(grantId),
-          keys.grantCalls(grantId),
-          keys.grantDenied(grantId),
-          keys.usedActions(clientId),
-          keys.grantStep(grantId),
-          jti,
-          action,
-          String(CALLS_TTL_SEC),
-          String(USED_ACTIONS_TTL_SEC),
-          String(window.bucket),
-          String(window.oldest),
-          String(windowAt(DENIED_WINDOW, nowSec).oldest),
-          String(WINDOW_SPAN),
-        );
-        if (!reply) return undefined;
-        const [s, e, c, t, ver, d, revoked, signals, calls, denied, used, step] = reply;
+        const reply = await readForEvaluation(grantId, jti, clientId, action, nowSec, '');
+        return reply && reply.length > 1 ? stateOf(grantId, reply as StateReply) : undefined;
+      }),
+
+    readProving: (grantId, jti, clientId, action, nowSec, tokenDigest) =>
+      guard(async (): Promise<ProvingRead> => {
+        if (!tokenDigest) throw new TypeError('readProving needs the presented digest');
+        const reply = await readForEvaluation(grantId, jti, clientId, action, nowSec, tokenDigest);
+        if (!reply) return { grantFound: false };
+        const stored = reply.length > 1 ? (reply as StateReply)[12] : reply[0];
         return {
-          status: s as GrantStatus,
-          expires_at: Number(e),
-          client_id: c,
-          grant: {
-            ...decodeData(d),
-            id: grantId,
-            client_id: c,
-            task_id: t,
-            expires_at: Number(e),
-            policy_version: Number(ver ?? 0),
-          },
-          jtiRevoked: revoked === 1,
-          signals: decodeSignalSummary(signals),
-          callsLastMinute: Number(calls),
-          deniedLastHour: Number(denied),
-          actionUsedBefore: used === 1,
-          lastStep: step === null ? -1 : Number(step),
-          digest: stateDigest(d, signals),
+          grantFound: true,
+          ...(stored ? { storedDigest: stored } : {}),
+          ...(reply.length > 1 ? { state: stateOf(grantId, reply as StateReply) } : {}),
         };
       }),
 

@@ -2,7 +2,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { JWK } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createKeyNames } from '../../src/store/key-names.ts';
 import { tokenDigestField } from '../../src/store/redis-grant-store.ts';
 import { rawEs256Signer } from '../support/attack-tokens.ts';
@@ -33,7 +33,8 @@ describe('access tokens known by their issued digest', () => {
   /** Signs with a key the broker never had. */
   const otherKey = rawEs256Signer(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
 
-  const evaluate = async (token: string) => {
+  /** The whole evaluation answer, for its reason. */
+  const evaluation = async (token: string) => {
     const res = await fetch(`${broker.url}/access/v1/evaluation`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: basicAuth(resource) },
@@ -45,7 +46,16 @@ describe('access tokens known by their issued digest', () => {
       }),
     });
     expect(res.status).toBe(200);
-    return ((await res.json()) as { decision: boolean }).decision;
+    return (await res.json()) as {
+      decision: boolean;
+      context: { reason_admin?: { code: string } };
+    };
+  };
+  const evaluate = async (token: string) => (await evaluation(token)).decision;
+  /** Calls counted for the grant in its calls window (its stored sum, `n`). */
+  const callsCounted = async (token: string) => {
+    const { grant_id } = segment(token.split('.')[1] as string) as { grant_id: string };
+    return Number((await redis.hget(createKeyNames(broker.prefix).grantCalls(grant_id), 'n')) ?? 0);
   };
   /** A live token and its parts: the grant holds read and write, the token is fresh. */
   const live = async (taskId: string) => {
@@ -154,5 +164,51 @@ describe('access tokens known by their issued digest', () => {
     // key signed is its own, whatever Redis lost.
     const ownSigned = await ownKey(header, payload);
     expect(await isActive(broker.url, resource, ownSigned)).toBe(true);
+  });
+
+  it('proves a token not seen before within the evaluation read: one store call, counted once', async () => {
+    const { minted } = await live('T-digest-one-read');
+    const { broker: b } = broker.mandate.deps;
+    const check = vi.spyOn(b.grants, 'check');
+    const proving = vi.spyOn(b.evaluations, 'readProving');
+    const read = vi.spyOn(b.evaluations, 'read');
+    try {
+      expect((await evaluation(minted.access_token)).decision).toBe(true);
+      expect(check).not.toHaveBeenCalled();
+      expect(proving).toHaveBeenCalledTimes(1);
+      expect(read).not.toHaveBeenCalled();
+    } finally {
+      check.mockRestore();
+      proving.mockRestore();
+      read.mockRestore();
+    }
+    expect(await callsCounted(minted.access_token)).toBe(1);
+  });
+
+  it('refuses another payload under a live jti at the evaluation read without counting it', async () => {
+    const { minted, header, payload } = await live('T-digest-eval-forged');
+    for (const forged of [
+      await ownKey(header, { ...payload, exp: (payload.exp as number) + 60 }),
+      await ownKey(header, payload),
+      await otherKey(header, { ...payload, scope: 'read write admin' }),
+    ]) {
+      const answer = await evaluation(forged);
+      expect(answer.decision).toBe(false);
+      expect(answer.context.reason_admin?.code).toBe('token_bad_signature');
+    }
+    expect(await callsCounted(minted.access_token)).toBe(0);
+    expect((await evaluation(minted.access_token)).decision).toBe(true);
+    expect(await callsCounted(minted.access_token)).toBe(1);
+  });
+
+  it('without a stored digest, proves a token not seen before by its signature and counts it once', async () => {
+    const { minted, header, payload } = await live('T-digest-eval-missing');
+    const [grantKey, field] = digestKey(minted.access_token);
+    expect(await redis.hdel(grantKey, field)).toBe(1);
+    const otherSigned = await otherKey(header, { ...payload, scope: 'read write admin' });
+    expect((await evaluation(otherSigned)).context.reason_admin?.code).toBe('token_bad_signature');
+    expect(await callsCounted(minted.access_token)).toBe(0);
+    expect((await evaluation(minted.access_token)).decision).toBe(true);
+    expect(await callsCounted(minted.access_token)).toBe(1);
   });
 });
