@@ -24,7 +24,7 @@ import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createOperations } from './operations-deps.ts';
 import { createPolicyRegistry } from './policy/policy-registry.ts';
 import { createReplicaAcksFor } from './replica-acks-deps.ts';
-import type { AuthorizeDeps } from './services/authorize.ts';
+import { type AuthorizeDeps, createServedTools } from './services/authorize.ts';
 import type { Broker } from './services/broker.ts';
 import { GrantSnapshots } from './services/grant-snapshots.ts';
 import { bootstrapOperatorToken, type CreatedOperatorToken } from './services/manage-operators.ts';
@@ -332,6 +332,7 @@ export function createDeps(
       documents: clientMetadata,
       callbackUri: `${issuer}/oauth/callback`,
       startsPerSourcePerMinute: config.login.starts_per_source_per_minute,
+      servedTools: createServedTools(broker),
     },
     defaultPolicyText,
     adminIdentity: (token) => operators.identify(token, Math.floor(clock.nowMs() / 1000)),

@@ -198,7 +198,16 @@ export function createMcpGate(settings: McpGateSettings) {
     const [call] = calls;
     if (call) {
       // Only what the server selects leaves it, and only within the broker's bounds.
-      const exposed = shownArguments(settings.context?.(call.name, call.arguments));
+      let exposed: Record<string, unknown> | undefined;
+      try {
+        exposed = shownArguments(settings.context?.(call.name, call.arguments));
+      } catch (err) {
+        // A selector that throws on these arguments is the server's fault (500), but only a
+        // caller with a valid token may learn that: anyone else gets the token's refusal.
+        const verified = await guard.verify(authorization, dpop);
+        if (!verified.ok) return refusal(verified, call.id);
+        throw err;
+      }
       const fault = exposed && toolArgumentsFault(exposed);
       if (fault) {
         // The caller's token first: who may not call at all learns nothing about the arguments.

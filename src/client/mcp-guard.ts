@@ -1,4 +1,5 @@
 // `createMcpGuard`: Mandate in front of an MCP server (Streamable HTTP), as Hono and Node middleware.
+import { MAX_TOOL_ARGUMENT_NAME } from '../domain/tool-arguments.ts';
 import { createMandateGuard, type MandateGuard } from './mandate-guard.ts';
 import type { MandateGuardOptions } from './mandate-guard-options.ts';
 import { createMcpGate, type McpAuthInfo, type ServedMetadata } from './mcp-gate.ts';
@@ -129,7 +130,10 @@ function toolContextSelector(option: McpGuardOptions['context']): ToolContextSel
     }
     if (
       !Array.isArray(selection) ||
-      !selection.every((n): n is string => typeof n === 'string' && n.length > 0 && n.length <= 64)
+      !selection.every(
+        (n): n is string =>
+          typeof n === 'string' && n.length > 0 && n.length <= MAX_TOOL_ARGUMENT_NAME,
+      )
     )
       throw new TypeError(
         `createMcpGuard: context.${tool} must be a list of argument names or a function`,

@@ -2,7 +2,7 @@
 import { isLoopbackHost } from './client.ts';
 import type { OnBehalfOf } from './delegation.ts';
 import { OAuthError } from './errors.ts';
-import { type AgentTask, actionsOfScope } from './intent.ts';
+import { type AgentTask, actionsOfScope, MAX_ACTIONS_PER_TASK } from './intent.ts';
 import { canonicalResources } from './resource-uri.ts';
 
 /** How long a code may be redeemed (s). */
@@ -94,36 +94,44 @@ export function readAuthorizationParams(values: QueryValues): AuthorizationParam
   };
 }
 
-/** Most actions in one agent_task entry (AgentTaskSchema): a longer tool list takes several entries. */
-const MAX_ACTIONS_PER_ENTRY = 32;
-
 /**
  * What a request naming neither scope nor authorization_details asks for: every action registered
  * for each of its resources (`served`: a resource's canonical URI to the actions resource clients
  * serve there, an MCP server's tool names), as one task's entries, each action on its own
- * resource only. Policy then decides each pair on the consent page. A resource with nothing
- * registered adds nothing; none at all is invalid_scope (the client must say what it wants).
+ * resource only. Policy then decides each pair on the consent page. A resource with no tools
+ * registered, or more tools than one request may ask for (`maxPairs`), is invalid_scope: the
+ * client must then say what it wants.
  */
 export function defaultIntent(
   resources: readonly string[],
   served: ReadonlyMap<string, readonly string[]>,
   taskId: string,
+  maxPairs: number,
 ): string {
   const entries: AgentTask[] = [];
+  let pairs = 0;
   for (const location of resources) {
     const actions = [...(served.get(location) ?? [])];
-    for (let i = 0; i < actions.length; i += MAX_ACTIONS_PER_ENTRY)
+    if (actions.length === 0)
+      throw new OAuthError(
+        'invalid_scope',
+        `scope or authorization_details is required: no tools are registered for ${location}`,
+      );
+    pairs += actions.length;
+    for (let i = 0; i < actions.length; i += MAX_ACTIONS_PER_TASK)
       entries.push({
         type: 'agent_task',
         task_id: taskId,
-        actions: actions.slice(i, i + MAX_ACTIONS_PER_ENTRY),
+        actions: actions.slice(i, i + MAX_ACTIONS_PER_TASK),
         locations: [location],
       });
   }
   if (entries.length === 0)
+    throw new OAuthError('invalid_scope', 'scope or authorization_details is required');
+  if (pairs > maxPairs)
     throw new OAuthError(
       'invalid_scope',
-      'scope or authorization_details is required: no tools are registered for this resource',
+      `the requested resources register ${pairs} tools, more than one request may ask for (${maxPairs}): name the tools wanted in scope`,
     );
   return JSON.stringify(entries);
 }

@@ -1,6 +1,7 @@
 // Client ID Metadata Documents: which client_id URLs name one, what the document must hold, and redirect_uri matching.
 import { z } from 'zod';
 import { redirectUriProblem } from './client.ts';
+import { OAuthError } from './errors.ts';
 import { jwksUriProblem, PublicJwksSchema } from './key-source.ts';
 
 /** A client known by its Client ID Metadata Document (client_id is the document's https URL). */
@@ -13,8 +14,23 @@ export interface MetadataClient {
   readonly jwks?: { keys: Record<string, unknown>[] };
 }
 export interface ClientMetadataDocuments {
-  /** Fetches (or reads from cache) and validates the document; throws OAuthError('invalid_client', ...) when it cannot be used. */
+  /**
+   * Fetches (or reads from cache) and validates the document; throws OAuthError('invalid_client',
+   * ...) when it cannot be used, a DocumentUnreachable when it could not be had just now.
+   */
   resolve(clientIdUrl: string): Promise<MetadataClient>;
+}
+
+/**
+ * A document (or its jwks_uri) that could not be had just now: no answer in time, a connection
+ * that failed, an HTTP 5xx. Still invalid_client to whoever names the client_id at
+ * /oauth/authorize; a client authenticating with the document's keys is told to try again
+ * (temporarily_unavailable) rather than refused as a bad credential.
+ */
+export class DocumentUnreachable extends OAuthError {
+  constructor(description: string) {
+    super('invalid_client', description);
+  }
 }
 
 /** Longest client_id URL accepted (it is also a cache key and a log field). */

@@ -24,13 +24,16 @@ const Location = z
 
 const Short = z.string().min(1).max(200);
 
+/** Most actions one agent_task entry names (a longer list takes several entries). */
+export const MAX_ACTIONS_PER_TASK = 32;
+
 /** One `agent_task` entry of `authorization_details` (RFC 9396 section 2). */
 export const AgentTaskSchema = z
   .object({
     type: z.literal('agent_task'),
     task_id: Short,
     purpose: z.string().max(500).optional(),
-    actions: z.array(Name).min(1).max(32),
+    actions: z.array(Name).min(1).max(MAX_ACTIONS_PER_TASK),
     locations: z.array(Location).min(1).max(32),
     datatypes: z.array(Short).max(32).optional(),
     steps: z.array(Name).max(32).optional(),

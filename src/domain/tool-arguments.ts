@@ -7,9 +7,6 @@ export const MAX_TOOL_ARGUMENT_NAME = 64;
 /** A string argument is at most this many characters. */
 export const MAX_TOOL_ARGUMENT_STRING = 1024;
 
-/** A value policy can read: a string, a boolean or a safe integer (Cedar's `Long`). */
-export type ToolArgumentValue = string | boolean | number;
-
 /**
  * Why `args` cannot be shown to policy (the first argument out of bounds, named), or undefined when
  * every entry is a string of at most 1024 characters, a boolean or a safe integer, under a name of

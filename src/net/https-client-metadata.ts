@@ -7,6 +7,7 @@ import {
   type ClientMetadataDocuments,
   cacheLifetimeSec,
   clientIdUrlProblem,
+  DocumentUnreachable,
   type MetadataClient,
   readClientMetadata,
 } from '../domain/client-metadata.ts';
@@ -104,11 +105,17 @@ export function createHttpsClientMetadataDocuments(
           ? fail('host is not allowed (it resolves to an address Mandate does not fetch from)')
           : err instanceof ResponseTooLarge
             ? fail(`is too large: ${err.message}`)
-            : fail('could not be fetched');
+            : new DocumentUnreachable(
+                `client_id metadata document ${what ? `${what} ` : ''}could not be fetched`,
+              );
       refused.cause = err;
       throw refused;
     });
     if (res.status >= 300 && res.status < 400) throw fail('answered a redirect (not followed)');
+    if (res.status >= 500)
+      throw new DocumentUnreachable(
+        `client_id metadata document ${what ? `${what} ` : ''}answered HTTP ${res.status}`,
+      );
     if (res.status !== 200) throw fail(`answered HTTP ${res.status}`);
     try {
       return {

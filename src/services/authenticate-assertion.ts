@@ -13,6 +13,7 @@ import {
 } from '../domain/client-assertion.ts';
 import {
   clientIdUrlProblem,
+  DocumentUnreachable,
   isClientIdUrl,
   type MetadataClient,
 } from '../domain/client-metadata.ts';
@@ -52,8 +53,10 @@ export class AssertionRefused extends OAuthError {
 
 /**
  * Verifies a JWT assertion and returns the client it authenticates. A token whose `iss` is a URL is
- * a workload token of a trusted issuer (reusable while valid); any other is a private_key_jwt
- * assertion of the client named by `iss` = `sub` (its `jti` spent once, until `exp`). Refusals
+ * a workload token of a trusted issuer (reusable while valid), except a Client ID Metadata
+ * Document client's own assertion (`iss` = `sub` = its https client_id, an `iss` no trusted issuer
+ * has); any other is a private_key_jwt assertion of the client named by `iss` = `sub` (its `jti`
+ * spent once, until `exp`). Refusals
  * throw AssertionRefused (`invalid_client`, or `invalid_grant` as a grant); an unreachable store
  * throws StoreUnavailable. Nothing of the assertion is stored but a spent jti's hash.
  */
@@ -70,7 +73,14 @@ export async function authenticateAssertion(
   const jwt = decodeCompactJwt(assertion);
   if (!jwt) throw refuse('malformed');
   if (!isAssertionAlg(jwt.header.alg)) throw refuse('unsupported_alg');
-  if (isIssuerUrl(jwt.payload.iss) && !(isDocumentClient(jwt.payload) && !asGrant))
+  // A URL `iss` is a trusted issuer's workload token, unless it is a metadata-document client
+  // signing as itself (iss = sub = its https client_id) and no trusted issuer has that `iss`.
+  if (
+    isIssuerUrl(jwt.payload.iss) &&
+    (asGrant ||
+      !isDocumentClient(jwt.payload) ||
+      Boolean(await broker.trustedIssuers.byIssuer(jwt.payload.iss as string)))
+  )
     return workloadCaller(broker, assertion, jwt, check, refuse);
   if (asGrant) throw refuse('unknown_issuer');
   return keyHolder(broker, assertion, jwt, check, refuse);
@@ -148,7 +158,8 @@ async function keyHolder(
  * cached under the fetcher's guards; a jwks_uri comes back fetched the same way as `jwks`). Its
  * client record, kept since a person signed in for it, must exist (checked before any fetch, so
  * an unknown URL costs nothing); the document must still say private_key_jwt. A document that
- * cannot be used is `unknown_client`; a fetch that cannot be made now stays temporarily_unavailable.
+ * cannot be used is `unknown_client`; one that could not be had just now (a timeout, a failed
+ * connection, a 5xx, too many fetches at once) is temporarily_unavailable, not a failed credential.
  */
 async function documentKeys(
   broker: Broker,
@@ -159,6 +170,12 @@ async function documentKeys(
   try {
     doc = await broker.clientMetadata.resolve(clientId);
   } catch (err) {
+    // The client's host is down or slow: not a bad credential (nothing counted), try again.
+    if (err instanceof DocumentUnreachable)
+      throw new OAuthError(
+        'temporarily_unavailable',
+        'the client metadata document could not be fetched just now; try again shortly',
+      );
     if (err instanceof OAuthError && err.code === 'invalid_client')
       throw refuse('unknown_client', { client_id: clientId, document: err.message });
     throw err;

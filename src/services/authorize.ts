@@ -36,6 +36,8 @@ export interface AuthorizeDeps {
   readonly callbackUri: string;
   /** Authorization requests one source may start per minute (config `login.starts_per_source_per_minute`). */
   readonly startsPerSourcePerMinute?: number | undefined;
+  /** The tools a request without scope asks for (createServedTools). */
+  readonly servedTools: () => Promise<ServedTools>;
 }
 
 /**
@@ -51,6 +53,46 @@ export async function trustedTarget(deps: AuthorizeDeps, target: ClientTarget): 
   return client;
 }
 
+/** The tools (actions) enabled resource clients register, by canonical resource URI. */
+export type ServedTools = ReadonlyMap<string, readonly string[]>;
+
+/** How long a read of the served tools answers requests without scope before it is read again. */
+export const SERVED_TOOLS_TTL_MS = 5_000;
+
+/**
+ * The served tools, read from the client store at most once per `ttlMs` (and once at a time):
+ * reading and parsing every client record is the price, so a stream of requests without scope
+ * pays it once per period, not once per request. A tool registered meanwhile shows after at most
+ * `ttlMs`.
+ */
+export function createServedTools(
+  broker: Broker,
+  ttlMs = SERVED_TOOLS_TTL_MS,
+): () => Promise<ServedTools> {
+  let read: { at: number; tools: Promise<ServedTools> } | undefined;
+  const load = async (): Promise<ServedTools> => {
+    const served = new Map<string, string[]>();
+    for (const c of await broker.clients.list()) {
+      if (c.kind !== 'resource' || c.disabled || !c.actions?.length) continue;
+      for (const r of canonicalResources(c.resources))
+        served.set(r, [...new Set([...(served.get(r) ?? []), ...c.actions])].sort());
+    }
+    return served;
+  };
+  return () => {
+    const now = broker.clock.nowMs();
+    if (!read || now - read.at >= ttlMs) {
+      const tools = load();
+      read = { at: now, tools };
+      // A failed read is not kept: the next request tries again.
+      tools.catch(() => {
+        if (read?.tools === tools) read = undefined;
+      });
+    }
+    return read.tools;
+  };
+}
+
 /**
  * The request as it will be decided: unchanged when it names a scope or authorization_details,
  * else asking for every tool (action) the enabled resource clients register for its resources
@@ -58,21 +100,18 @@ export async function trustedTarget(deps: AuthorizeDeps, target: ClientTarget): 
  * then decided by policy and shown on the consent page).
  */
 export async function withDefaultIntent(
-  broker: Broker,
+  deps: Pick<AuthorizeDeps, 'servedTools' | 'broker'>,
   params: AuthorizationParams,
 ): Promise<AuthorizationParams> {
   if (params.scope || params.authorizationDetails !== undefined) return params;
-  const served = new Map<string, string[]>();
-  for (const c of await broker.clients.list()) {
-    if (c.kind !== 'resource' || c.disabled || !c.actions?.length) continue;
-    for (const r of canonicalResources(c.resources)) {
-      if (!params.resources.includes(r)) continue;
-      served.set(r, [...new Set([...(served.get(r) ?? []), ...c.actions])].sort());
-    }
-  }
   return {
     ...params,
-    authorizationDetails: defaultIntent(params.resources, served, `adhoc-${randomBase64url(6)}`),
+    authorizationDetails: defaultIntent(
+      params.resources,
+      await deps.servedTools(),
+      `adhoc-${randomBase64url(6)}`,
+      deps.broker.settings.intentLimits.maxPairsPerRequest,
+    ),
   };
 }
 

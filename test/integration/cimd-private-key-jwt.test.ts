@@ -31,6 +31,8 @@ let keys: Awaited<ReturnType<typeof oauth.generateKeyPair>>;
 let publicJwk: JWK;
 /** Every path the document server was asked for. */
 const requested: string[] = [];
+/** While set, the document server answers /flaky.json with 503 (its host is having trouble). */
+let flakyDown = false;
 
 const urlOf = (path: string) => `https://127.0.0.1:${documents.port}${path}`;
 
@@ -56,6 +58,20 @@ beforeAll(async () => {
         token_endpoint_auth_method: 'private_key_jwt',
         ...keyMembers,
       });
+    if (req.url === '/flaky.json') {
+      if (flakyDown) return res.writeHead(503).end();
+      // Fetched again on every use, so the outage below is seen at once.
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      return res.end(
+        JSON.stringify({
+          client_id: self,
+          client_name: 'Keyed MCP client',
+          redirect_uris: [REDIRECT],
+          token_endpoint_auth_method: 'private_key_jwt',
+          jwks: { keys: [{ ...publicJwk, use: 'sig' }] },
+        }),
+      );
+    }
     if (req.url === '/inline.json' || req.url === '/never-signed-in.json')
       return doc({ jwks: { keys: [{ ...publicJwk, use: 'sig' }] } });
     if (req.url === '/by-uri.json') return doc({ jwks_uri: urlOf('/jwks.json') });
@@ -209,6 +225,30 @@ const clientCredentials = (path: string) =>
     { scope: 'read', resource: MCP },
     insecure,
   );
+
+describe('when the document cannot be had', () => {
+  it('its host answering 5xx is temporarily_unavailable (try again), not a bad credential; the code still redeems after', async () => {
+    const client: oauth.Client = { client_id: urlOf('/flaky.json') };
+    const code = await approvedCode(client);
+    const redeem = () =>
+      oauth.authorizationCodeGrantRequest(
+        as,
+        client,
+        oauth.PrivateKeyJwt(keys.privateKey),
+        code.params,
+        code.redirectUri,
+        code.verifier,
+        { ...insecure, additionalParameters: { resource: MCP } },
+      );
+    flakyDown = true;
+    try {
+      await expectOAuthError(await redeem(), 503, 'temporarily_unavailable');
+    } finally {
+      flakyDown = false;
+    }
+    expect((await redeem()).status).toBe(200);
+  });
+});
 
 describe('what such a client may not do', () => {
   it('client_credentials is unauthorized_client, also with a valid assertion', async () => {

@@ -51,7 +51,11 @@ beforeAll(async () => {
   expect(policy.status, policy.text).toBe(200);
 }, 60_000);
 
+/** The suite's CLI while it runs: killed after the tests, should a timeout leave it running. */
+let running: ReturnType<typeof spawn> | undefined;
+
 afterAll(async () => {
+  if (running && running.exitCode === null) running.kill('SIGKILL');
   await setup?.close();
 });
 
@@ -80,6 +84,7 @@ async function runScenarios(): Promise<Check[]> {
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  running = child;
   let printed = '';
   let driving: Promise<void> | undefined;
   child.stdout.on('data', (chunk: Buffer) => {

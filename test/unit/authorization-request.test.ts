@@ -151,7 +151,7 @@ describe('readClientTarget and readAuthorizationParams', () => {
     ],
     [
       'neither scope nor authorization_details, and no tool registered for the resource',
-      () => defaultIntent(['https://mcp.example.com/mcp'], new Map(), 'adhoc-t'),
+      () => defaultIntent(['https://mcp.example.com/mcp'], new Map(), 'adhoc-t', 64),
       'invalid_scope',
     ],
   ] as const)('%s: %s', (_name, f, code) => {
@@ -174,7 +174,7 @@ describe('defaultIntent (no scope, no authorization_details)', () => {
       [A, ['read_ticket', 'search_tickets']],
       [B, ['send_mail']],
     ]);
-    const entries = JSON.parse(defaultIntent([A, B], served, 'adhoc-t')) as AgentTask[];
+    const entries = JSON.parse(defaultIntent([A, B], served, 'adhoc-t', 64)) as AgentTask[];
     expect(entries).toEqual([
       {
         type: 'agent_task',
@@ -187,10 +187,10 @@ describe('defaultIntent (no scope, no authorization_details)', () => {
     expect(AuthorizationDetailsSchema.safeParse(entries).success).toBe(true);
   });
 
-  it('a resource without tools adds nothing; a long tool list takes entries of at most 32', () => {
+  it('a long tool list takes entries of at most 32', () => {
     const many = Array.from({ length: 40 }, (_, i) => `tool_${i}`);
     const entries = JSON.parse(
-      defaultIntent([A, B], new Map([[B, many]]), 'adhoc-t'),
+      defaultIntent([B], new Map([[B, many]]), 'adhoc-t', 64),
     ) as AgentTask[];
     expect(entries.map((e) => [e.locations, e.actions.length])).toEqual([
       [[B], 32],
@@ -198,6 +198,16 @@ describe('defaultIntent (no scope, no authorization_details)', () => {
     ]);
     expect(entries.flatMap((e) => e.actions)).toEqual(many);
     expect(AuthorizationDetailsSchema.safeParse(entries).success).toBe(true);
+  });
+
+  it('a resource without tools, or more tools than one request may ask for, is invalid_scope', () => {
+    const many = Array.from({ length: 40 }, (_, i) => `tool_${i}`);
+    expect(codeOf(() => defaultIntent([A, B], new Map([[B, many]]), 'adhoc-t', 64))).toBe(
+      'invalid_scope',
+    );
+    expect(codeOf(() => defaultIntent([B], new Map([[B, many]]), 'adhoc-t', 39))).toBe(
+      'invalid_scope',
+    );
   });
 });
 

@@ -181,7 +181,7 @@ export function registerAuthorize(app: OpenAPIHono, deps: HttpDeps): void {
         const client = await trustedTarget(flow, target);
         const to = { redirect_uri: target.redirectUri, state: values('state')[0] };
         try {
-          const params = await withDefaultIntent(deps.broker, readAuthorizationParams(values));
+          const params = await withDefaultIntent(flow, readAuthorizationParams(values));
           // The intent is checked now, so a malformed one goes back to the client at once.
           parseIntent(
             {

@@ -206,11 +206,17 @@ export function registerToken(
       const params = parseOAuthForm(form, TokenRequestFormSchema, {
         grant_type: 'unsupported_grant_type',
       });
-      // A client known only by its metadata document exists for people who signed in for it.
-      if (authenticated && isClientIdUrl(authenticated.client.client_id) && !allowPublic)
+      // Public clients, and clients known only by their metadata document (which exist for the
+      // people who signed in for them), take the code and refresh grants only.
+      const limited = authenticated?.client;
+      if (
+        limited &&
+        (limited.token_endpoint_auth_method === 'none' || isClientIdUrl(limited.client_id)) &&
+        !allowPublic
+      )
         throw new OAuthError(
           'unauthorized_client',
-          'a client_id metadata document client may use only the authorization code grant',
+          'this client may use only the authorization code and refresh token grants',
         );
       const dpop = await tokenRequestProof(broker, c.req.header('dpop'));
       // A client that uses nonces gets the next one with every answer (RFC 9449 8.2): no extra round trip.
@@ -280,11 +286,6 @@ export function registerToken(
           }),
         );
       }
-      if (client.token_endpoint_auth_method === 'none' && params.grant_type !== 'refresh_token')
-        throw new OAuthError(
-          'unauthorized_client',
-          'a public client may use only the authorization code grant',
-        );
       if (params.grant_type === 'client_credentials') {
         if (asksForCallerToken(broker, client, mint))
           return oauthJson(c, await issueCallerToken(broker, client, params.scope));
