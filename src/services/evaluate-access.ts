@@ -145,8 +145,20 @@ const forwardedOf = (req: EvaluationRequest): ForwardedProof => ({
  * The request's context as its record keeps it: a copy, or, when it is its batch's shared context
  * (`shared`, recorded once by shareBatchContext), only the reference to that record.
  */
-function contextInputs(req: EvaluationRequest, shared: SharedInputsRef | undefined) {
-  return shared ? { shared_context: shared } : { context: { ...(req.context ?? {}) } };
+/** What an evaluation's decision record keeps of its request (the usage as the path read it). */
+function evaluationInputs<U>(
+  req: EvaluationRequest,
+  shared: SharedInputsRef | undefined,
+  facts: { action: string; caller: string; resource: string; usage: U },
+) {
+  return {
+    action: facts.action,
+    caller: facts.caller,
+    ...(shared ? { shared_context: shared } : { context: { ...(req.context ?? {}) } }),
+    resource: facts.resource,
+    subject: req.subject.id,
+    usage: facts.usage,
+  };
 }
 
 /**
@@ -213,14 +225,12 @@ async function decideFromSnapshot(
     reevaluateAt,
     nowSec,
   });
-  const inputs = {
+  const inputs = evaluationInputs(req, shared, {
     action,
     caller: caller.client_id,
-    ...contextInputs(req, shared),
     resource,
-    subject: req.subject.id,
     usage,
-  };
+  });
   let decisionId: string;
   try {
     const record = await broker.evaluations.commit(
@@ -438,14 +448,12 @@ async function decideAccess(
   }
 
   const final = verdict;
-  const inputs = {
+  const inputs = evaluationInputs(req, shared, {
     action,
     caller: caller.client_id,
-    ...contextInputs(req, shared),
     resource,
-    subject: req.subject.id,
     usage,
-  };
+  });
   let decisionId: string | undefined;
   try {
     const record = await broker.evaluations.commit({
