@@ -158,7 +158,7 @@ module.exports = {
       to: {
         pathNot: [
           '^src/client/',
-          '^src/domain/(agent-task|dpop|canonical-json|caep-event-types|resource-uri|tool-arguments)[.]ts$',
+          '^src/domain/(agent-task|dpop|canonical-json|caep-event-types|resource-uri|tool-arguments|lru-map)[.]ts$',
           '^node_modules/(jose|oauth4webapi|hono|@modelcontextprotocol/sdk)/',
         ],
         dependencyTypesNot: ['core'],
@@ -168,7 +168,7 @@ module.exports = {
       name: 'sdk-domain-modules-import-nothing',
       severity: 'error',
       comment: 'The domain modules the SDK ships import nothing, so the package pulls in no server code.',
-      from: { path: '^src/domain/(agent-task|dpop|canonical-json|caep-event-types|tool-arguments)[.]ts$' },
+      from: { path: '^src/domain/(agent-task|dpop|canonical-json|caep-event-types|tool-arguments|lru-map)[.]ts$' },
       to: { pathNot: '^$' },
     },
     {

@@ -1,4 +1,5 @@
 // Grants a guard learned are over (revoked, expired, gone): their tokens are refused without asking Mandate.
+import { LruMap } from '../domain/lru-map.ts';
 
 /** No Mandate access token lives longer than this, so an ended grant need not be remembered past it. */
 const MAX_TOKEN_LIFETIME_MS = 900_000;
@@ -10,17 +11,11 @@ export interface EndedGrants {
   has(grantId: string): boolean;
 }
 
-/** Creates an empty memory; the oldest entry leaves first when it is full. */
+/** Creates an empty memory; the least recently used entry leaves first when it is full. */
 export function createEndedGrants(now: () => number): EndedGrants {
-  const until = new Map<string, number>();
+  const until = new LruMap<string, number>(MAX_ENTRIES);
   return {
     add(grantId) {
-      until.delete(grantId);
-      while (until.size >= MAX_ENTRIES) {
-        const oldest = until.keys().next();
-        if (oldest.done) break;
-        until.delete(oldest.value);
-      }
       until.set(grantId, now() + MAX_TOKEN_LIFETIME_MS);
     },
     has(grantId) {

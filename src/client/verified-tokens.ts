@@ -1,4 +1,5 @@
 // Tokens the guard already verified (signature, issuer, audience, type), so a token used for many calls is verified once.
+import { LruMap } from '../domain/lru-map.ts';
 import type { MandateClaims } from './mandate-claims.ts';
 
 /** A bounded memo of verified tokens by their exact text; an entry is good until the token's `exp`. */
@@ -14,7 +15,7 @@ export interface VerifiedTokens {
  * grant is still live is asked of Mandate on every decision regardless.
  */
 export function createVerifiedTokens(max: number, now: () => number): VerifiedTokens {
-  const memo = new Map<string, MandateClaims>();
+  const memo = new LruMap<string, MandateClaims>(max);
   const withinTime = (claims: MandateClaims) => {
     const sec = now() / 1000;
     return (
@@ -27,20 +28,12 @@ export function createVerifiedTokens(max: number, now: () => number): VerifiedTo
     recall(token) {
       const claims = memo.get(token);
       if (!claims) return undefined;
+      if (withinTime(claims)) return claims;
       memo.delete(token);
-      if (!withinTime(claims)) return undefined;
-      memo.set(token, claims);
-      return claims;
+      return undefined;
     },
     remember(token, claims) {
-      if (max === 0 || !withinTime(claims)) return;
-      memo.delete(token);
-      while (memo.size >= max) {
-        const oldest = memo.keys().next();
-        if (oldest.done) break;
-        memo.delete(oldest.value);
-      }
-      memo.set(token, claims);
+      if (withinTime(claims)) memo.set(token, claims);
     },
   };
 }

@@ -189,7 +189,7 @@ describe('npm pack of @mandate/sdk', () => {
       (f) =>
         !/^package\/(package\.json|README\.md)$/.test(f) &&
         !/^package\/dist\/client\/[a-z-]+\.(js|d\.ts)$/.test(f) &&
-        !/^package\/dist\/domain\/(agent-task|dpop|canonical-json|caep-event-types|resource-uri|tool-arguments)\.(js|d\.ts)$/.test(
+        !/^package\/dist\/domain\/(agent-task|dpop|canonical-json|caep-event-types|resource-uri|tool-arguments|lru-map)\.(js|d\.ts)$/.test(
           f,
         ),
     );
