@@ -14,6 +14,7 @@ import {
   actionHistoryOf,
   factsOf,
   historyUsage,
+  pairInputs,
   requestContext,
   usageInputs,
 } from './policy-facts-of.ts';
@@ -105,14 +106,7 @@ export async function decideMint(
     ...(delegated ? { delegation: delegated.delegation } : {}),
     context: { ...context, now: nowSec },
     ...(usage.used_actions ? { usage: usageInputs(usage, requested) } : {}),
-    principal: { id: client.client_id, groups: client.groups, attributes: client.attributes },
-    pairs: pairs.map((p) => ({
-      action: p.pair.action,
-      location: p.pair.location,
-      effect: p.effect,
-      reasons: p.reasons,
-      errors: p.errors,
-    })),
+    ...pairInputs(client, pairs),
   };
   return { requested, pairs, decision, context, policyVersion: policy.version, jkt, inputs };
 }

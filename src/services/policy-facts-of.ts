@@ -1,5 +1,6 @@
 // Builds the facts policy decides over from a client, a task and the request's context.
 import type { Client } from '../domain/client.ts';
+import type { PairDecision } from '../domain/decision.ts';
 import type { ContextSnapshot } from '../domain/grant.ts';
 import type { AgentTask } from '../domain/intent.ts';
 import { newActionOf, type PolicyReads, type UsageFacts } from '../domain/policy-facts.ts';
@@ -103,5 +104,19 @@ export function usageInputs(usage: UsageFacts, entries: readonly AgentTask[]) {
     calls_last_minute,
     denied_last_hour,
     new_actions: actionsOf(entries).filter((a) => newActionOf(usage, a)),
+  };
+}
+
+/** What a decision record shows of who asked and how policy answered each pair. */
+export function pairInputs(client: Client, pairs: readonly PairDecision[]) {
+  return {
+    principal: { id: client.client_id, groups: client.groups, attributes: client.attributes },
+    pairs: pairs.map((p) => ({
+      action: p.pair.action,
+      location: p.pair.location,
+      effect: p.effect,
+      reasons: p.reasons,
+      errors: p.errors,
+    })),
   };
 }

@@ -15,7 +15,13 @@ import { cascadeToChildren } from './cascade-delegation.ts';
 import { bindProof } from './dpop-binding.ts';
 import { prepareAccessToken, signAccessToken, tokenResponse } from './issue-access-token.ts';
 import { parseIntent } from './parse-intent.ts';
-import { actionHistoryOf, factsOf, historyUsage, usageInputs } from './policy-facts-of.ts';
+import {
+  actionHistoryOf,
+  factsOf,
+  historyUsage,
+  pairInputs,
+  usageInputs,
+} from './policy-facts-of.ts';
 
 export interface RefreshRequest {
   readonly refreshToken: string | undefined;
@@ -90,13 +96,7 @@ export async function refreshToken(
     request: { grant_type: 'refresh_token' },
     context: { ...context, now: nowSec },
     ...(usage.used_actions ? { usage: usageInputs(usage, grant.granted) } : {}),
-    principal: { id: client.client_id, groups: client.groups, attributes: client.attributes },
-    pairs: pairs.map((p) => ({
-      action: p.pair.action,
-      location: p.pair.location,
-      effect: p.effect,
-      reasons: p.reasons,
-    })),
+    ...pairInputs(client, pairs),
   };
 
   if (decision.outcome === 'deny') {
