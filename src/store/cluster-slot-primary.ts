@@ -39,5 +39,6 @@ export function clusterSlotPrimary(
       return primary;
     },
     recheck: () => cluster.refreshSlotsCache(),
+    watch: (looked) => cluster.on('refresh', looked),
   };
 }

@@ -81,6 +81,8 @@ export interface PrimaryLocator {
   probe(primary: string): RedisClient;
   /** Asks for a fresh look: a confirmation failed, the primary may have moved. */
   recheck(): void;
+  /** Calls `looked` whenever a fresh look was had (on Cluster, each slot map refresh). */
+  watch(looked: () => void): void;
 }
 
 /** The one primary of a single server or of Sentinel: `open` and `probe` reach it wherever it is. */
@@ -94,6 +96,7 @@ export function onePrimary(
     open: (name) => open(name),
     probe: () => probe,
     recheck: () => undefined,
+    watch: () => undefined,
   };
 }
 
@@ -164,8 +167,20 @@ export function createReplicaAcks(where: PrimaryLocator, opts: ReplicaAckOptions
         );
       lastPrimary = p;
       movedAtMs = Date.now();
+      // Idle connections follow at once (busy ones when released), so that the next writes find
+      // one ready on the new primary.
+      if (p !== '') for (const conn of idle.filter((c) => c.primary !== p)) repoint(conn);
     }
     return p;
+  };
+
+  /** Takes `conn` out of use while it is pointed at the current primary, then back. */
+  const repoint = (conn: AckConnection) => {
+    const at = idle.indexOf(conn);
+    if (at !== -1) idle.splice(at, 1);
+    void attach(conn, lastPrimary)
+      .catch(() => undefined)
+      .then(() => release(conn));
   };
 
   /**
@@ -194,9 +209,9 @@ export function createReplicaAcks(where: PrimaryLocator, opts: ReplicaAckOptions
       return release(conn);
     }
     if (conn.primary !== primary) {
-      // The primary moved: every write waiting was made before a connection reaches it.
+      // The primary moved: every write waiting was made before a connection reaches it (release
+      // points this one at the new primary).
       notConfirmed(batch, 'the Redis primary moved');
-      await attach(conn, primary).catch(() => undefined);
       return release(conn);
     }
     const n = required();
@@ -247,6 +262,7 @@ export function createReplicaAcks(where: PrimaryLocator, opts: ReplicaAckOptions
 
   const release = (conn: AckConnection) => {
     if (closed) return;
+    if (lastPrimary !== '' && conn.primary !== lastPrimary) return repoint(conn);
     idle.push(conn);
     pump();
   };
@@ -297,6 +313,10 @@ export function createReplicaAcks(where: PrimaryLocator, opts: ReplicaAckOptions
     refresh,
     async start() {
       await where.start();
+      // A move seen by a refresh of the writers' map re-points the idle connections at once.
+      where.watch(() => {
+        if (!closed) primaryNow();
+      });
       const seen = await refresh();
       if (opts.minReplicas !== undefined && seen.replicas < opts.minReplicas)
         opts.warn(
