@@ -1,14 +1,20 @@
 // Composition of acknowledged writes: the connections that wait for Redis replicas, as config `redis` asks.
 
-import { ConfigError } from './config/load-config.ts';
 import type { RedisTopology } from './config/redis-topology.ts';
 import type { Config } from './config/schema.ts';
 import type { AppLogger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
+import { clusterSlotPrimary } from './store/cluster-slot-primary.ts';
 import type { KeyNames } from './store/key-names.ts';
-import { createRequestClient } from './store/redis-connection.ts';
+import {
+  createNodeRequestClient,
+  createRequestClient,
+  isCluster,
+  type RedisClient,
+} from './store/redis-connection.ts';
 import {
   createReplicaAcks,
+  onePrimary,
   type ReplicaAcks,
   unconfirmedWrites,
 } from './store/redis-replica-acks.ts';
@@ -19,42 +25,39 @@ const WATCH_EVERY_MS = 2000;
 /**
  * The process's ReplicaAcks: none at all (no connection) when `redis.min_replicas_ack` is 0;
  * otherwise a pool of `replica_ack_connections` fail-fast connections whose command timeout
- * leaves room for the WAIT, and INFO read on `probe`.
+ * leaves room for the WAIT, and INFO read on `probe` (the request client; on Cluster, its
+ * connection to the grant world's primary, whose slot map also says where that primary is).
  */
 export function createReplicaAcksFor(
   config: Config,
   topology: RedisTopology,
-  probe: Parameters<typeof createReplicaAcks>[1],
+  probe: RedisClient,
   keys: KeyNames,
   log: AppLogger,
   metrics: Pick<Metrics, 'replicaAcks'>,
 ): ReplicaAcks {
   const r = config.redis;
   if (r.min_replicas_ack === 0) return unconfirmedWrites;
-  if (topology.kind === 'cluster') {
-    // Not yet: a slot failover does not tell the acknowledgement connections that the primary
-    // changed, so a WAIT on the promoted replica could confirm a write it never received.
-    if (r.min_replicas_ack !== undefined)
-      throw new ConfigError(
-        'redis.min_replicas_ack is not supported on Redis Cluster yet: leave it unset (no replica acknowledgements) or use Sentinel',
-      );
-    log.warn(
-      {},
-      'Redis Cluster: revocations and new grants are acknowledged by the primary only (replica acknowledgements are not supported on Cluster yet)',
-    );
-    return unconfirmedWrites;
-  }
-  const open = (name: string) => {
-    const client = createRequestClient(
-      { topology, commandTimeoutMs: r.command_timeout_ms + r.replica_ack_timeout_ms },
-      name,
-    );
+  // Room for the WAIT in each confirmation's command timeout.
+  const connection = {
+    topology,
+    commandTimeoutMs: r.command_timeout_ms + r.replica_ack_timeout_ms,
+  };
+  const logged = <C extends RedisClient>(client: C): C => {
     client.on('error', (err: Error) =>
       log.warn({ err: err.message }, 'redis connection error (replica acks)'),
     );
     return client;
   };
-  return createReplicaAcks(open, probe, {
+  // On Cluster the confirmations go to the primary of the grant world's slot (the marker is one of
+  // its keys) on plain connections, re-pointed when that slot's owner changes.
+  const where =
+    topology.kind === 'cluster' && isCluster(probe)
+      ? clusterSlotPrimary(probe, keys.replicaAckMarker, (name, node) =>
+          logged(createNodeRequestClient({ ...connection, topology }, node, name)),
+        )
+      : onePrimary((name) => logged(createRequestClient(connection, name)), probe);
+  return createReplicaAcks(where, {
     minReplicas: r.min_replicas_ack,
     timeoutMs: r.replica_ack_timeout_ms,
     connections: r.replica_ack_connections,

@@ -105,7 +105,7 @@ export function createRedisClientStore(
           opts?.revive ? '1' : '0',
         );
         await changed(id);
-        if (client.disabled) await acks.confirm();
+        if (client.disabled) await acks.confirm(redis);
         return done === 1;
       }),
 
@@ -113,7 +113,7 @@ export function createRedisClientStore(
       guard(async () => {
         await redis.set(keys.clientState(id), 'deleted', 'EX', ttlSec);
         await changed(id);
-        await acks.confirm();
+        await acks.confirm(redis);
       }),
 
     delete: (id) =>

@@ -59,6 +59,19 @@ function connect(
   );
 }
 
+/** What every request-path connection is: fail-fast, with a bounded command timeout. */
+const failFast = (name: string, commandTimeoutMs: number): RedisOptions => ({
+  connectionName: name,
+  enableOfflineQueue: false,
+  commandTimeout: commandTimeoutMs,
+  maxRetriesPerRequest: 0,
+  connectTimeout: 2000,
+  lazyConnect: true,
+});
+
+/** The reconnect delay of request-path connections after `times` failures. */
+const requestRetry = (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 1000);
+
 /**
  * A request-path client: no offline queue and a bounded command timeout, so a Redis outage
  * turns into an immediate error (and a fail-closed answer), never a hung request. On Cluster a
@@ -68,18 +81,13 @@ export function createRequestClient(opts: ConnectionOptions, name: string): Redi
   return connect(
     opts.topology,
     {
-      connectionName: name,
-      enableOfflineQueue: false,
-      commandTimeout: opts.commandTimeoutMs,
-      maxRetriesPerRequest: 0,
-      connectTimeout: 2000,
-      lazyConnect: true,
+      ...failFast(name, opts.commandTimeoutMs),
       // Commands issued in one pass of the event loop leave in one write (measured side by side with
       // holding the socket's writes to the turn's end: within 10%, see docs/performance.md). On
       // Cluster ioredis keeps one such pipeline per node.
       enableAutoPipelining: true,
     },
-    (times) => Math.min(50 * 2 ** Math.min(times, 6), 1000),
+    requestRetry,
     {
       retryDelayOnFailover: 50,
       retryDelayOnTryAgain: 50,
@@ -89,6 +97,28 @@ export function createRequestClient(opts: ConnectionOptions, name: string): Redi
       // in the order they were issued.
     },
   );
+}
+
+/**
+ * A request-path client to one node of a Cluster (`host:port`, as the Cluster client's slot map
+ * names it), outside the Cluster client: its commands go to that node only, so a MOVED is an
+ * error, never a redirection. Credentials are the topology's.
+ */
+export function createNodeRequestClient(
+  opts: ConnectionOptions & { readonly topology: Extract<RedisTopology, { kind: 'cluster' }> },
+  node: string,
+  name: string,
+): Redis {
+  const colon = node.lastIndexOf(':');
+  const { username, password } = opts.topology;
+  return new Redis({
+    host: node.slice(0, colon).replace(/^\[|\]$/g, ''),
+    port: Number(node.slice(colon + 1)),
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+    ...failFast(name, opts.commandTimeoutMs),
+    retryStrategy: requestRetry,
+  });
 }
 
 /** A worker or subscriber client: waits for Redis rather than failing (BullMQ requires this). */

@@ -177,7 +177,7 @@ export function createRedisGrantStore(
   const acks = opts.acks ?? unconfirmedWrites;
   /** The outcome once `written` says a write happened and it is confirmed on the replicas. */
   const confirmed = async <T>(outcome: T, written = true): Promise<T> => {
-    if (written) await acks.confirm();
+    if (written) await acks.confirm(redis);
     return outcome;
   };
   defineScripts(

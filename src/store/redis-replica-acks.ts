@@ -11,7 +11,10 @@ export interface ReplicaAckOptions {
   readonly timeoutMs: number;
   /** Connections that carry the confirmations (each blocks while its WAIT runs). */
   readonly connections: number;
-  /** The key each confirmation writes (its marker), so that WAIT has a write of its own connection to wait for. */
+  /**
+   * The key each confirmation writes (its marker), so that WAIT has a write of its own connection
+   * to wait for; on Cluster it lies in the slot of the writes it confirms.
+   */
   readonly markerKey: string;
   /** How often INFO replication is read to notice a replica appearing. */
   readonly watchEveryMs: number;
@@ -40,9 +43,10 @@ export interface ReplicaAcks {
   readonly required: number;
   /**
    * Resolves once every write this process saw answered before the call is on `required` replicas;
-   * rejects with WriteNotConfirmed when that cannot be had within the timeout.
+   * rejects with WriteNotConfirmed when that cannot be had within the timeout. `writer` is the
+   * client the writes were made on (on Cluster its slot map says which primary took them).
    */
-  confirm(): Promise<void>;
+  confirm(writer?: RedisClient): Promise<void>;
   /** Reads INFO (replicas, version, AOF) now; done at start and every `watchEveryMs`. */
   refresh(): Promise<PrimaryFacts>;
   start(): Promise<void>;
@@ -58,14 +62,58 @@ export const unconfirmedWrites: ReplicaAcks = {
   close: () => undefined,
 };
 
+/**
+ * Where the primary that takes the confirmed writes is. One server or a Sentinel-watched primary
+ * has one name for it whatever server it is (onePrimary: the connections follow it by themselves);
+ * on Cluster it is the node owning the grant world's slot now (see cluster-slot-primary.ts).
+ */
+export interface PrimaryLocator {
+  /** Learns what it needs (on Cluster, the slot); before the connections open. */
+  start(): Promise<void>;
+  /**
+   * The primary's name now ('' when none is known), as `writer` (the client a write was made on)
+   * routes writes, or as the process's request client does.
+   */
+  current(writer?: RedisClient): string;
+  /** A confirmation connection to `primary` (not yet connected). */
+  open(name: string, primary: string): RedisClient;
+  /** The client INFO about `primary` is read on. */
+  probe(primary: string): RedisClient;
+  /** Asks for a fresh look: a confirmation failed, the primary may have moved. */
+  recheck(): void;
+  /** Calls `looked` whenever a fresh look was had (on Cluster, each slot map refresh). */
+  watch(looked: () => void): void;
+}
+
+/** The one primary of a single server or of Sentinel: `open` and `probe` reach it wherever it is. */
+export function onePrimary(
+  open: (name: string) => RedisClient,
+  probe: RedisClient,
+): PrimaryLocator {
+  return {
+    start: async () => undefined,
+    current: () => 'primary',
+    open: (name) => open(name),
+    probe: () => probe,
+    recheck: () => undefined,
+    watch: () => undefined,
+  };
+}
+
 interface Waiter {
   readonly atMs: number;
+  /** The primary the write went to, as known when it answered. */
+  readonly primary: string;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
 
 interface AckConnection {
-  readonly redis: RedisClient;
+  /** Unset only before its first attach. */
+  redis?: RedisClient;
+  readonly name: string;
+  /** The primary it was opened to. */
+  primary: string;
   /** When it last became ready: it cannot confirm a write made before it (re)connected. */
   readyAtMs: number;
 }
@@ -81,14 +129,12 @@ export function primaryFactsOf(info: string): PrimaryFacts {
 }
 
 /**
- * `open(name)` makes one confirmation connection; `probe` is the client INFO is read on (any
- * request-path client: one small command every `watchEveryMs`).
+ * `where` says which primary takes the writes, opens confirmation connections to it and names the
+ * client INFO is read on (one small command every `watchEveryMs`). A confirmation covers only
+ * writes made on the primary its connection reaches: a write whose primary differs, or that was
+ * made before the primary last changed or before the connection (re)connected, is not confirmed.
  */
-export function createReplicaAcks(
-  open: (name: string) => RedisClient,
-  probe: RedisClient,
-  opts: ReplicaAckOptions,
-): ReplicaAcks {
+export function createReplicaAcks(where: PrimaryLocator, opts: ReplicaAckOptions): ReplicaAcks {
   const pool: AckConnection[] = [];
   const idle: AckConnection[] = [];
   let pending: Waiter[] = [];
@@ -97,6 +143,9 @@ export function createReplicaAcks(
   let facts: PrimaryFacts = { replicas: 0, waitaof: false };
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  let lastPrimary = '';
+  /** When the primary was last seen to change: no write made before can be confirmed. */
+  let movedAtMs = 0;
 
   // Automatic mode latches: a replica that goes away is the failure this guards against, so
   // writes then wait (and fail) rather than quietly stop being replicated. Set 0 to run without.
@@ -108,11 +157,74 @@ export function createReplicaAcks(
     for (const w of batch) w.reject(err);
   };
 
+  const primaryNow = () => {
+    const p = where.current();
+    if (p !== lastPrimary) {
+      if (lastPrimary !== '')
+        opts.warn(
+          { from: lastPrimary, to: p || '(unknown)' },
+          'the Redis primary of the grants moved: writes made before are not confirmed (503)',
+        );
+      lastPrimary = p;
+      movedAtMs = Date.now();
+      // Idle connections follow at once (busy ones when released), so that the next writes find
+      // one ready on the new primary.
+      if (p !== '') for (const conn of idle.filter((c) => c.primary !== p)) repoint(conn);
+    }
+    return p;
+  };
+
+  /** Takes `conn` out of use while it is pointed at the current primary, then back. */
+  const repoint = (conn: AckConnection) => {
+    const at = idle.indexOf(conn);
+    if (at !== -1) idle.splice(at, 1);
+    void attach(conn, lastPrimary)
+      .catch(() => undefined)
+      .then(() => release(conn));
+  };
+
+  /**
+   * Points `conn` at `primary` with a new connection (closing the one it had): it is ready (its
+   * readyAtMs) from each (re)connection of that connection on. Rejects when it cannot connect now;
+   * it then reconnects by itself.
+   */
+  const attach = async (conn: AckConnection, primary: string) => {
+    conn.redis?.disconnect();
+    const redis = where.open(conn.name, primary);
+    conn.redis = redis;
+    conn.primary = primary;
+    conn.readyAtMs = Number.POSITIVE_INFINITY;
+    redis.on('ready', () => {
+      if (conn.redis === redis) conn.readyAtMs = Date.now();
+    });
+    await redis.connect();
+  };
+
   const send = async (conn: AckConnection, batch: Waiter[]) => {
+    if (closed) return notConfirmed(batch, 'shutting down');
+    const primary = primaryNow();
+    if (primary === '') {
+      notConfirmed(batch, 'no Redis primary known for the grants');
+      where.recheck();
+      return release(conn);
+    }
+    if (conn.primary !== primary) {
+      // The primary moved: every write waiting was made before a connection reaches it (release
+      // points this one at the new primary).
+      notConfirmed(batch, 'the Redis primary moved');
+      return release(conn);
+    }
     const n = required();
     const now = Date.now();
-    // A connection that (re)connected after a write was made may reach another server (a failover).
-    const usable = batch.filter((w) => w.atMs >= conn.readyAtMs && now - w.atMs < opts.timeoutMs);
+    // A connection that (re)connected after a write was made may reach another server (a failover);
+    // a write made on another primary, or before the primary last moved, is not its to confirm.
+    const usable = batch.filter(
+      (w) =>
+        w.primary === conn.primary &&
+        w.atMs >= conn.readyAtMs &&
+        w.atMs >= movedAtMs &&
+        now - w.atMs < opts.timeoutMs,
+    );
     notConfirmed(
       batch.filter((w) => !usable.includes(w)),
       'no replica acknowledgement in time',
@@ -122,7 +234,7 @@ export function createReplicaAcks(
     const waitMs = String(Math.max(1, opts.timeoutMs - (now - oldest)));
     const aof = facts.waitaof;
     try {
-      const p = conn.redis.pipeline().incr(opts.markerKey);
+      const p = (conn.redis as RedisClient).pipeline().incr(opts.markerKey);
       if (aof) p.call('WAITAOF', '1', String(n), waitMs);
       else p.call('WAIT', String(n), waitMs);
       const replies = (await p.exec()) ?? [];
@@ -140,6 +252,8 @@ export function createReplicaAcks(
         );
     } catch (err) {
       notConfirmed(usable, 'the confirmation failed', err);
+      // A MOVED or a lost connection: the primary may have changed; look again.
+      where.recheck();
       // WAITAOF refused (AOF turned off since): read the facts again before the next one.
       if (aof) void refresh().catch(() => undefined);
     }
@@ -148,6 +262,7 @@ export function createReplicaAcks(
 
   const release = (conn: AckConnection) => {
     if (closed) return;
+    if (lastPrimary !== '' && conn.primary !== lastPrimary) return repoint(conn);
     idle.push(conn);
     pump();
   };
@@ -162,7 +277,9 @@ export function createReplicaAcks(
   };
 
   const refresh = async () => {
-    const info = (await probe.call('INFO', 'server', 'persistence', 'replication')) as string;
+    const info = (await where
+      .probe(primaryNow())
+      .call('INFO', 'server', 'persistence', 'replication')) as string;
     const next = primaryFactsOf(info);
     if (next.replicas > 0 && !seenReplica && opts.minReplicas === undefined)
       opts.warn(
@@ -178,10 +295,12 @@ export function createReplicaAcks(
     get required() {
       return required();
     },
-    confirm() {
+    confirm(writer) {
       if (required() === 0) return Promise.resolve();
+      primaryNow();
+      const primary = where.current(writer);
       return new Promise<void>((resolve, reject) => {
-        pending.push({ atMs: Date.now(), resolve, reject });
+        pending.push({ atMs: Date.now(), primary, resolve, reject });
         // Confirmations asked in this event-loop turn leave together.
         if (scheduled) return;
         scheduled = true;
@@ -193,6 +312,11 @@ export function createReplicaAcks(
     },
     refresh,
     async start() {
+      await where.start();
+      // A move seen by a refresh of the writers' map re-points the idle connections at once.
+      where.watch(() => {
+        if (!closed) primaryNow();
+      });
       const seen = await refresh();
       if (opts.minReplicas !== undefined && seen.replicas < opts.minReplicas)
         opts.warn(
@@ -200,11 +324,10 @@ export function createReplicaAcks(
           'Redis has fewer replicas than redis.min_replicas_ack: revocations and new grants answer 503 until enough replicas are connected',
         );
       for (let i = 0; i < opts.connections; i++) {
-        const conn: AckConnection = { redis: open(`mandate-ack-${i}`), readyAtMs: Date.now() };
-        conn.redis.on('ready', () => {
-          conn.readyAtMs = Date.now();
-        });
-        await conn.redis.connect();
+        const primary = primaryNow();
+        if (primary === '') throw new Error('Redis: no primary known for the grants');
+        const conn: AckConnection = { name: `mandate-ack-${i}`, primary, readyAtMs: 0 };
+        await attach(conn, primary);
         pool.push(conn);
         idle.push(conn);
       }
@@ -215,7 +338,7 @@ export function createReplicaAcks(
       if (timer) clearInterval(timer);
       notConfirmed(pending, 'shutting down');
       pending = [];
-      for (const c of pool) c.redis.disconnect();
+      for (const c of pool) c.redis?.disconnect();
     },
   };
 }

@@ -3,7 +3,11 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WriteNotConfirmed } from '../../src/domain/errors.ts';
 import { createRequestClient } from '../../src/store/redis-connection.ts';
-import { createReplicaAcks, type ReplicaAcks } from '../../src/store/redis-replica-acks.ts';
+import {
+  createReplicaAcks,
+  onePrimary,
+  type ReplicaAcks,
+} from '../../src/store/redis-replica-acks.ts';
 import { uniquePrefix } from '../support/prefix.ts';
 import { type ReplicaPair, startReplicaPair } from '../support/redis-replica-pair.ts';
 
@@ -21,12 +25,14 @@ describe('ReplicaAcks on a primary with one replica', () => {
     probe = new Redis(pair.primary.url, { lazyConnect: true });
     await probe.connect();
     acks = createReplicaAcks(
-      (name) =>
-        createRequestClient(
-          { topology: { kind: 'single', url: pair.primary.url }, commandTimeoutMs: 2000 },
-          name,
-        ),
-      probe,
+      onePrimary(
+        (name) =>
+          createRequestClient(
+            { topology: { kind: 'single', url: pair.primary.url }, commandTimeoutMs: 2000 },
+            name,
+          ),
+        probe,
+      ),
       {
         minReplicas: undefined,
         timeoutMs: TIMEOUT_MS,

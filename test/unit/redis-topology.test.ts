@@ -1,4 +1,5 @@
 // The Redis connection forms: redis://, redis+sentinel://, redis+cluster:// and the redis.sentinels / redis.cluster_nodes keys.
+import { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { describeTopology, redisTopology } from '../../src/config/redis-topology.ts';
@@ -86,17 +87,24 @@ describe('redisTopology', () => {
     );
   });
 
-  it('refuses redis.min_replicas_ack on Cluster (acknowledgements there are not safe yet)', () => {
+  it('accepts redis.min_replicas_ack on Cluster: confirmations then ask for that many replicas', () => {
     const cfg = tempConfig('redis: { url: "redis+cluster://127.0.0.1:1", min_replicas_ack: 1 }\n');
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
     try {
       const { config } = loadConfig({ MANDATE_CONFIG: cfg.path });
       const topology = redisTopology(config.redis);
-      expect(() =>
-        createReplicaAcksFor(config, topology, {} as never, createKeyNames('t:'), silent, {
-          replicaAcks: () => undefined,
-        }),
-      ).toThrow(/not supported on Redis Cluster/);
+      const acks = createReplicaAcksFor(
+        config,
+        topology,
+        cluster,
+        createKeyNames('t:', { cluster: true }),
+        silent,
+        { replicaAcks: () => undefined },
+      );
+      expect(acks.required).toBe(1);
+      acks.close();
     } finally {
+      cluster.disconnect();
       cfg.remove();
     }
   });
