@@ -57,7 +57,7 @@ export async function trustedTarget(deps: AuthorizeDeps, target: ClientTarget): 
 export type ServedTools = ReadonlyMap<string, readonly string[]>;
 
 /** How long a read of the served tools answers requests without scope before it is read again. */
-export const SERVED_TOOLS_TTL_MS = 5_000;
+const SERVED_TOOLS_TTL_MS = 5_000;
 
 /**
  * The served tools, read from the client store at most once per `ttlMs` (and once at a time):
