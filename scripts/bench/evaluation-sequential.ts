@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   type Broker,
-  benchPolicies,
   latencySummary,
   newAdminToken,
   post,
@@ -20,7 +19,7 @@ import {
   readTask,
   registerClients,
   startBroker,
-  writeConfigFile,
+  writeBrokerConfig,
 } from './broker-processes.ts';
 import { startPrivateRedis } from './private-redis.ts';
 
@@ -34,12 +33,7 @@ const workDir = await mkdtemp(join(tmpdir(), 'mandate-eval-seq-'));
 let broker: Broker | undefined;
 let exitCode = 1;
 try {
-  const policy = await benchPolicies(workDir);
-  const configFile = await writeConfigFile(workDir, {
-    tokens: { access_ttl: 900 },
-    policy: { dir: policy.dir, schema: policy.schema },
-    limits: { max_live_grants_per_agent: 1_000_000 },
-  });
+  const configFile = await writeBrokerConfig(workDir);
   const adminToken = newAdminToken();
   broker = await startBroker({
     name: 'broker',

@@ -16,7 +16,7 @@ import { createRedisDecisionLog } from '../../src/store/redis-decision-log.ts';
 import { createRedisGrantStore } from '../../src/store/redis-grant-store.ts';
 import { createRedisKeyStore } from '../../src/store/redis-key-store.ts';
 import { registerClient } from './broker-processes.ts';
-import { benchGrant } from './seed-grant.ts';
+import { benchGrant, storeMintedGrant } from './seed-grant.ts';
 
 /** The fleet's shape (BENCH_FLEET_GRANTS, BENCH_FLEET_AGENTS, BENCH_FLEET_RESOURCES). */
 export const FLEET = {
@@ -109,25 +109,11 @@ export async function seedFleet(opts: {
             const jti = jtiFor(grant.id, randomBytes(12).toString('base64url'));
             const token = signer(claimsOf(grant, jti, opts.issuer, nowSec));
             const secret = randomBytes(32).toString('base64url');
-            await decisions.record(
-              {
-                kind: 'mint',
-                outcome: 'permit',
-                reasons: ['bench seed'],
-                client_id: grant.client_id,
-                grant_id: grant.id,
-                task_id: grant.task_id,
-                policy_version: grant.policy_version,
-                inputs: { granted: grant.granted, jti },
-              },
-              {
-                followedBy: () =>
-                  grants.create(
-                    grant,
-                    { jti, exp: nowSec + FLEET_TOKEN_TTL_SEC, digest: tokenDigest(token) },
-                    hashSecret(secret),
-                  ),
-              },
+            await storeMintedGrant(
+              { decisions, grants },
+              grant,
+              { jti, exp: nowSec + FLEET_TOKEN_TTL_SEC, digest: tokenDigest(token) },
+              hashSecret(secret),
             );
             return {
               token,

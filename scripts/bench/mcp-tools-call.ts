@@ -21,7 +21,6 @@ import { addTicketPolicies, TICKET_TOOLS } from '../mcp/tickets-policy.ts';
 import { type RunningServer, serveNode } from '../mcp/tickets-server.ts';
 import {
   type Broker,
-  benchPolicies,
   latencySummary,
   machineMeta,
   newAdminToken,
@@ -29,7 +28,7 @@ import {
   registerClient,
   round2,
   startBroker,
-  writeConfigFile,
+  writeBrokerConfig,
   writeFigure,
 } from './broker-processes.ts';
 import { freePort } from './free-port.ts';
@@ -97,13 +96,7 @@ const servers: RunningServer[] = [];
 let guard: McpGuard | undefined;
 let exitCode = 1;
 try {
-  const policy = await benchPolicies(workDir);
-  const configFile = await writeConfigFile(workDir, {
-    tokens: { access_ttl: 900 },
-    policy: { dir: policy.dir, schema: policy.schema },
-    rate_limit: { auth_failures_per_minute: 1000, invalid_tokens_per_minute: 1_000_000 },
-    limits: { max_live_grants_per_agent: 1_000_000 },
-  });
+  const configFile = await writeBrokerConfig(workDir);
   const adminToken = newAdminToken();
   broker = await startBroker({
     name: 'broker',

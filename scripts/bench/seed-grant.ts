@@ -51,19 +51,19 @@ export function benchGrant(
   };
 }
 
+/** A bench broker's stores: enough to store grants as a mint does. */
+type SeedStores = { readonly grants: GrantStore; readonly decisions: DecisionLog };
+
 /**
- * Stores the grant with a first token (jti and refresh hash as issue-access-token.ts makes them).
- * The grant store refuses a grant whose mint record has not landed, so seeding writes both.
+ * Stores `grant` with its first token and refresh hash as a mint does: its mint record, the grant
+ * right behind it (the grant store refuses a grant whose mint record has not landed).
  */
-function seedGrant(
-  broker: { readonly grants: GrantStore; readonly decisions: DecisionLog },
+export function storeMintedGrant(
+  broker: SeedStores,
   grant: Grant,
+  token: Parameters<GrantStore['create']>[1],
+  refreshHash: string,
 ): Promise<DecisionRecord> {
-  const token = {
-    jti: jtiFor(grant.id, randomBytes(12).toString('base64url')),
-    exp: grant.created_at + 300,
-  };
-  const refreshHash = `sha256:${randomBytes(32).toString('base64url')}`;
   return broker.decisions.record(
     {
       kind: 'mint',
@@ -79,9 +79,19 @@ function seedGrant(
   );
 }
 
+/** Stores the grant with a first token (jti and refresh hash as issue-access-token.ts makes them). */
+function seedGrant(broker: SeedStores, grant: Grant): Promise<DecisionRecord> {
+  return storeMintedGrant(
+    broker,
+    grant,
+    { jti: jtiFor(grant.id, randomBytes(12).toString('base64url')), exp: grant.created_at + 300 },
+    `sha256:${randomBytes(32).toString('base64url')}`,
+  );
+}
+
 /** Seeds `count` live grants (see benchGrant), spread over `agents`, a thousand at a time. */
 export async function seedGrants(
-  broker: { readonly grants: GrantStore; readonly decisions: DecisionLog },
+  broker: SeedStores,
   count: number,
   agents: readonly string[],
   nowSec: number,
