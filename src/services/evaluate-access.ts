@@ -142,10 +142,10 @@ const forwardedOf = (req: EvaluationRequest): ForwardedProof => ({
 });
 
 /**
- * The request's context as its record keeps it: a copy, or, when it is its batch's shared context
- * (`shared`, recorded once by shareBatchContext), only the reference to that record.
+ * What an evaluation's decision record keeps of its request: the usage as its path read it, and
+ * the context as a copy or, when it is its batch's shared context (`shared`, recorded once by
+ * shareBatchContext), only the reference to that record.
  */
-/** What an evaluation's decision record keeps of its request (the usage as the path read it). */
 function evaluationInputs<U>(
   req: EvaluationRequest,
   shared: SharedInputsRef | undefined,
@@ -328,14 +328,7 @@ async function decideAccess(
     }
     // A bound token without a valid proof by its key is refused before the grant is read or counted.
     const unproven =
-      claims &&
-      (await forwardedProofRejection(
-        broker,
-        claims,
-        req.subject.properties.token,
-        forwardedOf(req),
-        proofs,
-      ));
+      claims && (await forwardedProofRejection(broker, claims, token, forwardedOf(req), proofs));
     if (claims && unproven) {
       clientId = claims.client_id;
       grantId = claims.grant_id;
@@ -344,30 +337,28 @@ async function decideAccess(
         code: unproven === 'missing' ? 'dpop_proof_missing' : 'dpop_proof_invalid',
         en: 'the DPoP-bound token needs a valid proof by its key for this request',
       };
-    } else if (claims || unprovenRead) {
-      if (claims) {
-        const answered = await decideFromSnapshot(broker, caller, req, claims, nowSec, shared);
-        if (answered) return answered;
-        state = await broker.evaluations.read(
-          claims.grant_id,
-          claims.jti,
-          claims.client_id,
+    } else if (claims) {
+      const answered = await decideFromSnapshot(broker, caller, req, claims, nowSec, shared);
+      if (answered) return answered;
+      state = await broker.evaluations.read(
+        claims.grant_id,
+        claims.jti,
+        claims.client_id,
+        action,
+        nowSec,
+      );
+    } else if (unprovenRead) {
+      try {
+        ({ claims, state } = await proveWithEvaluationRead(
+          broker,
+          token,
+          unprovenRead,
           action,
           nowSec,
-        );
-      } else if (unprovenRead) {
-        try {
-          ({ claims, state } = await proveWithEvaluationRead(
-            broker,
-            token,
-            unprovenRead,
-            action,
-            nowSec,
-          ));
-        } catch (err) {
-          if (!(err instanceof InvalidToken)) throw err;
-          verdict = { allowed: false, code: `token_${err.reason}`, en: 'the token is not valid' };
-        }
+        ));
+      } catch (err) {
+        if (!(err instanceof InvalidToken)) throw err;
+        verdict = { allowed: false, code: `token_${err.reason}`, en: 'the token is not valid' };
       }
     }
     if (claims && verdict.code === 'undecided') {
